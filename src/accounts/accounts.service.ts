@@ -1,0 +1,375 @@
+/**
+ * Accounts: registration, email verification, password reset and change, the user's own
+ * profile, self-deactivation, and the operator actions the CLI needs.
+ *
+ * Anti-enumeration (OWASP Authentication Cheat Sheet): registration, resend-verification and
+ * forgot-password answer the same way whether or not the email has an account, and spend the
+ * same argon2 time either way.
+ */
+import type { Kysely } from 'kysely';
+import { isUniqueViolation } from '../db/executor.js';
+import type { Database, UserRow } from '../db/schema.js';
+import { inTransaction } from '../db/transaction.js';
+import { assertPasswordStrength, type PasswordHasher } from '../crypto/passwords.js';
+import { generateToken, hashToken, looksLikeToken } from '../crypto/tokens.js';
+import type { KeyedLimiter } from '../limits/rate-limits.js';
+import type { AuthCache } from '../sessions/auth-cache.js';
+import type { SessionService } from '../sessions/sessions.service.js';
+import { addSeconds, type Clock } from '../shared/clock.js';
+import { AppError } from '../shared/errors.js';
+import { newId } from '../shared/ids.js';
+import type { AccountMails } from './account-mails.js';
+import {
+  consumeOneTimeToken,
+  findValidOneTimeToken,
+  insertOneTimeToken,
+  invalidateOneTimeTokens,
+} from './one-time-tokens.repo.js';
+import { findUserByEmail, findUserById, insertUser, listUsers, normalizeEmail, updateUser } from './users.repo.js';
+
+/** Largest accepted serialised `profile` object, in bytes. */
+export const PROFILE_MAX_BYTES = 16 * 1024;
+
+/** A user as the API shows it to themselves (and to admins). */
+export interface UserView {
+  id: string;
+  email: string;
+  name: string;
+  email_verified: boolean;
+  role: UserRow['role'];
+  profile: Record<string, unknown>;
+  created_at: string;
+}
+
+/** Converts a row to its API view (never includes the password hash). */
+export function toUserView(user: UserRow): UserView {
+  return {
+    id: user.id,
+    email: user.email,
+    name: user.name,
+    email_verified: user.email_verified_at !== null,
+    role: user.role,
+    profile: JSON.parse(user.profile) as Record<string, unknown>,
+    created_at: user.created_at,
+  };
+}
+
+/** What {@link AccountService.register} did, without revealing whether the email existed. */
+export type RegisterOutcome = { kind: 'accepted' } | { kind: 'created'; user: UserView };
+
+/** Options for {@link AccountService}. */
+export interface AccountServiceOptions {
+  db: Kysely<Database>;
+  clock: Clock;
+  hasher: PasswordHasher;
+  sessions: SessionService;
+  cache: AuthCache;
+  mails: AccountMails;
+  requireEmailVerification: boolean;
+  passwordMinScore: number;
+  verifyTokenTtlSeconds: number;
+  resetTokenTtlSeconds: number;
+  /** Limits for resend-verification and forgot-password (per IP visible, per email silent). */
+  emailLimits: { perIp: KeyedLimiter; perEmail: KeyedLimiter };
+}
+
+/** Input of {@link AccountService.createUser} (operators, CLI). */
+export interface CreateUserInput {
+  email: string;
+  password: string;
+  name?: string;
+  role?: UserRow['role'];
+  /** Mark the email verified (an operator vouches for it). Default true. */
+  verified?: boolean;
+}
+
+export class AccountService {
+  constructor(private readonly options: AccountServiceOptions) {}
+
+  /**
+   * Registers an account. With email verification on, answers `accepted` for new and existing
+   * emails alike (an existing owner is told by email); off, returns the new user.
+   *
+   * @throws AppError `weak_password` (422); `email_taken` (409) only when verification is off.
+   */
+  async register(input: { email: string; password: string; name?: string | undefined }): Promise<RegisterOutcome> {
+    const email = input.email.trim();
+    const name = (input.name ?? '').trim();
+    assertPasswordStrength(input.password, this.options.passwordMinScore, [email, name]);
+    // Hash before looking the email up, so both paths spend the same argon2 time.
+    const passwordHash = await this.options.hasher.hash(input.password);
+    const existing = await findUserByEmail(this.options.db, email);
+    if (existing) {
+      if (!this.options.requireEmailVerification) throw new AppError('email_taken');
+      await this.tellOwnerOfAttempt(existing);
+      return { kind: 'accepted' };
+    }
+    const now = this.options.clock.now().toISOString();
+    try {
+      const user = await inTransaction(this.options.db, async (tx) => {
+        const created = await insertUser(tx.db, {
+          id: newId(),
+          email,
+          email_normalized: normalizeEmail(email),
+          password_hash: passwordHash,
+          name,
+          profile: '{}',
+          role: 'user',
+          status: 'active',
+          email_verified_at: null,
+          created_at: now,
+          updated_at: now,
+        });
+        if (this.options.requireEmailVerification) {
+          const token = await this.issueOneTimeToken(tx.db, created.id, 'verify_email');
+          await this.options.mails.verifyEmail(tx, created, token);
+        }
+        return created;
+      });
+      return this.options.requireEmailVerification ? { kind: 'accepted' } : { kind: 'created', user: toUserView(user) };
+    } catch (error) {
+      if (!isUniqueViolation(error)) throw error;
+      // Lost a race with a concurrent registration of the same email.
+      if (!this.options.requireEmailVerification) throw new AppError('email_taken');
+      return { kind: 'accepted' };
+    }
+  }
+
+  /**
+   * Confirms an email with a token from the verification link (single use).
+   * @throws AppError `invalid_token` (400) for unknown, expired or used tokens.
+   */
+  async verifyEmail(token: string): Promise<void> {
+    if (!looksLikeToken(token)) throw new AppError('invalid_token');
+    const now = this.options.clock.now().toISOString();
+    const userId = await inTransaction(this.options.db, async (tx) => {
+      const id = await consumeOneTimeToken(tx.db, hashToken(token), 'verify_email', now);
+      if (!id) return undefined;
+      const user = await findUserById(tx.db, id);
+      if (user && !user.email_verified_at) {
+        await updateUser(tx.db, id, { email_verified_at: now, updated_at: now });
+        tx.afterCommit(() => this.options.cache.forgetUser(id, false));
+      }
+      return id;
+    });
+    if (!userId) throw new AppError('invalid_token');
+  }
+
+  /**
+   * Sends a new verification link if the email belongs to an unverified, active account.
+   * Always resolves the same way for unknown emails.
+   * @throws AppError `rate_limited` (429) when this IP asked too often.
+   */
+  async resendVerification(email: string, ip: string): Promise<void> {
+    await this.options.emailLimits.perIp.consumeOrThrow(ip);
+    const user = await findUserByEmail(this.options.db, email);
+    if (!user || user.email_verified_at || user.status !== 'active') return;
+    if (!(await this.options.emailLimits.perEmail.tryConsume(user.email_normalized))) return;
+    await inTransaction(this.options.db, async (tx) => {
+      await invalidateOneTimeTokens(tx.db, user.id, 'verify_email', this.options.clock.now().toISOString());
+      const token = await this.issueOneTimeToken(tx.db, user.id, 'verify_email');
+      await this.options.mails.verifyEmail(tx, user, token);
+    });
+  }
+
+  /**
+   * Emails a password reset link (1 hour, single use) if the email belongs to an active account.
+   * @throws AppError `rate_limited` (429) when this IP asked too often.
+   */
+  async forgotPassword(email: string, ip: string): Promise<void> {
+    await this.options.emailLimits.perIp.consumeOrThrow(ip);
+    const user = await findUserByEmail(this.options.db, email);
+    if (!user || user.status !== 'active') return;
+    if (!(await this.options.emailLimits.perEmail.tryConsume(user.email_normalized))) return;
+    await inTransaction(this.options.db, async (tx) => {
+      await invalidateOneTimeTokens(tx.db, user.id, 'reset_password', this.options.clock.now().toISOString());
+      const token = await this.issueOneTimeToken(tx.db, user.id, 'reset_password');
+      await this.options.mails.resetPassword(tx, user, token);
+    });
+  }
+
+  /**
+   * Sets a new password from a reset link, signs the user out everywhere, marks the email
+   * verified (the link proved ownership) and sends a notice.
+   * @throws AppError `invalid_token` (400), `weak_password` (422).
+   */
+  async resetPassword(token: string, newPassword: string): Promise<void> {
+    if (!looksLikeToken(token)) throw new AppError('invalid_token');
+    const tokenHash = hashToken(token);
+    const found = await findValidOneTimeToken(
+      this.options.db,
+      tokenHash,
+      'reset_password',
+      this.options.clock.now().toISOString(),
+    );
+    const user = found && (await findUserById(this.options.db, found.user_id));
+    if (!user || user.status !== 'active') throw new AppError('invalid_token');
+    assertPasswordStrength(newPassword, this.options.passwordMinScore, [user.email, user.name]);
+    const passwordHash = await this.options.hasher.hash(newPassword);
+    const now = this.options.clock.now().toISOString();
+    const ok = await inTransaction(this.options.db, async (tx) => {
+      if (!(await consumeOneTimeToken(tx.db, tokenHash, 'reset_password', now))) return false;
+      await updateUser(tx.db, user.id, {
+        password_hash: passwordHash,
+        email_verified_at: user.email_verified_at ?? now,
+        updated_at: now,
+      });
+      await invalidateOneTimeTokens(tx.db, user.id, 'reset_password', now);
+      await this.options.sessions.revokeAllInTx(tx, user.id, 'password_reset');
+      await this.options.mails.passwordChanged(tx, user, now);
+      return true;
+    });
+    if (!ok) throw new AppError('invalid_token');
+  }
+
+  /**
+   * Changes the password of a signed-in user; their other sessions and tokens are revoked, the
+   * current one stays.
+   * @throws AppError `invalid_current_password` (400), `weak_password` (422).
+   */
+  async changePassword(user: UserRow, currentSessionId: string, current: string, next: string): Promise<void> {
+    const fresh = await this.requireUser(user.id);
+    if (!(await this.options.hasher.verify(fresh.password_hash, current))) {
+      throw new AppError('invalid_current_password');
+    }
+    assertPasswordStrength(next, this.options.passwordMinScore, [fresh.email, fresh.name]);
+    const passwordHash = await this.options.hasher.hash(next);
+    const now = this.options.clock.now().toISOString();
+    await inTransaction(this.options.db, async (tx) => {
+      await updateUser(tx.db, fresh.id, { password_hash: passwordHash, updated_at: now });
+      await invalidateOneTimeTokens(tx.db, fresh.id, 'reset_password', now);
+      await this.options.sessions.revokeAllInTx(tx, fresh.id, 'password_changed', currentSessionId);
+      await this.options.mails.passwordChanged(tx, fresh, now);
+    });
+  }
+
+  /**
+   * Updates the caller's name and/or profile (the profile object is replaced whole).
+   * @throws AppError `validation_failed` (400) when the profile is larger than {@link PROFILE_MAX_BYTES}.
+   */
+  async updateProfile(
+    userId: string,
+    changes: { name?: string | undefined; profile?: Record<string, unknown> | undefined },
+  ): Promise<UserView> {
+    const update: { name?: string; profile?: string; updated_at: string } = {
+      updated_at: this.options.clock.now().toISOString(),
+    };
+    if (changes.name !== undefined) update.name = changes.name.trim();
+    if (changes.profile !== undefined) {
+      const serialised = JSON.stringify(changes.profile);
+      if (Buffer.byteLength(serialised) > PROFILE_MAX_BYTES) {
+        throw new AppError('validation_failed', `The profile may be at most ${PROFILE_MAX_BYTES} bytes of JSON.`, {
+          errors: [{ field: '/profile', message: `must be at most ${PROFILE_MAX_BYTES} bytes when serialised` }],
+        });
+      }
+      update.profile = serialised;
+    }
+    const updated = await updateUser(this.options.db, userId, update);
+    if (!updated) throw new AppError('not_found', 'No such user.');
+    this.options.cache.rememberUser(updated);
+    return toUserView(updated);
+  }
+
+  /**
+   * Deactivates the caller's own account after re-checking the password; revokes every
+   * session and token and sends a notice.
+   * @throws AppError `invalid_current_password` (400).
+   */
+  async deactivateSelf(userId: string, password: string): Promise<void> {
+    const user = await this.requireUser(userId);
+    if (!(await this.options.hasher.verify(user.password_hash, password))) {
+      throw new AppError('invalid_current_password');
+    }
+    await this.deactivate(user);
+  }
+
+  /** The user with this id as an API view. @throws AppError `not_found`. */
+  async getUser(userId: string): Promise<UserView> {
+    return toUserView(await this.requireUser(userId));
+  }
+
+  /**
+   * Creates an account directly (operators, CLI): no verification mail, email verified by default.
+   * @throws AppError `email_taken` (409), `weak_password` (422).
+   */
+  async createUser(input: CreateUserInput): Promise<UserView> {
+    const email = input.email.trim();
+    const name = (input.name ?? '').trim();
+    assertPasswordStrength(input.password, this.options.passwordMinScore, [email, name]);
+    const passwordHash = await this.options.hasher.hash(input.password);
+    const now = this.options.clock.now().toISOString();
+    try {
+      const user = await insertUser(this.options.db, {
+        id: newId(),
+        email,
+        email_normalized: normalizeEmail(email),
+        password_hash: passwordHash,
+        name,
+        profile: '{}',
+        role: input.role ?? 'user',
+        status: 'active',
+        email_verified_at: input.verified === false ? null : now,
+        created_at: now,
+        updated_at: now,
+      });
+      return toUserView(user);
+    } catch (error) {
+      if (isUniqueViolation(error)) throw new AppError('email_taken');
+      throw error;
+    }
+  }
+
+  /**
+   * One page of users in creation order, for operators.
+   * @returns the users plus the cursor (an id) of the next page, or null at the end.
+   */
+  async listUsers(limit: number, afterId?: string): Promise<{ users: Array<UserView & { status: string }>; nextId: string | null }> {
+    const rows = await listUsers(this.options.db, { limit, afterId });
+    const page = rows.slice(0, limit);
+    return {
+      users: page.map((u) => ({ ...toUserView(u), status: u.status })),
+      nextId: rows.length > limit ? (page.at(-1)?.id ?? null) : null,
+    };
+  }
+
+  private async deactivate(user: UserRow): Promise<void> {
+    const now = this.options.clock.now().toISOString();
+    await inTransaction(this.options.db, async (tx) => {
+      await updateUser(tx.db, user.id, { status: 'deactivated', updated_at: now });
+      await this.options.sessions.revokeAllInTx(tx, user.id, 'account_deactivated');
+      await this.options.mails.accountDeactivated(tx, user, now);
+    });
+  }
+
+  private async tellOwnerOfAttempt(user: UserRow): Promise<void> {
+    if (user.status !== 'active') return;
+    if (!(await this.options.emailLimits.perEmail.tryConsume(`register:${user.email_normalized}`))) return;
+    await inTransaction(this.options.db, (tx) => this.options.mails.registrationAttempt(tx, user));
+  }
+
+  private async issueOneTimeToken(
+    db: Parameters<typeof insertOneTimeToken>[0],
+    userId: string,
+    purpose: 'verify_email' | 'reset_password',
+  ): Promise<string> {
+    const token = generateToken();
+    const now = this.options.clock.now();
+    const ttl = purpose === 'verify_email' ? this.options.verifyTokenTtlSeconds : this.options.resetTokenTtlSeconds;
+    await insertOneTimeToken(db, {
+      id: newId(),
+      user_id: userId,
+      purpose,
+      token_hash: hashToken(token),
+      created_at: now.toISOString(),
+      expires_at: addSeconds(now, ttl).toISOString(),
+      used_at: null,
+    });
+    return token;
+  }
+
+  private async requireUser(userId: string): Promise<UserRow> {
+    const user = await findUserById(this.options.db, userId);
+    if (!user) throw new AppError('not_found', 'No such user.');
+    return user;
+  }
+}

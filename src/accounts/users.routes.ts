@@ -1,0 +1,70 @@
+/** `/api/v1/users/me`: the signed-in user's own account. HTTP only; logic lives in AccountService. */
+import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
+import { Type } from '@sinclair/typebox';
+import { requirePrincipal } from '../http/authenticate.js';
+import { PasswordSchema, problemResponses, UserRef } from '../http/schemas.js';
+import type { AccountService } from './accounts.service.js';
+import { toUserView } from './accounts.service.js';
+
+/** Options for {@link usersRoutes}. */
+export interface UsersRoutesOptions {
+  accounts: AccountService;
+  /** Name of the session cookie, cleared on deactivation. */
+  cookieName: string;
+}
+
+const authenticated: Array<Record<string, string[]>> = [{ bearerAuth: [] }, { cookieAuth: [] }, { oauth2: [] }];
+
+export const usersRoutes: FastifyPluginAsyncTypebox<UsersRoutesOptions> = async (app, { accounts, cookieName }) => {
+  app.get(
+    '/users/me',
+    {
+      config: { auth: 'required' },
+      schema: {
+        tags: ['users'],
+        summary: 'The signed-in user',
+        security: authenticated,
+        response: { 200: UserRef, ...problemResponses(401) },
+      },
+    },
+    async (request) => toUserView(requirePrincipal(request).user),
+  );
+
+  app.patch(
+    '/users/me',
+    {
+      config: { auth: 'required' },
+      schema: {
+        tags: ['users'],
+        summary: 'Update your name and/or profile',
+        description: 'The profile is a JSON object (at most 16 KiB serialised) and replaces the stored one whole.',
+        security: authenticated,
+        body: Type.Object({
+          name: Type.Optional(Type.String({ maxLength: 200 })),
+          profile: Type.Optional(Type.Object({}, { additionalProperties: true })),
+        }),
+        response: { 200: UserRef, ...problemResponses(400, 401, 403) },
+      },
+    },
+    async (request) => accounts.updateProfile(requirePrincipal(request).user.id, request.body),
+  );
+
+  app.delete(
+    '/users/me',
+    {
+      config: { auth: 'required' },
+      schema: {
+        tags: ['users'],
+        summary: 'Deactivate your account',
+        description: 'Requires your password; revokes every session and token and sends a notice by email.',
+        security: authenticated,
+        body: Type.Object({ password: PasswordSchema }),
+        response: { 204: Type.Null(), ...problemResponses(400, 401, 403) },
+      },
+    },
+    async (request, reply) => {
+      await accounts.deactivateSelf(requirePrincipal(request).user.id, request.body.password);
+      return reply.code(204).clearCookie(cookieName, { path: '/' }).send(null);
+    },
+  );
+};

@@ -1,0 +1,118 @@
+/**
+ * `buildApp(gatehouse)`: the Fastify application, built but never listening (the server entry
+ * listens; tests use the very same app with `inject` or a real port).
+ */
+import cookie from '@fastify/cookie';
+import swagger from '@fastify/swagger';
+import swaggerUi from '@fastify/swagger-ui';
+import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
+import { usersRoutes } from './accounts/users.routes.js';
+import { authRoutes } from './auth/auth.routes.js';
+import { APP_NAME, type Gatehouse } from './container.js';
+import { healthRoutes } from './health/health.routes.js';
+import { installAuthentication } from './http/authenticate.js';
+import { rejectNulCharacters } from './http/input-guards.js';
+import { installProblemHandlers } from './http/problem.js';
+import { sharedSchemas } from './http/schemas.js';
+import { newId } from './shared/ids.js';
+import { VERSION } from './version.js';
+import { pagesRoutes } from './web/pages.routes.js';
+
+const REQUEST_ID_PATTERN = /^[A-Za-z0-9._:-]{1,128}$/;
+
+/**
+ * Builds the HTTP application on top of a {@link Gatehouse}.
+ * @returns a ready (plugins loaded) Fastify instance; call `listen` or `inject` on it.
+ */
+export async function buildApp(gatehouse: Gatehouse): Promise<FastifyInstance> {
+  const { config } = gatehouse;
+  const app = Fastify({
+    loggerInstance: gatehouse.logger as FastifyBaseLogger,
+    // A hop count is valid for Fastify (proxy-addr) even though its types omit it.
+    trustProxy: config.server.trustProxy as boolean | string,
+    bodyLimit: config.server.bodyLimitBytes,
+    requestIdHeader: false,
+    genReqId: (req) => {
+      const incoming = req.headers['x-request-id'];
+      return typeof incoming === 'string' && REQUEST_ID_PATTERN.test(incoming) ? incoming : newId();
+    },
+    ajv: {
+      customOptions: {
+        // Wrong types are errors, not something to coerce: "12345678901" must not become a password.
+        coerceTypes: false,
+        allErrors: true,
+        removeAdditional: false,
+      },
+    },
+    routerOptions: { ignoreTrailingSlash: true, maxParamLength: 200 },
+  });
+
+  installProblemHandlers(app);
+  // JSON only (the token endpoint adds form bodies for OAuth clients); anything else is 415.
+  app.removeContentTypeParser('text/plain');
+  for (const schema of sharedSchemas) app.addSchema(schema);
+
+  app.addHook('onSend', async (request, reply) => {
+    reply.header('X-Request-Id', request.id);
+    reply.header('X-Content-Type-Options', 'nosniff');
+    if (!reply.hasHeader('Referrer-Policy')) reply.header('Referrer-Policy', 'strict-origin-when-cross-origin');
+    reply.header('X-Frame-Options', 'DENY');
+  });
+  app.addHook('preValidation', rejectNulCharacters);
+
+  await app.register(swagger, {
+    openapi: {
+      openapi: '3.1.0',
+      info: {
+        title: `${APP_NAME} API`,
+        version: VERSION,
+        description:
+          'Accounts, sessions and tokens. Errors are RFC 9457 problem documents with a stable `code`. Authenticate with `Authorization: Bearer <access token>` (from `/api/v1/auth/token`) or the session cookie set by `/api/v1/auth/login`.',
+      },
+      servers: [{ url: config.server.publicUrl }],
+      components: {
+        securitySchemes: {
+          oauth2: {
+            type: 'oauth2',
+            description: 'OAuth 2.0 password grant: use your email as the username.',
+            flows: { password: { tokenUrl: '/api/v1/auth/token', refreshUrl: '/api/v1/auth/token', scopes: {} } },
+          },
+          bearerAuth: { type: 'http', scheme: 'bearer', bearerFormat: 'JWT' },
+          cookieAuth: { type: 'apiKey', in: 'cookie', name: config.auth.cookieName },
+        },
+      },
+    },
+    refResolver: { buildLocalReference: (json, _baseUri, _fragment, i) => (json.$id as string) || `def-${i}` },
+  });
+  await app.register(swaggerUi, {
+    routePrefix: '/docs',
+    uiConfig: { persistAuthorization: true, tryItOutEnabled: true },
+  });
+  app.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger());
+
+  await app.register(cookie);
+  installAuthentication(app, {
+    auth: gatehouse.auth,
+    cookieName: config.auth.cookieName,
+    publicOrigin: config.server.publicOrigin,
+  });
+
+  await app.register(healthRoutes, { isDatabaseReady: gatehouse.isDatabaseReady, accessTokens: gatehouse.accessTokens });
+  await app.register(pagesRoutes, { appName: APP_NAME, siteUrl: config.server.siteUrl, version: VERSION });
+  await app.register(
+    async (api) => {
+      await api.register(authRoutes, {
+        accounts: gatehouse.accounts,
+        auth: gatehouse.auth,
+        sessions: gatehouse.sessions,
+        cookieName: config.auth.cookieName,
+        cookieSecure: config.auth.cookieSecure,
+      });
+      await api.register(usersRoutes, { accounts: gatehouse.accounts, cookieName: config.auth.cookieName });
+    },
+    { prefix: '/api/v1' },
+  );
+
+  await app.ready();
+  return app;
+}

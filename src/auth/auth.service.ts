@@ -1,0 +1,200 @@
+/**
+ * Authentication: password login (browser sessions), the OAuth 2.0 token endpoint's password
+ * and refresh_token grants (RFC 6749 §4.3, §6), logout, and resolving a request's credentials
+ * to a principal.
+ *
+ * Refresh tokens rotate on every use; presenting a rotated token again is treated as theft and
+ * revokes the whole family — the API session and thereby every access token issued for it
+ * (RFC 6819 §5.2.2.3; OAuth 2.0 Security BCP, RFC 9700 §4.14.2).
+ */
+import type { Kysely } from 'kysely';
+import type { Logger } from 'pino';
+import { findUserByEmail, updateUser } from '../accounts/users.repo.js';
+import type { Database, SessionRow, UserRow } from '../db/schema.js';
+import { inTransaction } from '../db/transaction.js';
+import type { PasswordHasher } from '../crypto/passwords.js';
+import { generateToken, hashToken, looksLikeToken } from '../crypto/tokens.js';
+import type { AuthCache } from '../sessions/auth-cache.js';
+import type { ClientInfo, SessionService } from '../sessions/sessions.service.js';
+import type { Clock } from '../shared/clock.js';
+import { AppError, isAppError } from '../shared/errors.js';
+import { newId } from '../shared/ids.js';
+import type { AccessTokenService } from '../tokens/access-tokens.service.js';
+import { findRefreshTokenByHash, insertRefreshToken, markRefreshTokenUsed } from '../tokens/refresh-tokens.repo.js';
+
+/** Who is making a request, and through which credential. */
+export interface Principal {
+  user: UserRow;
+  session: SessionRow;
+  /** `cookie` for browser sessions, `bearer` for access tokens. */
+  method: 'cookie' | 'bearer';
+}
+
+/** An RFC 6749 §5.1 successful token response. */
+export interface TokenResponse {
+  access_token: string;
+  token_type: 'Bearer';
+  /** Access token lifetime in seconds. */
+  expires_in: number;
+  refresh_token: string;
+}
+
+/** Options for {@link AuthService}. */
+export interface AuthServiceOptions {
+  db: Kysely<Database>;
+  clock: Clock;
+  logger: Logger;
+  hasher: PasswordHasher;
+  sessions: SessionService;
+  accessTokens: AccessTokenService;
+  cache: AuthCache;
+  requireEmailVerification: boolean;
+}
+
+export class AuthService {
+  constructor(private readonly options: AuthServiceOptions) {}
+
+  /**
+   * Checks an email and password. Unknown emails cost a dummy argon2 verify so timing does not
+   * reveal which accounts exist; hashes made with old parameters are upgraded on success.
+   *
+   * @throws AppError `invalid_credentials` (401), `account_deactivated` (401),
+   *   `email_not_verified` (403) — the last two only after the password was proven.
+   */
+  async verifyPassword(email: string, password: string): Promise<UserRow> {
+    const user = await findUserByEmail(this.options.db, email);
+    if (!user) {
+      await this.options.hasher.dummyVerify(password);
+      throw new AppError('invalid_credentials');
+    }
+    if (!(await this.options.hasher.verify(user.password_hash, password))) throw new AppError('invalid_credentials');
+    if (user.status !== 'active') throw new AppError('account_deactivated');
+    if (this.options.requireEmailVerification && !user.email_verified_at) throw new AppError('email_not_verified');
+    if (this.options.hasher.needsRehash(user.password_hash)) {
+      const rehashed = await this.options.hasher.hash(password);
+      const updated = await updateUser(this.options.db, user.id, { password_hash: rehashed });
+      if (updated) return updated;
+    }
+    return user;
+  }
+
+  /**
+   * Password login for browsers: creates a cookie session.
+   * @returns the user, the session and the cookie secret (to be set as the session cookie).
+   */
+  async login(email: string, password: string, client: ClientInfo): Promise<{ user: UserRow; session: SessionRow; token: string }> {
+    const user = await this.verifyPassword(email, password);
+    const { session, token } = await this.options.sessions.create(this.options.db, user.id, 'browser', client);
+    return { user, session, token: token as string };
+  }
+
+  /**
+   * RFC 6749 §4.3 resource owner password credentials grant: creates an API session with a
+   * refresh token family and returns an access token.
+   * @throws AppError `invalid_grant` (400) for any credential problem.
+   */
+  async passwordGrant(username: string, password: string, client: ClientInfo): Promise<TokenResponse> {
+    let user: UserRow;
+    try {
+      user = await this.verifyPassword(username, password);
+    } catch (error) {
+      if (isAppError(error)) throw new AppError('invalid_grant', error.detail ?? error.message);
+      throw error;
+    }
+    const now = this.options.clock.now().toISOString();
+    const refreshToken = generateToken();
+    const session = await inTransaction(this.options.db, async (tx) => {
+      const created = await this.options.sessions.create(tx.db, user.id, 'api', client);
+      await insertRefreshToken(tx.db, {
+        id: newId(),
+        session_id: created.session.id,
+        token_hash: hashToken(refreshToken),
+        parent_id: null,
+        created_at: now,
+        expires_at: created.session.expires_at,
+        used_at: null,
+      });
+      return created.session;
+    });
+    return this.tokenResponse(user.id, session.id, refreshToken);
+  }
+
+  /**
+   * RFC 6749 §6 refresh: rotates the refresh token and issues a new access token. Reuse of a
+   * rotated token revokes the family.
+   * @throws AppError `invalid_grant` (400).
+   */
+  async refreshGrant(presented: string): Promise<TokenResponse> {
+    if (!looksLikeToken(presented)) throw new AppError('invalid_grant', 'The refresh token is invalid.');
+    const row = await findRefreshTokenByHash(this.options.db, hashToken(presented));
+    if (!row) throw new AppError('invalid_grant', 'The refresh token is invalid.');
+    if (row.used_at) {
+      await this.revokeFamily(row.session_id);
+      throw new AppError('invalid_grant', 'The refresh token was already used; the session has been revoked.');
+    }
+    const now = this.options.clock.now();
+    if (Date.parse(row.expires_at) <= now.getTime()) throw new AppError('invalid_grant', 'The refresh token has expired.');
+    const valid = await this.options.sessions.validateSessionId(row.session_id);
+    if (!valid) throw new AppError('invalid_grant', 'The session has ended.');
+
+    const next = generateToken();
+    const rotated = await inTransaction(this.options.db, async (tx) => {
+      if (!(await markRefreshTokenUsed(tx.db, row.id, now.toISOString()))) return false;
+      const expiresAt = await this.options.sessions.extend(tx.db, valid.session);
+      await insertRefreshToken(tx.db, {
+        id: newId(),
+        session_id: row.session_id,
+        token_hash: hashToken(next),
+        parent_id: row.id,
+        created_at: now.toISOString(),
+        expires_at: expiresAt,
+        used_at: null,
+      });
+      tx.afterCommit(() => this.options.cache.forgetSession(row.session_id));
+      return true;
+    });
+    if (!rotated) {
+      // A concurrent request exchanged the same token first: that is reuse too.
+      await this.revokeFamily(row.session_id);
+      throw new AppError('invalid_grant', 'The refresh token was already used; the session has been revoked.');
+    }
+    return this.tokenResponse(valid.user.id, row.session_id, next);
+  }
+
+  /** Ends the principal's session (cookie or the session behind a bearer token). */
+  async logout(principal: Principal): Promise<void> {
+    await inTransaction(this.options.db, (tx) => this.options.sessions.revokeInTx(tx, principal.session.id, 'logout'));
+  }
+
+  /** Resolves a session cookie to a principal, or `null` when it is not (or no longer) valid. */
+  async authenticateCookie(token: string): Promise<Principal | null> {
+    const found = await this.options.sessions.validateCookieToken(token);
+    if (!found || found.session.kind !== 'browser') return null;
+    return { ...found, method: 'cookie' };
+  }
+
+  /** Resolves an access token to a principal, or `null` when it is invalid, expired or revoked. */
+  async authenticateBearer(token: string): Promise<Principal | null> {
+    const claims = await this.options.accessTokens.verify(token);
+    if (!claims) return null;
+    const found = await this.options.sessions.validateSessionId(claims.sid);
+    if (!found || found.user.id !== claims.sub) return null;
+    return { ...found, method: 'bearer' };
+  }
+
+  private async revokeFamily(sessionId: string): Promise<void> {
+    this.options.logger.warn({ sessionId }, 'refresh token reuse detected; revoking the token family');
+    await inTransaction(this.options.db, (tx) =>
+      this.options.sessions.revokeInTx(tx, sessionId, 'refresh_token_reuse'),
+    );
+  }
+
+  private async tokenResponse(userId: string, sessionId: string, refreshToken: string): Promise<TokenResponse> {
+    return {
+      access_token: await this.options.accessTokens.issue(userId, sessionId),
+      token_type: 'Bearer',
+      expires_in: this.options.accessTokens.ttlSeconds,
+      refresh_token: refreshToken,
+    };
+  }
+}

@@ -1,0 +1,235 @@
+/**
+ * Typed settings, read once from environment variables (and an optional `.env` file).
+ *
+ * This module is the only reader of `process.env` in Gatehouse. Every variable is documented in
+ * the README's configuration table with its default. Validation failures throw a
+ * {@link ConfigError} whose message names each offending variable.
+ */
+import { existsSync, readFileSync } from 'node:fs';
+import path from 'node:path';
+import { parse as parseDotenv } from 'dotenv';
+import { z } from 'zod';
+
+/** Which database engine a `DATABASE_URL` selects. */
+export type DatabaseDialect = 'sqlite' | 'postgres';
+
+/** The complete, validated configuration of one Gatehouse process. */
+export interface Config {
+  server: {
+    /** TCP port to listen on. Default 3000. */
+    port: number;
+    /** Interface to bind. Default `127.0.0.1`. */
+    host: string;
+    /** The externally visible base URL, without trailing slash; used in emailed links, CSRF checks and cookies. */
+    publicUrl: string;
+    /** Origin (scheme://host[:port]) of `publicUrl`; unsafe cookie-authenticated requests must come from it. */
+    publicOrigin: string;
+    /** Link to the project's website, shown on the index page; `null` hides the link. */
+    siteUrl: string | null;
+    /** Fastify `trustProxy` value: `false`, `true`, a hop count or a comma-separated list of addresses/CIDRs. */
+    trustProxy: boolean | number | string;
+    /** Maximum request body size in bytes for JSON and form bodies. */
+    bodyLimitBytes: number;
+    /** pino log level. */
+    logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
+  };
+  /** Directory for the SQLite file, the mail drop and other local state. Absolute path. */
+  dataDir: string;
+  database: {
+    dialect: DatabaseDialect;
+    /** For SQLite an absolute file path (or `:memory:`); for PostgreSQL the connection string. */
+    url: string;
+    /** Maximum PostgreSQL pool size. */
+    poolSize: number;
+  };
+  auth: {
+    /** When true (default), new accounts must confirm their email before logging in. */
+    requireEmailVerification: boolean;
+    /** Browser/API session lifetime in seconds, renewed (sliding) on use. Default 30 days. */
+    sessionTtlSeconds: number;
+    /** Access JWT lifetime in seconds. Default 900 (15 minutes). */
+    accessTokenTtlSeconds: number;
+    /** Email verification token lifetime in seconds. Default 86 400 (24 hours). */
+    verifyTokenTtlSeconds: number;
+    /** Password reset token lifetime in seconds. Default 3 600 (1 hour). */
+    resetTokenTtlSeconds: number;
+    /** Name of the session cookie. */
+    cookieName: string;
+    /** Whether the session cookie carries the `Secure` flag (true when `PUBLIC_URL` is https). */
+    cookieSecure: boolean;
+    /** Minimum zxcvbn score (0..4) a new password must reach. Default 3. */
+    passwordMinScore: number;
+    /** argon2id parameters (OWASP Password Storage Cheat Sheet: m=19 MiB, t=2, p=1). */
+    argon2: { memoryKib: number; iterations: number; parallelism: number };
+  };
+  mail: {
+    /** `smtp://` or `smtps://` URL; `null` writes each email as an .eml file under `DATA_DIR/mail`. */
+    smtpUrl: string | null;
+    /** Sender address, e.g. `Gatehouse <no-reply@example.com>`. */
+    from: string;
+    /** Attempts before an outbox message is marked dead. */
+    maxAttempts: number;
+    /** Seconds between outbox polls when nothing wakes the dispatcher sooner. */
+    pollSeconds: number;
+  };
+}
+
+/** Thrown when one or more variables are invalid; `message` lists every problem, one per line. */
+export class ConfigError extends Error {
+  constructor(readonly problems: string[]) {
+    super(`Invalid configuration:\n${problems.map((p) => `  - ${p}`).join('\n')}`);
+    this.name = 'ConfigError';
+  }
+}
+
+const booleanString = z
+  .enum(['true', 'false', '1', '0', 'yes', 'no', 'on', 'off'], {
+    message: 'must be true or false',
+  })
+  .transform((v) => ['true', '1', 'yes', 'on'].includes(v));
+
+const positiveInt = (max = Number.MAX_SAFE_INTEGER) =>
+  z
+    .string()
+    .regex(/^\d+$/, 'must be a whole number')
+    .transform(Number)
+    .pipe(z.number().int().min(1, 'must be at least 1').max(max, `must be at most ${max}`));
+
+const httpUrl = z
+  .string()
+  .url('must be an absolute URL')
+  .refine((u) => /^https?:\/\//.test(u), 'must start with http:// or https://')
+  .transform((u) => u.replace(/\/+$/, ''));
+
+/** The raw environment schema; keys are the exact variable names the README documents. */
+const envSchema = z.object({
+  PORT: z
+    .string()
+    .regex(/^\d+$/, 'must be a port number')
+    .transform(Number)
+    .pipe(z.number().int().min(0).max(65535, 'must be at most 65535'))
+    .default(3000),
+  HOST: z.string().min(1).default('127.0.0.1'),
+  PUBLIC_URL: httpUrl.default('http://localhost:3000'),
+  SITE_URL: httpUrl.optional(),
+  TRUST_PROXY: z.string().default('false'),
+  BODY_LIMIT_BYTES: positiveInt(64 * 1024 * 1024).default(262_144),
+  LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+  DATA_DIR: z.string().min(1).default('./data'),
+  DATABASE_URL: z.string().min(1).optional(),
+  DATABASE_POOL_SIZE: positiveInt(1000).default(10),
+  AUTH_REQUIRE_EMAIL_VERIFICATION: booleanString.default(true),
+  AUTH_SESSION_TTL_SECONDS: positiveInt().default(30 * 24 * 3600),
+  AUTH_ACCESS_TOKEN_TTL_SECONDS: positiveInt(24 * 3600).default(900),
+  AUTH_VERIFY_TOKEN_TTL_SECONDS: positiveInt().default(24 * 3600),
+  AUTH_RESET_TOKEN_TTL_SECONDS: positiveInt().default(3600),
+  AUTH_COOKIE_NAME: z
+    .string()
+    .regex(/^[A-Za-z0-9_-]+$/, 'may contain only letters, digits, _ and -')
+    .default('gh_session'),
+  AUTH_PASSWORD_MIN_SCORE: z
+    .string()
+    .regex(/^[0-4]$/, 'must be an integer from 0 to 4')
+    .transform(Number)
+    .default(3),
+  ARGON2_MEMORY_KIB: positiveInt(4 * 1024 * 1024).default(19_456),
+  ARGON2_ITERATIONS: positiveInt(100).default(2),
+  ARGON2_PARALLELISM: positiveInt(16).default(1),
+  SMTP_URL: z
+    .string()
+    .regex(/^smtps?:\/\//, 'must start with smtp:// or smtps://')
+    .optional(),
+  MAIL_FROM: z.string().min(3).default('Gatehouse <no-reply@localhost>'),
+  MAIL_MAX_ATTEMPTS: positiveInt(100).default(12),
+  MAIL_POLL_SECONDS: positiveInt(3600).default(5),
+});
+
+type RawEnv = Record<string, string | undefined>;
+
+/**
+ * Reads a `.env` file if it exists. Variables already present in `env` win over the file.
+ *
+ * @param file path to the file (default `.env` in the working directory, or `ENV_FILE`).
+ * @returns a new environment object; the input is not modified.
+ */
+export function withDotenv(env: RawEnv, file = env.ENV_FILE ?? '.env'): RawEnv {
+  if (!existsSync(file)) return { ...env };
+  const fromFile = parseDotenv(readFileSync(file));
+  return { ...fromFile, ...env };
+}
+
+function parseTrustProxy(value: string): boolean | number | string {
+  if (value === 'true') return true;
+  if (value === 'false' || value === '') return false;
+  if (/^\d+$/.test(value)) return Number(value);
+  return value;
+}
+
+/**
+ * Resolves `DATABASE_URL` into a dialect and a connection target.
+ * `sqlite:relative/or/absolute.db`, `sqlite::memory:`, `file:…` and bare paths select SQLite;
+ * `postgres://` and `postgresql://` select PostgreSQL.
+ */
+function resolveDatabase(url: string | undefined, dataDir: string): { dialect: DatabaseDialect; url: string } {
+  if (!url) return { dialect: 'sqlite', url: path.join(dataDir, 'gatehouse.db') };
+  if (/^postgres(ql)?:\/\//.test(url)) return { dialect: 'postgres', url };
+  const stripped = url.replace(/^(sqlite|file):(\/\/)?/, '');
+  if (stripped === ':memory:') return { dialect: 'sqlite', url: ':memory:' };
+  return { dialect: 'sqlite', url: path.resolve(stripped) };
+}
+
+/**
+ * Validates an environment into a {@link Config}.
+ *
+ * @param env variables to read; defaults to `process.env` merged with `.env`.
+ * @throws ConfigError naming every invalid variable.
+ */
+export function loadConfig(env: RawEnv = withDotenv(process.env)): Config {
+  const present: RawEnv = {};
+  for (const key of Object.keys(envSchema.shape)) {
+    const value = env[key];
+    if (value !== undefined && value !== '') present[key] = value;
+  }
+  const parsed = envSchema.safeParse(present);
+  if (!parsed.success) {
+    throw new ConfigError(parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`));
+  }
+  const e = parsed.data;
+  const dataDir = path.resolve(e.DATA_DIR);
+  const publicUrl = new URL(e.PUBLIC_URL);
+  return {
+    server: {
+      port: e.PORT,
+      host: e.HOST,
+      publicUrl: e.PUBLIC_URL,
+      publicOrigin: publicUrl.origin,
+      siteUrl: e.SITE_URL ?? null,
+      trustProxy: parseTrustProxy(e.TRUST_PROXY),
+      bodyLimitBytes: e.BODY_LIMIT_BYTES,
+      logLevel: e.LOG_LEVEL,
+    },
+    dataDir,
+    database: { ...resolveDatabase(e.DATABASE_URL, dataDir), poolSize: e.DATABASE_POOL_SIZE },
+    auth: {
+      requireEmailVerification: e.AUTH_REQUIRE_EMAIL_VERIFICATION,
+      sessionTtlSeconds: e.AUTH_SESSION_TTL_SECONDS,
+      accessTokenTtlSeconds: e.AUTH_ACCESS_TOKEN_TTL_SECONDS,
+      verifyTokenTtlSeconds: e.AUTH_VERIFY_TOKEN_TTL_SECONDS,
+      resetTokenTtlSeconds: e.AUTH_RESET_TOKEN_TTL_SECONDS,
+      cookieName: e.AUTH_COOKIE_NAME,
+      cookieSecure: publicUrl.protocol === 'https:',
+      passwordMinScore: e.AUTH_PASSWORD_MIN_SCORE,
+      argon2: {
+        memoryKib: e.ARGON2_MEMORY_KIB,
+        iterations: e.ARGON2_ITERATIONS,
+        parallelism: e.ARGON2_PARALLELISM,
+      },
+    },
+    mail: {
+      smtpUrl: e.SMTP_URL ?? null,
+      from: e.MAIL_FROM,
+      maxAttempts: e.MAIL_MAX_ATTEMPTS,
+      pollSeconds: e.MAIL_POLL_SECONDS,
+    },
+  };
+}

@@ -1,0 +1,110 @@
+/**
+ * Password hashing and strength rules.
+ *
+ * Hashing is argon2id with the OWASP Password Storage Cheat Sheet parameters (m = 19 MiB,
+ * t = 2, p = 1) via @node-rs/argon2, which runs on libuv's thread pool so the event loop never
+ * blocks. Hashes carry their parameters (PHC string format), which lets {@link PasswordHasher.needsRehash}
+ * upgrade old hashes transparently on the next successful login.
+ */
+import { Algorithm, hash, verify } from '@node-rs/argon2';
+import { zxcvbn, zxcvbnOptions } from '@zxcvbn-ts/core';
+import * as zxcvbnCommon from '@zxcvbn-ts/language-common';
+import * as zxcvbnEn from '@zxcvbn-ts/language-en';
+import { AppError } from '../shared/errors.js';
+
+/** Allowed password length in characters (OWASP ASVS 2.1.1 / 2.1.2 allow at least 64; we allow 256). */
+export const PASSWORD_MIN_LENGTH = 10;
+export const PASSWORD_MAX_LENGTH = 256;
+
+/** argon2id cost parameters. */
+export interface Argon2Params {
+  /** Memory in KiB. */
+  memoryKib: number;
+  iterations: number;
+  parallelism: number;
+}
+
+/** Hashes and verifies passwords with argon2id; see the module comment for parameters. */
+export class PasswordHasher {
+  private dummyHash: Promise<string> | undefined;
+
+  constructor(private readonly params: Argon2Params) {}
+
+  /** Returns a PHC-format argon2id hash of `password` (random 16-byte salt). */
+  hash(password: string): Promise<string> {
+    return hash(password, {
+      algorithm: Algorithm.Argon2id,
+      memoryCost: this.params.memoryKib,
+      timeCost: this.params.iterations,
+      parallelism: this.params.parallelism,
+    });
+  }
+
+  /**
+   * Checks `password` against a stored hash. Returns false (never throws) for malformed hashes.
+   * Non-argon2 hashes (e.g. imported bcrypt) are not accepted here.
+   */
+  async verify(storedHash: string, password: string): Promise<boolean> {
+    try {
+      return await verify(storedHash, password);
+    } catch {
+      return false;
+    }
+  }
+
+  /**
+   * Spends the same time as a real verification against a throwaway hash, so that a login for an
+   * unknown email takes as long as one for a known email (no account enumeration by timing).
+   */
+  async dummyVerify(password: string): Promise<void> {
+    this.dummyHash ??= this.hash('gatehouse-dummy-password-for-timing');
+    await this.verify(await this.dummyHash, password);
+  }
+
+  /** True when `storedHash` was made with other parameters (or another algorithm) than the current ones. */
+  needsRehash(storedHash: string): boolean {
+    const match = /^\$argon2id\$v=19\$m=(\d+),t=(\d+),p=(\d+)\$/.exec(storedHash);
+    if (!match) return true;
+    return (
+      Number(match[1]) !== this.params.memoryKib ||
+      Number(match[2]) !== this.params.iterations ||
+      Number(match[3]) !== this.params.parallelism
+    );
+  }
+}
+
+let zxcvbnReady = false;
+function ensureZxcvbn(): void {
+  if (zxcvbnReady) return;
+  zxcvbnOptions.setOptions({
+    dictionary: { ...zxcvbnCommon.dictionary, ...zxcvbnEn.dictionary },
+    graphs: zxcvbnCommon.adjacencyGraphs,
+    translations: zxcvbnEn.translations,
+  });
+  zxcvbnReady = true;
+}
+
+/**
+ * Enforces the password policy: 10..256 characters, no NUL, and a zxcvbn score of at least
+ * `minScore` (0..4) given the user's own email and name as known words.
+ *
+ * @throws AppError `weak_password` (422) with zxcvbn's feedback as `detail`.
+ */
+export function assertPasswordStrength(password: string, minScore: number, userInputs: string[] = []): void {
+  if (password.length < PASSWORD_MIN_LENGTH || password.length > PASSWORD_MAX_LENGTH) {
+    throw new AppError(
+      'weak_password',
+      `Passwords must be between ${PASSWORD_MIN_LENGTH} and ${PASSWORD_MAX_LENGTH} characters long.`,
+    );
+  }
+  ensureZxcvbn();
+  const inputs = userInputs.flatMap((v) => [v, ...v.split(/[@.\s_+-]+/)]).filter((v) => v.length >= 3);
+  // zxcvbn's cost grows with length; its verdict on the first 100 characters is already decisive.
+  const result = zxcvbn(password.slice(0, 100), inputs);
+  if (result.score < minScore) {
+    const hints = [result.feedback.warning, ...result.feedback.suggestions].filter(Boolean).join(' ');
+    throw new AppError('weak_password', hints || 'Choose a longer password that is harder to guess.', {
+      extra: { score: result.score, min_score: minScore },
+    });
+  }
+}

@@ -1,0 +1,87 @@
+/**
+ * Opens the database named by the configuration: better-sqlite3 (WAL, foreign keys, busy
+ * timeout) by default, or a `pg` pool for PostgreSQL. Both come back as the same typed
+ * `Kysely<Database>`; the few dialect differences live here and in `dialect-helpers.ts`.
+ */
+import { mkdirSync } from 'node:fs';
+import path from 'node:path';
+import SqliteDatabase from 'better-sqlite3';
+import { Kysely, PostgresDialect, SqliteDialect, sql } from 'kysely';
+import pg from 'pg';
+import type { Config, DatabaseDialect } from '../config.js';
+import type { Database } from './schema.js';
+
+/** An open database: the query builder, which engine it is, and how to close it. */
+export interface DatabaseHandle {
+  db: Kysely<Database>;
+  dialect: DatabaseDialect;
+  /** Closes every connection. Safe to call twice. */
+  close(): Promise<void>;
+}
+
+const PG_TIMESTAMPTZ = 1184;
+const PG_TIMESTAMP = 1114;
+const PG_INT8 = 20;
+const PG_JSON = 114;
+const PG_JSONB = 3802;
+
+/** Type parsers that make PostgreSQL rows look like SQLite rows: ISO times, numbers, JSON text. */
+function pgTypeParser(oid: number, format?: string): (value: string) => unknown {
+  switch (oid) {
+    case PG_TIMESTAMPTZ:
+      return (v) => new Date(v).toISOString();
+    case PG_TIMESTAMP:
+      return (v) => new Date(`${v}Z`).toISOString();
+    case PG_INT8:
+      return (v) => Number(v);
+    case PG_JSON:
+    case PG_JSONB:
+      return (v) => v;
+    default:
+      return pg.types.getTypeParser(oid, format as 'text');
+  }
+}
+
+/**
+ * Opens (and for SQLite creates) the database.
+ *
+ * @param config the `database` section; for SQLite the parent directory is created.
+ * @throws when PostgreSQL's URL is malformed (connection errors surface on first query).
+ */
+export function openDatabase(config: Config['database']): DatabaseHandle {
+  if (config.dialect === 'postgres') {
+    const pool = new pg.Pool({
+      connectionString: config.url,
+      max: config.poolSize,
+      types: { getTypeParser: pgTypeParser as typeof pg.types.getTypeParser },
+    });
+    // An idle client losing its connection must not crash the process; the pool replaces it.
+    pool.on('error', () => undefined);
+    const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
+    return { db, dialect: 'postgres', close: onceAsync(() => db.destroy()) };
+  }
+  if (config.url !== ':memory:') mkdirSync(path.dirname(config.url), { recursive: true });
+  const sqlite = new SqliteDatabase(config.url);
+  sqlite.pragma('journal_mode = WAL');
+  sqlite.pragma('foreign_keys = ON');
+  sqlite.pragma('busy_timeout = 5000');
+  // NORMAL is durable in WAL mode against process crashes (only an OS crash may lose the last commit).
+  sqlite.pragma('synchronous = NORMAL');
+  const db = new Kysely<Database>({ dialect: new SqliteDialect({ database: sqlite }) });
+  return { db, dialect: 'sqlite', close: onceAsync(() => db.destroy()) };
+}
+
+/** Runs `SELECT 1`; resolves true when the database answers. */
+export async function pingDatabase(db: Kysely<Database>): Promise<boolean> {
+  try {
+    await sql`select 1`.execute(db);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+function onceAsync(fn: () => Promise<void>): () => Promise<void> {
+  let done: Promise<void> | undefined;
+  return () => (done ??= fn());
+}

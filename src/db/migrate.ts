@@ -1,0 +1,36 @@
+/**
+ * Versioned, append-only migrations, applied on start and by `gatehouse migrate`.
+ * Names are zero-padded so they sort; never edit one that has shipped, add a new one.
+ */
+import { type Kysely, type Migration, type MigrationResultSet, Migrator } from 'kysely';
+import type { DatabaseDialect } from '../config.js';
+import { migration0001 } from './migrations/0001-accounts.js';
+import type { MigrationTypes } from './migrations/types.js';
+
+function allMigrations(dialect: DatabaseDialect): Record<string, Migration> {
+  const types: MigrationTypes =
+    dialect === 'postgres' ? { timestamp: 'timestamptz', json: 'jsonb' } : { timestamp: 'text', json: 'text' };
+  return {
+    '0001-accounts': migration0001(types),
+  };
+}
+
+/** Outcome of {@link migrateToLatest}: the names of the migrations applied by this call. */
+export interface MigrationReport {
+  applied: string[];
+}
+
+/**
+ * Applies every pending migration in order, each in its own transaction.
+ *
+ * @throws the first migration error (the failed migration is rolled back; earlier ones stay).
+ */
+export async function migrateToLatest(db: Kysely<any>, dialect: DatabaseDialect): Promise<MigrationReport> {
+  const migrator = new Migrator({
+    db,
+    provider: { getMigrations: async () => allMigrations(dialect) },
+  });
+  const result: MigrationResultSet = await migrator.migrateToLatest();
+  if (result.error) throw result.error;
+  return { applied: (result.results ?? []).filter((r) => r.status === 'Success').map((r) => r.migrationName) };
+}

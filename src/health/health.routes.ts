@@ -1,0 +1,63 @@
+/** Liveness and readiness probes, and the JWKS. */
+import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
+import { Type } from '@sinclair/typebox';
+import { AppError } from '../shared/errors.js';
+import { problemResponses } from '../http/schemas.js';
+import type { AccessTokenService } from '../tokens/access-tokens.service.js';
+
+/** Options for {@link healthRoutes}. */
+export interface HealthRoutesOptions {
+  /** Resolves true when the database answers. */
+  isDatabaseReady: () => Promise<boolean>;
+  accessTokens: AccessTokenService;
+}
+
+export const healthRoutes: FastifyPluginAsyncTypebox<HealthRoutesOptions> = async (app, options) => {
+  app.get(
+    '/healthz',
+    {
+      logLevel: 'warn',
+      schema: {
+        tags: ['health'],
+        summary: 'Liveness: the process is up',
+        response: { 200: Type.Object({ status: Type.Literal('ok') }) },
+      },
+    },
+    async () => ({ status: 'ok' as const }),
+  );
+
+  app.get(
+    '/readyz',
+    {
+      logLevel: 'warn',
+      schema: {
+        tags: ['health'],
+        summary: 'Readiness: the database is reachable (503 otherwise)',
+        response: { 200: Type.Object({ status: Type.Literal('ready') }), ...problemResponses(503) },
+      },
+    },
+    async () => {
+      if (!(await options.isDatabaseReady())) {
+        throw new AppError('service_unavailable', 'The database is not reachable.');
+      }
+      return { status: 'ready' as const };
+    },
+  );
+
+  app.get(
+    '/.well-known/jwks.json',
+    {
+      schema: {
+        tags: ['auth'],
+        summary: 'Public keys that verify access tokens (RFC 7517 JWK Set)',
+        response: {
+          200: Type.Object({ keys: Type.Array(Type.Object({}, { additionalProperties: true })) }),
+        },
+      },
+    },
+    async (_request, reply) => {
+      reply.header('Cache-Control', 'public, max-age=300');
+      return options.accessTokens.jwks();
+    },
+  );
+};

@@ -1,0 +1,116 @@
+/**
+ * Request authentication and CSRF defence.
+ *
+ * Every route declares `config.auth`: `'required'` (401 without valid credentials),
+ * `'optional'` (principal when present) or nothing (public). Credentials are, in order,
+ * `Authorization: Bearer <access token>` and the session cookie.
+ *
+ * CSRF (OWASP CSRF Prevention Cheat Sheet, "Verifying Origin With Standard Headers"): an unsafe
+ * request authenticated by cookie must carry an `Origin` (or, failing that, `Referer`) equal to
+ * PUBLIC_URL's origin; SameSite=Lax on the cookie is the second layer. Bearer requests are not
+ * subject to CSRF (browsers never attach them on their own).
+ */
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import type { AuthService, Principal } from '../auth/auth.service.js';
+import { AppError } from '../shared/errors.js';
+
+declare module 'fastify' {
+  interface FastifyContextConfig {
+    /** Whether the route needs a signed-in principal. */
+    auth?: 'required' | 'optional';
+    /** The route sets the session cookie (login): a foreign Origin is refused even without a cookie. */
+    setsSessionCookie?: boolean;
+  }
+  interface FastifyRequest {
+    /** The authenticated caller, or null. Set before validation for routes with `config.auth`. */
+    principal: Principal | null;
+  }
+}
+
+const SAFE_METHODS = new Set(['GET', 'HEAD', 'OPTIONS']);
+
+/** Options for {@link installAuthentication}. */
+export interface AuthenticationOptions {
+  auth: AuthService;
+  cookieName: string;
+  /** The only origin allowed to make cookie-authenticated unsafe requests. */
+  publicOrigin: string;
+}
+
+function requestOrigin(request: FastifyRequest): string | null {
+  const origin = request.headers.origin;
+  if (typeof origin === 'string' && origin !== 'null') return origin;
+  const referer = request.headers.referer;
+  if (typeof referer === 'string') {
+    try {
+      return new URL(referer).origin;
+    } catch {
+      return null;
+    }
+  }
+  return null;
+}
+
+function bearerToken(request: FastifyRequest): string | null | undefined {
+  const header = request.headers.authorization;
+  if (header === undefined) return undefined;
+  const match = /^Bearer ([A-Za-z0-9._~+/=-]+)$/i.exec(header);
+  return match?.[1] ?? null;
+}
+
+/** Registers the `onRequest` hook that sets `request.principal` and enforces `config.auth` and CSRF. */
+export function installAuthentication(app: FastifyInstance, options: AuthenticationOptions): void {
+  app.decorateRequest('principal', null);
+  app.addHook('onRequest', async (request: FastifyRequest, reply: FastifyReply) => {
+    const config = request.routeOptions.config;
+    const unsafe = !SAFE_METHODS.has(request.method);
+    if (config.setsSessionCookie && unsafe) {
+      const origin = request.headers.origin;
+      if (typeof origin === 'string' && origin !== options.publicOrigin) {
+        throw new AppError('csrf_failed', `Requests from ${origin} may not sign in here.`);
+      }
+    }
+    if (!config.auth) return;
+
+    const bearer = bearerToken(request);
+    if (bearer !== undefined) {
+      const principal = bearer ? await options.auth.authenticateBearer(bearer) : null;
+      if (principal) {
+        request.principal = principal;
+        return;
+      }
+      if (config.auth === 'required') {
+        reply.header('WWW-Authenticate', 'Bearer error="invalid_token"');
+        throw new AppError('session_expired', 'The access token is invalid, expired or revoked.');
+      }
+      return;
+    }
+
+    const cookie = request.cookies[options.cookieName];
+    if (cookie) {
+      const principal = await options.auth.authenticateCookie(cookie);
+      if (principal) {
+        if (unsafe && requestOrigin(request) !== options.publicOrigin) {
+          throw new AppError('csrf_failed', 'Cookie-authenticated requests must come from this site (Origin header).');
+        }
+        request.principal = principal;
+        return;
+      }
+      if (config.auth === 'required') {
+        throw new AppError('session_expired', 'The session has expired or was revoked; sign in again.');
+      }
+      return;
+    }
+
+    if (config.auth === 'required') {
+      reply.header('WWW-Authenticate', 'Bearer');
+      throw new AppError('authentication_required');
+    }
+  });
+}
+
+/** The principal of a route declared with `auth: 'required'`. @throws AppError when absent (a wiring bug). */
+export function requirePrincipal(request: FastifyRequest): Principal {
+  if (!request.principal) throw new AppError('authentication_required');
+  return request.principal;
+}

@@ -1,0 +1,63 @@
+/**
+ * Shared TypeBox schemas: they validate requests, shape (and speed up) responses, and generate
+ * the OpenAPI document, all from one definition.
+ */
+import { type TSchema, Type } from '@sinclair/typebox';
+
+/** RFC 9457 problem document. Extension members are allowed. */
+export const ProblemSchema = Type.Object(
+  {
+    type: Type.String({ description: 'URI reference identifying the problem type; documented at this path.' }),
+    title: Type.String(),
+    status: Type.Integer(),
+    detail: Type.Optional(Type.String()),
+    code: Type.String({ description: 'Stable machine-readable error code.' }),
+    instance: Type.Optional(Type.String()),
+    errors: Type.Optional(
+      Type.Array(Type.Object({ field: Type.String(), message: Type.String() }), {
+        description: 'Field-level validation problems.',
+      }),
+    ),
+  },
+  { $id: 'Problem', additionalProperties: true, description: 'RFC 9457 problem document' },
+);
+
+/** A reference to {@link ProblemSchema} for response maps. */
+export const ProblemRef = Type.Ref('Problem');
+
+/** `{ 400: Problem, 401: Problem, … }` for the given statuses. */
+export function problemResponses(...statuses: number[]): Record<number, TSchema> {
+  return Object.fromEntries(statuses.map((s) => [s, ProblemRef]));
+}
+
+/** Email address field: trimmed by the service, bounded by RFC 5321's 254 characters. */
+export const EmailSchema = Type.String({ format: 'email', maxLength: 254, description: 'Email address' });
+
+/** Password field; the strength policy is applied by the service (10..256 characters, zxcvbn). */
+export const PasswordSchema = Type.String({ minLength: 1, maxLength: 256, description: 'Password, 10 to 256 characters' });
+
+/** Opaque token field (verification, reset, refresh). */
+export const OpaqueTokenSchema = Type.String({ minLength: 1, maxLength: 512 });
+
+/** The signed-in user's own view of their account. */
+export const UserSchema = Type.Object(
+  {
+    id: Type.String({ format: 'uuid' }),
+    email: Type.String(),
+    name: Type.String(),
+    email_verified: Type.Boolean(),
+    role: Type.Union([Type.Literal('user'), Type.Literal('admin')]),
+    profile: Type.Object({}, { additionalProperties: true }),
+    created_at: Type.String({ format: 'date-time' }),
+  },
+  { $id: 'User' },
+);
+
+/** A reference to {@link UserSchema}. */
+export const UserRef = Type.Ref('User');
+
+/** `{ message }` acknowledgement body for 202 responses. */
+export const MessageSchema = Type.Object({ message: Type.String() });
+
+/** Schemas registered once with `app.addSchema` so `$ref`s resolve and OpenAPI lists them. */
+export const sharedSchemas = [ProblemSchema, UserSchema];

@@ -1,0 +1,8 @@
+/** Public entry point for applications that embed Gatehouse. */
+export { buildApp } from './app.js';
+export { type Config, ConfigError, loadConfig } from './config.js';
+export { createGatehouse, type Gatehouse, type GatehouseOverrides } from './container.js';
+export { startServer, type RunningServer } from './server.js';
+export { AppError, type ErrorCode, errorCatalogue } from './shared/errors.js';
+export { type Clock, ManualClock, systemClock } from './shared/clock.js';
+export type { Principal } from './auth/auth.service.js';

@@ -1,0 +1,72 @@
+/**
+ * Mail transports: SMTP through nodemailer when `SMTP_URL` is set, otherwise a "mail drop" that
+ * writes each message as an `.eml` file under `DATA_DIR/mail/` (so a newcomer without an SMTP
+ * server can still open the verification link).
+ */
+import { mkdir, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import nodemailer from 'nodemailer';
+
+/** A rendered message ready to send. */
+export interface MailMessage {
+  from: string;
+  to: string;
+  subject: string;
+  text: string;
+  html: string;
+  /** Stable Message-ID (the outbox id), so a retried delivery is recognisable as a duplicate. */
+  messageId: string;
+}
+
+/** Something that can deliver a {@link MailMessage}; rejects when delivery failed. */
+export interface MailTransport {
+  /** Human description for logs, e.g. `smtp://mail.example.com:587` or `files in ./data/mail`. */
+  readonly description: string;
+  /** Delivers the message; resolves to the file written, for the file transport. */
+  send(message: MailMessage): Promise<{ file?: string } | void>;
+  close(): void;
+}
+
+/** Sends through an SMTP server. Credentials in the URL are never logged. */
+export function createSmtpTransport(smtpUrl: string): MailTransport {
+  const transporter = nodemailer.createTransport(smtpUrl);
+  const url = new URL(smtpUrl);
+  return {
+    description: `${url.protocol}//${url.host}`,
+    async send(message) {
+      await transporter.sendMail({
+        from: message.from,
+        to: message.to,
+        subject: message.subject,
+        text: message.text,
+        html: message.html,
+        messageId: `<${message.messageId}@gatehouse>`,
+      });
+    },
+    close: () => transporter.close(),
+  };
+}
+
+/** Writes each message to `<dir>/<time>-<id>.eml`. */
+export function createFileTransport(dir: string): MailTransport {
+  const transporter = nodemailer.createTransport({ streamTransport: true, buffer: true, newline: 'unix' });
+  return {
+    description: `files in ${dir}`,
+    async send(message) {
+      await mkdir(dir, { recursive: true });
+      const info = await transporter.sendMail({
+        from: message.from,
+        to: message.to,
+        subject: message.subject,
+        text: message.text,
+        html: message.html,
+        messageId: `<${message.messageId}@gatehouse>`,
+      });
+      const stamp = new Date().toISOString().replace(/[:.]/g, '-');
+      const file = path.join(dir, `${stamp}-${message.messageId}.eml`);
+      await writeFile(file, info.message as Buffer);
+      return { file };
+    },
+    close: () => transporter.close(),
+  };
+}

@@ -1,0 +1,69 @@
+/**
+ * `gatehouse serve`: load config, open and migrate the database, build the app, listen, and
+ * shut down gracefully on SIGINT/SIGTERM (stop accepting, finish in-flight requests, stop the
+ * outbox, close the database).
+ */
+import type { FastifyInstance } from 'fastify';
+import { buildApp } from './app.js';
+import type { Config } from './config.js';
+import { createGatehouse, type Gatehouse, type GatehouseOverrides } from './container.js';
+
+/** A listening server and how to stop it. */
+export interface RunningServer {
+  app: FastifyInstance;
+  gatehouse: Gatehouse;
+  /** The address actually bound, e.g. `http://127.0.0.1:3000`. */
+  address: string;
+  stop(): Promise<void>;
+}
+
+/**
+ * Starts Gatehouse and listens on `config.server.host:port`.
+ * @throws when the port is taken or the database cannot be opened or migrated.
+ */
+export async function startServer(config: Config, overrides: GatehouseOverrides = {}): Promise<RunningServer> {
+  const gatehouse = await createGatehouse(config, overrides);
+  let app: FastifyInstance;
+  try {
+    app = await buildApp(gatehouse);
+    const address = await app.listen({ port: config.server.port, host: config.server.host });
+    gatehouse.startBackground();
+    gatehouse.logger.info(
+      { address, publicUrl: config.server.publicUrl, database: gatehouse.database.dialect },
+      `Gatehouse is listening; open ${config.server.publicUrl}`,
+    );
+    let stopping: Promise<void> | undefined;
+    return {
+      app,
+      gatehouse,
+      address,
+      stop: () =>
+        (stopping ??= (async () => {
+          await app.close();
+          await gatehouse.close();
+        })()),
+    };
+  } catch (error) {
+    await gatehouse.close();
+    throw error;
+  }
+}
+
+/** Stops `server` on the first SIGINT/SIGTERM; a second signal exits at once. */
+export function stopOnSignals(server: RunningServer): void {
+  let stopping = false;
+  const onSignal = (signal: NodeJS.Signals) => {
+    if (stopping) process.exit(130);
+    stopping = true;
+    server.gatehouse.logger.info({ signal }, 'shutting down');
+    server.stop().then(
+      () => process.exit(0),
+      (error: unknown) => {
+        server.gatehouse.logger.error({ err: error }, 'shutdown failed');
+        process.exit(1);
+      },
+    );
+  };
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
+}

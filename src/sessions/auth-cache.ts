@@ -1,0 +1,118 @@
+/**
+ * In-process cache of sessions and users for the authentication hot path.
+ *
+ * A cookie or bearer request would otherwise cost one or two indexed queries; with this cache it
+ * costs a SHA-256 and two map lookups. Correctness rule: every code path that revokes a session,
+ * or changes a user, calls the matching `forget…` method in the same process right after commit,
+ * so revocation is immediate here. Entries also expire after `ttlMs` as a safety net (and as
+ * the bound on staleness for changes made by another instance).
+ */
+import type { SessionRow, UserRow } from '../db/schema.js';
+
+interface Entry<T> {
+  value: T;
+  storedAt: number;
+}
+
+/** A size-bounded map whose oldest insertions are evicted first. */
+class BoundedMap<K, V> {
+  private readonly map = new Map<K, V>();
+  constructor(private readonly maxEntries: number) {}
+  get(key: K): V | undefined {
+    return this.map.get(key);
+  }
+  set(key: K, value: V): void {
+    if (this.map.has(key)) this.map.delete(key);
+    else if (this.map.size >= this.maxEntries) {
+      const oldest = this.map.keys().next();
+      if (!oldest.done) this.map.delete(oldest.value);
+    }
+    this.map.set(key, value);
+  }
+  delete(key: K): void {
+    this.map.delete(key);
+  }
+  clear(): void {
+    this.map.clear();
+  }
+}
+
+/** Options for {@link AuthCache}. */
+export interface AuthCacheOptions {
+  /** Maximum age of an entry in milliseconds before it is re-read from the database. Default 30 000. */
+  ttlMs?: number;
+  /** Maximum entries per map. Default 50 000. */
+  maxEntries?: number;
+  /** Monotonic milliseconds source (for tests). */
+  nowMs?: () => number;
+}
+
+/** See the module comment. */
+export class AuthCache {
+  private readonly sessionsByTokenHash: BoundedMap<string, Entry<SessionRow>>;
+  private readonly sessionsById: BoundedMap<string, Entry<SessionRow>>;
+  private readonly users: BoundedMap<string, Entry<UserRow>>;
+  private readonly ttlMs: number;
+  private readonly nowMs: () => number;
+
+  constructor(options: AuthCacheOptions = {}) {
+    const max = options.maxEntries ?? 50_000;
+    this.sessionsByTokenHash = new BoundedMap(max);
+    this.sessionsById = new BoundedMap(max);
+    this.users = new BoundedMap(max);
+    this.ttlMs = options.ttlMs ?? 30_000;
+    this.nowMs = options.nowMs ?? (() => performance.now());
+  }
+
+  /** Cached session for a cookie token hash, if fresh. */
+  sessionByTokenHash(tokenHash: string): SessionRow | undefined {
+    return this.fresh(this.sessionsByTokenHash.get(tokenHash));
+  }
+
+  /** Cached session by id, if fresh. */
+  sessionById(id: string): SessionRow | undefined {
+    return this.fresh(this.sessionsById.get(id));
+  }
+
+  /** Cached user by id, if fresh. */
+  user(id: string): UserRow | undefined {
+    return this.fresh(this.users.get(id));
+  }
+
+  /** Stores (or replaces) a session under its id and, for browser sessions, its token hash. */
+  rememberSession(session: SessionRow): void {
+    const entry = { value: session, storedAt: this.nowMs() };
+    this.sessionsById.set(session.id, entry);
+    if (session.token_hash) this.sessionsByTokenHash.set(session.token_hash, entry);
+  }
+
+  /** Stores (or replaces) a user. */
+  rememberUser(user: UserRow): void {
+    this.users.set(user.id, { value: user, storedAt: this.nowMs() });
+  }
+
+  /** Drops a session (call after revoking it). */
+  forgetSession(id: string): void {
+    const entry = this.sessionsById.get(id);
+    this.sessionsById.delete(id);
+    if (entry?.value.token_hash) this.sessionsByTokenHash.delete(entry.value.token_hash);
+  }
+
+  /**
+   * Drops a user and, because sessions may have been revoked in bulk, every cached session.
+   * Bulk revocations are rare (password change, deactivation), so clearing is cheaper than indexing
+   * sessions by user.
+   */
+  forgetUser(id: string, sessionsToo = true): void {
+    this.users.delete(id);
+    if (sessionsToo) {
+      this.sessionsById.clear();
+      this.sessionsByTokenHash.clear();
+    }
+  }
+
+  private fresh<T>(entry: Entry<T> | undefined): T | undefined {
+    if (!entry) return undefined;
+    return this.nowMs() - entry.storedAt <= this.ttlMs ? entry.value : undefined;
+  }
+}

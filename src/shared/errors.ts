@@ -1,0 +1,86 @@
+/**
+ * The one domain error type and its catalogue of stable codes.
+ *
+ * Services throw `new AppError(code, detail?)`; the HTTP layer maps the code to a status and an
+ * RFC 9457 problem document (`src/http/problem.ts`). Codes are public API: never rename one once
+ * shipped (the practice of Supabase Auth's `apierrors/errorcode.go`).
+ */
+
+/** Every error code Gatehouse can return, with its HTTP status and human title. */
+export const errorCatalogue = {
+  validation_failed: { status: 400, title: 'The request is not valid' },
+  malformed_json: { status: 400, title: 'The request body is not valid JSON' },
+  bad_request: { status: 400, title: 'Bad request' },
+  invalid_token: { status: 400, title: 'The token is invalid, expired or already used' },
+  invalid_current_password: { status: 400, title: 'The current password is not correct' },
+  invalid_request: { status: 400, title: 'The token request is missing a parameter or is malformed' },
+  invalid_grant: { status: 400, title: 'The credentials or refresh token are invalid' },
+  unsupported_grant_type: { status: 400, title: 'The grant type is not supported' },
+  authentication_required: { status: 401, title: 'Authentication is required' },
+  invalid_credentials: { status: 401, title: 'Invalid email or password' },
+  session_expired: { status: 401, title: 'The session or token has expired or was revoked' },
+  account_deactivated: { status: 401, title: 'The account is deactivated' },
+  email_not_verified: { status: 403, title: 'The email address has not been verified' },
+  csrf_failed: { status: 403, title: 'The request origin is not allowed' },
+  forbidden: { status: 403, title: 'You are not allowed to do this' },
+  not_found: { status: 404, title: 'Not found' },
+  method_not_allowed: { status: 405, title: 'Method not allowed' },
+  email_taken: { status: 409, title: 'An account with this email already exists' },
+  payload_too_large: { status: 413, title: 'The request body is too large' },
+  unsupported_media_type: { status: 415, title: 'The content type is not supported' },
+  weak_password: { status: 422, title: 'The password is too weak' },
+  rate_limited: { status: 429, title: 'Too many requests' },
+  internal_error: { status: 500, title: 'Internal server error' },
+  service_unavailable: { status: 503, title: 'The service is temporarily unavailable' },
+} as const satisfies Record<string, { status: number; title: string }>;
+
+/** A stable machine-readable error code. */
+export type ErrorCode = keyof typeof errorCatalogue;
+
+/** One field-level problem: a JSON pointer-like path into the input and a message. */
+export interface FieldError {
+  /** Path of the offending field, e.g. `/email` or `/profile/bio`. */
+  field: string;
+  message: string;
+}
+
+/** Options for {@link AppError}. */
+export interface AppErrorOptions {
+  /** The underlying error, logged but never sent to clients. */
+  cause?: unknown;
+  /** Field-level problems (validation). */
+  errors?: FieldError[];
+  /** Extra members for the problem document (e.g. `retry_after`). */
+  extra?: Record<string, unknown>;
+  /** Extra response headers (e.g. `Retry-After`). */
+  headers?: Record<string, string>;
+}
+
+/**
+ * A domain error with a stable `code`. `detail` is a human explanation safe to show to the
+ * client; it must not reveal secrets or whether an account exists.
+ */
+export class AppError extends Error {
+  readonly code: ErrorCode;
+  readonly status: number;
+  readonly detail: string | undefined;
+  readonly errors: FieldError[] | undefined;
+  readonly extra: Record<string, unknown> | undefined;
+  readonly headers: Record<string, string> | undefined;
+
+  constructor(code: ErrorCode, detail?: string, options: AppErrorOptions = {}) {
+    super(detail ?? errorCatalogue[code].title, options.cause === undefined ? undefined : { cause: options.cause });
+    this.name = 'AppError';
+    this.code = code;
+    this.status = errorCatalogue[code].status;
+    this.detail = detail;
+    this.errors = options.errors;
+    this.extra = options.extra;
+    this.headers = options.headers;
+  }
+}
+
+/** True when `error` is an {@link AppError}, optionally with the given code. */
+export function isAppError(error: unknown, code?: ErrorCode): error is AppError {
+  return error instanceof AppError && (code === undefined || error.code === code);
+}

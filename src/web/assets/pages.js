@@ -1,0 +1,91 @@
+// Gatehouse's small pages: each form posts JSON to the API and shows the outcome.
+// Nothing acts on page load, so link scanners that prefetch emailed links change nothing.
+(function () {
+  'use strict';
+  var params = new URLSearchParams(window.location.search);
+  var token = params.get('token');
+  if (token) {
+    // Keep the secret out of the address bar, history and any later Referer.
+    window.history.replaceState(null, '', window.location.pathname);
+  }
+
+  function show(el, kind, text) {
+    el.className = 'status ' + kind;
+    el.textContent = text;
+    el.hidden = false;
+  }
+
+  function problemText(body, fallback) {
+    if (!body) return fallback;
+    var parts = [body.title || fallback];
+    if (body.detail && body.detail !== body.title) parts.push(body.detail);
+    return parts.join(' — ');
+  }
+
+  function post(url, payload) {
+    return fetch(url, {
+      method: 'POST',
+      headers: { 'Content-Type': 'application/json', Accept: 'application/json' },
+      credentials: 'same-origin',
+      body: JSON.stringify(payload),
+    }).then(function (res) {
+      if (res.status === 204) return { ok: true, body: null };
+      return res
+        .json()
+        .catch(function () { return null; })
+        .then(function (body) { return { ok: res.ok, body: body }; });
+    });
+  }
+
+  function wire(form, buildPayload, url, successText) {
+    var status = document.getElementById('status');
+    form.addEventListener('submit', function (event) {
+      event.preventDefault();
+      var payload = buildPayload();
+      if (!payload) return;
+      var button = form.querySelector('button');
+      button.disabled = true;
+      post(url, payload)
+        .then(function (result) {
+          if (result.ok) {
+            show(status, 'ok', successText);
+            form.hidden = true;
+          } else {
+            show(status, 'error', problemText(result.body, 'Something went wrong.'));
+            button.disabled = false;
+          }
+        })
+        .catch(function () {
+          show(status, 'error', 'The server could not be reached. Try again.');
+          button.disabled = false;
+        });
+    });
+  }
+
+  var verifyForm = document.getElementById('verify-form');
+  if (verifyForm) {
+    if (!token) show(document.getElementById('status'), 'error', 'This link has no token. Open the link from the email again.');
+    wire(verifyForm, function () { return token ? { token: token } : null; }, '/api/v1/auth/verify-email',
+      'Your email address is confirmed. You can now sign in.');
+  }
+
+  var resetForm = document.getElementById('reset-form');
+  if (resetForm) {
+    if (!token) show(document.getElementById('status'), 'error', 'This link has no token. Open the link from the email again.');
+    wire(resetForm, function () {
+      var password = document.getElementById('password').value;
+      var confirm = document.getElementById('confirm').value;
+      if (password !== confirm) {
+        show(document.getElementById('status'), 'error', 'The two passwords differ.');
+        return null;
+      }
+      return token ? { token: token, password: password } : null;
+    }, '/api/v1/auth/password/reset', 'Your password was changed and you were signed out everywhere. Sign in with the new password.');
+  }
+
+  var forgotForm = document.getElementById('forgot-form');
+  if (forgotForm) {
+    wire(forgotForm, function () { return { email: document.getElementById('email').value }; },
+      '/api/v1/auth/password/forgot', 'If this email has an account, a reset link is on its way. Check your inbox.');
+  }
+})();
