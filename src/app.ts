@@ -94,6 +94,7 @@ export async function buildApp(gatehouse: Gatehouse): Promise<FastifyInstance> {
   installAuthentication(app, {
     auth: gatehouse.auth,
     cookieName: config.auth.cookieName,
+    cookieSecure: config.auth.cookieSecure,
     publicOrigin: config.server.publicOrigin,
   });
 

@@ -16,6 +16,12 @@ import { createAccountEmailLimits } from './limits/rate-limits.js';
 import { MailOutbox } from './mail/outbox.service.js';
 import { createFileTransport, createSmtpTransport, type MailTransport } from './mail/transport.js';
 import { AuthCache } from './sessions/auth-cache.js';
+import {
+  type AuthChangeListener,
+  AuthChanges,
+  sqliteDataVersionProbe,
+  startPgAuthChangeListener,
+} from './sessions/auth-changes.js';
 import { SessionService } from './sessions/sessions.service.js';
 import { type Clock, systemClock } from './shared/clock.js';
 import { createLogger } from './shared/logger.js';
@@ -63,6 +69,7 @@ export async function createGatehouse(config: Config, overrides: GatehouseOverri
   const logger = overrides.logger ?? createLogger({ level: config.server.logLevel });
   const clock = overrides.clock ?? systemClock;
   const database = overrides.database ?? openDatabase(config.database);
+  let listener: AuthChangeListener | undefined;
   try {
     if (!overrides.skipMigrations) {
       const { applied } = await migrateToLatest(database.db, database.dialect);
@@ -70,6 +77,13 @@ export async function createGatehouse(config: Config, overrides: GatehouseOverri
     }
     const db = database.db;
     const cache = new AuthCache();
+    const changes = new AuthChanges(cache, database.dialect);
+    if (database.dialect === 'postgres') {
+      listener = await startPgAuthChangeListener(config.database.url, cache, logger.child({ component: 'auth-changes' }));
+      cache.watchExternalChanges(listener);
+    } else if (database.dataVersion) {
+      cache.watchExternalChanges(sqliteDataVersionProbe(database.dataVersion));
+    }
     const hasher = new PasswordHasher(config.auth.argon2);
     const transport =
       overrides.mailTransport ??
@@ -85,7 +99,7 @@ export async function createGatehouse(config: Config, overrides: GatehouseOverri
       maxAttempts: config.mail.maxAttempts,
       pollSeconds: config.mail.pollSeconds,
     });
-    const sessions = new SessionService({ db, clock, cache, ttlSeconds: config.auth.sessionTtlSeconds });
+    const sessions = new SessionService({ db, clock, cache, changes, ttlSeconds: config.auth.sessionTtlSeconds });
     const accessTokens = new AccessTokenService({
       db,
       clock,
@@ -106,7 +120,7 @@ export async function createGatehouse(config: Config, overrides: GatehouseOverri
       clock,
       hasher,
       sessions,
-      cache,
+      changes,
       mails,
       requireEmailVerification: config.auth.requireEmailVerification,
       passwordMinScore: config.auth.passwordMinScore,
@@ -121,7 +135,7 @@ export async function createGatehouse(config: Config, overrides: GatehouseOverri
       hasher,
       sessions,
       accessTokens,
-      cache,
+      changes,
       requireEmailVerification: config.auth.requireEmailVerification,
     });
     if (!config.mail.smtpUrl && !overrides.mailTransport) {
@@ -145,10 +159,12 @@ export async function createGatehouse(config: Config, overrides: GatehouseOverri
       close: () =>
         (closed ??= (async () => {
           await outbox.stop();
+          await listener?.stop();
           await database.close();
         })()),
     };
   } catch (error) {
+    await listener?.stop();
     await database.close();
     throw error;
   }

@@ -13,7 +13,7 @@ import { inTransaction } from '../db/transaction.js';
 import { assertPasswordStrength, type PasswordHasher } from '../crypto/passwords.js';
 import { generateToken, hashToken, looksLikeToken } from '../crypto/tokens.js';
 import type { KeyedLimiter } from '../limits/rate-limits.js';
-import type { AuthCache } from '../sessions/auth-cache.js';
+import type { AuthChanges } from '../sessions/auth-changes.js';
 import type { SessionService } from '../sessions/sessions.service.js';
 import { addSeconds, type Clock } from '../shared/clock.js';
 import { AppError } from '../shared/errors.js';
@@ -63,7 +63,7 @@ export interface AccountServiceOptions {
   clock: Clock;
   hasher: PasswordHasher;
   sessions: SessionService;
-  cache: AuthCache;
+  changes: AuthChanges;
   mails: AccountMails;
   requireEmailVerification: boolean;
   passwordMinScore: number;
@@ -148,7 +148,7 @@ export class AccountService {
       const user = await findUserById(tx.db, id);
       if (user && !user.email_verified_at) {
         await updateUser(tx.db, id, { email_verified_at: now, updated_at: now });
-        tx.afterCommit(() => this.options.cache.forgetUser(id, false));
+        await this.options.changes.userChanged(tx, id);
       }
       return id;
     });
@@ -264,9 +264,12 @@ export class AccountService {
       }
       update.profile = serialised;
     }
-    const updated = await updateUser(this.options.db, userId, update);
+    const updated = await inTransaction(this.options.db, async (tx) => {
+      const row = await updateUser(tx.db, userId, update);
+      if (row) await this.options.changes.userChanged(tx, userId);
+      return row;
+    });
     if (!updated) throw new AppError('not_found', 'No such user.');
-    this.options.cache.rememberUser(updated);
     return toUserView(updated);
   }
 

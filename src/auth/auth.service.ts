@@ -14,7 +14,7 @@ import type { Database, SessionRow, UserRow } from '../db/schema.js';
 import { inTransaction } from '../db/transaction.js';
 import type { PasswordHasher } from '../crypto/passwords.js';
 import { generateToken, hashToken, looksLikeToken } from '../crypto/tokens.js';
-import type { AuthCache } from '../sessions/auth-cache.js';
+import type { AuthChanges } from '../sessions/auth-changes.js';
 import type { ClientInfo, SessionService } from '../sessions/sessions.service.js';
 import type { Clock } from '../shared/clock.js';
 import { AppError, isAppError } from '../shared/errors.js';
@@ -26,6 +26,8 @@ import { findRefreshTokenByHash, insertRefreshToken, markRefreshTokenUsed } from
 export interface Principal {
   user: UserRow;
   session: SessionRow;
+  /** True when the session's expiry was just extended (sliding expiry). */
+  renewed: boolean;
   /** `cookie` for browser sessions, `bearer` for access tokens. */
   method: 'cookie' | 'bearer';
 }
@@ -47,7 +49,7 @@ export interface AuthServiceOptions {
   hasher: PasswordHasher;
   sessions: SessionService;
   accessTokens: AccessTokenService;
-  cache: AuthCache;
+  changes: AuthChanges;
   requireEmailVerification: boolean;
 }
 
@@ -150,7 +152,7 @@ export class AuthService {
         expires_at: expiresAt,
         used_at: null,
       });
-      tx.afterCommit(() => this.options.cache.forgetSession(row.session_id));
+      await this.options.changes.sessionChanged(tx, row.session_id);
       return true;
     });
     if (!rotated) {

@@ -15,6 +15,11 @@ import type { Database } from './schema.js';
 export interface DatabaseHandle {
   db: Kysely<Database>;
   dialect: DatabaseDialect;
+  /**
+   * SQLite only: `PRAGMA data_version`, which changes whenever ANOTHER connection (another
+   * process, e.g. the CLI) commits to the file. Lets caches notice outside writes cheaply.
+   */
+  dataVersion?: () => number;
   /** Closes every connection. Safe to call twice. */
   close(): Promise<void>;
 }
@@ -68,7 +73,13 @@ export function openDatabase(config: Config['database']): DatabaseHandle {
   // NORMAL is durable in WAL mode against process crashes (only an OS crash may lose the last commit).
   sqlite.pragma('synchronous = NORMAL');
   const db = new Kysely<Database>({ dialect: new SqliteDialect({ database: sqlite }) });
-  return { db, dialect: 'sqlite', close: onceAsync(() => db.destroy()) };
+  const dataVersionStatement = sqlite.prepare('PRAGMA data_version').pluck();
+  return {
+    db,
+    dialect: 'sqlite',
+    dataVersion: () => (sqlite.open ? Number(dataVersionStatement.get()) : -1),
+    close: onceAsync(() => db.destroy()),
+  };
 }
 
 /** Runs `SELECT 1`; resolves true when the database answers. */

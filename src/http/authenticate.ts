@@ -33,6 +33,8 @@ const SAFE_METHODS = new Set(['GET', 'HEAD', 'OPTIONS']);
 export interface AuthenticationOptions {
   auth: AuthService;
   cookieName: string;
+  /** Whether the session cookie carries `Secure`. */
+  cookieSecure: boolean;
   /** The only origin allowed to make cookie-authenticated unsafe requests. */
   publicOrigin: string;
 }
@@ -94,6 +96,16 @@ export function installAuthentication(app: FastifyInstance, options: Authenticat
           throw new AppError('csrf_failed', 'Cookie-authenticated requests must come from this site (Origin header).');
         }
         request.principal = principal;
+        if (principal.renewed) {
+          // Sliding expiry: the browser's copy of the cookie must expire with the session.
+          reply.setCookie(options.cookieName, cookie, {
+            path: '/',
+            httpOnly: true,
+            sameSite: 'lax',
+            secure: options.cookieSecure,
+            expires: new Date(principal.session.expires_at),
+          });
+        }
         return;
       }
       if (config.auth === 'required') {

@@ -4,8 +4,11 @@
  * A cookie or bearer request would otherwise cost one or two indexed queries; with this cache it
  * costs a SHA-256 and two map lookups. Correctness rule: every code path that revokes a session,
  * or changes a user, calls the matching `forget…` method in the same process right after commit,
- * so revocation is immediate here. Entries also expire after `ttlMs` as a safety net (and as
- * the bound on staleness for changes made by another instance).
+ * so revocation is immediate here. Changes made by OTHER processes reach the cache through an
+ * {@link ExternalChangeProbe}: SQLite's `data_version` (another process such as the CLI wrote to
+ * the file: forget everything) or PostgreSQL LISTEN/NOTIFY (another instance revoked a session:
+ * forget it). While a probe cannot vouch for freshness (e.g. its connection dropped) the cache
+ * is bypassed, so correctness never depends on it. Entries also expire after `ttlMs`.
  */
 import type { SessionRow, UserRow } from '../db/schema.js';
 
@@ -37,8 +40,18 @@ class BoundedMap<K, V> {
   }
 }
 
+/** Tells the cache about writes made outside this process. */
+export interface ExternalChangeProbe {
+  /** True when another process may have changed sessions or users since the previous call. */
+  changedSinceLastCheck(): boolean;
+  /** False while the probe cannot see outside changes; the cache is then bypassed. */
+  healthy(): boolean;
+}
+
 /** Options for {@link AuthCache}. */
 export interface AuthCacheOptions {
+  /** How to learn about writes by other processes; without one, only local invalidation applies. */
+  externalChanges?: ExternalChangeProbe;
   /** Maximum age of an entry in milliseconds before it is re-read from the database. Default 30 000. */
   ttlMs?: number;
   /** Maximum entries per map. Default 50 000. */
@@ -54,14 +67,28 @@ export class AuthCache {
   private readonly users: BoundedMap<string, Entry<UserRow>>;
   private readonly ttlMs: number;
   private readonly nowMs: () => number;
+  private externalChanges: ExternalChangeProbe | undefined;
 
   constructor(options: AuthCacheOptions = {}) {
+    this.externalChanges = options.externalChanges;
     const max = options.maxEntries ?? 50_000;
     this.sessionsByTokenHash = new BoundedMap(max);
     this.sessionsById = new BoundedMap(max);
     this.users = new BoundedMap(max);
     this.ttlMs = options.ttlMs ?? 30_000;
     this.nowMs = options.nowMs ?? (() => performance.now());
+  }
+
+  /** Installs (or replaces) the probe for writes made by other processes. */
+  watchExternalChanges(probe: ExternalChangeProbe): void {
+    this.externalChanges = probe;
+  }
+
+  /** Forgets every entry. */
+  clear(): void {
+    this.sessionsById.clear();
+    this.sessionsByTokenHash.clear();
+    this.users.clear();
   }
 
   /** Cached session for a cookie token hash, if fresh. */
@@ -113,6 +140,14 @@ export class AuthCache {
 
   private fresh<T>(entry: Entry<T> | undefined): T | undefined {
     if (!entry) return undefined;
+    const probe = this.externalChanges;
+    if (probe) {
+      if (!probe.healthy()) return undefined;
+      if (probe.changedSinceLastCheck()) {
+        this.clear();
+        return undefined;
+      }
+    }
     return this.nowMs() - entry.storedAt <= this.ttlMs ? entry.value : undefined;
   }
 }

@@ -1,4 +1,5 @@
 /** Queries for the `session` table. Every lookup is by a unique index: no scans at any size. */
+import { sql } from 'kysely';
 import type { Executor } from '../db/executor.js';
 import type { SessionRow, SessionTable } from '../db/schema.js';
 
@@ -69,4 +70,15 @@ export async function revokeUserSessions(
   if (keepSessionId) q = q.where('id', '!=', keepSessionId);
   const rows = await q.returning('id').execute();
   return rows.map((r) => r.id);
+}
+
+/** PostgreSQL channel on which instances announce session and user changes to each other. */
+export const AUTH_CHANGES_CHANNEL = 'gatehouse_auth_changes';
+
+/**
+ * PostgreSQL only: queues a NOTIFY on {@link AUTH_CHANGES_CHANNEL}. NOTIFY is transactional —
+ * delivered to listeners only when (and if) the surrounding transaction commits.
+ */
+export async function publishAuthChange(db: Executor, payload: string): Promise<void> {
+  await sql`select pg_notify(${AUTH_CHANGES_CHANNEL}, ${payload})`.execute(db);
 }

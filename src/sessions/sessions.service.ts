@@ -16,6 +16,8 @@ import { AppError } from '../shared/errors.js';
 import { newId } from '../shared/ids.js';
 import { generateToken, hashToken, looksLikeToken } from '../crypto/tokens.js';
 import type { AuthCache } from './auth-cache.js';
+import type { AuthChanges } from './auth-changes.js';
+import { inTransaction } from '../db/transaction.js';
 import {
   findSessionById,
   findSessionByTokenHash,
@@ -39,6 +41,8 @@ export interface ClientInfo {
 export interface SessionWithUser {
   session: SessionRow;
   user: UserRow;
+  /** True when this validation slid the expiry forward (a browser's cookie should be re-sent). */
+  renewed: boolean;
 }
 
 /** A session as shown to its owner. */
@@ -57,6 +61,8 @@ export interface SessionServiceOptions {
   db: Kysely<Database>;
   clock: Clock;
   cache: AuthCache;
+  /** Announces revocations to this and other instances' caches. */
+  changes: AuthChanges;
   /** Session lifetime in seconds (renewed on use). */
   ttlSeconds: number;
 }
@@ -149,20 +155,19 @@ export class SessionService {
   async revokeOwn(userId: string, sessionId: string): Promise<void> {
     const session = await findSessionById(this.options.db, sessionId);
     if (!session || session.user_id !== userId || session.revoked_at) throw new AppError('not_found', 'No such session.');
-    await this.revoke(this.options.db, sessionId, 'revoked_by_user');
-    this.options.cache.forgetSession(sessionId);
+    await inTransaction(this.options.db, (tx) => this.revokeInTx(tx, sessionId, 'revoked_by_user'));
   }
 
   /** Revokes one session inside `tx`; the cache forgets it after commit. */
   async revokeInTx(tx: Tx, sessionId: string, reason: string): Promise<void> {
     await this.revoke(tx.db, sessionId, reason);
-    tx.afterCommit(() => this.options.cache.forgetSession(sessionId));
+    await this.options.changes.sessionChanged(tx, sessionId);
   }
 
   /** Revokes every session of a user (except `keepSessionId`) inside `tx`; the cache forgets them after commit. */
   async revokeAllInTx(tx: Tx, userId: string, reason: string, keepSessionId?: string): Promise<void> {
     await revokeUserSessions(tx.db, userId, this.options.clock.now().toISOString(), reason, keepSessionId);
-    tx.afterCommit(() => this.options.cache.forgetUser(userId));
+    await this.options.changes.userSessionsRevoked(tx, userId);
   }
 
   private async revoke(db: Executor, sessionId: string, reason: string): Promise<void> {
@@ -190,6 +195,6 @@ export class SessionService {
       session = { ...session, last_seen_at: lastSeenAt, expires_at: expiresAt };
       this.options.cache.rememberSession(session);
     }
-    return { session, user };
+    return { session, user, renewed: slide };
   }
 }

@@ -1,0 +1,139 @@
+/**
+ * Propagates session revocations and user changes to every auth cache: this process's (after
+ * commit) and, on PostgreSQL, every other instance's (NOTIFY inside the same transaction, so a
+ * rolled-back change announces nothing). See `auth-cache.ts` for why this keeps revocation
+ * immediate with caching on.
+ */
+import pg from 'pg';
+import type { Logger } from 'pino';
+import type { DatabaseDialect } from '../config.js';
+import type { Tx } from '../db/transaction.js';
+import type { AuthCache, ExternalChangeProbe } from './auth-cache.js';
+import { AUTH_CHANGES_CHANNEL, publishAuthChange } from './sessions.repo.js';
+
+/** Message kinds on the channel: `s:<session id>`, `u:<user id>`, `us:<user id>` (user and all their sessions). */
+type ChangeKind = 's' | 'u' | 'us';
+
+/** Records auth-relevant changes inside transactions. */
+export class AuthChanges {
+  constructor(
+    private readonly cache: AuthCache,
+    private readonly dialect: DatabaseDialect,
+  ) {}
+
+  /** One session was revoked or its expiry moved. */
+  sessionChanged(tx: Tx, sessionId: string): Promise<void> {
+    return this.record(tx, 's', sessionId);
+  }
+
+  /** A user's row changed (profile, verification); their sessions are unaffected. */
+  userChanged(tx: Tx, userId: string): Promise<void> {
+    return this.record(tx, 'u', userId);
+  }
+
+  /** A user changed and some or all of their sessions were revoked (password, deactivation). */
+  userSessionsRevoked(tx: Tx, userId: string): Promise<void> {
+    return this.record(tx, 'us', userId);
+  }
+
+  private async record(tx: Tx, kind: ChangeKind, id: string): Promise<void> {
+    if (this.dialect === 'postgres') await publishAuthChange(tx.db, `${kind}:${id}`);
+    tx.afterCommit(() => applyChange(this.cache, kind, id));
+  }
+}
+
+function applyChange(cache: AuthCache, kind: ChangeKind, id: string): void {
+  if (kind === 's') cache.forgetSession(id);
+  else cache.forgetUser(id, kind === 'us');
+}
+
+/** A running listener; `stop()` closes its connection. */
+export interface AuthChangeListener extends ExternalChangeProbe {
+  stop(): Promise<void>;
+}
+
+/**
+ * PostgreSQL: LISTENs on {@link AUTH_CHANGES_CHANNEL} with a dedicated connection and applies
+ * other instances' changes to `cache`. Reconnects with backoff; while disconnected it reports
+ * itself unhealthy, which makes the cache step aside (every request reads the database).
+ */
+export async function startPgAuthChangeListener(url: string, cache: AuthCache, logger: Logger): Promise<AuthChangeListener> {
+  let client: pg.Client | undefined;
+  let connected = false;
+  let stopped = false;
+  let retryMs = 500;
+  let retryTimer: NodeJS.Timeout | undefined;
+
+  const connect = async (): Promise<void> => {
+    const next = new pg.Client({ connectionString: url });
+    next.on('notification', (msg) => {
+      const [kind, id] = (msg.payload ?? '').split(':', 2) as [ChangeKind, string | undefined];
+      if (id && (kind === 's' || kind === 'u' || kind === 'us')) applyChange(cache, kind, id);
+    });
+    const onLost = (error?: Error) => {
+      if (client !== next) return;
+      connected = false;
+      client = undefined;
+      next.removeAllListeners();
+      void next.end().catch(() => undefined);
+      if (stopped) return;
+      logger.warn({ err: error?.message }, 'auth change listener lost its connection; cache bypassed until it is back');
+      scheduleReconnect();
+    };
+    try {
+      await next.connect();
+      await next.query(`LISTEN ${AUTH_CHANGES_CHANNEL}`);
+    } catch (error) {
+      next.removeAllListeners();
+      await next.end().catch(() => undefined);
+      throw error;
+    }
+    next.on('error', onLost);
+    next.on('end', () => onLost());
+    client = next;
+    // Anything cached before we were listening may have been revoked meanwhile.
+    cache.clear();
+    connected = true;
+    retryMs = 500;
+  };
+
+  const scheduleReconnect = () => {
+    retryTimer = setTimeout(() => {
+      connect().catch((error: unknown) => {
+        client = undefined;
+        logger.warn({ err: (error as Error).message }, 'auth change listener could not reconnect');
+        retryMs = Math.min(retryMs * 2, 30_000);
+        if (!stopped) scheduleReconnect();
+      });
+    }, retryMs);
+    retryTimer.unref();
+  };
+
+  await connect();
+  return {
+    healthy: () => connected,
+    changedSinceLastCheck: () => false,
+    async stop() {
+      stopped = true;
+      if (retryTimer) clearTimeout(retryTimer);
+      const current = client;
+      client = undefined;
+      connected = false;
+      await current?.end().catch(() => undefined);
+    },
+  };
+}
+
+/** SQLite: a probe that reports writes committed by other connections (e.g. the CLI). */
+export function sqliteDataVersionProbe(dataVersion: () => number): ExternalChangeProbe {
+  let last = dataVersion();
+  return {
+    healthy: () => true,
+    changedSinceLastCheck() {
+      const current = dataVersion();
+      if (current === last) return false;
+      last = current;
+      return true;
+    },
+  };
+}
