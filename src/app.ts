@@ -69,7 +69,8 @@ export async function buildApp(gatehouse: Gatehouse): Promise<FastifyInstance> {
         description:
           'Accounts, sessions and tokens. Errors are RFC 9457 problem documents with a stable `code`. Authenticate with `Authorization: Bearer <access token>` (from `/api/v1/auth/token`) or the session cookie set by `/api/v1/auth/login`.',
       },
-      servers: [{ url: config.server.publicUrl }],
+      // Relative, so "Try it out" and the OAuth2 password flow work from whatever origin /docs was opened at.
+      servers: [{ url: '/', description: `this server (public URL ${config.server.publicUrl})` }],
       components: {
         securitySchemes: {
           oauth2: {
