@@ -5,20 +5,34 @@
 import cookie from '@fastify/cookie';
 import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
-import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
+import Fastify, { type FastifyBaseLogger, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
+import { adminUsersRoutes } from './access/admin-users.routes.js';
+import { apiKeysRoutes } from './access/api-keys.routes.js';
+import { groupsRoutes } from './access/groups.routes.js';
 import { usersRoutes } from './accounts/users.routes.js';
+import { auditRoutes } from './audit/audit.routes.js';
 import { authRoutes } from './auth/auth.routes.js';
 import { APP_NAME, type Gatehouse } from './container.js';
 import { healthRoutes } from './health/health.routes.js';
 import { installAuthentication } from './http/authenticate.js';
 import { rejectNulCharacters } from './http/input-guards.js';
-import { installProblemHandlers } from './http/problem.js';
+import { quotaRoutes } from './limits/quota.routes.js';
+import { installRequestLimits } from './limits/request-limits.js';
+import { installProblemHandlers, sendProblem, toAppError } from './http/problem.js';
 import { sharedSchemas } from './http/schemas.js';
 import { newId } from './shared/ids.js';
 import { VERSION } from './version.js';
 import { pagesRoutes } from './web/pages.routes.js';
 
 const REQUEST_ID_PATTERN = /^[A-Za-z0-9._:-]{1,128}$/;
+
+/** Headers on every response: the request id and the baseline security headers. */
+function setStandardHeaders(request: FastifyRequest, reply: FastifyReply): void {
+  reply.header('X-Request-Id', request.id);
+  reply.header('X-Content-Type-Options', 'nosniff');
+  if (!reply.hasHeader('Referrer-Policy')) reply.header('Referrer-Policy', 'strict-origin-when-cross-origin');
+  reply.header('X-Frame-Options', 'DENY');
+}
 
 /**
  * Builds the HTTP application on top of a {@link Gatehouse}.
@@ -45,6 +59,13 @@ export async function buildApp(gatehouse: Gatehouse): Promise<FastifyInstance> {
       },
     },
     routerOptions: { ignoreTrailingSlash: true, maxParamLength: 200 },
+    // Router failures (malformed percent-encoding, an over-long path parameter) would otherwise get
+    // Fastify's own JSON body; send them through the one problem funnel like every other error.
+    // They bypass the hooks, so the standard headers are set here too.
+    frameworkErrors: (error, request, reply) => {
+      setStandardHeaders(request, reply);
+      sendProblem(reply, toAppError(error));
+    },
   });
 
   installProblemHandlers(app);
@@ -52,11 +73,16 @@ export async function buildApp(gatehouse: Gatehouse): Promise<FastifyInstance> {
   app.removeContentTypeParser('text/plain');
   for (const schema of sharedSchemas) app.addSchema(schema);
 
+  // Graceful shutdown: once close() has begun, answers to requests still in flight carry
+  // `Connection: close`. Otherwise their keep-alive connections outlive the response and hold
+  // the server (and the process) open until the client's keep-alive timeout (72 s).
+  let closing = false;
+  app.addHook('preClose', async () => {
+    closing = true;
+  });
   app.addHook('onSend', async (request, reply) => {
-    reply.header('X-Request-Id', request.id);
-    reply.header('X-Content-Type-Options', 'nosniff');
-    if (!reply.hasHeader('Referrer-Policy')) reply.header('Referrer-Policy', 'strict-origin-when-cross-origin');
-    reply.header('X-Frame-Options', 'DENY');
+    setStandardHeaders(request, reply);
+    if (closing) reply.header('Connection', 'close');
   });
   app.addHook('preValidation', rejectNulCharacters);
 
@@ -98,6 +124,7 @@ export async function buildApp(gatehouse: Gatehouse): Promise<FastifyInstance> {
     cookieSecure: config.auth.cookieSecure,
     publicOrigin: config.server.publicOrigin,
   });
+  installRequestLimits(app, { store: gatehouse.limiterStore, config, quota: gatehouse.quota });
 
   await app.register(healthRoutes, { isDatabaseReady: gatehouse.isDatabaseReady, accessTokens: gatehouse.accessTokens });
   await app.register(pagesRoutes, { appName: APP_NAME, siteUrl: config.server.siteUrl, version: VERSION });
@@ -111,6 +138,11 @@ export async function buildApp(gatehouse: Gatehouse): Promise<FastifyInstance> {
         cookieSecure: config.auth.cookieSecure,
       });
       await api.register(usersRoutes, { accounts: gatehouse.accounts, cookieName: config.auth.cookieName });
+      await api.register(apiKeysRoutes, { apiKeys: gatehouse.apiKeys });
+      await api.register(adminUsersRoutes, { users: gatehouse.users });
+      await api.register(groupsRoutes, { access: gatehouse.access });
+      await api.register(auditRoutes, { audit: gatehouse.audit });
+      await api.register(quotaRoutes, { quota: gatehouse.quota });
     },
     { prefix: '/api/v1' },
   );

@@ -25,8 +25,12 @@ import {
 import type { RenderedMail, TemplateName } from './templates.js';
 import type { MailTransport } from './transport.js';
 
-/** Seconds a dispatcher holds a message while sending it; longer than any SMTP timeout. */
-const LEASE_SECONDS = 120;
+/**
+ * Seconds a dispatcher holds a message while sending it: longer than any send can take (the
+ * SMTP timeouts add up to `SMTP_SEND_TIMEOUT_BUDGET_MS` in transport.ts), so two dispatchers never send one
+ * message at once; short, so a message leased by a process that crashed is retried soon.
+ */
+const LEASE_SECONDS = 60;
 /** First retry delay and the cap, in seconds. */
 const BACKOFF_BASE_SECONDS = 5;
 const BACKOFF_CAP_SECONDS = 3600;

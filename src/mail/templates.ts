@@ -29,7 +29,9 @@ export type TemplateName =
   | 'registration_attempt'
   | 'reset_password'
   | 'password_changed'
-  | 'account_deactivated';
+  | 'account_deactivated'
+  | 'account_banned'
+  | 'account_unbanned';
 
 /** Escapes text for HTML element and attribute content. */
 export function escapeHtml(value: string): string {
@@ -155,5 +157,33 @@ export function accountDeactivatedMail(ctx: MailContext, when: string): Rendered
       'If you did not do this, contact the administrator right away.',
     ],
     footer: 'This is a security notice about your account.',
+  });
+}
+
+/** Notice that an administrator banned the account (`until` is an ISO time, or null for indefinitely). */
+export function accountBannedMail(ctx: MailContext, until: string | null, reason: string): RenderedMail {
+  return render(ctx, 'Your account was suspended', {
+    title: 'Your account was suspended',
+    paragraphs: [
+      until
+        ? `Your ${ctx.appName} account is suspended until ${until} (UTC). You were signed out everywhere and your API keys were revoked.`
+        : `Your ${ctx.appName} account is suspended until further notice. You were signed out everywhere and your API keys were revoked.`,
+      reason ? `Reason given: ${reason}` : 'No reason was given.',
+      'If you think this is a mistake, reply to this email or contact the administrator.',
+    ],
+    footer: 'This is a notice about your account.',
+  });
+}
+
+/** Notice that the ban was lifted. */
+export function accountUnbannedMail(ctx: MailContext): RenderedMail {
+  return render(ctx, 'Your account is active again', {
+    title: 'Your account is active again',
+    paragraphs: [
+      `The suspension of your ${ctx.appName} account was lifted. You can sign in again.`,
+      'API keys revoked during the suspension stay revoked; create new ones if you need them.',
+    ],
+    action: { label: 'Sign in', url: `${ctx.publicUrl}/` },
+    footer: 'This is a notice about your account.',
   });
 }

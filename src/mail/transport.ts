@@ -27,9 +27,22 @@ export interface MailTransport {
   close(): void;
 }
 
-/** Sends through an SMTP server. Credentials in the URL are never logged. */
+/** Upper bound, in milliseconds, on how long one SMTP send can take with the timeouts below. */
+export const SMTP_SEND_TIMEOUT_BUDGET_MS = 40_000;
+
+/** Sends through an SMTP server (pooled connections). Credentials in the URL are never logged. */
 export function createSmtpTransport(smtpUrl: string): MailTransport {
-  const transporter = nodemailer.createTransport(smtpUrl);
+  const transporter = nodemailer.createTransport({
+    url: smtpUrl,
+    // Reuse connections: a new SMTP handshake per message costs more than the message.
+    pool: true,
+    maxConnections: 2,
+    // Every timeout stays well below the outbox lease (SMTP_SEND_TIMEOUT_BUDGET_MS), so a stalled
+    // send fails before another dispatcher may take the same message over.
+    connectionTimeout: 10_000,
+    greetingTimeout: 10_000,
+    socketTimeout: 20_000,
+  });
   const url = new URL(smtpUrl);
   return {
     description: `${url.protocol}//${url.host}`,
