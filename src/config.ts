@@ -61,6 +61,41 @@ export interface Config {
     passwordMinScore: number;
     /** argon2id parameters (OWASP Password Storage Cheat Sheet: m=19 MiB, t=2, p=1). */
     argon2: { memoryKib: number; iterations: number; parallelism: number };
+    /** Longest API key lifetime for users whose groups set none; 0 = non-expiring keys allowed. */
+    apiKeyMaxTtlSeconds: number;
+    /** Profile keys that `GET /users/{id}/public` reveals. */
+    publicProfileFields: string[];
+    /** Optional JSON file of groups to create/update at start. */
+    groupsFile: string | null;
+  };
+  limits: {
+    /** `redis://…` for limiters shared by all instances; null = in-memory (one instance). */
+    redisUrl: string | null;
+    /** Requests per minute per client IP for unauthenticated requests. */
+    ipPerMinute: number;
+    /** Requests per minute per signed-in user. */
+    userPerMinute: number;
+    /** Consecutive failed logins per (email, IP) before lockouts start. */
+    loginMaxConsecutiveFailures: number;
+    /** First lockout in seconds; each further failure doubles it (capped at one day). */
+    loginLockoutBaseSeconds: number;
+    /** Failed logins per IP per day before that IP is blocked for the rest of the day. */
+    loginMaxFailuresPerIpPerDay: number;
+  };
+  quota: {
+    /** Default API calls per user per hour / per day (groups may raise them); 0 = unlimited. */
+    perHour: number;
+    perDay: number;
+    /** What happens past the quota: `block` (429 until the window resets) or `slow` (responses delayed). */
+    policy: 'block' | 'slow';
+    /** Delay added to each response while a user is slowed, in milliseconds. */
+    slowDelayMs: number;
+    /** How long a user stays slowed after exceeding, in seconds. */
+    slowPeriodSeconds: number;
+    /** Exceedances within a day that trigger an automatic ban; 0 = never. */
+    autoBanAfter: number;
+    /** Length of an automatic ban in seconds. */
+    autoBanSeconds: number;
   };
   mail: {
     /** `smtp://` or `smtps://` URL; `null` writes each email as an .eml file under `DATA_DIR/mail`. */
@@ -94,6 +129,13 @@ const positiveInt = (max = Number.MAX_SAFE_INTEGER) =>
     .regex(/^\d+$/, 'must be a whole number')
     .transform(Number)
     .pipe(z.number().int().min(1, 'must be at least 1').max(max, `must be at most ${max}`));
+
+const nonNegativeInt = (max = Number.MAX_SAFE_INTEGER) =>
+  z
+    .string()
+    .regex(/^\d+$/, 'must be a whole number')
+    .transform(Number)
+    .pipe(z.number().int().min(0).max(max, `must be at most ${max}`));
 
 const httpUrl = z
   .string()
@@ -142,6 +184,28 @@ const envSchema = z.object({
   MAIL_FROM: z.string().min(3).default('Gatehouse <no-reply@localhost>'),
   MAIL_MAX_ATTEMPTS: positiveInt(100).default(12),
   MAIL_POLL_SECONDS: positiveInt(3600).default(5),
+  API_KEY_MAX_TTL_SECONDS: nonNegativeInt().default(0),
+  PUBLIC_PROFILE_FIELDS: z
+    .string()
+    .regex(/^[A-Za-z0-9_,-]*$/, 'must be a comma-separated list of profile keys')
+    .default('avatar'),
+  GROUPS_FILE: z.string().min(1).optional(),
+  REDIS_URL: z
+    .string()
+    .regex(/^rediss?:\/\//, 'must start with redis:// or rediss://')
+    .optional(),
+  RATE_LIMIT_IP_PER_MINUTE: positiveInt().default(300),
+  RATE_LIMIT_USER_PER_MINUTE: positiveInt().default(1200),
+  LOGIN_MAX_CONSECUTIVE_FAILURES: positiveInt(1000).default(5),
+  LOGIN_LOCKOUT_BASE_SECONDS: positiveInt(86_400).default(60),
+  LOGIN_MAX_FAILURES_PER_IP_PER_DAY: positiveInt().default(100),
+  QUOTA_PER_HOUR: nonNegativeInt().default(0),
+  QUOTA_PER_DAY: nonNegativeInt().default(0),
+  QUOTA_POLICY: z.enum(['block', 'slow'], { message: 'must be block or slow' }).default('block'),
+  QUOTA_SLOW_DELAY_MS: nonNegativeInt(60_000).default(2000),
+  QUOTA_SLOW_PERIOD_SECONDS: positiveInt().default(3600),
+  QUOTA_AUTOBAN_AFTER: nonNegativeInt(1000).default(3),
+  QUOTA_AUTOBAN_SECONDS: positiveInt().default(86_400),
 });
 
 type RawEnv = Record<string, string | undefined>;
@@ -156,6 +220,11 @@ export function withDotenv(env: RawEnv, file = env.ENV_FILE ?? '.env'): RawEnv {
   if (!existsSync(file)) return { ...env };
   const fromFile = parseDotenv(readFileSync(file));
   return { ...fromFile, ...env };
+}
+
+/** The dotenv file Gatehouse reads: `ENV_FILE`, or `.env` in the working directory. Absolute path. */
+export function envFilePath(env: RawEnv = process.env): string {
+  return path.resolve(env.ENV_FILE ?? '.env');
 }
 
 function parseTrustProxy(value: string): boolean | number | string {
@@ -224,6 +293,26 @@ export function loadConfig(env: RawEnv = withDotenv(process.env)): Config {
         iterations: e.ARGON2_ITERATIONS,
         parallelism: e.ARGON2_PARALLELISM,
       },
+      apiKeyMaxTtlSeconds: e.API_KEY_MAX_TTL_SECONDS,
+      publicProfileFields: e.PUBLIC_PROFILE_FIELDS.split(',').map((f) => f.trim()).filter(Boolean),
+      groupsFile: e.GROUPS_FILE ? path.resolve(e.GROUPS_FILE) : null,
+    },
+    limits: {
+      redisUrl: e.REDIS_URL ?? null,
+      ipPerMinute: e.RATE_LIMIT_IP_PER_MINUTE,
+      userPerMinute: e.RATE_LIMIT_USER_PER_MINUTE,
+      loginMaxConsecutiveFailures: e.LOGIN_MAX_CONSECUTIVE_FAILURES,
+      loginLockoutBaseSeconds: e.LOGIN_LOCKOUT_BASE_SECONDS,
+      loginMaxFailuresPerIpPerDay: e.LOGIN_MAX_FAILURES_PER_IP_PER_DAY,
+    },
+    quota: {
+      perHour: e.QUOTA_PER_HOUR,
+      perDay: e.QUOTA_PER_DAY,
+      policy: e.QUOTA_POLICY,
+      slowDelayMs: e.QUOTA_SLOW_DELAY_MS,
+      slowPeriodSeconds: e.QUOTA_SLOW_PERIOD_SECONDS,
+      autoBanAfter: e.QUOTA_AUTOBAN_AFTER,
+      autoBanSeconds: e.QUOTA_AUTOBAN_SECONDS,
     },
     mail: {
       smtpUrl: e.SMTP_URL ?? null,

@@ -7,11 +7,18 @@ import path from 'node:path';
 import type { Logger } from 'pino';
 import { AccountMails } from './accounts/account-mails.js';
 import { AccountService } from './accounts/accounts.service.js';
-import { AuthService } from './auth/auth.service.js';
+import { AccessService } from './access/access.service.js';
+import { ApiKeyService } from './access/api-keys.service.js';
+import { UserAdminService } from './access/user-admin.service.js';
+import { AuditLog, SYSTEM_ACTOR } from './audit/audit.service.js';
+import { AuthService, type LoginGuard } from './auth/auth.service.js';
 import type { Config } from './config.js';
 import { PasswordHasher } from './crypto/passwords.js';
 import { type DatabaseHandle, openDatabase, pingDatabase } from './db/database.js';
 import { migrateToLatest } from './db/migrate.js';
+import { createLimiterStore, type LimiterStore } from './limits/limiter-store.js';
+import { LoginThrottle } from './limits/login-throttle.service.js';
+import { QuotaService } from './limits/quota.service.js';
 import { createAccountEmailLimits } from './limits/rate-limits.js';
 import { MailOutbox } from './mail/outbox.service.js';
 import { createFileTransport, createSmtpTransport, type MailTransport } from './mail/transport.js';
@@ -43,6 +50,16 @@ export interface Gatehouse {
   accessTokens: AccessTokenService;
   accounts: AccountService;
   auth: AuthService;
+  audit: AuditLog;
+  access: AccessService;
+  apiKeys: ApiKeyService;
+  users: UserAdminService;
+  /** Rate-limit and quota counters: memory, or Redis when REDIS_URL is set. */
+  limiterStore: LimiterStore;
+  /** Brute-force protection around password checks (the AuthService's login guard by default). */
+  loginThrottle: LoginThrottle;
+  /** API call quotas per user per hour/day. */
+  quota: QuotaService;
   /** True when the database answers a trivial query. */
   isDatabaseReady(): Promise<boolean>;
   /** Starts background work (the outbox dispatcher). */
@@ -59,6 +76,8 @@ export interface GatehouseOverrides {
   database?: DatabaseHandle;
   /** Skip migrations (the caller already ran them). Default false. */
   skipMigrations?: boolean;
+  /** Replace the brute-force guard around password checks. */
+  loginGuard?: LoginGuard;
 }
 
 /**
@@ -70,6 +89,7 @@ export async function createGatehouse(config: Config, overrides: GatehouseOverri
   const clock = overrides.clock ?? systemClock;
   const database = overrides.database ?? openDatabase(config.database);
   let listener: AuthChangeListener | undefined;
+  let limiterStore: LimiterStore | undefined;
   try {
     if (!overrides.skipMigrations) {
       const { applied } = await migrateToLatest(database.db, database.dialect);
@@ -114,13 +134,45 @@ export async function createGatehouse(config: Config, overrides: GatehouseOverri
       verifyTokenTtlSeconds: config.auth.verifyTokenTtlSeconds,
       resetTokenTtlSeconds: config.auth.resetTokenTtlSeconds,
     });
-    const emailLimits = createAccountEmailLimits('account-email');
+    const limits = await createLimiterStore({ redisUrl: config.limits.redisUrl, logger: logger.child({ component: 'limits' }) });
+    limiterStore = limits;
+    const emailLimits = createAccountEmailLimits('account-email', limits);
+    const loginThrottle = new LoginThrottle(limits, config.limits);
+    const audit = new AuditLog(db, clock);
+    const access = new AccessService({
+      db,
+      clock,
+      cache,
+      changes,
+      audit,
+      defaults: {
+        sessionTtlSeconds: config.auth.sessionTtlSeconds,
+        apiKeyMaxTtlSeconds: config.auth.apiKeyMaxTtlSeconds,
+        quotaPerHour: config.quota.perHour,
+        quotaPerDay: config.quota.perDay,
+      },
+    });
+    if (config.auth.groupsFile) {
+      const seeded = await access.seedGroupsFromFile(config.auth.groupsFile);
+      logger.info({ file: config.auth.groupsFile, ...seeded }, 'groups seeded from GROUPS_FILE');
+    }
+    const apiKeys = new ApiKeyService({ db, clock, cache, changes, audit, access });
+    const users = new UserAdminService({
+      db,
+      clock,
+      sessions,
+      changes,
+      audit,
+      mails,
+      publicProfileFields: config.auth.publicProfileFields,
+    });
     const accounts = new AccountService({
       db,
       clock,
       hasher,
       sessions,
       changes,
+      audit,
       mails,
       requireEmailVerification: config.auth.requireEmailVerification,
       passwordMinScore: config.auth.passwordMinScore,
@@ -136,7 +188,14 @@ export async function createGatehouse(config: Config, overrides: GatehouseOverri
       sessions,
       accessTokens,
       changes,
+      access,
+      apiKeys,
+      audit,
+      loginGuard: overrides.loginGuard ?? loginThrottle,
       requireEmailVerification: config.auth.requireEmailVerification,
+    });
+    const quota = new QuotaService(limits, config.quota, clock, async (userId, seconds, reason) => {
+      await users.ban(userId, { durationSeconds: seconds, reason, automatic: true }, SYSTEM_ACTOR);
     });
     if (!config.mail.smtpUrl && !overrides.mailTransport) {
       logger.info({ dir: path.join(config.dataDir, 'mail') }, 'SMTP_URL is not set: emails are written as .eml files');
@@ -154,17 +213,26 @@ export async function createGatehouse(config: Config, overrides: GatehouseOverri
       accessTokens,
       accounts,
       auth,
+      audit,
+      access,
+      apiKeys,
+      users,
+      limiterStore: limits,
+      loginThrottle,
+      quota,
       isDatabaseReady: () => pingDatabase(db),
       startBackground: () => outbox.start(),
       close: () =>
         (closed ??= (async () => {
           await outbox.stop();
           await listener?.stop();
+          await limits.close();
           await database.close();
         })()),
     };
   } catch (error) {
     await listener?.stop();
+    await limiterStore?.close();
     await database.close();
     throw error;
   }

@@ -6,7 +6,9 @@ import type { UserRow } from '../db/schema.js';
 import type { Tx } from '../db/transaction.js';
 import type { MailOutbox } from '../mail/outbox.service.js';
 import {
+  accountBannedMail,
   accountDeactivatedMail,
+  accountUnbannedMail,
   type MailContext,
   passwordChangedMail,
   registrationAttemptMail,
@@ -59,6 +61,16 @@ export class AccountMails {
   /** Security notice after deactivation. */
   async accountDeactivated(tx: Tx, user: UserRow, whenIso: string): Promise<void> {
     await this.send(tx, user, 'account_deactivated', accountDeactivatedMail(this.context(user), whenIso));
+  }
+
+  /** Notice of a ban (`until` null = indefinite). */
+  async accountBanned(tx: Tx, user: UserRow, until: string | null, reason: string): Promise<void> {
+    await this.send(tx, user, 'account_banned', accountBannedMail(this.context(user), until, reason));
+  }
+
+  /** Notice that a ban was lifted. */
+  async accountUnbanned(tx: Tx, user: UserRow): Promise<void> {
+    await this.send(tx, user, 'account_unbanned', accountUnbannedMail(this.context(user)));
   }
 
   private context(user: UserRow): MailContext {

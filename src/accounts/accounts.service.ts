@@ -14,6 +14,7 @@ import { assertPasswordStrength, type PasswordHasher } from '../crypto/passwords
 import { generateToken, hashToken, looksLikeToken } from '../crypto/tokens.js';
 import type { KeyedLimiter } from '../limits/rate-limits.js';
 import type { AuthChanges } from '../sessions/auth-changes.js';
+import { type ActorContext, type AuditLog, SYSTEM_ACTOR } from '../audit/audit.service.js';
 import type { SessionService } from '../sessions/sessions.service.js';
 import { addSeconds, type Clock } from '../shared/clock.js';
 import { AppError } from '../shared/errors.js';
@@ -54,6 +55,19 @@ export function toUserView(user: UserRow): UserView {
   };
 }
 
+/**
+ * `JSON.stringify` of a profile, or null when it nests too deeply to serialise (a small body can
+ * nest thousands of levels and overflow the stack: that is bad input, not a server error).
+ */
+function serialiseProfile(profile: Record<string, unknown>): string | null {
+  try {
+    return JSON.stringify(profile);
+  } catch (error) {
+    if (error instanceof RangeError) return null;
+    throw error;
+  }
+}
+
 /** What {@link AccountService.register} did, without revealing whether the email existed. */
 export type RegisterOutcome = { kind: 'accepted' } | { kind: 'created'; user: UserView };
 
@@ -64,6 +78,7 @@ export interface AccountServiceOptions {
   hasher: PasswordHasher;
   sessions: SessionService;
   changes: AuthChanges;
+  audit: AuditLog;
   mails: AccountMails;
   requireEmailVerification: boolean;
   passwordMinScore: number;
@@ -92,7 +107,10 @@ export class AccountService {
    *
    * @throws AppError `weak_password` (422); `email_taken` (409) only when verification is off.
    */
-  async register(input: { email: string; password: string; name?: string | undefined }): Promise<RegisterOutcome> {
+  async register(
+    input: { email: string; password: string; name?: string | undefined },
+    actor: ActorContext = SYSTEM_ACTOR,
+  ): Promise<RegisterOutcome> {
     const email = input.email.trim();
     const name = (input.name ?? '').trim();
     assertPasswordStrength(input.password, this.options.passwordMinScore, [email, name]);
@@ -124,6 +142,11 @@ export class AccountService {
           const token = await this.issueOneTimeToken(tx.db, created.id, 'verify_email');
           await this.options.mails.verifyEmail(tx, created, token);
         }
+        await this.options.audit.record(tx.db, { ...actor, actorId: created.id }, {
+          action: 'user.register',
+          targetType: 'user',
+          targetId: created.id,
+        });
         return created;
       });
       return this.options.requireEmailVerification ? { kind: 'accepted' } : { kind: 'created', user: toUserView(user) };
@@ -139,7 +162,7 @@ export class AccountService {
    * Confirms an email with a token from the verification link (single use).
    * @throws AppError `invalid_token` (400) for unknown, expired or used tokens.
    */
-  async verifyEmail(token: string): Promise<void> {
+  async verifyEmail(token: string, actor: ActorContext = SYSTEM_ACTOR): Promise<void> {
     if (!looksLikeToken(token)) throw new AppError('invalid_token');
     const now = this.options.clock.now().toISOString();
     const userId = await inTransaction(this.options.db, async (tx) => {
@@ -149,6 +172,11 @@ export class AccountService {
       if (user && !user.email_verified_at) {
         await updateUser(tx.db, id, { email_verified_at: now, updated_at: now });
         await this.options.changes.userChanged(tx, id);
+        await this.options.audit.record(tx.db, { ...actor, actorId: id }, {
+          action: 'user.verify_email',
+          targetType: 'user',
+          targetId: id,
+        });
       }
       return id;
     });
@@ -193,7 +221,7 @@ export class AccountService {
    * verified (the link proved ownership) and sends a notice.
    * @throws AppError `invalid_token` (400), `weak_password` (422).
    */
-  async resetPassword(token: string, newPassword: string): Promise<void> {
+  async resetPassword(token: string, newPassword: string, actor: ActorContext = SYSTEM_ACTOR): Promise<void> {
     if (!looksLikeToken(token)) throw new AppError('invalid_token');
     const tokenHash = hashToken(token);
     const found = await findValidOneTimeToken(
@@ -217,6 +245,11 @@ export class AccountService {
       await invalidateOneTimeTokens(tx.db, user.id, 'reset_password', now);
       await this.options.sessions.revokeAllInTx(tx, user.id, 'password_reset');
       await this.options.mails.passwordChanged(tx, user, now);
+      await this.options.audit.record(tx.db, { ...actor, actorId: user.id }, {
+        action: 'user.password_reset',
+        targetType: 'user',
+        targetId: user.id,
+      });
       return true;
     });
     if (!ok) throw new AppError('invalid_token');
@@ -227,7 +260,13 @@ export class AccountService {
    * current one stays.
    * @throws AppError `invalid_current_password` (400), `weak_password` (422).
    */
-  async changePassword(user: UserRow, currentSessionId: string, current: string, next: string): Promise<void> {
+  async changePassword(
+    user: UserRow,
+    currentSessionId: string | undefined,
+    current: string,
+    next: string,
+    actor: ActorContext = SYSTEM_ACTOR,
+  ): Promise<void> {
     const fresh = await this.requireUser(user.id);
     if (!(await this.options.hasher.verify(fresh.password_hash, current))) {
       throw new AppError('invalid_current_password');
@@ -240,6 +279,11 @@ export class AccountService {
       await invalidateOneTimeTokens(tx.db, fresh.id, 'reset_password', now);
       await this.options.sessions.revokeAllInTx(tx, fresh.id, 'password_changed', currentSessionId);
       await this.options.mails.passwordChanged(tx, fresh, now);
+      await this.options.audit.record(tx.db, actor, {
+        action: 'user.password_change',
+        targetType: 'user',
+        targetId: fresh.id,
+      });
     });
   }
 
@@ -256,8 +300,8 @@ export class AccountService {
     };
     if (changes.name !== undefined) update.name = changes.name.trim();
     if (changes.profile !== undefined) {
-      const serialised = JSON.stringify(changes.profile);
-      if (Buffer.byteLength(serialised) > PROFILE_MAX_BYTES) {
+      const serialised = serialiseProfile(changes.profile);
+      if (serialised === null || Buffer.byteLength(serialised) > PROFILE_MAX_BYTES) {
         throw new AppError('validation_failed', `The profile may be at most ${PROFILE_MAX_BYTES} bytes of JSON.`, {
           errors: [{ field: '/profile', message: `must be at most ${PROFILE_MAX_BYTES} bytes when serialised` }],
         });
@@ -278,12 +322,12 @@ export class AccountService {
    * session and token and sends a notice.
    * @throws AppError `invalid_current_password` (400).
    */
-  async deactivateSelf(userId: string, password: string): Promise<void> {
+  async deactivateSelf(userId: string, password: string, actor: ActorContext = SYSTEM_ACTOR): Promise<void> {
     const user = await this.requireUser(userId);
     if (!(await this.options.hasher.verify(user.password_hash, password))) {
       throw new AppError('invalid_current_password');
     }
-    await this.deactivate(user);
+    await this.deactivate(user, actor);
   }
 
   /** The user with this id as an API view. @throws AppError `not_found`. */
@@ -335,12 +379,13 @@ export class AccountService {
     };
   }
 
-  private async deactivate(user: UserRow): Promise<void> {
+  private async deactivate(user: UserRow, actor: ActorContext): Promise<void> {
     const now = this.options.clock.now().toISOString();
     await inTransaction(this.options.db, async (tx) => {
       await updateUser(tx.db, user.id, { status: 'deactivated', updated_at: now });
       await this.options.sessions.revokeAllInTx(tx, user.id, 'account_deactivated');
       await this.options.mails.accountDeactivated(tx, user, now);
+      await this.options.audit.record(tx.db, actor, { action: 'user.deactivate', targetType: 'user', targetId: user.id });
     });
   }
 

@@ -1,6 +1,7 @@
 /** `/api/v1/users/me`: the signed-in user's own account. HTTP only; logic lives in AccountService. */
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from '@sinclair/typebox';
+import { actorOf } from '../http/actor.js';
 import { requirePrincipal } from '../http/authenticate.js';
 import { PasswordSchema, problemResponses, UserRef } from '../http/schemas.js';
 import type { AccountService } from './accounts.service.js';
@@ -19,7 +20,7 @@ export const usersRoutes: FastifyPluginAsyncTypebox<UsersRoutesOptions> = async 
   app.get(
     '/users/me',
     {
-      config: { auth: 'required' },
+      config: { permission: 'account:self' },
       schema: {
         tags: ['users'],
         summary: 'The signed-in user',
@@ -33,7 +34,7 @@ export const usersRoutes: FastifyPluginAsyncTypebox<UsersRoutesOptions> = async 
   app.patch(
     '/users/me',
     {
-      config: { auth: 'required' },
+      config: { permission: 'account:self' },
       schema: {
         tags: ['users'],
         summary: 'Update your name and/or profile',
@@ -52,7 +53,7 @@ export const usersRoutes: FastifyPluginAsyncTypebox<UsersRoutesOptions> = async 
   app.delete(
     '/users/me',
     {
-      config: { auth: 'required' },
+      config: { permission: 'account:self' },
       schema: {
         tags: ['users'],
         summary: 'Deactivate your account',
@@ -63,7 +64,7 @@ export const usersRoutes: FastifyPluginAsyncTypebox<UsersRoutesOptions> = async 
       },
     },
     async (request, reply) => {
-      await accounts.deactivateSelf(requirePrincipal(request).user.id, request.body.password);
+      await accounts.deactivateSelf(requirePrincipal(request).user.id, request.body.password, actorOf(request));
       return reply.code(204).clearCookie(cookieName, { path: '/' }).send(null);
     },
   );

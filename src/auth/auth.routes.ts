@@ -9,11 +9,13 @@ import { Type } from '@sinclair/typebox';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { AccountService } from '../accounts/accounts.service.js';
 import { toUserView } from '../accounts/accounts.service.js';
+import { actorOf } from '../http/actor.js';
 import { requirePrincipal } from '../http/authenticate.js';
 import { problemFor, toAppError } from '../http/problem.js';
 import {
   EmailSchema,
   MessageSchema,
+  NewPasswordSchema,
   OpaqueTokenSchema,
   PasswordSchema,
   problemResponses,
@@ -62,15 +64,16 @@ export const authRoutes: FastifyPluginAsyncTypebox<AuthRoutesOptions> = async (a
           'With email verification on (default) always answers 202 — whether or not the email already has an account — and emails a verification link (or, to an existing owner, a notice). With AUTH_REQUIRE_EMAIL_VERIFICATION=false answers 201 with the user, or 409 when the email is taken.',
         body: Type.Object({
           email: EmailSchema,
-          password: PasswordSchema,
+          password: NewPasswordSchema,
           name: Type.Optional(Type.String({ maxLength: 200 })),
         }),
-        response: { 201: UserRef, 202: MessageSchema, ...problemResponses(400, 409, 415, 422) },
+        response: { 201: Type.Object({ user: UserRef }), 202: MessageSchema, ...problemResponses(400, 409, 415, 422) },
       },
     },
     async (request, reply) => {
-      const outcome = await accounts.register(request.body);
-      if (outcome.kind === 'created') return reply.code(201).send(outcome.user);
+      const outcome = await accounts.register(request.body, actorOf(request));
+      // The contract's `201 {user}`: the user wrapped in an object, as login's `{user, session}`.
+      if (outcome.kind === 'created') return reply.code(201).send({ user: outcome.user });
       return reply.code(202).send({ message: 'Check your inbox: we sent a link to confirm your email address.' });
     },
   );
@@ -86,7 +89,7 @@ export const authRoutes: FastifyPluginAsyncTypebox<AuthRoutesOptions> = async (a
       },
     },
     async (request, reply) => {
-      await accounts.verifyEmail(request.body.token);
+      await accounts.verifyEmail(request.body.token, actorOf(request));
       return reply.code(204).send(null);
     },
   );
@@ -217,7 +220,7 @@ export const authRoutes: FastifyPluginAsyncTypebox<AuthRoutesOptions> = async (a
       },
     },
     async (request, reply) => {
-      await auth.logout(requirePrincipal(request));
+      await auth.logout(requirePrincipal(request), actorOf(request));
       return reply.code(204).clearCookie(cookieName, { path: '/' }).send(null);
     },
   );
@@ -225,7 +228,7 @@ export const authRoutes: FastifyPluginAsyncTypebox<AuthRoutesOptions> = async (a
   app.get(
     '/auth/sessions',
     {
-      config: { auth: 'required' },
+      config: { permission: 'account:self' },
       schema: {
         tags: ['auth'],
         summary: 'Your active sessions',
@@ -250,14 +253,14 @@ export const authRoutes: FastifyPluginAsyncTypebox<AuthRoutesOptions> = async (a
     },
     async (request) => {
       const principal = requirePrincipal(request);
-      return { items: await sessions.list(principal.user.id, principal.session.id) };
+      return { items: await sessions.list(principal.user.id, principal.session?.id ?? null) };
     },
   );
 
   app.delete(
     '/auth/sessions/:id',
     {
-      config: { auth: 'required' },
+      config: { permission: 'account:self' },
       schema: {
         tags: ['auth'],
         summary: 'Revoke one of your sessions',
@@ -296,12 +299,12 @@ export const authRoutes: FastifyPluginAsyncTypebox<AuthRoutesOptions> = async (a
         tags: ['auth'],
         summary: 'Set a new password with the token from the emailed link',
         description: 'Signs you out everywhere.',
-        body: Type.Object({ token: OpaqueTokenSchema, password: PasswordSchema }),
+        body: Type.Object({ token: OpaqueTokenSchema, password: NewPasswordSchema }),
         response: { 204: Type.Null(), ...problemResponses(400, 422) },
       },
     },
     async (request, reply) => {
-      await accounts.resetPassword(request.body.token, request.body.password);
+      await accounts.resetPassword(request.body.token, request.body.password, actorOf(request));
       return reply.code(204).send(null);
     },
   );
@@ -309,13 +312,13 @@ export const authRoutes: FastifyPluginAsyncTypebox<AuthRoutesOptions> = async (a
   app.post(
     '/auth/password/change',
     {
-      config: { auth: 'required' },
+      config: { permission: 'account:self' },
       schema: {
         tags: ['auth'],
         summary: 'Change your password',
         description: 'Revokes your other sessions and tokens (this one stays) and sends a notice by email.',
         security: authenticated,
-        body: Type.Object({ current_password: PasswordSchema, new_password: PasswordSchema }),
+        body: Type.Object({ current_password: PasswordSchema, new_password: NewPasswordSchema }),
         response: { 204: Type.Null(), ...problemResponses(400, 401, 403, 422) },
       },
     },
@@ -323,9 +326,10 @@ export const authRoutes: FastifyPluginAsyncTypebox<AuthRoutesOptions> = async (a
       const principal = requirePrincipal(request);
       await accounts.changePassword(
         principal.user,
-        principal.session.id,
+        principal.session?.id,
         request.body.current_password,
         request.body.new_password,
+        actorOf(request),
       );
       return reply.code(204).send(null);
     },

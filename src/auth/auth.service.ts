@@ -9,8 +9,12 @@
  */
 import type { Kysely } from 'kysely';
 import type { Logger } from 'pino';
+import type { AccessService, EffectiveAccess } from '../access/access.service.js';
+import { type ApiKeyService, looksLikeApiKey } from '../access/api-keys.service.js';
+import { intersectGrants } from '../access/permissions.js';
 import { findUserByEmail, updateUser } from '../accounts/users.repo.js';
-import type { Database, SessionRow, UserRow } from '../db/schema.js';
+import type { ActorContext, AuditLog } from '../audit/audit.service.js';
+import type { ApiKeyRow, Database, SessionRow, UserRow } from '../db/schema.js';
 import { inTransaction } from '../db/transaction.js';
 import type { PasswordHasher } from '../crypto/passwords.js';
 import { generateToken, hashToken, looksLikeToken } from '../crypto/tokens.js';
@@ -25,12 +29,37 @@ import { findRefreshTokenByHash, insertRefreshToken, markRefreshTokenUsed } from
 /** Who is making a request, and through which credential. */
 export interface Principal {
   user: UserRow;
-  session: SessionRow;
+  /** The session behind a cookie or access token; null for API keys. */
+  session: SessionRow | null;
+  /** The API key used, when `method` is `api_key`. */
+  apiKey: ApiKeyRow | null;
   /** True when the session's expiry was just extended (sliding expiry). */
   renewed: boolean;
-  /** `cookie` for browser sessions, `bearer` for access tokens. */
-  method: 'cookie' | 'bearer';
+  /** `cookie` for browser sessions, `bearer` for access tokens, `api_key` for `gh_…` keys. */
+  method: 'cookie' | 'bearer' | 'api_key';
+  /** The user's role and group grants and policy. */
+  access: EffectiveAccess;
+  /** What this request may do: the user's grants, narrowed to the key's scopes for API keys. */
+  permissions: ReadonlySet<string>;
 }
+
+/**
+ * Brute-force protection around password checks (implemented in `limits/`): consulted before
+ * each verification and told the outcome.
+ */
+export interface LoginGuard {
+  /** @throws AppError `rate_limited` while this email/IP pair or this IP is locked out. */
+  assertAllowed(email: string, ip: string | null): Promise<void>;
+  recordFailure(email: string, ip: string | null): Promise<void>;
+  recordSuccess(email: string, ip: string | null): Promise<void>;
+}
+
+/** A guard that allows everything (tests and embedding apps that throttle elsewhere). */
+export const NO_LOGIN_GUARD: LoginGuard = {
+  assertAllowed: async () => undefined,
+  recordFailure: async () => undefined,
+  recordSuccess: async () => undefined,
+};
 
 /** An RFC 6749 §5.1 successful token response. */
 export interface TokenResponse {
@@ -50,6 +79,10 @@ export interface AuthServiceOptions {
   sessions: SessionService;
   accessTokens: AccessTokenService;
   changes: AuthChanges;
+  access: AccessService;
+  apiKeys: ApiKeyService;
+  audit: AuditLog;
+  loginGuard: LoginGuard;
   requireEmailVerification: boolean;
 }
 
@@ -57,21 +90,43 @@ export class AuthService {
   constructor(private readonly options: AuthServiceOptions) {}
 
   /**
-   * Checks an email and password. Unknown emails cost a dummy argon2 verify so timing does not
-   * reveal which accounts exist; hashes made with old parameters are upgraded on success.
+   * Checks an email and password, behind the brute-force guard. Unknown emails cost a dummy
+   * argon2 verify so timing does not reveal which accounts exist; hashes made with old
+   * parameters are upgraded on success. Every attempt is recorded (login attempts + audit log).
    *
-   * @throws AppError `invalid_credentials` (401), `account_deactivated` (401),
-   *   `email_not_verified` (403) — the last two only after the password was proven.
+   * @throws AppError `rate_limited` (429) while locked out; `invalid_credentials` (401);
+   *   `account_deactivated` (401), `user_banned` (403), `email_not_verified` (403) — these
+   *   three only after the password was proven.
    */
-  async verifyPassword(email: string, password: string): Promise<UserRow> {
+  async verifyPassword(email: string, password: string, client: ClientInfo): Promise<UserRow> {
+    const guard = this.options.loginGuard;
+    await guard.assertAllowed(email, client.ip);
     const user = await findUserByEmail(this.options.db, email);
-    if (!user) {
-      await this.options.hasher.dummyVerify(password);
+    const passwordOk = user
+      ? await this.options.hasher.verify(user.password_hash, password)
+      : (await this.options.hasher.dummyVerify(password), false);
+    if (!user || !passwordOk) {
+      await guard.recordFailure(email, client.ip);
+      await this.recordAttempt(email, user ?? null, client, 'invalid_credentials');
       throw new AppError('invalid_credentials');
     }
-    if (!(await this.options.hasher.verify(user.password_hash, password))) throw new AppError('invalid_credentials');
-    if (user.status !== 'active') throw new AppError('account_deactivated');
-    if (this.options.requireEmailVerification && !user.email_verified_at) throw new AppError('email_not_verified');
+    await guard.recordSuccess(email, client.ip);
+    const now = this.options.clock.now();
+    const refusal =
+      user.status !== 'active'
+        ? new AppError('account_deactivated')
+        : user.banned_until && Date.parse(user.banned_until) > now.getTime()
+          ? new AppError('user_banned', `The account is banned until ${user.banned_until}.`, {
+              extra: { banned_until: user.banned_until },
+            })
+          : this.options.requireEmailVerification && !user.email_verified_at
+            ? new AppError('email_not_verified')
+            : null;
+    if (refusal) {
+      await this.recordAttempt(email, user, client, refusal.code);
+      throw refusal;
+    }
+    await this.recordAttempt(email, user, client, 'success');
     if (this.options.hasher.needsRehash(user.password_hash)) {
       const rehashed = await this.options.hasher.hash(password);
       const updated = await updateUser(this.options.db, user.id, { password_hash: rehashed });
@@ -81,12 +136,19 @@ export class AuthService {
   }
 
   /**
-   * Password login for browsers: creates a cookie session.
+   * Password login for browsers: creates a cookie session (lifetime from the user's groups).
    * @returns the user, the session and the cookie secret (to be set as the session cookie).
    */
   async login(email: string, password: string, client: ClientInfo): Promise<{ user: UserRow; session: SessionRow; token: string }> {
-    const user = await this.verifyPassword(email, password);
-    const { session, token } = await this.options.sessions.create(this.options.db, user.id, 'browser', client);
+    const user = await this.verifyPassword(email, password, client);
+    const access = await this.options.access.effectiveAccess(user);
+    const { session, token } = await this.options.sessions.create(
+      this.options.db,
+      user.id,
+      'browser',
+      client,
+      access.sessionTtlSeconds,
+    );
     return { user, session, token: token as string };
   }
 
@@ -98,15 +160,16 @@ export class AuthService {
   async passwordGrant(username: string, password: string, client: ClientInfo): Promise<TokenResponse> {
     let user: UserRow;
     try {
-      user = await this.verifyPassword(username, password);
+      user = await this.verifyPassword(username, password, client);
     } catch (error) {
-      if (isAppError(error)) throw new AppError('invalid_grant', error.detail ?? error.message);
+      if (isAppError(error) && error.status !== 429) throw new AppError('invalid_grant', error.detail ?? error.message);
       throw error;
     }
+    const access = await this.options.access.effectiveAccess(user);
     const now = this.options.clock.now().toISOString();
     const refreshToken = generateToken();
     const session = await inTransaction(this.options.db, async (tx) => {
-      const created = await this.options.sessions.create(tx.db, user.id, 'api', client);
+      const created = await this.options.sessions.create(tx.db, user.id, 'api', client, access.sessionTtlSeconds);
       await insertRefreshToken(tx.db, {
         id: newId(),
         session_id: created.session.id,
@@ -163,32 +226,77 @@ export class AuthService {
     return this.tokenResponse(valid.user.id, row.session_id, next);
   }
 
-  /** Ends the principal's session (cookie or the session behind a bearer token). */
-  async logout(principal: Principal): Promise<void> {
-    await inTransaction(this.options.db, (tx) => this.options.sessions.revokeInTx(tx, principal.session.id, 'logout'));
+  /**
+   * Ends the principal's session (cookie or the session behind a bearer token).
+   * @throws AppError `bad_request` for API keys, which are revoked with `DELETE /api-keys/{id}`.
+   */
+  async logout(principal: Principal, actor: ActorContext): Promise<void> {
+    const session = principal.session;
+    if (!session) throw new AppError('bad_request', 'API keys do not log out; revoke the key instead.');
+    await inTransaction(this.options.db, async (tx) => {
+      await this.options.sessions.revokeInTx(tx, session.id, 'logout');
+      await this.options.audit.record(tx.db, actor, { action: 'auth.logout', targetType: 'session', targetId: session.id });
+    });
   }
 
   /** Resolves a session cookie to a principal, or `null` when it is not (or no longer) valid. */
   async authenticateCookie(token: string): Promise<Principal | null> {
     const found = await this.options.sessions.validateCookieToken(token);
     if (!found || found.session.kind !== 'browser') return null;
-    return { ...found, method: 'cookie' };
+    const access = await this.options.access.effectiveAccess(found.user);
+    return { ...found, apiKey: null, method: 'cookie', access, permissions: access.permissions };
   }
 
-  /** Resolves an access token to a principal, or `null` when it is invalid, expired or revoked. */
+  /**
+   * Resolves an `Authorization: Bearer` credential — an access token or a `gh_…` API key — to a
+   * principal, or `null` when it is invalid, expired or revoked.
+   */
   async authenticateBearer(token: string): Promise<Principal | null> {
+    if (looksLikeApiKey(token)) {
+      const found = await this.options.apiKeys.authenticate(token);
+      if (!found) return null;
+      const access = await this.options.access.effectiveAccess(found.user);
+      return {
+        user: found.user,
+        session: null,
+        apiKey: found.key,
+        renewed: false,
+        method: 'api_key',
+        access,
+        permissions: intersectGrants(access.permissions, JSON.parse(found.key.scopes) as string[]),
+      };
+    }
     const claims = await this.options.accessTokens.verify(token);
     if (!claims) return null;
     const found = await this.options.sessions.validateSessionId(claims.sid);
     if (!found || found.user.id !== claims.sub) return null;
-    return { ...found, method: 'bearer' };
+    const access = await this.options.access.effectiveAccess(found.user);
+    return { ...found, apiKey: null, method: 'bearer', access, permissions: access.permissions };
   }
 
   private async revokeFamily(sessionId: string): Promise<void> {
     this.options.logger.warn({ sessionId }, 'refresh token reuse detected; revoking the token family');
-    await inTransaction(this.options.db, (tx) =>
-      this.options.sessions.revokeInTx(tx, sessionId, 'refresh_token_reuse'),
-    );
+    await inTransaction(this.options.db, async (tx) => {
+      await this.options.sessions.revokeInTx(tx, sessionId, 'refresh_token_reuse');
+      await this.options.audit.record(tx.db, { actorId: null, ip: null, userAgent: null }, {
+        action: 'auth.refresh_reuse',
+        targetType: 'session',
+        targetId: sessionId,
+      });
+    });
+  }
+
+  private async recordAttempt(email: string, user: UserRow | null, client: ClientInfo, outcome: string): Promise<void> {
+    const actor: ActorContext = { actorId: user?.id ?? null, ip: client.ip, userAgent: client.userAgent };
+    await inTransaction(this.options.db, async (tx) => {
+      await this.options.audit.recordLoginAttempt(tx.db, { email, userId: user?.id ?? null, ip: client.ip, outcome });
+      await this.options.audit.record(tx.db, actor, {
+        action: outcome === 'success' ? 'auth.login' : 'auth.login_failed',
+        targetType: 'user',
+        targetId: user?.id ?? null,
+        details: { email: email.trim().toLowerCase().slice(0, 254), outcome },
+      });
+    });
   }
 
   private async tokenResponse(userId: string, sessionId: string, refreshToken: string): Promise<TokenResponse> {

@@ -1,5 +1,6 @@
 /**
- * The `gatehouse` command line: `serve`, `migrate`, `users create`, `users list`.
+ * The `gatehouse` command line: `serve`, `migrate`, `users create|list`, `groups …`,
+ * `keys rotate`, `secrets rotate`.
  * Commands call the same services as the HTTP routes; they never run SQL themselves.
  */
 import { Command, CommanderError, InvalidArgumentError } from 'commander';
@@ -11,6 +12,8 @@ import { startServer, stopOnSignals } from '../server.js';
 import { isAppError } from '../shared/errors.js';
 import { createLogger } from '../shared/logger.js';
 import { VERSION } from '../version.js';
+import { registerGroupCommands } from './commands/groups.js';
+import { registerKeyCommands } from './commands/keys.js';
 import { ExitCode, renderTable } from './output.js';
 import { CancelledError, promptPassword, promptText, readStdin } from './prompts.js';
 
@@ -118,6 +121,9 @@ function buildProgram(setExit: (code: number) => void): Command {
         if (page.nextId) console.log(`\nMore users: gatehouse users list --cursor ${page.nextId}`);
       });
     });
+
+  registerGroupCommands(program);
+  registerKeyCommands(program);
 
   program.hook('postAction', () => setExit(ExitCode.ok));
   return program;

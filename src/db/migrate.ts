@@ -5,6 +5,7 @@
 import { type Kysely, type Migration, type MigrationResultSet, Migrator } from 'kysely';
 import type { DatabaseDialect } from '../config.js';
 import { migration0001 } from './migrations/0001-accounts.js';
+import { migration0002 } from './migrations/0002-access.js';
 import type { MigrationTypes } from './migrations/types.js';
 
 function allMigrations(dialect: DatabaseDialect): Record<string, Migration> {
@@ -12,6 +13,7 @@ function allMigrations(dialect: DatabaseDialect): Record<string, Migration> {
     dialect === 'postgres' ? { timestamp: 'timestamptz', json: 'jsonb' } : { timestamp: 'text', json: 'text' };
   return {
     '0001-accounts': migration0001(types),
+    '0002-access': migration0002(types),
   };
 }
 

@@ -16,9 +16,12 @@ export interface UserTable {
   name: string;
   /** JSON object, serialised. */
   profile: string;
-  role: 'user' | 'admin';
+  role: 'user' | 'admin' | 'worker';
   status: 'active' | 'deactivated';
   email_verified_at: string | null;
+  /** While in the future, the user may not sign in; set by a ban, cleared by unban. */
+  banned_until: string | null;
+  ban_reason: string | null;
   created_at: string;
   updated_at: string;
 }
@@ -39,6 +42,8 @@ export interface SessionTable {
   revoke_reason: string | null;
   ip: string | null;
   user_agent: string | null;
+  /** Lifetime this session slides by, in seconds (from the user's groups); null = the configured default. */
+  ttl_seconds: number | null;
 }
 
 /** `refresh_token`: one link in an API session's rotation chain (its token family). */
@@ -93,6 +98,72 @@ export interface OutboxTable {
   sent_at: string | null;
 }
 
+/**
+ * `group`: a named set of users with extra permissions and policy. Null policy values mean
+ * "use the configured default".
+ */
+export interface GroupTable {
+  id: string;
+  name: string;
+  description: string;
+  /** JSON array of permission strings, serialised. */
+  permissions: string;
+  /** Session lifetime for members (the longest of their groups wins). */
+  session_ttl_seconds: number | null;
+  /** Longest API key lifetime members may choose; null = non-expiring keys allowed. */
+  api_key_max_ttl_seconds: number | null;
+  quota_per_hour: number | null;
+  quota_per_day: number | null;
+  created_at: string;
+  updated_at: string;
+}
+
+/** `user_group`: membership. */
+export interface UserGroupTable {
+  user_id: string;
+  group_id: string;
+  created_at: string;
+}
+
+/** `api_key`: long-lived credentials `gh_<prefix>_<secret>`, stored as the SHA-256 of the whole key. */
+export interface ApiKeyTable {
+  id: string;
+  user_id: string;
+  name: string;
+  prefix: string;
+  key_hash: string;
+  /** JSON array of permission strings, serialised. */
+  scopes: string;
+  created_at: string;
+  last_used_at: string | null;
+  expires_at: string | null;
+  revoked_at: string | null;
+}
+
+/** `audit_log`: append-only record of security events. */
+export interface AuditLogTable {
+  id: string;
+  created_at: string;
+  action: string;
+  actor_id: string | null;
+  target_type: string | null;
+  target_id: string | null;
+  ip: string | null;
+  user_agent: string | null;
+  /** JSON object, serialised. */
+  details: string;
+}
+
+/** `login_attempt`: every password login, for throttling forensics and admins. */
+export interface LoginAttemptTable {
+  id: string;
+  created_at: string;
+  email_normalized: string;
+  user_id: string | null;
+  ip: string | null;
+  outcome: string;
+}
+
 /** Every table, keyed by name. */
 export interface Database {
   user: UserTable;
@@ -101,6 +172,11 @@ export interface Database {
   one_time_token: OneTimeTokenTable;
   signing_key: SigningKeyTable;
   outbox: OutboxTable;
+  group: GroupTable;
+  user_group: UserGroupTable;
+  api_key: ApiKeyTable;
+  audit_log: AuditLogTable;
+  login_attempt: LoginAttemptTable;
 }
 
 export type UserRow = Selectable<UserTable>;
@@ -111,6 +187,10 @@ export type RefreshTokenRow = Selectable<RefreshTokenTable>;
 export type OneTimeTokenRow = Selectable<OneTimeTokenTable>;
 export type SigningKeyRow = Selectable<SigningKeyTable>;
 export type OutboxRow = Selectable<OutboxTable>;
+export type GroupRow = Selectable<GroupTable>;
+export type ApiKeyRow = Selectable<ApiKeyTable>;
+export type AuditLogRow = Selectable<AuditLogTable>;
+export type LoginAttemptRow = Selectable<LoginAttemptTable>;
 
 /** Marker kept so `Generated` stays importable for future auto-increment columns. */
 export type GeneratedColumn<T> = Generated<T>;

@@ -1,9 +1,10 @@
 /**
  * Request authentication and CSRF defence.
  *
- * Every route declares `config.auth`: `'required'` (401 without valid credentials),
- * `'optional'` (principal when present) or nothing (public). Credentials are, in order,
- * `Authorization: Bearer <access token>` and the session cookie.
+ * Every route declares, in its own definition, `config.auth`: `'required'` (401 without valid
+ * credentials), `'optional'` (principal when present) or nothing (public), and/or
+ * `config.permission` (`resource:action`, 403 without it). Credentials are, in order,
+ * `Authorization: Bearer <access token | gh_ API key>` and the session cookie.
  *
  * CSRF (OWASP CSRF Prevention Cheat Sheet, "Verifying Origin With Standard Headers"): an unsafe
  * request authenticated by cookie must carry an `Origin` (or, failing that, `Referer`) equal to
@@ -11,6 +12,7 @@
  * subject to CSRF (browsers never attach them on their own).
  */
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { allows } from '../access/permissions.js';
 import type { AuthService, Principal } from '../auth/auth.service.js';
 import { AppError } from '../shared/errors.js';
 
@@ -18,6 +20,8 @@ declare module 'fastify' {
   interface FastifyContextConfig {
     /** Whether the route needs a signed-in principal. */
     auth?: 'required' | 'optional';
+    /** The permission (`resource:action`) the route needs; implies `auth: 'required'`. 403 without it. */
+    permission?: string;
     /** The route sets the session cookie (login): a foreign Origin is refused even without a cookie. */
     setsSessionCookie?: boolean;
   }
@@ -60,7 +64,11 @@ function bearerToken(request: FastifyRequest): string | null | undefined {
   return match?.[1] ?? null;
 }
 
-/** Registers the `onRequest` hook that sets `request.principal` and enforces `config.auth` and CSRF. */
+/**
+ * Registers the `onRequest` hook that sets `request.principal` and enforces `config.auth`,
+ * `config.permission` and CSRF. Routes added by an embedding application use the same
+ * `config` keys and get the same guard.
+ */
 export function installAuthentication(app: FastifyInstance, options: AuthenticationOptions): void {
   app.decorateRequest('principal', null);
   app.addHook('onRequest', async (request: FastifyRequest, reply: FastifyReply) => {
@@ -72,53 +80,61 @@ export function installAuthentication(app: FastifyInstance, options: Authenticat
         throw new AppError('csrf_failed', `Requests from ${origin} may not sign in here.`);
       }
     }
-    if (!config.auth) return;
+    const mode = config.permission ? 'required' : config.auth;
+    if (!mode) return;
 
-    const bearer = bearerToken(request);
-    if (bearer !== undefined) {
-      const principal = bearer ? await options.auth.authenticateBearer(bearer) : null;
-      if (principal) {
-        request.principal = principal;
-        return;
-      }
-      if (config.auth === 'required') {
-        reply.header('WWW-Authenticate', 'Bearer error="invalid_token"');
-        throw new AppError('session_expired', 'The access token is invalid, expired or revoked.');
-      }
-      return;
-    }
-
-    const cookie = request.cookies[options.cookieName];
-    if (cookie) {
-      const principal = await options.auth.authenticateCookie(cookie);
-      if (principal) {
-        if (unsafe && requestOrigin(request) !== options.publicOrigin) {
-          throw new AppError('csrf_failed', 'Cookie-authenticated requests must come from this site (Origin header).');
-        }
-        request.principal = principal;
-        if (principal.renewed) {
-          // Sliding expiry: the browser's copy of the cookie must expire with the session.
-          reply.setCookie(options.cookieName, cookie, {
-            path: '/',
-            httpOnly: true,
-            sameSite: 'lax',
-            secure: options.cookieSecure,
-            expires: new Date(principal.session.expires_at),
-          });
-        }
-        return;
-      }
-      if (config.auth === 'required') {
-        throw new AppError('session_expired', 'The session has expired or was revoked; sign in again.');
-      }
-      return;
-    }
-
-    if (config.auth === 'required') {
-      reply.header('WWW-Authenticate', 'Bearer');
-      throw new AppError('authentication_required');
+    const principal = await resolvePrincipal(request, reply, options, mode === 'required', unsafe);
+    if (!principal) return;
+    request.principal = principal;
+    if (config.permission && !allows(principal.permissions, config.permission)) {
+      throw new AppError('forbidden', `This needs the ${config.permission} permission.`, {
+        extra: { required_permission: config.permission },
+      });
     }
   });
+}
+
+async function resolvePrincipal(
+  request: FastifyRequest,
+  reply: FastifyReply,
+  options: AuthenticationOptions,
+  required: boolean,
+  unsafe: boolean,
+): Promise<Principal | null> {
+  const bearer = bearerToken(request);
+  if (bearer !== undefined) {
+    const principal = bearer ? await options.auth.authenticateBearer(bearer) : null;
+    if (principal || !required) return principal;
+    reply.header('WWW-Authenticate', 'Bearer error="invalid_token"');
+    throw new AppError('session_expired', 'The access token or API key is invalid, expired or revoked.');
+  }
+
+  const cookie = request.cookies[options.cookieName];
+  if (cookie) {
+    const principal = await options.auth.authenticateCookie(cookie);
+    if (!principal) {
+      if (required) throw new AppError('session_expired', 'The session has expired or was revoked; sign in again.');
+      return null;
+    }
+    if (unsafe && requestOrigin(request) !== options.publicOrigin) {
+      throw new AppError('csrf_failed', 'Cookie-authenticated requests must come from this site (Origin header).');
+    }
+    if (principal.renewed && principal.session) {
+      // Sliding expiry: the browser's copy of the cookie must expire with the session.
+      reply.setCookie(options.cookieName, cookie, {
+        path: '/',
+        httpOnly: true,
+        sameSite: 'lax',
+        secure: options.cookieSecure,
+        expires: new Date(principal.session.expires_at),
+      });
+    }
+    return principal;
+  }
+
+  if (!required) return null;
+  reply.header('WWW-Authenticate', 'Bearer');
+  throw new AppError('authentication_required');
 }
 
 /** The principal of a route declared with `auth: 'required'`. @throws AppError when absent (a wiring bug). */

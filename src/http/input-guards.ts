@@ -7,13 +7,24 @@
 import type { FastifyRequest } from 'fastify';
 import { AppError } from '../shared/errors.js';
 
-function findNul(value: unknown, path: string, depth = 0): string | null {
-  if (typeof value === 'string') return value.includes('\u0000') ? path || '/' : null;
-  if (depth > 32 || value === null || typeof value !== 'object') return null;
-  for (const [key, child] of Object.entries(value as Record<string, unknown>)) {
-    if (key.includes('\u0000')) return `${path}/${key.replaceAll('\u0000', '\\u0000')}`;
-    const found = findNul(child, `${path}/${key}`, depth + 1);
-    if (found) return found;
+/**
+ * The path of a string or key containing U+0000, or null. Walks with an explicit stack instead of
+ * recursion: a depth cut-off would let a deeply nested NUL through (PostgreSQL then refuses it
+ * with a 500), and recursion could overflow; the body limit bounds the work.
+ */
+function findNul(root: unknown, rootPath: string): string | null {
+  const stack: Array<[unknown, string]> = [[root, rootPath]];
+  for (let next = stack.pop(); next; next = stack.pop()) {
+    const [value, path] = next;
+    if (typeof value === 'string') {
+      if (value.includes('\u0000')) return path || '/';
+      continue;
+    }
+    if (value === null || typeof value !== 'object') continue;
+    for (const [key, child] of Object.entries(value as Record<string, unknown>)) {
+      if (key.includes('\u0000')) return `${path}/${key.replaceAll('\u0000', '\\u0000')}`;
+      stack.push([child, `${path}/${key}`]);
+    }
   }
   return null;
 }

@@ -36,6 +36,14 @@ export const EmailSchema = Type.String({ format: 'email', maxLength: 254, descri
 /** Password field; the strength policy is applied by the service (10..256 characters, zxcvbn). */
 export const PasswordSchema = Type.String({ minLength: 1, maxLength: 256, description: 'Password, 10 to 256 characters' });
 
+/**
+ * A password being set (register, reset, change). The schema only bounds the input (1024
+ * characters, so oversize strings never reach argon2); the policy of 10..256 characters and
+ * zxcvbn is the service's, so a password that is too long gets 422 `weak_password` just like
+ * one that is too short, rather than a 400 from the schema.
+ */
+export const NewPasswordSchema = Type.String({ minLength: 1, maxLength: 1024, description: 'New password, 10 to 256 characters' });
+
 /** Opaque token field (verification, reset, refresh). */
 export const OpaqueTokenSchema = Type.String({ minLength: 1, maxLength: 512 });
 
@@ -46,7 +54,7 @@ export const UserSchema = Type.Object(
     email: Type.String(),
     name: Type.String(),
     email_verified: Type.Boolean(),
-    role: Type.Union([Type.Literal('user'), Type.Literal('admin')]),
+    role: Type.Union([Type.Literal('user'), Type.Literal('admin'), Type.Literal('worker')]),
     profile: Type.Object({}, { additionalProperties: true }),
     created_at: Type.String({ format: 'date-time' }),
   },

@@ -1,28 +1,36 @@
 /**
- * Rate limits for abuse-prone endpoints, on rate-limiter-flexible's in-memory store.
+ * Rate limits for abuse-prone endpoints (verification resends, password-reset requests).
  *
  * Per-IP limits answer 429 with `Retry-After` and the IETF `RateLimit-*` headers
  * (draft-ietf-httpapi-ratelimit-headers). Per-email limits never answer differently: they only
  * stop sending more mail, so they cannot be used to learn whether an account exists.
  */
-import { RateLimiterMemory, RateLimiterRes } from 'rate-limiter-flexible';
-import { AppError } from '../shared/errors.js';
+import { type RateLimiterAbstract, RateLimiterMemory, RateLimiterRes } from 'rate-limiter-flexible';
+import { limiterKey, type LimiterStore, type LimitRule } from './limiter-store.js';
+import { rateLimitedError } from './rate-limit-headers.js';
 
-/** A named limit: `points` actions per `durationSeconds` window. */
-export interface LimitRule {
-  points: number;
-  durationSeconds: number;
-}
+export type { LimitRule } from './limiter-store.js';
 
-/** A limiter keyed by an arbitrary string (an IP, an email). */
+/**
+ * A limiter keyed by an arbitrary string (an IP, an email). Keys are hashed before they reach
+ * the store. On the shared store when one is given, else in this process's memory.
+ */
 export class KeyedLimiter {
-  private readonly limiter: RateLimiterMemory;
+  private readonly limiter: RateLimiterAbstract;
 
+  /**
+   * @param name unique name of the limit (key prefix; shown in the 429 detail).
+   * @param rule `points` per `durationSeconds`.
+   * @param store the shared limiter store; omitted = a private in-memory limiter.
+   */
   constructor(
     private readonly name: string,
     private readonly rule: LimitRule,
+    store?: LimiterStore,
   ) {
-    this.limiter = new RateLimiterMemory({ keyPrefix: name, points: rule.points, duration: rule.durationSeconds });
+    this.limiter = store
+      ? store.create(name, rule)
+      : new RateLimiterMemory({ keyPrefix: name, points: rule.points, duration: rule.durationSeconds });
   }
 
   /**
@@ -31,26 +39,21 @@ export class KeyedLimiter {
    */
   async consumeOrThrow(key: string): Promise<void> {
     try {
-      await this.limiter.consume(key);
+      await this.limiter.consume(limiterKey(key));
     } catch (error) {
       if (!(error instanceof RateLimiterRes)) throw error;
-      const retryAfter = Math.max(1, Math.ceil(error.msBeforeNext / 1000));
-      throw new AppError('rate_limited', `Too many requests (${this.name}); try again in ${retryAfter} seconds.`, {
-        extra: { retry_after: retryAfter },
-        headers: {
-          'Retry-After': String(retryAfter),
-          'RateLimit-Limit': String(this.rule.points),
-          'RateLimit-Remaining': '0',
-          'RateLimit-Reset': String(retryAfter),
-        },
-      });
+      throw rateLimitedError(
+        this.rule.points,
+        error.msBeforeNext,
+        `Too many requests (${this.name}); try again in {seconds} seconds.`,
+      );
     }
   }
 
   /** Spends one point for `key`; returns false (instead of throwing) when exhausted. */
   async tryConsume(key: string): Promise<boolean> {
     try {
-      await this.limiter.consume(key);
+      await this.limiter.consume(limiterKey(key));
       return true;
     } catch (error) {
       if (error instanceof RateLimiterRes) return false;
@@ -65,10 +68,15 @@ export interface AccountEmailLimits {
   perEmail: KeyedLimiter;
 }
 
-/** Default limits for verification resends and password-reset requests. */
-export function createAccountEmailLimits(prefix: string): AccountEmailLimits {
+/**
+ * Default limits for verification resends and password-reset requests: 10 per IP and 3 per
+ * address per hour.
+ * @param prefix names the pair (`{prefix}-ip`, `{prefix}-email`).
+ * @param store the shared limiter store (so every instance counts together); omitted = in-memory.
+ */
+export function createAccountEmailLimits(prefix: string, store?: LimiterStore): AccountEmailLimits {
   return {
-    perIp: new KeyedLimiter(`${prefix}-ip`, { points: 10, durationSeconds: 3600 }),
-    perEmail: new KeyedLimiter(`${prefix}-email`, { points: 3, durationSeconds: 3600 }),
+    perIp: new KeyedLimiter(`${prefix}-ip`, { points: 10, durationSeconds: 3600 }, store),
+    perEmail: new KeyedLimiter(`${prefix}-email`, { points: 3, durationSeconds: 3600 }, store),
   };
 }

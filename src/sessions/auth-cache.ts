@@ -10,7 +10,7 @@
  * forget it). While a probe cannot vouch for freshness (e.g. its connection dropped) the cache
  * is bypassed, so correctness never depends on it. Entries also expire after `ttlMs`.
  */
-import type { SessionRow, UserRow } from '../db/schema.js';
+import type { ApiKeyRow, SessionRow, UserRow } from '../db/schema.js';
 
 interface Entry<T> {
   value: T;
@@ -65,9 +65,17 @@ export class AuthCache {
   private readonly sessionsByTokenHash: BoundedMap<string, Entry<SessionRow>>;
   private readonly sessionsById: BoundedMap<string, Entry<SessionRow>>;
   private readonly users: BoundedMap<string, Entry<UserRow>>;
+  private readonly accessByUser: BoundedMap<string, Entry<unknown>>;
+  private readonly apiKeysByHash: BoundedMap<string, Entry<ApiKeyRow>>;
+  private readonly apiKeyHashById: BoundedMap<string, string>;
   private readonly ttlMs: number;
   private readonly nowMs: () => number;
   private externalChanges: ExternalChangeProbe | undefined;
+  /** Whether the probe was already asked in the current job (see `fresh`). */
+  private probedThisJob = false;
+  private readonly endProbeJob = (): void => {
+    this.probedThisJob = false;
+  };
 
   constructor(options: AuthCacheOptions = {}) {
     this.externalChanges = options.externalChanges;
@@ -75,6 +83,9 @@ export class AuthCache {
     this.sessionsByTokenHash = new BoundedMap(max);
     this.sessionsById = new BoundedMap(max);
     this.users = new BoundedMap(max);
+    this.accessByUser = new BoundedMap(max);
+    this.apiKeysByHash = new BoundedMap(max);
+    this.apiKeyHashById = new BoundedMap(max);
     this.ttlMs = options.ttlMs ?? 30_000;
     this.nowMs = options.nowMs ?? (() => performance.now());
   }
@@ -89,6 +100,37 @@ export class AuthCache {
     this.sessionsById.clear();
     this.sessionsByTokenHash.clear();
     this.users.clear();
+    this.accessByUser.clear();
+    this.apiKeysByHash.clear();
+    this.apiKeyHashById.clear();
+  }
+
+  /** Cached derived data for a user (their effective access), if fresh. */
+  access<T>(userId: string): T | undefined {
+    return this.fresh(this.accessByUser.get(userId)) as T | undefined;
+  }
+
+  /** Stores a user's derived access; forgotten with the user. */
+  rememberAccess(userId: string, access: unknown): void {
+    this.accessByUser.set(userId, { value: access, storedAt: this.nowMs() });
+  }
+
+  /** Cached API key by the hash of its secret, if fresh. */
+  apiKeyByHash(keyHash: string): ApiKeyRow | undefined {
+    return this.fresh(this.apiKeysByHash.get(keyHash));
+  }
+
+  /** Stores an API key row. */
+  rememberApiKey(key: ApiKeyRow): void {
+    this.apiKeysByHash.set(key.key_hash, { value: key, storedAt: this.nowMs() });
+    this.apiKeyHashById.set(key.id, key.key_hash);
+  }
+
+  /** Drops an API key (call after revoking it). */
+  forgetApiKey(id: string): void {
+    const hash = this.apiKeyHashById.get(id);
+    if (hash) this.apiKeysByHash.delete(hash);
+    this.apiKeyHashById.delete(id);
   }
 
   /** Cached session for a cookie token hash, if fresh. */
@@ -126,15 +168,18 @@ export class AuthCache {
   }
 
   /**
-   * Drops a user and, because sessions may have been revoked in bulk, every cached session.
-   * Bulk revocations are rare (password change, deactivation), so clearing is cheaper than indexing
-   * sessions by user.
+   * Drops a user and, because sessions and API keys may have been revoked in bulk, every cached
+   * session and key. Bulk revocations are rare (password change, ban, deletion), so clearing is
+   * cheaper than indexing them by user.
    */
   forgetUser(id: string, sessionsToo = true): void {
     this.users.delete(id);
+    this.accessByUser.delete(id);
     if (sessionsToo) {
       this.sessionsById.clear();
       this.sessionsByTokenHash.clear();
+      this.apiKeysByHash.clear();
+      this.apiKeyHashById.clear();
     }
   }
 
@@ -143,9 +188,18 @@ export class AuthCache {
     const probe = this.externalChanges;
     if (probe) {
       if (!probe.healthy()) return undefined;
-      if (probe.changedSinceLastCheck()) {
-        this.clear();
-        return undefined;
+      if (!this.probedThisJob) {
+        // One answer per job: a request's session, user and access lookups all run before control
+        // returns to the event loop, and any request read from a socket after this check runs in a
+        // later callback, after the microtask below. So every request is still checked after its
+        // bytes arrived (revocation by another process stays immediate), at the price of one
+        // `PRAGMA data_version` (two fcntl calls) per request instead of one per lookup.
+        this.probedThisJob = true;
+        queueMicrotask(this.endProbeJob);
+        if (probe.changedSinceLastCheck()) {
+          this.clear();
+          return undefined;
+        }
       }
     }
     return this.nowMs() - entry.storedAt <= this.ttlMs ? entry.value : undefined;

@@ -11,8 +11,12 @@ import type { Tx } from '../db/transaction.js';
 import type { AuthCache, ExternalChangeProbe } from './auth-cache.js';
 import { AUTH_CHANGES_CHANNEL, publishAuthChange } from './sessions.repo.js';
 
-/** Message kinds on the channel: `s:<session id>`, `u:<user id>`, `us:<user id>` (user and all their sessions). */
-type ChangeKind = 's' | 'u' | 'us';
+/**
+ * Message kinds on the channel: `s:<session id>`, `u:<user id>`, `us:<user id>` (user and all
+ * their sessions and keys), `k:<api key id>`, `all:*` (e.g. a group's permissions changed).
+ */
+type ChangeKind = 's' | 'u' | 'us' | 'k' | 'all';
+const CHANGE_KINDS = new Set<string>(['s', 'u', 'us', 'k', 'all']);
 
 /** Records auth-relevant changes inside transactions. */
 export class AuthChanges {
@@ -36,6 +40,16 @@ export class AuthChanges {
     return this.record(tx, 'us', userId);
   }
 
+  /** An API key was revoked. */
+  apiKeyChanged(tx: Tx, keyId: string): Promise<void> {
+    return this.record(tx, 'k', keyId);
+  }
+
+  /** Something that affects many users changed (a group's permissions or policy). */
+  everythingChanged(tx: Tx): Promise<void> {
+    return this.record(tx, 'all', '*');
+  }
+
   private async record(tx: Tx, kind: ChangeKind, id: string): Promise<void> {
     if (this.dialect === 'postgres') await publishAuthChange(tx.db, `${kind}:${id}`);
     tx.afterCommit(() => applyChange(this.cache, kind, id));
@@ -44,6 +58,8 @@ export class AuthChanges {
 
 function applyChange(cache: AuthCache, kind: ChangeKind, id: string): void {
   if (kind === 's') cache.forgetSession(id);
+  else if (kind === 'k') cache.forgetApiKey(id);
+  else if (kind === 'all') cache.clear();
   else cache.forgetUser(id, kind === 'us');
 }
 
@@ -68,7 +84,7 @@ export async function startPgAuthChangeListener(url: string, cache: AuthCache, l
     const next = new pg.Client({ connectionString: url });
     next.on('notification', (msg) => {
       const [kind, id] = (msg.payload ?? '').split(':', 2) as [ChangeKind, string | undefined];
-      if (id && (kind === 's' || kind === 'u' || kind === 'us')) applyChange(cache, kind, id);
+      if (id && CHANGE_KINDS.has(kind)) applyChange(cache, kind, id);
     });
     const onLost = (error?: Error) => {
       if (client !== next) return;

@@ -28,6 +28,9 @@ import {
   touchSession,
 } from './sessions.repo.js';
 
+/** The lifetime used for sessions that "never expire" (a group with session TTL 0): 100 years. */
+const NEVER_EXPIRES_SECONDS = 100 * 365 * 24 * 3600;
+
 /** `last_seen_at` is refreshed at most this often per session (seconds). */
 const LAST_SEEN_RESOLUTION_SECONDS = 300;
 
@@ -79,8 +82,10 @@ export class SessionService {
     userId: string,
     kind: SessionRow['kind'],
     client: ClientInfo,
+    ttlSeconds?: number,
   ): Promise<{ session: SessionRow; token: string | null }> {
     const now = this.options.clock.now();
+    const ttl = ttlSeconds === undefined || ttlSeconds === this.options.ttlSeconds ? null : ttlSeconds;
     const token = kind === 'browser' ? generateToken() : null;
     const session: SessionRow = {
       id: newId(),
@@ -89,11 +94,12 @@ export class SessionService {
       token_hash: token ? hashToken(token) : null,
       created_at: now.toISOString(),
       last_seen_at: now.toISOString(),
-      expires_at: addSeconds(now, this.options.ttlSeconds).toISOString(),
+      expires_at: addSeconds(now, this.lifetime(ttl)).toISOString(),
       revoked_at: null,
       revoke_reason: null,
       ip: client.ip?.slice(0, 64) ?? null,
       user_agent: client.userAgent?.slice(0, 512) ?? null,
+      ttl_seconds: ttl,
     };
     await insertSession(db, session);
     return { session, token };
@@ -129,7 +135,7 @@ export class SessionService {
    */
   async extend(db: Executor, session: SessionRow): Promise<string> {
     const now = this.options.clock.now();
-    const expiresAt = addSeconds(now, this.options.ttlSeconds).toISOString();
+    const expiresAt = addSeconds(now, this.lifetime(session.ttl_seconds)).toISOString();
     await touchSession(db, session.id, now.toISOString(), expiresAt);
     return expiresAt;
   }
@@ -170,6 +176,12 @@ export class SessionService {
     await this.options.changes.userSessionsRevoked(tx, userId);
   }
 
+  /** Seconds a session lives: its own TTL, the default, or ~100 years for 0 ("never expires"). */
+  private lifetime(ttlSeconds: number | null): number {
+    const ttl = ttlSeconds ?? this.options.ttlSeconds;
+    return ttl === 0 ? NEVER_EXPIRES_SECONDS : ttl;
+  }
+
   private async revoke(db: Executor, sessionId: string, reason: string): Promise<void> {
     await revokeSession(db, sessionId, this.options.clock.now().toISOString(), reason);
   }
@@ -187,10 +199,11 @@ export class SessionService {
 
     const remainingMs = Date.parse(session.expires_at) - now.getTime();
     const sinceSeenMs = now.getTime() - Date.parse(session.last_seen_at);
-    const slide = remainingMs < (this.options.ttlSeconds * 1000) / 2;
+    const lifetime = this.lifetime(session.ttl_seconds);
+    const slide = remainingMs < (lifetime * 1000) / 2;
     if (slide || sinceSeenMs > LAST_SEEN_RESOLUTION_SECONDS * 1000) {
       const lastSeenAt = now.toISOString();
-      const expiresAt = slide ? addSeconds(now, this.options.ttlSeconds).toISOString() : session.expires_at;
+      const expiresAt = slide ? addSeconds(now, lifetime).toISOString() : session.expires_at;
       await touchSession(this.options.db, session.id, lastSeenAt, expiresAt);
       session = { ...session, last_seen_at: lastSeenAt, expires_at: expiresAt };
       this.options.cache.rememberSession(session);

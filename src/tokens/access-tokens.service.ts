@@ -14,10 +14,16 @@ import type { Database } from '../db/schema.js';
 import type { Clock } from '../shared/clock.js';
 import { newId } from '../shared/ids.js';
 import { hashToken } from '../crypto/tokens.js';
-import { insertSigningKey, listLiveSigningKeys } from './signing-keys.repo.js';
+import type { Executor } from '../db/executor.js';
+import { inTransaction } from '../db/transaction.js';
+import { insertSigningKey, listLiveSigningKeys, retireSigningKeysExcept } from './signing-keys.repo.js';
 
 const ALGORITHM = 'EdDSA';
 const VERIFIED_CACHE_MAX = 50_000;
+/** How often an instance re-reads the signing keys (to sign with a key rotated elsewhere). */
+const RELOAD_INTERVAL_MS = 60_000;
+/** Minimum gap between reloads triggered by tokens with an unknown `kid`. */
+const UNKNOWN_KID_RELOAD_MS = 5_000;
 
 /** The claims Gatehouse reads from a verified access token. */
 export interface AccessTokenClaims {
@@ -39,6 +45,8 @@ type Key = Awaited<ReturnType<typeof importJWK>>;
 
 interface LoadedKey {
   kid: string;
+  /** False once retired: verifies, never signs. */
+  active: boolean;
   privateKey: Key;
   publicKey: Key;
   publicJwk: JWK;
@@ -56,6 +64,7 @@ export interface AccessTokenServiceOptions {
 
 export class AccessTokenService {
   private keys: LoadedKey[] = [];
+  private loadedAt = 0;
   private readonly verified = new Map<string, AccessTokenClaims>();
 
   constructor(private readonly options: AccessTokenServiceOptions) {}
@@ -66,35 +75,72 @@ export class AccessTokenService {
   }
 
   /**
-   * Loads the live signing keys, generating and persisting an Ed25519 key pair on first start.
+   * Loads the signing keys, generating and persisting an Ed25519 key pair on first start.
    * Must be called before signing or verifying.
    */
   async init(): Promise<void> {
-    let rows = await listLiveSigningKeys(this.options.db);
-    if (rows.length === 0) {
-      const { publicKey, privateKey } = await generateKeyPair(ALGORITHM, { crv: 'Ed25519', extractable: true });
-      const kid = newId();
-      await insertSigningKey(this.options.db, {
-        kid,
-        algorithm: ALGORITHM,
-        public_jwk: JSON.stringify(await exportJWK(publicKey)),
-        private_jwk: JSON.stringify(await exportJWK(privateKey)),
-        created_at: this.options.clock.now().toISOString(),
-        retired_at: null,
-      });
-      rows = await listLiveSigningKeys(this.options.db);
+    await this.load();
+    if (!this.keys.some((k) => k.active)) {
+      await this.insertNewKey(this.options.db);
+      await this.load();
     }
+  }
+
+  /**
+   * Key rotation: a new key pair signs from now on; the previous keys stop signing but stay in
+   * the JWKS and keep verifying until every access token they signed has expired (one access
+   * token lifetime). Other instances pick the new key up within {@link RELOAD_INTERVAL_MS}, or at
+   * once when they meet a token signed with it.
+   * @returns the new key id and the ids of the keys retired.
+   */
+  async rotate(): Promise<{ kid: string; retired: string[] }> {
+    const result = await inTransaction(this.options.db, async (tx) => {
+      const kid = await this.insertNewKey(tx.db);
+      const retired = await retireSigningKeysExcept(tx.db, kid, this.options.clock.now().toISOString());
+      return { kid, retired };
+    });
+    await this.load();
+    return result;
+  }
+
+  private async insertNewKey(db: Executor): Promise<string> {
+    const { publicKey, privateKey } = await generateKeyPair(ALGORITHM, { crv: 'Ed25519', extractable: true });
+    const kid = newId();
+    await insertSigningKey(db, {
+      kid,
+      algorithm: ALGORITHM,
+      public_jwk: JSON.stringify(await exportJWK(publicKey)),
+      private_jwk: JSON.stringify(await exportJWK(privateKey)),
+      created_at: this.options.clock.now().toISOString(),
+      retired_at: null,
+    });
+    return kid;
+  }
+
+  /** (Re)reads the keys that still matter from the database. */
+  private async load(): Promise<void> {
+    const cutoff = new Date(this.options.clock.now().getTime() - this.options.ttlSeconds * 1000).toISOString();
+    const rows = await listLiveSigningKeys(this.options.db, cutoff);
     this.keys = await Promise.all(
       rows.map(async (row) => {
         const publicJwk = JSON.parse(row.public_jwk) as JWK;
         return {
           kid: row.kid,
+          active: row.retired_at === null,
           publicJwk: { ...publicJwk, kid: row.kid, alg: ALGORITHM, use: 'sig' },
           publicKey: await importJWK(publicJwk, ALGORITHM),
           privateKey: await importJWK(JSON.parse(row.private_jwk) as JWK, ALGORITHM),
         };
       }),
     );
+    this.loadedAt = performance.now();
+  }
+
+  /** Reloads keys when the last load is older than `maxAgeMs` (rotation by another process). */
+  private async refreshIfOlderThan(maxAgeMs: number): Promise<void> {
+    if (performance.now() - this.loadedAt < maxAgeMs) return;
+    this.loadedAt = performance.now();
+    await this.load();
   }
 
   /** The public keys, for `/.well-known/jwks.json`. */
@@ -102,9 +148,10 @@ export class AccessTokenService {
     return { keys: this.keys.map((k) => k.publicJwk) };
   }
 
-  /** Signs an access token for a user's session. @returns the compact JWS. */
+  /** Signs an access token for a user's session with the newest active key. @returns the compact JWS. */
   async issue(userId: string, sessionId: string): Promise<string> {
-    const key = this.keys[0];
+    await this.refreshIfOlderThan(RELOAD_INTERVAL_MS);
+    const key = this.keys.find((k) => k.active);
     if (!key) throw new Error('AccessTokenService.init() was not called');
     const nowSeconds = Math.floor(this.options.clock.now().getTime() / 1000);
     return new SignJWT({ sid: sessionId })
@@ -133,7 +180,7 @@ export class AccessTokenService {
       return null;
     }
     try {
-      const { payload } = await jwtVerify(token, (header) => this.publicKeyFor(header.kid), {
+      const { payload } = await jwtVerify(token, async (header) => this.publicKeyFor(header.kid), {
         issuer: this.options.issuer,
         audience: this.options.issuer,
         algorithms: [ALGORITHM],
@@ -152,8 +199,13 @@ export class AccessTokenService {
     }
   }
 
-  private publicKeyFor(kid: string | undefined): Key {
-    const key = this.keys.find((k) => k.kid === kid);
+  private async publicKeyFor(kid: string | undefined): Promise<Key> {
+    let key = this.keys.find((k) => k.kid === kid);
+    if (!key && kid) {
+      // Perhaps another instance rotated keys: look again, but not more than once per few seconds.
+      await this.refreshIfOlderThan(UNKNOWN_KID_RELOAD_MS);
+      key = this.keys.find((k) => k.kid === kid);
+    }
     if (!key) throw new joseErrors.JWKSNoMatchingKey();
     return key.publicKey;
   }

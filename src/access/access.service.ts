@@ -1,0 +1,300 @@
+/**
+ * Who may do what: a user's effective permissions and policy (from their role and groups), and
+ * the management of groups and memberships.
+ *
+ * Policy values combine "most generous wins" across a user's groups, falling back to the
+ * configured defaults; `0` means unlimited (quotas, API key lifetime) or never (session expiry).
+ */
+import { readFileSync } from 'node:fs';
+import type { Kysely } from 'kysely';
+import { z } from 'zod';
+import type { ActorContext, AuditLog } from '../audit/audit.service.js';
+import { isUniqueViolation } from '../db/executor.js';
+import type { Database, GroupRow, UserRow } from '../db/schema.js';
+import { inTransaction } from '../db/transaction.js';
+import type { AuthCache } from '../sessions/auth-cache.js';
+import type { AuthChanges } from '../sessions/auth-changes.js';
+import type { Clock } from '../shared/clock.js';
+import { AppError } from '../shared/errors.js';
+import { newId } from '../shared/ids.js';
+import { findUserById } from '../accounts/users.repo.js';
+import {
+  addMember,
+  deleteGroup,
+  findGroup,
+  insertGroup,
+  listGroups,
+  listGroupsOfUser,
+  removeMember,
+  updateGroup,
+} from './groups.repo.js';
+import { isValidPermission, type Role, ROLE_PERMISSIONS } from './permissions.js';
+
+/** What a user may do and the limits that apply to them. */
+export interface EffectiveAccess {
+  permissions: ReadonlySet<string>;
+  /** Names of the user's groups. */
+  groups: string[];
+  /** Session lifetime in seconds; 0 = sessions never expire. */
+  sessionTtlSeconds: number;
+  /** Longest API key lifetime in seconds; 0 = non-expiring keys allowed. */
+  apiKeyMaxTtlSeconds: number;
+  /** API calls per hour / per day; 0 = unlimited. */
+  quotaPerHour: number;
+  quotaPerDay: number;
+}
+
+/** Defaults that apply when no group of the user sets a value. */
+export interface AccessDefaults {
+  sessionTtlSeconds: number;
+  apiKeyMaxTtlSeconds: number;
+  quotaPerHour: number;
+  quotaPerDay: number;
+}
+
+/** A group as the API shows it. */
+export interface GroupView {
+  id: string;
+  name: string;
+  description: string;
+  permissions: string[];
+  session_ttl_seconds: number | null;
+  api_key_max_ttl_seconds: number | null;
+  quota_per_hour: number | null;
+  quota_per_day: number | null;
+  created_at: string;
+  updated_at: string;
+}
+
+/** Fields of a group that can be set on create/update. */
+export interface GroupInput {
+  name?: string | undefined;
+  description?: string | undefined;
+  permissions?: string[] | undefined;
+  session_ttl_seconds?: number | null | undefined;
+  api_key_max_ttl_seconds?: number | null | undefined;
+  quota_per_hour?: number | null | undefined;
+  quota_per_day?: number | null | undefined;
+}
+
+/** Converts a row to its API view. */
+export function toGroupView(row: GroupRow): GroupView {
+  return { ...row, permissions: JSON.parse(row.permissions) as string[] };
+}
+
+/** "Most generous wins" where 0 means unlimited. */
+function mostGenerous(values: Array<number | null>, fallback: number): number {
+  const set = values.filter((v): v is number => v !== null);
+  if (set.length === 0) return fallback;
+  return set.includes(0) ? 0 : Math.max(...set);
+}
+
+const GROUP_NAME_PATTERN = /^[a-z0-9][a-z0-9_.-]{0,63}$/;
+
+/** Options for {@link AccessService}. */
+export interface AccessServiceOptions {
+  db: Kysely<Database>;
+  clock: Clock;
+  cache: AuthCache;
+  changes: AuthChanges;
+  audit: AuditLog;
+  defaults: AccessDefaults;
+}
+
+export class AccessService {
+  constructor(private readonly options: AccessServiceOptions) {}
+
+  /** The effective access of a user (cached; invalidated on role, group or membership changes). */
+  async effectiveAccess(user: UserRow): Promise<EffectiveAccess> {
+    const cached = this.options.cache.access<EffectiveAccess>(user.id);
+    if (cached) return cached;
+    const groups = await listGroupsOfUser(this.options.db, user.id);
+    const permissions = new Set<string>(ROLE_PERMISSIONS[user.role as Role] ?? []);
+    for (const group of groups) for (const p of JSON.parse(group.permissions) as string[]) permissions.add(p);
+    const d = this.options.defaults;
+    const access: EffectiveAccess = {
+      permissions,
+      groups: groups.map((g) => g.name),
+      sessionTtlSeconds: mostGenerous(groups.map((g) => g.session_ttl_seconds), d.sessionTtlSeconds),
+      apiKeyMaxTtlSeconds: mostGenerous(groups.map((g) => g.api_key_max_ttl_seconds), d.apiKeyMaxTtlSeconds),
+      quotaPerHour: mostGenerous(groups.map((g) => g.quota_per_hour), d.quotaPerHour),
+      quotaPerDay: mostGenerous(groups.map((g) => g.quota_per_day), d.quotaPerDay),
+    };
+    this.options.cache.rememberAccess(user.id, access);
+    return access;
+  }
+
+  /** Effective access by user id. @throws AppError `not_found`. */
+  async effectiveAccessOf(userId: string): Promise<EffectiveAccess> {
+    const user = await findUserById(this.options.db, userId);
+    if (!user) throw new AppError('not_found', 'No such user.');
+    return this.effectiveAccess(user);
+  }
+
+  /** Every group. */
+  async listGroups(): Promise<GroupView[]> {
+    return (await listGroups(this.options.db)).map(toGroupView);
+  }
+
+  /** One group by id or name. @throws AppError `not_found`. */
+  async getGroup(idOrName: string): Promise<GroupView> {
+    return toGroupView(await this.requireGroup(idOrName));
+  }
+
+  /**
+   * Creates a group.
+   * @throws AppError `validation_failed` (bad name or permission), `conflict` (name taken).
+   */
+  async createGroup(input: GroupInput & { name: string }, actor: ActorContext): Promise<GroupView> {
+    this.validate(input);
+    const now = this.options.clock.now().toISOString();
+    try {
+      const row = await inTransaction(this.options.db, async (tx) => {
+        const created = await insertGroup(tx.db, {
+          id: newId(),
+          name: input.name,
+          description: input.description ?? '',
+          permissions: JSON.stringify(input.permissions ?? []),
+          session_ttl_seconds: input.session_ttl_seconds ?? null,
+          api_key_max_ttl_seconds: input.api_key_max_ttl_seconds ?? null,
+          quota_per_hour: input.quota_per_hour ?? null,
+          quota_per_day: input.quota_per_day ?? null,
+          created_at: now,
+          updated_at: now,
+        });
+        await this.options.audit.record(tx.db, actor, {
+          action: 'group.create',
+          targetType: 'group',
+          targetId: created.id,
+          details: { name: created.name, permissions: input.permissions ?? [] },
+        });
+        return created;
+      });
+      return toGroupView(row);
+    } catch (error) {
+      if (isUniqueViolation(error)) throw new AppError('conflict', `A group named "${input.name}" already exists.`);
+      throw error;
+    }
+  }
+
+  /** Changes a group; members' access is recomputed everywhere at once. @throws AppError `not_found`, `validation_failed`, `conflict`. */
+  async updateGroup(idOrName: string, input: GroupInput, actor: ActorContext): Promise<GroupView> {
+    this.validate(input);
+    const group = await this.requireGroup(idOrName);
+    const changes: Parameters<typeof updateGroup>[2] = { updated_at: this.options.clock.now().toISOString() };
+    if (input.name !== undefined) changes.name = input.name;
+    if (input.description !== undefined) changes.description = input.description;
+    if (input.permissions !== undefined) changes.permissions = JSON.stringify(input.permissions);
+    for (const key of ['session_ttl_seconds', 'api_key_max_ttl_seconds', 'quota_per_hour', 'quota_per_day'] as const) {
+      if (input[key] !== undefined) changes[key] = input[key];
+    }
+    try {
+      const row = await inTransaction(this.options.db, async (tx) => {
+        const updated = await updateGroup(tx.db, group.id, changes);
+        await this.options.audit.record(tx.db, actor, {
+          action: 'group.update',
+          targetType: 'group',
+          targetId: group.id,
+          details: { changes: input },
+        });
+        await this.options.changes.everythingChanged(tx);
+        return updated;
+      });
+      if (!row) throw new AppError('not_found', 'No such group.');
+      return toGroupView(row);
+    } catch (error) {
+      if (isUniqueViolation(error)) throw new AppError('conflict', `A group named "${input.name}" already exists.`);
+      throw error;
+    }
+  }
+
+  /** Deletes a group and its memberships. @throws AppError `not_found`. */
+  async deleteGroup(idOrName: string, actor: ActorContext): Promise<void> {
+    const group = await this.requireGroup(idOrName);
+    await inTransaction(this.options.db, async (tx) => {
+      await deleteGroup(tx.db, group.id);
+      await this.options.audit.record(tx.db, actor, {
+        action: 'group.delete',
+        targetType: 'group',
+        targetId: group.id,
+        details: { name: group.name },
+      });
+      await this.options.changes.everythingChanged(tx);
+    });
+  }
+
+  /** Adds or removes a user's membership. @throws AppError `not_found`. */
+  async setMembership(idOrName: string, userId: string, member: boolean, actor: ActorContext): Promise<void> {
+    const group = await this.requireGroup(idOrName);
+    const user = await findUserById(this.options.db, userId);
+    if (!user) throw new AppError('not_found', 'No such user.');
+    await inTransaction(this.options.db, async (tx) => {
+      const now = this.options.clock.now().toISOString();
+      const changed = member ? await addMember(tx.db, group.id, userId, now) : await removeMember(tx.db, group.id, userId);
+      if (!changed) return;
+      await this.options.audit.record(tx.db, actor, {
+        action: 'user.groups_change',
+        targetType: 'user',
+        targetId: userId,
+        details: { group: group.name, member },
+      });
+      await this.options.changes.userChanged(tx, userId);
+    });
+  }
+
+  /**
+   * Creates or updates groups from a JSON file (an array of group objects with `name`), so a
+   * deployment can keep its groups in version control. Existing groups keep their id.
+   * @throws Error naming the file when it is unreadable or invalid.
+   */
+  async seedGroupsFromFile(file: string): Promise<{ created: string[]; updated: string[] }> {
+    const schema = z.array(
+      z.object({
+        name: z.string(),
+        description: z.string().optional(),
+        permissions: z.array(z.string()).optional(),
+        session_ttl_seconds: z.number().int().min(0).nullable().optional(),
+        api_key_max_ttl_seconds: z.number().int().min(0).nullable().optional(),
+        quota_per_hour: z.number().int().min(0).nullable().optional(),
+        quota_per_day: z.number().int().min(0).nullable().optional(),
+      }),
+    );
+    let groups: z.infer<typeof schema>;
+    try {
+      groups = schema.parse(JSON.parse(readFileSync(file, 'utf8')));
+      // Names and permissions are checked before anything is written, so a bad file changes nothing.
+      for (const group of groups) this.validate(group);
+    } catch (error) {
+      throw new Error(`GROUPS_FILE ${file} is not a valid group list: ${(error as Error).message}`, { cause: error });
+    }
+    const result = { created: [] as string[], updated: [] as string[] };
+    const system: ActorContext = { actorId: null, ip: null, userAgent: 'groups-file' };
+    for (const group of groups) {
+      if (await findGroup(this.options.db, group.name)) {
+        await this.updateGroup(group.name, group, system);
+        result.updated.push(group.name);
+      } else {
+        await this.createGroup(group, system);
+        result.created.push(group.name);
+      }
+    }
+    return result;
+  }
+
+  private validate(input: GroupInput): void {
+    const errors: Array<{ field: string; message: string }> = [];
+    if (input.name !== undefined && !GROUP_NAME_PATTERN.test(input.name)) {
+      errors.push({ field: '/name', message: 'must be 1-64 lowercase letters, digits, _ . or -' });
+    }
+    (input.permissions ?? []).forEach((p, i) => {
+      if (!isValidPermission(p)) errors.push({ field: `/permissions/${i}`, message: 'must look like resource:action, resource:* or *' });
+    });
+    if (errors.length) throw new AppError('validation_failed', errors.map((e) => `${e.field} ${e.message}`).join('; '), { errors });
+  }
+
+  private async requireGroup(idOrName: string): Promise<GroupRow> {
+    const group = await findGroup(this.options.db, idOrName);
+    if (!group) throw new AppError('not_found', 'No such group.');
+    return group;
+  }
+}

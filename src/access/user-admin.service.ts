@@ -1,0 +1,289 @@
+/**
+ * Operator actions on users: list with filters, view, change (role, status, name, profile),
+ * verify by hand, ban and unban, delete, and the public profile anyone may see.
+ *
+ * Every change that removes access (ban, deactivation, deletion, role change) takes effect on
+ * the very next request: sessions and API keys are revoked in the same transaction and every
+ * instance's auth cache is told (see `sessions/auth-changes.ts`).
+ */
+import type { Kysely } from 'kysely';
+import type { AccountMails } from '../accounts/account-mails.js';
+import { toUserView, type UserView } from '../accounts/accounts.service.js';
+import { deleteUser, findUserByEmail, findUserById, listUsers, updateUser } from '../accounts/users.repo.js';
+import type { ActorContext, AuditLog } from '../audit/audit.service.js';
+import type { Database, UserRow } from '../db/schema.js';
+import { inTransaction, type Tx } from '../db/transaction.js';
+import type { AuthChanges } from '../sessions/auth-changes.js';
+import type { SessionService } from '../sessions/sessions.service.js';
+import { addSeconds, type Clock } from '../shared/clock.js';
+import { AppError } from '../shared/errors.js';
+import { revokeUserApiKeys } from './api-keys.repo.js';
+import { findGroup, groupNamesOfUsers } from './groups.repo.js';
+import type { Role } from './permissions.js';
+
+/** A user as administrators see them. */
+export interface AdminUserView extends UserView {
+  status: UserRow['status'];
+  groups: string[];
+  banned_until: string | null;
+  ban_reason: string | null;
+  updated_at: string;
+}
+
+/** The fields of a user anyone may see. */
+export interface PublicProfileView {
+  id: string;
+  name: string;
+  profile: Record<string, unknown>;
+}
+
+/** Filters for {@link UserAdminService.list}. */
+export interface UserFilters {
+  q?: string | undefined;
+  role?: Role | undefined;
+  /** Group id or name. */
+  group?: string | undefined;
+  status?: UserRow['status'] | undefined;
+  verified?: boolean | undefined;
+  banned?: boolean | undefined;
+}
+
+/** Changes an administrator may make with {@link UserAdminService.update}. */
+export interface UserChanges {
+  name?: string | undefined;
+  role?: Role | undefined;
+  status?: UserRow['status'] | undefined;
+  profile?: Record<string, unknown> | undefined;
+}
+
+/** Options for {@link UserAdminService}. */
+export interface UserAdminServiceOptions {
+  db: Kysely<Database>;
+  clock: Clock;
+  sessions: SessionService;
+  changes: AuthChanges;
+  audit: AuditLog;
+  mails: AccountMails;
+  /** Profile keys the public profile reveals. */
+  publicProfileFields: string[];
+}
+
+export class UserAdminService {
+  constructor(private readonly options: UserAdminServiceOptions) {}
+
+  /** A page of users matching `filters`, in creation order. */
+  async list(filters: UserFilters, page: { limit: number; afterId?: string | undefined }): Promise<{ items: AdminUserView[]; next: string | null }> {
+    let groupId: string | undefined;
+    if (filters.group) {
+      const group = await findGroup(this.options.db, filters.group);
+      if (!group) return { items: [], next: null };
+      groupId = group.id;
+    }
+    const rows = await listUsers(this.options.db, {
+      ...filters,
+      groupId,
+      limit: page.limit,
+      afterId: page.afterId,
+      nowIso: this.options.clock.now().toISOString(),
+    });
+    const items = rows.slice(0, page.limit);
+    const groups = await groupNamesOfUsers(this.options.db, items.map((u) => u.id));
+    return {
+      items: items.map((u) => this.view(u, groups.get(u.id) ?? [])),
+      next: rows.length > page.limit ? (items.at(-1)?.id ?? null) : null,
+    };
+  }
+
+  /** One user. @throws AppError `not_found`. */
+  async get(userId: string): Promise<AdminUserView> {
+    const user = await this.requireUser(userId);
+    const groups = await groupNamesOfUsers(this.options.db, [user.id]);
+    return this.view(user, groups.get(user.id) ?? []);
+  }
+
+  /** One user by email (case-insensitive). @throws AppError `not_found`. */
+  async getByEmail(email: string): Promise<AdminUserView> {
+    const user = await findUserByEmail(this.options.db, email);
+    if (!user) throw new AppError('not_found', `No user with email ${email}.`);
+    return this.get(user.id);
+  }
+
+  /**
+   * Changes a user. A role change or deactivation takes effect on the next request; deactivation
+   * also revokes every session and API key.
+   * @throws AppError `not_found`, `forbidden` (changing your own role or status).
+   */
+  async update(userId: string, changes: UserChanges, actor: ActorContext): Promise<AdminUserView> {
+    const user = await this.requireUser(userId);
+    if (actor.actorId === userId && (changes.role !== undefined || changes.status !== undefined)) {
+      throw new AppError('forbidden', 'You cannot change your own role or status.');
+    }
+    const now = this.options.clock.now().toISOString();
+    await inTransaction(this.options.db, async (tx) => {
+      const update: Parameters<typeof updateUser>[2] = { updated_at: now };
+      if (changes.name !== undefined) update.name = changes.name.trim();
+      if (changes.profile !== undefined) update.profile = JSON.stringify(changes.profile);
+      if (changes.role !== undefined) update.role = changes.role;
+      if (changes.status !== undefined) update.status = changes.status;
+      await updateUser(tx.db, userId, update);
+      if (changes.role !== undefined && changes.role !== user.role) {
+        await this.options.audit.record(tx.db, actor, {
+          action: 'user.role_change',
+          targetType: 'user',
+          targetId: userId,
+          details: { from: user.role, to: changes.role },
+        });
+      }
+      if (changes.status === 'deactivated' && user.status !== 'deactivated') {
+        await this.revokeEverything(tx, userId, 'deactivated_by_admin');
+        await this.options.audit.record(tx.db, actor, { action: 'user.deactivate', targetType: 'user', targetId: userId });
+      } else {
+        await this.options.changes.userChanged(tx, userId);
+      }
+      if (changes.name !== undefined || changes.profile !== undefined || changes.status === 'active') {
+        await this.options.audit.record(tx.db, actor, {
+          action: 'user.update',
+          targetType: 'user',
+          targetId: userId,
+          details: { fields: Object.keys(changes).filter((k) => k !== 'role') },
+        });
+      }
+    });
+    return this.get(userId);
+  }
+
+  /** Marks a user's email verified by hand. @throws AppError `not_found`. */
+  async verifyEmail(userId: string, actor: ActorContext): Promise<AdminUserView> {
+    const user = await this.requireUser(userId);
+    if (!user.email_verified_at) {
+      const now = this.options.clock.now().toISOString();
+      await inTransaction(this.options.db, async (tx) => {
+        await updateUser(tx.db, userId, { email_verified_at: now, updated_at: now });
+        await this.options.changes.userChanged(tx, userId);
+        await this.options.audit.record(tx.db, actor, {
+          action: 'user.verify_email_by_admin',
+          targetType: 'user',
+          targetId: userId,
+        });
+      });
+    }
+    return this.get(userId);
+  }
+
+  /**
+   * Bans a user for `durationSeconds` or until `until` (neither: indefinitely). Revokes every
+   * session, access token and API key at once and emails the user. A timed ban lifts itself:
+   * sign-in is refused only while `banned_until` is in the future.
+   * @throws AppError `not_found`, `validation_failed` (a time in the past), `forbidden` (banning yourself).
+   */
+  async ban(
+    userId: string,
+    input: {
+      durationSeconds?: number | undefined;
+      until?: string | undefined;
+      reason?: string | undefined;
+      /** Set by the quota service: recorded as `quota.auto_ban` instead of `user.ban`. */
+      automatic?: boolean;
+    },
+    actor: ActorContext,
+  ): Promise<AdminUserView> {
+    const user = await this.requireUser(userId);
+    if (actor.actorId === userId) throw new AppError('forbidden', 'You cannot ban yourself.');
+    const now = this.options.clock.now();
+    let until: Date;
+    if (input.durationSeconds !== undefined) until = addSeconds(now, input.durationSeconds);
+    else if (input.until !== undefined) until = new Date(input.until);
+    else until = new Date('9999-12-31T23:59:59.000Z');
+    if (Number.isNaN(until.getTime()) || until.getTime() <= now.getTime()) {
+      throw new AppError('validation_failed', 'The ban must end in the future.', {
+        errors: [{ field: input.until !== undefined ? '/until' : '/duration_s', message: 'must be in the future' }],
+      });
+    }
+    const indefinite = input.durationSeconds === undefined && input.until === undefined;
+    const reason = (input.reason ?? '').trim().slice(0, 500);
+    await inTransaction(this.options.db, async (tx) => {
+      await updateUser(tx.db, userId, {
+        banned_until: until.toISOString(),
+        ban_reason: reason || null,
+        updated_at: now.toISOString(),
+      });
+      await this.revokeEverything(tx, userId, 'banned');
+      await this.options.mails.accountBanned(tx, user, indefinite ? null : until.toISOString(), reason);
+      await this.options.audit.record(tx.db, actor, {
+        action: input.automatic ? 'quota.auto_ban' : 'user.ban',
+        targetType: 'user',
+        targetId: userId,
+        details: { until: until.toISOString(), reason },
+      });
+    });
+    return this.get(userId);
+  }
+
+  /** Lifts a ban and emails the user. @throws AppError `not_found`, `conflict` when not banned. */
+  async unban(userId: string, actor: ActorContext): Promise<AdminUserView> {
+    const user = await this.requireUser(userId);
+    const now = this.options.clock.now();
+    if (!user.banned_until || Date.parse(user.banned_until) <= now.getTime()) {
+      throw new AppError('conflict', 'The user is not banned.');
+    }
+    await inTransaction(this.options.db, async (tx) => {
+      await updateUser(tx.db, userId, { banned_until: null, ban_reason: null, updated_at: now.toISOString() });
+      await this.options.changes.userChanged(tx, userId);
+      await this.options.mails.accountUnbanned(tx, user);
+      await this.options.audit.record(tx.db, actor, { action: 'user.unban', targetType: 'user', targetId: userId });
+    });
+    return this.get(userId);
+  }
+
+  /**
+   * Deletes a user and everything that is theirs (sessions, tokens, keys, memberships cascade);
+   * the audit log keeps the event with the deleted email. Credentials stop working at once.
+   * @throws AppError `not_found`, `forbidden` (deleting yourself: use DELETE /users/me).
+   */
+  async delete(userId: string, actor: ActorContext): Promise<void> {
+    const user = await this.requireUser(userId);
+    if (actor.actorId === userId) throw new AppError('forbidden', 'Use DELETE /api/v1/users/me for your own account.');
+    await inTransaction(this.options.db, async (tx) => {
+      await deleteUser(tx.db, userId);
+      await this.options.changes.userSessionsRevoked(tx, userId);
+      await this.options.audit.record(tx.db, actor, {
+        action: 'user.delete',
+        targetType: 'user',
+        targetId: userId,
+        details: { email: user.email },
+      });
+    });
+  }
+
+  /** The public fields of an active user. @throws AppError `not_found` (also for deactivated users). */
+  async publicProfile(userId: string): Promise<PublicProfileView> {
+    const user = await findUserById(this.options.db, userId);
+    if (!user || user.status !== 'active') throw new AppError('not_found', 'No such user.');
+    const profile = JSON.parse(user.profile) as Record<string, unknown>;
+    const visible: Record<string, unknown> = {};
+    for (const key of this.options.publicProfileFields) if (Object.hasOwn(profile, key)) visible[key] = profile[key];
+    return { id: user.id, name: user.name, profile: visible };
+  }
+
+  private async revokeEverything(tx: Tx, userId: string, reason: string): Promise<void> {
+    await this.options.sessions.revokeAllInTx(tx, userId, reason);
+    await revokeUserApiKeys(tx.db, userId, this.options.clock.now().toISOString());
+  }
+
+  private view(user: UserRow, groups: string[]): AdminUserView {
+    return {
+      ...toUserView(user),
+      status: user.status,
+      groups,
+      banned_until: user.banned_until,
+      ban_reason: user.ban_reason,
+      updated_at: user.updated_at,
+    };
+  }
+
+  private async requireUser(userId: string): Promise<UserRow> {
+    const user = await findUserById(this.options.db, userId);
+    if (!user) throw new AppError('not_found', 'No such user.');
+    return user;
+  }
+}

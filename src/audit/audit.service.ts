@@ -1,0 +1,148 @@
+/**
+ * The audit log: an append-only record of security events (who did what to whom, from where),
+ * written in the same transaction as the change it describes so the log and the data never
+ * disagree. Login attempts are recorded separately, one row per password login.
+ */
+import type { Kysely } from 'kysely';
+import type { Executor } from '../db/executor.js';
+import type { AuditLogRow, Database, LoginAttemptRow } from '../db/schema.js';
+import type { Clock } from '../shared/clock.js';
+import { newId } from '../shared/ids.js';
+import { insertAuditEntry, insertLoginAttempt, listAuditEntries, listLoginAttempts } from './audit.repo.js';
+
+/** The security events Gatehouse records. */
+export type AuditAction =
+  | 'user.register'
+  | 'user.verify_email'
+  | 'auth.login'
+  | 'auth.login_failed'
+  | 'auth.logout'
+  | 'auth.refresh_reuse'
+  | 'user.password_change'
+  | 'user.password_reset'
+  | 'user.update'
+  | 'user.deactivate'
+  | 'user.role_change'
+  | 'user.groups_change'
+  | 'user.ban'
+  | 'user.unban'
+  | 'user.delete'
+  | 'user.verify_email_by_admin'
+  | 'api_key.create'
+  | 'api_key.revoke'
+  | 'group.create'
+  | 'group.update'
+  | 'group.delete'
+  | 'quota.auto_ban'
+  | 'keys.rotate';
+
+/** Who is acting and from where; every field may be unknown (e.g. the CLI has no IP). */
+export interface ActorContext {
+  actorId: string | null;
+  ip: string | null;
+  userAgent: string | null;
+}
+
+/** The context of an action with no known actor (system, anonymous). */
+export const SYSTEM_ACTOR: ActorContext = { actorId: null, ip: null, userAgent: null };
+
+/** One entry to record. */
+export interface AuditEntry {
+  action: AuditAction;
+  targetType?: 'user' | 'api_key' | 'group' | 'session' | 'signing_key';
+  targetId?: string | null;
+  details?: Record<string, unknown>;
+}
+
+/** An audit entry as the API shows it. */
+export interface AuditEntryView {
+  id: string;
+  created_at: string;
+  action: string;
+  actor_id: string | null;
+  target_type: string | null;
+  target_id: string | null;
+  ip: string | null;
+  user_agent: string | null;
+  details: Record<string, unknown>;
+}
+
+/** A login attempt as the API shows it. */
+export interface LoginAttemptView {
+  id: string;
+  created_at: string;
+  email: string;
+  user_id: string | null;
+  ip: string | null;
+  outcome: string;
+}
+
+export class AuditLog {
+  constructor(
+    private readonly db: Kysely<Database>,
+    private readonly clock: Clock,
+  ) {}
+
+  /** Appends an entry; pass the transaction of the change it records. */
+  async record(db: Executor, actor: ActorContext, entry: AuditEntry): Promise<void> {
+    await insertAuditEntry(db, {
+      id: newId(),
+      created_at: this.clock.now().toISOString(),
+      action: entry.action,
+      actor_id: actor.actorId,
+      target_type: entry.targetType ?? null,
+      target_id: entry.targetId ?? null,
+      ip: actor.ip?.slice(0, 64) ?? null,
+      user_agent: actor.userAgent?.slice(0, 512) ?? null,
+      details: JSON.stringify(entry.details ?? {}),
+    });
+  }
+
+  /** Records a password login attempt (`outcome`: `success`, `invalid_credentials`, `locked`, …). */
+  async recordLoginAttempt(
+    db: Executor,
+    attempt: { email: string; userId: string | null; ip: string | null; outcome: string },
+  ): Promise<void> {
+    await insertLoginAttempt(db, {
+      id: newId(),
+      created_at: this.clock.now().toISOString(),
+      email_normalized: attempt.email.trim().toLowerCase().slice(0, 254),
+      user_id: attempt.userId,
+      ip: attempt.ip?.slice(0, 64) ?? null,
+      outcome: attempt.outcome,
+    });
+  }
+
+  /** Newest-first page of entries. @returns items and the cursor (an id) of the next page. */
+  async list(query: Parameters<typeof listAuditEntries>[1]): Promise<{ items: AuditEntryView[]; next: string | null }> {
+    const rows = await listAuditEntries(this.db, query);
+    return page(rows, query.limit, toAuditView);
+  }
+
+  /** Newest-first page of login attempts. */
+  async listLoginAttempts(
+    query: Parameters<typeof listLoginAttempts>[1],
+  ): Promise<{ items: LoginAttemptView[]; next: string | null }> {
+    const rows = await listLoginAttempts(this.db, {
+      ...query,
+      email: query.email?.trim().toLowerCase(),
+    });
+    return page(rows, query.limit, (r: LoginAttemptRow) => ({
+      id: r.id,
+      created_at: r.created_at,
+      email: r.email_normalized,
+      user_id: r.user_id,
+      ip: r.ip,
+      outcome: r.outcome,
+    }));
+  }
+}
+
+function toAuditView(row: AuditLogRow): AuditEntryView {
+  return { ...row, details: JSON.parse(row.details) as Record<string, unknown> };
+}
+
+function page<R extends { id: string }, V>(rows: R[], limit: number, map: (row: R) => V): { items: V[]; next: string | null } {
+  const items = rows.slice(0, limit);
+  return { items: items.map(map), next: rows.length > limit ? (items.at(-1)?.id ?? null) : null };
+}

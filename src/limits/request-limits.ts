@@ -1,0 +1,115 @@
+/**
+ * Request rate limits and API call quotas, as one Fastify `onRequest` hook.
+ *
+ * - Unauthenticated requests are limited per client IP (RATE_LIMIT_IP_PER_MINUTE), requests
+ *   with a principal per user (RATE_LIMIT_USER_PER_MINUTE), in fixed one-minute windows.
+ *   The client IP is `request.ip`: Fastify's `trustProxy` (TRUST_PROXY) decides when
+ *   `X-Forwarded-For` counts, so a client cannot pick its own IP unless a trusted proxy says so.
+ * - A route may override its limit in its own definition with `config.rateLimit: { points,
+ *   durationSeconds }` (a separate counter per route, per user or IP as above) or opt out with
+ *   `config.rateLimit: false`.
+ * - Not limited, by matched route: `/healthz`, `/readyz`, `/docs` and everything under it, and
+ *   the static `/assets/*` (probes and documentation must keep working while a client is throttled).
+ * - Every limited response carries `RateLimit-Limit`, `RateLimit-Remaining` and
+ *   `RateLimit-Reset` (IETF draft-ietf-httpapi-ratelimit-headers); past the limit the answer is
+ *   a 429 `rate_limited` problem document with `Retry-After`.
+ * - Requests with a principal then count against the user's API call quota (see
+ *   {@link QuotaService}) unless the route says `config.quotaExempt: true`; the `slow` policy
+ *   holds the request here for the delay it returns.
+ *
+ * Register right after the authentication hook: it reads `request.principal`.
+ */
+import { setTimeout as sleep } from 'node:timers/promises';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { type RateLimiterAbstract, RateLimiterRes } from 'rate-limiter-flexible';
+import type { Config } from '../config.js';
+import type { LimiterStore } from './limiter-store.js';
+import type { QuotaService } from './quota.service.js';
+import { rateLimitedError, rateLimitHeaders } from './rate-limit-headers.js';
+
+declare module 'fastify' {
+  interface FastifyContextConfig {
+    /**
+     * This route's own request limit (`points` per `durationSeconds`, per user when signed in,
+     * else per IP) instead of the global one; `false` = not rate limited.
+     */
+    rateLimit?: { points: number; durationSeconds: number } | false;
+    /** Calls to this route do not count against the user's API call quota. */
+    quotaExempt?: boolean;
+  }
+}
+
+/** Dependencies of {@link installRequestLimits}. */
+export interface RequestLimitsDeps {
+  store: LimiterStore;
+  config: Config;
+  quota: QuotaService;
+}
+
+/** Route patterns never limited: probes, API docs, static assets. */
+function isUnlimitedRoute(pattern: string | undefined): boolean {
+  if (pattern === undefined) return false;
+  return (
+    pattern === '/healthz' ||
+    pattern === '/readyz' ||
+    pattern === '/docs' ||
+    pattern.startsWith('/docs/') ||
+    pattern.startsWith('/assets/')
+  );
+}
+
+interface Limit {
+  limiter: RateLimiterAbstract;
+  points: number;
+}
+
+/**
+ * Registers the rate-limit and quota `onRequest` hook on `app` (see the module comment).
+ *
+ * @throws (from the hook) AppError `rate_limited` (429) past a rate limit; `quota_exceeded`
+ *   (429) or `user_banned` (403) from {@link QuotaService.consume}.
+ */
+export function installRequestLimits(app: FastifyInstance, deps: RequestLimitsDeps): void {
+  const { store, config, quota } = deps;
+  const perIp: Limit = {
+    limiter: store.create('req-ip', { points: config.limits.ipPerMinute, durationSeconds: 60 }),
+    points: config.limits.ipPerMinute,
+  };
+  const perUser: Limit = {
+    limiter: store.create('req-user', { points: config.limits.userPerMinute, durationSeconds: 60 }),
+    points: config.limits.userPerMinute,
+  };
+  const perRoute = new Map<string, Limit>();
+
+  function routeLimit(request: FastifyRequest, rule: { points: number; durationSeconds: number }): Limit {
+    const name = `req-route:${request.routeOptions.method}:${request.routeOptions.url}`;
+    let limit = perRoute.get(name);
+    if (!limit) {
+      limit = { limiter: store.create(name, rule), points: rule.points };
+      perRoute.set(name, limit);
+    }
+    return limit;
+  }
+
+  app.addHook('onRequest', async (request: FastifyRequest, reply: FastifyReply) => {
+    const routeConfig = request.routeOptions.config;
+    if (routeConfig.rateLimit === false || isUnlimitedRoute(request.routeOptions.url)) return;
+
+    const principal = request.principal;
+    const subject = principal ? `u:${principal.user.id}` : `ip:${request.ip}`;
+    const limit = routeConfig.rateLimit ? routeLimit(request, routeConfig.rateLimit) : principal ? perUser : perIp;
+    let res: RateLimiterRes;
+    try {
+      res = await limit.limiter.consume(subject);
+    } catch (error) {
+      if (!(error instanceof RateLimiterRes)) throw error;
+      throw rateLimitedError(limit.points, error.msBeforeNext, 'Too many requests; try again in {seconds} seconds.');
+    }
+    reply.headers(rateLimitHeaders(limit.points, res.remainingPoints, res.msBeforeNext));
+
+    if (principal && !routeConfig.quotaExempt) {
+      const { delayMs } = await quota.consume(principal.user.id, principal.access);
+      if (delayMs > 0) await sleep(delayMs);
+    }
+  });
+}
