@@ -126,7 +126,11 @@ export async function buildApp(gatehouse: Gatehouse): Promise<FastifyInstance> {
   });
   installRequestLimits(app, { store: gatehouse.limiterStore, config, quota: gatehouse.quota });
 
-  await app.register(healthRoutes, { isDatabaseReady: gatehouse.isDatabaseReady, accessTokens: gatehouse.accessTokens });
+  await app.register(healthRoutes, {
+    isDatabaseReady: gatehouse.isDatabaseReady,
+    accessTokens: gatehouse.accessTokens,
+    logLevel: config.server.logLevel,
+  });
   await app.register(pagesRoutes, { appName: APP_NAME, siteUrl: config.server.siteUrl, version: VERSION });
   await app.register(
     async (api) => {

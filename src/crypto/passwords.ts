@@ -91,7 +91,9 @@ function ensureZxcvbn(): void {
  * @throws AppError `weak_password` (422) with zxcvbn's feedback as `detail`.
  */
 export function assertPasswordStrength(password: string, minScore: number, userInputs: string[] = []): void {
-  if (password.length < PASSWORD_MIN_LENGTH || password.length > PASSWORD_MAX_LENGTH) {
+  // Count characters (code points), not UTF-16 units: an emoji is one character to its owner.
+  const length = [...password].length;
+  if (length < PASSWORD_MIN_LENGTH || length > PASSWORD_MAX_LENGTH) {
     throw new AppError(
       'weak_password',
       `Passwords must be between ${PASSWORD_MIN_LENGTH} and ${PASSWORD_MAX_LENGTH} characters long.`,

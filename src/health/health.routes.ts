@@ -1,6 +1,7 @@
 /** Liveness and readiness probes, and the JWKS. */
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from '@sinclair/typebox';
+import type { LevelWithSilent } from 'pino';
 import { AppError } from '../shared/errors.js';
 import { problemResponses } from '../http/schemas.js';
 import type { AccessTokenService } from '../tokens/access-tokens.service.js';
@@ -10,13 +11,24 @@ export interface HealthRoutesOptions {
   /** Resolves true when the database answers. */
   isDatabaseReady: () => Promise<boolean>;
   accessTokens: AccessTokenService;
+  /** The server's log level: probes log at `warn` or quieter, never louder than the server. */
+  logLevel: LevelWithSilent;
+}
+
+const LEVELS: LevelWithSilent[] = ['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'];
+
+/** The quieter of two pino levels. */
+function quieter(a: LevelWithSilent, b: LevelWithSilent): LevelWithSilent {
+  return LEVELS.indexOf(a) >= LEVELS.indexOf(b) ? a : b;
 }
 
 export const healthRoutes: FastifyPluginAsyncTypebox<HealthRoutesOptions> = async (app, options) => {
+  // Probes are polled constantly: keep their per-request lines out of the log.
+  const probeLogLevel = quieter(options.logLevel, 'warn');
   app.get(
     '/healthz',
     {
-      logLevel: 'warn',
+      logLevel: probeLogLevel,
       schema: {
         tags: ['health'],
         summary: 'Liveness: the process is up',
@@ -29,7 +41,7 @@ export const healthRoutes: FastifyPluginAsyncTypebox<HealthRoutesOptions> = asyn
   app.get(
     '/readyz',
     {
-      logLevel: 'warn',
+      logLevel: probeLogLevel,
       schema: {
         tags: ['health'],
         summary: 'Readiness: the database is reachable (503 otherwise)',
