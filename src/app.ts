@@ -80,9 +80,11 @@ export async function buildApp(gatehouse: Gatehouse): Promise<FastifyInstance> {
   app.addHook('preClose', async () => {
     closing = true;
   });
-  app.addHook('onSend', async (request, reply) => {
+  // Callback style rather than async: it runs for every response and has nothing to await.
+  app.addHook('onSend', (request, reply, payload, done) => {
     setStandardHeaders(request, reply);
     if (closing) reply.header('Connection', 'close');
+    done(null, payload);
   });
   app.addHook('preValidation', rejectNulCharacters);
 
@@ -120,6 +122,7 @@ export async function buildApp(gatehouse: Gatehouse): Promise<FastifyInstance> {
   await app.register(cookie);
   installAuthentication(app, {
     auth: gatehouse.auth,
+    cache: gatehouse.cache,
     cookieName: config.auth.cookieName,
     cookieSecure: config.auth.cookieSecure,
     publicOrigin: config.server.publicOrigin,

@@ -14,6 +14,7 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { allows } from '../access/permissions.js';
 import type { AuthService, Principal } from '../auth/auth.service.js';
+import type { AuthCache } from '../sessions/auth-cache.js';
 import { AppError } from '../shared/errors.js';
 
 declare module 'fastify' {
@@ -36,6 +37,8 @@ const SAFE_METHODS = new Set(['GET', 'HEAD', 'OPTIONS']);
 /** Options for {@link installAuthentication}. */
 export interface AuthenticationOptions {
   auth: AuthService;
+  /** Told when each request begins, so the request's lookups share one external-change check. */
+  cache: AuthCache;
   cookieName: string;
   /** Whether the session cookie carries `Secure`. */
   cookieSecure: boolean;
@@ -72,6 +75,7 @@ function bearerToken(request: FastifyRequest): string | null | undefined {
 export function installAuthentication(app: FastifyInstance, options: AuthenticationOptions): void {
   app.decorateRequest('principal', null);
   app.addHook('onRequest', async (request: FastifyRequest, reply: FastifyReply) => {
+    options.cache.beginRequest();
     const config = request.routeOptions.config;
     const unsafe = !SAFE_METHODS.has(request.method);
     if (config.setsSessionCookie && unsafe) {

@@ -71,10 +71,13 @@ export class AuthCache {
   private readonly ttlMs: number;
   private readonly nowMs: () => number;
   private externalChanges: ExternalChangeProbe | undefined;
-  /** Whether the probe was already asked in the current job (see `fresh`). */
-  private probedThisJob = false;
-  private readonly endProbeJob = (): void => {
-    this.probedThisJob = false;
+  /** Inside a request (between {@link beginRequest} and the end of that event-loop turn). */
+  private inRequest = false;
+  /** The probe was asked since the current request began: its answer still holds for that request. */
+  private probeAnswered = false;
+  private readonly endTurn = (): void => {
+    this.inRequest = false;
+    this.probeAnswered = false;
   };
 
   constructor(options: AuthCacheOptions = {}) {
@@ -88,6 +91,22 @@ export class AuthCache {
     this.apiKeyHashById = new BoundedMap(max);
     this.ttlMs = options.ttlMs ?? 30_000;
     this.nowMs = options.nowMs ?? (() => performance.now());
+  }
+
+  /**
+   * Marks the start of a request (the authentication hook calls it first thing). The request's
+   * lookups then ask the external-change probe once, not once each: with SQLite that is one
+   * `PRAGMA data_version` (two fcntl calls) per request instead of one per session, user and
+   * access lookup. The answer is taken after the request arrived, so a change another process
+   * committed before that is still seen (revocation stays immediate); it is dropped when the next
+   * request begins and at the end of the event-loop turn, so it never serves a later request.
+   */
+  beginRequest(): void {
+    this.probeAnswered = false;
+    if (!this.inRequest) {
+      this.inRequest = true;
+      setImmediate(this.endTurn);
+    }
   }
 
   /** Installs (or replaces) the probe for writes made by other processes. */
@@ -188,14 +207,10 @@ export class AuthCache {
     const probe = this.externalChanges;
     if (probe) {
       if (!probe.healthy()) return undefined;
-      if (!this.probedThisJob) {
-        // One answer per job: a request's session, user and access lookups all run before control
-        // returns to the event loop, and any request read from a socket after this check runs in a
-        // later callback, after the microtask below. So every request is still checked after its
-        // bytes arrived (revocation by another process stays immediate), at the price of one
-        // `PRAGMA data_version` (two fcntl calls) per request instead of one per lookup.
-        this.probedThisJob = true;
-        queueMicrotask(this.endProbeJob);
+      if (!this.probeAnswered) {
+        // Within a request the first lookup asks and the others reuse that answer (see
+        // `beginRequest`); outside requests every lookup asks.
+        this.probeAnswered = this.inRequest;
         if (probe.changedSinceLastCheck()) {
           this.clear();
           return undefined;
