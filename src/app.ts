@@ -17,7 +17,7 @@ import { healthRoutes } from './health/health.routes.js';
 import { installAuthentication } from './http/authenticate.js';
 import { rejectNulCharacters } from './http/input-guards.js';
 import { quotaRoutes } from './limits/quota.routes.js';
-import { installRequestLimits } from './limits/request-limits.js';
+import { installFailedAuthenticationGuard, installRequestLimits } from './limits/request-limits.js';
 import { installProblemHandlers, sendProblem, toAppError } from './http/problem.js';
 import { sharedSchemas } from './http/schemas.js';
 import { newId } from './shared/ids.js';
@@ -120,6 +120,7 @@ export async function buildApp(gatehouse: Gatehouse): Promise<FastifyInstance> {
   app.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger());
 
   await app.register(cookie);
+  installFailedAuthenticationGuard(app, { store: gatehouse.limiterStore, config });
   installAuthentication(app, {
     auth: gatehouse.auth,
     cache: gatehouse.cache,

@@ -113,3 +113,35 @@ export function installRequestLimits(app: FastifyInstance, deps: RequestLimitsDe
     }
   });
 }
+
+/**
+ * Throttles clients that keep presenting bad credentials. The request limits above run after
+ * authentication (they need the principal), so a request whose token, key or cookie is refused
+ * never reaches them; this guard closes that gap. Every 401 answered to an IP costs it a point
+ * (RATE_LIMIT_IP_PER_MINUTE per minute); once they are spent, that IP's requests are refused with
+ * 429 before any credential is looked at, until the window ends.
+ *
+ * Register BEFORE the authentication hook.
+ */
+export function installFailedAuthenticationGuard(app: FastifyInstance, deps: Pick<RequestLimitsDeps, 'store' | 'config'>): void {
+  const points = deps.config.limits.ipPerMinute;
+  const limiter = deps.store.create('auth-fail-ip', { points, durationSeconds: 60 });
+
+  app.addHook('onRequest', async (request: FastifyRequest) => {
+    if (isUnlimitedRoute(request.routeOptions.url)) return;
+    const res = await limiter.get(`ip:${request.ip}`);
+    if (res && res.consumedPoints >= points) {
+      throw rateLimitedError(points, res.msBeforeNext, 'Too many failed authentications; try again in {seconds} seconds.');
+    }
+  });
+
+  app.addHook('onResponse', async (request: FastifyRequest, reply: FastifyReply) => {
+    if (reply.statusCode !== 401) return;
+    try {
+      await limiter.consume(`ip:${request.ip}`);
+    } catch (error) {
+      // Spent already: the guard above refuses this IP's next requests.
+      if (!(error instanceof RateLimiterRes)) request.log.warn({ err: error }, 'failed-authentication limiter unavailable');
+    }
+  });
+}
