@@ -34,11 +34,22 @@ function setStandardHeaders(request: FastifyRequest, reply: FastifyReply): void 
   reply.header('X-Frame-Options', 'DENY');
 }
 
+/** Options for {@link buildApp}. */
+export interface BuildAppOptions {
+  /**
+   * Adds an embedding application's own routes. They get everything Gatehouse's routes get:
+   * `config: { auth: 'required' | 'optional' }` and `config: { permission: 'resource:action' }`
+   * are enforced by the same guard (401/403 problem documents), `request.principal` is set, rate
+   * limits and quotas apply, errors become problem documents, and schemas appear in /openapi.json.
+   */
+  extend?: (app: FastifyInstance, gatehouse: Gatehouse) => Promise<void> | void;
+}
+
 /**
  * Builds the HTTP application on top of a {@link Gatehouse}.
  * @returns a ready (plugins loaded) Fastify instance; call `listen` or `inject` on it.
  */
-export async function buildApp(gatehouse: Gatehouse): Promise<FastifyInstance> {
+export async function buildApp(gatehouse: Gatehouse, options: BuildAppOptions = {}): Promise<FastifyInstance> {
   const { config } = gatehouse;
   const app = Fastify({
     loggerInstance: gatehouse.logger as FastifyBaseLogger,
@@ -154,6 +165,7 @@ export async function buildApp(gatehouse: Gatehouse): Promise<FastifyInstance> {
     },
     { prefix: '/api/v1' },
   );
+  if (options.extend) await app.register(async (scope) => options.extend?.(scope, gatehouse));
 
   await app.ready();
   return app;

@@ -1,8 +1,10 @@
 /** Public entry point for applications that embed Gatehouse. */
-export { buildApp } from './app.js';
+export { type BuildAppOptions, buildApp } from './app.js';
 export { type Config, ConfigError, loadConfig } from './config.js';
 export { createGatehouse, type Gatehouse, type GatehouseOverrides } from './container.js';
 export { startServer, type RunningServer } from './server.js';
 export { AppError, type ErrorCode, errorCatalogue } from './shared/errors.js';
 export { type Clock, ManualClock, systemClock } from './shared/clock.js';
 export type { Principal } from './auth/auth.service.js';
+export { allows, PERMISSIONS, ROLE_PERMISSIONS } from './access/permissions.js';
+export { requirePrincipal } from './http/authenticate.js';
