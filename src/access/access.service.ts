@@ -28,7 +28,7 @@ import {
   removeMember,
   updateGroup,
 } from './groups.repo.js';
-import { isValidPermission, type Role, ROLE_PERMISSIONS } from './permissions.js';
+import { assertCanGrant, isValidPermission, type Role, ROLE_PERMISSIONS } from './permissions.js';
 
 /** What a user may do and the limits that apply to them. */
 export interface EffectiveAccess {
@@ -147,6 +147,7 @@ export class AccessService {
    */
   async createGroup(input: GroupInput & { name: string }, actor: ActorContext): Promise<GroupView> {
     this.validate(input);
+    assertCanGrant(actor.permissions, input.permissions ?? [], `group "${input.name}"`);
     const now = this.options.clock.now().toISOString();
     try {
       const row = await inTransaction(this.options.db, async (tx) => {
@@ -180,6 +181,7 @@ export class AccessService {
   /** Changes a group; members' access is recomputed everywhere at once. @throws AppError `not_found`, `validation_failed`, `conflict`. */
   async updateGroup(idOrName: string, input: GroupInput, actor: ActorContext): Promise<GroupView> {
     this.validate(input);
+    assertCanGrant(actor.permissions, input.permissions ?? [], `these permissions to group "${idOrName}"`);
     const group = await this.requireGroup(idOrName);
     const changes: Parameters<typeof updateGroup>[2] = { updated_at: this.options.clock.now().toISOString() };
     if (input.name !== undefined) changes.name = input.name;
@@ -228,6 +230,7 @@ export class AccessService {
     const group = await this.requireGroup(idOrName);
     const user = await findUserById(this.options.db, userId);
     if (!user) throw new AppError('not_found', 'No such user.');
+    if (member) assertCanGrant(actor.permissions, JSON.parse(group.permissions) as string[], `membership of "${group.name}"`);
     await inTransaction(this.options.db, async (tx) => {
       const now = this.options.clock.now().toISOString();
       const changed = member ? await addMember(tx.db, group.id, userId, now) : await removeMember(tx.db, group.id, userId);

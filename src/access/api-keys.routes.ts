@@ -60,7 +60,12 @@ export const apiKeysRoutes: FastifyPluginAsyncTypebox<ApiKeysRoutesOptions> = as
       const principal = requirePrincipal(request);
       const created = await apiKeys.create(
         principal.user,
-        { name: request.body.name, scopes: request.body.scopes, expiresInSeconds: request.body.expires_in },
+        {
+          name: request.body.name,
+          scopes: request.body.scopes,
+          expiresInSeconds: request.body.expires_in,
+          callerPermissions: principal.permissions,
+        },
         actorOf(request),
       );
       return reply.code(201).header('Cache-Control', 'no-store').send(created);

@@ -80,13 +80,21 @@ export class ApiKeyService {
 
   /**
    * Creates a key for `user`. `expiresInSeconds` must respect the user's group policy
-   * (`api_key_max_ttl_seconds`; 0 there allows non-expiring keys).
+   * (`api_key_max_ttl_seconds`; 0 there allows non-expiring keys). `callerPermissions` are those
+   * of the credential making the request (for an API key, its narrowed grants); when given, the
+   * new key's scopes must lie within them too.
    * @returns the key's view and the full secret, which is never shown again.
-   * @throws AppError `validation_failed` (bad scope or lifetime), `forbidden` (a scope beyond the user's permissions).
+   * @throws AppError `validation_failed` (bad scope or lifetime), `forbidden` (a scope beyond the
+   *   user's permissions or the calling credential's).
    */
   async create(
     user: UserRow,
-    input: { name: string; scopes: string[]; expiresInSeconds?: number | undefined },
+    input: {
+      name: string;
+      scopes: string[];
+      expiresInSeconds?: number | undefined;
+      callerPermissions?: ReadonlySet<string> | undefined;
+    },
     actor: ActorContext,
   ): Promise<{ key: ApiKeyView; secret: string }> {
     const bad = input.scopes.map((s, i) => ({ s, i })).filter(({ s }) => !isValidPermission(s));
@@ -98,6 +106,10 @@ export class ApiKeyService {
     const access = await this.options.access.effectiveAccess(user);
     if (!scopesWithin(access.permissions, input.scopes)) {
       throw new AppError('forbidden', 'A key may only carry scopes you have yourself.');
+    }
+    // A narrowly scoped key must not mint a wider one: that would undo its scoping.
+    if (input.callerPermissions && !scopesWithin(input.callerPermissions, input.scopes)) {
+      throw new AppError('forbidden', 'A key may only carry scopes the credential creating it has.');
     }
     const maxTtl = access.apiKeyMaxTtlSeconds;
     if (maxTtl > 0 && (input.expiresInSeconds === undefined || input.expiresInSeconds > maxTtl)) {

@@ -1,3 +1,5 @@
+import { AppError } from '../shared/errors.js';
+
 /**
  * Permissions are strings `resource:action` (e.g. `users:read`, `jobs:claim`). A grant may use
  * `*` as the action (`users:*`) or be `*` alone (everything). Roles map to built-in grants;
@@ -64,6 +66,17 @@ export function intersectGrants(userGrants: ReadonlySet<string>, scopes: readonl
     }
   }
   return result;
+}
+
+/**
+ * No privilege escalation: an actor may grant (through a role, a group membership or a group's
+ * permissions) only what it holds itself. `undefined` actor grants = an operator with full access.
+ * @throws AppError `forbidden` naming what is missing.
+ */
+export function assertCanGrant(actorGrants: ReadonlySet<string> | undefined, granted: readonly string[], what: string): void {
+  if (!actorGrants || scopesWithin(actorGrants, granted)) return;
+  const missing = granted.filter((g) => !scopesWithin(actorGrants, [g]));
+  throw new AppError('forbidden', `You cannot grant ${what}: it carries ${missing.join(', ')}, which you do not have.`);
 }
 
 /** True when every scope is covered by `userGrants` (a key may not ask for more than its owner has). */

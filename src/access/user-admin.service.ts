@@ -19,7 +19,7 @@ import { addSeconds, type Clock } from '../shared/clock.js';
 import { AppError } from '../shared/errors.js';
 import { revokeUserApiKeys } from './api-keys.repo.js';
 import { findGroup, groupNamesOfUsers } from './groups.repo.js';
-import type { Role } from './permissions.js';
+import { assertCanGrant, type Role, ROLE_PERMISSIONS } from './permissions.js';
 
 /** A user as administrators see them. */
 export interface AdminUserView extends UserView {
@@ -118,6 +118,7 @@ export class UserAdminService {
     if (actor.actorId === userId && (changes.role !== undefined || changes.status !== undefined)) {
       throw new AppError('forbidden', 'You cannot change your own role or status.');
     }
+    if (changes.role !== undefined) assertCanGrant(actor.permissions, ROLE_PERMISSIONS[changes.role], `the ${changes.role} role`);
     const now = this.options.clock.now().toISOString();
     await inTransaction(this.options.db, async (tx) => {
       const update: Parameters<typeof updateUser>[2] = { updated_at: now };

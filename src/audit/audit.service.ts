@@ -41,6 +41,11 @@ export interface ActorContext {
   actorId: string | null;
   ip: string | null;
   userAgent: string | null;
+  /**
+   * What the acting credential may do. Services refuse to grant (by role, group or group
+   * permissions) anything beyond it; undefined means an operator with full access (CLI, system).
+   */
+  permissions?: ReadonlySet<string> | undefined;
 }
 
 /** The context of an action with no known actor (system, anonymous). */

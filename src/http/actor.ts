@@ -9,5 +9,6 @@ export function actorOf(request: FastifyRequest): ActorContext {
     actorId: request.principal?.user.id ?? null,
     ip: request.ip ?? null,
     userAgent: typeof ua === 'string' ? ua.slice(0, 512) : null,
+    permissions: request.principal?.permissions,
   };
 }
