@@ -28,19 +28,22 @@ export function positiveInt(value: string): number {
   return Number(value);
 }
 
-/** commander parser for a whole number ≥ 0, or `default` (→ null: use the configured default). */
-export function countOrDefault(value: string): number | null {
-  if (value === 'default') return null;
+/**
+ * commander parser for a whole number ≥ 0, or `default` (→ `'default'`: use the configured
+ * default). Not null: commander replaces a parser's null with ''.
+ */
+export function countOrDefault(value: string): number | 'default' {
+  if (value === 'default') return 'default';
   if (!/^\d+$/.test(value)) throw new InvalidArgumentError('must be a whole number or "default"');
   return Number(value);
 }
 
 /**
  * commander parser for a duration: seconds, or a number with a unit (`90s`, `15m`, `12h`, `7d`,
- * `2w`), or `default` (→ null).
+ * `2w`), or `default` (→ `'default'`; not null, which commander replaces with '').
  */
-export function durationOrDefault(value: string): number | null {
-  if (value === 'default') return null;
+export function durationOrDefault(value: string): number | 'default' {
+  if (value === 'default') return 'default';
   const seconds = parseDuration(value);
   if (seconds === null) throw new InvalidArgumentError('must be seconds or a duration like 30m, 12h, 7d, 2w, or "default"');
   return seconds;

@@ -69,7 +69,7 @@ export const healthRoutes: FastifyPluginAsyncTypebox<HealthRoutesOptions> = asyn
     },
     async (_request, reply) => {
       reply.header('Cache-Control', 'public, max-age=300');
-      return options.accessTokens.jwks();
+      return options.accessTokens.currentJwks();
     },
   );
 };

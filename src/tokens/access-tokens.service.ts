@@ -69,6 +69,14 @@ export class AccessTokenService {
 
   constructor(private readonly options: AccessTokenServiceOptions) {}
 
+  /**
+   * How long a retired key keeps verifying, in seconds: one token lifetime plus one reload
+   * interval, because other instances may go on signing with it until their next reload.
+   */
+  get retiredKeyRetentionSeconds(): number {
+    return this.options.ttlSeconds + RELOAD_INTERVAL_MS / 1000;
+  }
+
   /** Token lifetime in seconds (the `expires_in` of token responses). */
   get ttlSeconds(): number {
     return this.options.ttlSeconds;
@@ -119,7 +127,7 @@ export class AccessTokenService {
 
   /** (Re)reads the keys that still matter from the database. */
   private async load(): Promise<void> {
-    const cutoff = new Date(this.options.clock.now().getTime() - this.options.ttlSeconds * 1000).toISOString();
+    const cutoff = new Date(this.options.clock.now().getTime() - this.retiredKeyRetentionSeconds * 1000).toISOString();
     const rows = await listLiveSigningKeys(this.options.db, cutoff);
     this.keys = await Promise.all(
       rows.map(async (row) => {
@@ -146,6 +154,16 @@ export class AccessTokenService {
   /** The public keys, for `/.well-known/jwks.json`. */
   jwks(): Jwks {
     return { keys: this.keys.map((k) => k.publicJwk) };
+  }
+
+  /**
+   * {@link jwks}, re-reading the keys first when they were loaded more than
+   * {@link RELOAD_INTERVAL_MS} ago: an instance that neither signs nor meets new tokens still
+   * publishes a key rotated elsewhere (and drops expired ones) within that interval.
+   */
+  async currentJwks(): Promise<Jwks> {
+    await this.refreshIfOlderThan(RELOAD_INTERVAL_MS);
+    return this.jwks();
   }
 
   /** Signs an access token for a user's session with the newest active key. @returns the compact JWS. */

@@ -7,10 +7,10 @@ import { renderTable } from '../output.js';
 interface GroupOptions {
   description?: string;
   permission?: string[];
-  sessionTtl?: number | null;
-  apiKeyMaxTtl?: number | null;
-  quotaPerHour?: number | null;
-  quotaPerDay?: number | null;
+  sessionTtl?: number | 'default';
+  apiKeyMaxTtl?: number | 'default';
+  quotaPerHour?: number | 'default';
+  quotaPerDay?: number | 'default';
   rename?: string;
   json: boolean;
 }
@@ -30,14 +30,19 @@ function withPolicyOptions(command: Command): Command {
     .option('--json', 'print JSON', false);
 }
 
+/** `default` (from the option parsers) → null: the group sets nothing, the configured default applies. */
+function orNull(value: number | 'default' | undefined): number | null | undefined {
+  return value === 'default' ? null : value;
+}
+
 function toInput(options: GroupOptions): GroupInput {
   return {
     description: options.description,
     permissions: options.permission,
-    session_ttl_seconds: options.sessionTtl,
-    api_key_max_ttl_seconds: options.apiKeyMaxTtl,
-    quota_per_hour: options.quotaPerHour,
-    quota_per_day: options.quotaPerDay,
+    session_ttl_seconds: orNull(options.sessionTtl),
+    api_key_max_ttl_seconds: orNull(options.apiKeyMaxTtl),
+    quota_per_hour: orNull(options.quotaPerHour),
+    quota_per_day: orNull(options.quotaPerDay),
   };
 }
 

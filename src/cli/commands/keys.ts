@@ -9,13 +9,19 @@ import { AppError } from '../../shared/errors.js';
 import { CLI_ACTOR, withGatehouse } from '../context.js';
 
 /**
- * Sets `name=value` in a dotenv file's text: replaces the existing assignment (also `export
- * NAME=`), or appends one. Other lines, comments and order are kept.
+ * Sets `name=value` in a dotenv file's text: replaces the existing assignments (also `export
+ * NAME=`; every one, since the last one is the one that counts), or appends one. Other lines,
+ * comments and order are kept.
  */
 export function setDotenvValue(text: string, name: string, value: string): string {
   const line = `${name}=${value}`;
-  const pattern = new RegExp(`^(?:export\\s+)?${name}\\s*=.*$`, 'm');
-  if (pattern.test(text)) return text.replace(pattern, line);
+  const pattern = new RegExp(`^(?:export\\s+)?${name}\\s*=.*$`, 'gm');
+  let found = false;
+  const replaced = text.replace(pattern, () => {
+    found = true;
+    return line;
+  });
+  if (found) return replaced;
   return `${text}${text === '' || text.endsWith('\n') ? '' : '\n'}${line}\n`;
 }
 
@@ -46,7 +52,7 @@ export function registerKeyCommands(program: Command): void {
             details: { retired },
           }),
         );
-        const ttl = gatehouse.config.auth.accessTokenTtlSeconds;
+        const ttl = gatehouse.accessTokens.retiredKeyRetentionSeconds;
         if (opts.json) return console.log(JSON.stringify({ kid, retired, retired_keys_verify_for_seconds: ttl }, null, 2));
         console.log(`New signing key ${kid} is active.`);
         if (retired.length) {
@@ -61,10 +67,10 @@ export function registerKeyCommands(program: Command): void {
     .description('Secrets kept in the .env file.')
     .command('rotate <name>')
     .description('Write a new random value (256 bits, base64url) for NAME into the .env file.')
-    .option('--env-file <path>', 'the dotenv file to rewrite (default: ENV_FILE or ./.env)')
-    .action((name: string, opts: { envFile?: string }) => {
+    .option('--dotenv-file <path>', 'the dotenv file to rewrite (default: ENV_FILE or ./.env)')
+    .action((name: string, opts: { dotenvFile?: string }) => {
       assertSecretName(name);
-      const file = opts.envFile ? path.resolve(opts.envFile) : envFilePath();
+      const file = opts.dotenvFile ? path.resolve(opts.dotenvFile) : envFilePath();
       const before = existsSync(file) ? readFileSync(file, 'utf8') : '';
       const after = setDotenvValue(before, name, randomBytes(32).toString('base64url'));
       // Write beside the file and rename over it, so a crash never leaves a half-written .env.
