@@ -1,0 +1,116 @@
+/**
+ * Password logins against the raw cost of argon2id, and event-loop responsiveness meanwhile.
+ *
+ * Raw: `concurrency` loops in this process each await `PasswordHasher.verify` (the server's own
+ * hasher instance, so the same @node-rs/argon2 call and parameters) against the bench user's
+ * stored hash, back to back. Logins: autocannon keeps `concurrency` connections busy with
+ * `POST /api/v1/auth/login` (each one verifies the password and creates a session), while a
+ * probe in another thread asks `GET /healthz` every 10 ms. Rounds alternate raw and HTTP.
+ */
+import { performance } from 'node:perf_hooks';
+import { findUserByEmail } from '../../src/accounts/users.repo.js';
+import { type LatencySamples, type LatencySummary, startLatencyProbe, summarize } from '../lib/latency-probe.js';
+import { runLoad } from '../lib/load.js';
+import { BENCH_PASSWORD, BENCH_PUBLIC_URL, type BenchGatehouse } from '../lib/servers.js';
+import { median } from '../lib/stats.js';
+
+/** What {@link measureLogins} found. */
+export interface LoginFigures {
+  concurrency: number;
+  /** The argon2 parameters of the stored hash, e.g. `m=19456,t=2,p=1`. */
+  params: string;
+  rawPerSecond: number;
+  loginsPerSecond: number;
+  /** Median of the per-round ratios logins/raw. */
+  ratio: number;
+  /**
+   * Server main-thread CPU per login in µs (HTTP, queries, commits; argon2 runs on other threads):
+   * what logins spend beyond the hash, competing with it for the same cores.
+   */
+  mainThreadCpuUsPerLogin: number;
+  /** /healthz latency while logins ran, all rounds pooled. */
+  healthz: LatencySummary;
+  /** /healthz latency with the server idle, for reference. */
+  healthzIdle: LatencySummary;
+}
+
+/** Options for {@link measureLogins}. */
+export interface LoginOptions {
+  concurrency: number;
+  rounds: number;
+  durationSeconds: number;
+  onProgress?: (message: string) => void;
+}
+
+async function rawVerifies(gh: BenchGatehouse, hash: string, concurrency: number, seconds: number): Promise<number> {
+  const hasher = gh.server.gatehouse.hasher;
+  let count = 0;
+  const start = performance.now();
+  const end = start + seconds * 1000;
+  await Promise.all(
+    Array.from({ length: concurrency }, async () => {
+      while (performance.now() < end) {
+        if (!(await hasher.verify(hash, BENCH_PASSWORD))) throw new Error('argon2 verify failed');
+        count += 1;
+      }
+    }),
+  );
+  return count / ((performance.now() - start) / 1000);
+}
+
+async function probeFor(url: string, seconds: number): Promise<LatencySummary> {
+  const probe = startLatencyProbe(url, 10);
+  await new Promise((resolve) => setTimeout(resolve, seconds * 1000));
+  return summarize(await probe.stop());
+}
+
+/** Measures logins/s, raw verifies/s and /healthz latency under login load. */
+export async function measureLogins(gh: BenchGatehouse, options: LoginOptions): Promise<LoginFigures> {
+  const user = await findUserByEmail(gh.server.gatehouse.database.db, gh.email);
+  if (!user) throw new Error('bench user not found');
+  const params = /\$m=(\d+),t=(\d+),p=(\d+)\$/.exec(user.password_hash)?.slice(1, 4);
+  const healthzUrl = `${gh.base}/healthz`;
+  const healthzIdle = await probeFor(healthzUrl, 1);
+
+  const login = {
+    url: `${gh.base}/api/v1/auth/login`,
+    method: 'POST' as const,
+    headers: { 'content-type': 'application/json', origin: BENCH_PUBLIC_URL },
+    body: JSON.stringify({ email: gh.email, password: BENCH_PASSWORD }),
+    connections: options.concurrency,
+  };
+  // Warm-up: thread pool, JIT, the login route.
+  await rawVerifies(gh, user.password_hash, options.concurrency, 1);
+  await runLoad({ ...login, durationSeconds: 1 });
+
+  const raw: number[] = [];
+  const logins: number[] = [];
+  const mainThreadCpu: number[] = [];
+  const ratios: number[] = [];
+  const latencies: LatencySamples[] = [];
+  for (let round = 0; round < options.rounds; round++) {
+    const r = await rawVerifies(gh, user.password_hash, options.concurrency, options.durationSeconds);
+    raw.push(r);
+    const probe = startLatencyProbe(healthzUrl, 10);
+    const l = await runLoad({ ...login, durationSeconds: options.durationSeconds });
+    const seen = await probe.stop();
+    const latency = summarize(seen);
+    latencies.push(seen);
+    logins.push(l.rps);
+    mainThreadCpu.push(l.cpuUsPerRequest);
+    ratios.push(l.rps / r);
+    options.onProgress?.(
+      `  round ${round + 1}: raw ${r.toFixed(0)}/s, logins ${l.rps.toFixed(0)}/s (${l.cpuUsPerRequest.toFixed(0)} µs main-thread CPU each), /healthz p99 ${latency.p99.toFixed(2)} ms`,
+    );
+  }
+  return {
+    concurrency: options.concurrency,
+    params: params ? `m=${params[0]},t=${params[1]},p=${params[2]}` : 'unknown',
+    rawPerSecond: median(raw),
+    loginsPerSecond: median(logins),
+    ratio: median(ratios),
+    mainThreadCpuUsPerLogin: median(mainThreadCpu),
+    healthz: summarize(...latencies),
+    healthzIdle,
+  };
+}
