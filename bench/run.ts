@@ -54,6 +54,7 @@ function meTargets(gh: BenchGatehouse): Target[] {
   return [
     { name: 'cookie', url, headers: { cookie: gh.cookie } },
     { name: 'jwt', url, headers: { authorization: `Bearer ${gh.accessToken}` } },
+    { name: 'api-key', url, headers: { authorization: `Bearer ${gh.apiKey}` } },
   ];
 }
 

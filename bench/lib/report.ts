@@ -54,6 +54,7 @@ function rows(report: BenchReport): Row[] {
   http('bare Fastify JSON route (SQLite run)', report.sqlite, 'bare', null);
   http('cookie session `GET /api/v1/users/me`, SQLite', report.sqlite, 'cookie', 0.7);
   http('bearer JWT `GET /api/v1/users/me`, SQLite', report.sqlite, 'jwt', 0.6);
+  http('API key + rate limiting `GET /api/v1/users/me`, SQLite', report.sqlite, 'api-key', 0.55);
   if (report.sqlite.some((f) => f.name === 'cookie-no-probe')) {
     http('cookie session, SQLite, cross-process change probe off', report.sqlite, 'cookie-no-probe', null, ' (diagnostic only: not a safe configuration)');
   }
@@ -64,6 +65,7 @@ function rows(report: BenchReport): Row[] {
     http('bare Fastify JSON route (PostgreSQL run)', report.postgres, 'bare', null);
     http('cookie session `GET /api/v1/users/me`, PostgreSQL', report.postgres, 'cookie', 0.5);
     http('bearer JWT `GET /api/v1/users/me`, PostgreSQL', report.postgres, 'jwt', 0.5);
+    http('API key + rate limiting `GET /api/v1/users/me`, PostgreSQL', report.postgres, 'api-key', 0.5);
   }
   const l = report.logins;
   out.push({

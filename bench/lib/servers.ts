@@ -74,6 +74,8 @@ export interface BenchGatehouse {
   cookie: string;
   /** An access JWT from the password grant. */
   accessToken: string;
+  /** A `gh_…` API key with scope `account:self`. */
+  apiKey: string;
   close(): Promise<void>;
 }
 
@@ -124,12 +126,23 @@ export async function startGatehouse(options: StartGatehouseOptions): Promise<Be
     });
     if (grant.status !== 200) throw new Error(`token grant failed: ${grant.status} ${await grant.text()}`);
     const { access_token: accessToken } = (await grant.json()) as { access_token: string };
-    const credentials: Array<Record<string, string>> = [{ cookie }, { authorization: `Bearer ${accessToken}` }];
+    const keyResponse = await fetch(`${base}/api/v1/api-keys`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', authorization: `Bearer ${accessToken}` },
+      body: JSON.stringify({ name: 'bench', scopes: ['account:self'] }),
+    });
+    if (keyResponse.status !== 201) throw new Error(`API key creation failed: ${keyResponse.status} ${await keyResponse.text()}`);
+    const { secret: apiKey } = (await keyResponse.json()) as { secret: string };
+    const credentials: Array<Record<string, string>> = [
+      { cookie },
+      { authorization: `Bearer ${accessToken}` },
+      { authorization: `Bearer ${apiKey}` },
+    ];
     for (const headers of credentials) {
       const me = await fetch(`${base}/api/v1/users/me`, { headers });
       if (me.status !== 200) throw new Error(`/users/me failed: ${me.status} ${await me.text()}`);
     }
-    return { server, base, email, cookie, accessToken, close: () => server.stop() };
+    return { server, base, email, cookie, accessToken, apiKey, close: () => server.stop() };
   } catch (error) {
     await server.stop();
     throw error;

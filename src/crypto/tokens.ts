@@ -6,7 +6,7 @@
  * approach of "The Copenhagen Book" (sessions) and OWASP's Session Management Cheat Sheet: a
  * database leak reveals no usable token, and a high-entropy secret needs no slow hash.
  */
-import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
+import { createHash, hash, randomBytes, timingSafeEqual } from 'node:crypto';
 
 /** Number of random bytes in every issued secret (256 bits; the baseline asks for >= 128). */
 export const TOKEN_BYTES = 32;
@@ -18,7 +18,8 @@ export function generateToken(bytes: number = TOKEN_BYTES): string {
 
 /** SHA-256 of `token` as 64 lowercase hex characters: the only form a secret is stored in. */
 export function hashToken(token: string): string {
-  return createHash('sha256').update(token, 'utf8').digest('hex');
+  // One-shot hash: about half the cost of createHash().update().digest() on this hot path.
+  return hash('sha256', token, 'hex');
 }
 
 /**
