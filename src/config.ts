@@ -7,11 +7,26 @@
  */
 import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
+import { Cron } from 'croner';
 import { parse as parseDotenv } from 'dotenv';
 import { z } from 'zod';
 
 /** Which database engine a `DATABASE_URL` selects. */
 export type DatabaseDialect = 'sqlite' | 'postgres';
+
+/** The scheduler's built-in tasks; each has a `SCHEDULE_<NAME>` variable (dashes become underscores). */
+export const SCHEDULED_TASK_NAMES = [
+  'purge-sessions',
+  'purge-tokens',
+  'lift-bans',
+  'prune-audit',
+  'retry-outbox',
+  'admin-digest',
+  'backup',
+] as const;
+
+/** Name of a built-in scheduler task, e.g. `purge-sessions`. */
+export type ScheduledTaskName = (typeof SCHEDULED_TASK_NAMES)[number];
 
 /** The complete, validated configuration of one Gatehouse process. */
 export interface Config {
@@ -107,6 +122,34 @@ export interface Config {
     /** Seconds between outbox polls when nothing wakes the dispatcher sooner. */
     pollSeconds: number;
   };
+  /** Notification channels (see `src/notify/`). Each channel is on when configured, unless its NOTIFY_*_ENABLED is false. */
+  notify: {
+    /** Email notifications (SMTP, or .eml files without SMTP_URL). Default true. */
+    emailEnabled: boolean;
+    /** Mattermost/Slack incoming webhook URL (a credential: never logged); null = channel off. */
+    mattermostWebhookUrl: string | null;
+    /** Generic webhook URL; null = channel off. */
+    webhookUrl: string | null;
+    /** Key of the webhook's HMAC-SHA256 signature; set whenever `webhookUrl` is. */
+    webhookSecret: string | null;
+    /** Addresses that always receive admin notifications by email. */
+    adminEmails: string[];
+    /** Directory of template overrides (`<template>.eta`); null = built-in templates only. Absolute path. */
+    templatesDir: string | null;
+  };
+  scheduler: {
+    /**
+     * Cron expression (5 fields: minute hour day-of-month month day-of-week, evaluated in UTC)
+     * per task, or null when the task's `SCHEDULE_<NAME>` is `off`.
+     */
+    schedules: Record<ScheduledTaskName, string | null>;
+    /** Days audit-log entries are kept by `prune-audit`; 0 = forever. Default 365. */
+    auditRetentionDays: number;
+    /** Days login attempts are kept by `prune-audit`; 0 = forever. Default 90. */
+    loginAttemptRetentionDays: number;
+    /** How many backups `backup` keeps in `DATA_DIR/backups` (older ones are deleted). Default 7. */
+    backupRetention: number;
+  };
 }
 
 /** Thrown when one or more variables are invalid; `message` lists every problem, one per line. */
@@ -142,6 +185,17 @@ const httpUrl = z
   .url('must be an absolute URL')
   .refine((u) => /^https?:\/\//.test(u), 'must start with http:// or https://')
   .transform((u) => u.replace(/\/+$/, ''));
+
+/** A 5-field cron expression (validated by croner) or `off`. */
+const cronOrOff = z.string().refine((value) => {
+  if (value === 'off') return true;
+  try {
+    new Cron(value, { mode: '5-part', timezone: 'UTC' });
+    return true;
+  } catch {
+    return false;
+  }
+}, 'must be a cron expression with 5 fields (minute hour day month weekday, UTC) or "off"');
 
 /** The raw environment schema; keys are the exact variable names the README documents. */
 const envSchema = z.object({
@@ -184,6 +238,17 @@ const envSchema = z.object({
   MAIL_FROM: z.string().min(3).default('Gatehouse <no-reply@localhost>'),
   MAIL_MAX_ATTEMPTS: positiveInt(100).default(12),
   MAIL_POLL_SECONDS: positiveInt(3600).default(5),
+  NOTIFY_EMAIL_ENABLED: booleanString.default(true),
+  MATTERMOST_WEBHOOK_URL: z.string().url('must be an absolute URL').refine((u) => /^https?:\/\//.test(u), 'must start with http:// or https://').optional(),
+  NOTIFY_MATTERMOST_ENABLED: booleanString.optional(),
+  WEBHOOK_URL: z.string().url('must be an absolute URL').refine((u) => /^https?:\/\//.test(u), 'must start with http:// or https://').optional(),
+  WEBHOOK_SECRET: z.string().min(16, 'must be at least 16 characters').optional(),
+  NOTIFY_WEBHOOK_ENABLED: booleanString.optional(),
+  ADMIN_EMAILS: z
+    .string()
+    .regex(/^\s*[^\s,@]+@[^\s,@]+(\s*,\s*[^\s,@]+@[^\s,@]+)*\s*,?\s*$/, 'must be a comma-separated list of email addresses')
+    .optional(),
+  TEMPLATES_DIR: z.string().min(1).optional(),
   API_KEY_MAX_TTL_SECONDS: nonNegativeInt().default(0),
   PUBLIC_PROFILE_FIELDS: z
     .string()
@@ -206,6 +271,16 @@ const envSchema = z.object({
   QUOTA_SLOW_PERIOD_SECONDS: positiveInt().default(3600),
   QUOTA_AUTOBAN_AFTER: nonNegativeInt(1000).default(3),
   QUOTA_AUTOBAN_SECONDS: positiveInt().default(86_400),
+  SCHEDULE_PURGE_SESSIONS: cronOrOff.default('7 * * * *'),
+  SCHEDULE_PURGE_TOKENS: cronOrOff.default('12 * * * *'),
+  SCHEDULE_LIFT_BANS: cronOrOff.default('*/5 * * * *'),
+  SCHEDULE_PRUNE_AUDIT: cronOrOff.default('23 3 * * *'),
+  SCHEDULE_RETRY_OUTBOX: cronOrOff.default('* * * * *'),
+  SCHEDULE_ADMIN_DIGEST: cronOrOff.default('0 8 * * *'),
+  SCHEDULE_BACKUP: cronOrOff.default('30 2 * * *'),
+  AUDIT_RETENTION_DAYS: nonNegativeInt(100_000).default(365),
+  LOGIN_ATTEMPT_RETENTION_DAYS: nonNegativeInt(100_000).default(90),
+  BACKUP_RETENTION: positiveInt(10_000).default(7),
 });
 
 type RawEnv = Record<string, string | undefined>;
@@ -245,6 +320,31 @@ function resolveDatabase(url: string | undefined, dataDir: string): { dialect: D
   const stripped = url.replace(/^(sqlite|file):(\/\/)?/, '');
   if (stripped === ':memory:') return { dialect: 'sqlite', url: ':memory:' };
   return { dialect: 'sqlite', url: path.resolve(stripped) };
+}
+
+/**
+ * The `notify` section. A channel variable set to true without its URL, or WEBHOOK_URL without
+ * WEBHOOK_SECRET (unsigned webhooks could be forged), is an error.
+ * @throws ConfigError naming the missing variables.
+ */
+function notifyConfig(e: z.infer<typeof envSchema>): Config['notify'] {
+  const problems: string[] = [];
+  if (e.NOTIFY_MATTERMOST_ENABLED === true && !e.MATTERMOST_WEBHOOK_URL) {
+    problems.push('MATTERMOST_WEBHOOK_URL: required when NOTIFY_MATTERMOST_ENABLED is true');
+  }
+  if (e.NOTIFY_WEBHOOK_ENABLED === true && !e.WEBHOOK_URL) problems.push('WEBHOOK_URL: required when NOTIFY_WEBHOOK_ENABLED is true');
+  if (e.WEBHOOK_URL && !e.WEBHOOK_SECRET) problems.push('WEBHOOK_SECRET: required when WEBHOOK_URL is set');
+  if (problems.length) throw new ConfigError(problems);
+  const mattermostOn = e.NOTIFY_MATTERMOST_ENABLED ?? true;
+  const webhookOn = e.NOTIFY_WEBHOOK_ENABLED ?? true;
+  return {
+    emailEnabled: e.NOTIFY_EMAIL_ENABLED,
+    mattermostWebhookUrl: mattermostOn ? (e.MATTERMOST_WEBHOOK_URL ?? null) : null,
+    webhookUrl: webhookOn ? (e.WEBHOOK_URL ?? null) : null,
+    webhookSecret: webhookOn ? (e.WEBHOOK_SECRET ?? null) : null,
+    adminEmails: (e.ADMIN_EMAILS ?? '').split(',').map((a) => a.trim()).filter(Boolean),
+    templatesDir: e.TEMPLATES_DIR ? path.resolve(e.TEMPLATES_DIR) : null,
+  };
 }
 
 /**
@@ -320,5 +420,93 @@ export function loadConfig(env: RawEnv = withDotenv(process.env)): Config {
       maxAttempts: e.MAIL_MAX_ATTEMPTS,
       pollSeconds: e.MAIL_POLL_SECONDS,
     },
+    notify: notifyConfig(e),
+    scheduler: {
+      schedules: {
+        'purge-sessions': offToNull(e.SCHEDULE_PURGE_SESSIONS),
+        'purge-tokens': offToNull(e.SCHEDULE_PURGE_TOKENS),
+        'lift-bans': offToNull(e.SCHEDULE_LIFT_BANS),
+        'prune-audit': offToNull(e.SCHEDULE_PRUNE_AUDIT),
+        'retry-outbox': offToNull(e.SCHEDULE_RETRY_OUTBOX),
+        'admin-digest': offToNull(e.SCHEDULE_ADMIN_DIGEST),
+        backup: offToNull(e.SCHEDULE_BACKUP),
+      },
+      auditRetentionDays: e.AUDIT_RETENTION_DAYS,
+      loginAttemptRetentionDays: e.LOGIN_ATTEMPT_RETENTION_DAYS,
+      backupRetention: e.BACKUP_RETENTION,
+    },
   };
+}
+
+function offToNull(schedule: string): string | null {
+  return schedule === 'off' ? null : schedule.trim().replace(/\s+/g, ' ');
+}
+
+/** One setting as `gatehouse config show` prints it. */
+export interface ConfigSetting {
+  /** The environment variable. */
+  name: string;
+  /** The effective value, secrets masked (see {@link maskSecret}); `null` when unset and without default. */
+  value: string | null;
+  /** Where the value came from. */
+  source: 'environment' | '.env' | 'default';
+}
+
+const SECRET_NAME = /(SECRET|PASSWORD|PASSWD|TOKEN|KEY|CREDENTIALS)$/
+const SECRET_QUERY_PARAM = /pass|secret|token|key/i;
+
+/**
+ * Masks what must not be shown on a terminal: the whole value of a variable whose name says it
+ * is a secret (`*_SECRET`, `*_PASSWORD`, `*_TOKEN`, `*_KEY`), the password of a URL
+ * (`postgres://u:****@h/db`), secret-looking query parameters, and the path of `*_WEBHOOK_URL`
+ * values (Mattermost and Slack webhook URLs are themselves the credential).
+ */
+export function maskSecret(name: string, value: string): string {
+  if (value === '') return value;
+  if (SECRET_NAME.test(name)) return '********';
+  if (!/^[a-z][a-z0-9+.-]*:\/\//i.test(value)) return value;
+  let url: URL;
+  try {
+    url = new URL(value);
+  } catch {
+    return value;
+  }
+  let masked = false;
+  if (url.password) {
+    url.password = '****';
+    masked = true;
+  }
+  for (const key of [...url.searchParams.keys()]) {
+    if (SECRET_QUERY_PARAM.test(key)) {
+      url.searchParams.set(key, '****');
+      masked = true;
+    }
+  }
+  if (/WEBHOOK_URL$/.test(name) && url.pathname.length > 1) {
+    url.pathname = '/****';
+    masked = true;
+  }
+  return masked ? url.toString() : value;
+}
+
+/**
+ * Every setting Gatehouse reads, with its effective value (defaults applied, secrets masked) and
+ * its source. The environment wins over the `.env` file (see {@link withDotenv}).
+ * @throws ConfigError when the configuration is invalid (as {@link loadConfig}).
+ */
+export function describeConfig(env: RawEnv = process.env): ConfigSetting[] {
+  const merged = withDotenv(env);
+  const config = loadConfig(merged);
+  const parsed = envSchema.parse(
+    Object.fromEntries(Object.keys(envSchema.shape).flatMap((k) => (merged[k] ? [[k, merged[k]]] : []))),
+  ) as Record<string, unknown>;
+  return Object.keys(envSchema.shape).map((name) => {
+    const fromEnv = env[name] !== undefined && env[name] !== '';
+    const source: ConfigSetting['source'] = fromEnv ? 'environment' : merged[name] ? '.env' : 'default';
+    let effective = parsed[name];
+    if (name === 'DATABASE_URL' && effective === undefined) effective = `sqlite:${config.database.url}`;
+    if (name === 'DATA_DIR') effective = config.dataDir;
+    const value = effective === undefined ? null : maskSecret(name, String(effective));
+    return { name, value, source };
+  });
 }

@@ -21,7 +21,19 @@ import { LoginThrottle } from './limits/login-throttle.service.js';
 import { QuotaService } from './limits/quota.service.js';
 import { createAccountEmailLimits } from './limits/rate-limits.js';
 import { MailOutbox } from './mail/outbox.service.js';
-import { createFileTransport, createSmtpTransport, type MailTransport } from './mail/transport.js';
+import {
+  createFileTransport,
+  createSmtpTransport,
+  type DeliveryTransport,
+  emailDelivery,
+  type MailTransport,
+} from './mail/transport.js';
+import type { Channel } from './notify/events.js';
+import { NotifyService } from './notify/notify.service.js';
+import { TemplateRenderer } from './notify/templates.js';
+import { createMattermostTransport, createWebhookTransport } from './notify/transports.js';
+import { Scheduler } from './scheduler/scheduler.service.js';
+import { builtInTasks } from './scheduler/tasks.js';
 import { AuthCache } from './sessions/auth-cache.js';
 import {
   type AuthChangeListener,
@@ -46,6 +58,8 @@ export interface Gatehouse {
   cache: AuthCache;
   hasher: PasswordHasher;
   outbox: MailOutbox;
+  /** Notifications: events to email, Mattermost and webhook through the outbox; `notify(event, data)` for other modules. */
+  notify: NotifyService;
   sessions: SessionService;
   accessTokens: AccessTokenService;
   accounts: AccountService;
@@ -60,9 +74,11 @@ export interface Gatehouse {
   loginThrottle: LoginThrottle;
   /** API call quotas per user per hour/day. */
   quota: QuotaService;
+  /** Built-in housekeeping tasks on cron schedules, each run once across instances (`tick()` for tests). */
+  scheduler: Scheduler;
   /** True when the database answers a trivial query. */
   isDatabaseReady(): Promise<boolean>;
-  /** Starts background work (the outbox dispatcher). */
+  /** Starts background work (the outbox dispatcher, the scheduler). */
   startBackground(): void;
   /** Stops background work and closes the database. Safe to call twice. */
   close(): Promise<void>;
@@ -110,14 +126,37 @@ export async function createGatehouse(config: Config, overrides: GatehouseOverri
       (config.mail.smtpUrl
         ? createSmtpTransport(config.mail.smtpUrl)
         : createFileTransport(path.join(config.dataDir, 'mail')));
-    const outbox = new MailOutbox({
+    const transports: DeliveryTransport[] = [];
+    if (config.notify.emailEnabled) transports.push(emailDelivery(transport, config.mail.from));
+    if (config.notify.mattermostWebhookUrl) transports.push(createMattermostTransport(config.notify.mattermostWebhookUrl));
+    if (config.notify.webhookUrl && config.notify.webhookSecret) {
+      transports.push(createWebhookTransport(config.notify.webhookUrl, config.notify.webhookSecret, clock));
+    }
+    const renderer = new TemplateRenderer({ templatesDir: config.notify.templatesDir });
+    if (renderer.overridden.length) logger.info({ files: renderer.overridden }, 'notification templates overridden from TEMPLATES_DIR');
+    if (renderer.unknownFiles.length) {
+      logger.warn({ files: renderer.unknownFiles }, 'TEMPLATES_DIR files that name no template were ignored');
+    }
+    const outbox: MailOutbox = new MailOutbox({
       db,
-      transport,
+      transports,
+      // Operators pause channels in the database (`notify disable`), for every instance at once.
+      activeChannels: (): Promise<Channel[]> => notify.activeChannels(),
       clock,
       logger: logger.child({ component: 'outbox' }),
-      from: config.mail.from,
       maxAttempts: config.mail.maxAttempts,
       pollSeconds: config.mail.pollSeconds,
+    });
+    const notify: NotifyService = new NotifyService({
+      db,
+      clock,
+      logger: logger.child({ component: 'notify' }),
+      outbox,
+      renderer,
+      appName: APP_NAME,
+      publicUrl: config.server.publicUrl,
+      adminEmails: config.notify.adminEmails,
+      configured: transports.map((t) => t.channel as Channel),
     });
     const sessions = new SessionService({ db, clock, cache, changes, ttlSeconds: config.auth.sessionTtlSeconds });
     const accessTokens = new AccessTokenService({
@@ -126,18 +165,17 @@ export async function createGatehouse(config: Config, overrides: GatehouseOverri
       issuer: config.server.publicUrl,
       ttlSeconds: config.auth.accessTokenTtlSeconds,
     });
-    await accessTokens.init();
+    if ((await accessTokens.init()).generated) logger.info('generated the first token signing key (Ed25519)');
     const mails = new AccountMails({
-      outbox,
+      notify,
       publicUrl: config.server.publicUrl,
-      appName: APP_NAME,
       verifyTokenTtlSeconds: config.auth.verifyTokenTtlSeconds,
       resetTokenTtlSeconds: config.auth.resetTokenTtlSeconds,
     });
     const limits = await createLimiterStore({ redisUrl: config.limits.redisUrl, logger: logger.child({ component: 'limits' }) });
     limiterStore = limits;
     const emailLimits = createAccountEmailLimits('account-email', limits);
-    const loginThrottle = new LoginThrottle(limits, config.limits);
+    const loginThrottle = new LoginThrottle(limits, config.limits, (lockout) => notify.lockedOut(lockout));
     const audit = new AuditLog(db, clock);
     const access = new AccessService({
       db,
@@ -192,10 +230,18 @@ export async function createGatehouse(config: Config, overrides: GatehouseOverri
       apiKeys,
       audit,
       loginGuard: overrides.loginGuard ?? loginThrottle,
+      loginObserver: notify,
       requireEmailVerification: config.auth.requireEmailVerification,
     });
     const quota = new QuotaService(limits, config.quota, clock, async (userId, seconds, reason) => {
       await users.ban(userId, { durationSeconds: seconds, reason, automatic: true }, SYSTEM_ACTOR);
+    });
+    const scheduler = new Scheduler({
+      db,
+      clock,
+      logger: logger.child({ component: 'scheduler' }),
+      schedules: config.scheduler.schedules,
+      tasks: builtInTasks({ db, config, outbox, mails, changes, audit, appName: APP_NAME }),
     });
     if (!config.mail.smtpUrl && !overrides.mailTransport) {
       logger.info({ dir: path.join(config.dataDir, 'mail') }, 'SMTP_URL is not set: emails are written as .eml files');
@@ -209,6 +255,7 @@ export async function createGatehouse(config: Config, overrides: GatehouseOverri
       cache,
       hasher,
       outbox,
+      notify,
       sessions,
       accessTokens,
       accounts,
@@ -220,10 +267,15 @@ export async function createGatehouse(config: Config, overrides: GatehouseOverri
       limiterStore: limits,
       loginThrottle,
       quota,
+      scheduler,
       isDatabaseReady: () => pingDatabase(db),
-      startBackground: () => outbox.start(),
+      startBackground: () => {
+        outbox.start();
+        scheduler.start();
+      },
       close: () =>
         (closed ??= (async () => {
+          await scheduler.stop();
           await outbox.stop();
           await listener?.stop();
           await limits.close();

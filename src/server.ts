@@ -29,7 +29,19 @@ export async function startServer(config: Config, overrides: GatehouseOverrides 
     const address = await app.listen({ port: config.server.port, host: config.server.host });
     gatehouse.startBackground();
     gatehouse.logger.info(
-      { address, publicUrl: config.server.publicUrl, database: gatehouse.database.dialect },
+      {
+        address,
+        publicUrl: config.server.publicUrl,
+        database: gatehouse.database.dialect,
+        // The SQLite file, or the PostgreSQL host and database (never the password).
+        location:
+          gatehouse.database.dialect === 'sqlite'
+            ? config.database.url
+            : (() => {
+                const u = new URL(config.database.url);
+                return `${u.host}${u.pathname}`;
+              })(),
+      },
       `Gatehouse is listening; open ${config.server.publicUrl}`,
     );
     let stopping: Promise<void> | undefined;

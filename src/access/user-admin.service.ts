@@ -7,18 +7,30 @@
  * instance's auth cache is told (see `sessions/auth-changes.ts`).
  */
 import type { Kysely } from 'kysely';
+import { z } from 'zod';
 import type { AccountMails } from '../accounts/account-mails.js';
-import { toUserView, type UserView } from '../accounts/accounts.service.js';
-import { deleteUser, findUserByEmail, findUserById, listUsers, updateUser } from '../accounts/users.repo.js';
+import { PROFILE_MAX_BYTES, toUserView, type UserView } from '../accounts/accounts.service.js';
+import {
+  deleteUser,
+  findUserByEmail,
+  findUserById,
+  insertUser,
+  listUsers,
+  normalizeEmail,
+  updateUser,
+} from '../accounts/users.repo.js';
 import type { ActorContext, AuditLog } from '../audit/audit.service.js';
 import type { Database, UserRow } from '../db/schema.js';
 import { inTransaction, type Tx } from '../db/transaction.js';
 import type { AuthChanges } from '../sessions/auth-changes.js';
-import type { SessionService } from '../sessions/sessions.service.js';
+import { isSupportedPasswordHash } from '../crypto/passwords.js';
+import { isUniqueViolation } from '../db/executor.js';
+import type { SessionService, SessionView } from '../sessions/sessions.service.js';
 import { addSeconds, type Clock } from '../shared/clock.js';
 import { AppError } from '../shared/errors.js';
+import { newId } from '../shared/ids.js';
 import { revokeUserApiKeys } from './api-keys.repo.js';
-import { findGroup, groupNamesOfUsers } from './groups.repo.js';
+import { addMember, findGroup, groupNamesOfUsers } from './groups.repo.js';
 import { assertCanGrant, type Role, ROLE_PERMISSIONS } from './permissions.js';
 
 /** A user as administrators see them. */
@@ -55,6 +67,65 @@ export interface UserChanges {
   status?: UserRow['status'] | undefined;
   profile?: Record<string, unknown> | undefined;
 }
+
+/**
+ * A user as `users export` writes it and `users import` reads it back: every field needed to
+ * recreate the account, including the password hash (so exports are secrets).
+ */
+export interface ExportedUser {
+  id: string;
+  email: string;
+  name: string;
+  role: UserRow['role'];
+  status: UserRow['status'];
+  email_verified_at: string | null;
+  profile: Record<string, unknown>;
+  groups: string[];
+  banned_until: string | null;
+  ban_reason: string | null;
+  created_at: string;
+  updated_at: string;
+  /** argon2id (PHC string) for Gatehouse users; imports also accept argon2i and bcrypt. */
+  password_hash: string;
+}
+
+/**
+ * Stored instead of a hash for imported users that came without one: no password matches it,
+ * so such users set a password through "forgot password".
+ */
+export const UNUSABLE_PASSWORD_HASH = '!';
+
+const isoTime = z
+  .string()
+  .refine((v) => !Number.isNaN(Date.parse(v)), 'must be an ISO-8601 time')
+  .transform((v) => new Date(v).toISOString());
+
+/** What `users import` accepts per record; fields beyond `email` are optional. */
+const importSchema = z.object({
+  id: z.string().uuid('must be a UUID').optional(),
+  email: z.string().trim().max(254).regex(/^[^\s@]+@[^\s@]+$/, 'must be an email address'),
+  name: z.string().max(200).default(''),
+  role: z.enum(['user', 'admin', 'worker']).default('user'),
+  status: z.enum(['active', 'deactivated']).default('active'),
+  email_verified_at: isoTime.nullable().optional(),
+  /** Shorthand for systems that only know a flag: true = verified at import time. */
+  email_verified: z.boolean().optional(),
+  profile: z.record(z.string(), z.unknown()).default({}),
+  groups: z.array(z.string().min(1)).default([]),
+  banned_until: isoTime.nullable().default(null),
+  ban_reason: z.string().max(500).nullable().default(null),
+  created_at: isoTime.optional(),
+  password_hash: z
+    .string()
+    .refine((v) => v === '' || isSupportedPasswordHash(v), 'must be an argon2id, argon2i or bcrypt ($2a$/$2b$/$2y$) hash')
+    .optional(),
+});
+
+/** One record to import (see {@link UserAdminService.importUser}); unknown fields are ignored. */
+export type ImportUserRecord = z.input<typeof importSchema>;
+
+/** Thrown inside a dry-run import's transaction to roll it back after every check passed. */
+class DryRunRollback extends Error {}
 
 /** Options for {@link UserAdminService}. */
 export interface UserAdminServiceOptions {
@@ -137,6 +208,7 @@ export class UserAdminService {
       }
       if (changes.status === 'deactivated' && user.status !== 'deactivated') {
         await this.revokeEverything(tx, userId, 'deactivated_by_admin');
+        await this.options.mails.accountDeactivated(tx, user, now);
         await this.options.audit.record(tx.db, actor, { action: 'user.deactivate', targetType: 'user', targetId: userId });
       } else {
         await this.options.changes.userChanged(tx, userId);
@@ -209,7 +281,7 @@ export class UserAdminService {
         updated_at: now.toISOString(),
       });
       await this.revokeEverything(tx, userId, 'banned');
-      await this.options.mails.accountBanned(tx, user, indefinite ? null : until.toISOString(), reason);
+      await this.options.mails.accountBanned(tx, user, indefinite ? null : until.toISOString(), reason, input.automatic ?? false);
       await this.options.audit.record(tx.db, actor, {
         action: input.automatic ? 'quota.auto_ban' : 'user.ban',
         targetType: 'user',
@@ -254,6 +326,140 @@ export class UserAdminService {
         details: { email: user.email },
       });
     });
+  }
+
+  /** A user's active sessions (neither revoked nor expired), newest first. @throws AppError `not_found`. */
+  async listSessions(userId: string): Promise<SessionView[]> {
+    await this.requireUser(userId);
+    return this.options.sessions.list(userId, null);
+  }
+
+  /**
+   * Revokes one of a user's sessions, or all of them when `sessionId` is undefined; the refresh
+   * tokens and access tokens of those sessions stop working at once.
+   * @returns the number of sessions revoked.
+   * @throws AppError `not_found` (no such user, or no such active session of theirs).
+   */
+  async revokeSessions(userId: string, sessionId: string | undefined, actor: ActorContext): Promise<number> {
+    await this.requireUser(userId);
+    const active = await this.options.sessions.list(userId, null);
+    return inTransaction(this.options.db, async (tx) => {
+      if (sessionId !== undefined) {
+        await this.options.sessions.revokeOfUserInTx(tx, userId, sessionId, 'revoked_by_admin');
+      } else {
+        await this.options.sessions.revokeAllInTx(tx, userId, 'revoked_by_admin');
+      }
+      await this.options.audit.record(tx.db, actor, {
+        action: 'session.revoke_by_admin',
+        targetType: sessionId === undefined ? 'user' : 'session',
+        targetId: sessionId ?? userId,
+        details: { user_id: userId, all: sessionId === undefined },
+      });
+      return sessionId === undefined ? active.length : 1;
+    });
+  }
+
+  /**
+   * A page of users with everything `users import` needs to recreate them, password hashes
+   * included, in creation order.
+   */
+  async exportPage(page: { limit: number; afterId?: string | undefined }): Promise<{ items: ExportedUser[]; next: string | null }> {
+    const rows = await listUsers(this.options.db, { limit: page.limit, afterId: page.afterId });
+    const items = rows.slice(0, page.limit);
+    const groups = await groupNamesOfUsers(this.options.db, items.map((u) => u.id));
+    return {
+      items: items.map((u) => ({
+        id: u.id,
+        email: u.email,
+        name: u.name,
+        role: u.role,
+        status: u.status,
+        email_verified_at: u.email_verified_at,
+        profile: JSON.parse(u.profile) as Record<string, unknown>,
+        groups: groups.get(u.id) ?? [],
+        banned_until: u.banned_until,
+        ban_reason: u.ban_reason,
+        created_at: u.created_at,
+        updated_at: u.updated_at,
+        password_hash: u.password_hash,
+      })),
+      next: rows.length > page.limit ? (items.at(-1)?.id ?? null) : null,
+    };
+  }
+
+  /**
+   * Creates one user from an exported or foreign record, in one transaction with its group
+   * memberships and an audit entry. The password hash is stored as it is (argon2id, argon2i or
+   * bcrypt; none: {@link UNUSABLE_PASSWORD_HASH}); foreign hashes become argon2id at the user's
+   * next login. The record's `id` is kept when given and free, so an export imports back as it was.
+   * With `dryRun` every check (including the database's constraints) runs and nothing is kept.
+   * @throws AppError `validation_failed` (a bad field), `email_taken`, `conflict` (id taken),
+   *   `not_found` (a group that does not exist).
+   */
+  async importUser(record: unknown, options: { dryRun?: boolean }, actor: ActorContext): Promise<ExportedUser> {
+    const parsed = importSchema.safeParse(record);
+    if (!parsed.success) {
+      const errors = parsed.error.issues.map((i) => ({ field: `/${i.path.join('/')}`, message: i.message }));
+      throw new AppError('validation_failed', errors.map((e) => `${e.field.slice(1) || 'record'}: ${e.message}`).join('; '), {
+        errors,
+      });
+    }
+    const input = parsed.data;
+    const profile = JSON.stringify(input.profile);
+    if (Buffer.byteLength(profile) > PROFILE_MAX_BYTES) {
+      throw new AppError('validation_failed', `profile: must be at most ${PROFILE_MAX_BYTES} bytes of JSON`);
+    }
+    const now = this.options.clock.now().toISOString();
+    const verifiedAt =
+      input.email_verified_at !== undefined ? input.email_verified_at : input.email_verified ? now : null;
+    const row = {
+      id: input.id ?? newId(),
+      email: input.email,
+      email_normalized: normalizeEmail(input.email),
+      password_hash: input.password_hash || UNUSABLE_PASSWORD_HASH,
+      name: input.name.trim(),
+      profile,
+      role: input.role,
+      status: input.status,
+      email_verified_at: verifiedAt,
+      banned_until: input.banned_until,
+      ban_reason: input.ban_reason,
+      created_at: input.created_at ?? now,
+      updated_at: now,
+    };
+    if (await findUserByEmail(this.options.db, row.email)) throw new AppError('email_taken', `${row.email} already exists.`);
+    if (input.id && (await findUserById(this.options.db, input.id))) {
+      throw new AppError('conflict', `Another user already has the id ${input.id}.`);
+    }
+    const groupIds: string[] = [];
+    for (const name of new Set(input.groups)) {
+      const group = await findGroup(this.options.db, name);
+      if (!group) throw new AppError('not_found', `No group "${name}".`);
+      groupIds.push(group.id);
+    }
+    try {
+      await inTransaction(this.options.db, async (tx) => {
+        await insertUser(tx.db, row);
+        for (const groupId of groupIds) await addMember(tx.db, groupId, row.id, now);
+        await this.options.audit.record(tx.db, actor, {
+          action: 'user.import',
+          targetType: 'user',
+          targetId: row.id,
+          details: { email: row.email, hash: row.password_hash === UNUSABLE_PASSWORD_HASH ? 'none' : row.password_hash.split('$')[1] },
+        });
+        if (options.dryRun) throw new DryRunRollback();
+      });
+    } catch (error) {
+      if (!(error instanceof DryRunRollback)) {
+        if (isUniqueViolation(error)) throw new AppError('email_taken', `${row.email} already exists.`);
+        throw error;
+      }
+    }
+    return {
+      ...row,
+      profile: input.profile,
+      groups: [...new Set(input.groups)],
+    };
   }
 
   /** The public fields of an active user. @throws AppError `not_found` (also for deactivated users). */

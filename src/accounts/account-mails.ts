@@ -1,89 +1,94 @@
 /**
- * Renders and enqueues the account emails. Every method takes the transaction of the change
- * that caused the email, so mail and change commit together.
+ * The account notifications, as the account services call them. Every method takes the
+ * transaction of the change that caused the notification, so message and change commit
+ * together; {@link NotifyService} renders the templates, queues the outbox messages and wakes
+ * the dispatcher after commit.
  */
 import type { UserRow } from '../db/schema.js';
 import type { Tx } from '../db/transaction.js';
-import type { MailOutbox } from '../mail/outbox.service.js';
-import {
-  accountBannedMail,
-  accountDeactivatedMail,
-  accountUnbannedMail,
-  type MailContext,
-  passwordChangedMail,
-  registrationAttemptMail,
-  resetPasswordMail,
-  verifyEmailMail,
-} from '../mail/templates.js';
+import { notifyUser, type NotifyService } from '../notify/notify.service.js';
 
 /** Options for {@link AccountMails}. */
 export interface AccountMailsOptions {
-  outbox: MailOutbox;
+  notify: NotifyService;
+  /** Base URL for links, without trailing slash. */
   publicUrl: string;
-  appName: string;
   verifyTokenTtlSeconds: number;
   resetTokenTtlSeconds: number;
 }
 
+/** Account emails (to the user) and account events for the admins. */
 export class AccountMails {
   constructor(private readonly options: AccountMailsOptions) {}
 
   /** Link and email for confirming an address. */
   async verifyEmail(tx: Tx, user: UserRow, token: string): Promise<void> {
-    const url = `${this.options.publicUrl}/verify-email?token=${encodeURIComponent(token)}`;
-    const hours = Math.round(this.options.verifyTokenTtlSeconds / 3600);
-    await this.send(tx, user, 'verify_email', verifyEmailMail(this.context(user), url, hours));
+    await this.options.notify.enqueue(tx, 'user.verification_requested', {
+      user: notifyUser(user),
+      url: `${this.options.publicUrl}/verify-email?token=${encodeURIComponent(token)}`,
+      ttl_hours: Math.round(this.options.verifyTokenTtlSeconds / 3600),
+    });
   }
 
   /** Tells an existing owner that someone tried to register with their email. */
   async registrationAttempt(tx: Tx, user: UserRow): Promise<void> {
-    const mail = registrationAttemptMail(
-      this.context(user),
-      `${this.options.publicUrl}/`,
-      `${this.options.publicUrl}/forgot-password`,
-    );
-    await this.send(tx, user, 'registration_attempt', mail);
+    await this.options.notify.enqueue(tx, 'user.registration_attempted', {
+      user: notifyUser(user),
+      login_url: `${this.options.publicUrl}/`,
+      reset_url: `${this.options.publicUrl}/forgot-password`,
+    });
+  }
+
+  /** Tells the admins about a new self-service registration. */
+  async userRegistered(tx: Tx, user: UserRow): Promise<void> {
+    await this.options.notify.enqueue(tx, 'user.registered', { user: notifyUser(user) });
+  }
+
+  /** Welcome email once the address is confirmed. */
+  async welcome(tx: Tx, user: UserRow): Promise<void> {
+    await this.options.notify.enqueue(tx, 'user.verified', { user: notifyUser(user), login_url: `${this.options.publicUrl}/` });
   }
 
   /** Link and email for resetting a password. */
   async resetPassword(tx: Tx, user: UserRow, token: string): Promise<void> {
-    const url = `${this.options.publicUrl}/reset-password?token=${encodeURIComponent(token)}`;
-    const minutes = Math.round(this.options.resetTokenTtlSeconds / 60);
-    await this.send(tx, user, 'reset_password', resetPasswordMail(this.context(user), url, minutes));
+    await this.options.notify.enqueue(tx, 'user.password_reset_requested', {
+      user: notifyUser(user),
+      url: `${this.options.publicUrl}/reset-password?token=${encodeURIComponent(token)}`,
+      ttl_minutes: Math.round(this.options.resetTokenTtlSeconds / 60),
+    });
   }
 
   /** Security notice after a password change or reset. */
   async passwordChanged(tx: Tx, user: UserRow, whenIso: string): Promise<void> {
-    const mail = passwordChangedMail(this.context(user), `${this.options.publicUrl}/forgot-password`, whenIso);
-    await this.send(tx, user, 'password_changed', mail);
+    await this.options.notify.enqueue(tx, 'user.password_changed', {
+      user: notifyUser(user),
+      reset_url: `${this.options.publicUrl}/forgot-password`,
+      changed_at: whenIso,
+    });
+  }
+
+  /** Security notice after the user changed their own name or profile (`fields`: `name`, `profile`). */
+  async profileUpdated(tx: Tx, user: UserRow, fields: string[], whenIso: string): Promise<void> {
+    await this.options.notify.enqueue(tx, 'user.profile_updated', {
+      user: notifyUser(user),
+      fields,
+      updated_at: whenIso,
+      reset_url: `${this.options.publicUrl}/forgot-password`,
+    });
   }
 
   /** Security notice after deactivation. */
   async accountDeactivated(tx: Tx, user: UserRow, whenIso: string): Promise<void> {
-    await this.send(tx, user, 'account_deactivated', accountDeactivatedMail(this.context(user), whenIso));
+    await this.options.notify.enqueue(tx, 'user.deactivated', { user: notifyUser(user), deactivated_at: whenIso });
   }
 
-  /** Notice of a ban (`until` null = indefinite). */
-  async accountBanned(tx: Tx, user: UserRow, until: string | null, reason: string): Promise<void> {
-    await this.send(tx, user, 'account_banned', accountBannedMail(this.context(user), until, reason));
+  /** Notice of a ban (`until` null = indefinite) to the user, and to the admins. `automatic`: by the API quota. */
+  async accountBanned(tx: Tx, user: UserRow, until: string | null, reason: string, automatic = false): Promise<void> {
+    await this.options.notify.enqueue(tx, 'user.banned', { user: notifyUser(user), until, reason, automatic });
   }
 
   /** Notice that a ban was lifted. */
   async accountUnbanned(tx: Tx, user: UserRow): Promise<void> {
-    await this.send(tx, user, 'account_unbanned', accountUnbannedMail(this.context(user)));
-  }
-
-  private context(user: UserRow): MailContext {
-    return { appName: this.options.appName, publicUrl: this.options.publicUrl, name: user.name };
-  }
-
-  private async send(
-    tx: Tx,
-    user: UserRow,
-    template: Parameters<MailOutbox['enqueue']>[2],
-    mail: Parameters<MailOutbox['enqueue']>[3],
-  ): Promise<void> {
-    await this.options.outbox.enqueue(tx.db, user.email, template, mail);
-    tx.afterCommit(() => this.options.outbox.wake());
+    await this.options.notify.enqueue(tx, 'user.unbanned', { user: notifyUser(user), login_url: `${this.options.publicUrl}/` });
   }
 }

@@ -142,6 +142,7 @@ export class AccountService {
           const token = await this.issueOneTimeToken(tx.db, created.id, 'verify_email');
           await this.options.mails.verifyEmail(tx, created, token);
         }
+        await this.options.mails.userRegistered(tx, created);
         await this.options.audit.record(tx.db, { ...actor, actorId: created.id }, {
           action: 'user.register',
           targetType: 'user',
@@ -172,6 +173,7 @@ export class AccountService {
       if (user && !user.email_verified_at) {
         await updateUser(tx.db, id, { email_verified_at: now, updated_at: now });
         await this.options.changes.userChanged(tx, id);
+        await this.options.mails.welcome(tx, user);
         await this.options.audit.record(tx.db, { ...actor, actorId: id }, {
           action: 'user.verify_email',
           targetType: 'user',
@@ -310,7 +312,11 @@ export class AccountService {
     }
     const updated = await inTransaction(this.options.db, async (tx) => {
       const row = await updateUser(tx.db, userId, update);
-      if (row) await this.options.changes.userChanged(tx, userId);
+      if (row) {
+        await this.options.changes.userChanged(tx, userId);
+        const fields = [...(changes.name !== undefined ? ['name'] : []), ...(changes.profile !== undefined ? ['profile'] : [])];
+        if (fields.length) await this.options.mails.profileUpdated(tx, row, fields, update.updated_at);
+      }
       return row;
     });
     if (!updated) throw new AppError('not_found', 'No such user.');

@@ -28,6 +28,8 @@ export type AuditAction =
   | 'user.unban'
   | 'user.delete'
   | 'user.verify_email_by_admin'
+  | 'user.import'
+  | 'session.revoke_by_admin'
   | 'api_key.create'
   | 'api_key.revoke'
   | 'group.create'

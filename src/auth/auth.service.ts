@@ -54,6 +54,11 @@ export interface LoginGuard {
   recordSuccess(email: string, ip: string | null): Promise<void>;
 }
 
+/** Told about each proven password before the sign-in is recorded (new-device notices); must not throw. */
+export interface LoginObserver {
+  passwordVerified(user: UserRow, client: ClientInfo): Promise<void>;
+}
+
 /** A guard that allows everything (tests and embedding apps that throttle elsewhere). */
 export const NO_LOGIN_GUARD: LoginGuard = {
   assertAllowed: async () => undefined,
@@ -83,6 +88,8 @@ export interface AuthServiceOptions {
   apiKeys: ApiKeyService;
   audit: AuditLog;
   loginGuard: LoginGuard;
+  /** Optional: told about successful sign-ins before they are recorded. */
+  loginObserver?: LoginObserver;
   requireEmailVerification: boolean;
 }
 
@@ -126,6 +133,7 @@ export class AuthService {
       await this.recordAttempt(email, user, client, refusal.code);
       throw refusal;
     }
+    await this.options.loginObserver?.passwordVerified(user, client);
     await this.recordAttempt(email, user, client, 'success');
     if (this.options.hasher.needsRehash(user.password_hash)) {
       const rehashed = await this.options.hasher.hash(password);

@@ -12,6 +12,20 @@ export const ExitCode = {
 } as const;
 
 /**
+ * Ends a command with `exitCode` (see {@link ExitCode}) after it printed its own output;
+ * `message`, when given, goes to stderr.
+ */
+export class ExitError extends Error {
+  constructor(
+    readonly exitCode: number,
+    message = '',
+  ) {
+    super(message);
+    this.name = 'ExitError';
+  }
+}
+
+/**
  * Renders rows as a plain-text table with a header line; columns are padded to their widest cell.
  * @param columns `[header, key]` pairs, in display order.
  */

@@ -1,8 +1,10 @@
 /**
  * Interactive prompts (via @clack/prompts) that turn Ctrl-C into a {@link CancelledError}
- * instead of a stack trace, and a reader for `--password-stdin`.
+ * instead of a stack trace, a reader for `--password-stdin`, and confirmations that also work
+ * when answers are piped into standard input.
  */
-import { isCancel, password, text } from '@clack/prompts';
+import { createInterface } from 'node:readline';
+import { confirm, isCancel, password, text } from '@clack/prompts';
 
 /** Thrown when the operator cancels a prompt (Ctrl-C / Escape). */
 export class CancelledError extends Error {
@@ -19,6 +21,13 @@ export async function promptText(message: string): Promise<string> {
   return value.trim();
 }
 
+/** Asks for a line of text that may be left empty. @throws CancelledError */
+export async function promptOptionalText(message: string): Promise<string> {
+  const value = await text({ message, defaultValue: '', placeholder: '(none)' });
+  if (isCancel(value)) throw new CancelledError();
+  return (value ?? '').trim();
+}
+
 /** Asks for a password without echoing it. @throws CancelledError */
 export async function promptPassword(message: string): Promise<string> {
   const value = await password({ message, validate: (v) => (v && v.length >= 10 ? undefined : 'At least 10 characters.') });
@@ -31,4 +40,47 @@ export async function readStdin(): Promise<string> {
   const chunks: Buffer[] = [];
   for await (const chunk of process.stdin) chunks.push(chunk as Buffer);
   return Buffer.concat(chunks).toString('utf8').replace(/\r?\n$/, '');
+}
+
+/** Asks questions: on a terminal with prompts, otherwise one answer per line of standard input. */
+export interface Asker {
+  /** Asks for a line of text (trimmed). @throws CancelledError (Ctrl-C, or stdin ended). */
+  text(message: string): Promise<string>;
+  /** Asks yes/no; piped answers `y`/`yes` mean yes, anything else no. @throws CancelledError */
+  confirm(message: string): Promise<boolean>;
+}
+
+/**
+ * An {@link Asker} for this process: @clack/prompts when standard input is a terminal; otherwise
+ * it prints each question on stderr and reads the next line of standard input (scripts pipe the
+ * answers in); the end of input before an answer counts as cancelling.
+ */
+export function createAsker(): Asker {
+  if (process.stdin.isTTY) {
+    return {
+      async text(message) {
+        const value = await text({ message });
+        if (isCancel(value)) throw new CancelledError();
+        return (value ?? '').trim();
+      },
+      async confirm(message) {
+        const value = await confirm({ message, initialValue: false });
+        if (isCancel(value)) throw new CancelledError();
+        return value;
+      },
+    };
+  }
+  let lines: AsyncIterator<string> | undefined;
+  const next = async (message: string): Promise<string> => {
+    process.stderr.write(`${message} `);
+    lines ??= createInterface({ input: process.stdin, crlfDelay: Infinity })[Symbol.asyncIterator]();
+    const line = await lines.next();
+    process.stderr.write('\n');
+    if (line.done) throw new CancelledError();
+    return line.value.trim();
+  };
+  return {
+    text: (message) => next(message),
+    confirm: async (message) => /^(y|yes)$/i.test(await next(`${message} (yes/no)`)),
+  };
 }

@@ -4,9 +4,12 @@
  * Hashing is argon2id with the OWASP Password Storage Cheat Sheet parameters (m = 19 MiB,
  * t = 2, p = 1) via @node-rs/argon2, which runs on libuv's thread pool so the event loop never
  * blocks. Hashes carry their parameters (PHC string format), which lets {@link PasswordHasher.needsRehash}
- * upgrade old hashes transparently on the next successful login.
+ * upgrade old hashes transparently on the next successful login. Hashes imported from other
+ * systems are accepted too: argon2i/argon2id PHC strings and bcrypt (`$2a$`, `$2b$`, `$2y$`,
+ * checked with the pure-JS bcryptjs); they are replaced by argon2id at the next login.
  */
 import { Algorithm, hash, verify } from '@node-rs/argon2';
+import bcrypt from 'bcryptjs';
 import { zxcvbn, zxcvbnOptions } from '@zxcvbn-ts/core';
 import * as zxcvbnCommon from '@zxcvbn-ts/language-common';
 import * as zxcvbnEn from '@zxcvbn-ts/language-en';
@@ -15,6 +18,19 @@ import { AppError } from '../shared/errors.js';
 /** Allowed password length in characters (OWASP ASVS 2.1.1 / 2.1.2 allow at least 64; we allow 256). */
 export const PASSWORD_MIN_LENGTH = 10;
 export const PASSWORD_MAX_LENGTH = 256;
+
+/** A bcrypt hash as other systems store it: `$2a$`, `$2b$` or `$2y$`, cost, 53 characters of salt and hash. */
+const BCRYPT_HASH = /^\$2[aby]\$\d{2}\$[./A-Za-z0-9]{53}$/;
+/** An argon2 PHC string (argon2id or argon2i; argon2d is not meant for passwords). */
+const ARGON2_HASH = /^\$argon2(id|i)\$v=\d+\$m=\d+,t=\d+,p=\d+\$[A-Za-z0-9+/]+\$[A-Za-z0-9+/]+$/;
+
+/**
+ * True when `storedHash` is a password hash {@link PasswordHasher.verify} can check: argon2id or
+ * argon2i (PHC string format) or bcrypt (`$2a$`, `$2b$`, `$2y$`). Used to validate imports.
+ */
+export function isSupportedPasswordHash(storedHash: string): boolean {
+  return BCRYPT_HASH.test(storedHash) || ARGON2_HASH.test(storedHash);
+}
 
 /** argon2id cost parameters. */
 export interface Argon2Params {
@@ -41,11 +57,14 @@ export class PasswordHasher {
   }
 
   /**
-   * Checks `password` against a stored hash. Returns false (never throws) for malformed hashes.
-   * Non-argon2 hashes (e.g. imported bcrypt) are not accepted here.
+   * Checks `password` against a stored hash: argon2 (PHC string) or an imported bcrypt hash.
+   * Returns false (never throws) for malformed or unsupported hashes.
    */
   async verify(storedHash: string, password: string): Promise<boolean> {
     try {
+      // bcrypt only sees the first 72 bytes of a password; acceptable for a legacy hash that is
+      // replaced by argon2id (of the whole password) at this very login.
+      if (BCRYPT_HASH.test(storedHash)) return await bcrypt.compare(password, storedHash);
       return await verify(storedHash, password);
     } catch {
       return false;
@@ -61,7 +80,10 @@ export class PasswordHasher {
     await this.verify(await this.dummyHash, password);
   }
 
-  /** True when `storedHash` was made with other parameters (or another algorithm) than the current ones. */
+  /**
+   * True when `storedHash` was made with other parameters or another algorithm (argon2i, bcrypt)
+   * than the current argon2id ones.
+   */
   needsRehash(storedHash: string): boolean {
     const match = /^\$argon2id\$v=19\$m=(\d+),t=(\d+),p=(\d+)\$/.exec(storedHash);
     if (!match) return true;

@@ -20,6 +20,11 @@ export interface DatabaseHandle {
    * process, e.g. the CLI) commits to the file. Lets caches notice outside writes cheaply.
    */
   dataVersion?: () => number;
+  /**
+   * SQLite only: copies the open database into `destination` with SQLite's online backup API (a
+   * consistent snapshot while other connections keep reading and writing).
+   */
+  backup?: (destination: string) => Promise<void>;
   /** Closes every connection. Safe to call twice. */
   close(): Promise<void>;
 }
@@ -78,6 +83,9 @@ export function openDatabase(config: Config['database']): DatabaseHandle {
     db,
     dialect: 'sqlite',
     dataVersion: () => (sqlite.open ? Number(dataVersionStatement.get()) : -1),
+    backup: async (destination) => {
+      await sqlite.backup(destination);
+    },
     close: onceAsync(() => db.destroy()),
   };
 }

@@ -6,6 +6,8 @@ import { type Kysely, type Migration, type MigrationResultSet, Migrator } from '
 import type { DatabaseDialect } from '../config.js';
 import { migration0001 } from './migrations/0001-accounts.js';
 import { migration0002 } from './migrations/0002-access.js';
+import { migration0003 } from './migrations/0003-scheduler.js';
+import { migration0004 } from './migrations/0004-notify.js';
 import type { MigrationTypes } from './migrations/types.js';
 
 function allMigrations(dialect: DatabaseDialect): Record<string, Migration> {
@@ -14,6 +16,8 @@ function allMigrations(dialect: DatabaseDialect): Record<string, Migration> {
   return {
     '0001-accounts': migration0001(types),
     '0002-access': migration0002(types),
+    '0003-scheduler': migration0003(types),
+    '0004-notify': migration0004(types),
   };
 }
 
@@ -35,4 +39,13 @@ export async function migrateToLatest(db: Kysely<any>, dialect: DatabaseDialect)
   const result: MigrationResultSet = await migrator.migrateToLatest();
   if (result.error) throw result.error;
   return { applied: (result.results ?? []).filter((r) => r.status === 'Success').map((r) => r.migrationName) };
+}
+
+/** The names of the migrations not yet applied to `db`, in order (for `gatehouse config check`). */
+export async function pendingMigrations(db: Kysely<any>, dialect: DatabaseDialect): Promise<string[]> {
+  const migrator = new Migrator({
+    db,
+    provider: { getMigrations: async () => allMigrations(dialect) },
+  });
+  return (await migrator.getMigrations()).filter((m) => !m.executedAt).map((m) => m.name);
 }

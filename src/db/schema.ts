@@ -79,13 +79,14 @@ export interface SigningKeyTable {
   retired_at: string | null;
 }
 
-/** `outbox`: durable queue of outgoing messages (emails), delivered with retries. */
+/** `outbox`: durable queue of outgoing messages (email, Mattermost, webhook), delivered with retries. */
 export interface OutboxTable {
   id: string;
-  channel: 'email';
+  channel: 'email' | 'mattermost' | 'webhook';
+  /** Email address for `email`; the channel name for `mattermost` and `webhook` (their URLs carry secrets). */
   recipient: string;
   subject: string;
-  /** JSON `{ text, html }`, serialised. */
+  /** Serialised JSON: `{ text, html }` for email, `{ text }` for Mattermost, the signed payload for webhooks. */
   body: string;
   /** Which template produced it, for operators and tests. */
   template: string;
@@ -164,6 +165,51 @@ export interface LoginAttemptTable {
   outcome: string;
 }
 
+/**
+ * `scheduled_task`: one row per scheduler task, shared by every instance. It is the task's lease:
+ * an instance runs a due run only after an atomic conditional UPDATE made it `lease_owner`.
+ */
+export interface ScheduledTaskTable {
+  /** Task name, e.g. `purge-sessions`. */
+  name: string;
+  /** Cron expression (5 fields, UTC) as last registered by an instance, or `off`. */
+  schedule: string;
+  /** 1 when the registering instance runs the task on its schedule, 0 when `off`. */
+  enabled: number;
+  /** When the next scheduled run is due; null when disabled. */
+  next_run_at: string | null;
+  last_run_at: string | null;
+  /** Instance currently running the task (its lease), or null. */
+  lease_owner: string | null;
+  /** The lease ends here even if its owner never releases it (a crashed instance). */
+  lease_expires_at: string | null;
+  updated_at: string;
+}
+
+/** `task_run`: one scheduler task run, from claim to outcome. */
+export interface TaskRunTable {
+  id: string;
+  task: string;
+  /** `schedule` (a due run) or `manual` (`gatehouse schedule run`). */
+  trigger: 'schedule' | 'manual';
+  /** The instance that ran it (`host:pid:random`). */
+  instance: string;
+  started_at: string;
+  finished_at: string | null;
+  /** Null while running (or when its instance died mid-run). */
+  outcome: 'success' | 'failure' | 'skipped' | null;
+  /** JSON object, serialised: what the task did, or the error. */
+  detail: string;
+}
+
+/** `notify_channel`: an operator's switch for one channel (`notify enable|disable`); no row = enabled. */
+export interface NotifyChannelTable {
+  channel: string;
+  /** 1 = enabled, 0 = paused. */
+  enabled: number;
+  updated_at: string;
+}
+
 /** Every table, keyed by name. */
 export interface Database {
   user: UserTable;
@@ -177,6 +223,9 @@ export interface Database {
   api_key: ApiKeyTable;
   audit_log: AuditLogTable;
   login_attempt: LoginAttemptTable;
+  scheduled_task: ScheduledTaskTable;
+  task_run: TaskRunTable;
+  notify_channel: NotifyChannelTable;
 }
 
 export type UserRow = Selectable<UserTable>;
@@ -191,6 +240,8 @@ export type GroupRow = Selectable<GroupTable>;
 export type ApiKeyRow = Selectable<ApiKeyTable>;
 export type AuditLogRow = Selectable<AuditLogTable>;
 export type LoginAttemptRow = Selectable<LoginAttemptTable>;
+export type ScheduledTaskRow = Selectable<ScheduledTaskTable>;
+export type TaskRunRow = Selectable<TaskRunTable>;
 
 /** Marker kept so `Generated` stays importable for future auto-increment columns. */
 export type GeneratedColumn<T> = Generated<T>;

@@ -36,6 +36,19 @@ export type LoginThrottleSettings = Pick<
   'loginMaxConsecutiveFailures' | 'loginLockoutBaseSeconds' | 'loginMaxFailuresPerIpPerDay'
 >;
 
+/**
+ * A lockout that just began: the first lock of an (email, IP) pair in a run of failures
+ * (`scope: 'account'`), or an IP reaching its daily failure limit (`scope: 'ip'`). For admins.
+ */
+export interface LockoutReport {
+  scope: 'account' | 'ip';
+  /** Normalised email as typed (may belong to no account); null for `ip`. */
+  email: string | null;
+  ip: string | null;
+  failures: number;
+  lockout_seconds: number;
+}
+
 /** The pair key for callers without an IP (the CLI). */
 const NO_IP = '-';
 
@@ -63,10 +76,12 @@ export class LoginThrottle {
    * @param store where the counters live (shared by every instance on Redis).
    * @param settings `config.limits`: LOGIN_MAX_CONSECUTIVE_FAILURES, LOGIN_LOCKOUT_BASE_SECONDS,
    *   LOGIN_MAX_FAILURES_PER_IP_PER_DAY.
+   * @param onLockout told when a lockout begins (admin notifications); must not throw.
    */
   constructor(
     store: LimiterStore,
     private readonly settings: LoginThrottleSettings,
+    private readonly onLockout?: (report: LockoutReport) => void,
   ) {
     this.failuresByPair = store.create('login-failures', {
       points: settings.loginMaxConsecutiveFailures,
@@ -119,7 +134,7 @@ export class LoginThrottle {
    */
   async recordFailure(email: string, ip: string | null): Promise<void> {
     const pair = this.pairKey(email, ip);
-    const [failures] = await Promise.all([
+    const [failures, ipDay] = await Promise.all([
       this.failuresByPair.penalty(pair, 1),
       ip === null ? null : this.failuresByIp.penalty(limiterKey(ip), 1),
     ]);
@@ -129,6 +144,15 @@ export class LoginThrottle {
       this.settings.loginLockoutBaseSeconds,
     );
     if (seconds > 0) await this.lockByPair.block(pair, seconds);
+    // Report only the start of a lockout, not every doubling, so admins get one message per run.
+    const normalised = email.trim().toLowerCase();
+    if (failures.consumedPoints === this.settings.loginMaxConsecutiveFailures + 1) {
+      this.onLockout?.({ scope: 'account', email: normalised, ip, failures: failures.consumedPoints, lockout_seconds: seconds });
+    }
+    if (ipDay && ipDay.consumedPoints === this.settings.loginMaxFailuresPerIpPerDay) {
+      const rest = Math.ceil(ipDay.msBeforeNext / 1000);
+      this.onLockout?.({ scope: 'ip', email: null, ip, failures: ipDay.consumedPoints, lockout_seconds: rest });
+    }
   }
 
   /** Forgets the pair's consecutive failures (and any lock). The IP's daily count stays. */

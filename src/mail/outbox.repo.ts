@@ -7,12 +7,22 @@ export async function insertOutboxMessage(db: Executor, row: OutboxTable): Promi
   await db.insertInto('outbox').values(row).execute();
 }
 
-/** Up to `limit` pending messages due at `nowIso` and not leased by another dispatcher, oldest first. */
-export async function findDueMessages(db: Executor, nowIso: string, limit: number): Promise<OutboxRow[]> {
+/**
+ * Up to `limit` pending messages of `channels` due at `nowIso` and not leased by another
+ * dispatcher, oldest first. No channels: none.
+ */
+export async function findDueMessages(
+  db: Executor,
+  nowIso: string,
+  limit: number,
+  channels: readonly OutboxRow['channel'][],
+): Promise<OutboxRow[]> {
+  if (channels.length === 0) return [];
   return db
     .selectFrom('outbox')
     .selectAll()
     .where('status', '=', 'pending')
+    .where('channel', 'in', channels)
     .where('next_attempt_at', '<=', nowIso)
     .where((eb) => eb.or([eb('locked_until', 'is', null), eb('locked_until', '<', nowIso)]))
     .orderBy('next_attempt_at', 'asc')
@@ -64,9 +74,30 @@ export async function markMessageFailed(
     .execute();
 }
 
-/** Every message, newest first, optionally filtered by status (operators and tests). */
-export async function listOutboxMessages(db: Executor, status?: OutboxRow['status']): Promise<OutboxRow[]> {
+/** Messages, newest first, optionally filtered by status and capped at `limit` (operators and tests). */
+export async function listOutboxMessages(db: Executor, status?: OutboxRow['status'], limit?: number): Promise<OutboxRow[]> {
   let q = db.selectFrom('outbox').selectAll().orderBy('id', 'desc');
   if (status) q = q.where('status', '=', status);
+  if (limit !== undefined) q = q.limit(limit);
   return q.execute();
+}
+
+/** One message by id, or undefined. */
+export async function findOutboxMessage(db: Executor, id: string): Promise<OutboxRow | undefined> {
+  return db.selectFrom('outbox').selectAll().where('id', '=', id).executeTakeFirst();
+}
+
+/**
+ * Makes unsent messages due at `nowIso` with a fresh series of attempts: one by id
+ * (`ids`), or every dead one (`ids` = 'dead'). Sent messages are never touched.
+ * @returns how many messages were reset.
+ */
+export async function resetMessagesForRetry(db: Executor, ids: string[] | 'dead', nowIso: string): Promise<number> {
+  let q = db
+    .updateTable('outbox')
+    .set({ status: 'pending', attempts: 0, next_attempt_at: nowIso, locked_until: null })
+    .where('status', '!=', 'sent');
+  q = ids === 'dead' ? q.where('status', '=', 'dead') : q.where('id', 'in', ids.length ? ids : ['']);
+  const result = await q.executeTakeFirst();
+  return Number(result.numUpdatedRows);
 }

@@ -1,9 +1,10 @@
 /**
- * The durable email outbox and its dispatcher.
+ * The durable outbox and its dispatcher, for every channel (email, Mattermost, webhook).
  *
- * Services call {@link MailOutbox.enqueue} inside the transaction that caused the email, so the
- * message exists exactly when the change does (transactional outbox); after commit they call
- * {@link MailOutbox.wake}. The dispatcher leases due rows, sends them, and on failure retries
+ * Services (through `NotifyService`) enqueue inside the transaction that caused the message, so
+ * the message exists exactly when the change does (transactional outbox); after commit they call
+ * {@link MailOutbox.wake}. Each channel has one {@link DeliveryTransport}; channels an operator
+ * paused (`gatehouse notify disable`) are skipped by the dispatcher and their messages wait. The dispatcher leases due rows, sends them, and on failure retries
  * with capped exponential backoff (AWS Architecture Blog, "Exponential Backoff and Jitter") until
  * `maxAttempts`, then marks them dead. A crash loses nothing: an unsent row stays pending and its
  * lease simply expires.
@@ -16,18 +17,21 @@ import { addSeconds, type Clock } from '../shared/clock.js';
 import { newId } from '../shared/ids.js';
 import {
   findDueMessages,
+  findOutboxMessage,
   insertOutboxMessage,
   leaseMessage,
   listOutboxMessages,
   markMessageFailed,
   markMessageSent,
+  resetMessagesForRetry,
 } from './outbox.repo.js';
 import type { RenderedMail, TemplateName } from './templates.js';
-import type { MailTransport } from './transport.js';
+import type { DeliveryTransport, OutboxChannel } from './transport.js';
 
 /**
  * Seconds a dispatcher holds a message while sending it: longer than any send can take (the
- * SMTP timeouts add up to `SMTP_SEND_TIMEOUT_BUDGET_MS` in transport.ts), so two dispatchers never send one
+ * SMTP timeouts add up to `SMTP_SEND_TIMEOUT_BUDGET_MS` in transport.ts, HTTP deliveries time
+ * out after `HTTP_DELIVERY_TIMEOUT_MS` in notify/transports.ts), so two dispatchers never send one
  * message at once; short, so a message leased by a process that crashed is retried soon.
  */
 const LEASE_SECONDS = 60;
@@ -48,13 +52,28 @@ export function backoffSeconds(attempt: number, random: () => number = Math.rand
 /** Options for {@link MailOutbox}. */
 export interface MailOutboxOptions {
   db: Kysely<Database>;
-  transport: MailTransport;
+  /** One transport per channel that can deliver; messages of other channels wait. */
+  transports: DeliveryTransport[];
+  /**
+   * The channels to deliver now (asked once per pass); default: every channel with a transport.
+   * Lets an operator pause a channel in the database for every instance at once.
+   */
+  activeChannels?: () => Promise<readonly OutboxChannel[]>;
   clock: Clock;
   logger: Logger;
-  from: string;
   maxAttempts: number;
   /** Seconds between polls when nothing wakes the dispatcher. */
   pollSeconds: number;
+}
+
+/** A message to store: see the `outbox` table. */
+export interface OutboxMessage {
+  channel: OutboxChannel;
+  recipient: string;
+  subject: string;
+  /** Serialised JSON the channel's transport understands. */
+  body: string;
+  template: string;
 }
 
 /** Result of one dispatch pass. */
@@ -63,27 +82,46 @@ export interface DispatchReport {
   failed: number;
 }
 
+/**
+ * The outbox: stores messages transactionally and delivers them in the background with leases,
+ * retries and backoff. Named for its first channel; it carries every channel.
+ */
 export class MailOutbox {
+  private readonly transports: Map<OutboxChannel, DeliveryTransport>;
   private timer: NodeJS.Timeout | undefined;
   private running = false;
   private passInFlight: Promise<DispatchReport> | undefined;
   private wakeRequested = false;
 
-  constructor(private readonly options: MailOutboxOptions) {}
+  constructor(private readonly options: MailOutboxOptions) {
+    this.transports = new Map(options.transports.map((t) => [t.channel, t]));
+  }
 
   /**
    * Stores an email for delivery. Call with the transaction of the change that caused it.
    * @param template which template rendered `mail` (recorded for operators and tests).
    */
   async enqueue(db: Executor, to: string, template: TemplateName, mail: RenderedMail): Promise<void> {
-    const now = this.options.clock.now().toISOString();
-    await insertOutboxMessage(db, {
-      id: newId(),
+    await this.enqueueMessage(db, {
       channel: 'email',
       recipient: to,
       subject: mail.subject,
       body: JSON.stringify({ text: mail.text, html: mail.html }),
       template,
+    });
+  }
+
+  /**
+   * Stores a message of any channel, due now. Call with the transaction of the change that
+   * caused it, then {@link wake} after commit.
+   * @returns the message id (also the email Message-ID and the webhook delivery id).
+   */
+  async enqueueMessage(db: Executor, message: OutboxMessage): Promise<string> {
+    const now = this.options.clock.now().toISOString();
+    const id = newId();
+    await insertOutboxMessage(db, {
+      id,
+      ...message,
       status: 'pending',
       attempts: 0,
       next_attempt_at: now,
@@ -92,6 +130,12 @@ export class MailOutbox {
       created_at: now,
       sent_at: null,
     });
+    return id;
+  }
+
+  /** The channels that have a transport (configured and enabled by configuration). */
+  get channels(): OutboxChannel[] {
+    return [...this.transports.keys()];
   }
 
   /** Starts the background dispatcher (polls every `pollSeconds`, and at once on {@link wake}). */
@@ -107,7 +151,7 @@ export class MailOutbox {
     if (this.timer) clearTimeout(this.timer);
     this.timer = undefined;
     await this.passInFlight;
-    this.options.transport.close();
+    for (const transport of this.transports.values()) transport.close();
   }
 
   /** Asks the dispatcher to run a pass now (after a commit that enqueued mail). */
@@ -126,9 +170,11 @@ export class MailOutbox {
    */
   async dispatchDue(): Promise<DispatchReport> {
     const report: DispatchReport = { sent: 0, failed: 0 };
+    const active = this.options.activeChannels ? await this.options.activeChannels() : this.channels;
+    const channels = active.filter((c) => this.transports.has(c));
     for (;;) {
       const now = this.options.clock.now();
-      const due = await findDueMessages(this.options.db, now.toISOString(), BATCH_SIZE);
+      const due = await findDueMessages(this.options.db, now.toISOString(), BATCH_SIZE, channels);
       let leased = 0;
       for (const message of due) {
         const nowIso = this.options.clock.now().toISOString();
@@ -142,26 +188,56 @@ export class MailOutbox {
     }
   }
 
-  /** Every message, newest first (optionally by status). */
-  list(status?: OutboxRow['status']): Promise<OutboxRow[]> {
-    return listOutboxMessages(this.options.db, status);
+  /** Messages, newest first (optionally by status, at most `limit`). */
+  list(status?: OutboxRow['status'], limit?: number): Promise<OutboxRow[]> {
+    return listOutboxMessages(this.options.db, status, limit);
+  }
+
+  /** One message, or undefined. */
+  get(id: string): Promise<OutboxRow | undefined> {
+    return findOutboxMessage(this.options.db, id);
+  }
+
+  /**
+   * Makes an unsent (pending or dead) message due now with a fresh series of attempts; a running
+   * dispatcher delivers it on its next poll. @returns false when no unsent message has this id.
+   */
+  async retry(id: string): Promise<boolean> {
+    return (await resetMessagesForRetry(this.options.db, [id], this.options.clock.now().toISOString())) === 1;
+  }
+
+  /** {@link retry} for every dead message. @returns how many. */
+  retryDead(): Promise<number> {
+    return resetMessagesForRetry(this.options.db, 'dead', this.options.clock.now().toISOString());
+  }
+
+  /**
+   * Delivers one message now, in this process (leased like any delivery, so a running dispatcher
+   * cannot send it at the same time). @returns the message afterwards; `leased` is false when it
+   * was not pending or another dispatcher held it.
+   */
+  async deliverNow(id: string): Promise<{ leased: boolean; message: OutboxRow | undefined }> {
+    const now = this.options.clock.now();
+    const lockedUntil = addSeconds(now, LEASE_SECONDS).toISOString();
+    const message = await findOutboxMessage(this.options.db, id);
+    if (!message || !(await leaseMessage(this.options.db, id, now.toISOString(), lockedUntil))) {
+      return { leased: false, message };
+    }
+    await this.deliver(message);
+    return { leased: true, message: await findOutboxMessage(this.options.db, id) };
   }
 
   private async deliver(message: OutboxRow): Promise<boolean> {
-    const { text, html } = JSON.parse(message.body) as { text: string; html: string };
     const attempts = message.attempts + 1;
+    const label = message.channel === 'email' ? 'email' : `${message.channel} message`;
     try {
-      const delivered = await this.options.transport.send({
-        from: this.options.from,
-        to: message.recipient,
-        subject: message.subject,
-        text,
-        html,
-        messageId: message.id,
-      });
+      const transport = this.transports.get(message.channel);
+      if (!transport) throw new Error(`the ${message.channel} channel is not configured`);
+      const delivered = await transport.deliver(message);
       await markMessageSent(this.options.db, message.id, this.options.clock.now().toISOString(), attempts);
       if (delivered?.file) {
         // Without SMTP, the links are the useful part: log them so a newcomer can click them.
+        const { text } = JSON.parse(message.body) as { text: string };
         const links = text.match(/https?:\/\/\S+/g) ?? [];
         this.options.logger.info(
           { outboxId: message.id, template: message.template, to: message.recipient, file: delivered.file, links },
@@ -169,8 +245,8 @@ export class MailOutbox {
         );
       } else {
         this.options.logger.info(
-          { outboxId: message.id, template: message.template, transport: this.options.transport.description },
-          'email sent',
+          { outboxId: message.id, channel: message.channel, template: message.template, transport: this.transports.get(message.channel)?.description },
+          `${label} sent`,
         );
       }
       return true;
@@ -184,8 +260,8 @@ export class MailOutbox {
         dead,
       });
       this.options.logger.warn(
-        { outboxId: message.id, attempts, dead, err: error instanceof Error ? error.message : String(error) },
-        dead ? 'email delivery failed for the last time; marked dead' : 'email delivery failed; will retry',
+        { outboxId: message.id, channel: message.channel, attempts, dead, err: error instanceof Error ? error.message : String(error) },
+        dead ? `${label} delivery failed for the last time; marked dead` : `${label} delivery failed; will retry`,
       );
       return false;
     }

@@ -1,11 +1,45 @@
 /**
  * Mail transports: SMTP through nodemailer when `SMTP_URL` is set, otherwise a "mail drop" that
  * writes each message as an `.eml` file under `DATA_DIR/mail/` (so a newcomer without an SMTP
- * server can still open the verification link).
+ * server can still open the verification link). Also the {@link DeliveryTransport} contract the
+ * outbox dispatcher uses for every channel (email here; Mattermost and webhook in `src/notify/`).
  */
 import { mkdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import nodemailer from 'nodemailer';
+import type { OutboxRow, OutboxTable } from '../db/schema.js';
+
+/** The channels the outbox carries. */
+export type OutboxChannel = OutboxTable['channel'];
+
+/**
+ * Delivers stored outbox messages of one channel. `deliver` rejects when the delivery failed
+ * (the outbox then retries with backoff); it must give up well within the outbox lease (60 s).
+ */
+export interface DeliveryTransport {
+  readonly channel: OutboxChannel;
+  /** Human description for logs; never contains a secret (webhook URLs do, so they are not shown). */
+  readonly description: string;
+  /** Sends one message; resolves to the file written, for the email file transport. */
+  deliver(message: OutboxRow): Promise<{ file?: string } | void>;
+  close(): void;
+}
+
+/** The email channel over a {@link MailTransport}: `body` is `{ text, html }`, sent from `from`. */
+export function emailDelivery(transport: MailTransport, from: string): DeliveryTransport {
+  return {
+    channel: 'email',
+    description: transport.description,
+    deliver(message) {
+      const { text, html } = (typeof message.body === 'string' ? JSON.parse(message.body) : message.body) as {
+        text: string;
+        html: string;
+      };
+      return transport.send({ from, to: message.recipient, subject: message.subject, text, html, messageId: message.id });
+    },
+    close: () => transport.close(),
+  };
+}
 
 /** A rendered message ready to send. */
 export interface MailMessage {

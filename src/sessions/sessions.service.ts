@@ -164,6 +164,17 @@ export class SessionService {
     await inTransaction(this.options.db, (tx) => this.revokeInTx(tx, sessionId, 'revoked_by_user'));
   }
 
+  /**
+   * Revokes one active session of `userId` inside `tx` (operators, CLI); the cache forgets it
+   * after commit.
+   * @throws AppError `not_found` when the session does not exist, is someone else's, or is already revoked.
+   */
+  async revokeOfUserInTx(tx: Tx, userId: string, sessionId: string, reason: string): Promise<void> {
+    const session = await findSessionById(tx.db, sessionId);
+    if (!session || session.user_id !== userId || session.revoked_at) throw new AppError('not_found', 'No such session.');
+    await this.revokeInTx(tx, sessionId, reason);
+  }
+
   /** Revokes one session inside `tx`; the cache forgets it after commit. */
   async revokeInTx(tx: Tx, sessionId: string, reason: string): Promise<void> {
     await this.revoke(tx.db, sessionId, reason);

@@ -86,12 +86,12 @@ export class AccessTokenService {
    * Loads the signing keys, generating and persisting an Ed25519 key pair on first start.
    * Must be called before signing or verifying.
    */
-  async init(): Promise<void> {
+  async init(): Promise<{ generated: boolean }> {
     await this.load();
-    if (!this.keys.some((k) => k.active)) {
-      await this.insertNewKey(this.options.db);
-      await this.load();
-    }
+    if (this.keys.some((k) => k.active)) return { generated: false };
+    await this.insertNewKey(this.options.db);
+    await this.load();
+    return { generated: true };
   }
 
   /**

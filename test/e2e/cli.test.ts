@@ -86,11 +86,11 @@ describe.concurrent.each(dialects)('gatehouse CLI against a real database (%s)',
     const list = await runCli(['users', 'list'], { env });
     expectOk(list);
     const lines = list.stdout.trimEnd().split('\n');
-    expect(lines[0]).toMatch(/^EMAIL\s+NAME\s+VERIFIED\s+ROLE\s+STATUS\s+CREATED$/);
-    expect(lines[1]).toMatch(/^-+(\s+-+){5}$/);
+    expect(lines[0]).toMatch(/^EMAIL\s+NAME\s+VERIFIED\s+ROLE\s+GROUPS\s+STATUS\s+BANNED-UNTIL\s+CREATED$/);
+    expect(lines[1]).toMatch(/^-+(\s+-+){7}$/);
     const row = lines.find((line) => line.startsWith(`${admin} `));
     expect(row, list.stdout).toBeDefined();
-    expect(row?.split(/\s{2,}/)).toEqual([admin, 'Root Admin', 'yes', 'admin', 'active', expect.stringMatching(/^\d{4}-\d\d-\d\dT/)]);
+    expect(row?.split(/\s{2,}/)).toEqual([admin, 'Root Admin', 'yes', 'admin', '-', 'active', '-', expect.stringMatching(/^\d{4}-\d\d-\d\dT/)]);
   });
 
   it.sequential('users list --json prints the users as JSON', async () => {
@@ -249,6 +249,7 @@ describe.concurrent('gatehouse CLI without a database', () => {
       env,
       steps: [
         { waitFor: 'Email address', send: `${email}\r` },
+        { waitFor: 'Display name', send: 'Ctrl C\r' },
         { waitFor: 'Password', send: '\x03' },
       ],
     });
@@ -268,11 +269,43 @@ describe.concurrent('gatehouse CLI without a database', () => {
       env,
       steps: [
         { waitFor: 'Email address', send: `${email}\r` },
-        { waitFor: 'Password', send: `${STRONG_PASSWORD}\r` },
+        { waitFor: 'Display name', send: 'Prompted Person\r' },
+        { waitFor: 'Password (10', send: `${STRONG_PASSWORD}\r` },
+        { waitFor: 'Repeat the password', send: `${STRONG_PASSWORD}\r` },
       ],
     });
     expect(result.code, result.output).toBe(0);
     expect(result.output).toContain(`Created user ${email}`);
     expect(result.output).not.toContain(STRONG_PASSWORD); // not echoed
+    const list = await runCli(['users', 'list', '--json'], { env });
+    expect(list.stdout).toContain('Prompted Person');
+  });
+
+  it.sequential('a mistyped repeat creates nothing', async () => {
+    const env = cleanEnv({ DATA_DIR: database.dataDir, DATABASE_URL: database.url });
+    const email = uniqueEmail('cli-mistyped');
+    const result = await runInPty([process.execPath, BIN, 'users', 'create'], {
+      env,
+      steps: [
+        { waitFor: 'Email address', send: `${email}\r` },
+        { waitFor: 'Display name', send: '\r' },
+        { waitFor: 'Password (10', send: `${STRONG_PASSWORD}\r` },
+        { waitFor: 'Repeat the password', send: `${STRONG_PASSWORD}x\r` },
+      ],
+    });
+    expect(result.code, result.output).toBe(2);
+    expect(result.output).toContain('differ');
+    const list = await runCli(['users', 'list', '--json'], { env });
+    expect(list.stdout).not.toContain(email);
+  });
+
+  it.sequential('without a terminal and without --password-stdin it refuses instead of doing nothing', async () => {
+    const env = cleanEnv({ DATA_DIR: database.dataDir, DATABASE_URL: database.url });
+    const email = uniqueEmail('cli-notty');
+    const result = await runCli(['users', 'create', '--email', email, '--admin'], { env });
+    expect(result.code).toBe(2);
+    expect(result.stderr).toContain('--password-stdin');
+    const list = await runCli(['users', 'list', '--json'], { env });
+    expect(list.stdout).not.toContain(email);
   });
 });
