@@ -67,6 +67,25 @@ export class AccountMails {
     });
   }
 
+  /** Link and email for confirming a new address; sent to `newEmail`, not to the current one. */
+  async confirmEmailChange(tx: Tx, user: UserRow, newEmail: string, token: string): Promise<void> {
+    await this.options.notify.enqueue(tx, 'user.email_change_requested', {
+      user: notifyUser({ ...user, email: newEmail }),
+      url: `${this.options.publicUrl}/confirm-email?token=${encodeURIComponent(token)}`,
+      ttl_hours: Math.round(this.options.verifyTokenTtlSeconds / 3600),
+    });
+  }
+
+  /** Security notice to the OLD address (`user` is the row before the change) after an email change. */
+  async emailChanged(tx: Tx, user: UserRow, newEmail: string, whenIso: string): Promise<void> {
+    await this.options.notify.enqueue(tx, 'user.email_changed', {
+      user: notifyUser(user),
+      new_email: newEmail,
+      changed_at: whenIso,
+      reset_url: `${this.options.publicUrl}/forgot-password`,
+    });
+  }
+
   /** Security notice after the user changed their own name or profile (`fields`: `name`, `profile`). */
   async profileUpdated(tx: Tx, user: UserRow, fields: string[], whenIso: string): Promise<void> {
     await this.options.notify.enqueue(tx, 'user.profile_updated', {

@@ -1,10 +1,12 @@
 /**
- * Accounts: registration, email verification, password reset and change, the user's own
- * profile, self-deactivation, and the operator actions the CLI needs.
+ * Accounts: registration, email verification, password reset and change, email change, the
+ * user's own profile, self-deactivation, and the operator actions the CLI needs.
  *
  * Anti-enumeration (OWASP Authentication Cheat Sheet): registration, resend-verification and
  * forgot-password answer the same way whether or not the email has an account, and spend the
- * same argon2 time either way.
+ * same argon2 time either way. An email change answers the same whether or not the new address
+ * is taken, and then sends nothing at all (not even a notice to that address's owner: it would let
+ * any signed-in user make the server mail arbitrary account holders).
  */
 import type { Kysely } from 'kysely';
 import { isUniqueViolation } from '../db/executor.js';
@@ -21,6 +23,7 @@ import { AppError } from '../shared/errors.js';
 import { newId } from '../shared/ids.js';
 import type { AccountMails } from './account-mails.js';
 import {
+  consumeEmailChangeToken,
   consumeOneTimeToken,
   findValidOneTimeToken,
   insertOneTimeToken,
@@ -290,6 +293,77 @@ export class AccountService {
   }
 
   /**
+   * Starts an email change after re-checking the password: emails a single-use confirmation link
+   * (lifetime `verifyTokenTtlSeconds`) to the NEW address, with the address stored alongside the
+   * token; nothing changes until the link is used. When the new address belongs to another
+   * account (or is already this account's, exactly), resolves the same way and sends nothing, so
+   * the answer never reveals whether an address has an account. Silently at most 3 links per
+   * user per hour; each new link invalidates the previous one.
+   * @throws AppError `invalid_current_password` (400).
+   */
+  async requestEmailChange(userId: string, newEmail: string, password: string): Promise<void> {
+    const user = await this.requireUser(userId);
+    if (!(await this.options.hasher.verify(user.password_hash, password))) {
+      throw new AppError('invalid_current_password');
+    }
+    const email = newEmail.trim();
+    const existing = await findUserByEmail(this.options.db, email);
+    // A different case of the user's own address is a change; any other existing owner is not.
+    if (existing && (existing.id !== user.id || existing.email === email)) return;
+    if (user.status !== 'active') return;
+    if (!(await this.options.emailLimits.perEmail.tryConsume(`change_email:${user.id}`))) return;
+    await inTransaction(this.options.db, async (tx) => {
+      await invalidateOneTimeTokens(tx.db, user.id, 'change_email', this.options.clock.now().toISOString());
+      const token = await this.issueOneTimeToken(tx.db, user.id, 'change_email', email);
+      await this.options.mails.confirmEmailChange(tx, user, email, token);
+    });
+  }
+
+  /**
+   * Completes an email change with the token from the confirmation link: consumes the token,
+   * sets the new address (verified: the link proved it), tells the auth caches, writes the
+   * audit entry and sends a notice to the OLD address, all in one transaction. Sessions stay.
+   * @throws AppError `invalid_token` (400) for unknown, expired or used tokens; `email_taken`
+   * (409) when another account took the address after the link was sent (the token stays unused).
+   */
+  async confirmEmailChange(token: string, actor: ActorContext = SYSTEM_ACTOR): Promise<void> {
+    if (!looksLikeToken(token)) throw new AppError('invalid_token');
+    const now = this.options.clock.now().toISOString();
+    try {
+      await inTransaction(this.options.db, async (tx) => {
+        const found = await consumeEmailChangeToken(tx.db, hashToken(token), now);
+        if (!found) throw new AppError('invalid_token');
+        const user = await findUserById(tx.db, found.user_id);
+        if (!user || user.status !== 'active') throw new AppError('invalid_token');
+        const owner = await findUserByEmail(tx.db, found.new_email);
+        if (owner && owner.id !== user.id) throw new AppError('email_taken');
+        await updateUser(tx.db, user.id, {
+          email: found.new_email,
+          email_normalized: normalizeEmail(found.new_email),
+          email_verified_at: now,
+          updated_at: now,
+        });
+        // Links sent for the old address (or earlier change requests) no longer apply.
+        for (const purpose of ['change_email', 'verify_email'] as const) {
+          await invalidateOneTimeTokens(tx.db, user.id, purpose, now);
+        }
+        await this.options.changes.userChanged(tx, user.id);
+        await this.options.mails.emailChanged(tx, user, found.new_email, now);
+        await this.options.audit.record(tx.db, { ...actor, actorId: user.id }, {
+          action: 'user.email_change',
+          targetType: 'user',
+          targetId: user.id,
+          details: { from: user.email, to: found.new_email },
+        });
+      });
+    } catch (error) {
+      // Lost a race with a registration (or another change) to the same address.
+      if (isUniqueViolation(error)) throw new AppError('email_taken');
+      throw error;
+    }
+  }
+
+  /**
    * Updates the caller's name and/or profile (the profile object is replaced whole).
    * @throws AppError `validation_failed` (400) when the profile is larger than {@link PROFILE_MAX_BYTES}.
    */
@@ -404,11 +478,12 @@ export class AccountService {
   private async issueOneTimeToken(
     db: Parameters<typeof insertOneTimeToken>[0],
     userId: string,
-    purpose: 'verify_email' | 'reset_password',
+    purpose: 'verify_email' | 'reset_password' | 'change_email',
+    newEmail: string | null = null,
   ): Promise<string> {
     const token = generateToken();
     const now = this.options.clock.now();
-    const ttl = purpose === 'verify_email' ? this.options.verifyTokenTtlSeconds : this.options.resetTokenTtlSeconds;
+    const ttl = purpose === 'reset_password' ? this.options.resetTokenTtlSeconds : this.options.verifyTokenTtlSeconds;
     await insertOneTimeToken(db, {
       id: newId(),
       user_id: userId,
@@ -417,6 +492,7 @@ export class AccountService {
       created_at: now.toISOString(),
       expires_at: addSeconds(now, ttl).toISOString(),
       used_at: null,
+      new_email: newEmail,
     });
     return token;
   }

@@ -1,4 +1,4 @@
-/** Queries for the `one_time_token` table (email verification and password reset). */
+/** Queries for the `one_time_token` table (email verification, password reset and email change). */
 import type { Executor } from '../db/executor.js';
 import type { OneTimeTokenTable } from '../db/schema.js';
 
@@ -63,4 +63,25 @@ export async function findValidOneTimeToken(
     .where('used_at', 'is', null)
     .where('expires_at', '>', nowIso)
     .executeTakeFirst();
+}
+
+/**
+ * Consumes a `change_email` token in one statement (as {@link consumeOneTimeToken}).
+ * @returns the owning user id and the pending new address, or undefined when the token is not valid.
+ */
+export async function consumeEmailChangeToken(
+  db: Executor,
+  tokenHash: string,
+  nowIso: string,
+): Promise<{ user_id: string; new_email: string } | undefined> {
+  const row = await db
+    .updateTable('one_time_token')
+    .set({ used_at: nowIso })
+    .where('token_hash', '=', tokenHash)
+    .where('purpose', '=', 'change_email')
+    .where('used_at', 'is', null)
+    .where('expires_at', '>', nowIso)
+    .returning(['user_id', 'new_email'])
+    .executeTakeFirst();
+  return row?.new_email ? { user_id: row.user_id, new_email: row.new_email } : undefined;
 }

@@ -3,7 +3,7 @@ import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from '@sinclair/typebox';
 import { actorOf } from '../http/actor.js';
 import { requirePrincipal } from '../http/authenticate.js';
-import { PasswordSchema, problemResponses, UserRef } from '../http/schemas.js';
+import { EmailSchema, MessageSchema, PasswordSchema, problemResponses, UserRef } from '../http/schemas.js';
 import type { AccountService } from './accounts.service.js';
 import { toUserView } from './accounts.service.js';
 
@@ -48,6 +48,26 @@ export const usersRoutes: FastifyPluginAsyncTypebox<UsersRoutesOptions> = async 
       },
     },
     async (request) => accounts.updateProfile(requirePrincipal(request).user.id, request.body),
+  );
+
+  app.post(
+    '/users/me/email',
+    {
+      config: { permission: 'account:self' },
+      schema: {
+        tags: ['users'],
+        summary: 'Change your email address',
+        description:
+          'Requires your password. Emails a single-use confirmation link `PUBLIC_URL/confirm-email?token=…` to the new address (lifetime AUTH_VERIFY_TOKEN_TTL_SECONDS); the address changes only when the link is confirmed. Always 202 — also when the new address already has an account, in which case nothing is sent.',
+        security: authenticated,
+        body: Type.Object({ new_email: EmailSchema, password: PasswordSchema }),
+        response: { 202: MessageSchema, ...problemResponses(400, 401, 403) },
+      },
+    },
+    async (request, reply) => {
+      await accounts.requestEmailChange(requirePrincipal(request).user.id, request.body.new_email, request.body.password);
+      return reply.code(202).send({ message: 'Check the inbox of the new address: we sent a link to confirm it.' });
+    },
   );
 
   app.delete(

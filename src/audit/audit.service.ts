@@ -20,6 +20,7 @@ export type AuditAction =
   | 'auth.refresh_reuse'
   | 'user.password_change'
   | 'user.password_reset'
+  | 'user.email_change'
   | 'user.update'
   | 'user.deactivate'
   | 'user.role_change'

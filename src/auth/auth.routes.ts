@@ -95,6 +95,24 @@ export const authRoutes: FastifyPluginAsyncTypebox<AuthRoutesOptions> = async (a
   );
 
   app.post(
+    '/auth/confirm-email',
+    {
+      schema: {
+        tags: ['auth'],
+        summary: 'Confirm an email change with the token from the link sent to the new address',
+        description:
+          'Sets the new address (verified), keeps your sessions, and sends a notice to the old address. `409 email_taken` when another account took the address meanwhile.',
+        body: Type.Object({ token: OpaqueTokenSchema }),
+        response: { 204: Type.Null(), ...problemResponses(400, 409) },
+      },
+    },
+    async (request, reply) => {
+      await accounts.confirmEmailChange(request.body.token, actorOf(request));
+      return reply.code(204).send(null);
+    },
+  );
+
+  app.post(
     '/auth/verify-email/resend',
     {
       schema: {

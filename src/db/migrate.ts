@@ -8,6 +8,7 @@ import { migration0001 } from './migrations/0001-accounts.js';
 import { migration0002 } from './migrations/0002-access.js';
 import { migration0003 } from './migrations/0003-scheduler.js';
 import { migration0004 } from './migrations/0004-notify.js';
+import { migration0005 } from './migrations/0005-email-change.js';
 import type { MigrationTypes } from './migrations/types.js';
 
 function allMigrations(dialect: DatabaseDialect): Record<string, Migration> {
@@ -18,6 +19,7 @@ function allMigrations(dialect: DatabaseDialect): Record<string, Migration> {
     '0002-access': migration0002(types),
     '0003-scheduler': migration0003(types),
     '0004-notify': migration0004(types),
+    '0005-email-change': migration0005(types),
   };
 }
 

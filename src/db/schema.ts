@@ -58,15 +58,17 @@ export interface RefreshTokenTable {
   used_at: string | null;
 }
 
-/** `one_time_token`: email verification and password reset tokens, consumed atomically. */
+/** `one_time_token`: email verification, password reset and email change tokens, consumed atomically. */
 export interface OneTimeTokenTable {
   id: string;
   user_id: string;
-  purpose: 'verify_email' | 'reset_password';
+  purpose: 'verify_email' | 'reset_password' | 'change_email';
   token_hash: string;
   created_at: string;
   expires_at: string;
   used_at: string | null;
+  /** The pending new address of a `change_email` token; null for the other purposes (migration 0005). */
+  new_email: string | null;
 }
 
 /** `signing_key`: JWT signing key pairs (private JWK kept server-side, public JWK in the JWKS). */

@@ -39,6 +39,13 @@ export interface NotifyEvents {
   'user.password_reset_requested': { user: NotifyUser; url: string; ttl_minutes: number };
   /** The password was changed or reset. */
   'user.password_changed': { user: NotifyUser; reset_url: string; changed_at: string };
+  /**
+   * The user asked to change their email address: the confirmation link goes to the NEW address
+   * (`user.email` is the new address; `url` carries the single-use token).
+   */
+  'user.email_change_requested': { user: NotifyUser; url: string; ttl_hours: number };
+  /** The email address was changed: the notice goes to the OLD address (`user.email`); `new_email` is the new one. */
+  'user.email_changed': { user: NotifyUser; new_email: string; changed_at: string; reset_url: string };
   /** The user changed their own name or profile (`fields`: `name`, `profile`). */
   'user.profile_updated': { user: NotifyUser; fields: string[]; updated_at: string; reset_url: string };
   /** The account was deactivated (by its owner or an administrator). */
@@ -89,6 +96,8 @@ export const EVENT_ROUTES: { readonly [E in NotifyEventName]: readonly EventRout
   'user.verified': [{ audience: 'user', template: 'welcome' }],
   'user.password_reset_requested': [{ audience: 'user', template: 'reset_password' }],
   'user.password_changed': [{ audience: 'user', template: 'password_changed' }],
+  'user.email_change_requested': [{ audience: 'user', template: 'confirm_email_change' }],
+  'user.email_changed': [{ audience: 'user', template: 'email_changed' }],
   'user.profile_updated': [{ audience: 'user', template: 'profile_updated' }],
   'user.deactivated': [{ audience: 'user', template: 'account_deactivated' }],
   'user.banned': [

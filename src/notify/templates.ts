@@ -160,6 +160,25 @@ export const BUILT_IN_TEMPLATES: Readonly<Record<string, string>> = {
     ],
     footer: SECURITY_NOTICE,
   }),
+  ...emailTemplates('confirm_email_change', {
+    subject: 'Confirm your new email address',
+    title: lit('Confirm your new email address'),
+    paragraphs: [
+      'You asked to use this address for your <%= it.appName %> account. Please confirm that it is yours; until you do, the account keeps its current address.',
+      'The link works once and expires in <%= it.ttl_hours %> hours.',
+    ],
+    action: { label: 'Confirm my new email', url: 'it.url' },
+    footer: IGNORE_IF_NOT_YOU,
+  }),
+  ...emailTemplates('email_changed', {
+    subject: 'Your email address was changed',
+    title: lit('Your email address was changed'),
+    paragraphs: [
+      'The email address of your <%= it.appName %> account was changed to <%= it.new_email %> at <%= it.changed_at %> (UTC). Sign in with the new address from now on; this address no longer belongs to the account.',
+      'If you did not do this, reset your password now at <%= it.reset_url %> (with the new address) and contact the administrator right away.',
+    ],
+    footer: SECURITY_NOTICE,
+  }),
   ...emailTemplates('profile_updated', {
     subject: 'Your profile was updated',
     title: lit('Your profile was updated'),

@@ -1,6 +1,6 @@
 /**
- * Server-rendered pages: the index, and the pages emailed links open (verify email, reset
- * password) plus the forgot-password form. The link pages never act on GET — mail scanners
+ * Server-rendered pages: the index, and the pages emailed links open (verify email, confirm an
+ * email change, reset password) plus the forgot-password form. The link pages never act on GET — mail scanners
  * prefetch links — the person presses a button, which POSTs to the API.
  */
 import { readFileSync } from 'node:fs';
@@ -83,6 +83,17 @@ ${site}
       `<h1>Confirm your email address</h1>
 <p>Press the button to confirm that this email address is yours.</p>
 <form id="verify-form"><button type="submit">Confirm my email</button></form>
+${statusBox}`,
+    ),
+  );
+
+  app.get('/confirm-email', hidden, async (_request, reply) =>
+    sendPage(
+      reply,
+      'Confirm your new email',
+      `<h1>Confirm your new email address</h1>
+<p>Press the button to confirm that this email address is yours and make it your account's address.</p>
+<form id="confirm-email-form"><button type="submit">Confirm my new email</button></form>
 ${statusBox}`,
     ),
   );

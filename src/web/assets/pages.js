@@ -69,6 +69,13 @@
       'Your email address is confirmed. You can now sign in.');
   }
 
+  var confirmEmailForm = document.getElementById('confirm-email-form');
+  if (confirmEmailForm) {
+    if (!token) show(document.getElementById('status'), 'error', 'This link has no token. Open the link from the email again.');
+    wire(confirmEmailForm, function () { return token ? { token: token } : null; }, '/api/v1/auth/confirm-email',
+      'Your email address was changed. Sign in with the new address from now on.');
+  }
+
   var resetForm = document.getElementById('reset-form');
   if (resetForm) {
     if (!token) show(document.getElementById('status'), 'error', 'This link has no token. Open the link from the email again.');
