@@ -8,6 +8,7 @@
  * systems are accepted too: argon2i/argon2id PHC strings and bcrypt (`$2a$`, `$2b$`, `$2y$`,
  * checked with the pure-JS bcryptjs); they are replaced by argon2id at the next login.
  */
+import os from 'node:os';
 import { Algorithm, hash, verify } from '@node-rs/argon2';
 import bcrypt from 'bcryptjs';
 import { zxcvbn, zxcvbnOptions } from '@zxcvbn-ts/core';
@@ -43,17 +44,29 @@ export interface Argon2Params {
 /** Hashes and verifies passwords with argon2id; see the module comment for parameters. */
 export class PasswordHasher {
   private dummyHash: Promise<string> | undefined;
+  private running = 0;
+  private readonly waiting: Array<() => void> = [];
 
-  constructor(private readonly params: Argon2Params) {}
+  /**
+   * @param maxConcurrent how many hashes may run at once (default: the number of cores). libuv's
+   *   pool has 4 threads; on 2 cores 4 concurrent argon2 runs starve the event loop thread, so
+   *   extra requests wait in a queue instead of competing for the CPU.
+   */
+  constructor(
+    private readonly params: Argon2Params,
+    private readonly maxConcurrent: number = Math.max(1, os.availableParallelism()),
+  ) {}
 
   /** Returns a PHC-format argon2id hash of `password` (random 16-byte salt). */
   hash(password: string): Promise<string> {
-    return hash(password, {
-      algorithm: Algorithm.Argon2id,
-      memoryCost: this.params.memoryKib,
-      timeCost: this.params.iterations,
-      parallelism: this.params.parallelism,
-    });
+    return this.limited(() =>
+      hash(password, {
+        algorithm: Algorithm.Argon2id,
+        memoryCost: this.params.memoryKib,
+        timeCost: this.params.iterations,
+        parallelism: this.params.parallelism,
+      }),
+    );
   }
 
   /**
@@ -64,10 +77,24 @@ export class PasswordHasher {
     try {
       // bcrypt only sees the first 72 bytes of a password; acceptable for a legacy hash that is
       // replaced by argon2id (of the whole password) at this very login.
-      if (BCRYPT_HASH.test(storedHash)) return await bcrypt.compare(password, storedHash);
-      return await verify(storedHash, password);
+      if (BCRYPT_HASH.test(storedHash)) return await this.limited(() => bcrypt.compare(password, storedHash));
+      return await this.limited(() => verify(storedHash, password));
     } catch {
       return false;
+    }
+  }
+
+  /** Runs `work` once fewer than `maxConcurrent` hashes are in flight (FIFO). */
+  private async limited<T>(work: () => Promise<T>): Promise<T> {
+    if (this.running >= this.maxConcurrent) await new Promise<void>((resolve) => this.waiting.push(resolve));
+    else this.running++;
+    try {
+      return await work();
+    } finally {
+      // Hand the slot straight to the next waiter (running stays the same), or free it.
+      const next = this.waiting.shift();
+      if (next) next();
+      else this.running--;
     }
   }
 
