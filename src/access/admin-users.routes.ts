@@ -6,7 +6,7 @@ import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from '@sinclair/typebox';
 import { actorOf } from '../http/actor.js';
 import { PageOf, PageQuery, readPage, toPage } from '../http/pagination.js';
-import { problemResponses } from '../http/schemas.js';
+import { AUTHENTICATED, problemResponses } from '../http/schemas.js';
 import type { UserAdminService } from './user-admin.service.js';
 
 /** Options for {@link adminUsersRoutes}. */
@@ -14,7 +14,6 @@ export interface AdminUsersRoutesOptions {
   users: UserAdminService;
 }
 
-const authenticated: Array<Record<string, string[]>> = [{ bearerAuth: [] }, { cookieAuth: [] }, { oauth2: [] }];
 const RoleSchema = Type.Union([Type.Literal('user'), Type.Literal('admin'), Type.Literal('worker')]);
 const StatusSchema = Type.Union([Type.Literal('active'), Type.Literal('deactivated')]);
 const BooleanQuery = Type.Union([Type.Literal('true'), Type.Literal('false')]);
@@ -53,7 +52,7 @@ export const adminUsersRoutes: FastifyPluginAsyncTypebox<AdminUsersRoutesOptions
       schema: {
         tags: ['admin'],
         summary: 'List users (filters, cursor pagination)',
-        security: authenticated,
+        security: AUTHENTICATED,
         querystring: Type.Object({
           ...PageQuery,
           q: Type.Optional(Type.String({ maxLength: 200, description: 'Substring of the email or name (case-insensitive)' })),
@@ -92,7 +91,7 @@ export const adminUsersRoutes: FastifyPluginAsyncTypebox<AdminUsersRoutesOptions
       schema: {
         tags: ['admin'],
         summary: 'One user',
-        security: authenticated,
+        security: AUTHENTICATED,
         params: IdParams,
         response: { 200: AdminUserRef, ...problemResponses(400, 401, 403, 404) },
       },
@@ -108,7 +107,7 @@ export const adminUsersRoutes: FastifyPluginAsyncTypebox<AdminUsersRoutesOptions
         tags: ['admin'],
         summary: 'Change a user (name, profile, role, status)',
         description: 'A role change or deactivation applies to the very next request; deactivation revokes every session and API key.',
-        security: authenticated,
+        security: AUTHENTICATED,
         params: IdParams,
         body: Type.Object({
           name: Type.Optional(Type.String({ maxLength: 200 })),
@@ -130,7 +129,7 @@ export const adminUsersRoutes: FastifyPluginAsyncTypebox<AdminUsersRoutesOptions
         tags: ['admin'],
         summary: 'Delete a user and their data',
         description: 'Sessions, tokens, API keys and memberships go with the user; credentials stop working at once. The audit log keeps the event.',
-        security: authenticated,
+        security: AUTHENTICATED,
         params: IdParams,
         response: { 204: Type.Null(), ...problemResponses(400, 401, 403, 404) },
       },
@@ -148,7 +147,7 @@ export const adminUsersRoutes: FastifyPluginAsyncTypebox<AdminUsersRoutesOptions
       schema: {
         tags: ['admin'],
         summary: "Mark a user's email verified",
-        security: authenticated,
+        security: AUTHENTICATED,
         params: IdParams,
         response: { 200: AdminUserRef, ...problemResponses(400, 401, 403, 404) },
       },
@@ -164,7 +163,7 @@ export const adminUsersRoutes: FastifyPluginAsyncTypebox<AdminUsersRoutesOptions
         tags: ['admin'],
         summary: 'Ban a user for a while (or until a time, or indefinitely)',
         description: 'Revokes every session, access token and API key at once and emails the user. A timed ban lifts itself.',
-        security: authenticated,
+        security: AUTHENTICATED,
         params: IdParams,
         body: Type.Object({
           duration_s: Type.Optional(Type.Integer({ minimum: 1, maximum: 100 * 365 * 86_400, description: 'seconds' })),
@@ -189,7 +188,7 @@ export const adminUsersRoutes: FastifyPluginAsyncTypebox<AdminUsersRoutesOptions
       schema: {
         tags: ['admin'],
         summary: 'Lift a ban',
-        security: authenticated,
+        security: AUTHENTICATED,
         params: IdParams,
         response: { 200: AdminUserRef, ...problemResponses(400, 401, 403, 404, 409) },
       },

@@ -4,7 +4,7 @@ import { Type } from '@sinclair/typebox';
 import { actorOf } from '../http/actor.js';
 import { requirePrincipal } from '../http/authenticate.js';
 import { PageOf, PageQuery, readPage, toPage } from '../http/pagination.js';
-import { problemResponses } from '../http/schemas.js';
+import { AUTHENTICATED, problemResponses } from '../http/schemas.js';
 import { AppError } from '../shared/errors.js';
 import { allows } from './permissions.js';
 import type { ApiKeyService } from './api-keys.service.js';
@@ -13,8 +13,6 @@ import type { ApiKeyService } from './api-keys.service.js';
 export interface ApiKeysRoutesOptions {
   apiKeys: ApiKeyService;
 }
-
-const authenticated: Array<Record<string, string[]>> = [{ bearerAuth: [] }, { cookieAuth: [] }, { oauth2: [] }];
 
 const ApiKeySchema = Type.Object(
   {
@@ -44,7 +42,7 @@ export const apiKeysRoutes: FastifyPluginAsyncTypebox<ApiKeysRoutesOptions> = as
         summary: 'Create an API key (the secret is shown once)',
         description:
           'Scopes must be permissions you have (e.g. `jobs:claim`); the key can never do more than you can. Send it as `Authorization: Bearer gh_<prefix>_<secret>`. `expires_in` (seconds) may be required by your groups\' policy.',
-        security: authenticated,
+        security: AUTHENTICATED,
         body: Type.Object({
           name: Type.String({ minLength: 1, maxLength: 100 }),
           scopes: Type.Array(Type.String({ maxLength: 130 }), { minItems: 1, maxItems: 50 }),
@@ -79,7 +77,7 @@ export const apiKeysRoutes: FastifyPluginAsyncTypebox<ApiKeysRoutesOptions> = as
       schema: {
         tags: ['api-keys'],
         summary: 'List API keys (yours; with api_keys:manage, anyone\'s)',
-        security: authenticated,
+        security: AUTHENTICATED,
         querystring: Type.Object({
           ...PageQuery,
           user_id: Type.Optional(Type.String({ format: 'uuid', description: 'Another user (needs api_keys:manage)' })),
@@ -110,7 +108,7 @@ export const apiKeysRoutes: FastifyPluginAsyncTypebox<ApiKeysRoutesOptions> = as
       schema: {
         tags: ['api-keys'],
         summary: 'Revoke an API key (yours; with api_keys:manage, anyone\'s)',
-        security: authenticated,
+        security: AUTHENTICATED,
         params: Type.Object({ id: Type.String({ format: 'uuid' }) }),
         response: { 204: Type.Null(), ...problemResponses(400, 401, 403, 404) },
       },

@@ -18,6 +18,7 @@ import type { AuthChanges } from '../sessions/auth-changes.js';
 import { addSeconds, type Clock } from '../shared/clock.js';
 import { AppError } from '../shared/errors.js';
 import { newId } from '../shared/ids.js';
+import { pageOfRows } from '../shared/paging.js';
 import type { AccessService } from './access.service.js';
 import { findApiKeyByHash, findApiKeyById, insertApiKey, listApiKeys, revokeApiKey, touchApiKey } from './api-keys.repo.js';
 import { isValidPermission, scopesWithin } from './permissions.js';
@@ -152,8 +153,7 @@ export class ApiKeyService {
     afterId?: string | undefined;
   }): Promise<{ items: ApiKeyView[]; next: string | null }> {
     const rows = await listApiKeys(this.options.db, { ...query, includeRevoked: query.includeRevoked ?? false });
-    const items = rows.slice(0, query.limit);
-    return { items: items.map(toApiKeyView), next: rows.length > query.limit ? (items.at(-1)?.id ?? null) : null };
+    return pageOfRows(rows, query.limit, toApiKeyView);
   }
 
   /**

@@ -2,7 +2,7 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from '@sinclair/typebox';
 import { actorOf } from '../http/actor.js';
-import { problemResponses } from '../http/schemas.js';
+import { AUTHENTICATED, problemResponses } from '../http/schemas.js';
 import type { AccessService } from './access.service.js';
 
 /** Options for {@link groupsRoutes}. */
@@ -10,7 +10,6 @@ export interface GroupsRoutesOptions {
   access: AccessService;
 }
 
-const authenticated: Array<Record<string, string[]>> = [{ bearerAuth: [] }, { cookieAuth: [] }, { oauth2: [] }];
 const NullableSeconds = (description: string) =>
   Type.Optional(Type.Union([Type.Integer({ minimum: 0, maximum: 100 * 365 * 86_400 }), Type.Null()], { description }));
 const NullableCount = (description: string) =>
@@ -54,7 +53,7 @@ export const groupsRoutes: FastifyPluginAsyncTypebox<GroupsRoutesOptions> = asyn
       schema: {
         tags: ['admin'],
         summary: 'List groups',
-        security: authenticated,
+        security: AUTHENTICATED,
         response: { 200: Type.Object({ items: Type.Array(GroupRef) }), ...problemResponses(401, 403) },
       },
     },
@@ -68,7 +67,7 @@ export const groupsRoutes: FastifyPluginAsyncTypebox<GroupsRoutesOptions> = asyn
       schema: {
         tags: ['admin'],
         summary: 'Create a group',
-        security: authenticated,
+        security: AUTHENTICATED,
         body: Type.Object({ name: Type.String({ minLength: 1, maxLength: 64 }), ...GroupFields }),
         response: { 201: GroupRef, ...problemResponses(400, 401, 403, 409) },
       },
@@ -83,7 +82,7 @@ export const groupsRoutes: FastifyPluginAsyncTypebox<GroupsRoutesOptions> = asyn
       schema: {
         tags: ['admin'],
         summary: 'One group',
-        security: authenticated,
+        security: AUTHENTICATED,
         params: GroupParams,
         response: { 200: GroupRef, ...problemResponses(401, 403, 404) },
       },
@@ -98,7 +97,7 @@ export const groupsRoutes: FastifyPluginAsyncTypebox<GroupsRoutesOptions> = asyn
       schema: {
         tags: ['admin'],
         summary: 'Change a group (members get the new permissions and policy on their next request)',
-        security: authenticated,
+        security: AUTHENTICATED,
         params: GroupParams,
         body: Type.Object({ name: Type.Optional(Type.String({ minLength: 1, maxLength: 64 })), ...GroupFields }),
         response: { 200: GroupRef, ...problemResponses(400, 401, 403, 404, 409) },
@@ -114,7 +113,7 @@ export const groupsRoutes: FastifyPluginAsyncTypebox<GroupsRoutesOptions> = asyn
       schema: {
         tags: ['admin'],
         summary: 'Delete a group',
-        security: authenticated,
+        security: AUTHENTICATED,
         params: GroupParams,
         response: { 204: Type.Null(), ...problemResponses(401, 403, 404) },
       },
@@ -133,7 +132,7 @@ export const groupsRoutes: FastifyPluginAsyncTypebox<GroupsRoutesOptions> = asyn
         schema: {
           tags: ['admin'],
           summary: member ? 'Add a user to a group' : 'Remove a user from a group',
-          security: authenticated,
+          security: AUTHENTICATED,
           params: Type.Object({ group: GroupParams.properties.group, user_id: Type.String({ format: 'uuid' }) }),
           response: { 204: Type.Null(), ...problemResponses(400, 401, 403, 404) },
         },

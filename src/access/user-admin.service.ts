@@ -28,6 +28,7 @@ import { isUniqueViolation } from '../db/executor.js';
 import type { SessionService, SessionView } from '../sessions/sessions.service.js';
 import { addSeconds, type Clock } from '../shared/clock.js';
 import { AppError } from '../shared/errors.js';
+import { pageOfRows } from '../shared/paging.js';
 import { newId } from '../shared/ids.js';
 import { revokeUserApiKeys } from './api-keys.repo.js';
 import { addMember, findGroup, groupNamesOfUsers } from './groups.repo.js';
@@ -157,12 +158,8 @@ export class UserAdminService {
       afterId: page.afterId,
       nowIso: this.options.clock.now().toISOString(),
     });
-    const items = rows.slice(0, page.limit);
-    const groups = await groupNamesOfUsers(this.options.db, items.map((u) => u.id));
-    return {
-      items: items.map((u) => this.view(u, groups.get(u.id) ?? [])),
-      next: rows.length > page.limit ? (items.at(-1)?.id ?? null) : null,
-    };
+    const groups = await groupNamesOfUsers(this.options.db, rows.slice(0, page.limit).map((u) => u.id));
+    return pageOfRows(rows, page.limit, (u) => this.view(u, groups.get(u.id) ?? []));
   }
 
   /** One user. @throws AppError `not_found`. */
@@ -365,10 +362,8 @@ export class UserAdminService {
    */
   async exportPage(page: { limit: number; afterId?: string | undefined }): Promise<{ items: ExportedUser[]; next: string | null }> {
     const rows = await listUsers(this.options.db, { limit: page.limit, afterId: page.afterId });
-    const items = rows.slice(0, page.limit);
-    const groups = await groupNamesOfUsers(this.options.db, items.map((u) => u.id));
-    return {
-      items: items.map((u) => ({
+    const groups = await groupNamesOfUsers(this.options.db, rows.slice(0, page.limit).map((u) => u.id));
+    return pageOfRows(rows, page.limit, (u) => ({
         id: u.id,
         email: u.email,
         name: u.name,
@@ -382,9 +377,7 @@ export class UserAdminService {
         created_at: u.created_at,
         updated_at: u.updated_at,
         password_hash: u.password_hash,
-      })),
-      next: rows.length > page.limit ? (items.at(-1)?.id ?? null) : null,
-    };
+      }));
   }
 
   /**

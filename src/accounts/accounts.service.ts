@@ -29,7 +29,7 @@ import {
   insertOneTimeToken,
   invalidateOneTimeTokens,
 } from './one-time-tokens.repo.js';
-import { findUserByEmail, findUserById, insertUser, listUsers, normalizeEmail, updateUser } from './users.repo.js';
+import { findUserByEmail, findUserById, insertUser, normalizeEmail, updateUser } from './users.repo.js';
 
 /** Largest accepted serialised `profile` object, in bytes. */
 export const PROFILE_MAX_BYTES = 16 * 1024;
@@ -444,19 +444,6 @@ export class AccountService {
       if (isUniqueViolation(error)) throw new AppError('email_taken');
       throw error;
     }
-  }
-
-  /**
-   * One page of users in creation order, for operators.
-   * @returns the users plus the cursor (an id) of the next page, or null at the end.
-   */
-  async listUsers(limit: number, afterId?: string): Promise<{ users: Array<UserView & { status: string }>; nextId: string | null }> {
-    const rows = await listUsers(this.options.db, { limit, afterId });
-    const page = rows.slice(0, limit);
-    return {
-      users: page.map((u) => ({ ...toUserView(u), status: u.status })),
-      nextId: rows.length > limit ? (page.at(-1)?.id ?? null) : null,
-    };
   }
 
   private async deactivate(user: UserRow, actor: ActorContext): Promise<void> {

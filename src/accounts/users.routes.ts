@@ -3,7 +3,7 @@ import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from '@sinclair/typebox';
 import { actorOf } from '../http/actor.js';
 import { requirePrincipal } from '../http/authenticate.js';
-import { EmailSchema, MessageSchema, PasswordSchema, problemResponses, UserRef } from '../http/schemas.js';
+import { AUTHENTICATED, EmailSchema, MessageSchema, PasswordSchema, problemResponses, UserRef } from '../http/schemas.js';
 import type { AccountService } from './accounts.service.js';
 import { toUserView } from './accounts.service.js';
 
@@ -14,8 +14,6 @@ export interface UsersRoutesOptions {
   cookieName: string;
 }
 
-const authenticated: Array<Record<string, string[]>> = [{ bearerAuth: [] }, { cookieAuth: [] }, { oauth2: [] }];
-
 export const usersRoutes: FastifyPluginAsyncTypebox<UsersRoutesOptions> = async (app, { accounts, cookieName }) => {
   app.get(
     '/users/me',
@@ -24,7 +22,7 @@ export const usersRoutes: FastifyPluginAsyncTypebox<UsersRoutesOptions> = async 
       schema: {
         tags: ['users'],
         summary: 'The signed-in user',
-        security: authenticated,
+        security: AUTHENTICATED,
         response: { 200: UserRef, ...problemResponses(401) },
       },
     },
@@ -39,7 +37,7 @@ export const usersRoutes: FastifyPluginAsyncTypebox<UsersRoutesOptions> = async 
         tags: ['users'],
         summary: 'Update your name and/or profile',
         description: 'The profile is a JSON object (at most 16 KiB serialised) and replaces the stored one whole.',
-        security: authenticated,
+        security: AUTHENTICATED,
         body: Type.Object({
           name: Type.Optional(Type.String({ maxLength: 200 })),
           profile: Type.Optional(Type.Object({}, { additionalProperties: true })),
@@ -59,7 +57,7 @@ export const usersRoutes: FastifyPluginAsyncTypebox<UsersRoutesOptions> = async 
         summary: 'Change your email address',
         description:
           'Requires your password. Emails a single-use confirmation link `PUBLIC_URL/confirm-email?token=…` to the new address (lifetime AUTH_VERIFY_TOKEN_TTL_SECONDS); the address changes only when the link is confirmed. Always 202 — also when the new address already has an account, in which case nothing is sent.',
-        security: authenticated,
+        security: AUTHENTICATED,
         body: Type.Object({ new_email: EmailSchema, password: PasswordSchema }),
         response: { 202: MessageSchema, ...problemResponses(400, 401, 403) },
       },
@@ -78,7 +76,7 @@ export const usersRoutes: FastifyPluginAsyncTypebox<UsersRoutesOptions> = async 
         tags: ['users'],
         summary: 'Deactivate your account',
         description: 'Requires your password; revokes every session and token and sends a notice by email.',
-        security: authenticated,
+        security: AUTHENTICATED,
         body: Type.Object({ password: PasswordSchema }),
         response: { 204: Type.Null(), ...problemResponses(400, 401, 403) },
       },

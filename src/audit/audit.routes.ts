@@ -2,7 +2,7 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from '@sinclair/typebox';
 import { PageOf, PageQuery, readPage, toPage } from '../http/pagination.js';
-import { problemResponses } from '../http/schemas.js';
+import { AUTHENTICATED, problemResponses } from '../http/schemas.js';
 import type { AuditLog } from './audit.service.js';
 
 /** Options for {@link auditRoutes}. */
@@ -10,7 +10,6 @@ export interface AuditRoutesOptions {
   audit: AuditLog;
 }
 
-const authenticated: Array<Record<string, string[]>> = [{ bearerAuth: [] }, { cookieAuth: [] }, { oauth2: [] }];
 const Nullable = (schema: ReturnType<typeof Type.String>) => Type.Union([schema, Type.Null()]);
 
 export const auditRoutes: FastifyPluginAsyncTypebox<AuditRoutesOptions> = async (app, { audit }) => {
@@ -21,7 +20,7 @@ export const auditRoutes: FastifyPluginAsyncTypebox<AuditRoutesOptions> = async 
       schema: {
         tags: ['admin'],
         summary: 'The audit log, newest first',
-        security: authenticated,
+        security: AUTHENTICATED,
         querystring: Type.Object({
           ...PageQuery,
           actor_id: Type.Optional(Type.String({ format: 'uuid' })),
@@ -72,7 +71,7 @@ export const auditRoutes: FastifyPluginAsyncTypebox<AuditRoutesOptions> = async 
       schema: {
         tags: ['admin'],
         summary: 'Password login attempts, newest first, by email, user or IP',
-        security: authenticated,
+        security: AUTHENTICATED,
         querystring: Type.Object({
           ...PageQuery,
           email: Type.Optional(Type.String({ maxLength: 254 })),

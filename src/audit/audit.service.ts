@@ -8,6 +8,7 @@ import type { Executor } from '../db/executor.js';
 import type { AuditLogRow, Database, LoginAttemptRow } from '../db/schema.js';
 import type { Clock } from '../shared/clock.js';
 import { newId } from '../shared/ids.js';
+import { pageOfRows } from '../shared/paging.js';
 import { insertAuditEntry, insertLoginAttempt, listAuditEntries, listLoginAttempts } from './audit.repo.js';
 
 /** The security events Gatehouse records. */
@@ -124,7 +125,7 @@ export class AuditLog {
   /** Newest-first page of entries. @returns items and the cursor (an id) of the next page. */
   async list(query: Parameters<typeof listAuditEntries>[1]): Promise<{ items: AuditEntryView[]; next: string | null }> {
     const rows = await listAuditEntries(this.db, query);
-    return page(rows, query.limit, toAuditView);
+    return pageOfRows(rows, query.limit, toAuditView);
   }
 
   /** Newest-first page of login attempts. */
@@ -135,7 +136,7 @@ export class AuditLog {
       ...query,
       email: query.email?.trim().toLowerCase(),
     });
-    return page(rows, query.limit, (r: LoginAttemptRow) => ({
+    return pageOfRows(rows, query.limit, (r: LoginAttemptRow) => ({
       id: r.id,
       created_at: r.created_at,
       email: r.email_normalized,
@@ -148,9 +149,4 @@ export class AuditLog {
 
 function toAuditView(row: AuditLogRow): AuditEntryView {
   return { ...row, details: JSON.parse(row.details) as Record<string, unknown> };
-}
-
-function page<R extends { id: string }, V>(rows: R[], limit: number, map: (row: R) => V): { items: V[]; next: string | null } {
-  const items = rows.slice(0, limit);
-  return { items: items.map(map), next: rows.length > limit ? (items.at(-1)?.id ?? null) : null };
 }

@@ -12,15 +12,7 @@ import { toUserView } from '../accounts/accounts.service.js';
 import { actorOf } from '../http/actor.js';
 import { requirePrincipal } from '../http/authenticate.js';
 import { problemFor, toAppError } from '../http/problem.js';
-import {
-  EmailSchema,
-  MessageSchema,
-  NewPasswordSchema,
-  OpaqueTokenSchema,
-  PasswordSchema,
-  problemResponses,
-  UserRef,
-} from '../http/schemas.js';
+import { AUTHENTICATED, EmailSchema, MessageSchema, NewPasswordSchema, OpaqueTokenSchema, PasswordSchema, problemResponses, UserRef } from '../http/schemas.js';
 import type { ClientInfo, SessionService } from '../sessions/sessions.service.js';
 import { AppError } from '../shared/errors.js';
 import type { AuthService } from './auth.service.js';
@@ -33,8 +25,6 @@ export interface AuthRoutesOptions {
   cookieName: string;
   cookieSecure: boolean;
 }
-
-const authenticated: Array<Record<string, string[]>> = [{ bearerAuth: [] }, { cookieAuth: [] }, { oauth2: [] }];
 
 function clientInfo(request: FastifyRequest): ClientInfo {
   const ua = request.headers['user-agent'];
@@ -233,7 +223,7 @@ export const authRoutes: FastifyPluginAsyncTypebox<AuthRoutesOptions> = async (a
       schema: {
         tags: ['auth'],
         summary: 'Sign out (the cookie session, or the session behind the bearer token)',
-        security: authenticated,
+        security: AUTHENTICATED,
         response: { 204: Type.Null(), ...problemResponses(401, 403) },
       },
     },
@@ -250,7 +240,7 @@ export const authRoutes: FastifyPluginAsyncTypebox<AuthRoutesOptions> = async (a
       schema: {
         tags: ['auth'],
         summary: 'Your active sessions',
-        security: authenticated,
+        security: AUTHENTICATED,
         response: {
           200: Type.Object({
             items: Type.Array(
@@ -282,7 +272,7 @@ export const authRoutes: FastifyPluginAsyncTypebox<AuthRoutesOptions> = async (a
       schema: {
         tags: ['auth'],
         summary: 'Revoke one of your sessions',
-        security: authenticated,
+        security: AUTHENTICATED,
         params: Type.Object({ id: Type.String({ format: 'uuid' }) }),
         response: { 204: Type.Null(), ...problemResponses(400, 401, 403, 404) },
       },
@@ -335,7 +325,7 @@ export const authRoutes: FastifyPluginAsyncTypebox<AuthRoutesOptions> = async (a
         tags: ['auth'],
         summary: 'Change your password',
         description: 'Revokes your other sessions and tokens (this one stays) and sends a notice by email.',
-        security: authenticated,
+        security: AUTHENTICATED,
         body: Type.Object({ current_password: PasswordSchema, new_password: NewPasswordSchema }),
         response: { 204: Type.Null(), ...problemResponses(400, 401, 403, 422) },
       },

@@ -5,7 +5,7 @@
  * (SQLite `TEXT`, PostgreSQL `timestamptz` parsed back to ISO strings in `database.ts`); JSON
  * columns are serialised strings (`jsonb` on PostgreSQL, parsed by the repositories).
  */
-import type { Generated, Insertable, Selectable, Updateable } from 'kysely';
+import type { Insertable, Selectable, Updateable } from 'kysely';
 
 /** `user`: one account. `email_normalized` (lower-cased) carries the case-insensitive unique index. */
 export interface UserTable {
@@ -244,6 +244,3 @@ export type AuditLogRow = Selectable<AuditLogTable>;
 export type LoginAttemptRow = Selectable<LoginAttemptTable>;
 export type ScheduledTaskRow = Selectable<ScheduledTaskTable>;
 export type TaskRunRow = Selectable<TaskRunTable>;
-
-/** Marker kept so `Generated` stays importable for future auto-increment columns. */
-export type GeneratedColumn<T> = Generated<T>;

@@ -67,5 +67,11 @@ export const UserRef = Type.Ref('User');
 /** `{ message }` acknowledgement body for 202 responses. */
 export const MessageSchema = Type.Object({ message: Type.String() });
 
+/**
+ * OpenAPI security requirement of every authenticated route: a bearer access token or API key,
+ * the session cookie, or the OAuth2 password flow (any one of them).
+ */
+export const AUTHENTICATED: Array<Record<string, string[]>> = [{ bearerAuth: [] }, { cookieAuth: [] }, { oauth2: [] }];
+
 /** Schemas registered once with `app.addSchema` so `$ref`s resolve and OpenAPI lists them. */
 export const sharedSchemas = [ProblemSchema, UserSchema];

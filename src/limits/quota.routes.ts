@@ -2,7 +2,7 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from '@sinclair/typebox';
 import { requirePrincipal } from '../http/authenticate.js';
-import { problemResponses } from '../http/schemas.js';
+import { AUTHENTICATED, problemResponses } from '../http/schemas.js';
 import type { QuotaService } from './quota.service.js';
 
 /** Options for {@link quotaRoutes}. */
@@ -33,8 +33,6 @@ export const QuotaUsageSchema = Type.Object({
   }),
 });
 
-const authenticated: Array<Record<string, string[]>> = [{ bearerAuth: [] }, { cookieAuth: [] }, { oauth2: [] }];
-
 /** Registers `GET /users/me/quota` (mount under `/api/v1`). Exempt from the quota it reports. */
 export const quotaRoutes: FastifyPluginAsyncTypebox<QuotaRoutesOptions> = async (app, { quota }) => {
   app.get(
@@ -46,7 +44,7 @@ export const quotaRoutes: FastifyPluginAsyncTypebox<QuotaRoutesOptions> = async 
         summary: 'Your API call quota: usage per UTC hour and day',
         description:
           'Calls per hour and per day come from your groups (the most generous wins; 0 = unlimited). This call does not count.',
-        security: authenticated,
+        security: AUTHENTICATED,
         response: { 200: QuotaUsageSchema, ...problemResponses(401, 429) },
       },
     },
