@@ -3,8 +3,10 @@
  * listens; tests use the very same app with `inject` or a real port).
  */
 import cookie from '@fastify/cookie';
+import multipart from '@fastify/multipart';
 import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
+import websocket from '@fastify/websocket';
 import Fastify, { type FastifyBaseLogger, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import { adminUsersRoutes } from './access/admin-users.routes.js';
 import { apiKeysRoutes } from './access/api-keys.routes.js';
@@ -13,7 +15,12 @@ import { usersRoutes } from './accounts/users.routes.js';
 import { auditRoutes } from './audit/audit.routes.js';
 import { authRoutes } from './auth/auth.routes.js';
 import { APP_NAME, type Gatehouse } from './container.js';
+import { filesRoutes, multipartLimits } from './files/files.routes.js';
 import { healthRoutes } from './health/health.routes.js';
+import { jobSchemas } from './jobs/job-schemas.js';
+import { jobsRoutes } from './jobs/jobs.routes.js';
+import { queuesRoutes } from './jobs/queues.routes.js';
+import { workerRoutes } from './jobs/worker.routes.js';
 import { installAuthentication } from './http/authenticate.js';
 import { rejectNulCharacters } from './http/input-guards.js';
 import { quotaRoutes } from './limits/quota.routes.js';
@@ -23,8 +30,12 @@ import { sharedSchemas } from './http/schemas.js';
 import { newId } from './shared/ids.js';
 import { VERSION } from './version.js';
 import { pagesRoutes } from './web/pages.routes.js';
+import { eventsRoutes } from './realtime/events.routes.js';
+import { wsRoutes } from './realtime/ws.routes.js';
 
 const REQUEST_ID_PATTERN = /^[A-Za-z0-9._:-]{1,128}$/;
+/** How long a graceful shutdown lets requests in flight finish before it ends every connection. */
+const SHUTDOWN_GRACE_MS = 30_000;
 
 /** Headers on every response: the request id and the baseline security headers. */
 function setStandardHeaders(request: FastifyRequest, reply: FastifyReply): void {
@@ -82,19 +93,40 @@ export async function buildApp(gatehouse: Gatehouse, options: BuildAppOptions = 
   installProblemHandlers(app);
   // JSON only (the token endpoint adds form bodies for OAuth clients); anything else is 415.
   app.removeContentTypeParser('text/plain');
-  for (const schema of sharedSchemas) app.addSchema(schema);
+  for (const schema of [...sharedSchemas, ...jobSchemas]) app.addSchema(schema);
 
   // Graceful shutdown: once close() has begun, answers to requests still in flight carry
   // `Connection: close`. Otherwise their keep-alive connections outlive the response and hold
   // the server (and the process) open until the client's keep-alive timeout (72 s).
   let closing = false;
+  // Requests being answered (hijacked streams included: a response's `close` fires for them too).
+  let active = 0;
+  app.server.on('request', (_req, res: { once(event: 'close', fn: () => void): unknown }) => {
+    active++;
+    res.once('close', () => active--);
+  });
   app.addHook('preClose', async () => {
     closing = true;
+    // Long-poll claims would hold the close up to JOB_MAX_WAIT_SECONDS: answer them 204 now.
+    gatehouse.workerProtocol.stopWaiting();
+    // server.close() only ends connections once idle; a connection that never sent a request (a
+    // browser's preconnect) would hold it until the headers timeout. Once no request is being
+    // answered, or after a grace period, end every connection.
+    const startedAt = Date.now();
+    const sweep = setInterval(() => {
+      if (active > 0 && Date.now() - startedAt < SHUTDOWN_GRACE_MS) return;
+      clearInterval(sweep);
+      app.server.closeAllConnections();
+    }, 50);
+    sweep.unref();
   });
   // Callback style rather than async: it runs for every response and has nothing to await.
   app.addHook('onSend', (request, reply, payload, done) => {
     setStandardHeaders(request, reply);
-    if (closing) reply.header('Connection', 'close');
+    // An answer sent before the request body was read whole (a refused or oversized upload) must
+    // end the connection: otherwise the server waits for the rest of a body the client may never
+    // send, and the connection (and a graceful shutdown) hangs until the request timeout.
+    if (closing || !request.raw.complete) reply.header('Connection', 'close');
     done(null, payload);
   });
   app.addHook('preValidation', rejectNulCharacters);
@@ -131,6 +163,9 @@ export async function buildApp(gatehouse: Gatehouse, options: BuildAppOptions = 
   app.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger());
 
   await app.register(cookie);
+  // No permessage-deflate: its zlib contexts cost ~300 KB per socket (10,000 idle sockets must fit
+  // in 500 MB). Client messages are small subscribe/unsubscribe requests.
+  await app.register(websocket, { options: { perMessageDeflate: false, maxPayload: 64 * 1024 } });
   installFailedAuthenticationGuard(app, { store: gatehouse.limiterStore, config });
   installAuthentication(app, {
     auth: gatehouse.auth,
@@ -162,6 +197,17 @@ export async function buildApp(gatehouse: Gatehouse, options: BuildAppOptions = 
       await api.register(groupsRoutes, { access: gatehouse.access });
       await api.register(auditRoutes, { audit: gatehouse.audit });
       await api.register(quotaRoutes, { quota: gatehouse.quota });
+      await api.register(queuesRoutes, { queues: gatehouse.queues, jobs: gatehouse.jobs });
+      await api.register(jobsRoutes, { jobs: gatehouse.jobs });
+      await api.register(workerRoutes, { workerProtocol: gatehouse.workerProtocol, maxWaitSeconds: config.jobs.maxWaitSeconds });
+      await api.register(eventsRoutes, { live: gatehouse.live });
+      await api.register(wsRoutes, { live: gatehouse.live });
+      // Multipart parsing exists only in this scope: every other route still answers a
+      // multipart body with 415, as it does any content type it does not take.
+      await api.register(async (scope) => {
+        await scope.register(multipart, { limits: multipartLimits(config.files.maxBytes), throwFileSizeLimit: false });
+        await scope.register(filesRoutes, { files: gatehouse.files });
+      });
     },
     { prefix: '/api/v1' },
   );

@@ -23,6 +23,7 @@ export const SCHEDULED_TASK_NAMES = [
   'retry-outbox',
   'admin-digest',
   'backup',
+  'prune-jobs',
 ] as const;
 
 /** Name of a built-in scheduler task, e.g. `purge-sessions`. */
@@ -150,6 +151,28 @@ export interface Config {
     /** How many backups `backup` keeps in `DATA_DIR/backups` (older ones are deleted). Default 7. */
     backupRetention: number;
   };
+  jobs: {
+    /** Largest job payload (serialised JSON), in bytes. Default 65536. Results and metrics share the limit. */
+    payloadMaxBytes: number;
+    /** Seconds between lease sweeps (on every instance). Default 5. */
+    sweepSeconds: number;
+    /** Longest long-poll wait a claim may ask for, in seconds. Default 30. */
+    maxWaitSeconds: number;
+    /** Days finished jobs (and their events) are kept by `prune-jobs`; 0 = forever. Default 30. */
+    retentionDays: number;
+  };
+  files: {
+    /** Where the file storage keeps bytes. Default `DATA_DIR/files`. */
+    dir: string;
+    /** Largest upload, in bytes. Default 512 MiB. */
+    maxBytes: number;
+  };
+  realtime: {
+    /** Seconds between keep-alive comments on SSE streams and pings on WebSockets. Default 15. */
+    keepAliveSeconds: number;
+    /** Topics one stream or socket may subscribe to. Default 100. */
+    maxTopics: number;
+  };
 }
 
 /** Thrown when one or more variables are invalid; `message` lists every problem, one per line. */
@@ -238,6 +261,14 @@ const envSchema = z.object({
   MAIL_FROM: z.string().min(3).default('Gatehouse <no-reply@localhost>'),
   MAIL_MAX_ATTEMPTS: positiveInt(100).default(12),
   MAIL_POLL_SECONDS: positiveInt(3600).default(5),
+  JOB_PAYLOAD_MAX_BYTES: positiveInt(16 * 1024 * 1024).default(65_536),
+  JOB_SWEEP_SECONDS: positiveInt(3600).default(5),
+  JOB_MAX_WAIT_SECONDS: positiveInt(30).default(30),
+  JOB_RETENTION_DAYS: nonNegativeInt(36_500).default(30),
+  FILES_DIR: z.string().min(1).optional(),
+  FILE_MAX_BYTES: positiveInt().default(512 * 1024 * 1024),
+  REALTIME_KEEPALIVE_SECONDS: positiveInt(3600).default(15),
+  REALTIME_MAX_TOPICS: positiveInt(10_000).default(100),
   NOTIFY_EMAIL_ENABLED: booleanString.default(true),
   MATTERMOST_WEBHOOK_URL: z.string().url('must be an absolute URL').refine((u) => /^https?:\/\//.test(u), 'must start with http:// or https://').optional(),
   NOTIFY_MATTERMOST_ENABLED: booleanString.optional(),
@@ -275,6 +306,7 @@ const envSchema = z.object({
   SCHEDULE_PURGE_TOKENS: cronOrOff.default('12 * * * *'),
   SCHEDULE_LIFT_BANS: cronOrOff.default('*/5 * * * *'),
   SCHEDULE_PRUNE_AUDIT: cronOrOff.default('23 3 * * *'),
+  SCHEDULE_PRUNE_JOBS: cronOrOff.default('41 3 * * *'),
   SCHEDULE_RETRY_OUTBOX: cronOrOff.default('* * * * *'),
   SCHEDULE_ADMIN_DIGEST: cronOrOff.default('0 8 * * *'),
   SCHEDULE_BACKUP: cronOrOff.default('30 2 * * *'),
@@ -427,6 +459,7 @@ export function loadConfig(env: RawEnv = withDotenv(process.env)): Config {
         'purge-tokens': offToNull(e.SCHEDULE_PURGE_TOKENS),
         'lift-bans': offToNull(e.SCHEDULE_LIFT_BANS),
         'prune-audit': offToNull(e.SCHEDULE_PRUNE_AUDIT),
+        'prune-jobs': offToNull(e.SCHEDULE_PRUNE_JOBS),
         'retry-outbox': offToNull(e.SCHEDULE_RETRY_OUTBOX),
         'admin-digest': offToNull(e.SCHEDULE_ADMIN_DIGEST),
         backup: offToNull(e.SCHEDULE_BACKUP),
@@ -434,6 +467,20 @@ export function loadConfig(env: RawEnv = withDotenv(process.env)): Config {
       auditRetentionDays: e.AUDIT_RETENTION_DAYS,
       loginAttemptRetentionDays: e.LOGIN_ATTEMPT_RETENTION_DAYS,
       backupRetention: e.BACKUP_RETENTION,
+    },
+    jobs: {
+      payloadMaxBytes: e.JOB_PAYLOAD_MAX_BYTES,
+      sweepSeconds: e.JOB_SWEEP_SECONDS,
+      maxWaitSeconds: e.JOB_MAX_WAIT_SECONDS,
+      retentionDays: e.JOB_RETENTION_DAYS,
+    },
+    files: {
+      dir: e.FILES_DIR ? path.resolve(e.FILES_DIR) : path.join(dataDir, 'files'),
+      maxBytes: e.FILE_MAX_BYTES,
+    },
+    realtime: {
+      keepAliveSeconds: e.REALTIME_KEEPALIVE_SECONDS,
+      maxTopics: e.REALTIME_MAX_TOPICS,
     },
   };
 }

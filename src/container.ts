@@ -16,6 +16,14 @@ import type { Config } from './config.js';
 import { PasswordHasher } from './crypto/passwords.js';
 import { type DatabaseHandle, openDatabase, pingDatabase } from './db/database.js';
 import { migrateToLatest } from './db/migrate.js';
+import { JobHub } from './jobs/job-hub.js';
+import { JobService } from './jobs/jobs.service.js';
+import { LeaseSweeper } from './jobs/lease-sweeper.js';
+import { QueueService } from './jobs/queues.service.js';
+import { WorkerProtocol } from './jobs/worker-protocol.service.js';
+import { LiveEvents } from './realtime/event-stream.js';
+import { FileService } from './files/files.service.js';
+import { LocalFileStorage } from './files/storage.js';
 import { createLimiterStore, type LimiterStore } from './limits/limiter-store.js';
 import { LoginThrottle } from './limits/login-throttle.service.js';
 import { QuotaService } from './limits/quota.service.js';
@@ -76,6 +84,18 @@ export interface Gatehouse {
   quota: QuotaService;
   /** Built-in housekeeping tasks on cron schedules, each run once across instances (`tick()` for tests). */
   scheduler: Scheduler;
+  /** Stored files: uploads, downloads and who may read them (bytes under FILES_DIR). */
+  files: FileService;
+  /** Fans committed job events out to live subscribers (and, on PostgreSQL, to other instances). */
+  hub: JobHub;
+  /** Queues: settings, pause/resume, statistics. */
+  queues: QueueService;
+  /** Jobs for their owners and admins: enqueue, list, read, pause, resume, cancel, retry. */
+  jobs: JobService;
+  /** The worker protocol: claim, heartbeat, complete, fail, release; `sweep()` reclaims lapsed leases. */
+  workerProtocol: WorkerProtocol;
+  /** Live progress streams (SSE, WebSocket): topic authorisation, replay and delivery. */
+  live: LiveEvents;
   /** True when the database answers a trivial query. */
   isDatabaseReady(): Promise<boolean>;
   /** Starts background work (the outbox dispatcher, the scheduler). */
@@ -106,6 +126,7 @@ export async function createGatehouse(config: Config, overrides: GatehouseOverri
   const database = overrides.database ?? openDatabase(config.database);
   let listener: AuthChangeListener | undefined;
   let limiterStore: LimiterStore | undefined;
+  const hub = new JobHub();
   try {
     if (!overrides.skipMigrations) {
       const { applied } = await migrateToLatest(database.db, database.dialect);
@@ -243,6 +264,36 @@ export async function createGatehouse(config: Config, overrides: GatehouseOverri
       schedules: config.scheduler.schedules,
       tasks: builtInTasks({ db, config, outbox, mails, changes, audit, appName: APP_NAME }),
     });
+    const queues = new QueueService({ db, clock, audit, hub });
+    const jobs = new JobService({ db, dialect: database.dialect, clock, hub, audit, payloadMaxBytes: config.jobs.payloadMaxBytes });
+    const workerProtocol = new WorkerProtocol({
+      db,
+      dialect: database.dialect,
+      clock,
+      hub,
+      logger: logger.child({ component: 'jobs' }),
+      notify,
+      payloadMaxBytes: config.jobs.payloadMaxBytes,
+      maxWaitSeconds: config.jobs.maxWaitSeconds,
+      publicUrl: config.server.publicUrl,
+    });
+    const sweeper = new LeaseSweeper(workerProtocol, config.jobs.sweepSeconds, logger.child({ component: 'lease-sweeper' }));
+    const fileStorage = new LocalFileStorage(config.files.dir);
+    // Uploads cut off by a crash leave temporary files; a day is far longer than any live upload.
+    const staleUploads = await fileStorage.removeStaleTemporaryFiles(86_400_000);
+    if (staleUploads) logger.info({ removed: staleUploads }, 'removed temporary files of interrupted uploads');
+    const files = new FileService({
+      db,
+      clock,
+      storage: fileStorage,
+      maxBytes: config.files.maxBytes,
+      jobAccess: {
+        mayReadThroughJob: (file, principal) => jobs.mayReadFileThroughJob(file, principal),
+        assertHoldsJob: (principal, jobId, attempt) => jobs.assertHoldsJob(principal, jobId, attempt),
+      },
+    });
+    if (database.dialect === 'postgres') await hub.connect(config.database.url, db, logger.child({ component: 'job-hub' }));
+    const live = new LiveEvents({ db, hub, keepAliveSeconds: config.realtime.keepAliveSeconds, maxTopics: config.realtime.maxTopics });
     if (!config.mail.smtpUrl && !overrides.mailTransport) {
       logger.info({ dir: path.join(config.dataDir, 'mail') }, 'SMTP_URL is not set: emails are written as .eml files');
     }
@@ -268,21 +319,32 @@ export async function createGatehouse(config: Config, overrides: GatehouseOverri
       loginThrottle,
       quota,
       scheduler,
+      files,
+      hub,
+      live,
+      queues,
+      jobs,
+      workerProtocol,
       isDatabaseReady: () => pingDatabase(db),
       startBackground: () => {
         outbox.start();
+        sweeper.start();
         scheduler.start();
       },
       close: () =>
         (closed ??= (async () => {
           await scheduler.stop();
+          await sweeper.stop();
           await outbox.stop();
+          live.disconnectAll();
+          await hub.close();
           await listener?.stop();
           await limits.close();
           await database.close();
         })()),
     };
   } catch (error) {
+    await hub.close();
     await listener?.stop();
     await limiterStore?.close();
     await database.close();

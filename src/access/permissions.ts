@@ -16,6 +16,8 @@ export const PERMISSIONS = {
   'audit:read': 'Read the audit log and login attempts',
   'jobs:enqueue': 'Create jobs in queues that allow it',
   'jobs:claim': 'Claim and work on jobs (the worker protocol)',
+  'jobs:manage': 'See, pause, resume, cancel and retry every user\'s jobs',
+  'files:manage': 'Read every stored file',
   'queues:manage': 'Create, change, pause and resume queues',
   'challenges:manage': 'Create and manage challenges',
 } as const;

@@ -38,7 +38,15 @@ export type AuditAction =
   | 'group.update'
   | 'group.delete'
   | 'quota.auto_ban'
-  | 'keys.rotate';
+  | 'keys.rotate'
+  | 'queue.create'
+  | 'queue.update'
+  | 'queue.pause'
+  | 'queue.resume'
+  | 'job.pause'
+  | 'job.resume'
+  | 'job.cancel'
+  | 'job.retry';
 
 /** Who is acting and from where; every field may be unknown (e.g. the CLI has no IP). */
 export interface ActorContext {
@@ -58,7 +66,7 @@ export const SYSTEM_ACTOR: ActorContext = { actorId: null, ip: null, userAgent: 
 /** One entry to record. */
 export interface AuditEntry {
   action: AuditAction;
-  targetType?: 'user' | 'api_key' | 'group' | 'session' | 'signing_key';
+  targetType?: 'user' | 'api_key' | 'group' | 'session' | 'signing_key' | 'queue' | 'job';
   targetId?: string | null;
   details?: Record<string, unknown>;
 }

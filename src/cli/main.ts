@@ -1,6 +1,7 @@
 /**
  * The `gatehouse` command line: `serve`, `migrate`, `users …`, `groups …`, `keys rotate`,
- * `secrets rotate`, `api-keys …`, `config show|check`, `backup`, `restore`, `version bump`.
+ * `secrets rotate`, `api-keys …`, `config show|check`, `backup`, `restore`, `version bump`, `worker`,
+ * `queues …`, `jobs …`.
  * Commands call the same services as the HTTP routes; they never run SQL themselves.
  */
 import { Command, CommanderError } from 'commander';
@@ -12,10 +13,13 @@ import { isAppError } from '../shared/errors.js';
 import { VERSION } from '../version.js';
 import { registerAdminCommands } from './commands/admin.js';
 import { registerGroupCommands } from './commands/groups.js';
+import { registerJobCommands } from './commands/jobs.js';
 import { registerKeyCommands } from './commands/keys.js';
 import { registerNotifyCommands } from './commands/notify.js';
+import { registerQueueCommands } from './commands/queues.js';
 import { registerScheduleCommands } from './commands/schedule.js';
 import { registerUserCommands } from './commands/users.js';
+import { registerWorkerCommands } from './commands/worker.js';
 import { ExitCode, ExitError } from './output.js';
 import { CancelledError } from './prompts.js';
 
@@ -54,10 +58,14 @@ function buildProgram(setExit: (code: number) => void): Command {
   registerNotifyCommands(program);
   registerAdminCommands(program);
   registerScheduleCommands(program);
+  registerQueueCommands(program);
+  registerJobCommands(program);
+  registerWorkerCommands(program);
 
   program.hook('preAction', (_program, command) => {
     // Ctrl-C outside a prompt (a long import, a backup): end cleanly; an open transaction rolls back.
-    if (command.name() !== 'serve') process.once('SIGINT', () => process.exit(cancelled()));
+    // `serve` and `worker` stop gracefully on signals themselves.
+    if (command.name() !== 'serve' && command.name() !== 'worker') process.once('SIGINT', () => process.exit(cancelled()));
   });
   program.hook('postAction', () => setExit(ExitCode.ok));
   return program;

@@ -35,11 +35,25 @@ const PG_INT8 = 20;
 const PG_JSON = 114;
 const PG_JSONB = 3802;
 
+/** PostgreSQL's ISO output of a UTC `timestamptz`: `2026-11-22 06:30:00.123456+00`. */
+const PG_UTC_TIMESTAMP = /^(\d{4}-\d{2}-\d{2}) (\d{2}:\d{2}:\d{2})(?:\.(\d{1,6}))?\+00$/;
+
+/**
+ * `timestamptz` text → ISO-8601 with milliseconds (`Date#toISOString` form). UTC values (the
+ * usual case: every row of a job claim carries several) are rewritten as text; anything else
+ * (another session time zone) goes through `Date`. Both truncate to milliseconds.
+ */
+function parseTimestamptz(value: string): string {
+  const m = PG_UTC_TIMESTAMP.exec(value);
+  if (!m) return new Date(value).toISOString();
+  return `${m[1]}T${m[2]}.${(m[3] ?? '').padEnd(3, '0').slice(0, 3)}Z`;
+}
+
 /** Type parsers that make PostgreSQL rows look like SQLite rows: ISO times, numbers, JSON text. */
 function pgTypeParser(oid: number, format?: string): (value: string) => unknown {
   switch (oid) {
     case PG_TIMESTAMPTZ:
-      return (v) => new Date(v).toISOString();
+      return parseTimestamptz;
     case PG_TIMESTAMP:
       return (v) => new Date(`${v}Z`).toISOString();
     case PG_INT8:
@@ -50,6 +64,37 @@ function pgTypeParser(oid: number, format?: string): (value: string) => unknown 
     default:
       return pg.types.getTypeParser(oid, format as 'text');
   }
+}
+
+/** Prepared statements kept per SQLite connection (distinct SQL texts; the oldest go first). */
+const STATEMENT_CACHE_SIZE = 500;
+
+/**
+ * The connection as Kysely sees it, with prepared statements reused by SQL text. Kysely prepares
+ * every query again, and SQLite's prepare (parse and plan) costs more than running a simple
+ * statement: reusing them roughly halves the time of a claim or a completion. Safe because Kysely
+ * runs a statement to completion synchronously (`all`/`run`) and Gatehouse never streams results.
+ */
+function withStatementCache(sqlite: SqliteDatabase.Database): { prepare(sql: string): SqliteDatabase.Statement; close(): void } {
+  const cache = new Map<string, SqliteDatabase.Statement>();
+  return {
+    prepare(sql: string) {
+      let statement = cache.get(sql);
+      if (statement) {
+        // Most recently used last, so eviction takes the least recently used.
+        cache.delete(sql);
+      } else {
+        statement = sqlite.prepare(sql);
+        if (cache.size >= STATEMENT_CACHE_SIZE) cache.delete(cache.keys().next().value as string);
+      }
+      cache.set(sql, statement);
+      return statement;
+    },
+    close() {
+      cache.clear();
+      sqlite.close();
+    },
+  };
 }
 
 /**
@@ -77,7 +122,7 @@ export function openDatabase(config: Config['database']): DatabaseHandle {
   sqlite.pragma('busy_timeout = 5000');
   // NORMAL is durable in WAL mode against process crashes (only an OS crash may lose the last commit).
   sqlite.pragma('synchronous = NORMAL');
-  const db = new Kysely<Database>({ dialect: new SqliteDialect({ database: sqlite }) });
+  const db = new Kysely<Database>({ dialect: new SqliteDialect({ database: withStatementCache(sqlite) }) });
   const dataVersionStatement = sqlite.prepare('PRAGMA data_version').pluck();
   return {
     db,

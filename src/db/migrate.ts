@@ -9,6 +9,7 @@ import { migration0002 } from './migrations/0002-access.js';
 import { migration0003 } from './migrations/0003-scheduler.js';
 import { migration0004 } from './migrations/0004-notify.js';
 import { migration0005 } from './migrations/0005-email-change.js';
+import { migration0006 } from './migrations/0006-jobs.js';
 import type { MigrationTypes } from './migrations/types.js';
 
 function allMigrations(dialect: DatabaseDialect): Record<string, Migration> {
@@ -20,6 +21,7 @@ function allMigrations(dialect: DatabaseDialect): Record<string, Migration> {
     '0003-scheduler': migration0003(types),
     '0004-notify': migration0004(types),
     '0005-email-change': migration0005(types),
+    '0006-jobs': migration0006(types),
   };
 }
 

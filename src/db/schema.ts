@@ -5,7 +5,7 @@
  * (SQLite `TEXT`, PostgreSQL `timestamptz` parsed back to ISO strings in `database.ts`); JSON
  * columns are serialised strings (`jsonb` on PostgreSQL, parsed by the repositories).
  */
-import type { Insertable, Selectable, Updateable } from 'kysely';
+import type { Generated, Insertable, Selectable, Updateable } from 'kysely';
 
 /** `user`: one account. `email_normalized` (lower-cased) carries the case-insensitive unique index. */
 export interface UserTable {
@@ -213,6 +213,114 @@ export interface NotifyChannelTable {
 }
 
 /** Every table, keyed by name. */
+/** `queue`: a named stream of jobs with its own lease, retry and permission settings (migration 0006). */
+export interface QueueTable {
+  name: string;
+  description: string;
+  /** 1 while paused: nothing is claimed from it (enqueueing still works). */
+  paused: number;
+  /** How long a claim or heartbeat holds a job, in seconds. */
+  lease_seconds: number;
+  /** Claims a job may have before failures make it `dead`. */
+  max_attempts: number;
+  /** Lapsed leases (a worker vanished mid-job) a job may suffer before it ends `dead`. */
+  max_lease_expiries: number;
+  /** Retry backoff: base * 2^(failures-1) seconds, capped at `backoff_max_seconds`. */
+  backoff_base_seconds: number;
+  backoff_max_seconds: number;
+  /** Permission a caller needs to enqueue here (default `jobs:enqueue`). */
+  enqueue_permission: string;
+  /** Permission a worker's API key needs to claim from here (default `jobs:claim`). */
+  claim_permission: string;
+  /** Jobs a worker may hold in total when claiming from this queue (default 1). */
+  worker_concurrency: number;
+  created_at: string;
+  updated_at: string;
+}
+
+/** The states a job moves through. */
+export type JobState = 'queued' | 'running' | 'paused' | 'succeeded' | 'failed' | 'cancelled' | 'dead';
+
+/** `job`: one unit of work (migration 0006). JSON columns are serialised strings. */
+export interface JobTable {
+  id: string;
+  queue: string;
+  kind: string;
+  payload: string;
+  priority: number;
+  run_after: string;
+  idempotency_key: string | null;
+  state: JobState;
+  /** Claims so far; the fencing token a worker must echo. */
+  attempt: number;
+  /** Reported failures (retryable or not). */
+  failures: number;
+  /** Leases that lapsed without a heartbeat. */
+  lease_expiries: number;
+  lease_expires_at: string | null;
+  worker_id: string | null;
+  progress: number;
+  progress_message: string | null;
+  metrics: string | null;
+  result: string | null;
+  error: string | null;
+  /** JSON array of file ids. */
+  input_files: string;
+  /** JSON array of file ids. */
+  output_files: string;
+  checkpoint_file_id: string | null;
+  owner_id: string | null;
+  parent_type: string | null;
+  parent_id: string | null;
+  /** The last event's per-job sequence number. */
+  event_seq: number;
+  created_at: string;
+  started_at: string | null;
+  heartbeat_at: string | null;
+  finished_at: string | null;
+  updated_at: string;
+}
+
+/** `job_event`: append-only history of a job; `id` is global, `seq` counts per job from 1. */
+export interface JobEventTable {
+  id: Generated<number>;
+  job_id: string;
+  queue: string;
+  seq: number;
+  type: string;
+  /** JSON object, serialised. */
+  data: string;
+  created_at: string;
+}
+
+/** `worker`: the identity behind one worker API key (migration 0006). */
+export interface WorkerTable {
+  id: string;
+  api_key_id: string;
+  user_id: string;
+  name: string;
+  /** JSON `{queues: string[], kinds: string[] | null}` from its latest claim. */
+  capabilities: string;
+  created_at: string;
+  last_seen_at: string;
+}
+
+/** `file`: one stored file; the bytes live in the storage backend under `storage_key` (migration 0006). */
+export interface FileTable {
+  id: string;
+  owner_id: string | null;
+  purpose: 'input' | 'output' | 'checkpoint' | 'attachment';
+  name: string;
+  content_type: string;
+  size_bytes: number;
+  /** Lower-case hex SHA-256 of the content. */
+  sha256: string;
+  storage_key: string;
+  /** The job a worker uploaded it for (outputs, checkpoints), if any. */
+  job_id: string | null;
+  created_at: string;
+}
+
 export interface Database {
   user: UserTable;
   session: SessionTable;
@@ -228,6 +336,11 @@ export interface Database {
   scheduled_task: ScheduledTaskTable;
   task_run: TaskRunTable;
   notify_channel: NotifyChannelTable;
+  queue: QueueTable;
+  job: JobTable;
+  job_event: JobEventTable;
+  worker: WorkerTable;
+  file: FileTable;
 }
 
 export type UserRow = Selectable<UserTable>;
@@ -244,3 +357,8 @@ export type AuditLogRow = Selectable<AuditLogTable>;
 export type LoginAttemptRow = Selectable<LoginAttemptTable>;
 export type ScheduledTaskRow = Selectable<ScheduledTaskTable>;
 export type TaskRunRow = Selectable<TaskRunTable>;
+export type QueueRow = Selectable<QueueTable>;
+export type JobRow = Selectable<JobTable>;
+export type JobEventRow = Selectable<JobEventTable>;
+export type WorkerRow = Selectable<WorkerTable>;
+export type FileRow = Selectable<FileTable>;

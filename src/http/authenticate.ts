@@ -77,7 +77,9 @@ export function installAuthentication(app: FastifyInstance, options: Authenticat
   app.addHook('onRequest', async (request: FastifyRequest, reply: FastifyReply) => {
     options.cache.beginRequest();
     const config = request.routeOptions.config;
-    const unsafe = !SAFE_METHODS.has(request.method);
+    // A WebSocket upgrade is a GET, but a browser opens one to any site with the user's cookies:
+    // cookie-authenticated upgrades get the Origin check of unsafe requests (Cross-Site WebSocket Hijacking).
+    const unsafe = !SAFE_METHODS.has(request.method) || request.headers.upgrade?.toLowerCase() === 'websocket';
     if (config.setsSessionCookie && unsafe) {
       const origin = request.headers.origin;
       if (typeof origin === 'string' && origin !== options.publicOrigin) {

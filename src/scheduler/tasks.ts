@@ -13,6 +13,7 @@ import type { Config } from '../config.js';
 import { backupDatabase, backupExtension } from '../db/backup.js';
 import type { Database } from '../db/schema.js';
 import { inTransaction } from '../db/transaction.js';
+import { deleteFinishedJobs } from '../jobs/jobs.repo.js';
 import type { MailOutbox } from '../mail/outbox.service.js';
 import type { AuthChanges } from '../sessions/auth-changes.js';
 import { addSeconds } from '../shared/clock.js';
@@ -40,6 +41,8 @@ const DIGEST_LIST_LIMIT = 50;
 /** Users whose expired ban is lifted per batch. */
 const BAN_BATCH = 200;
 const DAY_SECONDS = 86_400;
+/** Finished jobs deleted per statement by `prune-jobs`. */
+const JOB_PRUNE_BATCH = 2000;
 /** Backup files this task writes and prunes: `gatehouse-<UTC time>.db|.dump`. */
 const BACKUP_FILE = /^gatehouse-\d{8}T\d{6}Z(-\d+)?\.(db|dump)$/;
 
@@ -110,6 +113,19 @@ export function builtInTasks(deps: BuiltInTaskDeps): SchedulerTask[] {
       name: 'backup',
       description: 'Back up the database into DATA_DIR/backups and keep the newest BACKUP_RETENTION backups (PostgreSQL: needs pg_dump).',
       run: (now) => backup(deps, now),
+    },
+    {
+      name: 'prune-jobs',
+      description: 'Delete jobs that finished more than JOB_RETENTION_DAYS ago, with their events (0 keeps them forever).',
+      async run(now) {
+        const days = config.jobs.retentionDays;
+        if (days === 0) return { detail: { jobs_deleted: 0, retention_days: 0 } };
+        const before = addSeconds(now, -days * DAY_SECONDS).toISOString();
+        let deleted = 0;
+        // Batches keep each delete (and its cascade over job_event) short.
+        for (let n = JOB_PRUNE_BATCH; n === JOB_PRUNE_BATCH; deleted += n) n = await deleteFinishedJobs(db, before, JOB_PRUNE_BATCH);
+        return { detail: { jobs_deleted: deleted, retention_days: days } };
+      },
     },
   ];
 }

@@ -4,7 +4,7 @@
  * rolled-back change announces nothing). See `auth-cache.ts` for why this keeps revocation
  * immediate with caching on.
  */
-import pg from 'pg';
+import { listenToPgChannel } from '../db/pg-listener.js';
 import type { Logger } from 'pino';
 import type { DatabaseDialect } from '../config.js';
 import type { Tx } from '../db/transaction.js';
@@ -74,70 +74,23 @@ export interface AuthChangeListener extends ExternalChangeProbe {
  * itself unhealthy, which makes the cache step aside (every request reads the database).
  */
 export async function startPgAuthChangeListener(url: string, cache: AuthCache, logger: Logger): Promise<AuthChangeListener> {
-  let client: pg.Client | undefined;
-  let connected = false;
-  let stopped = false;
-  let retryMs = 500;
-  let retryTimer: NodeJS.Timeout | undefined;
-
-  const connect = async (): Promise<void> => {
-    const next = new pg.Client({ connectionString: url });
-    next.on('notification', (msg) => {
-      const [kind, id] = (msg.payload ?? '').split(':', 2) as [ChangeKind, string | undefined];
+  let first = true;
+  const listener = await listenToPgChannel({
+    url,
+    channel: AUTH_CHANGES_CHANNEL,
+    logger,
+    onNotification(payload) {
+      const [kind, id] = payload.split(':', 2) as [ChangeKind, string | undefined];
       if (id && CHANGE_KINDS.has(kind)) applyChange(cache, kind, id);
-    });
-    const onLost = (error?: Error) => {
-      if (client !== next) return;
-      connected = false;
-      client = undefined;
-      next.removeAllListeners();
-      void next.end().catch(() => undefined);
-      if (stopped) return;
-      logger.warn({ err: error?.message }, 'auth change listener lost its connection; cache bypassed until it is back');
-      scheduleReconnect();
-    };
-    try {
-      await next.connect();
-      await next.query(`LISTEN ${AUTH_CHANGES_CHANNEL}`);
-    } catch (error) {
-      next.removeAllListeners();
-      await next.end().catch(() => undefined);
-      throw error;
-    }
-    next.on('error', onLost);
-    next.on('end', () => onLost());
-    client = next;
-    // Anything cached before we were listening may have been revoked meanwhile.
-    cache.clear();
-    connected = true;
-    retryMs = 500;
-  };
-
-  const scheduleReconnect = () => {
-    retryTimer = setTimeout(() => {
-      connect().catch((error: unknown) => {
-        client = undefined;
-        logger.warn({ err: (error as Error).message }, 'auth change listener could not reconnect');
-        retryMs = Math.min(retryMs * 2, 30_000);
-        if (!stopped) scheduleReconnect();
-      });
-    }, retryMs);
-    retryTimer.unref();
-  };
-
-  await connect();
-  return {
-    healthy: () => connected,
-    changedSinceLastCheck: () => false,
-    async stop() {
-      stopped = true;
-      if (retryTimer) clearTimeout(retryTimer);
-      const current = client;
-      client = undefined;
-      connected = false;
-      await current?.end().catch(() => undefined);
     },
-  };
+    onConnected() {
+      // Anything cached while we were not listening may have been revoked meanwhile.
+      if (!first) logger.info('auth change listener reconnected');
+      first = false;
+      cache.clear();
+    },
+  });
+  return { healthy: listener.healthy, changedSinceLastCheck: () => false, stop: listener.stop };
 }
 
 /** SQLite: a probe that reports writes committed by other connections (e.g. the CLI). */

@@ -2,6 +2,10 @@
  * Server-rendered pages: the index, and the pages emailed links open (verify email, confirm an
  * email change, reset password) plus the forgot-password form. The link pages never act on GET — mail scanners
  * prefetch links — the person presses a button, which POSTs to the API.
+ *
+ * Also the sign-in form and the job pages (`/jobs`, `/jobs/{id}`). These routes stay HTTP-only
+ * and look nothing up: the page's script reads `/api/v1/jobs…` with the session cookie and
+ * follows the job live over `/api/v1/events` (Server-Sent Events); its buttons POST to the API.
  */
 import { readFileSync } from 'node:fs';
 import type { FastifyPluginAsync, FastifyReply } from 'fastify';
@@ -20,10 +24,21 @@ const assets = {
     body: readFileSync(new URL('./assets/pages.js', import.meta.url)),
     type: 'text/javascript; charset=utf-8',
   },
+  'jobs.js': {
+    body: readFileSync(new URL('./assets/jobs.js', import.meta.url)),
+    type: 'text/javascript; charset=utf-8',
+  },
   'pages.css': { body: readFileSync(new URL('./assets/pages.css', import.meta.url)), type: 'text/css; charset=utf-8' },
 };
 
-function page(title: string, content: string): string {
+/** Extras of one page: more scripts (asset names, after pages.js) and a wider layout. */
+interface PageOptions {
+  scripts?: Array<keyof typeof assets>;
+  wide?: boolean;
+}
+
+function page(title: string, content: string, options: PageOptions = {}): string {
+  const scripts = (options.scripts ?? []).map((name) => `\n<script src="/assets/${name}" defer></script>`).join('');
   return `<!doctype html>
 <html lang="en">
 <head>
@@ -34,25 +49,28 @@ function page(title: string, content: string): string {
 <link rel="stylesheet" href="/assets/pages.css">
 </head>
 <body>
-<main>
+<main${options.wide ? ' class="wide"' : ''}>
 ${content}
 </main>
-<script src="/assets/pages.js" defer></script>
+<script src="/assets/pages.js" defer></script>${scripts}
 </body>
 </html>
 `;
 }
 
-function sendPage(reply: FastifyReply, title: string, content: string): FastifyReply {
+function sendPage(reply: FastifyReply, title: string, content: string, options: PageOptions = {}): FastifyReply {
   return reply
     .type('text/html; charset=utf-8')
     .header('Content-Security-Policy', "default-src 'none'; script-src 'self'; style-src 'self'; connect-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'")
     .header('Referrer-Policy', 'same-origin')
     .header('Cache-Control', 'no-store')
-    .send(page(title, content));
+    .send(page(title, content, options));
 }
 
 const statusBox = '<p id="status" class="status" role="status" aria-live="polite" hidden></p>';
+
+/** A job id as the API issues them (UUID); anything else is not a job page. */
+const JOB_ID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 export const pagesRoutes: FastifyPluginAsync<PagesRoutesOptions> = async (app, options) => {
   const hidden = { schema: { hide: true } };
@@ -70,6 +88,7 @@ export const pagesRoutes: FastifyPluginAsync<PagesRoutesOptions> = async (app, o
 <li><a href="/docs">Interactive API documentation</a></li>
 <li><a href="/openapi.json">OpenAPI 3.1 document</a></li>
 <li><a href="/.well-known/jwks.json">Token signing keys (JWKS)</a></li>
+<li><a href="/jobs">Your jobs</a> (<a href="/sign-in">sign in</a> first)</li>
 <li><a href="/forgot-password">Forgot your password?</a></li>
 ${site}
 </ul>`,
@@ -129,6 +148,78 @@ ${statusBox}`,
 ${statusBox}`,
     ),
   );
+
+  app.get('/sign-in', hidden, async (_request, reply) =>
+    sendPage(
+      reply,
+      'Sign in',
+      `<h1>Sign in</h1>
+<form id="sign-in-form">
+<label for="email">Email address</label>
+<input id="email" name="email" type="email" autocomplete="username" maxlength="254" required>
+<label for="password">Password</label>
+<input id="password" name="password" type="password" autocomplete="current-password" maxlength="256" required>
+<button type="submit">Sign in</button>
+</form>
+<p><a href="/forgot-password">Forgot your password?</a></p>
+${statusBox}`,
+    ),
+  );
+
+  app.get('/jobs', hidden, async (_request, reply) =>
+    sendPage(
+      reply,
+      'Your jobs',
+      `<h1>Your jobs</h1>
+<div id="jobs-list" hidden>
+<table class="jobs">
+<thead><tr><th>Job</th><th>Queue</th><th>Kind</th><th>State</th><th>Progress</th><th>Created</th></tr></thead>
+<tbody id="jobs-rows"></tbody>
+</table>
+<p id="jobs-empty" hidden>No jobs yet.</p>
+</div>
+${statusBox}`,
+      { scripts: ['jobs.js'], wide: true },
+    ),
+  );
+
+  app.get<{ Params: { id: string } }>('/jobs/:id', hidden, async (request, reply) => {
+    const id = request.params.id;
+    if (!JOB_ID.test(id)) throw new AppError('not_found', 'No such job.');
+    const button = (action: string, label: string) =>
+      `<button type="button" data-action="${action}" hidden>${label}</button>`;
+    return sendPage(
+      reply,
+      'Job',
+      `<h1>Job <code>${escapeHtml(id.toLowerCase())}</code></h1>
+<div id="job" data-job-id="${escapeHtml(id.toLowerCase())}" hidden>
+<dl class="fields">
+<dt>Queue</dt><dd id="job-queue"></dd>
+<dt>Kind</dt><dd id="job-kind"></dd>
+<dt>State</dt><dd><span id="job-state" class="state"></span></dd>
+<dt>Attempt</dt><dd id="job-attempt"></dd>
+<dt>Created</dt><dd id="job-created_at"></dd>
+<dt>Started</dt><dd id="job-started_at"></dd>
+<dt>Last heartbeat</dt><dd id="job-heartbeat_at"></dd>
+<dt>Finished</dt><dd id="job-finished_at"></dd>
+</dl>
+<div class="progress">
+<progress id="job-progress" max="1" value="0" aria-label="Progress"></progress>
+<span id="job-progress-text">0 %</span>
+</div>
+<p id="job-progress-message" class="progress-message"></p>
+<section id="job-metrics-box" hidden><h2>Metrics</h2><dl id="job-metrics" class="fields"></dl></section>
+<section id="job-result-box" hidden><h2>Result</h2><pre id="job-result"></pre></section>
+<section id="job-error-box" hidden><h2>Error</h2><pre id="job-error"></pre></section>
+<section id="job-files-box" hidden><h2>Output files</h2><ul id="job-files" class="links"></ul></section>
+<div class="actions">${button('pause', 'Pause')} ${button('resume', 'Resume')} ${button('cancel', 'Cancel')} ${button('retry', 'Retry')}</div>
+<h2>Events <small id="live" class="live">connecting…</small></h2>
+<ol id="job-events" class="events"></ol>
+</div>
+${statusBox}`,
+      { scripts: ['jobs.js'], wide: true },
+    );
+  });
 
   app.get<{ Params: { code: string } }>('/problems/:code', hidden, async (request, reply) => {
     const code = request.params.code;

@@ -35,6 +35,7 @@ describe('scheduler configuration', () => {
         'retry-outbox': '* * * * *',
         'admin-digest': '0 8 * * *',
         backup: null,
+        'prune-jobs': '41 3 * * *',
       },
       auditRetentionDays: 365,
       loginAttemptRetentionDays: 90,

@@ -90,6 +90,42 @@
     }, '/api/v1/auth/password/reset', 'Your password was changed and you were signed out everywhere. Sign in with the new password.');
   }
 
+  var signInForm = document.getElementById('sign-in-form');
+  if (signInForm) {
+    // Back to the page that sent the visitor here, but only ever to a page of this site.
+    var next = '/jobs';
+    var asked = params.get('next');
+    if (asked) {
+      try {
+        var target = new URL(asked, window.location.origin);
+        if (target.origin === window.location.origin) next = target.pathname + target.search;
+      } catch { /* keep the default */ }
+    }
+    var signInStatus = document.getElementById('status');
+    signInForm.addEventListener('submit', function (event) {
+      event.preventDefault();
+      var button = signInForm.querySelector('button');
+      button.disabled = true;
+      post('/api/v1/auth/login', {
+        email: document.getElementById('email').value,
+        password: document.getElementById('password').value,
+      })
+        .then(function (result) {
+          if (result.ok) {
+            show(signInStatus, 'ok', 'Signed in.');
+            window.location.assign(next);
+          } else {
+            show(signInStatus, 'error', problemText(result.body, 'Signing in failed.'));
+            button.disabled = false;
+          }
+        })
+        .catch(function () {
+          show(signInStatus, 'error', 'The server could not be reached. Try again.');
+          button.disabled = false;
+        });
+    });
+  }
+
   var forgotForm = document.getElementById('forgot-form');
   if (forgotForm) {
     wire(forgotForm, function () { return { email: document.getElementById('email').value }; },

@@ -1,0 +1,234 @@
+/**
+ * The realtime hub: fans committed job events out to live subscribers (SSE, WebSocket, long-poll
+ * claims) in this process, and — with PostgreSQL — to other instances through
+ * `NOTIFY gatehouse_job_events`.
+ *
+ * Notifications are hints, never the record: the `job_event` rows are. A notification carries the
+ * events themselves when they fit in PostgreSQL's 8000-byte payload, otherwise only their ids, and
+ * the receiving instance reads the rows. Notifications are sent after commit, batched every few
+ * milliseconds on one connection, so they cost the claim/complete transactions nothing and keep
+ * per-job order (events of one job are committed in `seq` order under the job's row lock).
+ */
+import type { Kysely } from 'kysely';
+import { sql } from 'kysely';
+import type { Logger } from 'pino';
+import type { Database } from '../db/schema.js';
+import { listenToPgChannel, type PgChannelListener } from '../db/pg-listener.js';
+import { newId } from '../shared/ids.js';
+import { findEventMessagesByIds } from './job-events.repo.js';
+import type { JobEventMessage } from './model.js';
+
+/** The PostgreSQL channel instances use to wake each other. */
+export const JOB_EVENTS_CHANNEL = 'gatehouse_job_events';
+
+/** PostgreSQL refuses payloads of 8000 bytes or more; stay well below. */
+const MAX_NOTIFY_BYTES = 7500;
+/** How long events wait to be batched into one NOTIFY. */
+const NOTIFY_BATCH_MS = 5;
+
+/** Receives the events of one topic (`job:{id}` or `queue:{name}`), in commit order per job. */
+export type EventListener = (message: JobEventMessage) => void;
+/** Told that a queue may have claimable jobs (enqueued, requeued, resumed, unpaused). */
+export type WorkListener = (queue: string) => void;
+
+interface WireMessage {
+  /** Sending instance: it already delivered these locally. */
+  from: string;
+  /** Events, when they fit. */
+  events?: JobEventMessage[];
+  /** Otherwise their ids, to be read from the database. */
+  ids?: number[];
+  /** Queues that may have claimable jobs. */
+  work?: string[];
+}
+
+/**
+ * In-process fan-out by topic, plus the cross-instance bridge once {@link JobHub.connect} ran.
+ */
+export class JobHub {
+  private readonly topics = new Map<string, Set<EventListener>>();
+  private readonly workListeners = new Set<WorkListener>();
+  private readonly instance = newId();
+  private bridge: { db: Kysely<Database>; listener: PgChannelListener; logger: Logger } | undefined;
+  private pendingEvents: JobEventMessage[] = [];
+  private pendingWork = new Set<string>();
+  private flushTimer: NodeJS.Timeout | undefined;
+  private flushing: Promise<void> = Promise.resolve();
+
+  /** Number of topic subscriptions held in this process (for metrics and tests). */
+  get subscriptionCount(): number {
+    let n = 0;
+    for (const set of this.topics.values()) n += set.size;
+    return n;
+  }
+
+  /**
+   * Listens to `topic` (`job:{id}` or `queue:{name}`).
+   * @returns a function that removes the subscription.
+   */
+  subscribe(topic: string, listener: EventListener): () => void {
+    let set = this.topics.get(topic);
+    if (!set) this.topics.set(topic, (set = new Set()));
+    set.add(listener);
+    return () => {
+      const current = this.topics.get(topic);
+      if (!current) return;
+      current.delete(listener);
+      if (current.size === 0) this.topics.delete(topic);
+    };
+  }
+
+  /** Listens for "queue may have work" hints. @returns the unsubscribe function. */
+  onWork(listener: WorkListener): () => void {
+    this.workListeners.add(listener);
+    return () => this.workListeners.delete(listener);
+  }
+
+  /** Publishes committed events here and (with the bridge) to other instances. Call after commit. */
+  publish(messages: readonly JobEventMessage[]): void {
+    if (!messages.length) return;
+    this.deliver(messages);
+    if (this.bridge) {
+      this.pendingEvents.push(...messages);
+      this.scheduleFlush();
+    }
+  }
+
+  /** Says that `queue` may have claimable jobs, here and on other instances. Call after commit. */
+  announceWork(queue: string): void {
+    this.deliverWork(queue);
+    if (this.bridge) {
+      this.pendingWork.add(queue);
+      this.scheduleFlush();
+    }
+  }
+
+  /**
+   * PostgreSQL: starts the cross-instance bridge on a dedicated LISTEN connection.
+   * @throws when the first connection fails.
+   */
+  async connect(url: string, db: Kysely<Database>, logger: Logger): Promise<void> {
+    const listener = await listenToPgChannel({
+      url,
+      channel: JOB_EVENTS_CHANNEL,
+      logger,
+      onNotification: (payload) => void this.receive(payload, db, logger),
+    });
+    this.bridge = { db, listener, logger };
+  }
+
+  /** Sends what is pending and stops the bridge. Subscribers stay (they close with their sockets). */
+  async close(): Promise<void> {
+    if (this.flushTimer) clearTimeout(this.flushTimer);
+    this.flushTimer = undefined;
+    await this.flush();
+    await this.bridge?.listener.stop();
+    this.bridge = undefined;
+  }
+
+  private deliver(messages: readonly JobEventMessage[]): void {
+    for (const message of messages) {
+      this.deliverTo(`job:${message.event.job_id}`, message);
+      this.deliverTo(`queue:${message.event.queue}`, message);
+    }
+  }
+
+  private deliverTo(topic: string, message: JobEventMessage): void {
+    const set = this.topics.get(topic);
+    if (!set) return;
+    for (const listener of set) {
+      try {
+        listener(message);
+      } catch {
+        // One broken subscriber must not starve the others.
+      }
+    }
+  }
+
+  private deliverWork(queue: string): void {
+    for (const listener of this.workListeners) {
+      try {
+        listener(queue);
+      } catch {
+        // As above.
+      }
+    }
+  }
+
+  private scheduleFlush(): void {
+    if (this.flushTimer) return;
+    this.flushTimer = setTimeout(() => {
+      this.flushTimer = undefined;
+      this.flushing = this.flushing.then(() => this.flush());
+    }, NOTIFY_BATCH_MS);
+    this.flushTimer.unref();
+  }
+
+  private async flush(): Promise<void> {
+    const bridge = this.bridge;
+    if (!bridge) return;
+    const events = this.pendingEvents;
+    const work = [...this.pendingWork];
+    this.pendingEvents = [];
+    this.pendingWork = new Set();
+    if (!events.length && !work.length) return;
+    try {
+      for (const payload of this.encode(events, work)) {
+        await sql`select pg_notify(${JOB_EVENTS_CHANNEL}, ${payload})`.execute(bridge.db);
+      }
+    } catch (error) {
+      // Hints only: subscribers elsewhere catch up from the event rows when they reconnect.
+      bridge.logger.warn({ err: (error as Error).message }, 'could not notify other instances of job events');
+    }
+  }
+
+  /** Splits into payloads under the NOTIFY limit; events too large on their own travel as ids. */
+  private encode(events: JobEventMessage[], work: string[]): string[] {
+    const payloads: string[] = [];
+    // Room for the envelope `{"from":"<id>","events":[…],"work":[…]}` around the events.
+    const envelope = Buffer.byteLength(JSON.stringify({ from: this.instance, events: [], work })) + 16;
+    let batch: string[] = [];
+    let size = envelope;
+    const emit = (parts: string[], withWork: boolean) =>
+      payloads.push(`{"from":${JSON.stringify(this.instance)},"events":[${parts.join(',')}]${withWork ? `,"work":${JSON.stringify(work)}` : ''}}`);
+    for (const event of events) {
+      const text = JSON.stringify(event);
+      const bytes = Buffer.byteLength(text) + 1;
+      if (envelope + bytes > MAX_NOTIFY_BYTES) {
+        // Keep commit order: what is batched so far goes first.
+        if (batch.length) emit(batch, false);
+        batch = [];
+        size = envelope;
+        payloads.push(JSON.stringify({ from: this.instance, ids: [event.event.id] } satisfies WireMessage));
+        continue;
+      }
+      if (size + bytes > MAX_NOTIFY_BYTES) {
+        emit(batch, false);
+        batch = [];
+        size = envelope;
+      }
+      batch.push(text);
+      size += bytes;
+    }
+    if (batch.length || work.length) emit(batch, true);
+    return payloads;
+  }
+
+  private async receive(payload: string, db: Kysely<Database>, logger: Logger): Promise<void> {
+    let wire: WireMessage;
+    try {
+      wire = JSON.parse(payload) as WireMessage;
+    } catch {
+      return;
+    }
+    if (wire.from === this.instance) return;
+    try {
+      const events = wire.events ?? [];
+      const fetched = wire.ids?.length ? await findEventMessagesByIds(db, wire.ids) : [];
+      this.deliver([...events, ...fetched]);
+      for (const queue of wire.work ?? []) this.deliverWork(queue);
+    } catch (error) {
+      logger.warn({ err: (error as Error).message }, 'could not apply a job event notification');
+    }
+  }
+}

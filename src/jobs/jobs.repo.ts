@@ -1,0 +1,409 @@
+/**
+ * Queries for the `job` and `worker` tables, including the atomic claim.
+ *
+ * Every statement that changes a held job is fenced: it matches the job id, the attempt the
+ * worker was given, the worker, a held state and an unexpired lease, so a worker whose lease
+ * lapsed changes nothing (the "fencing token" of Kleppmann, "How to do distributed locking", 2016).
+ */
+import { type Expression, type RawBuilder, sql } from 'kysely';
+import type { DatabaseDialect } from '../config.js';
+import type { Executor } from '../db/executor.js';
+import type { JobEventRow, JobRow, JobState, JobTable, WorkerTable } from '../db/schema.js';
+
+/** `now + seconds` as an ISO timestamp, computed by the database (seconds may be a column). */
+function plusSeconds(dialect: DatabaseDialect, nowIso: string, seconds: Expression<number> | RawBuilder<number>): RawBuilder<string> {
+  return dialect === 'postgres'
+    ? sql<string>`(cast(${nowIso} as timestamptz) + make_interval(secs => ${seconds}))`
+    : sql<string>`strftime('%Y-%m-%dT%H:%M:%fZ', ${nowIso}, '+' || ${seconds} || ' seconds')`;
+}
+
+/** `lease_expires_at` of a job claimed or heartbeaten at `nowIso`: now + its queue's lease. */
+export function leaseFromNow(dialect: DatabaseDialect, nowIso: string): RawBuilder<string> {
+  return plusSeconds(dialect, nowIso, leaseOfQueue);
+}
+
+/**
+ * `state in ('running', 'paused')` with literals: SQLite uses a partial index only when the query
+ * repeats its condition literally (bound parameters would make it scan the whole table).
+ */
+const HELD = sql<boolean>`state in ('running', 'paused')`;
+
+/** The lease length of the job's own queue, as a correlated subquery on `job`. */
+const leaseOfQueue = sql<number>`(select q.lease_seconds from queue q where q.name = job.queue)`;
+
+/**
+ * Inserts jobs; rows whose `(queue, idempotency_key)` already exists are skipped.
+ * @returns the rows actually inserted.
+ */
+export async function insertJobs(db: Executor, rows: JobTable[]): Promise<JobRow[]> {
+  if (!rows.length) return [];
+  return db
+    .insertInto('job')
+    .values(rows)
+    .onConflict((oc) => oc.columns(['queue', 'idempotency_key']).where('idempotency_key', 'is not', null).doNothing())
+    .returningAll()
+    .execute();
+}
+
+/** Jobs of `queue` with these idempotency keys. */
+export async function findJobsByIdempotencyKeys(db: Executor, queue: string, keys: readonly string[]): Promise<JobRow[]> {
+  if (!keys.length) return [];
+  return db.selectFrom('job').selectAll().where('queue', '=', queue).where('idempotency_key', 'in', [...keys]).execute();
+}
+
+/** The job with this id. */
+export async function findJob(db: Executor, id: string): Promise<JobRow | undefined> {
+  return db.selectFrom('job').selectAll().where('id', '=', id).executeTakeFirst();
+}
+
+/** Filters for {@link listJobs}; newest first. */
+export interface JobQuery {
+  queue?: string | undefined;
+  state?: JobState | undefined;
+  kind?: string | undefined;
+  ownerId?: string | undefined;
+  parentType?: string | undefined;
+  parentId?: string | undefined;
+  /** Ids smaller than this (the previous page's last id). */
+  beforeId?: string | undefined;
+  limit: number;
+}
+
+/** A page of jobs, newest first (`limit + 1` rows so the caller knows whether more follow). */
+export async function listJobs(db: Executor, query: JobQuery): Promise<JobRow[]> {
+  let q = db.selectFrom('job').selectAll().orderBy('id', 'desc').limit(query.limit + 1);
+  if (query.queue) q = q.where('queue', '=', query.queue);
+  if (query.state) q = q.where('state', '=', query.state);
+  if (query.kind) q = q.where('kind', '=', query.kind);
+  if (query.ownerId) q = q.where('owner_id', '=', query.ownerId);
+  if (query.parentType) q = q.where('parent_type', '=', query.parentType);
+  if (query.parentId) q = q.where('parent_id', '=', query.parentId);
+  if (query.beforeId) q = q.where('id', '<', query.beforeId);
+  return q.execute();
+}
+
+/**
+ * Registers the worker or refreshes it. Inside a claim transaction this also takes the worker
+ * row's lock, which serialises one worker's concurrent claims (so its held-job count is exact).
+ */
+export async function upsertWorker(db: Executor, row: WorkerTable): Promise<void> {
+  await db
+    .insertInto('worker')
+    .values(row)
+    .onConflict((oc) =>
+      oc.column('id').doUpdateSet({ name: row.name, capabilities: row.capabilities, last_seen_at: row.last_seen_at }),
+    )
+    .execute();
+}
+
+/** Marks a worker as seen. */
+export async function touchWorker(db: Executor, id: string, nowIso: string): Promise<void> {
+  await db.updateTable('worker').set({ last_seen_at: nowIso }).where('id', '=', id).execute();
+}
+
+/** Jobs this worker holds (running or paused under its lease). */
+export async function countHeldJobs(db: Executor, workerId: string): Promise<number> {
+  const row = await db
+    .selectFrom('job')
+    .select(sql<number>`count(*)`.as('n'))
+    .where('worker_id', '=', workerId)
+    .where(HELD)
+    .executeTakeFirst();
+  return Number(row?.n ?? 0);
+}
+
+/** Jobs held by this worker (for file access checks). */
+export async function findHeldJobs(db: Executor, workerId: string): Promise<JobRow[]> {
+  return db.selectFrom('job').selectAll().where('worker_id', '=', workerId).where(HELD).execute();
+}
+
+/** What {@link claimJobs} takes. */
+export interface ClaimRequest {
+  workerId: string;
+  queues: readonly string[];
+  kinds: readonly string[] | undefined;
+  /** At most this many jobs. */
+  limit: number;
+  nowIso: string;
+}
+
+/**
+ * Claims up to `limit` claimable jobs in one statement: queued, due, in an unpaused requested
+ * queue, of a requested kind, best priority first, and only while the worker holds fewer jobs than
+ * the queue's `worker_concurrency` (the limit is part of the statement, not trusted to the caller).
+ * PostgreSQL skips rows other claims have locked (`FOR UPDATE SKIP LOCKED`); SQLite runs it inside
+ * a `BEGIN IMMEDIATE` transaction (see `inWriteTransaction`). On PostgreSQL the same statement
+ * also appends each job's `state` event ({@link claimEventOf}); on SQLite the caller does.
+ * @returns the claimed rows, now `running` with `attempt + 1`, a fresh lease and one more event seq.
+ */
+export async function claimJobs(db: Executor, dialect: DatabaseDialect, request: ClaimRequest): Promise<JobRow[]> {
+  const { workerId, queues, kinds, limit, nowIso } = request;
+  const kindFilter = kinds?.length ? sql`and j.kind in (${sql.join(kinds)})` : sql``;
+  const held = sql`(select count(*) from job h where h.worker_id = ${workerId} and h.state in ('running', 'paused'))`;
+  // SQLite's planner prefers job_queue_state_idx and then sorts every queued job of the queue
+  // (1.4 ms per claim at 10k queued); the claim index already holds them in claim order.
+  const claimIndex = dialect === 'sqlite' ? sql`indexed by job_claim_idx` : sql``;
+  const candidates = sql`
+    select j.id from job j ${claimIndex} join queue q on q.name = j.queue
+    where j.state = 'queued' and j.queue in (${sql.join(queues)}) and j.run_after <= ${nowIso}
+      and q.paused = 0 and ${held} < q.worker_concurrency ${kindFilter}
+    order by j.priority desc, j.run_after, j.id
+    limit ${limit}`;
+  const set = sql`
+    state = 'running', attempt = job.attempt + 1, worker_id = ${workerId},
+    lease_expires_at = ${plusSeconds(dialect, nowIso, leaseOfQueue)},
+    started_at = coalesce(job.started_at, ${nowIso}), heartbeat_at = ${nowIso}, updated_at = ${nowIso},
+    event_seq = job.event_seq + 1`;
+  if (dialect === 'sqlite') return (await sql<JobRow>`update job set ${set} where job.id in (${candidates}) returning *`.execute(db)).rows;
+  // PostgreSQL: the claim and its `state` events in one statement (one round trip).
+  const result = await sql<JobRow & { ev_id: number; ev_data: string }>`
+    with claimed as (
+      update job set ${set} from (${candidates} for update of j skip locked) c where job.id = c.id returning job.*
+    ), ev as (
+      insert into job_event (job_id, queue, seq, type, data, created_at)
+      select id, queue, event_seq, 'state',
+        jsonb_build_object('state', 'running', 'from', 'queued', 'attempt', attempt, 'worker_id', worker_id), ${nowIso}
+      from claimed
+      returning id, job_id, data
+    )
+    select claimed.*, ev.id as ev_id, ev.data as ev_data from claimed join ev on ev.job_id = claimed.id`.execute(db);
+  return result.rows.map(({ ev_id, ev_data, ...row }) => {
+    const claimed = row as JobRow;
+    return Object.assign(claimed, {
+      [CLAIM_EVENT]: { id: ev_id, job_id: claimed.id, queue: claimed.queue, seq: claimed.event_seq, type: 'state', data: ev_data, created_at: nowIso },
+    });
+  });
+}
+
+/** On PostgreSQL, {@link claimJobs} rows carry their already-inserted claim event under this key. */
+export const CLAIM_EVENT = Symbol('claim event');
+
+/** The claim event a PostgreSQL claim inserted with the row, if any. */
+export function claimEventOf(row: JobRow): JobEventRow | undefined {
+  return (row as JobRow & { [CLAIM_EVENT]?: JobEventRow })[CLAIM_EVENT];
+}
+
+/** Column changes of a job; a value may also be an SQL expression evaluated on the row. */
+export type JobChanges = { [K in keyof JobTable]?: JobTable[K] | RawBuilder<JobTable[K]> };
+
+/** Identifies a held job for a fenced change: the worker must hold it under this attempt with a live lease. */
+export interface Fence {
+  jobId: string;
+  attempt: number;
+  workerId: string;
+  nowIso: string;
+}
+
+/** What a heartbeat may change. */
+export interface HeartbeatChange {
+  progress?: number | undefined;
+  message?: string | undefined;
+  /** Serialised metrics object. */
+  metrics?: string | undefined;
+  /** True when the heartbeat carries progress and so appends an event. */
+  appendsEvent: boolean;
+}
+
+/**
+ * Extends the lease of a held job and records its progress, fenced.
+ * @returns the updated row, or undefined when the fence does not hold.
+ */
+export async function heartbeatJob(
+  db: Executor,
+  dialect: DatabaseDialect,
+  fence: Fence,
+  change: HeartbeatChange,
+): Promise<JobRow | undefined> {
+  const assignments = [
+    sql`lease_expires_at = ${plusSeconds(dialect, fence.nowIso, leaseOfQueue)}`,
+    sql`heartbeat_at = ${fence.nowIso}`,
+    sql`updated_at = ${fence.nowIso}`,
+  ];
+  if (change.progress !== undefined) assignments.push(sql`progress = ${change.progress}`);
+  if (change.message !== undefined) assignments.push(sql`progress_message = ${change.message}`);
+  if (change.metrics !== undefined) assignments.push(sql`metrics = ${change.metrics}`);
+  if (change.appendsEvent) assignments.push(sql`event_seq = event_seq + 1`);
+  const result = await sql<JobRow>`
+    update job set ${sql.join(assignments)}
+    where id = ${fence.jobId} and attempt = ${fence.attempt} and worker_id = ${fence.workerId}
+      and state in ('running', 'paused') and lease_expires_at > ${fence.nowIso}
+    returning *`.execute(db);
+  return result.rows[0];
+}
+
+/**
+ * Applies `changes` to a held job if the fence holds, appending one event seq.
+ * @returns the updated row, or undefined when the fence does not hold.
+ */
+export async function updateFencedJob(db: Executor, fence: Fence, changes: JobChanges): Promise<JobRow | undefined> {
+  return db
+    .updateTable('job')
+    .set({ ...changes, event_seq: sql<number>`event_seq + 1`, updated_at: fence.nowIso })
+    .where('id', '=', fence.jobId)
+    .where('attempt', '=', fence.attempt)
+    .where('worker_id', '=', fence.workerId)
+    .where('state', 'in', ['running', 'paused'])
+    .where('lease_expires_at', '>', fence.nowIso)
+    .returningAll()
+    .executeTakeFirst();
+}
+
+/**
+ * Moves a job from one of `fromStates` (an optimistic check against concurrent changes), appending
+ * one event seq. `heldBy` narrows it to jobs held (`true`) or not held (`false`) by a worker.
+ * @returns the updated row, or undefined when the job was no longer in such a state.
+ */
+export async function transitionJob(
+  db: Executor,
+  id: string,
+  fromStates: readonly JobState[],
+  changes: Partial<JobTable>,
+  nowIso: string,
+  heldBy?: boolean,
+): Promise<JobRow | undefined> {
+  let q = db
+    .updateTable('job')
+    .set({ ...changes, event_seq: sql<number>`event_seq + 1`, updated_at: nowIso })
+    .where('id', '=', id)
+    .where('state', 'in', [...fromStates]);
+  if (heldBy === true) q = q.where('worker_id', 'is not', null);
+  if (heldBy === false) q = q.where('worker_id', 'is', null);
+  return q.returningAll().executeTakeFirst();
+}
+
+/** Held jobs whose lease lapsed before `nowIso`, oldest lease first. */
+export async function findLapsedLeases(db: Executor, nowIso: string, limit: number): Promise<JobRow[]> {
+  return db
+    .selectFrom('job')
+    .selectAll()
+    .where(HELD)
+    .where('lease_expires_at', '<', nowIso)
+    .orderBy('lease_expires_at')
+    .limit(limit)
+    .execute();
+}
+
+/**
+ * Reclaims one lapsed lease if nobody did meanwhile (safe to race between instances: the
+ * conditional update succeeds once).
+ */
+export async function reclaimLapsedJob(
+  db: Executor,
+  row: JobRow,
+  nowIso: string,
+  changes: Partial<JobTable>,
+): Promise<JobRow | undefined> {
+  return db
+    .updateTable('job')
+    .set({ ...changes, event_seq: sql<number>`event_seq + 1`, updated_at: nowIso })
+    .where('id', '=', row.id)
+    .where('attempt', '=', row.attempt)
+    .where('state', 'in', ['running', 'paused'])
+    .where('lease_expires_at', '<', nowIso)
+    .returningAll()
+    .executeTakeFirst();
+}
+
+/**
+ * Deletes up to `limit` finished jobs (and, by cascade, their events) that finished before
+ * `beforeIso`, oldest first. @returns how many.
+ */
+export async function deleteFinishedJobs(db: Executor, beforeIso: string, limit: number): Promise<number> {
+  const result = await db
+    .deleteFrom('job')
+    .where('id', 'in', (eb) =>
+      eb
+        .selectFrom('job')
+        .select('id')
+        .where('state', 'in', ['succeeded', 'failed', 'cancelled', 'dead'])
+        .where('finished_at', '<', beforeIso)
+        .orderBy('finished_at')
+        .limit(limit),
+    )
+    .executeTakeFirst();
+  return Number(result.numDeletedRows);
+}
+
+/** The ids (JSON array text, oldest first) of the output files uploaded for the job being updated. */
+export function outputFilesOfUpdatedJob(dialect: DatabaseDialect): RawBuilder<string> {
+  return dialect === 'postgres'
+    ? sql<string>`coalesce((select jsonb_agg(f.id order by f.id) from file f where f.job_id = job.id and f.purpose = 'output'), '[]'::jsonb)`
+    : sql<string>`(select json_group_array(id) from (select f.id from file f where f.job_id = job.id and f.purpose = 'output' order by f.id))`;
+}
+
+/**
+ * PostgreSQL: a fenced change and its event in ONE statement (a data-modifying CTE), so a
+ * completion or a progress heartbeat costs one round trip and no explicit transaction. `data` is
+ * a jsonb expression that may read the updated row's columns.
+ * @returns the updated row and its event row, or undefined when the fence does not hold.
+ */
+export async function updateFencedJobWithEventPg(
+  db: Executor,
+  fence: Fence,
+  changes: Record<string, unknown>,
+  event: { type: string; data: RawBuilder<unknown> },
+): Promise<{ row: JobRow; event: JobEventRow } | undefined> {
+  const assignments = Object.entries(changes).map(([column, value]) => sql`${sql.ref(column)} = ${value}`);
+  const result = await sql<JobRow & { ev_id: number; ev_seq: number; ev_created_at: string; ev_data: string }>`
+    with upd as (
+      update job set ${sql.join(assignments)}, event_seq = event_seq + 1, updated_at = ${fence.nowIso}
+      where id = ${fence.jobId} and attempt = ${fence.attempt} and worker_id = ${fence.workerId}
+        and state in ('running', 'paused') and lease_expires_at > ${fence.nowIso}
+      returning *
+    ), ev as (
+      insert into job_event (job_id, queue, seq, type, data, created_at)
+      select id, queue, event_seq, ${event.type}, ${event.data}, ${fence.nowIso} from upd
+      returning id, seq, data, created_at
+    )
+    select upd.*, ev.id as ev_id, ev.seq as ev_seq, ev.data as ev_data, ev.created_at as ev_created_at from upd, ev`.execute(db);
+  const first = result.rows[0];
+  if (!first) return undefined;
+  const { ev_id, ev_seq, ev_data, ev_created_at, ...row } = first;
+  return {
+    row: row as JobRow,
+    event: { id: ev_id, job_id: row.id, queue: row.queue, seq: ev_seq, type: event.type, data: ev_data, created_at: ev_created_at },
+  };
+}
+
+/** One fenced completion of {@link completeJobsPg}: `result` is JSON text. */
+export interface BatchItem {
+  id: string;
+  attempt: number;
+  result: string;
+}
+
+/**
+ * PostgreSQL: completes many held jobs of one worker and appends their `state` events in ONE
+ * statement (each row fenced on its own; jobs whose fence fails are simply not updated).
+ * @returns the completed jobs with their event rows.
+ */
+export async function completeJobsPg(
+  db: Executor,
+  workerId: string,
+  items: readonly BatchItem[],
+  nowIso: string,
+): Promise<Array<{ row: Pick<JobRow, 'id' | 'queue' | 'owner_id' | 'event_seq'>; event: JobEventRow }>> {
+  if (!items.length) return [];
+  const values = sql.join(items.map((i) => sql`(${i.id}, cast(${i.attempt} as integer), cast(${i.result} as jsonb))`));
+  const result = await sql<{ id: string; queue: string; owner_id: string | null; event_seq: number; ev_id: number; ev_data: string }>`
+    with v (id, attempt, result) as (values ${values}),
+    upd as (
+      update job set state = 'succeeded', result = v.result, progress = 1, finished_at = ${nowIso}, lease_expires_at = null,
+        output_files = ${outputFilesOfUpdatedJob('postgres')}, event_seq = job.event_seq + 1, updated_at = ${nowIso}
+      from v
+      where job.id = v.id and job.attempt = v.attempt and job.worker_id = ${workerId}
+        and job.state in ('running', 'paused') and job.lease_expires_at > ${nowIso}
+      returning job.id, job.queue, job.owner_id, job.event_seq, job.attempt, job.worker_id
+    ), ev as (
+      insert into job_event (job_id, queue, seq, type, data, created_at)
+      select id, queue, event_seq, 'state',
+        jsonb_build_object('state', 'succeeded', 'from', null, 'attempt', attempt, 'worker_id', worker_id), ${nowIso}
+      from upd
+      returning id, job_id, data
+    )
+    select upd.id, upd.queue, upd.owner_id, upd.event_seq, ev.id as ev_id, ev.data as ev_data from upd join ev on ev.job_id = upd.id`.execute(db);
+  return result.rows.map((r) => ({
+    row: { id: r.id, queue: r.queue, owner_id: r.owner_id, event_seq: r.event_seq },
+    event: { id: r.ev_id, job_id: r.id, queue: r.queue, seq: r.event_seq, type: 'state', data: r.ev_data, created_at: nowIso },
+  }));
+}

@@ -1,0 +1,407 @@
+/**
+ * Jobs as their owners and admins see them: enqueue (single or batched, idempotent), list, read
+ * with history, pause, resume, cancel and retry. The worker side lives in
+ * `worker-protocol.service.ts`. Protocol and state machine: docs/jobs.md.
+ */
+import type { Kysely } from 'kysely';
+import { allows } from '../access/permissions.js';
+import type { ActorContext, AuditLog } from '../audit/audit.service.js';
+import type { Principal } from '../auth/auth.service.js';
+import type { DatabaseDialect } from '../config.js';
+import type { Database, FileRow, JobRow, JobState, JobTable } from '../db/schema.js';
+import { inWriteTransaction } from '../db/transaction.js';
+import type { Clock } from '../shared/clock.js';
+import { AppError } from '../shared/errors.js';
+import { newId } from '../shared/ids.js';
+import { pageOfRows } from '../shared/paging.js';
+import { findFilesByIds } from '../files/files.repo.js';
+import { appendEvents, stateEvent } from './job-events.js';
+import { latestJobEvents, latestQueueEventId, listJobEvents, replayEvents } from './job-events.repo.js';
+import type { JobHub } from './job-hub.js';
+import {
+  findHeldJobs,
+  findJob,
+  findJobsByIdempotencyKeys,
+  insertJobs,
+  type JobQuery,
+  listJobs,
+  transitionJob,
+} from './jobs.repo.js';
+import { type JobEventView, type JobView, toJobView } from './model.js';
+import { findQueue } from './queues.repo.js';
+
+/** A job kind: letters, digits, `.`, `_`, `:`, `-`; 1–100 characters. */
+export const JOB_KIND_PATTERN = '^[A-Za-z0-9][A-Za-z0-9._:-]{0,99}$';
+const KIND_RE = new RegExp(JOB_KIND_PATTERN);
+
+/** One job to enqueue (`POST /api/v1/queues/{name}/jobs`). */
+export interface EnqueueInput {
+  kind: string;
+  payload?: unknown;
+  /** Higher runs first; −1000..1000, default 0. */
+  priority?: number | undefined;
+  /** ISO time before which the job is not claimed. */
+  run_after?: string | undefined;
+  /** Alternative to `run_after`: seconds from now. */
+  delay_s?: number | undefined;
+  /** Unique per queue: enqueueing the same key again returns the existing job. */
+  idempotency_key?: string | undefined;
+  input_files?: string[] | undefined;
+  parent_type?: string | undefined;
+  parent_id?: string | undefined;
+}
+
+/** Who enqueues: the acting user (the job's owner) and their permissions (undefined = operator). */
+export type Enqueuer = ActorContext;
+
+/** Dependencies of {@link JobService}. */
+export interface JobServiceOptions {
+  db: Kysely<Database>;
+  dialect: DatabaseDialect;
+  clock: Clock;
+  hub: JobHub;
+  audit: AuditLog;
+  /** Largest serialised payload, in bytes. */
+  payloadMaxBytes: number;
+}
+
+/** Filters for {@link JobService.list}. */
+export type JobListQuery = Omit<JobQuery, 'beforeId' | 'limit'> & { limit: number; afterId?: string | undefined };
+
+/** Owner/admin operations on jobs. */
+export class JobService {
+  constructor(private readonly options: JobServiceOptions) {}
+
+  /**
+   * Enqueues one job.
+   * @returns the job and whether it already existed under its idempotency key.
+   * @throws AppError `not_found` (queue), `forbidden` (enqueue permission), `validation_failed`,
+   *   `payload_too_large` (413).
+   */
+  async enqueue(queue: string, input: EnqueueInput, by: Enqueuer): Promise<{ job: JobView; replayed: boolean }> {
+    const result = await this.enqueueBatch(queue, [input], by);
+    const job = result.items[0];
+    if (!job) throw new Error('enqueueBatch returned no job');
+    return { job, replayed: result.existing > 0 };
+  }
+
+  /**
+   * Enqueues up to 1000 jobs in one transaction (all or nothing). Items repeating an idempotency
+   * key — within the batch or already in the queue — resolve to the existing job.
+   * @returns the jobs in input order, with how many were created and how many already existed.
+   * @throws as {@link enqueue}; a validation error names the item (`/jobs/3/kind`).
+   */
+  async enqueueBatch(queueName: string, inputs: readonly EnqueueInput[], by: Enqueuer): Promise<{ items: JobView[]; created: number; existing: number }> {
+    const { db, dialect, clock, hub } = this.options;
+    const queue = await findQueue(db, queueName);
+    if (!queue) throw new AppError('not_found', `There is no queue named "${queueName}".`);
+    if (by.permissions && !allows(by.permissions, queue.enqueue_permission)) {
+      throw new AppError('forbidden', `Enqueueing in "${queueName}" needs the ${queue.enqueue_permission} permission.`);
+    }
+    const now = clock.now();
+    const nowIso = now.toISOString();
+    const rows = inputs.map((input, i) => this.toRow(queueName, input, by, now, inputs.length > 1 ? `/jobs/${i}` : ''));
+    await this.assertFilesVisible(rows, by);
+
+    const { inserted, existing } = await inWriteTransaction(db, dialect, async (tx) => {
+      // The first item with a key wins; later ones in the same batch resolve to it.
+      const seenKeys = new Set<string>();
+      const unique = rows.filter((r) => !r.idempotency_key || (!seenKeys.has(r.idempotency_key) && seenKeys.add(r.idempotency_key)));
+      const insertedRows: JobRow[] = [];
+      // Chunks keep every statement under SQLite's and PostgreSQL's bound-parameter limits.
+      for (let i = 0; i < unique.length; i += 500) insertedRows.push(...(await insertJobs(tx.db, unique.slice(i, i + 500))));
+      const insertedIds = new Set(insertedRows.map((r) => r.id));
+      const missingKeys = [...seenKeys].filter((k) => !insertedRows.some((r) => r.idempotency_key === k));
+      const existingRows = await findJobsByIdempotencyKeys(tx.db, queueName, missingKeys);
+      for (let i = 0; i < insertedRows.length; i += 500) {
+        await appendEvents(tx, hub, insertedRows.slice(i, i + 500).map((row) => stateEvent(row, null)), nowIso);
+      }
+      return { inserted: insertedRows.filter((r) => insertedIds.has(r.id)), existing: existingRows };
+    });
+    if (inserted.some((r) => r.run_after <= nowIso)) hub.announceWork(queueName);
+
+    const byId = new Map(inserted.map((r) => [r.id, r]));
+    const byKey = new Map<string, JobRow>();
+    for (const r of [...existing, ...inserted]) if (r.idempotency_key) byKey.set(r.idempotency_key, r);
+    const existingIds = new Set(existing.map((r) => r.id));
+    const items = rows.map((r) => {
+      const row = (r.idempotency_key ? byKey.get(r.idempotency_key) : undefined) ?? byId.get(r.id);
+      if (!row) throw new Error(`job ${r.id} vanished during enqueue`);
+      return toJobView(row);
+    });
+    return {
+      items,
+      created: inserted.length,
+      existing: items.filter((j) => existingIds.has(j.id)).length,
+    };
+  }
+
+  /**
+   * A page of jobs, newest first. Non-admins (without `jobs:manage`) see only their own; a null
+   * principal is an operator (CLI) and sees everything.
+   * @throws AppError `forbidden` when a non-admin asks for another owner's jobs.
+   */
+  async list(query: JobListQuery, principal: Principal | null): Promise<{ items: JobView[]; next: string | null }> {
+    const manager = !principal || this.isManager(principal);
+    const ownerId = manager ? query.ownerId : principal.user.id;
+    if (!manager && query.ownerId && query.ownerId !== principal.user.id) {
+      throw new AppError('forbidden', 'Listing other users\' jobs needs the jobs:manage permission.');
+    }
+    const rows = await listJobs(this.options.db, { ...query, ownerId, beforeId: query.afterId });
+    return pageOfRows(rows, query.limit, toJobView);
+  }
+
+  /**
+   * One job with its latest events (oldest first); a null principal is an operator.
+   * @throws AppError `not_found` when it does not exist or the principal may not see it.
+   */
+  async get(id: string, principal: Principal | null, eventLimit = 100): Promise<{ job: JobView; events: JobEventView[] }> {
+    const row = await this.visibleJob(id, principal);
+    return { job: toJobView(row), events: await latestJobEvents(this.options.db, id, eventLimit) };
+  }
+
+  /** A job's events after `afterSeq`, oldest first. @throws AppError `not_found`. */
+  async events(id: string, afterSeq: number, limit: number, principal: Principal | null): Promise<JobEventView[]> {
+    await this.visibleJob(id, principal);
+    return listJobEvents(this.options.db, id, afterSeq, limit);
+  }
+
+  /** The newest global event id of `queue` (0 when it has none): where an operator's queue watch starts. */
+  latestQueueEventId(queue: string): Promise<number> {
+    return latestQueueEventId(this.options.db, queue);
+  }
+
+  /** Events of every job of `queue` with a global id above `afterId`, in id order (operators: no owner filter). */
+  async queueEvents(queue: string, afterId: number, limit: number): Promise<JobEventView[]> {
+    const messages = await replayEvents(this.options.db, { jobIds: [], queues: [queue], afterId, limit, queueOwnerId: null });
+    return messages.map((m) => m.event);
+  }
+
+  /**
+   * Pauses a queued job (nobody claims it) or a running one (its worker is told through the
+   * heartbeat and keeps the lease). Pausing a paused job changes nothing.
+   * @throws AppError `not_found`, `conflict` for a finished job.
+   */
+  async pause(id: string, principal: Principal | null, actor: ActorContext): Promise<JobView> {
+    return this.act(id, principal, actor, 'pause', (row) => {
+      if (row.state === 'paused') return null;
+      if (row.state === 'queued' || row.state === 'running') return { from: [row.state], changes: { state: 'paused' } };
+      throw new AppError('conflict', `A ${row.state} job cannot be paused.`);
+    });
+  }
+
+  /**
+   * Resumes a paused job: back to `running` when a worker still holds it, else `queued`.
+   * @throws AppError `not_found`, `conflict` for a finished job.
+   */
+  async resume(id: string, principal: Principal | null, actor: ActorContext): Promise<JobView> {
+    return this.act(id, principal, actor, 'resume', (row) => {
+      if (row.state === 'queued' || row.state === 'running') return null;
+      if (row.state !== 'paused') throw new AppError('conflict', `A ${row.state} job cannot be resumed.`);
+      return row.worker_id
+        ? { from: ['paused'], changes: { state: 'running' }, held: true }
+        : { from: ['paused'], changes: { state: 'queued' }, held: false, announce: true };
+    });
+  }
+
+  /**
+   * Cancels a job that has not finished. A worker holding it learns through its next heartbeat
+   * (`command: "cancel"`); anything else it sends is refused.
+   * @throws AppError `not_found`, `conflict` for a finished job.
+   */
+  async cancel(id: string, principal: Principal | null, actor: ActorContext): Promise<JobView> {
+    const nowIso = this.options.clock.now().toISOString();
+    return this.act(id, principal, actor, 'cancel', (row) => {
+      if (row.state === 'cancelled') return null;
+      if (row.state === 'succeeded' || row.state === 'failed' || row.state === 'dead') {
+        throw new AppError('conflict', `A ${row.state} job cannot be cancelled.`);
+      }
+      return { from: [row.state], changes: { state: 'cancelled', lease_expires_at: null, finished_at: nowIso } };
+    });
+  }
+
+  /**
+   * Re-queues a failed, dead or cancelled job with fresh failure and lease-expiry counts (the
+   * attempt number keeps counting, so fencing stays sound).
+   * @throws AppError `not_found`, `conflict` for a job that has not finished or succeeded.
+   */
+  async retry(id: string, principal: Principal | null, actor: ActorContext): Promise<JobView> {
+    const nowIso = this.options.clock.now().toISOString();
+    return this.act(id, principal, actor, 'retry', (row) => {
+      if (row.state !== 'failed' && row.state !== 'dead' && row.state !== 'cancelled') {
+        throw new AppError('conflict', `Only failed, dead or cancelled jobs can be retried; this one is ${row.state}.`);
+      }
+      return {
+        from: [row.state],
+        changes: {
+          state: 'queued',
+          failures: 0,
+          lease_expiries: 0,
+          error: null,
+          result: null,
+          worker_id: null,
+          lease_expires_at: null,
+          finished_at: null,
+          progress: 0,
+          progress_message: null,
+          run_after: nowIso,
+        },
+        announce: true,
+      };
+    });
+  }
+
+  /**
+   * For file downloads: true when `principal` owns the job `file` was uploaded for, or its worker
+   * (API key) holds a job listing the file as input, output or checkpoint.
+   */
+  async mayReadFileThroughJob(file: FileRow, principal: Principal): Promise<boolean> {
+    const { db } = this.options;
+    if (file.job_id) {
+      const job = await findJob(db, file.job_id);
+      if (job && job.owner_id === principal.user.id) return true;
+    }
+    if (!principal.apiKey) return false;
+    const held = await findHeldJobs(db, principal.apiKey.id);
+    return held.some((job) => {
+      const view = toJobView(job);
+      return view.input_files.includes(file.id) || view.output_files.includes(file.id) || job.checkpoint_file_id === file.id || file.job_id === job.id;
+    });
+  }
+
+  /**
+   * For worker uploads: the principal's worker (its API key) must hold `jobId` under `attempt`.
+   * @throws AppError `forbidden` without a worker API key, `lease_lost` (409) otherwise.
+   */
+  async assertHoldsJob(principal: Principal, jobId: string, attempt: number): Promise<void> {
+    if (!principal.apiKey || !allows(principal.permissions, 'jobs:claim')) {
+      throw new AppError('forbidden', 'Only a worker API key holding the job may upload files for it.');
+    }
+    const job = await findJob(this.options.db, jobId);
+    const nowIso = this.options.clock.now().toISOString();
+    const holds =
+      job &&
+      job.worker_id === principal.apiKey.id &&
+      job.attempt === attempt &&
+      (job.state === 'running' || job.state === 'paused') &&
+      job.lease_expires_at !== null &&
+      job.lease_expires_at > nowIso;
+    if (!holds) throw new AppError('lease_lost', 'This worker does not hold the job under this attempt.');
+  }
+
+  /** The job if the principal may see it (owner or `jobs:manage`). @throws AppError `not_found`. */
+  private async visibleJob(id: string, principal: Principal | null): Promise<JobRow> {
+    const row = await findJob(this.options.db, id);
+    if (!row || (principal && !this.isManager(principal) && row.owner_id !== principal.user.id)) {
+      throw new AppError('not_found', 'There is no such job.');
+    }
+    return row;
+  }
+
+  private isManager(principal: Principal): boolean {
+    return allows(principal.permissions, 'jobs:manage');
+  }
+
+  /**
+   * Runs one owner/admin action: decide from the current row, apply with an optimistic state check
+   * (retrying once if the job moved meanwhile), append the event, audit.
+   */
+  private async act(
+    id: string,
+    principal: Principal | null,
+    actor: ActorContext,
+    action: 'pause' | 'resume' | 'cancel' | 'retry',
+    decide: (row: JobRow) => { from: JobState[]; changes: Partial<JobTable>; held?: boolean; announce?: boolean } | null,
+  ): Promise<JobView> {
+    const { db, dialect, clock, hub, audit } = this.options;
+    for (let tries = 0; ; tries++) {
+      const current = await this.visibleJob(id, principal);
+      const plan = decide(current);
+      if (!plan) return toJobView(current);
+      const nowIso = clock.now().toISOString();
+      const updated = await inWriteTransaction(db, dialect, async (tx) => {
+        const row = await transitionJob(tx.db, id, plan.from, plan.changes, nowIso, plan.held);
+        if (!row) return undefined;
+        await appendEvents(tx, hub, [stateEvent(row, current.state, { reason: action, by: actor.actorId })], nowIso);
+        await audit.record(tx.db, actor, { action: `job.${action}`, targetType: 'job', targetId: id, details: { from: current.state, to: row.state } });
+        return row;
+      });
+      if (updated) {
+        if (plan.announce) hub.announceWork(updated.queue);
+        return toJobView(updated);
+      }
+      if (tries >= 3) throw new AppError('conflict', 'The job changed while this request was handled; try again.');
+    }
+  }
+
+  /** Validates one input and builds its row. @throws AppError `validation_failed`, `payload_too_large`. */
+  private toRow(queue: string, input: EnqueueInput, by: Enqueuer, now: Date, at: string): JobTable {
+    const nowIso = now.toISOString();
+    const fail = (field: string, message: string): never => {
+      throw new AppError('validation_failed', `${at}${field} ${message}`.replace(/^\//, ''), { errors: [{ field: `${at}${field}`, message }] });
+    };
+    if (!KIND_RE.test(input.kind)) fail('/kind', `must match ${JOB_KIND_PATTERN}`);
+    const payload = JSON.stringify(input.payload ?? {});
+    if (Buffer.byteLength(payload) > this.options.payloadMaxBytes) {
+      throw new AppError('payload_too_large', `${at ? `${at.slice(1)}: ` : ''}the payload is larger than ${this.options.payloadMaxBytes} bytes (JOB_PAYLOAD_MAX_BYTES).`);
+    }
+    let runAfter = nowIso;
+    if (input.run_after !== undefined && input.delay_s !== undefined) fail('/run_after', 'cannot be combined with delay_s');
+    if (input.run_after !== undefined) {
+      const t = Date.parse(input.run_after);
+      if (Number.isNaN(t)) fail('/run_after', 'must be an ISO-8601 date-time');
+      runAfter = new Date(Math.max(t, now.getTime())).toISOString();
+    } else if (input.delay_s !== undefined) {
+      runAfter = new Date(now.getTime() + input.delay_s * 1000).toISOString();
+    }
+    return {
+      id: newId(),
+      queue,
+      kind: input.kind,
+      payload,
+      priority: input.priority ?? 0,
+      run_after: runAfter,
+      idempotency_key: input.idempotency_key ?? null,
+      state: 'queued',
+      attempt: 0,
+      failures: 0,
+      lease_expiries: 0,
+      lease_expires_at: null,
+      worker_id: null,
+      progress: 0,
+      progress_message: null,
+      metrics: null,
+      result: null,
+      error: null,
+      input_files: JSON.stringify(input.input_files ?? []),
+      output_files: '[]',
+      checkpoint_file_id: null,
+      owner_id: by.actorId,
+      parent_type: input.parent_type ?? null,
+      parent_id: input.parent_id ?? null,
+      event_seq: 1,
+      created_at: nowIso,
+      started_at: null,
+      heartbeat_at: null,
+      finished_at: null,
+      updated_at: nowIso,
+    };
+  }
+
+  /** Input files must exist and be the enqueuer's own (or any, with `files:manage`). */
+  private async assertFilesVisible(rows: JobTable[], by: Enqueuer): Promise<void> {
+    const ids = [...new Set(rows.flatMap((r) => JSON.parse(r.input_files) as string[]))];
+    if (!ids.length) return;
+    const found = new Map((await findFilesByIds(this.options.db, ids)).map((f) => [f.id, f]));
+    const mayReadAll = !by.permissions || allows(by.permissions, 'files:manage');
+    const bad = ids.filter((id) => {
+      const file = found.get(id);
+      return !file || (!mayReadAll && file.owner_id !== by.actorId);
+    });
+    if (bad.length) {
+      throw new AppError('validation_failed', `Unknown input files: ${bad.join(', ')}.`, {
+        errors: bad.map((id) => ({ field: '/input_files', message: `no file ${id} of yours` })),
+      });
+    }
+  }
+}

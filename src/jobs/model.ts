@@ -1,0 +1,191 @@
+/**
+ * The public shapes of the job system (what the API, the CLI, the worker SDK and the live
+ * streams show) and the conversions from database rows. Protocol: docs/jobs.md.
+ */
+import type { JobEventRow, JobRow, JobState, QueueRow } from '../db/schema.js';
+
+export type { JobState };
+
+/** Every job state, in life-cycle order. */
+export const JOB_STATES: readonly JobState[] = ['queued', 'running', 'paused', 'succeeded', 'failed', 'cancelled', 'dead'];
+
+/** States in which a worker holds the job (it counts against the worker's concurrency). */
+export const HELD_STATES: readonly JobState[] = ['running', 'paused'];
+
+/** States a job never leaves on its own (only `retry` moves it again). */
+export const FINAL_STATES: readonly JobState[] = ['succeeded', 'failed', 'cancelled', 'dead'];
+
+/** A queue as the API shows it. */
+export interface QueueView {
+  name: string;
+  description: string;
+  paused: boolean;
+  lease_seconds: number;
+  max_attempts: number;
+  max_lease_expiries: number;
+  backoff_base_seconds: number;
+  backoff_max_seconds: number;
+  enqueue_permission: string;
+  claim_permission: string;
+  worker_concurrency: number;
+  created_at: string;
+  updated_at: string;
+}
+
+/** A job's error: what the worker reported (or why the server gave up on it). */
+export interface JobError {
+  message: string;
+  details?: unknown;
+}
+
+/** A job as the API shows it. Times are ISO-8601 UTC strings. */
+export interface JobView {
+  id: string;
+  queue: string;
+  kind: string;
+  payload: unknown;
+  priority: number;
+  run_after: string;
+  idempotency_key: string | null;
+  state: JobState;
+  attempt: number;
+  failures: number;
+  lease_expiries: number;
+  lease_expires_at: string | null;
+  worker_id: string | null;
+  progress: number;
+  progress_message: string | null;
+  metrics: Record<string, number> | null;
+  result: unknown;
+  error: JobError | null;
+  input_files: string[];
+  output_files: string[];
+  checkpoint_file_id: string | null;
+  owner_id: string | null;
+  parent_type: string | null;
+  parent_id: string | null;
+  created_at: string;
+  started_at: string | null;
+  heartbeat_at: string | null;
+  finished_at: string | null;
+  updated_at: string;
+}
+
+/** The kinds of job event. */
+export type JobEventType = 'state' | 'progress' | 'log';
+
+/**
+ * One job event as streams and history show it: `id` is global (SSE `id:`), `seq` counts per job
+ * from 1 without gaps.
+ */
+export interface JobEventView {
+  id: number;
+  job_id: string;
+  queue: string;
+  seq: number;
+  type: JobEventType;
+  data: Record<string, unknown>;
+  created_at: string;
+}
+
+/**
+ * An event on its way to live subscribers: the view plus the job's owner, so a `queue:` topic
+ * can show each user only their own jobs without another query.
+ */
+export interface JobEventMessage {
+  event: JobEventView;
+  owner_id: string | null;
+}
+
+function parseJson<T>(text: string | null): T | null {
+  return text === null ? null : (JSON.parse(text) as T);
+}
+
+/** Row → API shape. */
+export function toQueueView(row: QueueRow): QueueView {
+  return {
+    name: row.name,
+    description: row.description,
+    paused: row.paused === 1,
+    lease_seconds: row.lease_seconds,
+    max_attempts: row.max_attempts,
+    max_lease_expiries: row.max_lease_expiries,
+    backoff_base_seconds: row.backoff_base_seconds,
+    backoff_max_seconds: row.backoff_max_seconds,
+    enqueue_permission: row.enqueue_permission,
+    claim_permission: row.claim_permission,
+    worker_concurrency: row.worker_concurrency,
+    created_at: row.created_at,
+    updated_at: row.updated_at,
+  };
+}
+
+/** Row → API shape. */
+export function toJobView(row: JobRow): JobView {
+  return {
+    id: row.id,
+    queue: row.queue,
+    kind: row.kind,
+    payload: parseJson(row.payload),
+    priority: row.priority,
+    run_after: row.run_after,
+    idempotency_key: row.idempotency_key,
+    state: row.state,
+    attempt: row.attempt,
+    failures: row.failures,
+    lease_expiries: row.lease_expiries,
+    lease_expires_at: row.lease_expires_at,
+    worker_id: row.worker_id,
+    progress: row.progress,
+    progress_message: row.progress_message,
+    metrics: parseJson(row.metrics),
+    result: parseJson(row.result),
+    error: parseJson(row.error),
+    input_files: parseJson<string[]>(row.input_files) ?? [],
+    output_files: parseJson<string[]>(row.output_files) ?? [],
+    checkpoint_file_id: row.checkpoint_file_id,
+    owner_id: row.owner_id,
+    parent_type: row.parent_type,
+    parent_id: row.parent_id,
+    created_at: row.created_at,
+    started_at: row.started_at,
+    heartbeat_at: row.heartbeat_at,
+    finished_at: row.finished_at,
+    updated_at: row.updated_at,
+  };
+}
+
+/** Row → API shape. */
+export function toJobEventView(row: JobEventRow): JobEventView {
+  return {
+    id: Number(row.id),
+    job_id: row.job_id,
+    queue: row.queue,
+    seq: row.seq,
+    type: row.type as JobEventType,
+    data: JSON.parse(row.data) as Record<string, unknown>,
+    created_at: row.created_at,
+  };
+}
+
+/** A live-stream topic: one job, or every job of a queue. */
+export type Topic = { kind: 'job'; id: string } | { kind: 'queue'; name: string };
+
+/**
+ * Parses `job:{id}` or `queue:{name}`.
+ * @returns null for anything else.
+ */
+export function parseTopic(text: string): Topic | null {
+  const colon = text.indexOf(':');
+  if (colon < 0) return null;
+  const kind = text.slice(0, colon);
+  const value = text.slice(colon + 1);
+  if (kind === 'job' && /^[0-9a-f-]{36}$/i.test(value)) return { kind: 'job', id: value.toLowerCase() };
+  if (kind === 'queue' && /^[a-z0-9][a-z0-9._-]{0,63}$/.test(value)) return { kind: 'queue', name: value };
+  return null;
+}
+
+/** `job:{id}` / `queue:{name}`. */
+export function topicKey(topic: Topic): string {
+  return topic.kind === 'job' ? `job:${topic.id}` : `queue:${topic.name}`;
+}

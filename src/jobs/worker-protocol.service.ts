@@ -1,0 +1,552 @@
+/**
+ * The worker side of the job system: claim (with long polling), heartbeat, log, complete, fail,
+ * release, and the lease sweeper. A worker is the identity behind one API key (`worker.id` is the
+ * key's id). Every call about a held job is fenced by `(job id, attempt)`; see docs/jobs.md.
+ */
+import { type Kysely, sql } from 'kysely';
+import type { Logger } from 'pino';
+import { allows } from '../access/permissions.js';
+import type { Principal } from '../auth/auth.service.js';
+import type { DatabaseDialect } from '../config.js';
+import type { Database, JobEventRow, JobRow, JobTable, QueueRow } from '../db/schema.js';
+import { inWriteTransaction, inWriteTransactionLocking, type WriteTx } from '../db/transaction.js';
+import type { NotifyService } from '../notify/notify.service.js';
+import type { Clock } from '../shared/clock.js';
+import { AppError } from '../shared/errors.js';
+import { findFilesByIds } from '../files/files.repo.js';
+import { appendEvents, type PendingEvent, stateEvent } from './job-events.js';
+import type { JobHub } from './job-hub.js';
+import {
+  claimEventOf,
+  claimJobs,
+  completeJobsPg,
+  countHeldJobs,
+  type Fence,
+  findJob,
+  findLapsedLeases,
+  heartbeatJob,
+  leaseFromNow,
+  outputFilesOfUpdatedJob,
+  reclaimLapsedJob,
+  touchWorker,
+  updateFencedJob,
+  updateFencedJobWithEventPg,
+  upsertWorker,
+} from './jobs.repo.js';
+import { type JobError, type JobView, toJobEventView, toJobView } from './model.js';
+import { findQueue, findQueues } from './queues.repo.js';
+
+/** What a claim asks for. */
+export interface ClaimInput {
+  queues: string[];
+  kinds?: string[] | undefined;
+  /** Long-poll: wait up to this many seconds for a job (0 = answer at once). */
+  waitSeconds?: number | undefined;
+  workerName?: string | undefined;
+  /** Batch claims: at most this many jobs (default 1). */
+  maxJobs?: number | undefined;
+}
+
+/** One claimed job: the job, the attempt to echo in every later call, and the lease end. */
+export interface ClaimedJob {
+  job: JobView;
+  attempt: number;
+  lease_expires_at: string;
+}
+
+/** What the worker should do after a heartbeat. */
+export type WorkerCommand = 'continue' | 'pause' | 'cancel';
+
+/** Heartbeat answer. `lease_expires_at` is null once the job was cancelled. */
+export interface HeartbeatResult {
+  lease_expires_at: string | null;
+  command: WorkerCommand;
+}
+
+/** One item of a batched completion and its outcome. */
+export interface BatchCompletion {
+  id: string;
+  attempt: number;
+  result?: unknown;
+}
+
+/** Dependencies of {@link WorkerProtocol}. */
+export interface WorkerProtocolOptions {
+  db: Kysely<Database>;
+  dialect: DatabaseDialect;
+  clock: Clock;
+  hub: JobHub;
+  logger: Logger;
+  notify: Pick<NotifyService, 'enqueue'>;
+  /** Largest serialised result/metrics/error, in bytes. */
+  payloadMaxBytes: number;
+  /** Longest long-poll wait allowed, in seconds. */
+  maxWaitSeconds: number;
+  publicUrl: string;
+}
+
+/** Re-checks for due jobs at least this often while a claim long-polls (delayed jobs, missed hints). */
+const POLL_TICK_MS = 1000;
+/** How long claims trust cached queue settings (permissions, concurrency), in ms. */
+const QUEUE_CACHE_MS = 1000;
+/** A worker's `last_seen_at` is written at most this often by heartbeats. */
+const TOUCH_INTERVAL_MS = 10_000;
+
+/** The lease-lost error every fenced call throws. */
+function leaseLost(): AppError {
+  return new AppError(
+    'lease_lost',
+    'This worker no longer holds the job under this attempt: its lease lapsed and it was reclaimed, it was cancelled, or it already finished.',
+  );
+}
+
+/**
+ * Retry delay after the `failures`-th failure: `base · 2^(failures−1)` seconds capped at `max`,
+ * with ±20 % jitter so a burst of failures does not come back as a burst ("Exponential Backoff
+ * And Jitter", AWS Architecture Blog, 2015).
+ */
+export function retryDelaySeconds(failures: number, baseSeconds: number, maxSeconds: number, random = Math.random): number {
+  const exponential = Math.min(maxSeconds, baseSeconds * 2 ** Math.max(0, failures - 1));
+  return Math.max(0, exponential * (0.8 + 0.4 * random()));
+}
+
+/** The worker protocol. */
+export class WorkerProtocol {
+  private readonly lastTouched = new Map<string, number>();
+  /** Wakes each long-poll claim now waiting. */
+  private readonly waiting = new Set<() => void>();
+  /** Set by {@link stopWaiting}. */
+  private stopped = false;
+  /** When this process last upserted each worker's row (name, capabilities, last seen). */
+  private readonly lastRegistered = new Map<string, number>();
+  /** Queue settings by name, read at most every {@link QUEUE_CACHE_MS} (claims are the hot path). */
+  private readonly queueCache = new Map<string, { row: QueueRow; readAt: number }>();
+
+  constructor(private readonly options: WorkerProtocolOptions) {}
+
+  /**
+   * Claims jobs, waiting up to `waitSeconds` for one to become available.
+   * @returns the claimed jobs (empty after the wait: 204).
+   * @throws AppError `forbidden` (not a worker API key, or a queue's claim permission missing),
+   *   `not_found` (unknown queue), `worker_busy` (409: the worker holds as many jobs as it may).
+   */
+  async claim(principal: Principal, input: ClaimInput, signal?: AbortSignal): Promise<ClaimedJob[]> {
+    const workerId = this.workerIdOf(principal);
+    const queues = [...new Set(input.queues)];
+    const rows = await this.queueSettings(queues);
+    const missing = queues.filter((q) => !rows.some((r) => r.name === q));
+    if (missing.length) throw new AppError('not_found', `There is no queue named ${missing.map((q) => `"${q}"`).join(', ')}.`);
+    const refused = rows.filter((q) => !allows(principal.permissions, q.claim_permission));
+    if (refused.length) {
+      throw new AppError('forbidden', `Claiming from ${refused.map((q) => `"${q.name}" needs ${q.claim_permission}`).join('; ')}.`);
+    }
+    const maxConcurrency = Math.max(...rows.map((r) => r.worker_concurrency));
+    const waitMs = Math.min(input.waitSeconds ?? 0, this.options.maxWaitSeconds) * 1000;
+    const deadline = Date.now() + waitMs;
+    const worker = {
+      id: workerId,
+      api_key_id: workerId,
+      user_id: principal.user.id,
+      name: (input.workerName ?? principal.apiKey?.name ?? 'worker').slice(0, 100),
+      capabilities: JSON.stringify({ queues, kinds: input.kinds ?? null }),
+    };
+    for (;;) {
+      const claimed = await this.tryClaim(worker, queues, input.kinds, input.maxJobs ?? 1, maxConcurrency);
+      if (claimed === 'busy') {
+        throw new AppError('worker_busy', `This worker already holds as many jobs as it may (${maxConcurrency}); finish or release one first.`);
+      }
+      if (claimed.length) return claimed;
+      const remaining = deadline - Date.now();
+      if (remaining <= 0 || signal?.aborted || this.stopped) return [];
+      await this.waitForWork(queues, Math.min(POLL_TICK_MS, remaining), signal);
+    }
+  }
+
+  /**
+   * Extends the lease and records progress. Progress, message or metrics append a `progress` event.
+   * @returns the new lease end and the command (`pause` while paused, `cancel` once cancelled).
+   * @throws AppError `lease_lost` (409), `payload_too_large` (metrics).
+   */
+  async heartbeat(
+    principal: Principal,
+    jobId: string,
+    input: { attempt: number; progress?: number | undefined; message?: string | undefined; metrics?: Record<string, number> | undefined },
+  ): Promise<HeartbeatResult> {
+    const { db, dialect, clock, hub } = this.options;
+    const workerId = this.workerIdOf(principal);
+    const nowIso = clock.now().toISOString();
+    const fence: Fence = { jobId, attempt: input.attempt, workerId, nowIso };
+    const metrics = input.metrics === undefined ? undefined : this.serialiseLimited(input.metrics, 'metrics');
+    const appendsEvent = input.progress !== undefined || input.message !== undefined || metrics !== undefined;
+    const change = { progress: input.progress, message: input.message, metrics, appendsEvent };
+    let row: JobRow | undefined;
+    if (appendsEvent && dialect === 'postgres') {
+      const changes: Record<string, unknown> = { lease_expires_at: leaseFromNow(dialect, nowIso), heartbeat_at: nowIso };
+      if (input.progress !== undefined) changes.progress = input.progress;
+      if (input.message !== undefined) changes.progress_message = input.message;
+      if (metrics !== undefined) changes.metrics = metrics;
+      const data = sql`jsonb_build_object('progress', progress, 'message', progress_message)${metrics === undefined ? sql`` : sql` || jsonb_build_object('metrics', metrics)`}`;
+      const done = await updateFencedJobWithEventPg(db, fence, changes, { type: 'progress', data });
+      if (done) hub.publish([{ event: toJobEventView(done.event), owner_id: done.row.owner_id }]);
+      row = done?.row;
+    } else {
+      row = appendsEvent
+        ? await inWriteTransaction(db, dialect, async (tx) => {
+            const updated = await heartbeatJob(tx.db, dialect, fence, change);
+            if (updated) {
+              const data: Record<string, unknown> = { progress: updated.progress, message: updated.progress_message };
+              if (input.metrics) data.metrics = input.metrics;
+              await appendEvents(tx, hub, [{ row: updated, type: 'progress', data }], nowIso);
+            }
+            return updated;
+          })
+        : await heartbeatJob(db, dialect, fence, change);
+    }
+    this.touch(workerId, nowIso);
+    if (row) return { lease_expires_at: row.lease_expires_at, command: row.state === 'paused' ? 'pause' : 'continue' };
+    const job = await findJob(db, jobId);
+    if (job && job.state === 'cancelled' && job.worker_id === workerId && job.attempt === input.attempt) {
+      return { lease_expires_at: null, command: 'cancel' };
+    }
+    throw leaseLost();
+  }
+
+  /** Appends log lines to a held job's history. @throws AppError `lease_lost`. */
+  async log(principal: Principal, jobId: string, input: { attempt: number; lines: string[] }): Promise<void> {
+    const { db, dialect, clock, hub } = this.options;
+    const workerId = this.workerIdOf(principal);
+    const nowIso = clock.now().toISOString();
+    await inWriteTransaction(db, dialect, async (tx) => {
+      const row = await updateFencedJob(tx.db, { jobId, attempt: input.attempt, workerId, nowIso }, {});
+      if (!row) throw leaseLost();
+      await appendEvents(tx, hub, [{ row, type: 'log', data: { lines: input.lines } }], nowIso);
+    });
+  }
+
+  /**
+   * Finishes a held job successfully. Without `outputFiles`, every file the worker uploaded for the
+   * job with purpose `output` is listed.
+   * @throws AppError `lease_lost`, `validation_failed` (output files not uploaded for this job),
+   *   `payload_too_large` (result).
+   */
+  async complete(principal: Principal, jobId: string, input: { attempt: number; result?: unknown; outputFiles?: string[] | undefined }): Promise<JobView> {
+    const { db, dialect, clock, hub } = this.options;
+    const workerId = this.workerIdOf(principal);
+    const result = this.serialiseLimited(input.result ?? null, 'result');
+    if (input.outputFiles?.length) {
+      const files = await findFilesByIds(db, input.outputFiles);
+      const bad = input.outputFiles.filter((id) => files.find((f) => f.id === id)?.job_id !== jobId);
+      if (bad.length) throw new AppError('validation_failed', `These files were not uploaded for this job: ${bad.join(', ')}.`);
+    }
+    const nowIso = clock.now().toISOString();
+    const fence: Fence = { jobId, attempt: input.attempt, workerId, nowIso };
+    // Without a list, the outputs are what the worker uploaded for the job, read by the same statement.
+    const changes = {
+      state: 'succeeded' as const,
+      result,
+      output_files: input.outputFiles ? JSON.stringify(input.outputFiles) : outputFilesOfUpdatedJob(dialect),
+      progress: 1,
+      finished_at: nowIso,
+      lease_expires_at: null,
+    };
+    if (dialect === 'postgres') {
+      const data = { state: 'succeeded', from: null, attempt: input.attempt, worker_id: workerId };
+      const done = await updateFencedJobWithEventPg(db, fence, changes, { type: 'state', data: sql`cast(${JSON.stringify(data)} as jsonb)` });
+      if (!done) throw leaseLost();
+      hub.publish([{ event: toJobEventView(done.event), owner_id: done.row.owner_id }]);
+      return toJobView(done.row);
+    }
+    const row = await inWriteTransaction(db, dialect, async (tx) => {
+      const updated = await updateFencedJob(tx.db, fence, changes);
+      if (!updated) throw leaseLost();
+      await appendEvents(tx, hub, [stateEvent(updated, null)], nowIso);
+      return updated;
+    });
+    return toJobView(row);
+  }
+
+  /**
+   * Completes many held jobs in one transaction; each item is fenced on its own.
+   * @returns per item `{id, ok}` or `{id, ok: false, code: 'lease_lost'}`.
+   */
+  async completeBatch(principal: Principal, items: BatchCompletion[]): Promise<Array<{ id: string; ok: boolean; code?: string }>> {
+    const { db, dialect, clock, hub } = this.options;
+    const workerId = this.workerIdOf(principal);
+    const results = items.map((item) => ({ item, result: this.serialiseLimited(item.result ?? null, 'result') }));
+    const nowIso = clock.now().toISOString();
+    if (dialect === 'postgres') {
+      // One statement for the whole batch: one round trip instead of one per job.
+      const done = await completeJobsPg(db, workerId, results.map(({ item, result }) => ({ id: item.id, attempt: item.attempt, result })), nowIso);
+      hub.publish(done.map((d) => ({ event: toJobEventView(d.event), owner_id: d.row.owner_id })).sort((a, b) => a.event.id - b.event.id));
+      const completed = new Set(done.map((d) => d.row.id));
+      return items.map((item) => (completed.has(item.id) ? { id: item.id, ok: true } : { id: item.id, ok: false, code: 'lease_lost' }));
+    }
+    return inWriteTransaction(db, dialect, async (tx) => {
+      const outcomes: Array<{ id: string; ok: boolean; code?: string }> = [];
+      const events: PendingEvent[] = [];
+      for (const { item, result } of results) {
+        const row = await updateFencedJob(
+          tx.db,
+          { jobId: item.id, attempt: item.attempt, workerId, nowIso },
+          { state: 'succeeded', result, progress: 1, finished_at: nowIso, lease_expires_at: null, output_files: outputFilesOfUpdatedJob(dialect) },
+        );
+        if (!row) {
+          outcomes.push({ id: item.id, ok: false, code: 'lease_lost' });
+          continue;
+        }
+        events.push(stateEvent(row, null));
+        outcomes.push({ id: item.id, ok: true });
+      }
+      await appendEvents(tx, hub, events, nowIso);
+      return outcomes;
+    });
+  }
+
+  /**
+   * Reports a failure. Retryable failures are re-queued after a backoff until the queue's
+   * `max_attempts` failures, then the job is `dead`; others end `failed`. Admins are notified
+   * (`job.failed`) when a job ends failed or dead.
+   * @throws AppError `lease_lost`, `payload_too_large`.
+   */
+  async fail(principal: Principal, jobId: string, input: { attempt: number; error: JobError; retryable: boolean }): Promise<JobView> {
+    const workerId = this.workerIdOf(principal);
+    const error = this.serialiseLimited(input.error, 'error');
+    const queue = await this.queueOfJob(jobId);
+    return this.finish(workerId, jobId, input.attempt, (row, nowIso, now) => {
+      const failures = row.failures + 1;
+      if (input.retryable && failures < queue.max_attempts) {
+        const delay = retryDelaySeconds(failures, queue.backoff_base_seconds, queue.backoff_max_seconds);
+        const runAfter = new Date(now.getTime() + delay * 1000).toISOString();
+        return {
+          changes: { state: 'queued', failures, error, worker_id: null, lease_expires_at: null, run_after: runAfter },
+          extra: { reason: 'failed', error: input.error, run_after: runAfter },
+        };
+      }
+      return {
+        changes: { state: input.retryable ? 'dead' : 'failed', failures, error, finished_at: nowIso, lease_expires_at: null },
+        extra: { reason: input.retryable ? 'max_attempts' : 'failed', error: input.error },
+      };
+    });
+  }
+
+  /**
+   * Hands a held job back without counting a failure (graceful shutdown), optionally with a
+   * checkpoint file the next claimer receives. A paused job stays paused (unheld).
+   * @throws AppError `lease_lost`, `validation_failed` (checkpoint not uploaded for this job).
+   */
+  async release(principal: Principal, jobId: string, input: { attempt: number; checkpointFileId?: string | undefined }): Promise<JobView> {
+    const workerId = this.workerIdOf(principal);
+    if (input.checkpointFileId) {
+      const [file] = await findFilesByIds(this.options.db, [input.checkpointFileId]);
+      if (file?.job_id !== jobId) throw new AppError('validation_failed', 'The checkpoint file was not uploaded for this job.');
+    }
+    const released = await this.finish(workerId, jobId, input.attempt, (row, nowIso) => ({
+      changes: {
+        state: row.state === 'paused' ? 'paused' : 'queued',
+        worker_id: null,
+        lease_expires_at: null,
+        run_after: nowIso,
+        ...(input.checkpointFileId ? { checkpoint_file_id: input.checkpointFileId } : {}),
+      },
+      extra: { reason: 'released' },
+    }));
+    return released;
+  }
+
+  /**
+   * Reclaims jobs whose lease lapsed: back to `queued` (or `paused`, unheld, when paused), or
+   * `dead` once the queue's `max_lease_expiries` is reached. Safe on every instance at once.
+   * @returns how many jobs this call reclaimed.
+   */
+  async sweep(limit = 500): Promise<number> {
+    const { db, dialect, clock, hub } = this.options;
+    const now = clock.now();
+    const nowIso = now.toISOString();
+    const lapsed = await findLapsedLeases(db, nowIso, limit);
+    if (!lapsed.length) return 0;
+    const queues = new Map((await findQueues(db, [...new Set(lapsed.map((r) => r.queue))])).map((q) => [q.name, q]));
+    let reclaimed = 0;
+    const announce = new Set<string>();
+    for (const row of lapsed) {
+      const queue = queues.get(row.queue);
+      const expiries = row.lease_expiries + 1;
+      const dead = expiries >= (queue?.max_lease_expiries ?? 1);
+      const changes: Partial<JobTable> = dead
+        ? { state: 'dead', lease_expiries: expiries, lease_expires_at: null, finished_at: nowIso, error: JSON.stringify({ message: `The lease lapsed ${expiries} times (max_lease_expiries); the job is presumed to kill its workers.` }) }
+        : { state: row.state === 'paused' ? 'paused' : 'queued', lease_expiries: expiries, worker_id: null, lease_expires_at: null, run_after: nowIso };
+      const updated = await inWriteTransaction(db, dialect, async (tx) => {
+        const done = await reclaimLapsedJob(tx.db, row, nowIso, changes);
+        if (!done) return undefined;
+        await appendEvents(tx, hub, [stateEvent(done, row.state, { reason: 'lease_expired', lease_expiries: expiries })], nowIso);
+        if (dead) await this.notifyFailed(tx, done);
+        return done;
+      });
+      if (!updated) continue;
+      reclaimed++;
+      if (updated.state === 'queued') announce.add(updated.queue);
+    }
+    for (const q of announce) hub.announceWork(q);
+    if (reclaimed) this.options.logger.info({ reclaimed }, 'reclaimed jobs whose lease lapsed');
+    return reclaimed;
+  }
+
+  /**
+   * Settings of these queues, from a cache at most {@link QUEUE_CACHE_MS} old. Only permissions and
+   * `worker_concurrency` come from here; the claim statement itself reads `paused` and the lease.
+   */
+  private async queueSettings(names: string[]): Promise<QueueRow[]> {
+    const now = Date.now();
+    const fresh = names.map((n) => this.queueCache.get(n)).filter((e) => e !== undefined && now - e.readAt < QUEUE_CACHE_MS);
+    if (fresh.length === names.length) return fresh.map((e) => (e as { row: QueueRow }).row);
+    const rows = await findQueues(this.options.db, names);
+    for (const row of rows) this.queueCache.set(row.name, { row, readAt: now });
+    return rows;
+  }
+
+  /** The worker identity of an API-key principal. @throws AppError `forbidden` otherwise. */
+  private workerIdOf(principal: Principal): string {
+    if (principal.method !== 'api_key' || !principal.apiKey) {
+      throw new AppError('forbidden', 'The worker protocol needs an API key (Authorization: Bearer gh_…): a worker is the identity behind one key.');
+    }
+    return principal.apiKey.id;
+  }
+
+  /** One claim transaction. @returns the jobs, or `busy` when the worker may hold no more. */
+  private async tryClaim(
+    worker: { id: string; api_key_id: string; user_id: string; name: string; capabilities: string },
+    queues: string[],
+    kinds: string[] | undefined,
+    maxJobs: number,
+    maxConcurrency: number,
+  ): Promise<ClaimedJob[] | 'busy'> {
+    const { db, dialect, clock, hub } = this.options;
+    const nowIso = clock.now().toISOString();
+    // This worker's claims must run one at a time, so its held count is exact: the first claim (and
+    // one every TOUCH_INTERVAL_MS) registers the worker with an upsert, which locks its row; the
+    // others lock the row in the transaction's first round trip.
+    const registered = Date.now() - (this.lastRegistered.get(worker.id) ?? 0) < TOUCH_INTERVAL_MS;
+    const transaction = <T>(work: (tx: WriteTx) => Promise<T>): Promise<T> =>
+      registered ? inWriteTransactionLocking(db, dialect, { table: 'worker', id: worker.id }, work) : inWriteTransaction(db, dialect, work);
+    const rows = await transaction(async (tx) => {
+      if (!registered) await upsertWorker(tx.db, { ...worker, created_at: nowIso, last_seen_at: nowIso });
+      let limit = maxJobs;
+      if (maxJobs > 1) {
+        const held = await countHeldJobs(tx.db, worker.id);
+        limit = Math.min(maxJobs, maxConcurrency - held);
+        if (limit <= 0) return 'busy' as const;
+      }
+      const claimed = await claimJobs(tx.db, dialect, { workerId: worker.id, queues, kinds, limit, nowIso });
+      if (!claimed.length) {
+        return (await countHeldJobs(tx.db, worker.id)) >= maxConcurrency ? ('busy' as const) : [];
+      }
+      const inserted = claimed.map(claimEventOf).filter((e): e is JobEventRow => e !== undefined);
+      if (inserted.length) {
+        const messages = inserted.map((e) => ({ event: toJobEventView(e), owner_id: claimed.find((r) => r.id === e.job_id)?.owner_id ?? null }));
+        tx.afterCommit(() => hub.publish(messages.sort((a, b) => a.event.id - b.event.id)));
+      } else {
+        await appendEvents(tx, hub, claimed.map((row) => stateEvent(row, 'queued')), nowIso);
+      }
+      return claimed;
+    });
+    if (!registered) this.lastRegistered.set(worker.id, Date.now());
+    if (rows === 'busy') return rows;
+    this.lastTouched.set(worker.id, Date.now());
+    return rows.map((row) => ({ job: toJobView(row), attempt: row.attempt, lease_expires_at: row.lease_expires_at ?? nowIso }));
+  }
+
+  /** Resolves when one of `queues` announces work, after `ms`, or on abort. */
+  private waitForWork(queues: string[], ms: number, signal?: AbortSignal): Promise<void> {
+    return new Promise((resolve) => {
+      const wanted = new Set(queues);
+      const done = () => {
+        clearTimeout(timer);
+        unsubscribe();
+        signal?.removeEventListener('abort', done);
+        this.waiting.delete(done);
+        resolve();
+      };
+      const timer = setTimeout(done, ms);
+      const unsubscribe = this.options.hub.onWork((queue) => {
+        if (wanted.has(queue)) done();
+      });
+      signal?.addEventListener('abort', done, { once: true });
+      this.waiting.add(done);
+    });
+  }
+
+  /**
+   * Ends every long-poll claim now (they answer 204) and makes later claims answer at once:
+   * called when the server begins a graceful shutdown, which would otherwise wait up to
+   * `JOB_MAX_WAIT_SECONDS` for them.
+   */
+  stopWaiting(): void {
+    this.stopped = true;
+    for (const wake of [...this.waiting]) wake();
+  }
+
+  /**
+   * A fenced final change (complete, fail, release): decide from the current row, apply under the
+   * fence, append the state event, notify admins of a final failure.
+   */
+  private async finish(
+    workerId: string,
+    jobId: string,
+    attempt: number,
+    decide: (row: JobRow, nowIso: string, now: Date) => { changes: Partial<JobTable>; extra?: Record<string, unknown> },
+  ): Promise<JobView> {
+    const { db, dialect, clock, hub } = this.options;
+    const now = clock.now();
+    const nowIso = now.toISOString();
+    const current = await findJob(db, jobId);
+    if (!current || current.worker_id !== workerId || current.attempt !== attempt) throw leaseLost();
+    const plan = decide(current, nowIso, now);
+    const row = await inWriteTransaction(db, dialect, async (tx) => {
+      const updated = await updateFencedJob(tx.db, { jobId, attempt, workerId, nowIso }, plan.changes);
+      if (!updated) throw leaseLost();
+      await appendEvents(tx, hub, [stateEvent(updated, current.state, plan.extra)], nowIso);
+      if (updated.state === 'failed' || updated.state === 'dead') await this.notifyFailed(tx, updated);
+      return updated;
+    });
+    if (row.state === 'queued' && row.run_after <= nowIso) hub.announceWork(row.queue);
+    return toJobView(row);
+  }
+
+  private async notifyFailed(tx: Parameters<typeof appendEvents>[0], row: JobRow): Promise<void> {
+    const error = row.error ? (JSON.parse(row.error) as JobError).message : 'unknown error';
+    await this.options.notify.enqueue(tx, 'job.failed', {
+      job_id: row.id,
+      queue: row.queue,
+      error: `${row.state}: ${error}`.slice(0, 1000),
+      attempts: row.attempt,
+      url: `${this.options.publicUrl}/api/v1/jobs/${row.id}`,
+    });
+  }
+
+  private async queueOfJob(jobId: string) {
+    const job = await findJob(this.options.db, jobId);
+    if (!job) throw leaseLost();
+    const queue = await findQueue(this.options.db, job.queue);
+    if (!queue) throw leaseLost();
+    return queue;
+  }
+
+  /** JSON text of `value`, refused above the payload limit. @throws AppError `payload_too_large`. */
+  private serialiseLimited(value: unknown, what: string): string {
+    const text = JSON.stringify(value);
+    if (Buffer.byteLength(text) > this.options.payloadMaxBytes) {
+      throw new AppError('payload_too_large', `The ${what} is larger than ${this.options.payloadMaxBytes} bytes (JOB_PAYLOAD_MAX_BYTES).`);
+    }
+    return text;
+  }
+
+  /** Writes the worker's `last_seen_at` at most every {@link TOUCH_INTERVAL_MS}. */
+  private touch(workerId: string, nowIso: string): void {
+    const last = this.lastTouched.get(workerId) ?? 0;
+    if (Date.now() - last < TOUCH_INTERVAL_MS) return;
+    this.lastTouched.set(workerId, Date.now());
+    touchWorker(this.options.db, workerId, nowIso).catch((error: unknown) => {
+      this.options.logger.warn({ err: (error as Error).message }, 'could not record worker last_seen_at');
+    });
+  }
+}
+

@@ -1,0 +1,243 @@
+/** `/api/v1/worker/...`: the worker protocol over HTTP. HTTP only; logic lives in WorkerProtocol. */
+import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
+import { Type } from '@sinclair/typebox';
+import type { FastifyReply } from 'fastify';
+import { requirePrincipal } from '../http/authenticate.js';
+import { problemResponses } from '../http/schemas.js';
+import { JOB_KIND_PATTERN } from './jobs.service.js';
+import { QUEUE_NAME_PATTERN } from './queues.service.js';
+import type { WorkerProtocol } from './worker-protocol.service.js';
+
+/** Options for {@link workerRoutes}. */
+export interface WorkerRoutesOptions {
+  workerProtocol: WorkerProtocol;
+  /** Longest long-poll wait, in seconds. */
+  maxWaitSeconds: number;
+}
+
+const API_KEY_ONLY = [{ bearerAuth: [] }];
+const JobId = Type.Object({ id: Type.String({ format: 'uuid' }) });
+const Attempt = Type.Integer({ minimum: 1, description: 'The attempt the claim returned (fencing token)' });
+
+/** An AbortSignal that fires when the client goes away before the answer (ends a long poll early). */
+function clientGone(reply: FastifyReply): AbortSignal {
+  const controller = new AbortController();
+  reply.raw.once('close', () => {
+    if (!reply.raw.writableFinished) controller.abort();
+  });
+  return controller.signal;
+}
+
+export const workerRoutes: FastifyPluginAsyncTypebox<WorkerRoutesOptions> = async (app, { workerProtocol, maxWaitSeconds }) => {
+  const JobRef = Type.Ref('Job');
+  const tags = ['worker'];
+  const Claimed = Type.Object({ job: JobRef, attempt: Type.Integer(), lease_expires_at: Type.String({ format: 'date-time' }) });
+  const claimBody = {
+    queues: Type.Array(Type.String({ pattern: QUEUE_NAME_PATTERN }), { minItems: 1, maxItems: 20 }),
+    kinds: Type.Optional(Type.Array(Type.String({ pattern: JOB_KIND_PATTERN }), { minItems: 1, maxItems: 100 })),
+    wait_s: Type.Optional(Type.Number({ minimum: 0, maximum: maxWaitSeconds, description: `Long poll: wait up to this many seconds (≤ ${maxWaitSeconds})` })),
+    worker_name: Type.Optional(Type.String({ minLength: 1, maxLength: 100 })),
+  };
+  // The protocol is bounded by itself (jobs held per worker, long polls), and a busy worker fleet
+  // makes thousands of calls a minute: per-user request limits and API quotas would throttle the
+  // work itself, so these routes opt out of both (failed-authentication limits still apply).
+  const config = { permission: 'jobs:claim', rateLimit: false as const, quotaExempt: true };
+
+  app.post(
+    '/worker/claim',
+    {
+      config,
+      schema: {
+        tags,
+        summary: 'Claim one job (long poll with wait_s)',
+        description:
+          '200 with the job, the attempt to echo in every later call, and the lease end; 204 when nothing was available within `wait_s`; 409 `worker_busy` when this worker (API key) already holds as many jobs as the queue\'s `worker_concurrency` allows.',
+        security: API_KEY_ONLY,
+        body: Type.Object(claimBody, { additionalProperties: false }),
+        response: { 200: Claimed, 204: Type.Null(), ...problemResponses(400, 401, 403, 404, 409) },
+      },
+    },
+    async (request, reply) => {
+      const { queues, kinds, wait_s, worker_name } = request.body;
+      const [claimed] = await workerProtocol.claim(
+        requirePrincipal(request),
+        { queues, kinds, waitSeconds: wait_s, workerName: worker_name },
+        clientGone(reply),
+      );
+      if (!claimed) return reply.code(204).send(null);
+      return claimed;
+    },
+  );
+
+  app.post(
+    '/worker/claim-batch',
+    {
+      config,
+      schema: {
+        tags,
+        summary: 'Claim up to max_jobs jobs at once (bounded by the queue\'s worker_concurrency)',
+        security: API_KEY_ONLY,
+        body: Type.Object({ ...claimBody, max_jobs: Type.Integer({ minimum: 1, maximum: 100 }) }, { additionalProperties: false }),
+        response: { 200: Type.Object({ jobs: Type.Array(Claimed) }), 204: Type.Null(), ...problemResponses(400, 401, 403, 404, 409) },
+      },
+    },
+    async (request, reply) => {
+      const { queues, kinds, wait_s, worker_name, max_jobs } = request.body;
+      const jobs = await workerProtocol.claim(
+        requirePrincipal(request),
+        { queues, kinds, waitSeconds: wait_s, workerName: worker_name, maxJobs: max_jobs },
+        clientGone(reply),
+      );
+      if (!jobs.length) return reply.code(204).send(null);
+      return { jobs };
+    },
+  );
+
+  app.post(
+    '/worker/jobs/:id/heartbeat',
+    {
+      config,
+      schema: {
+        tags,
+        summary: 'Extend the lease, report progress, receive pause/cancel commands',
+        security: API_KEY_ONLY,
+        params: JobId,
+        body: Type.Object(
+          {
+            attempt: Attempt,
+            progress: Type.Optional(Type.Number({ minimum: 0, maximum: 1 })),
+            message: Type.Optional(Type.String({ maxLength: 1000 })),
+            metrics: Type.Optional(Type.Record(Type.String({ maxLength: 100 }), Type.Number(), { maxProperties: 100 })),
+          },
+          { additionalProperties: false },
+        ),
+        response: {
+          200: Type.Object({
+            lease_expires_at: Type.Union([Type.String({ format: 'date-time' }), Type.Null()]),
+            command: Type.Union([Type.Literal('continue'), Type.Literal('pause'), Type.Literal('cancel')]),
+          }),
+          ...problemResponses(400, 401, 403, 409, 413),
+        },
+      },
+    },
+    async (request) => workerProtocol.heartbeat(requirePrincipal(request), request.params.id, request.body),
+  );
+
+  app.post(
+    '/worker/jobs/:id/log',
+    {
+      config,
+      schema: {
+        tags,
+        summary: 'Append log lines to the job\'s history',
+        security: API_KEY_ONLY,
+        params: JobId,
+        body: Type.Object({ attempt: Attempt, lines: Type.Array(Type.String({ maxLength: 4000 }), { minItems: 1, maxItems: 100 }) }, { additionalProperties: false }),
+        response: { 204: Type.Null(), ...problemResponses(400, 401, 403, 409) },
+      },
+    },
+    async (request, reply) => {
+      await workerProtocol.log(requirePrincipal(request), request.params.id, request.body);
+      return reply.code(204).send(null);
+    },
+  );
+
+  app.post(
+    '/worker/jobs/:id/complete',
+    {
+      config,
+      schema: {
+        tags,
+        summary: 'Finish the job successfully',
+        security: API_KEY_ONLY,
+        params: JobId,
+        body: Type.Object(
+          {
+            attempt: Attempt,
+            result: Type.Optional(Type.Unknown()),
+            output_files: Type.Optional(Type.Array(Type.String({ format: 'uuid' }), { maxItems: 100 })),
+          },
+          { additionalProperties: false },
+        ),
+        response: { 200: Type.Object({ job: JobRef }), ...problemResponses(400, 401, 403, 409, 413) },
+      },
+    },
+    async (request) => ({
+      job: await workerProtocol.complete(requirePrincipal(request), request.params.id, {
+        attempt: request.body.attempt,
+        result: request.body.result,
+        outputFiles: request.body.output_files,
+      }),
+    }),
+  );
+
+  app.post(
+    '/worker/jobs/:id/fail',
+    {
+      config,
+      schema: {
+        tags,
+        summary: 'Report a failure (retryable failures are re-queued with backoff)',
+        security: API_KEY_ONLY,
+        params: JobId,
+        body: Type.Object(
+          {
+            attempt: Attempt,
+            error: Type.Object({ message: Type.String({ minLength: 1, maxLength: 4000 }), details: Type.Optional(Type.Unknown()) }, { additionalProperties: false }),
+            retryable: Type.Boolean(),
+          },
+          { additionalProperties: false },
+        ),
+        response: { 200: Type.Object({ job: JobRef }), ...problemResponses(400, 401, 403, 409, 413) },
+      },
+    },
+    async (request) => ({ job: await workerProtocol.fail(requirePrincipal(request), request.params.id, request.body) }),
+  );
+
+  app.post(
+    '/worker/jobs/:id/release',
+    {
+      config,
+      schema: {
+        tags,
+        summary: 'Hand the job back without counting a failure (optionally with a checkpoint file)',
+        security: API_KEY_ONLY,
+        params: JobId,
+        body: Type.Object({ attempt: Attempt, checkpoint_file_id: Type.Optional(Type.String({ format: 'uuid' })) }, { additionalProperties: false }),
+        response: { 200: Type.Object({ job: JobRef }), ...problemResponses(400, 401, 403, 409) },
+      },
+    },
+    async (request) => ({
+      job: await workerProtocol.release(requirePrincipal(request), request.params.id, {
+        attempt: request.body.attempt,
+        checkpointFileId: request.body.checkpoint_file_id,
+      }),
+    }),
+  );
+
+  app.post(
+    '/worker/complete-batch',
+    {
+      config,
+      schema: {
+        tags,
+        summary: 'Complete many held jobs in one request; each item is fenced on its own',
+        security: API_KEY_ONLY,
+        body: Type.Object(
+          {
+            items: Type.Array(
+              Type.Object({ id: Type.String({ format: 'uuid' }), attempt: Attempt, result: Type.Optional(Type.Unknown()) }, { additionalProperties: false }),
+              { minItems: 1, maxItems: 1000 },
+            ),
+          },
+          { additionalProperties: false },
+        ),
+        response: {
+          200: Type.Object({ results: Type.Array(Type.Object({ id: Type.String(), ok: Type.Boolean(), code: Type.Optional(Type.String()) })) }),
+          ...problemResponses(400, 401, 403, 413),
+        },
+      },
+    },
+    async (request) => ({ results: await workerProtocol.completeBatch(requirePrincipal(request), request.body.items) }),
+  );
+};
