@@ -7,7 +7,7 @@
 import { copyFileSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { afterAll, beforeAll, describe, expect, it, onTestFinished, vi } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import type { ApiKeyView } from '../../src/access/api-keys.service.js';
 import { bumpVersion } from '../../src/cli/commands/admin.js';
 import { maskSecret } from '../../src/config.js';
@@ -221,7 +221,7 @@ describe.concurrent.each(dialects)('gatehouse api-keys, config, backup, restore 
 });
 
 describe('gatehouse version bump', () => {
-  it('raises major, minor or patch in package.json and package-lock.json, keeping the rest', async () => {
+  it('raises major, minor or patch in package.json and package-lock.json, keeping the rest', async ({ onTestFinished }) => {
     const dir = mkdtempSync(path.join(os.tmpdir(), 'gatehouse-version-'));
     onTestFinished(() => rmSync(dir, { recursive: true, force: true }));
     const pkg = path.join(dir, 'package.json');
