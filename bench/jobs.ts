@@ -68,7 +68,9 @@ function commit(): string {
 async function onDatabase(label: string, db: ScratchDatabase): Promise<JobsHttpFigures> {
   try {
     // A long sweep interval: the bench holds leases for its whole run and must not race the sweeper.
-    const gh = await startGatehouse({ databaseUrl: db.url, dataDir: db.dataDir, level: 'silent', env: { JOB_SWEEP_SECONDS: '3600' } });
+    // DATABASE_POOL_SIZE and DATABASE_PREPARED_STATEMENTS pass through, to compare settings.
+    const passed = Object.fromEntries(['DATABASE_POOL_SIZE', 'DATABASE_PREPARED_STATEMENTS'].flatMap((k) => (env[k] ? [[k, env[k]]] : [])));
+    const gh = await startGatehouse({ databaseUrl: db.url, dataDir: db.dataDir, level: 'silent', env: { JOB_SWEEP_SECONDS: '3600', ...passed } });
     try {
       return await measureJobsHttp(gh.server, label, httpOptions);
     } finally {

@@ -57,6 +57,8 @@ export interface Config {
     url: string;
     /** Maximum PostgreSQL pool size. */
     poolSize: number;
+    /** PostgreSQL: run repeated parameterised queries as named prepared statements (src/db/pg-prepared.ts). */
+    preparedStatements: boolean;
   };
   auth: {
     /** When true (default), new accounts must confirm their email before logging in. */
@@ -237,6 +239,7 @@ const envSchema = z.object({
   DATA_DIR: z.string().min(1).default('./data'),
   DATABASE_URL: z.string().min(1).optional(),
   DATABASE_POOL_SIZE: positiveInt(1000).default(10),
+  DATABASE_PREPARED_STATEMENTS: booleanString.default(true),
   AUTH_REQUIRE_EMAIL_VERIFICATION: booleanString.default(true),
   AUTH_SESSION_TTL_SECONDS: positiveInt().default(30 * 24 * 3600),
   AUTH_ACCESS_TOKEN_TTL_SECONDS: positiveInt(24 * 3600).default(900),
@@ -410,7 +413,7 @@ export function loadConfig(env: RawEnv = withDotenv(process.env)): Config {
       logLevel: e.LOG_LEVEL,
     },
     dataDir,
-    database: { ...resolveDatabase(e.DATABASE_URL, dataDir), poolSize: e.DATABASE_POOL_SIZE },
+    database: { ...resolveDatabase(e.DATABASE_URL, dataDir), poolSize: e.DATABASE_POOL_SIZE, preparedStatements: e.DATABASE_PREPARED_STATEMENTS },
     auth: {
       requireEmailVerification: e.AUTH_REQUIRE_EMAIL_VERIFICATION,
       sessionTtlSeconds: e.AUTH_SESSION_TTL_SECONDS,

@@ -183,7 +183,7 @@ CREATE DATABASE; without it only SQLite and WebSocket memory run), \`BENCH_JOBS_
 of \`sqlite,postgres,peers,ws\`), \`BENCH_JOBS_DURATION\` (seconds per throughput figure),
 \`BENCH_JOBS_WORKERS\` (e.g. \`1,10,50\`), \`BENCH_JOBS_PREFILL\`, \`BENCH_JOBS_BATCH_PREFILL\`,
 \`BENCH_JOBS_BATCH_WORKERS\`, \`BENCH_JOBS_SSE_HEARTBEATS\`, \`BENCH_JOBS_PEER_JOBS\`, \`BENCH_JOBS_PEER_SECONDS\`,
-\`BENCH_JOBS_WS_SUBSCRIBERS\`.
+\`BENCH_JOBS_WS_SUBSCRIBERS\`; \`DATABASE_POOL_SIZE\` and \`DATABASE_PREPARED_STATEMENTS\` are passed to Gatehouse.
 
 - Date: ${report.date}
 - Machine: ${m.cores} cores (\`nproc\`), ${m.cpu}, ${m.memoryGib} GiB, ${m.platform}; Node ${m.node}

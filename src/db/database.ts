@@ -10,6 +10,7 @@ import { Kysely, PostgresDialect, SqliteDialect, sql } from 'kysely';
 import pg from 'pg';
 import type { Config, DatabaseDialect } from '../config.js';
 import type { Database } from './schema.js';
+import { withPreparedStatements } from './pg-prepared.js';
 
 /** An open database: the query builder, which engine it is, and how to close it. */
 export interface DatabaseHandle {
@@ -112,7 +113,7 @@ export function openDatabase(config: Config['database']): DatabaseHandle {
     });
     // An idle client losing its connection must not crash the process; the pool replaces it.
     pool.on('error', () => undefined);
-    const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
+    const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool: config.preparedStatements ? withPreparedStatements(pool) : pool }) });
     return { db, dialect: 'postgres', close: onceAsync(() => db.destroy()) };
   }
   if (config.url !== ':memory:') mkdirSync(path.dirname(config.url), { recursive: true });

@@ -49,6 +49,8 @@ export class JobHub {
   private readonly topics = new Map<string, Set<EventListener>>();
   private readonly workListeners = new Set<WorkListener>();
   private readonly instance = newId();
+  /** How this instance's own notifications begin (they come back to its LISTEN connection too). */
+  private readonly ownPrefix = `{"from":${JSON.stringify(this.instance)}`;
   private bridge: { db: Kysely<Database>; listener: PgChannelListener; logger: Logger } | undefined;
   private pendingEvents: JobEventMessage[] = [];
   private pendingWork = new Set<string>();
@@ -215,6 +217,8 @@ export class JobHub {
   }
 
   private async receive(payload: string, db: Kysely<Database>, logger: Logger): Promise<void> {
+    // Own notifications are already delivered: skip them without parsing (one per batch of events).
+    if (payload.startsWith(this.ownPrefix)) return;
     let wire: WireMessage;
     try {
       wire = JSON.parse(payload) as WireMessage;

@@ -10,7 +10,7 @@ import type { TestDatabase } from './test-database.js';
 /** Opens `database` (a SQLite file or a PostgreSQL database) with a small pool. */
 export function inspectDatabase(database: TestDatabase): DatabaseHandle {
   const url = database.dialect === 'sqlite' ? database.url.replace(/^sqlite:/, '') : database.url;
-  return openDatabase({ dialect: database.dialect, url, poolSize: 2 });
+  return openDatabase({ dialect: database.dialect, url, poolSize: 2, preparedStatements: false });
 }
 
 /** Every outbox row addressed to `recipient` (the address exactly as registered), oldest first. */

@@ -33,7 +33,7 @@ describe('loadConfig defaults', () => {
 
   it('keeps data in ./data with the SQLite file DATA_DIR/gatehouse.db', () => {
     expect(config.dataDir).toBe(path.resolve('data'));
-    expect(config.database).toEqual({ dialect: 'sqlite', url: path.join(path.resolve('data'), 'gatehouse.db'), poolSize: 10 });
+    expect(config.database).toEqual({ dialect: 'sqlite', url: path.join(path.resolve('data'), 'gatehouse.db'), poolSize: 10, preparedStatements: true });
   });
 
   it('has the documented auth defaults', () => {
