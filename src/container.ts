@@ -327,6 +327,13 @@ export async function createGatehouse(config: Config, overrides: GatehouseOverri
       workerProtocol,
       isDatabaseReady: () => pingDatabase(db),
       startBackground: () => {
+        // SQLite: the CLI writes job events from its own process; the server's live streams poll for them.
+        if (database.dataVersion) {
+          const dataVersion = database.dataVersion;
+          void hub.watchExternalWrites(db, dataVersion, logger.child({ component: 'job-hub' })).catch((error: unknown) =>
+            logger.warn({ err: (error as Error).message }, 'could not start watching job events of other processes'),
+          );
+        }
         outbox.start();
         sweeper.start();
         scheduler.start();

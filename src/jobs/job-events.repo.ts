@@ -23,6 +23,20 @@ export async function findEventMessagesByIds(db: Executor, ids: readonly number[
   return rows.map(({ owner_id, ...row }) => ({ event: toJobEventView(row), owner_id }));
 }
 
+/** Events of every job with a global id above `afterId`, in id order, with each job's owner. */
+export async function eventMessagesAfter(db: Executor, afterId: number, limit: number): Promise<JobEventMessage[]> {
+  const rows = await db
+    .selectFrom('job_event')
+    .innerJoin('job', 'job.id', 'job_event.job_id')
+    .selectAll('job_event')
+    .select('job.owner_id')
+    .where('job_event.id', '>', afterId)
+    .orderBy('job_event.id')
+    .limit(limit)
+    .execute();
+  return rows.map(({ owner_id, ...row }) => ({ event: toJobEventView(row), owner_id }));
+}
+
 /** One job's events with `seq > afterSeq`, oldest first. */
 export async function listJobEvents(db: Executor, jobId: string, afterSeq: number, limit: number): Promise<JobEventView[]> {
   const rows = await db
@@ -89,5 +103,11 @@ export async function replayEvents(db: Executor, query: ReplayQuery): Promise<Jo
 /** The largest global event id among `queue`'s events, or 0 (index `job_event (queue, id)`). */
 export async function latestQueueEventId(db: Executor, queue: string): Promise<number> {
   const row = await db.selectFrom('job_event').select('id').where('queue', '=', queue).orderBy('id', 'desc').limit(1).executeTakeFirst();
+  return row ? Number(row.id) : 0;
+}
+
+/** The largest global event id, or 0 when there are no events. */
+export async function latestEventId(db: Executor): Promise<number> {
+  const row = await db.selectFrom('job_event').select('id').orderBy('id', 'desc').limit(1).executeTakeFirst();
   return row ? Number(row.id) : 0;
 }

@@ -15,7 +15,7 @@ import type { Logger } from 'pino';
 import type { Database } from '../db/schema.js';
 import { listenToPgChannel, type PgChannelListener } from '../db/pg-listener.js';
 import { newId } from '../shared/ids.js';
-import { findEventMessagesByIds } from './job-events.repo.js';
+import { eventMessagesAfter, findEventMessagesByIds, latestEventId } from './job-events.repo.js';
 import type { JobEventMessage } from './model.js';
 
 /** The PostgreSQL channel instances use to wake each other. */
@@ -28,6 +28,13 @@ const NOTIFY_BATCH_MS = 5;
 
 /** Receives the events of one topic (`job:{id}` or `queue:{name}`), in commit order per job. */
 export type EventListener = (message: JobEventMessage) => void;
+/** How often a SQLite server checks for events other processes committed (the CLI). */
+const EXTERNAL_POLL_MS = 250;
+/** Events read per query when catching up with other processes' writes. */
+const EXTERNAL_PAGE = 500;
+/** Event ids remembered as delivered, so that a poll and a local publish never deliver one twice. */
+const DELIVERED_MEMORY = 10_000;
+
 /** Told that a queue may have claimable jobs (enqueued, requeued, resumed, unpaused). */
 export type WorkListener = (queue: string) => void;
 
@@ -40,6 +47,20 @@ interface WireMessage {
   ids?: number[];
   /** Queues that may have claimable jobs. */
   work?: string[];
+}
+
+/** State of the SQLite poll for other processes' events. */
+interface ExternalWatch {
+  /** Events up to this global id have been read or were published here. */
+  watermark: number;
+  /** The newest event id published by this process. */
+  maxLocalId: number;
+  /** `PRAGMA data_version` at the last check. */
+  version: number;
+  /** Ids recently delivered (bounded by {@link DELIVERED_MEMORY}). */
+  delivered: Set<number>;
+  timer: NodeJS.Timeout | undefined;
+  polling: boolean;
 }
 
 /**
@@ -56,6 +77,8 @@ export class JobHub {
   private pendingWork = new Set<string>();
   private flushTimer: NodeJS.Timeout | undefined;
   private flushing: Promise<void> = Promise.resolve();
+  /** SQLite: the poll for other processes' events, once {@link JobHub.watchExternalWrites} ran. */
+  private external: ExternalWatch | undefined;
 
   /** Number of topic subscriptions held in this process (for metrics and tests). */
   get subscriptionCount(): number {
@@ -89,6 +112,9 @@ export class JobHub {
   /** Publishes committed events here and (with the bridge) to other instances. Call after commit. */
   publish(messages: readonly JobEventMessage[]): void {
     if (!messages.length) return;
+    if (this.external) {
+      for (const m of messages) if (m.event.id > this.external.maxLocalId) this.external.maxLocalId = m.event.id;
+    }
     this.deliver(messages);
     if (this.bridge) {
       this.pendingEvents.push(...messages);
@@ -119,8 +145,57 @@ export class JobHub {
     this.bridge = { db, listener, logger };
   }
 
+  /**
+   * SQLite: delivers events that other processes commit (the `gatehouse jobs …` CLI beside the
+   * server) by reading `job_event` every {@link EXTERNAL_POLL_MS} ms, but only after
+   * `dataVersion()` changed (SQLite's `PRAGMA data_version` moves only on other connections'
+   * commits, so a server alone never queries). `queued` state events also wake long-poll claims.
+   * Each event is delivered once even when a poll reads a local event before its publish.
+   */
+  async watchExternalWrites(db: Kysely<Database>, dataVersion: () => number, logger: Logger): Promise<void> {
+    if (this.external) return;
+    const watch: ExternalWatch = {
+      watermark: await latestEventId(db),
+      maxLocalId: 0,
+      version: dataVersion(),
+      delivered: new Set(),
+      timer: undefined,
+      polling: false,
+    };
+    this.external = watch;
+    watch.timer = setInterval(() => {
+      if (watch.polling) return;
+      watch.polling = true;
+      this.pollExternal(watch, db, dataVersion)
+        .catch((error: unknown) => logger.warn({ err: (error as Error).message }, 'could not read job events written by another process'))
+        .finally(() => (watch.polling = false));
+    }, EXTERNAL_POLL_MS);
+    watch.timer.unref();
+  }
+
+  private async pollExternal(watch: ExternalWatch, db: Kysely<Database>, dataVersion: () => number): Promise<void> {
+    const version = dataVersion();
+    if (version === watch.version) {
+      // Nobody else committed since the last check: every event up to the newest published here
+      // is local and delivered, so later reads can start above it.
+      if (watch.maxLocalId > watch.watermark) watch.watermark = watch.maxLocalId;
+      return;
+    }
+    watch.version = version;
+    for (;;) {
+      const page = await eventMessagesAfter(db, watch.watermark, EXTERNAL_PAGE);
+      if (!page.length) break;
+      watch.watermark = page[page.length - 1]?.event.id ?? watch.watermark;
+      this.deliver(page);
+      for (const m of page) if (m.event.type === 'state' && m.event.data.state === 'queued') this.deliverWork(m.event.queue);
+      if (page.length < EXTERNAL_PAGE) break;
+    }
+  }
+
   /** Sends what is pending and stops the bridge. Subscribers stay (they close with their sockets). */
   async close(): Promise<void> {
+    if (this.external?.timer) clearInterval(this.external.timer);
+    this.external = undefined;
     if (this.flushTimer) clearTimeout(this.flushTimer);
     this.flushTimer = undefined;
     await this.flush();
@@ -129,7 +204,14 @@ export class JobHub {
   }
 
   private deliver(messages: readonly JobEventMessage[]): void {
+    const delivered = this.external?.delivered;
     for (const message of messages) {
+      if (delivered) {
+        if (delivered.has(message.event.id)) continue;
+        delivered.add(message.event.id);
+        // Oldest first (a Set keeps insertion order); a duplicate can only come within moments.
+        if (delivered.size > DELIVERED_MEMORY) delivered.delete(delivered.values().next().value as number);
+      }
       this.deliverTo(`job:${message.event.job_id}`, message);
       this.deliverTo(`queue:${message.event.queue}`, message);
     }
