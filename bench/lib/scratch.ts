@@ -47,6 +47,13 @@ export async function scratchPostgres(serverUrl: string): Promise<ScratchDatabas
       const client = new pg.Client({ connectionString: serverUrl });
       await client.connect();
       try {
+        // Libraries under test may end their pools a moment after their stop() resolves; FORCE
+        // would terminate those connections and their pool's unhandled 'error' would crash the run.
+        for (let waited = 0; waited < 5000; waited += 50) {
+          const { rows } = await client.query<{ n: string }>('SELECT count(*) AS n FROM pg_stat_activity WHERE datname = $1', [name]);
+          if (Number(rows[0]?.n ?? 0) === 0) break;
+          await new Promise((resolve) => setTimeout(resolve, 50));
+        }
         await client.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
       } finally {
         await client.end();
