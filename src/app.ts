@@ -109,6 +109,8 @@ export async function buildApp(gatehouse: Gatehouse, options: BuildAppOptions = 
     closing = true;
     // Long-poll claims would hold the close up to JOB_MAX_WAIT_SECONDS: answer them 204 now.
     gatehouse.workerProtocol.stopWaiting();
+    // Open SSE streams and WebSockets never end on their own.
+    gatehouse.live.disconnectAll();
     // server.close() only ends connections once idle; a connection that never sent a request (a
     // browser's preconnect) would hold it until the headers timeout. Once no request is being
     // answered, or after a grace period, end every connection.

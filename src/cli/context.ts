@@ -22,6 +22,16 @@ export async function withGatehouse<T>(work: (gatehouse: Gatehouse) => Promise<T
   }
 }
 
+/** commander parser for a whole number in `min..max`. */
+export function intIn(min: number, max: number): (value: string) => number {
+  return (value: string): number => {
+    if (!/^-?\d+$/.test(value) || Number(value) < min || Number(value) > max) {
+      throw new InvalidArgumentError(`must be a whole number from ${min} to ${max}`);
+    }
+    return Number(value);
+  };
+}
+
 /** commander parser for a whole number ≥ 1. */
 export function positiveInt(value: string): number {
   if (!/^\d+$/.test(value) || Number(value) < 1) throw new InvalidArgumentError('must be a positive whole number');

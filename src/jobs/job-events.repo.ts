@@ -9,32 +9,26 @@ export async function insertEvents(db: Executor, events: Array<Omit<JobEventTabl
   return db.insertInto('job_event').values(events).returningAll().execute();
 }
 
+/** `job_event` rows joined with their job's owner: the base of every message query below. */
+function eventsWithOwner(db: Executor) {
+  return db.selectFrom('job_event').innerJoin('job', 'job.id', 'job_event.job_id').selectAll('job_event').select('job.owner_id');
+}
+
+function toMessage({ owner_id, ...row }: JobEventRow & { owner_id: string | null }): JobEventMessage {
+  return { event: toJobEventView(row), owner_id };
+}
+
 /** Events by global id, with their job's owner, in id order (for cross-instance hints too big to carry events). */
 export async function findEventMessagesByIds(db: Executor, ids: readonly number[]): Promise<JobEventMessage[]> {
   if (!ids.length) return [];
-  const rows = await db
-    .selectFrom('job_event')
-    .innerJoin('job', 'job.id', 'job_event.job_id')
-    .selectAll('job_event')
-    .select('job.owner_id')
-    .where('job_event.id', 'in', [...ids])
-    .orderBy('job_event.id')
-    .execute();
-  return rows.map(({ owner_id, ...row }) => ({ event: toJobEventView(row), owner_id }));
+  const rows = await eventsWithOwner(db).where('job_event.id', 'in', [...ids]).orderBy('job_event.id').execute();
+  return rows.map(toMessage);
 }
 
 /** Events of every job with a global id above `afterId`, in id order, with each job's owner. */
 export async function eventMessagesAfter(db: Executor, afterId: number, limit: number): Promise<JobEventMessage[]> {
-  const rows = await db
-    .selectFrom('job_event')
-    .innerJoin('job', 'job.id', 'job_event.job_id')
-    .selectAll('job_event')
-    .select('job.owner_id')
-    .where('job_event.id', '>', afterId)
-    .orderBy('job_event.id')
-    .limit(limit)
-    .execute();
-  return rows.map(({ owner_id, ...row }) => ({ event: toJobEventView(row), owner_id }));
+  const rows = await eventsWithOwner(db).where('job_event.id', '>', afterId).orderBy('job_event.id').limit(limit).execute();
+  return rows.map(toMessage);
 }
 
 /** One job's events with `seq > afterSeq`, oldest first. */
@@ -79,11 +73,7 @@ export interface ReplayQuery {
  */
 export async function replayEvents(db: Executor, query: ReplayQuery): Promise<JobEventMessage[]> {
   if (!query.jobIds.length && !query.queues.length) return [];
-  const rows = await db
-    .selectFrom('job_event')
-    .innerJoin('job', 'job.id', 'job_event.job_id')
-    .selectAll('job_event')
-    .select('job.owner_id')
+  const rows = await eventsWithOwner(db)
     .where('job_event.id', '>', query.afterId)
     .where((eb) => {
       const ors = [];
@@ -97,7 +87,7 @@ export async function replayEvents(db: Executor, query: ReplayQuery): Promise<Jo
     .orderBy('job_event.id')
     .limit(query.limit)
     .execute();
-  return rows.map(({ owner_id, ...row }) => ({ event: toJobEventView(row), owner_id }));
+  return rows.map(toMessage);
 }
 
 /** The largest global event id among `queue`'s events, or 0 (index `job_event (queue, id)`). */

@@ -307,7 +307,6 @@ export class JobHub {
     } catch {
       return;
     }
-    if (wire.from === this.instance) return;
     try {
       const events = wire.events ?? [];
       const fetched = wire.ids?.length ? await findEventMessagesByIds(db, wire.ids) : [];

@@ -9,6 +9,7 @@ import { type Expression, type RawBuilder, sql } from 'kysely';
 import type { DatabaseDialect } from '../config.js';
 import type { Executor } from '../db/executor.js';
 import type { JobEventRow, JobRow, JobState, JobTable, WorkerTable } from '../db/schema.js';
+import { FINAL_STATES } from './model.js';
 
 /** `now + seconds` as an ISO timestamp, computed by the database (seconds may be a column). */
 function plusSeconds(dialect: DatabaseDialect, nowIso: string, seconds: Expression<number> | RawBuilder<number>): RawBuilder<string> {
@@ -26,7 +27,7 @@ export function leaseFromNow(dialect: DatabaseDialect, nowIso: string): RawBuild
  * `state in ('running', 'paused')` with literals: SQLite uses a partial index only when the query
  * repeats its condition literally (bound parameters would make it scan the whole table).
  */
-const HELD = sql<boolean>`state in ('running', 'paused')`;
+export const HELD = sql<boolean>`state in ('running', 'paused')`;
 
 /** The lease length of the job's own queue, as a correlated subquery on `job`. */
 const leaseOfQueue = sql<number>`(select q.lease_seconds from queue q where q.name = job.queue)`;
@@ -315,7 +316,7 @@ export async function deleteFinishedJobs(db: Executor, beforeIso: string, limit:
       eb
         .selectFrom('job')
         .select('id')
-        .where('state', 'in', ['succeeded', 'failed', 'cancelled', 'dead'])
+        .where('state', 'in', [...FINAL_STATES])
         .where('finished_at', '<', beforeIso)
         .orderBy('finished_at')
         .limit(limit),

@@ -15,6 +15,7 @@ export interface JobsRoutesOptions {
 
 const JobId = Type.Object({ id: Type.String({ format: 'uuid' }) });
 
+/** `/api/v1/jobs…`: list, show, events, pause, resume, cancel and retry (owners and `jobs:manage`); logic in JobService. */
 export const jobsRoutes: FastifyPluginAsyncTypebox<JobsRoutesOptions> = async (app, { jobs }) => {
   const JobRef = Type.Ref('Job');
   const EventRef = Type.Ref('JobEvent');

@@ -110,13 +110,13 @@ export class JobService {
       const insertedRows: JobRow[] = [];
       // Chunks keep every statement under SQLite's and PostgreSQL's bound-parameter limits.
       for (let i = 0; i < unique.length; i += 500) insertedRows.push(...(await insertJobs(tx.db, unique.slice(i, i + 500))));
-      const insertedIds = new Set(insertedRows.map((r) => r.id));
-      const missingKeys = [...seenKeys].filter((k) => !insertedRows.some((r) => r.idempotency_key === k));
+      const insertedKeys = new Set(insertedRows.map((r) => r.idempotency_key));
+      const missingKeys = [...seenKeys].filter((k) => !insertedKeys.has(k));
       const existingRows = await findJobsByIdempotencyKeys(tx.db, queueName, missingKeys);
       for (let i = 0; i < insertedRows.length; i += 500) {
         await appendEvents(tx, hub, insertedRows.slice(i, i + 500).map((row) => stateEvent(row, null)), nowIso);
       }
-      return { inserted: insertedRows.filter((r) => insertedIds.has(r.id)), existing: existingRows };
+      return { inserted: insertedRows, existing: existingRows };
     });
     if (inserted.some((r) => r.run_after <= nowIso)) hub.announceWork(queueName);
 
@@ -263,10 +263,9 @@ export class JobService {
     }
     if (!principal.apiKey) return false;
     const held = await findHeldJobs(db, principal.apiKey.id);
-    return held.some((job) => {
-      const view = toJobView(job);
-      return view.input_files.includes(file.id) || view.output_files.includes(file.id) || job.checkpoint_file_id === file.id || file.job_id === job.id;
-    });
+    // Only the two file lists are parsed (not the payload, result or metrics of every held job).
+    const lists = (job: JobRow) => [job.input_files, job.output_files].flatMap((text) => JSON.parse(text) as string[]);
+    return held.some((job) => job.checkpoint_file_id === file.id || file.job_id === job.id || lists(job).includes(file.id));
   }
 
   /**
@@ -304,7 +303,7 @@ export class JobService {
 
   /**
    * Runs one owner/admin action: decide from the current row, apply with an optimistic state check
-   * (retrying once if the job moved meanwhile), append the event, audit.
+   * (trying again, up to four times in all, if the job moved meanwhile), append the event, audit.
    */
   private async act(
     id: string,

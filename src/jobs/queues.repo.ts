@@ -2,6 +2,7 @@
 import { sql } from 'kysely';
 import type { Executor } from '../db/executor.js';
 import type { JobState, QueueRow, QueueTable } from '../db/schema.js';
+import { HELD } from './jobs.repo.js';
 
 /** Inserts a queue. @throws a unique violation when the name exists. */
 export async function insertQueue(db: Executor, row: QueueTable): Promise<void> {
@@ -84,7 +85,7 @@ export async function queueFigures(db: Executor, queue: string, since: string, n
       .selectFrom('job')
       .select(sql<number>`count(distinct worker_id)`.as('n'))
       .where('queue', '=', queue)
-      .where(sql<boolean>`state in ('running', 'paused')`)
+      .where(HELD)
       .executeTakeFirst(),
   ]);
   const byState: Partial<Record<JobState, number>> = {};

@@ -18,6 +18,7 @@ export const MAX_BATCH = 1000;
 
 const QueueName = Type.Object({ name: Type.String({ pattern: QUEUE_NAME_PATTERN, maxLength: 64 }) });
 
+/** `/api/v1/queues…` and `/api/v1/stats`: queue settings, pause/resume, statistics, enqueueing; logic in QueueService and JobService. */
 export const queuesRoutes: FastifyPluginAsyncTypebox<QueuesRoutesOptions> = async (app, { queues, jobs }) => {
   const QueueRef = Type.Ref('Queue');
   const StatsRef = Type.Ref('QueueStats');

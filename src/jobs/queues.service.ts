@@ -142,7 +142,17 @@ export class QueueService {
 
   /** Statistics of one queue. @throws AppError `not_found`. */
   async stats(name: string): Promise<QueueStats> {
-    const queue = await this.get(name);
+    return this.statsOf(await this.get(name));
+  }
+
+  /** Statistics of every queue. */
+  async allStats(): Promise<QueueStats[]> {
+    const queues = await this.list();
+    return Promise.all(queues.map((q) => this.statsOf(q)));
+  }
+
+  private async statsOf(queue: QueueView): Promise<QueueStats> {
+    const name = queue.name;
     const now = this.options.clock.now();
     const since = new Date(now.getTime() - 3_600_000).toISOString();
     const figures = await queueFigures(this.options.db, name, since, now.toISOString());
@@ -160,12 +170,6 @@ export class QueueService {
         figures.oldestQueuedRunAfter === null ? null : Math.max(0, Math.round((now.getTime() - Date.parse(figures.oldestQueuedRunAfter)) / 1000)),
       active_workers: figures.activeWorkers,
     };
-  }
-
-  /** Statistics of every queue. */
-  async allStats(): Promise<QueueStats[]> {
-    const queues = await this.list();
-    return Promise.all(queues.map((q) => this.stats(q.name)));
   }
 
   private validate(settings: Omit<QueueView, 'name' | 'created_at' | 'updated_at'>): void {

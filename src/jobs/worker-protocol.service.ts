@@ -311,7 +311,9 @@ export class WorkerProtocol {
   async fail(principal: Principal, jobId: string, input: { attempt: number; error: JobError; retryable: boolean }): Promise<JobView> {
     const workerId = this.workerIdOf(principal);
     const error = this.serialiseLimited(input.error, 'error');
-    const queue = await this.queueOfJob(jobId);
+    const current = await findJob(this.options.db, jobId);
+    const queue = current ? await findQueue(this.options.db, current.queue) : undefined;
+    if (!current || !queue) throw leaseLost();
     return this.finish(workerId, jobId, input.attempt, (row, nowIso, now) => {
       const failures = row.failures + 1;
       if (input.retryable && failures < queue.max_attempts) {
@@ -326,7 +328,7 @@ export class WorkerProtocol {
         changes: { state: input.retryable ? 'dead' : 'failed', failures, error, finished_at: nowIso, lease_expires_at: null },
         extra: { reason: input.retryable ? 'max_attempts' : 'failed', error: input.error },
       };
-    });
+    }, current);
   }
 
   /**
@@ -430,14 +432,16 @@ export class WorkerProtocol {
     const rows = await transaction(async (tx) => {
       if (!registered) await upsertWorker(tx.db, { ...worker, created_at: nowIso, last_seen_at: nowIso });
       let limit = maxJobs;
+      // Under the worker row's lock the count cannot move, so an empty claim reuses it.
+      let held: number | undefined;
       if (maxJobs > 1) {
-        const held = await countHeldJobs(tx.db, worker.id);
+        held = await countHeldJobs(tx.db, worker.id);
         limit = Math.min(maxJobs, maxConcurrency - held);
         if (limit <= 0) return 'busy' as const;
       }
       const claimed = await claimJobs(tx.db, dialect, { workerId: worker.id, queues, kinds, limit, nowIso });
       if (!claimed.length) {
-        return (await countHeldJobs(tx.db, worker.id)) >= maxConcurrency ? ('busy' as const) : [];
+        return (held ?? (await countHeldJobs(tx.db, worker.id))) >= maxConcurrency ? ('busy' as const) : [];
       }
       const inserted = claimed.map(claimEventOf).filter((e): e is JobEventRow => e !== undefined);
       if (inserted.length) {
@@ -485,19 +489,21 @@ export class WorkerProtocol {
   }
 
   /**
-   * A fenced final change (complete, fail, release): decide from the current row, apply under the
-   * fence, append the state event, notify admins of a final failure.
+   * A fenced final change (complete, fail, release): decide from the current row (`known`, when
+   * the caller already read it, else read here), apply under the fence, append the state event,
+   * notify admins of a final failure.
    */
   private async finish(
     workerId: string,
     jobId: string,
     attempt: number,
     decide: (row: JobRow, nowIso: string, now: Date) => { changes: Partial<JobTable>; extra?: Record<string, unknown> },
+    known?: JobRow,
   ): Promise<JobView> {
     const { db, dialect, clock, hub } = this.options;
     const now = clock.now();
     const nowIso = now.toISOString();
-    const current = await findJob(db, jobId);
+    const current = known ?? (await findJob(db, jobId));
     if (!current || current.worker_id !== workerId || current.attempt !== attempt) throw leaseLost();
     const plan = decide(current, nowIso, now);
     const row = await inWriteTransaction(db, dialect, async (tx) => {
@@ -511,7 +517,7 @@ export class WorkerProtocol {
     return toJobView(row);
   }
 
-  private async notifyFailed(tx: Parameters<typeof appendEvents>[0], row: JobRow): Promise<void> {
+  private async notifyFailed(tx: WriteTx, row: JobRow): Promise<void> {
     const error = row.error ? (JSON.parse(row.error) as JobError).message : 'unknown error';
     await this.options.notify.enqueue(tx, 'job.failed', {
       job_id: row.id,
@@ -520,14 +526,6 @@ export class WorkerProtocol {
       attempts: row.attempt,
       url: `${this.options.publicUrl}/api/v1/jobs/${row.id}`,
     });
-  }
-
-  private async queueOfJob(jobId: string) {
-    const job = await findJob(this.options.db, jobId);
-    if (!job) throw leaseLost();
-    const queue = await findQueue(this.options.db, job.queue);
-    if (!queue) throw leaseLost();
-    return queue;
   }
 
   /** JSON text of `value`, refused above the payload limit. @throws AppError `payload_too_large`. */

@@ -28,6 +28,7 @@ function clientGone(reply: FastifyReply): AbortSignal {
   return controller.signal;
 }
 
+/** `/api/v1/worker/…`: claim, claim-batch, heartbeat, log, complete, complete-batch, fail, release. */
 export const workerRoutes: FastifyPluginAsyncTypebox<WorkerRoutesOptions> = async (app, { workerProtocol, maxWaitSeconds }) => {
   const JobRef = Type.Ref('Job');
   const tags = ['worker'];

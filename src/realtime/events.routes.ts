@@ -48,8 +48,8 @@ function drained(raw: ServerResponse): Promise<boolean> {
   });
 }
 
+/** `GET /api/v1/events`: Server-Sent Events for job and queue topics, resumable with `Last-Event-ID`. */
 export const eventsRoutes: FastifyPluginAsyncTypebox<EventsRoutesOptions> = async (app, { live }) => {
-  app.addHook('preClose', async () => live.disconnectAll());
 
   app.get(
     '/events',

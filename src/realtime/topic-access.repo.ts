@@ -1,6 +1,6 @@
 /**
  * Read-only queries behind live-stream authorisation: who owns a job and who holds it, which
- * permission a queue asks of its enqueuers, and which worker an API key is.
+ * permission a queue asks of its enqueuers.
  */
 import type { Executor } from '../db/executor.js';
 import type { JobState } from '../db/schema.js';
@@ -27,10 +27,4 @@ export async function findJobAccess(db: Executor, jobId: string): Promise<JobAcc
 export async function findQueueEnqueuePermission(db: Executor, name: string): Promise<string | undefined> {
   const row = await db.selectFrom('queue').select('enqueue_permission').where('name', '=', name).executeTakeFirst();
   return row?.enqueue_permission;
-}
-
-/** The id of the worker registered behind this API key, or undefined when it never claimed. */
-export async function findWorkerIdByApiKey(db: Executor, apiKeyId: string): Promise<string | undefined> {
-  const row = await db.selectFrom('worker').select('id').where('api_key_id', '=', apiKeyId).executeTakeFirst();
-  return row?.id;
 }

@@ -14,7 +14,7 @@ import type { Principal } from '../auth/auth.service.js';
 import type { Executor } from '../db/executor.js';
 import { HELD_STATES, parseTopic, type Topic, topicKey } from '../jobs/model.js';
 import { AppError } from '../shared/errors.js';
-import { findJobAccess, findQueueEnqueuePermission, findWorkerIdByApiKey } from './topic-access.repo.js';
+import { findJobAccess, findQueueEnqueuePermission } from './topic-access.repo.js';
 
 /** A topic the caller may watch, with the filter that applies to it. */
 export interface AuthorizedTopic {
@@ -69,7 +69,6 @@ export class TopicAccess {
    */
   async authorize(principal: Principal, topics: readonly Topic[]): Promise<AuthorizedTopic[]> {
     const granted: AuthorizedTopic[] = [];
-    let workerId: string | null | undefined;
     for (const topic of topics) {
       const key = topicKey(topic);
       if (topic.kind === 'queue') {
@@ -90,12 +89,10 @@ export class TopicAccess {
         granted.push({ key, topic, ownerId: null });
         continue;
       }
-      if (principal.apiKey && job.worker_id && HELD_STATES.includes(job.state)) {
-        workerId ??= (await findWorkerIdByApiKey(this.db, principal.apiKey.id)) ?? null;
-        if (workerId === job.worker_id) {
-          granted.push({ key, topic, ownerId: null });
-          continue;
-        }
+      // A worker's id is its API key's id (the worker protocol registers it so).
+      if (principal.apiKey && job.worker_id === principal.apiKey.id && HELD_STATES.includes(job.state)) {
+        granted.push({ key, topic, ownerId: null });
+        continue;
       }
       throw new AppError('forbidden', `You may not watch job ${topic.id}.`);
     }

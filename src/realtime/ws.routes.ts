@@ -15,6 +15,7 @@ import type { FastifyPluginAsync } from 'fastify';
 import type { WebSocket } from 'ws';
 import { requirePrincipal } from '../http/authenticate.js';
 import { AppError, isAppError } from '../shared/errors.js';
+import { parseTopic, topicKey } from '../jobs/model.js';
 import { type LiveEvents, parseEventId } from './event-stream.js';
 
 /** Options for {@link wsRoutes}. */
@@ -68,8 +69,8 @@ async function drained(socket: WebSocket): Promise<boolean> {
   return socket.readyState === socket.OPEN;
 }
 
+/** `GET /api/v1/ws`: a WebSocket taking subscribe/unsubscribe messages for job and queue topics. */
 export const wsRoutes: FastifyPluginAsync<WsRoutesOptions> = async (app, { live }) => {
-  app.addHook('preClose', async () => live.disconnectAll());
 
   app.get(
     '/ws',
@@ -124,7 +125,11 @@ export const wsRoutes: FastifyPluginAsync<WsRoutesOptions> = async (app, { live 
         try {
           const message = parseClientMessage(text, live.maxTopics);
           if (message.type === 'unsubscribe') {
-            const keys = message.topics.map((t) => t.trim());
+            // The same normal form as subscribe (job ids lower-cased), so `job:ABC…` finds `job:abc…`.
+            const keys = message.topics.map((t) => {
+              const topic = parseTopic(t.trim());
+              return topic ? topicKey(topic) : t.trim();
+            });
             subscription.remove(keys);
             sendJson({ type: 'unsubscribed', topics: keys });
             return;

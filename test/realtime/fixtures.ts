@@ -119,9 +119,9 @@ export async function makeApiKey(ctx: TestContext, cookie: string, scopes: strin
   return { id: body.key.id, secret: body.secret };
 }
 
-/** Registers a worker row for an API key. @returns the worker id. */
+/** Registers a worker row for an API key (its id is the key's id, as the worker protocol makes it). @returns the worker id. */
 export async function makeWorker(gatehouse: Gatehouse, userId: string, apiKeyId: string): Promise<string> {
-  const id = newId();
+  const id = apiKeyId;
   const now = new Date().toISOString();
   await gatehouse.database.db
     .insertInto('worker')

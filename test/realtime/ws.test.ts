@@ -51,8 +51,9 @@ describe.each(dialects)('live events over WebSocket (%s)', (dialect) => {
     expect(client.events.every((e) => e.job_id === jobId && e.type === 'progress')).toBe(true);
 
     const mark = client.received.length;
-    client.send({ type: 'unsubscribe', topics: [`job:${jobId}`] });
-    await client.waitFor((m) => m.type === 'unsubscribed', mark);
+    // Written in capitals: topics are matched in their normal form, as on subscribe.
+    client.send({ type: 'unsubscribe', topics: [`job:${jobId.toUpperCase()}`] });
+    expect(await client.waitFor((m) => m.type === 'unsubscribed', mark)).toEqual({ type: 'unsubscribed', topics: [`job:${jobId}`] });
     await progress(ctx.gatehouse, jobId, 1);
     await new Promise((resolve) => setTimeout(resolve, 100));
     expect(client.events).toHaveLength(200);

@@ -13,11 +13,11 @@ import type { Gatehouse } from '../../container.js';
 import type { EnqueueInput } from '../../jobs/jobs.service.js';
 import { FINAL_STATES, JOB_STATES, type JobEventView, type JobState, type JobView } from '../../jobs/model.js';
 import { isAppError } from '../../shared/errors.js';
-import { CLI_ACTOR, parseDuration, positiveInt, withGatehouse } from '../context.js';
+import { isUuid } from '../../shared/ids.js';
+import { CLI_ACTOR, intIn, parseDuration, positiveInt, withGatehouse } from '../context.js';
 import { ExitCode, ExitError, renderTable } from '../output.js';
 import { CancelledError, createAsker, readStdin } from '../prompts.js';
 
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 /** Events read per query while watching. */
 const WATCH_PAGE = 500;
 /**
@@ -30,18 +30,8 @@ const QUEUE_LOOKBACK_MS = 3000;
 
 /** commander parser for a job id (UUID). */
 function jobId(value: string): string {
-  if (!UUID.test(value)) throw new InvalidArgumentError('must be a job id (a UUID such as 0190e0c2-…)');
+  if (!isUuid(value)) throw new InvalidArgumentError('must be a job id (a UUID such as 0190e0c2-…)');
   return value.toLowerCase();
-}
-
-/** commander parser for a whole number in `min..max`. */
-function intIn(min: number, max: number) {
-  return (value: string): number => {
-    if (!/^-?\d+$/.test(value) || Number(value) < min || Number(value) > max) {
-      throw new InvalidArgumentError(`must be a whole number from ${min} to ${max}`);
-    }
-    return Number(value);
-  };
 }
 
 /** commander parser for a delay: seconds, or `90s`, `15m`, `12h`, `7d`, `2w` (at most 365 days). */
@@ -67,7 +57,7 @@ function percent(progress: number): string {
 
 /** Resolves `--owner` (an email or a user id) to a user id. @throws AppError `not_found`. */
 async function ownerId(gatehouse: Gatehouse, emailOrId: string): Promise<string> {
-  return UUID.test(emailOrId) ? (await gatehouse.users.get(emailOrId.toLowerCase())).id : (await gatehouse.users.getByEmail(emailOrId)).id;
+  return isUuid(emailOrId) ? (await gatehouse.users.get(emailOrId.toLowerCase())).id : (await gatehouse.users.getByEmail(emailOrId)).id;
 }
 
 /** Owner ids → emails for display (a deleted owner shows as its id; operator jobs as `-`). */

@@ -5,7 +5,7 @@
 import { type Command, InvalidArgumentError } from 'commander';
 import type { QueueSettings, QueueStats } from '../../jobs/queues.service.js';
 import type { QueueView } from '../../jobs/model.js';
-import { CLI_ACTOR, parseDuration, withGatehouse } from '../context.js';
+import { CLI_ACTOR, intIn, parseDuration, withGatehouse } from '../context.js';
 import { ExitCode, ExitError, renderTable } from '../output.js';
 
 /** Options shared by `queues create` and `queues update` (commander's camel-cased names). */
@@ -20,16 +20,6 @@ interface QueueSettingOptions {
   enqueuePermission?: string;
   claimPermission?: string;
   json: boolean;
-}
-
-/** commander parser for a whole number in `min..max`. */
-function intIn(min: number, max: number) {
-  return (value: string): number => {
-    if (!/^-?\d+$/.test(value) || Number(value) < min || Number(value) > max) {
-      throw new InvalidArgumentError(`must be a whole number from ${min} to ${max}`);
-    }
-    return Number(value);
-  };
 }
 
 /** commander parser for seconds (or `90s`, `15m`, `12h`, `7d`, `2w`) in `min..max` seconds. */
