@@ -250,7 +250,7 @@ describe.concurrent.each(dialects)('gatehouse keys and groups commands against a
     expect(badQuota.stderr).toMatch(/--quota-per-hour/);
 
     expect((await listGroups()).map((g) => g.name)).toEqual(['gold']);
-  });
+  }, 90_000);
 
   it.sequential('--session-ttl accepts seconds, 90s, 15m, 12h, 7d, 2w and default; rejects 5y with exit 2', async () => {
     expectOk(await cli(['groups', 'create', 'ttl-probe']));
