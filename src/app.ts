@@ -194,7 +194,7 @@ export async function buildApp(gatehouse: Gatehouse, options: BuildAppOptions = 
         cookieSecure: config.auth.cookieSecure,
       });
       await api.register(usersRoutes, { accounts: gatehouse.accounts, cookieName: config.auth.cookieName });
-      await api.register(apiKeysRoutes, { apiKeys: gatehouse.apiKeys });
+      await api.register(apiKeysRoutes, { apiKeys: gatehouse.apiKeys, auth: gatehouse.auth });
       await api.register(adminUsersRoutes, { users: gatehouse.users });
       await api.register(groupsRoutes, { access: gatehouse.access });
       await api.register(auditRoutes, { audit: gatehouse.audit });

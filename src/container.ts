@@ -223,6 +223,7 @@ export async function createGatehouse(config: Config, overrides: GatehouseOverri
       changes,
       audit,
       mails,
+      access,
       publicProfileFields: config.auth.publicProfileFields,
     });
     const accounts = new AccountService({
@@ -233,6 +234,7 @@ export async function createGatehouse(config: Config, overrides: GatehouseOverri
       changes,
       audit,
       mails,
+      apiKeys,
       requireEmailVerification: config.auth.requireEmailVerification,
       passwordMinScore: config.auth.passwordMinScore,
       verifyTokenTtlSeconds: config.auth.verifyTokenTtlSeconds,

@@ -39,7 +39,7 @@ async function apiKeys(base: string, token: string, scopes: string[], count: num
   try {
     const keys: string[] = [];
     for (let i = 0; i < count; i++) {
-      const res = await client.expect([201], 'POST', '/api/v1/api-keys', { name: `bench-${i}`, scopes });
+      const res = await client.expect([201], 'POST', '/api/v1/api-keys', { name: `bench-${i}`, scopes, password: BENCH_PASSWORD });
       keys.push((res.body as { secret: string }).secret);
     }
     return keys;

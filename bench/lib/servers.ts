@@ -129,7 +129,7 @@ export async function startGatehouse(options: StartGatehouseOptions): Promise<Be
     const keyResponse = await fetch(`${base}/api/v1/api-keys`, {
       method: 'POST',
       headers: { 'content-type': 'application/json', authorization: `Bearer ${accessToken}` },
-      body: JSON.stringify({ name: 'bench', scopes: ['account:self'] }),
+      body: JSON.stringify({ name: 'bench', scopes: ['account:self'], password: BENCH_PASSWORD }),
     });
     if (keyResponse.status !== 201) throw new Error(`API key creation failed: ${keyResponse.status} ${await keyResponse.text()}`);
     const { secret: apiKey } = (await keyResponse.json()) as { secret: string };

@@ -28,7 +28,7 @@ import {
   removeMember,
   updateGroup,
 } from './groups.repo.js';
-import { assertCanGrant, isValidPermission, type Role, ROLE_PERMISSIONS } from './permissions.js';
+import { assertCanGrant, isValidPermission, type Role, ROLE_PERMISSIONS, scopesWithin } from './permissions.js';
 
 /** What a user may do and the limits that apply to them. */
 export interface EffectiveAccess {
@@ -91,6 +91,14 @@ function mostGenerous(values: Array<number | null>, fallback: number): number {
 
 const GROUP_NAME_PATTERN = /^[a-z0-9][a-z0-9_.-]{0,63}$/;
 
+/** A group's policy fields and the effective-access value each one feeds. */
+const POLICY_FIELDS = [
+  ['session_ttl_seconds', 'sessionTtlSeconds', 'never-expiring sessions', 'a session lifetime'],
+  ['api_key_max_ttl_seconds', 'apiKeyMaxTtlSeconds', 'API keys without expiry', 'an API key lifetime'],
+  ['quota_per_hour', 'quotaPerHour', 'an unlimited hourly quota', 'an hourly quota'],
+  ['quota_per_day', 'quotaPerDay', 'an unlimited daily quota', 'a daily quota'],
+] as const;
+
 /** Options for {@link AccessService}. */
 export interface AccessServiceOptions {
   db: Kysely<Database>;
@@ -143,11 +151,13 @@ export class AccessService {
 
   /**
    * Creates a group.
-   * @throws AppError `validation_failed` (bad name or permission), `conflict` (name taken).
+   * @throws AppError `validation_failed` (bad name or permission), `conflict` (name taken),
+   *   `forbidden` (a permission the actor lacks), `privilege_escalation` (a policy beyond the actor's).
    */
   async createGroup(input: GroupInput & { name: string }, actor: ActorContext): Promise<GroupView> {
     this.validate(input);
     assertCanGrant(actor.permissions, input.permissions ?? [], `group "${input.name}"`);
+    await this.assertPolicyWithin(actor, input, `group "${input.name}"`);
     const now = this.options.clock.now().toISOString();
     try {
       const row = await inTransaction(this.options.db, async (tx) => {
@@ -178,11 +188,18 @@ export class AccessService {
     }
   }
 
-  /** Changes a group; members' access is recomputed everywhere at once. @throws AppError `not_found`, `validation_failed`, `conflict`. */
+  /**
+   * Changes a group; members' access is recomputed everywhere at once.
+   * @throws AppError `not_found`, `validation_failed`, `conflict`, `forbidden` (a permission the
+   *   actor lacks, given or already held by the group), `privilege_escalation` (a policy beyond the actor's).
+   */
   async updateGroup(idOrName: string, input: GroupInput, actor: ActorContext): Promise<GroupView> {
     this.validate(input);
     assertCanGrant(actor.permissions, input.permissions ?? [], `these permissions to group "${idOrName}"`);
     const group = await this.requireGroup(idOrName);
+    // Renaming or re-policing a group above your rank would act on its members.
+    assertCanGrant(actor.permissions, JSON.parse(group.permissions) as string[], `changes to group "${group.name}"`);
+    await this.assertPolicyWithin(actor, input, `group "${group.name}"`);
     const changes: Parameters<typeof updateGroup>[2] = { updated_at: this.options.clock.now().toISOString() };
     if (input.name !== undefined) changes.name = input.name;
     if (input.description !== undefined) changes.description = input.description;
@@ -210,9 +227,10 @@ export class AccessService {
     }
   }
 
-  /** Deletes a group and its memberships. @throws AppError `not_found`. */
+  /** Deletes a group and its memberships. @throws AppError `not_found`, `forbidden` (a group carrying a permission the actor lacks). */
   async deleteGroup(idOrName: string, actor: ActorContext): Promise<void> {
     const group = await this.requireGroup(idOrName);
+    assertCanGrant(actor.permissions, JSON.parse(group.permissions) as string[], `the deletion of group "${group.name}"`);
     await inTransaction(this.options.db, async (tx) => {
       await deleteGroup(tx.db, group.id);
       await this.options.audit.record(tx.db, actor, {
@@ -225,12 +243,21 @@ export class AccessService {
     });
   }
 
-  /** Adds or removes a user's membership. @throws AppError `not_found`. */
+  /**
+   * Adds or removes a user's membership.
+   * @throws AppError `not_found`, `forbidden` (the group carries a permission the actor lacks),
+   *   `privilege_escalation` (the user holds a permission the actor lacks, or the group a policy
+   *   beyond the actor's).
+   */
   async setMembership(idOrName: string, userId: string, member: boolean, actor: ActorContext): Promise<void> {
     const group = await this.requireGroup(idOrName);
     const user = await findUserById(this.options.db, userId);
     if (!user) throw new AppError('not_found', 'No such user.');
-    if (member) assertCanGrant(actor.permissions, JSON.parse(group.permissions) as string[], `membership of "${group.name}"`);
+    if (actor.actorId !== userId) await this.assertMayActOn(actor, user);
+    if (member) {
+      assertCanGrant(actor.permissions, JSON.parse(group.permissions) as string[], `membership of "${group.name}"`);
+      await this.assertPolicyWithin(actor, group, `membership of "${group.name}"`);
+    }
     await inTransaction(this.options.db, async (tx) => {
       const now = this.options.clock.now().toISOString();
       const changed = member ? await addMember(tx.db, group.id, userId, now) : await removeMember(tx.db, group.id, userId);
@@ -282,6 +309,67 @@ export class AccessService {
       }
     }
     return result;
+  }
+
+  /**
+   * No acting above your rank: a delegated manager (users:manage or groups:manage without `*`)
+   * may change, ban, verify, sign out, delete or regroup only users whose every permission it
+   * holds itself, so it can never lock out an admin or someone with rights it lacks. Operators
+   * (no `actor.permissions`: CLI, system) are not limited. Rank is the acting user's own grants
+   * (see {@link rankOf}); a key's scopes still decide, through the route guard, what it may do.
+   * @throws AppError `privilege_escalation` naming what the target holds beyond the actor.
+   */
+  async assertMayActOn(actor: ActorContext, target: UserRow): Promise<void> {
+    const mine = await this.rankOf(actor);
+    if (!mine || mine.has('*')) return;
+    const theirs = [...(await this.effectiveAccess(target)).permissions];
+    if (scopesWithin(mine, theirs)) return;
+    const beyond = theirs.filter((p) => !scopesWithin(mine, [p]));
+    throw new AppError('privilege_escalation', `You cannot act on this user: they hold ${beyond.join(', ')}, which you do not have.`, {
+      extra: { missing_permissions: beyond },
+    });
+  }
+
+  /**
+   * A group's policy must not be more generous than the actor's own (their effective access):
+   * unlimited quotas, never-expiring sessions and keys without expiry (0) need `*`; other values
+   * may not exceed the actor's. Operators (no `actor.permissions`) and `*` holders are not limited.
+   * @throws AppError `privilege_escalation` naming the field.
+   */
+  private async assertPolicyWithin(
+    actor: ActorContext,
+    policy: Pick<GroupInput, (typeof POLICY_FIELDS)[number][0]>,
+    what: string,
+  ): Promise<void> {
+    const mine = await this.rankOf(actor);
+    if (!mine || mine.has('*')) return;
+    const own: AccessDefaults = actor.actorId ? await this.effectiveAccessOf(actor.actorId) : this.options.defaults;
+    for (const [field, key, unlimited, limited] of POLICY_FIELDS) {
+      const value = policy[field];
+      if (value === null || value === undefined) continue;
+      if (value === 0) {
+        throw new AppError('privilege_escalation', `You cannot grant ${what} ${unlimited} (${field} 0): that needs the * permission.`, {
+          errors: [{ field: `/${field}`, message: '0 (unlimited) needs the * permission' }],
+        });
+      }
+      if (own[key] !== 0 && value > own[key]) {
+        throw new AppError('privilege_escalation', `You cannot grant ${what} ${limited} beyond your own (${field} at most ${own[key]}).`, {
+          errors: [{ field: `/${field}`, message: `must be at most ${own[key]}` }],
+        });
+      }
+    }
+  }
+
+  /**
+   * What an actor ranks as: the acting user's own effective permissions (an admin's narrowly
+   * scoped key still acts for an admin), the credential's when there is no user, and undefined
+   * for operators (no `actor.permissions`).
+   */
+  private async rankOf(actor: ActorContext): Promise<ReadonlySet<string> | undefined> {
+    if (!actor.permissions) return undefined;
+    if (!actor.actorId) return actor.permissions;
+    const user = await findUserById(this.options.db, actor.actorId);
+    return user ? (await this.effectiveAccess(user)).permissions : actor.permissions;
   }
 
   private validate(input: GroupInput): void {

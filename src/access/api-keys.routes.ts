@@ -8,10 +8,14 @@ import { AUTHENTICATED, problemResponses } from '../http/schemas.js';
 import { AppError } from '../shared/errors.js';
 import { allows } from './permissions.js';
 import type { ApiKeyService } from './api-keys.service.js';
+import { type AuthService, FRESH_SIGN_IN_SECONDS } from '../auth/auth.service.js';
+import { PasswordSchema } from '../http/schemas.js';
 
 /** Options for {@link apiKeysRoutes}. */
 export interface ApiKeysRoutesOptions {
   apiKeys: ApiKeyService;
+  /** Re-checks the caller's password before a key is created. */
+  auth: AuthService;
 }
 
 const ApiKeySchema = Type.Object(
@@ -29,7 +33,7 @@ const ApiKeySchema = Type.Object(
   { $id: 'ApiKey' },
 );
 
-export const apiKeysRoutes: FastifyPluginAsyncTypebox<ApiKeysRoutesOptions> = async (app, { apiKeys }) => {
+export const apiKeysRoutes: FastifyPluginAsyncTypebox<ApiKeysRoutesOptions> = async (app, { apiKeys, auth }) => {
   app.addSchema(ApiKeySchema);
   const ApiKeyRef = Type.Ref('ApiKey');
 
@@ -41,21 +45,27 @@ export const apiKeysRoutes: FastifyPluginAsyncTypebox<ApiKeysRoutesOptions> = as
         tags: ['api-keys'],
         summary: 'Create an API key (the secret is shown once)',
         description:
-          'Scopes must be permissions you have (e.g. `jobs:claim`); the key can never do more than you can. Send it as `Authorization: Bearer gh_<prefix>_<secret>`. `expires_in` (seconds) may be required by your groups\' policy.',
+          `Scopes must be permissions you have (e.g. \`jobs:claim\`); the key can never do more than you can. Send it as \`Authorization: Bearer gh_<prefix>_<secret>\`. \`expires_in\` (seconds) may be required by your groups' policy. \`password\` (your current password) is required unless you call with a browser session that signed in within the last ${FRESH_SIGN_IN_SECONDS / 60} minutes; access tokens and API keys always send it. Missing or wrong: \`403 reauthentication_required\`.`,
         security: AUTHENTICATED,
         body: Type.Object({
           name: Type.String({ minLength: 1, maxLength: 100 }),
           scopes: Type.Array(Type.String({ maxLength: 130 }), { minItems: 1, maxItems: 50 }),
           expires_in: Type.Optional(Type.Integer({ minimum: 60, maximum: 100 * 365 * 86_400, description: 'seconds' })),
+          password: Type.Optional(PasswordSchema),
         }),
         response: {
           201: Type.Object({ key: ApiKeyRef, secret: Type.String({ description: 'The full key. Store it now: it is never shown again.' }) }),
-          ...problemResponses(400, 401, 403),
+          ...problemResponses(400, 401, 403, 429),
         },
       },
     },
     async (request, reply) => {
       const principal = requirePrincipal(request);
+      const ua = request.headers['user-agent'];
+      await auth.confirmIdentity(principal, request.body.password, {
+        ip: request.ip ?? null,
+        userAgent: typeof ua === 'string' ? ua : null,
+      });
       const created = await apiKeys.create(
         principal.user,
         {

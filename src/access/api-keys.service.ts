@@ -20,7 +20,16 @@ import { AppError } from '../shared/errors.js';
 import { newId } from '../shared/ids.js';
 import { pageOfRows } from '../shared/paging.js';
 import type { AccessService } from './access.service.js';
-import { findApiKeyByHash, findApiKeyById, insertApiKey, listApiKeys, revokeApiKey, touchApiKey } from './api-keys.repo.js';
+import {
+  findApiKeyByHash,
+  findApiKeyById,
+  insertApiKey,
+  listApiKeys,
+  revokeApiKey,
+  revokeUserApiKeys,
+  touchApiKey,
+} from './api-keys.repo.js';
+import type { Tx } from '../db/transaction.js';
 import { isValidPermission, scopesWithin } from './permissions.js';
 
 /** `last_used_at` is written at most this often per key (seconds). */
@@ -175,6 +184,17 @@ export class ApiKeyService {
       });
       await this.options.changes.apiKeyChanged(tx, keyId);
     });
+  }
+
+  /**
+   * Revokes every live key of `userId` inside `tx` (password reset or change); every instance's
+   * cache forgets them after commit.
+   * @returns how many keys were revoked.
+   */
+  async revokeAllOfUserInTx(tx: Tx, userId: string): Promise<number> {
+    const ids = await revokeUserApiKeys(tx.db, userId, this.options.clock.now().toISOString());
+    for (const id of ids) await this.options.changes.apiKeyChanged(tx, id);
+    return ids.length;
   }
 
   /**

@@ -32,6 +32,7 @@ import { pageOfRows } from '../shared/paging.js';
 import { newId } from '../shared/ids.js';
 import { revokeUserApiKeys } from './api-keys.repo.js';
 import { addMember, findGroup, groupNamesOfUsers } from './groups.repo.js';
+import type { AccessService } from './access.service.js';
 import { assertCanGrant, type Role, ROLE_PERMISSIONS } from './permissions.js';
 
 /** A user as administrators see them. */
@@ -136,6 +137,8 @@ export interface UserAdminServiceOptions {
   changes: AuthChanges;
   audit: AuditLog;
   mails: AccountMails;
+  /** Computes a target's effective permissions for the "no acting above your rank" check. */
+  access: AccessService;
   /** Profile keys the public profile reveals. */
   publicProfileFields: string[];
 }
@@ -179,13 +182,15 @@ export class UserAdminService {
   /**
    * Changes a user. A role change or deactivation takes effect on the next request; deactivation
    * also revokes every session and API key.
-   * @throws AppError `not_found`, `forbidden` (changing your own role or status).
+   * @throws AppError `not_found`, `forbidden` (changing your own role or status),
+   *   `privilege_escalation` (the user holds a permission the actor lacks).
    */
   async update(userId: string, changes: UserChanges, actor: ActorContext): Promise<AdminUserView> {
     const user = await this.requireUser(userId);
     if (actor.actorId === userId && (changes.role !== undefined || changes.status !== undefined)) {
       throw new AppError('forbidden', 'You cannot change your own role or status.');
     }
+    if (actor.actorId !== userId) await this.assertMayActOn(actor, user);
     if (changes.role !== undefined) assertCanGrant(actor.permissions, ROLE_PERMISSIONS[changes.role], `the ${changes.role} role`);
     const now = this.options.clock.now().toISOString();
     await inTransaction(this.options.db, async (tx) => {
@@ -222,9 +227,10 @@ export class UserAdminService {
     return this.get(userId);
   }
 
-  /** Marks a user's email verified by hand. @throws AppError `not_found`. */
+  /** Marks a user's email verified by hand. @throws AppError `not_found`, `privilege_escalation`. */
   async verifyEmail(userId: string, actor: ActorContext): Promise<AdminUserView> {
     const user = await this.requireUser(userId);
+    await this.assertMayActOn(actor, user);
     if (!user.email_verified_at) {
       const now = this.options.clock.now().toISOString();
       await inTransaction(this.options.db, async (tx) => {
@@ -244,7 +250,8 @@ export class UserAdminService {
    * Bans a user for `durationSeconds` or until `until` (neither: indefinitely). Revokes every
    * session, access token and API key at once and emails the user. A timed ban lifts itself:
    * sign-in is refused only while `banned_until` is in the future.
-   * @throws AppError `not_found`, `validation_failed` (a time in the past), `forbidden` (banning yourself).
+   * @throws AppError `not_found`, `validation_failed` (a time in the past), `forbidden` (banning yourself),
+   *   `privilege_escalation` (the user holds a permission the actor lacks).
    */
   async ban(
     userId: string,
@@ -259,6 +266,7 @@ export class UserAdminService {
   ): Promise<AdminUserView> {
     const user = await this.requireUser(userId);
     if (actor.actorId === userId) throw new AppError('forbidden', 'You cannot ban yourself.');
+    await this.assertMayActOn(actor, user);
     const now = this.options.clock.now();
     let until: Date;
     if (input.durationSeconds !== undefined) until = addSeconds(now, input.durationSeconds);
@@ -289,9 +297,10 @@ export class UserAdminService {
     return this.get(userId);
   }
 
-  /** Lifts a ban and emails the user. @throws AppError `not_found`, `conflict` when not banned. */
+  /** Lifts a ban and emails the user. @throws AppError `not_found`, `privilege_escalation`, `conflict` when not banned. */
   async unban(userId: string, actor: ActorContext): Promise<AdminUserView> {
     const user = await this.requireUser(userId);
+    await this.assertMayActOn(actor, user);
     const now = this.options.clock.now();
     if (!user.banned_until || Date.parse(user.banned_until) <= now.getTime()) {
       throw new AppError('conflict', 'The user is not banned.');
@@ -308,11 +317,13 @@ export class UserAdminService {
   /**
    * Deletes a user and everything that is theirs (sessions, tokens, keys, memberships cascade);
    * the audit log keeps the event with the deleted email. Credentials stop working at once.
-   * @throws AppError `not_found`, `forbidden` (deleting yourself: use DELETE /users/me).
+   * @throws AppError `not_found`, `forbidden` (deleting yourself: use DELETE /users/me),
+   *   `privilege_escalation` (the user holds a permission the actor lacks).
    */
   async delete(userId: string, actor: ActorContext): Promise<void> {
     const user = await this.requireUser(userId);
     if (actor.actorId === userId) throw new AppError('forbidden', 'Use DELETE /api/v1/users/me for your own account.');
+    await this.assertMayActOn(actor, user);
     await inTransaction(this.options.db, async (tx) => {
       await deleteUser(tx.db, userId);
       await this.options.changes.userSessionsRevoked(tx, userId);
@@ -335,10 +346,12 @@ export class UserAdminService {
    * Revokes one of a user's sessions, or all of them when `sessionId` is undefined; the refresh
    * tokens and access tokens of those sessions stop working at once.
    * @returns the number of sessions revoked.
-   * @throws AppError `not_found` (no such user, or no such active session of theirs).
+   * @throws AppError `not_found` (no such user, or no such active session of theirs),
+   *   `privilege_escalation` (the user holds a permission the actor lacks).
    */
   async revokeSessions(userId: string, sessionId: string | undefined, actor: ActorContext): Promise<number> {
-    await this.requireUser(userId);
+    const user = await this.requireUser(userId);
+    if (actor.actorId !== userId) await this.assertMayActOn(actor, user);
     const active = await this.options.sessions.list(userId, null);
     return inTransaction(this.options.db, async (tx) => {
       if (sessionId !== undefined) {
@@ -463,6 +476,11 @@ export class UserAdminService {
     const visible: Record<string, unknown> = {};
     for (const key of this.options.publicProfileFields) if (Object.hasOwn(profile, key)) visible[key] = profile[key];
     return { id: user.id, name: user.name, profile: visible };
+  }
+
+  /** See {@link AccessService.assertMayActOn}. */
+  private assertMayActOn(actor: ActorContext, target: UserRow): Promise<void> {
+    return this.options.access.assertMayActOn(actor, target);
   }
 
   private async revokeEverything(tx: Tx, userId: string, reason: string): Promise<void> {

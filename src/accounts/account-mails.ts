@@ -67,6 +67,20 @@ export class AccountMails {
     });
   }
 
+  /**
+   * Security notice that `count` API keys were revoked because the password was reset or
+   * changed (`reason`), so scripts using them need new ones.
+   */
+  async apiKeysRevoked(tx: Tx, user: UserRow, count: number, reason: 'password_reset' | 'password_change', whenIso: string): Promise<void> {
+    await this.options.notify.enqueue(tx, 'user.api_keys_revoked', {
+      user: notifyUser(user),
+      count,
+      reason,
+      revoked_at: whenIso,
+      reset_url: `${this.options.publicUrl}/forgot-password`,
+    });
+  }
+
   /** Link and email for confirming a new address; sent to `newEmail`, not to the current one. */
   async confirmEmailChange(tx: Tx, user: UserRow, newEmail: string, token: string): Promise<void> {
     await this.options.notify.enqueue(tx, 'user.email_change_requested', {

@@ -21,6 +21,7 @@ import type { SessionService } from '../sessions/sessions.service.js';
 import { addSeconds, type Clock } from '../shared/clock.js';
 import { AppError } from '../shared/errors.js';
 import { newId } from '../shared/ids.js';
+import type { ApiKeyService } from '../access/api-keys.service.js';
 import type { AccountMails } from './account-mails.js';
 import {
   consumeEmailChangeToken,
@@ -83,6 +84,8 @@ export interface AccountServiceOptions {
   changes: AuthChanges;
   audit: AuditLog;
   mails: AccountMails;
+  /** Revokes a user's API keys when their password is reset or changed. */
+  apiKeys: ApiKeyService;
   requireEmailVerification: boolean;
   passwordMinScore: number;
   verifyTokenTtlSeconds: number;
@@ -222,8 +225,9 @@ export class AccountService {
   }
 
   /**
-   * Sets a new password from a reset link, signs the user out everywhere, marks the email
-   * verified (the link proved ownership) and sends a notice.
+   * Sets a new password from a reset link, signs the user out everywhere, revokes every API key
+   * (whoever needed the reset may not be the only one holding them), marks the email verified
+   * (the link proved ownership) and sends a notice (and one listing the revoked keys).
    * @throws AppError `invalid_token` (400), `weak_password` (422).
    */
   async resetPassword(token: string, newPassword: string, actor: ActorContext = SYSTEM_ACTOR): Promise<void> {
@@ -249,7 +253,9 @@ export class AccountService {
       });
       await invalidateOneTimeTokens(tx.db, user.id, 'reset_password', now);
       await this.options.sessions.revokeAllInTx(tx, user.id, 'password_reset');
+      const keys = await this.options.apiKeys.revokeAllOfUserInTx(tx, user.id);
       await this.options.mails.passwordChanged(tx, user, now);
+      if (keys > 0) await this.options.mails.apiKeysRevoked(tx, user, keys, 'password_reset', now);
       await this.options.audit.record(tx.db, { ...actor, actorId: user.id }, {
         action: 'user.password_reset',
         targetType: 'user',
@@ -262,7 +268,8 @@ export class AccountService {
 
   /**
    * Changes the password of a signed-in user; their other sessions and tokens are revoked, the
-   * current one stays.
+   * current one stays. Their API keys are revoked too unless `options.revokeApiKeys` is false
+   * (default true); revoked keys are listed in a notice by email.
    * @throws AppError `invalid_current_password` (400), `weak_password` (422).
    */
   async changePassword(
@@ -271,6 +278,7 @@ export class AccountService {
     current: string,
     next: string,
     actor: ActorContext = SYSTEM_ACTOR,
+    options: { revokeApiKeys?: boolean | undefined } = {},
   ): Promise<void> {
     const fresh = await this.requireUser(user.id);
     if (!(await this.options.hasher.verify(fresh.password_hash, current))) {
@@ -283,7 +291,9 @@ export class AccountService {
       await updateUser(tx.db, fresh.id, { password_hash: passwordHash, updated_at: now });
       await invalidateOneTimeTokens(tx.db, fresh.id, 'reset_password', now);
       await this.options.sessions.revokeAllInTx(tx, fresh.id, 'password_changed', currentSessionId);
+      const keys = options.revokeApiKeys === false ? 0 : await this.options.apiKeys.revokeAllOfUserInTx(tx, fresh.id);
       await this.options.mails.passwordChanged(tx, fresh, now);
+      if (keys > 0) await this.options.mails.apiKeysRevoked(tx, fresh, keys, 'password_change', now);
       await this.options.audit.record(tx.db, actor, {
         action: 'user.password_change',
         targetType: 'user',
@@ -321,12 +331,20 @@ export class AccountService {
 
   /**
    * Completes an email change with the token from the confirmation link: consumes the token,
-   * sets the new address (verified: the link proved it), tells the auth caches, writes the
-   * audit entry and sends a notice to the OLD address, all in one transaction. Sessions stay.
+   * sets the new address (verified: the link proved it), invalidates every outstanding reset,
+   * verification and change link (a reset link mailed to the old address must not outlive it),
+   * signs out every other session of the user as a password change does (the one confirming,
+   * `current`, stays when it is the same user's), writes the audit entry and sends a notice to
+   * the OLD address, all in one transaction. API keys stay.
+   * @param current the signed-in session making the request, if any.
    * @throws AppError `invalid_token` (400) for unknown, expired or used tokens; `email_taken`
    * (409) when another account took the address after the link was sent (the token stays unused).
    */
-  async confirmEmailChange(token: string, actor: ActorContext = SYSTEM_ACTOR): Promise<void> {
+  async confirmEmailChange(
+    token: string,
+    actor: ActorContext = SYSTEM_ACTOR,
+    current?: { userId: string; sessionId: string | undefined },
+  ): Promise<void> {
     if (!looksLikeToken(token)) throw new AppError('invalid_token');
     const now = this.options.clock.now().toISOString();
     try {
@@ -343,11 +361,13 @@ export class AccountService {
           email_verified_at: now,
           updated_at: now,
         });
-        // Links sent for the old address (or earlier change requests) no longer apply.
-        for (const purpose of ['change_email', 'verify_email'] as const) {
+        // Links sent for the old address (or earlier change requests) no longer apply: whoever
+        // still reads the old mailbox must not be able to reset the password with them.
+        for (const purpose of ['change_email', 'verify_email', 'reset_password'] as const) {
           await invalidateOneTimeTokens(tx.db, user.id, purpose, now);
         }
-        await this.options.changes.userChanged(tx, user.id);
+        const keep = current?.userId === user.id ? current.sessionId : undefined;
+        await this.options.sessions.revokeAllInTx(tx, user.id, 'email_changed', keep);
         await this.options.mails.emailChanged(tx, user, found.new_email, now);
         await this.options.audit.record(tx.db, { ...actor, actorId: user.id }, {
           action: 'user.email_change',

@@ -87,17 +87,23 @@ export const authRoutes: FastifyPluginAsyncTypebox<AuthRoutesOptions> = async (a
   app.post(
     '/auth/confirm-email',
     {
+      config: { auth: 'optional' },
       schema: {
         tags: ['auth'],
         summary: 'Confirm an email change with the token from the link sent to the new address',
         description:
-          'Sets the new address (verified), keeps your sessions, and sends a notice to the old address. `409 email_taken` when another account took the address meanwhile.',
+          'Sets the new address (verified), invalidates every outstanding password-reset and verification link, signs out your other sessions (the signed-in session confirming stays; API keys stay), and sends a notice to the old address. `409 email_taken` when another account took the address meanwhile.',
         body: Type.Object({ token: OpaqueTokenSchema }),
         response: { 204: Type.Null(), ...problemResponses(400, 409) },
       },
     },
     async (request, reply) => {
-      await accounts.confirmEmailChange(request.body.token, actorOf(request));
+      const principal = request.principal;
+      await accounts.confirmEmailChange(
+        request.body.token,
+        actorOf(request),
+        principal ? { userId: principal.user.id, sessionId: principal.session?.id } : undefined,
+      );
       return reply.code(204).send(null);
     },
   );
@@ -306,7 +312,7 @@ export const authRoutes: FastifyPluginAsyncTypebox<AuthRoutesOptions> = async (a
       schema: {
         tags: ['auth'],
         summary: 'Set a new password with the token from the emailed link',
-        description: 'Signs you out everywhere.',
+        description: 'Signs you out everywhere and revokes every API key of yours (you are told by email).',
         body: Type.Object({ token: OpaqueTokenSchema, password: NewPasswordSchema }),
         response: { 204: Type.Null(), ...problemResponses(400, 422) },
       },
@@ -324,9 +330,14 @@ export const authRoutes: FastifyPluginAsyncTypebox<AuthRoutesOptions> = async (a
       schema: {
         tags: ['auth'],
         summary: 'Change your password',
-        description: 'Revokes your other sessions and tokens (this one stays) and sends a notice by email.',
+        description:
+          'Revokes your other sessions and tokens (this one stays) and, unless `revoke_api_keys` is false, every API key of yours; sends a notice by email (and one naming the revoked keys).',
         security: AUTHENTICATED,
-        body: Type.Object({ current_password: PasswordSchema, new_password: NewPasswordSchema }),
+        body: Type.Object({
+          current_password: PasswordSchema,
+          new_password: NewPasswordSchema,
+          revoke_api_keys: Type.Optional(Type.Boolean({ default: true, description: 'Also revoke every API key of yours (default true)' })),
+        }),
         response: { 204: Type.Null(), ...problemResponses(400, 401, 403, 422) },
       },
     },
@@ -338,6 +349,7 @@ export const authRoutes: FastifyPluginAsyncTypebox<AuthRoutesOptions> = async (a
         request.body.current_password,
         request.body.new_password,
         actorOf(request),
+        { revokeApiKeys: request.body.revoke_api_keys },
       );
       return reply.code(204).send(null);
     },

@@ -12,7 +12,7 @@ import type { Logger } from 'pino';
 import type { AccessService, EffectiveAccess } from '../access/access.service.js';
 import { type ApiKeyService, looksLikeApiKey } from '../access/api-keys.service.js';
 import { intersectGrants } from '../access/permissions.js';
-import { findUserByEmail, updateUser } from '../accounts/users.repo.js';
+import { findUserByEmail, findUserById, updateUser } from '../accounts/users.repo.js';
 import type { ActorContext, AuditLog } from '../audit/audit.service.js';
 import type { ApiKeyRow, Database, SessionRow, UserRow } from '../db/schema.js';
 import { inTransaction } from '../db/transaction.js';
@@ -25,6 +25,13 @@ import { AppError, isAppError } from '../shared/errors.js';
 import { newId } from '../shared/ids.js';
 import type { AccessTokenService } from '../tokens/access-tokens.service.js';
 import { findRefreshTokenByHash, insertRefreshToken, markRefreshTokenUsed } from '../tokens/refresh-tokens.repo.js';
+
+/**
+ * A browser session that signed in at most this long ago (seconds) counts as a fresh proof of
+ * identity for sensitive actions (creating an API key); older sessions, access tokens and API
+ * keys must send the password again.
+ */
+export const FRESH_SIGN_IN_SECONDS = 300;
 
 /** Who is making a request, and through which credential. */
 export interface Principal {
@@ -245,6 +252,38 @@ export class AuthService {
       await this.options.sessions.revokeInTx(tx, session.id, 'logout');
       await this.options.audit.record(tx.db, actor, { action: 'auth.logout', targetType: 'session', targetId: session.id });
     });
+  }
+
+  /**
+   * Re-authentication before a sensitive action (OWASP ASVS V6.2 / V7.5: a stolen session or
+   * key must not mint lasting credentials). Passes when `password` is the user's password, or
+   * when it is absent and the principal is a browser session that signed in within
+   * {@link FRESH_SIGN_IN_SECONDS} (its row's `created_at`). Access tokens and API keys always
+   * need the password. Password checks go through the login guard, so this cannot be used to
+   * guess passwords faster than sign-in can.
+   * @throws AppError `reauthentication_required` (403) when the password is missing or wrong;
+   *   `rate_limited` (429) while the guard locks this email/IP out.
+   */
+  async confirmIdentity(principal: Principal, password: string | undefined, client: ClientInfo): Promise<void> {
+    const now = this.options.clock.now().getTime();
+    if (password === undefined) {
+      const session = principal.session;
+      if (principal.method === 'cookie' && session && now - Date.parse(session.created_at) <= FRESH_SIGN_IN_SECONDS * 1000) return;
+      throw new AppError('reauthentication_required', `Send your password as \`password\` (only a browser sign-in of the last ${FRESH_SIGN_IN_SECONDS / 60} minutes may omit it).`, {
+        errors: [{ field: '/password', message: 'is required' }],
+      });
+    }
+    const guard = this.options.loginGuard;
+    const email = principal.user.email;
+    await guard.assertAllowed(email, client.ip);
+    const user = await findUserById(this.options.db, principal.user.id);
+    if (!user || !(await this.options.hasher.verify(user.password_hash, password))) {
+      await guard.recordFailure(email, client.ip);
+      throw new AppError('reauthentication_required', 'The password is not correct.', {
+        errors: [{ field: '/password', message: 'is not correct' }],
+      });
+    }
+    await guard.recordSuccess(email, client.ip);
   }
 
   /** Resolves a session cookie to a principal, or `null` when it is not (or no longer) valid. */

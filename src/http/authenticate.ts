@@ -34,6 +34,9 @@ declare module 'fastify' {
 
 const SAFE_METHODS = new Set(['GET', 'HEAD', 'OPTIONS']);
 
+/** How every API key begins (`gh_<prefix>_<secret>`); access tokens (JWTs) never do. */
+const API_KEY_MARK = 'gh_';
+
 /** Options for {@link installAuthentication}. */
 export interface AuthenticationOptions {
   auth: AuthService;
@@ -112,7 +115,9 @@ async function resolvePrincipal(
     const principal = bearer ? await options.auth.authenticateBearer(bearer) : null;
     if (principal || !required) return principal;
     reply.header('WWW-Authenticate', 'Bearer error="invalid_token"');
-    throw new AppError('session_expired', 'The access token or API key is invalid, expired or revoked.');
+    // A `gh_` credential is an API key: "session expired" would send its script to sign in again.
+    if (bearer?.startsWith(API_KEY_MARK)) throw new AppError('invalid_api_key', 'The API key is invalid, expired or revoked.');
+    throw new AppError('session_expired', 'The access token is invalid, expired or revoked.');
   }
 
   const cookie = request.cookies[options.cookieName];

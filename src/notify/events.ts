@@ -40,6 +40,17 @@ export interface NotifyEvents {
   /** The password was changed or reset. */
   'user.password_changed': { user: NotifyUser; reset_url: string; changed_at: string };
   /**
+   * Every API key of the user was revoked (`count` of them) because the password was reset or
+   * changed (`reason`).
+   */
+  'user.api_keys_revoked': {
+    user: NotifyUser;
+    count: number;
+    reason: 'password_reset' | 'password_change';
+    revoked_at: string;
+    reset_url: string;
+  };
+  /**
    * The user asked to change their email address: the confirmation link goes to the NEW address
    * (`user.email` is the new address; `url` carries the single-use token).
    */
@@ -96,6 +107,7 @@ export const EVENT_ROUTES: { readonly [E in NotifyEventName]: readonly EventRout
   'user.verified': [{ audience: 'user', template: 'welcome' }],
   'user.password_reset_requested': [{ audience: 'user', template: 'reset_password' }],
   'user.password_changed': [{ audience: 'user', template: 'password_changed' }],
+  'user.api_keys_revoked': [{ audience: 'user', template: 'api_keys_revoked' }],
   'user.email_change_requested': [{ audience: 'user', template: 'confirm_email_change' }],
   'user.email_changed': [{ audience: 'user', template: 'email_changed' }],
   'user.profile_updated': [{ audience: 'user', template: 'profile_updated' }],

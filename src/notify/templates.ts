@@ -160,6 +160,15 @@ export const BUILT_IN_TEMPLATES: Readonly<Record<string, string>> = {
     ],
     footer: SECURITY_NOTICE,
   }),
+  ...emailTemplates('api_keys_revoked', {
+    subject: 'Your API keys were revoked',
+    title: lit('Your API keys were revoked'),
+    paragraphs: [
+      `Because the password of your <%= it.appName %> account was <% if (it.reason === 'password_reset') { %>reset<% } else { %>changed<% } %>, its <%= it.count %> API key<% if (it.count !== 1) { %>s were<% } else { %> was<% } %> revoked at <%= it.revoked_at %> (UTC). Scripts and workers using <% if (it.count !== 1) { %>them<% } else { %>it<% } %> need a new key.`,
+      'If you did not do this, reset your password now at <%= it.reset_url %> and contact the administrator.',
+    ],
+    footer: SECURITY_NOTICE,
+  }),
   ...emailTemplates('confirm_email_change', {
     subject: 'Confirm your new email address',
     title: lit('Confirm your new email address'),

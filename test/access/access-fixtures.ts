@@ -52,13 +52,16 @@ export interface ApiKeyFixture {
   headers: Headers;
 }
 
-/** Creates an API key through the API as `as`; fails the test unless it is created (201). */
+/**
+ * Creates an API key through the API as `as`, re-authenticating with `password` (default: the
+ * fixtures' {@link STRONG_PASSWORD}); fails the test unless it is created (201).
+ */
 export async function makeApiKey(
   ctx: TestContext,
   as: Headers,
-  body: { scopes: string[]; name?: string; expires_in?: number },
+  body: { scopes: string[]; name?: string; expires_in?: number; password?: string },
 ): Promise<ApiKeyFixture> {
-  const res = await call(ctx, 'POST', '/api/v1/api-keys', as, { name: body.name ?? 'test key', ...body });
+  const res = await call(ctx, 'POST', '/api/v1/api-keys', as, { name: body.name ?? 'test key', password: STRONG_PASSWORD, ...body });
   expect(res.statusCode, res.body).toBe(201);
   const created = res.json<{ key: { id: string }; secret: string }>();
   return { id: created.key.id, secret: created.secret, headers: bearer(created.secret) };

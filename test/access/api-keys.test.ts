@@ -8,7 +8,7 @@
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { dialects } from '../helpers/dialects.js';
-import { createTestContext, loginCookie, makeUser, passwordGrant, type TestContext } from '../helpers/harness.js';
+import { createTestContext, loginCookie, makeUser, passwordGrant, STRONG_PASSWORD, type TestContext } from '../helpers/harness.js';
 import { expectProblem, type Scenario, runScenario } from '../helpers/http-assertions.js';
 import {
   ACCESS_ENV,
@@ -167,10 +167,10 @@ describe.each(dialects)('API keys (%s)', (dialect) => {
     it('a scoped key cannot mint a key wider than itself, only one within its own scopes', async () => {
       const narrow = await makeApiKey(ctx, admin.cookie, { scopes: ['account:self', 'users:read'] });
       for (const scopes of [['*'], ['users:manage'], ['users:*'], ['account:self', 'audit:read']]) {
-        const res = await call(ctx, 'POST', KEYS, narrow.headers, { name: 'escalation', scopes });
+        const res = await call(ctx, 'POST', KEYS, narrow.headers, { name: 'escalation', scopes, password: STRONG_PASSWORD });
         expectProblem(res, 403, 'forbidden');
       }
-      const same = await call(ctx, 'POST', KEYS, narrow.headers, { name: 'sibling', scopes: ['users:read'] });
+      const same = await call(ctx, 'POST', KEYS, narrow.headers, { name: 'sibling', scopes: ['users:read'], password: STRONG_PASSWORD });
       expect(same.statusCode, same.body).toBe(201);
       expectProblem(await call(ctx, 'PATCH', `/api/v1/users/${owner.user.id}`, bearer(same.json().secret), { name: 'x' }), 403, 'forbidden');
       // The admin's own session may still hand out anything the admin has.
@@ -201,7 +201,7 @@ describe.each(dialects)('API keys (%s)', (dialect) => {
       ctx.clock.advance(3599);
       expect((await call(ctx, 'GET', ME, key.headers)).statusCode).toBe(200);
       ctx.clock.advance(1);
-      const res = expectProblem(await call(ctx, 'GET', ME, key.headers), 401, 'session_expired');
+      const res = expectProblem(await call(ctx, 'GET', ME, key.headers), 401, 'invalid_api_key');
       expect(res.detail).toMatch(/API key/);
     });
 
@@ -234,7 +234,7 @@ describe.each(dialects)('API keys (%s)', (dialect) => {
       expect((await call(ctx, 'GET', ME, key.headers)).statusCode).toBe(200);
       const res = await call(ctx, 'DELETE', `${KEYS}/${key.id}`, owner.cookie);
       expect(res.statusCode).toBe(204);
-      expectProblem(await call(ctx, 'GET', ME, key.headers), 401, 'session_expired');
+      expectProblem(await call(ctx, 'GET', ME, key.headers), 401, 'invalid_api_key');
       expect((await listKeys(owner.cookie)).items.map((k) => k.id)).not.toContain(key.id);
       const withRevoked = (await listKeys(owner.cookie, '?include_revoked=true')).items.find((k) => k.id === key.id);
       expect(withRevoked?.revoked_at).toBe(ctx.clock.now().toISOString());
@@ -247,7 +247,7 @@ describe.each(dialects)('API keys (%s)', (dialect) => {
     it('a key may revoke itself', async () => {
       const key = await makeApiKey(ctx, owner.cookie, { scopes: ['account:self'] });
       expect((await call(ctx, 'DELETE', `${KEYS}/${key.id}`, key.headers)).statusCode).toBe(204);
-      expectProblem(await call(ctx, 'GET', ME, key.headers), 401, 'session_expired');
+      expectProblem(await call(ctx, 'GET', ME, key.headers), 401, 'invalid_api_key');
     });
 
     it("someone else's key id is 404 for a plain user, and the key keeps working", async () => {
@@ -264,7 +264,7 @@ describe.each(dialects)('API keys (%s)', (dialect) => {
       expect((await call(ctx, 'GET', ME, theirs.headers)).statusCode).toBe(200);
       const adminJwt = bearer((await passwordGrant(ctx, admin.user)).access_token);
       expect((await call(ctx, 'DELETE', `${KEYS}/${theirs.id}`, adminJwt)).statusCode).toBe(204);
-      expectProblem(await call(ctx, 'GET', ME, theirs.headers), 401, 'session_expired');
+      expectProblem(await call(ctx, 'GET', ME, theirs.headers), 401, 'invalid_api_key');
     });
 
     it('a group granting api_keys:manage lets a non-admin revoke any key', async () => {
@@ -275,7 +275,7 @@ describe.each(dialects)('API keys (%s)', (dialect) => {
       const theirs = await makeApiKey(ctx, victim.cookie, { scopes: ['account:self'] });
       expect((await listKeys(operator.cookie, `?user_id=${victim.user.id}`)).items.map((k) => k.id)).toContain(theirs.id);
       expect((await call(ctx, 'DELETE', `${KEYS}/${theirs.id}`, operator.cookie)).statusCode).toBe(204);
-      expectProblem(await call(ctx, 'GET', ME, theirs.headers), 401, 'session_expired');
+      expectProblem(await call(ctx, 'GET', ME, theirs.headers), 401, 'invalid_api_key');
     });
   });
 

@@ -113,7 +113,7 @@ describe.each(dialects)('audit log and login attempts (%s)', (dialect) => {
     // Back to the user: a key made and revoked.
     ctx.clock.advance(60);
     const third = cookieOf(await loginAsUser(FINAL_PASSWORD));
-    const key = await asUser('POST', '/api/v1/api-keys', { name: 'audited key', scopes: ['jobs:claim'] }, third);
+    const key = await asUser('POST', '/api/v1/api-keys', { name: 'audited key', scopes: ['jobs:claim'], password: FINAL_PASSWORD }, third);
     expect(key.statusCode, key.body).toBe(201);
     keyId = key.json().key.id;
     expect((await asUser('DELETE', `/api/v1/api-keys/${keyId}`, undefined, third)).statusCode).toBe(204);

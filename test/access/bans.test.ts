@@ -60,7 +60,7 @@ describe.each(dialects)('bans (%s)', (dialect) => {
     for (const [label, headers] of [['cookie', target.cookie], ['jwt', target.jwt], ['api key', target.apiKey], ['second key', second.headers]] as const) {
       const denied = await call(ctx, 'GET', ME, headers);
       expect(denied.statusCode, `${label}: ${denied.body}`).toBe(401);
-      expectProblem(denied, 401, 'session_expired');
+      expectProblem(denied, 401, label.includes('key') ? 'invalid_api_key' : 'session_expired');
     }
     expectProblem(await call(ctx, 'PATCH', ME, target.cookie, { name: 'x' }), 401, 'session_expired');
     expectProblem(await call(ctx, 'POST', '/api/v1/api-keys', target.jwt, { name: 'x', scopes: ['account:self'] }), 401, 'session_expired');
@@ -106,7 +106,7 @@ describe.each(dialects)('bans (%s)', (dialect) => {
     const { access_token } = await passwordGrant(ctx, target.user);
     expect((await call(ctx, 'GET', ME, bearer(access_token))).statusCode).toBe(200);
     // Keys revoked by the ban stay revoked; the user makes new ones.
-    expectProblem(await call(ctx, 'GET', ME, target.apiKey), 401, 'session_expired');
+    expectProblem(await call(ctx, 'GET', ME, target.apiKey), 401, 'invalid_api_key');
     const fresh = await makeApiKey(ctx, cookie, { scopes: ['account:self'] });
     expect((await call(ctx, 'GET', ME, fresh.headers)).statusCode).toBe(200);
     // An ended ban cannot be lifted.
@@ -200,6 +200,6 @@ describe.each(dialects)('bans (%s)', (dialect) => {
     expect((await ban(other.user.id, { duration_s: 60 })).statusCode).toBe(200);
     expect(await statusesOf(ctx, other, '/api/v1/users?limit=1')).toEqual(allStatuses(401));
     // …and cannot use a key to lift their own ban.
-    expectProblem(await unban(other.user.id, other.apiKey), 401, 'session_expired');
+    expectProblem(await unban(other.user.id, other.apiKey), 401, 'invalid_api_key');
   });
 });

@@ -8,7 +8,7 @@
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { dialects } from '../helpers/dialects.js';
-import { createTestContext, type TestContext } from '../helpers/harness.js';
+import { createTestContext, STRONG_PASSWORD, type TestContext } from '../helpers/harness.js';
 import { expectProblem } from '../helpers/http-assertions.js';
 import {
   ACCESS_ENV,
@@ -108,11 +108,15 @@ describe.each(dialects)('permission guard and roles (%s)', (dialect) => {
       expect(admin.filter((op) => !covered.has(op))).toEqual([]);
     });
 
-    it('refuses a forged bearer token or API key with 401 session_expired, never 403 or 500', async () => {
+    it('refuses a forged bearer token with 401 session_expired and a forged API key with 401 invalid_api_key, never 403 or 500', async () => {
       const forgedKey = `gh_abcdefgh_${'A'.repeat(43)}`;
-      for (const headers of [bearer('not.a.jwt'), bearer(forgedKey), bearer('gh_short')]) {
+      for (const [headers, code] of [
+        [bearer('not.a.jwt'), 'session_expired'],
+        [bearer(forgedKey), 'invalid_api_key'],
+        [bearer('gh_short'), 'invalid_api_key'],
+      ] as const) {
         const res = await call(ctx, 'GET', USERS_LIST, headers);
-        expectProblem(res, 401, 'session_expired');
+        expectProblem(res, 401, code);
         expect(res.headers['www-authenticate']).toContain('invalid_token');
       }
     });
@@ -143,7 +147,7 @@ describe.each(dialects)('permission guard and roles (%s)', (dialect) => {
       expect(await statusesOf(ctx, admin, USERS_LIST)).toEqual(allStatuses(200));
 
       // What each role may put on a key is exactly what it has.
-      const keyWith = (as: Headers, scopes: string[]) => call(ctx, 'POST', '/api/v1/api-keys', as, { name: 'k', scopes });
+      const keyWith = (as: Headers, scopes: string[]) => call(ctx, 'POST', '/api/v1/api-keys', as, { name: 'k', scopes, password: STRONG_PASSWORD });
       expect((await keyWith(worker.cookie, ['jobs:claim'])).statusCode).toBe(201);
       expectProblem(await keyWith(worker.cookie, ['jobs:enqueue']), 403, 'forbidden');
       expect((await keyWith(user.cookie, ['jobs:enqueue'])).statusCode).toBe(201);
@@ -204,7 +208,7 @@ describe.each(dialects)('permission guard and roles (%s)', (dialect) => {
       expect(me.statusCode).toBe(200);
       expect((await call(ctx, 'PATCH', `/api/v1/users/${worker.user.id}`, admin.cookie, { role: 'user' })).statusCode).toBe(200);
       // A new key with jobs:claim is now refused: the owner no longer has it.
-      expectProblem(await call(ctx, 'POST', '/api/v1/api-keys', worker.cookie, { name: 'again', scopes: ['jobs:claim'] }), 403, 'forbidden');
+      expectProblem(await call(ctx, 'POST', '/api/v1/api-keys', worker.cookie, { name: 'again', scopes: ['jobs:claim'], password: STRONG_PASSWORD }), 403, 'forbidden');
       // The old key still authenticates for what the owner still has.
       expect((await call(ctx, 'GET', '/api/v1/users/me', claimKey.headers)).statusCode).toBe(200);
     });

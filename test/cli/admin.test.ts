@@ -66,7 +66,7 @@ describe.concurrent.each(dialects)('gatehouse api-keys, config, backup, restore 
         [other, 'worker'],
       ] as const) {
         const { cookie } = await login(server, email, STRONG_PASSWORD);
-        const res = await http(server.url, '/api/v1/api-keys', { json: { name, scopes: ['account:self'] }, cookie, origin: server.url });
+        const res = await http(server.url, '/api/v1/api-keys', { json: { name, scopes: ['account:self'], password: STRONG_PASSWORD }, cookie, origin: server.url });
         expect(res.status, res.text).toBe(201);
         keys.push(res.json.secret as string);
       }

@@ -303,7 +303,7 @@ describe.concurrent.each(dialects)('gatehouse queues and jobs (%s)', (dialect) =
 
     /** A worker of its own (one API key = one worker, so concurrent tests never hit each other's limit). */
     async function newWorker() {
-      const key = await http(server.url, '/api/v1/api-keys', { json: { name: 'cli-test', scopes: ['jobs:claim'] }, cookie: workerCookie, origin: server.url });
+      const key = await http(server.url, '/api/v1/api-keys', { json: { name: 'cli-test', scopes: ['jobs:claim'], password: STRONG_PASSWORD }, cookie: workerCookie, origin: server.url });
       expect(key.status, key.text).toBe(201);
       const secret = key.json.secret as string;
       const call = async (path: string, body: Record<string, unknown>) => {

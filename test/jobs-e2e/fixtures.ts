@@ -79,7 +79,7 @@ export async function createWorkerKeys(js: JobServer, count: number): Promise<st
   const token = await accessToken(js.base, email);
   const keys: string[] = [];
   for (let i = 0; i < count; i++) {
-    const res = await http(js.base, '/api/v1/api-keys', { bearer: token, json: { name: `worker ${i + 1}`, scopes: ['jobs:claim'] } });
+    const res = await http(js.base, '/api/v1/api-keys', { bearer: token, json: { name: `worker ${i + 1}`, scopes: ['jobs:claim'], password: STRONG_PASSWORD } });
     if (res.status !== 201) throw new Error(`api key: ${res.status} ${res.text}`);
     keys.push(res.json.secret as string);
   }

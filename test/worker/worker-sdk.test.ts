@@ -78,7 +78,7 @@ describe.each(dialects)('worker SDK against a listening app (%s)', (dialect) => 
       method: 'POST',
       url: '/api/v1/api-keys',
       headers: { authorization: `Bearer ${token}` },
-      payload: { name: 'sdk test', scopes: ['jobs:claim'] },
+      payload: { name: 'sdk test', scopes: ['jobs:claim'], password: who.password },
     });
     expect(res.statusCode).toBe(201);
     return res.json<{ secret: string }>().secret;
