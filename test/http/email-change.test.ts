@@ -2,11 +2,21 @@
  * Email change on both dialects: POST /api/v1/users/me/email (password re-checked, link to the
  * NEW address through the real SMTP sink), the /confirm-email page (never acts on GET), and
  * POST /api/v1/auth/confirm-email (single use, expiry, address taken meanwhile), then the notice
- * to the OLD address, sign-in with the new address only, kept sessions and the audit entry.
+ * to the OLD address, sign-in with the new address only, the confirming session kept (every
+ * other one signed out, reset links to the old address void) and the audit entry.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { dialects } from '../helpers/dialects.js';
-import { createTestContext, loginCookie, makeUser, STRONG_PASSWORD, type TestContext, uniqueEmail } from '../helpers/harness.js';
+import {
+  createTestContext,
+  loginCookie,
+  makeUser,
+  passwordGrant,
+  STRONG_PASSWORD,
+  type TestContext,
+  tokenFromLatestMail,
+  uniqueEmail,
+} from '../helpers/harness.js';
 import { expectProblem, mailsTo, waitForMail } from '../helpers/http-assertions.js';
 import { tokenFromMail } from '../helpers/smtp-sink.js';
 
@@ -27,7 +37,9 @@ describe.each(dialects)('email change (%s)', (dialect) => {
 
   const requestChange = (cookie: string, newEmail: string, password = STRONG_PASSWORD) =>
     ctx.request({ method: 'POST', url: CHANGE, headers: { cookie }, payload: { new_email: newEmail, password } });
-  const confirm = (token: string) => ctx.request({ method: 'POST', url: CONFIRM, payload: { token } });
+  /** Confirms with `token`, signed in with `cookie` when given (that session survives the change). */
+  const confirm = (token: string, cookie?: string) =>
+    ctx.request({ method: 'POST', url: CONFIRM, payload: { token }, ...(cookie ? { headers: { cookie } } : {}) });
   const login = (email: string) =>
     ctx.request({ method: 'POST', url: '/api/v1/auth/login', payload: { email, password: STRONG_PASSWORD } });
   const emailOf = async (cookie: string): Promise<string> => (await ctx.request({ url: ME, headers: { cookie } })).json().email;
@@ -75,9 +87,9 @@ describe.each(dialects)('email change (%s)', (dialect) => {
     const js = await ctx.request({ url: '/assets/pages.js' });
     expect(js.body).toContain('/api/v1/auth/confirm-email');
 
-    expect((await confirm(token)).statusCode).toBe(204);
+    expect((await confirm(token, cookie)).statusCode).toBe(204);
 
-    // The session stays and sees the new, verified address at once (auth caches were told).
+    // The confirming session stays and sees the new, verified address at once (auth caches were told).
     const me = await ctx.request({ url: ME, headers: { cookie } });
     expect(me.statusCode).toBe(200);
     expect(me.json()).toMatchObject({ id: user.id, email: newEmail, email_verified: true });
@@ -180,7 +192,7 @@ describe.each(dialects)('email change (%s)', (dialect) => {
     const secondEmail = uniqueEmail('second');
     const second = await linkToken(cookie, secondEmail);
     expectProblem(await confirm(first), 400, 'invalid_token');
-    expect((await confirm(second)).statusCode).toBe(204);
+    expect((await confirm(second, cookie)).statusCode).toBe(204);
     expect(await emailOf(cookie)).toBe(secondEmail);
   });
 
@@ -193,5 +205,36 @@ describe.each(dialects)('email change (%s)', (dialect) => {
     expectProblem(await confirm(token), 409, 'email_taken');
     expect(await emailOf(cookie)).toBe(user.email);
     expect((await login(user.email)).statusCode).toBe(200);
+  });
+
+  it('confirming invalidates reset links mailed to the old address and signs out every other session; the confirming one stays', async () => {
+    const user = await makeUser(ctx);
+    const confirming = await loginCookie(ctx, user);
+    const other = await loginCookie(ctx, user);
+    const tokens = await passwordGrant(ctx, user);
+    const forgot = await ctx.request({ method: 'POST', url: '/api/v1/auth/password/forgot', payload: { email: user.email } });
+    expect(forgot.statusCode).toBe(202);
+    const resetToken = await tokenFromLatestMail(ctx, user.email, '/reset-password');
+
+    const newEmail = uniqueEmail('secured');
+    expect((await confirm(await linkToken(confirming, newEmail), confirming)).statusCode).toBe(204);
+
+    // Whoever still reads the old mailbox cannot take the account back with the earlier link.
+    const reset = await ctx.request({ method: 'POST', url: '/api/v1/auth/password/reset', payload: { token: resetToken, password: 'a-brand-new-passphrase-77' } });
+    expectProblem(reset, 400, 'invalid_token');
+    expect((await login(newEmail)).statusCode).toBe(200);
+
+    expectProblem(await ctx.request({ url: ME, headers: { cookie: other } }), 401, 'session_expired');
+    expectProblem(await ctx.request({ url: ME, headers: { authorization: `Bearer ${tokens.access_token}` } }), 401, 'session_expired');
+    expect(await emailOf(confirming)).toBe(newEmail);
+  });
+
+  it('a change confirmed without being signed in (link opened elsewhere) signs out every session', async () => {
+    const user = await makeUser(ctx);
+    const cookie = await loginCookie(ctx, user);
+    const newEmail = uniqueEmail('elsewhere');
+    expect((await confirm(await linkToken(cookie, newEmail))).statusCode).toBe(204);
+    expectProblem(await ctx.request({ url: ME, headers: { cookie } }), 401, 'session_expired');
+    expect((await login(newEmail)).statusCode).toBe(200);
   });
 });
