@@ -129,7 +129,9 @@ export class WorkerProtocol {
   /** Jobs due after this time (ISO) were not yet looked for; undefined when none wait. */
   private dueScanFrom: string | undefined;
   private dueScanning = false;
-  /** Due-job scans run so far (for tests). */
+  /** Claims asleep in {@link armWaiter}'s `wait`. */
+  private sleeping = 0;
+  /** Due-job scan ticks run so far while claims waited (for tests); a tick queries only when the clock moved. */
   dueScans = 0;
   /** Set by {@link stopWaiting}. */
   private stopped = false;
@@ -179,9 +181,9 @@ export class WorkerProtocol {
     return this.claimLoop(principal, workerId, queues, input, maxConcurrency, 0, signal);
   }
 
-  /** Long-poll claims now waiting in this process. */
+  /** Long-poll claims now waiting (asleep until a hint or their deadline) in this process. */
   get waitingClaims(): number {
-    return this.waiting.size;
+    return this.sleeping;
   }
 
   /** Claims until jobs come or `waitMs` passes (see {@link claim}). */
@@ -203,16 +205,26 @@ export class WorkerProtocol {
       capabilities: JSON.stringify({ queues, kinds: input.kinds ?? null }),
     };
     for (;;) {
-      // Jobs due after this moment are the due-job scan's to announce while this claim waits.
+      // Listen for hints before looking, so that a job enqueued while this claim looks is never
+      // missed; jobs becoming due after `checkedAt` are the due-job scan's to announce.
       const checkedAt = this.options.clock.now().toISOString();
-      const claimed = await this.tryClaim(worker, queues, input.kinds, input.maxJobs ?? 1, maxConcurrency);
-      if (claimed === 'busy') {
-        throw new AppError('worker_busy', `This worker already holds as many jobs as it may (${maxConcurrency}); finish or release one first.`);
+      const waiter = waitMs > 0 ? this.armWaiter(queues, checkedAt, signal) : undefined;
+      let claimed: ClaimedJob[] | 'busy';
+      try {
+        claimed = await this.tryClaim(worker, queues, input.kinds, input.maxJobs ?? 1, maxConcurrency);
+      } catch (error) {
+        waiter?.cancel();
+        throw error;
       }
-      if (claimed.length) return claimed;
       const remaining = deadline - Date.now();
-      if (remaining <= 0 || signal?.aborted || this.stopped) return [];
-      await this.waitForWork(queues, remaining, checkedAt, signal);
+      if (claimed === 'busy' || claimed.length || !waiter || remaining <= 0 || signal?.aborted || this.stopped) {
+        waiter?.cancel();
+        if (claimed === 'busy') {
+          throw new AppError('worker_busy', `This worker already holds as many jobs as it may (${maxConcurrency}); finish or release one first.`);
+        }
+        return claimed;
+      }
+      await waiter.wait(remaining);
     }
   }
 
@@ -513,30 +525,56 @@ export class WorkerProtocol {
   }
 
   /**
-   * Resolves when one of `queues` announces work (an enqueue, requeue or resume here or on another
-   * instance, or the shared due-job scan), after `ms`, or on abort. A waiting claim costs a hub
-   * listener and its deadline timer, never a query of its own.
-   * @param since when the claim last looked: jobs becoming due after it are announced by the scan.
+   * Registers a long-poll claim for work hints on `queues`: an enqueue, requeue or resume here or
+   * on another instance, the shared due-job scan (jobs becoming due after `since`), an abort, or
+   * {@link stopWaiting}. Armed before the claim looks, so a hint that arrives meanwhile makes
+   * `wait` return at once. A waiting claim costs a hub listener and its deadline timer, never a
+   * query of its own. Call `wait` or `cancel` exactly once.
    */
-  private waitForWork(queues: string[], ms: number, since: string, signal?: AbortSignal): Promise<void> {
-    return new Promise((resolve) => {
-      const wanted = new Set(queues);
-      const done = () => {
-        clearTimeout(timer);
-        unsubscribe();
-        signal?.removeEventListener('abort', done);
-        this.waiting.delete(done);
-        if (!this.waiting.size) this.stopDueScan();
-        resolve();
-      };
-      const timer = setTimeout(done, ms);
-      const unsubscribe = this.options.hub.onWork((queue) => {
-        if (wanted.has(queue)) done();
-      });
-      signal?.addEventListener('abort', done, { once: true });
-      this.waiting.set(done, wanted);
-      this.startDueScan(since);
+  private armWaiter(queues: string[], since: string, signal?: AbortSignal): { wait(ms: number): Promise<void>; cancel(): void } {
+    const wanted = new Set(queues);
+    let woken = false;
+    let onWake: (() => void) | undefined;
+    let timer: NodeJS.Timeout | undefined;
+    const wake = () => {
+      woken = true;
+      onWake?.();
+    };
+    const unsubscribe = this.options.hub.onWork((queue) => {
+      if (wanted.has(queue)) wake();
     });
+    signal?.addEventListener('abort', wake, { once: true });
+    this.waiting.set(wake, wanted);
+    this.startDueScan(since);
+    let cancelled = false;
+    const cancel = () => {
+      if (cancelled) return;
+      cancelled = true;
+      clearTimeout(timer);
+      unsubscribe();
+      signal?.removeEventListener('abort', wake);
+      this.waiting.delete(wake);
+      if (!this.waiting.size) this.stopDueScan();
+    };
+    return {
+      cancel,
+      wait: (ms) =>
+        new Promise<void>((resolve) => {
+          if (woken) {
+            cancel();
+            resolve();
+            return;
+          }
+          this.sleeping += 1;
+          onWake = () => {
+            onWake = undefined;
+            this.sleeping -= 1;
+            cancel();
+            resolve();
+          };
+          timer = setTimeout(() => onWake?.(), ms);
+        }),
+    };
   }
 
   /** Starts the shared due-job scan if needed, looking for jobs due after `since` at the latest. */
