@@ -545,7 +545,6 @@ export class WorkerProtocol {
     });
     signal?.addEventListener('abort', wake, { once: true });
     this.waiting.set(wake, wanted);
-    this.startDueScan(since);
     let cancelled = false;
     const cancel = () => {
       if (cancelled) return;
@@ -566,6 +565,8 @@ export class WorkerProtocol {
             return;
           }
           this.sleeping += 1;
+          // Only claims that sleep need the scan; jobs due since `since` are still looked for.
+          this.startDueScan(since);
           onWake = () => {
             onWake = undefined;
             this.sleeping -= 1;
