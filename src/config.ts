@@ -160,6 +160,8 @@ export interface Config {
     sweepSeconds: number;
     /** Longest long-poll wait a claim may ask for, in seconds. Default 30. */
     maxWaitSeconds: number;
+    /** Long-poll claims one worker API key may have waiting at once on this instance; more are 429. Default 8. */
+    maxWaitingClaimsPerKey: number;
     /** Days finished jobs (and their events) are kept by `prune-jobs`; 0 = forever. Default 30. */
     retentionDays: number;
   };
@@ -174,6 +176,8 @@ export interface Config {
     keepAliveSeconds: number;
     /** Topics one stream or socket may subscribe to. Default 100. */
     maxTopics: number;
+    /** Open SSE streams plus WebSockets one user may hold on this instance; more are 429. Default 20. */
+    maxConnectionsPerUser: number;
   };
 }
 
@@ -267,11 +271,13 @@ const envSchema = z.object({
   JOB_PAYLOAD_MAX_BYTES: positiveInt(16 * 1024 * 1024).default(65_536),
   JOB_SWEEP_SECONDS: positiveInt(3600).default(5),
   JOB_MAX_WAIT_SECONDS: positiveInt(30).default(30),
+  JOB_MAX_WAITING_CLAIMS_PER_KEY: positiveInt(100_000).default(8),
   JOB_RETENTION_DAYS: nonNegativeInt(36_500).default(30),
   FILES_DIR: z.string().min(1).optional(),
   FILE_MAX_BYTES: positiveInt().default(512 * 1024 * 1024),
   REALTIME_KEEPALIVE_SECONDS: positiveInt(3600).default(15),
   REALTIME_MAX_TOPICS: positiveInt(10_000).default(100),
+  REALTIME_MAX_CONNECTIONS_PER_USER: positiveInt(100_000).default(20),
   NOTIFY_EMAIL_ENABLED: booleanString.default(true),
   MATTERMOST_WEBHOOK_URL: z.string().url('must be an absolute URL').refine((u) => /^https?:\/\//.test(u), 'must start with http:// or https://').optional(),
   NOTIFY_MATTERMOST_ENABLED: booleanString.optional(),
@@ -475,6 +481,7 @@ export function loadConfig(env: RawEnv = withDotenv(process.env)): Config {
       payloadMaxBytes: e.JOB_PAYLOAD_MAX_BYTES,
       sweepSeconds: e.JOB_SWEEP_SECONDS,
       maxWaitSeconds: e.JOB_MAX_WAIT_SECONDS,
+      maxWaitingClaimsPerKey: e.JOB_MAX_WAITING_CLAIMS_PER_KEY,
       retentionDays: e.JOB_RETENTION_DAYS,
     },
     files: {
@@ -484,6 +491,7 @@ export function loadConfig(env: RawEnv = withDotenv(process.env)): Config {
     realtime: {
       keepAliveSeconds: e.REALTIME_KEEPALIVE_SECONDS,
       maxTopics: e.REALTIME_MAX_TOPICS,
+      maxConnectionsPerUser: e.REALTIME_MAX_CONNECTIONS_PER_USER,
     },
   };
 }

@@ -136,7 +136,7 @@ export async function createGatehouse(config: Config, overrides: GatehouseOverri
     const cache = new AuthCache();
     const changes = new AuthChanges(cache, database.dialect);
     if (database.dialect === 'postgres') {
-      listener = await startPgAuthChangeListener(config.database.url, cache, logger.child({ component: 'auth-changes' }));
+      listener = await startPgAuthChangeListener(config.database.url, cache, logger.child({ component: 'auth-changes' }), changes);
       cache.watchExternalChanges(listener);
     } else if (database.dataVersion) {
       cache.watchExternalChanges(sqliteDataVersionProbe(database.dataVersion));
@@ -277,6 +277,7 @@ export async function createGatehouse(config: Config, overrides: GatehouseOverri
       notify,
       payloadMaxBytes: config.jobs.payloadMaxBytes,
       maxWaitSeconds: config.jobs.maxWaitSeconds,
+      maxWaitingClaimsPerKey: config.jobs.maxWaitingClaimsPerKey,
       publicUrl: config.server.publicUrl,
     });
     const sweeper = new LeaseSweeper(workerProtocol, config.jobs.sweepSeconds, logger.child({ component: 'lease-sweeper' }));
@@ -295,7 +296,19 @@ export async function createGatehouse(config: Config, overrides: GatehouseOverri
       },
     });
     if (database.dialect === 'postgres') await hub.connect(config.database.url, db, logger.child({ component: 'job-hub' }));
-    const live = new LiveEvents({ db, hub, keepAliveSeconds: config.realtime.keepAliveSeconds, maxTopics: config.realtime.maxTopics });
+    const live = new LiveEvents({
+      db,
+      hub,
+      keepAliveSeconds: config.realtime.keepAliveSeconds,
+      maxTopics: config.realtime.maxTopics,
+      maxConnectionsPerUser: config.realtime.maxConnectionsPerUser,
+      checkCredential: (principal) => auth.credentialStillValid(principal),
+      logger: logger.child({ component: 'live-events' }),
+    });
+    // Streams opened with a credential that is revoked here, or on another instance, are closed.
+    changes.observe((kind, id) => live.credentialChanged(kind, id));
+    // SQLite: the CLI revokes credentials from its own process; data_version shows its commits.
+    if (database.dataVersion) live.watchExternalChanges(sqliteDataVersionProbe(database.dataVersion).changedSinceLastCheck);
     if (!config.mail.smtpUrl && !overrides.mailTransport) {
       logger.info({ dir: path.join(config.dataDir, 'mail') }, 'SMTP_URL is not set: emails are written as .eml files');
     }

@@ -227,4 +227,17 @@ export class ApiKeyService {
     }
     return { key, user };
   }
+
+  /**
+   * Whether an API key is still usable, read from the database (the cache is skipped: this is
+   * the check behind long-lived streams): it exists, is neither revoked nor expired, and its
+   * owner is active and not banned. Never touches `last_used_at`.
+   */
+  async isLive(keyId: string): Promise<boolean> {
+    const key = await findApiKeyById(this.options.db, keyId);
+    const now = this.options.clock.now().getTime();
+    if (!key || key.revoked_at || (key.expires_at && Date.parse(key.expires_at) <= now)) return false;
+    const user = await findUserById(this.options.db, key.user_id);
+    return !!user && user.status === 'active' && !(user.banned_until && Date.parse(user.banned_until) > now);
+  }
 }

@@ -321,6 +321,17 @@ export class AuthService {
     return { ...found, apiKey: null, method: 'bearer', access, permissions: access.permissions };
   }
 
+  /**
+   * Whether the credential behind `principal` (its session, or its API key) still holds, read
+   * from the database past every cache: used by long-lived streams when they are told of a
+   * revocation and before each new subscription on an open socket.
+   */
+  credentialStillValid(principal: Principal): Promise<boolean> {
+    if (principal.apiKey) return this.options.apiKeys.isLive(principal.apiKey.id);
+    if (principal.session) return this.options.sessions.isLive(principal.session.id);
+    return Promise.resolve(false);
+  }
+
   private async revokeFamily(sessionId: string): Promise<void> {
     this.options.logger.warn({ sessionId }, 'refresh token reuse detected; revoking the token family');
     await inTransaction(this.options.db, async (tx) => {

@@ -408,3 +408,22 @@ export async function completeJobsPg(
     event: { id: r.ev_id, job_id: r.id, queue: r.queue, seq: r.event_seq, type: 'state', data: r.ev_data, created_at: nowIso },
   }));
 }
+
+/**
+ * Which of `queues` have queued jobs whose `run_after` lies in `(afterIso, untilIso]`: jobs that
+ * became claimable by the passing of time (delays, retry backoff) in that window. Reads the
+ * claim index (queued jobs per queue).
+ */
+export async function findQueuesWithJobsBecomingDue(db: Executor, queues: string[], afterIso: string, untilIso: string): Promise<string[]> {
+  if (!queues.length || afterIso >= untilIso) return [];
+  const rows = await db
+    .selectFrom('job')
+    .select('queue')
+    .distinct()
+    .where('state', '=', 'queued')
+    .where('queue', 'in', queues)
+    .where('run_after', '>', afterIso)
+    .where('run_after', '<=', untilIso)
+    .execute();
+  return rows.map((r) => r.queue);
+}

@@ -24,6 +24,7 @@ import {
   type Fence,
   findJob,
   findLapsedLeases,
+  findQueuesWithJobsBecomingDue,
   heartbeatJob,
   leaseFromNow,
   outputFilesOfUpdatedJob,
@@ -82,11 +83,17 @@ export interface WorkerProtocolOptions {
   payloadMaxBytes: number;
   /** Longest long-poll wait allowed, in seconds. */
   maxWaitSeconds: number;
+  /** Long-poll claims one worker key may have waiting at once in this process (JOB_MAX_WAITING_CLAIMS_PER_KEY). Default unlimited. */
+  maxWaitingClaimsPerKey?: number;
   publicUrl: string;
 }
 
-/** Re-checks for due jobs at least this often while a claim long-polls (delayed jobs, missed hints). */
-const POLL_TICK_MS = 1000;
+/**
+ * While claims long-poll, one query this often (for all of them together) looks for jobs of their
+ * queues that became due since the previous look (delayed jobs, retry backoff), which no enqueue
+ * hint announces. Nothing else runs per waiting claim: enqueues, requeues and resumes wake it.
+ */
+const DUE_SCAN_MS = 1000;
 /** How long claims trust cached queue settings (permissions, concurrency), in ms. */
 const QUEUE_CACHE_MS = 1000;
 /** A worker's `last_seen_at` is written at most this often by heartbeats. */
@@ -113,8 +120,19 @@ export function retryDelaySeconds(failures: number, baseSeconds: number, maxSeco
 /** The worker protocol. */
 export class WorkerProtocol {
   private readonly lastTouched = new Map<string, number>();
-  /** Wakes each long-poll claim now waiting. */
-  private readonly waiting = new Set<() => void>();
+  /** Each long-poll claim now waiting: its wake function and the queues it waits for. */
+  private readonly waiting = new Map<() => void, ReadonlySet<string>>();
+  /** Long-poll claims in progress per worker key (for the JOB_MAX_WAITING_CLAIMS_PER_KEY cap). */
+  private readonly waitingPerKey = new Map<string, number>();
+  /** The shared due-job scan (see {@link DUE_SCAN_MS}); runs only while claims wait. */
+  private dueScanTimer: NodeJS.Timeout | undefined;
+  /** Jobs due after this time (ISO) were not yet looked for; undefined when none wait. */
+  private dueScanFrom: string | undefined;
+  private dueScanning = false;
+  /** Claims asleep in {@link armWaiter}'s `wait`. */
+  private sleeping = 0;
+  /** Due-job scan ticks run so far while claims waited (for tests); a tick queries only when the clock moved. */
+  dueScans = 0;
   /** Set by {@link stopWaiting}. */
   private stopped = false;
   /** When this process last upserted each worker's row (name, capabilities, last seen). */
@@ -128,7 +146,8 @@ export class WorkerProtocol {
    * Claims jobs, waiting up to `waitSeconds` for one to become available.
    * @returns the claimed jobs (empty after the wait: 204).
    * @throws AppError `forbidden` (not a worker API key, or a queue's claim permission missing),
-   *   `not_found` (unknown queue), `worker_busy` (409: the worker holds as many jobs as it may).
+   *   `not_found` (unknown queue), `worker_busy` (409: the worker holds as many jobs as it may),
+   *   `too_many_waiting_claims` (429: this worker key already has `maxWaitingClaimsPerKey` long polls waiting here).
    */
   async claim(principal: Principal, input: ClaimInput, signal?: AbortSignal): Promise<ClaimedJob[]> {
     const workerId = this.workerIdOf(principal);
@@ -142,6 +161,41 @@ export class WorkerProtocol {
     }
     const maxConcurrency = Math.max(...rows.map((r) => r.worker_concurrency));
     const waitMs = Math.min(input.waitSeconds ?? 0, this.options.maxWaitSeconds) * 1000;
+    if (waitMs > 0) {
+      const held = this.waitingPerKey.get(workerId) ?? 0;
+      const max = this.options.maxWaitingClaimsPerKey ?? Infinity;
+      if (held >= max) {
+        throw new AppError('too_many_waiting_claims', `At most ${max} long-poll claims may wait at once per worker key; wait for one to answer first.`, {
+          extra: { limit: max },
+        });
+      }
+      this.waitingPerKey.set(workerId, held + 1);
+      try {
+        return await this.claimLoop(principal, workerId, queues, input, maxConcurrency, waitMs, signal);
+      } finally {
+        const left = (this.waitingPerKey.get(workerId) ?? 1) - 1;
+        if (left > 0) this.waitingPerKey.set(workerId, left);
+        else this.waitingPerKey.delete(workerId);
+      }
+    }
+    return this.claimLoop(principal, workerId, queues, input, maxConcurrency, 0, signal);
+  }
+
+  /** Long-poll claims now waiting (asleep until a hint or their deadline) in this process. */
+  get waitingClaims(): number {
+    return this.sleeping;
+  }
+
+  /** Claims until jobs come or `waitMs` passes (see {@link claim}). */
+  private async claimLoop(
+    principal: Principal,
+    workerId: string,
+    queues: string[],
+    input: ClaimInput,
+    maxConcurrency: number,
+    waitMs: number,
+    signal: AbortSignal | undefined,
+  ): Promise<ClaimedJob[]> {
     const deadline = Date.now() + waitMs;
     const worker = {
       id: workerId,
@@ -151,14 +205,26 @@ export class WorkerProtocol {
       capabilities: JSON.stringify({ queues, kinds: input.kinds ?? null }),
     };
     for (;;) {
-      const claimed = await this.tryClaim(worker, queues, input.kinds, input.maxJobs ?? 1, maxConcurrency);
-      if (claimed === 'busy') {
-        throw new AppError('worker_busy', `This worker already holds as many jobs as it may (${maxConcurrency}); finish or release one first.`);
+      // Listen for hints before looking, so that a job enqueued while this claim looks is never
+      // missed; jobs becoming due after `checkedAt` are the due-job scan's to announce.
+      const checkedAt = this.options.clock.now().toISOString();
+      const waiter = waitMs > 0 ? this.armWaiter(queues, checkedAt, signal) : undefined;
+      let claimed: ClaimedJob[] | 'busy';
+      try {
+        claimed = await this.tryClaim(worker, queues, input.kinds, input.maxJobs ?? 1, maxConcurrency);
+      } catch (error) {
+        waiter?.cancel();
+        throw error;
       }
-      if (claimed.length) return claimed;
       const remaining = deadline - Date.now();
-      if (remaining <= 0 || signal?.aborted || this.stopped) return [];
-      await this.waitForWork(queues, Math.min(POLL_TICK_MS, remaining), signal);
+      if (claimed === 'busy' || claimed.length || !waiter || remaining <= 0 || signal?.aborted || this.stopped) {
+        waiter?.cancel();
+        if (claimed === 'busy') {
+          throw new AppError('worker_busy', `This worker already holds as many jobs as it may (${maxConcurrency}); finish or release one first.`);
+        }
+        return claimed;
+      }
+      await waiter.wait(remaining);
     }
   }
 
@@ -458,24 +524,103 @@ export class WorkerProtocol {
     return rows.map((row) => ({ job: toJobView(row), attempt: row.attempt, lease_expires_at: row.lease_expires_at ?? nowIso }));
   }
 
-  /** Resolves when one of `queues` announces work, after `ms`, or on abort. */
-  private waitForWork(queues: string[], ms: number, signal?: AbortSignal): Promise<void> {
-    return new Promise((resolve) => {
-      const wanted = new Set(queues);
-      const done = () => {
-        clearTimeout(timer);
-        unsubscribe();
-        signal?.removeEventListener('abort', done);
-        this.waiting.delete(done);
-        resolve();
-      };
-      const timer = setTimeout(done, ms);
-      const unsubscribe = this.options.hub.onWork((queue) => {
-        if (wanted.has(queue)) done();
-      });
-      signal?.addEventListener('abort', done, { once: true });
-      this.waiting.add(done);
+  /**
+   * Registers a long-poll claim for work hints on `queues`: an enqueue, requeue or resume here or
+   * on another instance, the shared due-job scan (jobs becoming due after `since`), an abort, or
+   * {@link stopWaiting}. Armed before the claim looks, so a hint that arrives meanwhile makes
+   * `wait` return at once. A waiting claim costs a hub listener and its deadline timer, never a
+   * query of its own. Call `wait` or `cancel` exactly once.
+   */
+  private armWaiter(queues: string[], since: string, signal?: AbortSignal): { wait(ms: number): Promise<void>; cancel(): void } {
+    const wanted = new Set(queues);
+    let woken = false;
+    let onWake: (() => void) | undefined;
+    let timer: NodeJS.Timeout | undefined;
+    const wake = () => {
+      woken = true;
+      onWake?.();
+    };
+    const unsubscribe = this.options.hub.onWork((queue) => {
+      if (wanted.has(queue)) wake();
     });
+    signal?.addEventListener('abort', wake, { once: true });
+    this.waiting.set(wake, wanted);
+    let cancelled = false;
+    const cancel = () => {
+      if (cancelled) return;
+      cancelled = true;
+      clearTimeout(timer);
+      unsubscribe();
+      signal?.removeEventListener('abort', wake);
+      this.waiting.delete(wake);
+      if (!this.waiting.size) this.stopDueScan();
+    };
+    return {
+      cancel,
+      wait: (ms) =>
+        new Promise<void>((resolve) => {
+          if (woken) {
+            cancel();
+            resolve();
+            return;
+          }
+          this.sleeping += 1;
+          // Only claims that sleep need the scan; jobs due since `since` are still looked for.
+          this.startDueScan(since);
+          onWake = () => {
+            onWake = undefined;
+            this.sleeping -= 1;
+            cancel();
+            resolve();
+          };
+          timer = setTimeout(() => onWake?.(), ms);
+        }),
+    };
+  }
+
+  /** Starts the shared due-job scan if needed, looking for jobs due after `since` at the latest. */
+  private startDueScan(since: string): void {
+    if (this.dueScanFrom === undefined || since < this.dueScanFrom) this.dueScanFrom = since;
+    if (this.dueScanTimer) return;
+    this.dueScanTimer = setInterval(() => void this.scanDue(), DUE_SCAN_MS);
+    this.dueScanTimer.unref();
+  }
+
+  private stopDueScan(): void {
+    if (this.dueScanTimer) clearInterval(this.dueScanTimer);
+    this.dueScanTimer = undefined;
+    this.dueScanFrom = undefined;
+  }
+
+  /**
+   * One query for every waiting claim: which of their queues have queued jobs whose `run_after`
+   * passed since the previous scan; the claims waiting on those queues are woken.
+   */
+  private async scanDue(): Promise<void> {
+    if (this.dueScanning || !this.waiting.size || this.dueScanFrom === undefined) return;
+    this.dueScanning = true;
+    const from = this.dueScanFrom;
+    // Claims that start waiting during the query lower this again to their own `since`.
+    this.dueScanFrom = undefined;
+    const until = this.options.clock.now().toISOString();
+    const queues = new Set<string>();
+    for (const wanted of this.waiting.values()) for (const q of wanted) queues.add(q);
+    try {
+      this.dueScans += 1;
+      const due = new Set(await findQueuesWithJobsBecomingDue(this.options.db, [...queues], from, until));
+      // Set meanwhile by claims that started waiting during the query (TypeScript cannot see that).
+      const pending = this.dueScanFrom as string | undefined;
+      if (this.waiting.size) this.dueScanFrom = pending !== undefined && pending < until ? pending : until;
+      if (due.size) {
+        for (const [wake, wanted] of [...this.waiting]) if ([...wanted].some((q) => due.has(q))) wake();
+      }
+    } catch (error) {
+      const pending = this.dueScanFrom as string | undefined;
+      if (this.waiting.size) this.dueScanFrom = pending !== undefined && pending < from ? pending : from;
+      this.options.logger.warn({ err: (error as Error).message }, 'could not look for jobs that became due');
+    } finally {
+      this.dueScanning = false;
+    }
   }
 
   /**
@@ -485,7 +630,7 @@ export class WorkerProtocol {
    */
   stopWaiting(): void {
     this.stopped = true;
-    for (const wake of [...this.waiting]) wake();
+    for (const wake of [...this.waiting.keys()]) wake();
   }
 
   /**

@@ -52,10 +52,10 @@ export const workerRoutes: FastifyPluginAsyncTypebox<WorkerRoutesOptions> = asyn
         tags,
         summary: 'Claim one job (long poll with wait_s)',
         description:
-          '200 with the job, the attempt to echo in every later call, and the lease end; 204 when nothing was available within `wait_s`; 409 `worker_busy` when this worker (API key) already holds as many jobs as the queue\'s `worker_concurrency` allows.',
+          '200 with the job, the attempt to echo in every later call, and the lease end; 204 when nothing was available within `wait_s`; 409 `worker_busy` when this worker (API key) already holds as many jobs as the queue\'s `worker_concurrency` allows; 429 `too_many_waiting_claims` when this worker key already has JOB_MAX_WAITING_CLAIMS_PER_KEY long polls waiting.',
         security: API_KEY_ONLY,
         body: Type.Object(claimBody, { additionalProperties: false }),
-        response: { 200: Claimed, 204: Type.Null(), ...problemResponses(400, 401, 403, 404, 409) },
+        response: { 200: Claimed, 204: Type.Null(), ...problemResponses(400, 401, 403, 404, 409, 429) },
       },
     },
     async (request, reply) => {
@@ -79,7 +79,7 @@ export const workerRoutes: FastifyPluginAsyncTypebox<WorkerRoutesOptions> = asyn
         summary: 'Claim up to max_jobs jobs at once (bounded by the queue\'s worker_concurrency)',
         security: API_KEY_ONLY,
         body: Type.Object({ ...claimBody, max_jobs: Type.Integer({ minimum: 1, maximum: 100 }) }, { additionalProperties: false }),
-        response: { 200: Type.Object({ jobs: Type.Array(Claimed) }), 204: Type.Null(), ...problemResponses(400, 401, 403, 404, 409) },
+        response: { 200: Type.Object({ jobs: Type.Array(Claimed) }), 204: Type.Null(), ...problemResponses(400, 401, 403, 404, 409, 429) },
       },
     },
     async (request, reply) => {

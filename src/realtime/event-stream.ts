@@ -11,6 +11,7 @@
  * queue topics are replayed by global id, best-effort across jobs as docs/jobs.md says (two
  * jobs committing at once may be reordered).
  */
+import type { Logger } from 'pino';
 import type { Principal } from '../auth/auth.service.js';
 import type { Executor } from '../db/executor.js';
 import type { JobHub } from '../jobs/job-hub.js';
@@ -227,17 +228,59 @@ export interface LiveEventsOptions {
   keepAliveSeconds: number;
   /** Topics one stream or socket may hold. */
   maxTopics: number;
+  /** Open SSE streams and WebSockets one user may hold on this instance (REALTIME_MAX_CONNECTIONS_PER_USER). */
+  maxConnectionsPerUser: number;
+  /**
+   * Re-reads whether a principal's credential (session or API key) still holds, past every cache
+   * (`AuthService.credentialStillValid`). Without it credentials are never re-checked.
+   */
+  checkCredential?: (principal: Principal) => Promise<boolean>;
+  /** Where failed re-checks are reported. */
+  logger?: Logger;
+}
+
+/** How {@link LiveEvents} ends one connection. */
+export interface ConnectionHandlers {
+  /** Server shutdown: close normally (SSE: end; WebSocket: 1001). */
+  disconnect(): void;
+  /** The credential was revoked: say so and close (SSE: an `error` event; WebSocket: 4401). */
+  revoked(): void;
+}
+
+/** One open SSE stream or WebSocket and the credential it was opened with. */
+interface Connection {
+  principal: Principal;
+  handlers: ConnectionHandlers;
+}
+
+/** Auth change kinds as {@link AuthChanges} announces them (`s`ession, `u`ser, `us` user + sessions, API `k`ey, `all`). */
+export type CredentialChangeKind = 's' | 'u' | 'us' | 'k' | 'all';
+
+/** The credential a principal authenticated with: `k:<api key id>` or `s:<session id>`. */
+function credentialKey(principal: Principal): string {
+  return principal.apiKey ? `k:${principal.apiKey.id}` : `s:${principal.session?.id ?? ''}`;
 }
 
 /**
  * The live-progress service the SSE and WebSocket routes use: authorises topics, opens
- * subscriptions, runs the shared keep-alive, and ends every open stream on shutdown.
+ * subscriptions, runs the shared keep-alive, caps the connections each user holds, closes the
+ * connections whose credential is revoked, and ends every open stream on shutdown.
+ *
+ * Revocation: each connection remembers its principal (user, session or API key). When an auth
+ * change names a session, key or user (`credentialChanged`, fed by {@link AuthChanges} for this
+ * process's changes and other instances' NOTIFYs; on SQLite by `watchExternalChanges` for the
+ * CLI's), the affected connections' credentials are re-read from the database, once per
+ * credential, and those no longer valid are closed through their `revoked` handler.
  */
 export class LiveEvents {
   readonly keepAlive: KeepAlive;
   readonly maxTopics: number;
   private readonly access: TopicAccess;
-  private readonly connections = new Set<() => void>();
+  private readonly connections = new Set<Connection>();
+  private readonly byUser = new Map<string, Set<Connection>>();
+  /** Re-checks run one batch at a time, in order. */
+  private checks: Promise<void> = Promise.resolve();
+  private externalTimer: NodeJS.Timeout | undefined;
 
   constructor(private readonly options: LiveEventsOptions) {
     this.keepAlive = new KeepAlive(options.keepAliveSeconds * 1000);
@@ -248,6 +291,11 @@ export class LiveEvents {
   /** Open connections (SSE streams and WebSockets). */
   get connectionCount(): number {
     return this.connections.size;
+  }
+
+  /** Open connections of one user on this instance. */
+  connectionsOf(userId: string): number {
+    return this.byUser.get(userId)?.size ?? 0;
   }
 
   /**
@@ -268,31 +316,132 @@ export class LiveEvents {
   }
 
   /**
-   * Opens a subscription delivering to `sink`; `disconnect` ends the connection on shutdown.
-   * @returns the subscription and a `release` to call when the connection ends.
+   * Refuses a new connection for a user who already holds `maxConnectionsPerUser` on this
+   * instance. Call before upgrading or hijacking, so the refusal is a plain problem response.
+   * @throws AppError `too_many_connections` (429).
    */
-  open(sink: EventSink, disconnect: () => void): { subscription: EventSubscription; release: () => void } {
+  assertMayConnect(principal: Principal): void {
+    const max = this.options.maxConnectionsPerUser;
+    if (this.connectionsOf(principal.user.id) >= max) {
+      throw new AppError('too_many_connections', `At most ${max} live connections (SSE streams and WebSockets) per user; close one first.`, {
+        extra: { limit: max },
+      });
+    }
+  }
+
+  /**
+   * Re-reads whether `principal`'s credential still holds (before each new subscription on an
+   * open socket). @returns true without a `checkCredential` option.
+   */
+  async credentialHolds(principal: Principal): Promise<boolean> {
+    return this.options.checkCredential ? this.options.checkCredential(principal) : true;
+  }
+
+  /**
+   * Opens a subscription for `principal` delivering to `sink`; `handlers` end the connection on
+   * shutdown and on revocation.
+   * @returns the subscription and a `release` to call when the connection ends.
+   * @throws AppError `too_many_connections` (429) when the user is at the cap (see {@link assertMayConnect}).
+   */
+  open(principal: Principal, sink: EventSink, handlers: ConnectionHandlers): { subscription: EventSubscription; release: () => void } {
+    this.assertMayConnect(principal);
     const subscription = new EventSubscription(this.options.hub, this.options.db, sink);
-    this.connections.add(disconnect);
+    const connection: Connection = { principal, handlers };
+    this.connections.add(connection);
+    let mine = this.byUser.get(principal.user.id);
+    if (!mine) this.byUser.set(principal.user.id, (mine = new Set()));
+    mine.add(connection);
     return {
       subscription,
       release: () => {
-        this.connections.delete(disconnect);
+        this.connections.delete(connection);
+        const set = this.byUser.get(principal.user.id);
+        set?.delete(connection);
+        if (set && !set.size) this.byUser.delete(principal.user.id);
         subscription.close();
       },
     };
   }
 
+  /**
+   * An auth change (as {@link AuthChanges} records it) applied here: re-checks the credentials
+   * of the connections it may concern and closes those revoked. Returns at once; the checks run
+   * in the background (see {@link settled}).
+   */
+  credentialChanged(kind: CredentialChangeKind, id: string): void {
+    if (!this.connections.size || !this.options.checkCredential) return;
+    let affected: Connection[];
+    if (kind === 'all') affected = [...this.connections];
+    else if (kind === 'u' || kind === 'us') affected = [...(this.byUser.get(id) ?? [])];
+    else if (kind === 's') affected = [...this.connections].filter((c) => !c.principal.apiKey && c.principal.session?.id === id);
+    else affected = [...this.connections].filter((c) => c.principal.apiKey?.id === id);
+    if (affected.length) this.recheck(affected);
+  }
+
+  /** Resolves once the credential re-checks started so far have finished (for tests and shutdown). */
+  settled(): Promise<void> {
+    return this.checks;
+  }
+
+  /**
+   * SQLite: another process (the CLI) may revoke credentials in the same file. Every `intervalMs`
+   * while connections are open, `changed()` (a `PRAGMA data_version` probe: true when another
+   * connection committed) decides whether every open connection's credential is re-checked.
+   */
+  watchExternalChanges(changed: () => boolean, intervalMs = 500): void {
+    if (this.externalTimer) return;
+    this.externalTimer = setInterval(() => {
+      // Always ask, so a change made while nobody was connected is not taken for a later one.
+      if (changed() && this.connections.size) this.credentialChanged('all', '*');
+    }, intervalMs);
+    this.externalTimer.unref();
+  }
+
   /** Ends every open connection (graceful shutdown: open streams would hold the server open). */
   disconnectAll(): void {
-    for (const disconnect of [...this.connections]) {
+    if (this.externalTimer) clearInterval(this.externalTimer);
+    this.externalTimer = undefined;
+    for (const connection of [...this.connections]) {
       try {
-        disconnect();
+        connection.handlers.disconnect();
       } catch {
         // Already gone.
       }
     }
     this.keepAlive.stop();
+  }
+
+  /** Re-reads each distinct credential among `affected` once and closes the connections whose credential no longer holds. */
+  private recheck(affected: Connection[]): void {
+    const check = this.options.checkCredential;
+    if (!check) return;
+    this.checks = this.checks.then(async () => {
+      const byCredential = new Map<string, Connection[]>();
+      for (const c of affected) {
+        if (!this.connections.has(c)) continue;
+        const key = credentialKey(c.principal);
+        byCredential.set(key, [...(byCredential.get(key) ?? []), c]);
+      }
+      for (const group of byCredential.values()) {
+        let holds: boolean;
+        try {
+          holds = await check(group[0]!.principal);
+        } catch (error) {
+          // The database is unreachable: keep the streams (each new subscription is re-checked).
+          this.options.logger?.warn({ err: (error as Error).message }, 'could not re-check a live connection\'s credential');
+          continue;
+        }
+        if (holds) continue;
+        for (const c of group) {
+          if (!this.connections.has(c)) continue;
+          try {
+            c.handlers.revoked();
+          } catch {
+            // Already gone.
+          }
+        }
+      }
+    });
   }
 }
 

@@ -10,7 +10,9 @@ import type { ServerResponse } from 'node:http';
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from '@sinclair/typebox';
 import { requirePrincipal } from '../http/authenticate.js';
+import { type ProblemDocument, problemFor } from '../http/problem.js';
 import { AUTHENTICATED, problemResponses } from '../http/schemas.js';
+import { AppError } from '../shared/errors.js';
 import type { JobEventView } from '../jobs/model.js';
 import { type LiveEvents, parseEventId } from './event-stream.js';
 
@@ -29,6 +31,14 @@ export const SSE_RETRY_MS = 2000;
 /** One SSE message: `id`, `event: job.<type>`, `data` (the event JSON, one line). */
 export function formatSseEvent(event: JobEventView): string {
   return `id: ${event.id}\nevent: job.${event.type}\ndata: ${JSON.stringify(event)}\n\n`;
+}
+
+/** The `detail` of the problem a stream ends with when its credential is revoked. */
+export const REVOKED_DETAIL = 'The session or API key this stream was opened with was revoked.';
+
+/** A final SSE message carrying a problem document: `event: error`, `data:` the problem as JSON. */
+export function formatSseProblem(problem: ProblemDocument): string {
+  return `event: error\ndata: ${JSON.stringify(problem)}\n\n`;
 }
 
 /** Resolves true when `raw` has room again, false when it closed first. */
@@ -59,7 +69,7 @@ export const eventsRoutes: FastifyPluginAsyncTypebox<EventsRoutesOptions> = asyn
         tags: ['jobs'],
         summary: 'Live job events (Server-Sent Events)',
         description:
-          'A `text/event-stream` of job events for the topics named: `job:{id}` (the owner, `jobs:manage`, or the worker holding it) and `queue:{name}` (`jobs:manage`: every job; holders of the queue\'s enqueue permission: their own jobs). Each message has `id:` (the global event id), `event:` (`job.state`, `job.progress`, `job.log`) and `data:` (the event as JSON). Reconnect with `Last-Event-ID` (or `?last_event_id=`) to get every event after that id first. A `: ping` comment is sent every REALTIME_KEEPALIVE_SECONDS.',
+          'A `text/event-stream` of job events for the topics named: `job:{id}` (the owner, `jobs:manage`, or the worker holding it) and `queue:{name}` (`jobs:manage`: every job; holders of the queue\'s enqueue permission: their own jobs). Each message has `id:` (the global event id), `event:` (`job.state`, `job.progress`, `job.log`) and `data:` (the event as JSON). Reconnect with `Last-Event-ID` (or `?last_event_id=`) to get every event after that id first. A `: ping` comment is sent every REALTIME_KEEPALIVE_SECONDS. When the session or API key the stream was opened with is revoked (logout, password change, ban, deactivation, key revocation), the stream ends with an `event: error` message whose data is a problem document (`code` `session_expired`). A user may hold REALTIME_MAX_CONNECTIONS_PER_USER streams and WebSockets at once (429 `too_many_connections` beyond).',
         security: AUTHENTICATED,
         querystring: Type.Object({
           topics: Type.String({ minLength: 1, maxLength: 10_000, description: 'Comma-separated: job:{id}, queue:{name}' }),
@@ -67,7 +77,7 @@ export const eventsRoutes: FastifyPluginAsyncTypebox<EventsRoutesOptions> = asyn
         }),
         response: {
           200: { description: 'text/event-stream', content: { 'text/event-stream': { schema: Type.String() } } },
-          ...problemResponses(400, 401, 403, 404),
+          ...problemResponses(400, 401, 403, 404, 429),
         },
       },
     },
@@ -79,6 +89,7 @@ export const eventsRoutes: FastifyPluginAsyncTypebox<EventsRoutesOptions> = asyn
         typeof header === 'string' && header !== '' ? 'Last-Event-ID' : 'last_event_id',
       );
       const granted = await live.authorize(principal, request.query.topics.split(','));
+      live.assertMayConnect(principal);
 
       // From here on the raw response is ours: no serializer, no onSend, no error handler.
       reply.hijack();
@@ -108,8 +119,16 @@ export const eventsRoutes: FastifyPluginAsyncTypebox<EventsRoutesOptions> = asyn
         if (raw.writableLength > SSE_MAX_BUFFERED_BYTES) raw.destroy();
       };
       const { subscription, release } = live.open(
+        principal,
         { send: (event) => write(formatSseEvent(event)), drained: () => drained(raw), overflow: () => raw.destroy() },
-        end,
+        {
+          disconnect: end,
+          // The credential was revoked: a last `error` event carrying the problem, then the end.
+          revoked: () => {
+            write(formatSseProblem(problemFor(new AppError('session_expired', REVOKED_DETAIL), request.id)));
+            end();
+          },
+        },
       );
       const stopKeepAlive = live.keepAlive.add(() => write(': ping\n\n'));
       raw.on('close', () => {

@@ -9,7 +9,13 @@
  * Client messages: `{"type":"subscribe","topics":[…],"after"?:<event id>}`,
  * `{"type":"unsubscribe","topics":[…]}`. Server messages: `{"type":"subscribed","topics"}`,
  * `{"type":"unsubscribed","topics"}`, `{"type":"event","event"}`, `{"type":"error","code","detail"}`
- * (the socket stays open after an error).
+ * (the socket stays open after an error, except the two below).
+ *
+ * Each subscribe re-reads the credential the socket was opened with; when it was revoked (or
+ * when a revocation is announced while the socket is open, on this instance or another) the
+ * server sends `{"type":"error","code":"session_expired"}` and closes with 4401 "credential
+ * revoked". A user holding REALTIME_MAX_CONNECTIONS_PER_USER connections gets a 429 problem
+ * response to the upgrade.
  */
 import type { FastifyPluginAsync } from 'fastify';
 import type { WebSocket } from 'ws';
@@ -31,6 +37,15 @@ const WS_RESUME_BYTES = 256 * 1024;
 const CLOSE_TOO_SLOW = 1008;
 /** Close code when the server shuts down (1001 going away). */
 const CLOSE_GOING_AWAY = 1001;
+/**
+ * Close code when the credential the socket was opened with is revoked (logout, password change,
+ * ban, deactivation, key revocation): 4401, in the private range (RFC 6455 §7.4.2), echoing 401.
+ */
+export const CLOSE_CREDENTIAL_REVOKED = 4401;
+/** Close code when the user already holds REALTIME_MAX_CONNECTIONS_PER_USER connections (4429, echoing 429). */
+export const CLOSE_TOO_MANY_CONNECTIONS = 4429;
+/** Close reason sent with {@link CLOSE_CREDENTIAL_REVOKED}. */
+const REVOKED_REASON = 'credential revoked';
 
 /** A message the client sent, after JSON parsing. */
 type ClientMessage =
@@ -78,6 +93,10 @@ export const wsRoutes: FastifyPluginAsync<WsRoutesOptions> = async (app, { live 
       websocket: true,
       config: { auth: 'required' },
       schema: { hide: true },
+      // Over the per-user cap the upgrade is refused with a plain 429 problem response.
+      preHandler: async (request) => {
+        live.assertMayConnect(requirePrincipal(request));
+      },
     },
     (socket, request) => {
       const principal = requirePrincipal(request);
@@ -91,14 +110,28 @@ export const wsRoutes: FastifyPluginAsync<WsRoutesOptions> = async (app, { live 
         if (!isAppError(error)) request.log.warn({ err: error }, 'websocket message failed');
         sendJson({ type: 'error', code: appError.code, detail: appError.detail ?? appError.message });
       };
-      const { subscription, release } = live.open(
-        {
-          send: (event) => sendJson({ type: 'event', event }),
-          drained: () => drained(socket),
-          overflow: () => socket.close(CLOSE_TOO_SLOW, 'too slow'),
-        },
-        () => socket.close(CLOSE_GOING_AWAY, 'server shutting down'),
-      );
+      const revoked = () => {
+        sendError(new AppError('session_expired', 'The session or API key this socket was opened with was revoked.'));
+        socket.close(CLOSE_CREDENTIAL_REVOKED, REVOKED_REASON);
+      };
+      let opened: ReturnType<LiveEvents['open']>;
+      try {
+        opened = live.open(
+          principal,
+          {
+            send: (event) => sendJson({ type: 'event', event }),
+            drained: () => drained(socket),
+            overflow: () => socket.close(CLOSE_TOO_SLOW, 'too slow'),
+          },
+          { disconnect: () => socket.close(CLOSE_GOING_AWAY, 'server shutting down'), revoked },
+        );
+      } catch (error) {
+        // Another upgrade of the same user won the last slot after the preHandler's check.
+        sendError(error);
+        socket.close(CLOSE_TOO_MANY_CONNECTIONS, 'too many connections');
+        return;
+      }
+      const { subscription, release } = opened;
 
       // Liveness through the shared interval: a socket that has not answered the previous ping
       // by the next tick is dead (RFC 6455 §5.5.2-3).
@@ -132,6 +165,11 @@ export const wsRoutes: FastifyPluginAsync<WsRoutesOptions> = async (app, { live 
             });
             subscription.remove(keys);
             sendJson({ type: 'unsubscribed', topics: keys });
+            return;
+          }
+          // The credential may have been revoked where no notification reached us: ask the database.
+          if (!(await live.credentialHolds(principal))) {
+            revoked();
             return;
           }
           const granted = await live.authorize(principal, message.topics, subscription.topicKeys);

@@ -187,6 +187,20 @@ export class SessionService {
     await this.options.changes.userSessionsRevoked(tx, userId);
   }
 
+  /**
+   * Whether a session is still usable, read from the database (the cache is skipped: this is
+   * the check behind long-lived streams, which must see revocations the cache has not heard
+   * of): it exists, is neither revoked nor expired, and its user is active and not banned.
+   * Never extends the session.
+   */
+  async isLive(sessionId: string): Promise<boolean> {
+    const session = await findSessionById(this.options.db, sessionId);
+    const now = this.options.clock.now().getTime();
+    if (!session || session.revoked_at || Date.parse(session.expires_at) <= now) return false;
+    const user = await findUserById(this.options.db, session.user_id);
+    return !!user && user.status === 'active' && !(user.banned_until && Date.parse(user.banned_until) > now);
+  }
+
   /** Seconds a session lives: its own TTL, the default, or ~100 years for 0 ("never expires"). */
   private lifetime(ttlSeconds: number | null): number {
     const ttl = ttlSeconds ?? this.options.ttlSeconds;

@@ -39,6 +39,8 @@ export const errorCatalogue = {
   unsupported_media_type: { status: 415, title: 'The content type is not supported' },
   weak_password: { status: 422, title: 'The password is too weak' },
   rate_limited: { status: 429, title: 'Too many requests' },
+  too_many_connections: { status: 429, title: 'Too many live connections are open' },
+  too_many_waiting_claims: { status: 429, title: 'Too many claims are waiting for this worker key' },
   internal_error: { status: 500, title: 'Internal server error' },
   service_unavailable: { status: 503, title: 'The service is temporarily unavailable' },
 } as const satisfies Record<string, { status: number; title: string }>;

@@ -229,10 +229,15 @@ export class SseClient {
 export class WsClient {
   readonly received: Array<Record<string, unknown>> = [];
   closed = false;
+  /** The close code and reason the server sent (RFC 6455 §7.1.5-6), once closed. */
+  closeCode: number | undefined;
+  closeReason = '';
 
   private constructor(readonly socket: WebSocket) {
     socket.on('message', (data) => this.received.push(JSON.parse(String(data)) as Record<string, unknown>));
-    socket.on('close', () => {
+    socket.on('close', (code, reason) => {
+      this.closeCode = code;
+      this.closeReason = reason.toString('utf8');
       this.closed = true;
     });
   }

@@ -1,16 +1,17 @@
 /**
  * SQLite: job events committed by another process or connection on the same database file (the
  * `gatehouse jobs …` CLI beside a running server) reach the server's live streams, each once and
- * in order, interleaved with the server's own events (docs/jobs.md, "Live progress").
+ * in order, interleaved with the server's own events (docs/jobs.md, "Live progress"); and a ban
+ * by the CLI ends the user's open streams on the server (PRAGMA data_version shows the write).
  */
 import pino from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CLI_ACTOR } from '../../src/cli/context.js';
 import { createGatehouse, type Gatehouse } from '../../src/container.js';
 import { cliFor, expectExit } from '../cli/cli-helpers.js';
-import { createTestContext, loginCookie, makeUser, type TestContext } from '../helpers/harness.js';
+import { createTestContext, loginCookie, makeUser, PUBLIC_URL, type TestContext } from '../helpers/harness.js';
 import { killAllChildren } from '../helpers/server-process.js';
-import { SseClient, until } from './fixtures.js';
+import { makeJob, makeQueue, SseClient, until, WsClient } from './fixtures.js';
 
 describe('SQLite: events written by another process reach live streams', () => {
   let ctx: TestContext;
@@ -67,5 +68,24 @@ describe('SQLite: events written by another process reach live streams', () => {
       [jobId, 3, 'cancelled'],
     ]);
     expect(new Set(events.map((e) => e.id)).size).toBe(3);
+  });
+
+  it('a ban by the CLI in its own process ends the user\'s open SSE stream and WebSocket on the server', { timeout: 90_000 }, async () => {
+    const user = await makeUser(ctx);
+    const cookie = await loginCookie(ctx, user);
+    const queue = await makeQueue(ctx.gatehouse);
+    const jobId = await makeJob(ctx.gatehouse, queue, user.id);
+    const sse = await SseClient.open(`${base}/api/v1/events?topics=job:${jobId}`, { cookie });
+    clients.push(sse);
+    expect(sse.status).toBe(200);
+    const ws = await WsClient.connect(`${base.replace('http', 'ws')}/api/v1/ws`, { cookie, origin: PUBLIC_URL });
+    ws.send({ type: 'subscribe', topics: [`job:${jobId}`] });
+    await ws.waitFor((m) => m.type === 'subscribed');
+
+    expectExit(await cliFor(ctx.database)(['users', 'ban', user.email, '--reason', 'abuse']), 0);
+    await until(() => sse.ended && ws.closed, 30_000, 'streams closed after the CLI ban');
+    expect(sse.messages.at(-1)?.event).toBe('error');
+    expect(JSON.parse(sse.messages.at(-1)?.data ?? '{}')).toMatchObject({ code: 'session_expired' });
+    expect(ws.closeCode).toBe(4401);
   });
 });
