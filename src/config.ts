@@ -46,6 +46,18 @@ export interface Config {
     trustProxy: boolean | number | string;
     /** Maximum request body size in bytes for JSON and form bodies. */
     bodyLimitBytes: number;
+    /**
+     * Seconds a client has to send a whole request, headers and body (Fastify `requestTimeout`);
+     * the connection is answered `408` and closed beyond. Responses are not bounded by it (SSE,
+     * WebSocket, long-poll claims, downloads). Default 3600, so a `FILE_MAX_BYTES` upload fits.
+     */
+    requestTimeoutSeconds: number;
+    /**
+     * Seconds a connection may stay idle, nothing read or written (Fastify `connectionTimeout`),
+     * before it is closed: a stalled request (slowloris) ends here. Greater than
+     * `JOB_MAX_WAIT_SECONDS` and `REALTIME_KEEPALIVE_SECONDS`. Default 60.
+     */
+    connectionTimeoutSeconds: number;
     /** pino log level. */
     logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
   };
@@ -235,6 +247,8 @@ const envSchema = z.object({
   SITE_URL: httpUrl.optional(),
   TRUST_PROXY: z.string().default('false'),
   BODY_LIMIT_BYTES: positiveInt(64 * 1024 * 1024).default(262_144),
+  REQUEST_TIMEOUT_SECONDS: positiveInt(7 * 86_400).default(3600),
+  CONNECTION_TIMEOUT_SECONDS: positiveInt(86_400).default(60),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   DATA_DIR: z.string().min(1).default('./data'),
   DATABASE_URL: z.string().min(1).optional(),
@@ -383,6 +397,24 @@ function notifyConfig(e: z.infer<typeof envSchema>): Config['notify'] {
 }
 
 /**
+ * An idle connection is cut after CONNECTION_TIMEOUT_SECONDS, so it must outlast the longest
+ * silence a healthy connection has: a long-poll claim's wait and the gap between keep-alives.
+ * @throws ConfigError naming CONNECTION_TIMEOUT_SECONDS.
+ */
+function checkTimeouts(e: z.infer<typeof envSchema>): void {
+  const problems: string[] = [];
+  if (e.CONNECTION_TIMEOUT_SECONDS <= e.JOB_MAX_WAIT_SECONDS) {
+    problems.push(`CONNECTION_TIMEOUT_SECONDS: must be greater than JOB_MAX_WAIT_SECONDS (${e.JOB_MAX_WAIT_SECONDS}), or long-poll claims are cut off`);
+  }
+  if (e.CONNECTION_TIMEOUT_SECONDS <= e.REALTIME_KEEPALIVE_SECONDS) {
+    problems.push(
+      `CONNECTION_TIMEOUT_SECONDS: must be greater than REALTIME_KEEPALIVE_SECONDS (${e.REALTIME_KEEPALIVE_SECONDS}), or quiet event streams are cut off`,
+    );
+  }
+  if (problems.length) throw new ConfigError(problems);
+}
+
+/**
  * Validates an environment into a {@link Config}.
  *
  * @param env variables to read; defaults to `process.env` merged with `.env`.
@@ -399,6 +431,7 @@ export function loadConfig(env: RawEnv = withDotenv(process.env)): Config {
     throw new ConfigError(parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`));
   }
   const e = parsed.data;
+  checkTimeouts(e);
   const dataDir = path.resolve(e.DATA_DIR);
   const publicUrl = new URL(e.PUBLIC_URL);
   return {
@@ -410,6 +443,8 @@ export function loadConfig(env: RawEnv = withDotenv(process.env)): Config {
       siteUrl: e.SITE_URL ?? null,
       trustProxy: parseTrustProxy(e.TRUST_PROXY),
       bodyLimitBytes: e.BODY_LIMIT_BYTES,
+      requestTimeoutSeconds: e.REQUEST_TIMEOUT_SECONDS,
+      connectionTimeoutSeconds: e.CONNECTION_TIMEOUT_SECONDS,
       logLevel: e.LOG_LEVEL,
     },
     dataDir,
