@@ -184,7 +184,6 @@ export async function buildApp(gatehouse: Gatehouse, options: BuildAppOptions = 
     // Gatehouse's logo in the top bar and as the favicon, instead of Swagger's.
     logo: { type: 'image/svg+xml', content: GATEHOUSE_LOGO_SVG, href: '/', target: '_self' },
     theme: {
-      title: `${APP_NAME} API`,
       favicon: [{ filename: 'gatehouse.svg', rel: 'icon', sizes: 'any', type: 'image/svg+xml', content: GATEHOUSE_LOGO_SVG }],
     },
   });

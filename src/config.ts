@@ -105,6 +105,8 @@ export interface Config {
     ipPerMinute: number;
     /** Requests per minute per signed-in user. */
     userPerMinute: number;
+    /** Registrations per client IP per hour (429 beyond); each address gets at most 3 registration emails per hour besides. Default 20. */
+    registerPerIpPerHour: number;
     /** Consecutive failed logins per (email, IP) before lockouts start. */
     loginMaxConsecutiveFailures: number;
     /** First lockout in seconds; each further failure doubles it (capped at one day). */
@@ -309,6 +311,7 @@ const envSchema = z.object({
     .optional(),
   RATE_LIMIT_IP_PER_MINUTE: positiveInt().default(300),
   RATE_LIMIT_USER_PER_MINUTE: positiveInt().default(1200),
+  RATE_LIMIT_REGISTER_PER_IP_PER_HOUR: positiveInt().default(20),
   LOGIN_MAX_CONSECUTIVE_FAILURES: positiveInt(1000).default(5),
   LOGIN_LOCKOUT_BASE_SECONDS: positiveInt(86_400).default(60),
   LOGIN_MAX_FAILURES_PER_IP_PER_DAY: positiveInt().default(100),
@@ -471,6 +474,7 @@ export function loadConfig(env: RawEnv = withDotenv(process.env)): Config {
       redisUrl: e.REDIS_URL ?? null,
       ipPerMinute: e.RATE_LIMIT_IP_PER_MINUTE,
       userPerMinute: e.RATE_LIMIT_USER_PER_MINUTE,
+      registerPerIpPerHour: e.RATE_LIMIT_REGISTER_PER_IP_PER_HOUR,
       loginMaxConsecutiveFailures: e.LOGIN_MAX_CONSECUTIVE_FAILURES,
       loginLockoutBaseSeconds: e.LOGIN_LOCKOUT_BASE_SECONDS,
       loginMaxFailuresPerIpPerDay: e.LOGIN_MAX_FAILURES_PER_IP_PER_DAY,
