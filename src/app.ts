@@ -223,7 +223,7 @@ export async function buildApp(gatehouse: Gatehouse, options: BuildAppOptions = 
       await api.register(adminUsersRoutes, { users: gatehouse.users });
       await api.register(groupsRoutes, { access: gatehouse.access });
       await api.register(auditRoutes, { audit: gatehouse.audit });
-      await api.register(quotaRoutes, { quota: gatehouse.quota });
+      await api.register(quotaRoutes, { quota: gatehouse.quota, files: gatehouse.files });
       await api.register(queuesRoutes, { queues: gatehouse.queues, jobs: gatehouse.jobs });
       await api.register(jobsRoutes, { jobs: gatehouse.jobs });
       await api.register(workerRoutes, { workerProtocol: gatehouse.workerProtocol, maxWaitSeconds: config.jobs.maxWaitSeconds });

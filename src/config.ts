@@ -182,6 +182,8 @@ export interface Config {
     dir: string;
     /** Largest upload, in bytes. Default 512 MiB. */
     maxBytes: number;
+    /** Bytes of stored files a user may own unless a group grants more; 0 = unlimited. Default 1 GiB. */
+    storageQuotaBytes: number;
   };
   realtime: {
     /** Seconds between keep-alive comments on SSE streams and pings on WebSockets. Default 15. */
@@ -286,6 +288,7 @@ const envSchema = z.object({
   JOB_RETENTION_DAYS: nonNegativeInt(36_500).default(30),
   FILES_DIR: z.string().min(1).optional(),
   FILE_MAX_BYTES: positiveInt().default(512 * 1024 * 1024),
+  STORAGE_QUOTA_BYTES: nonNegativeInt().default(1024 * 1024 * 1024),
   REALTIME_KEEPALIVE_SECONDS: positiveInt(3600).default(15),
   REALTIME_MAX_TOPICS: positiveInt(10_000).default(100),
   NOTIFY_EMAIL_ENABLED: booleanString.default(true),
@@ -519,6 +522,7 @@ export function loadConfig(env: RawEnv = withDotenv(process.env)): Config {
     files: {
       dir: e.FILES_DIR ? path.resolve(e.FILES_DIR) : path.join(dataDir, 'files'),
       maxBytes: e.FILE_MAX_BYTES,
+      storageQuotaBytes: e.STORAGE_QUOTA_BYTES,
     },
     realtime: {
       keepAliveSeconds: e.REALTIME_KEEPALIVE_SECONDS,

@@ -210,6 +210,7 @@ export async function createGatehouse(config: Config, overrides: GatehouseOverri
         apiKeyMaxTtlSeconds: config.auth.apiKeyMaxTtlSeconds,
         quotaPerHour: config.quota.perHour,
         quotaPerDay: config.quota.perDay,
+        storageQuotaBytes: config.files.storageQuotaBytes,
       },
     });
     if (config.auth.groupsFile) {
