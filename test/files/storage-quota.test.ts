@@ -7,6 +7,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { dialects } from '../helpers/dialects.js';
 import { createTestContext, makeUser, passwordGrant, type TestContext } from '../helpers/harness.js';
+import { call, claim, createQueue, JOBS_ENV, makeCast } from '../jobs/job-fixtures.js';
 import { expectProblemResult, filesUnder, get, listen, upload } from './files-helpers.js';
 
 const QUOTA = 1000;
@@ -88,5 +89,39 @@ describe.each(dialects)('storage quota (%s)', (dialect) => {
     expect(unlimited.status).toBe(200);
     expect(await storage(user.token)).toEqual({ limit_bytes: 0, used_bytes: 3000, remaining_bytes: null });
     expect((await upload(base, user.token, [['file', bytes(2500), 'more.bin']])).status).toBe(201);
+  });
+});
+
+describe.each(dialects)('storage quota and job files (%s)', (dialect) => {
+  let ctx: TestContext;
+  let base: string;
+  beforeAll(async () => {
+    ctx = await createTestContext(dialect, { env: { ...JOBS_ENV, STORAGE_QUOTA_BYTES: '100' } });
+    base = await listen(ctx);
+  });
+  afterAll(async () => {
+    await ctx?.close();
+  });
+
+  it('a worker\'s output for the job it holds is never refused (it counts towards the worker\'s usage); user uploads are', async () => {
+    const cast = await makeCast(ctx);
+    const tokenOf = (headers: Record<string, string>) => headers.authorization!.replace(/^Bearer /, '');
+    await createQueue(ctx, cast.admin, { name: `quota-${dialect}` });
+    expectProblemResult(await upload(base, tokenOf(cast.owner), [['file', new Blob([Buffer.alloc(500)]), 'in.bin']]), 413, 'storage_quota_exceeded');
+
+    const enq = await call(ctx, 'POST', `/api/v1/queues/quota-${dialect}/jobs`, cast.owner, { kind: 'k' });
+    expect(enq.statusCode, enq.body).toBe(201);
+    const jobId = enq.json().id as string;
+    const worker = await cast.newWorker();
+    expect((await claim(ctx, worker.headers, { queues: [`quota-${dialect}`] })).statusCode).toBe(200);
+    const out = await upload(base, tokenOf(worker.headers), [
+      ['purpose', 'output'],
+      ['job_id', jobId],
+      ['attempt', '1'],
+      ['file', new Blob([Buffer.alloc(500)]), 'out.bin'],
+    ]);
+    expect(out.status, out.bytes.toString()).toBe(201);
+    const usage = (await get(base, '/api/v1/users/me/quota', tokenOf(worker.headers))).json.storage;
+    expect(usage).toEqual({ limit_bytes: 100, used_bytes: 500, remaining_bytes: 0 });
   });
 });
