@@ -41,6 +41,8 @@ describe.each(dialects)('registration limits and mail (%s)', (dialect) => {
     const late = uniqueEmail('late');
     expectProblem(await register(late, ip), 429, 'rate_limited');
     expect(await mailsTo(ctx, late)).toEqual([]);
+    // The OpenAPI document lists the 429.
+    expect((await ctx.request({ url: '/openapi.json' })).json().paths['/api/v1/auth/register'].post.responses['429']).toBeDefined();
     // Another IP is not affected.
     expect((await register(late, nextIp())).statusCode).toBe(202);
     await waitForMail(ctx, late, /Confirm your email/);
