@@ -22,6 +22,7 @@ import { jobsRoutes } from './jobs/jobs.routes.js';
 import { queuesRoutes } from './jobs/queues.routes.js';
 import { workerRoutes } from './jobs/worker.routes.js';
 import { installAuthentication } from './http/authenticate.js';
+import { answerClientError } from './http/client-errors.js';
 import { rejectNulCharacters } from './http/input-guards.js';
 import { quotaRoutes } from './limits/quota.routes.js';
 import { installFailedAuthenticationGuard, installRequestLimits } from './limits/request-limits.js';
@@ -29,7 +30,7 @@ import { installProblemHandlers, sendProblem, toAppError } from './http/problem.
 import { sharedSchemas } from './http/schemas.js';
 import { newId } from './shared/ids.js';
 import { VERSION } from './version.js';
-import { pagesRoutes } from './web/pages.routes.js';
+import { GATEHOUSE_LOGO_SVG, PRODUCT_SUMMARY, pagesRoutes } from './web/pages.routes.js';
 import { eventsRoutes } from './realtime/events.routes.js';
 import { wsRoutes } from './realtime/ws.routes.js';
 
@@ -67,6 +68,21 @@ export async function buildApp(gatehouse: Gatehouse, options: BuildAppOptions = 
     // A hop count is valid for Fastify (proxy-addr) even though its types omit it.
     trustProxy: config.server.trustProxy as boolean | string,
     bodyLimit: config.server.bodyLimitBytes,
+    // Slowloris: a request (headers and body) must arrive within requestTimeout, and a connection
+    // with nothing read or written for connectionTimeout is closed. Node applies requestTimeout only
+    // while a request is being received: streamed and hijacked responses (SSE, WebSocket after its
+    // upgrade, long-poll claims, downloads) are not cut by it.
+    requestTimeout: config.server.requestTimeoutSeconds * 1000,
+    connectionTimeout: config.server.connectionTimeoutSeconds * 1000,
+    // Node checks request and header timeouts on this interval (30 s by default): a tenth of the
+    // timeout keeps its enforcement close to the setting.
+    http: {
+      requestTimeout: config.server.requestTimeoutSeconds * 1000,
+      headersTimeout: Math.min(60_000, config.server.requestTimeoutSeconds * 1000),
+      connectionsCheckingInterval: Math.min(30_000, Math.max(250, config.server.requestTimeoutSeconds * 100)),
+    },
+    // Oversized request lines/headers (431), timeouts (408) and malformed requests (400) get problem documents.
+    clientErrorHandler: answerClientError,
     requestIdHeader: false,
     genReqId: (req) => {
       const incoming = req.headers['x-request-id'];
@@ -139,8 +155,12 @@ export async function buildApp(gatehouse: Gatehouse, options: BuildAppOptions = 
       info: {
         title: `${APP_NAME} API`,
         version: VERSION,
-        description:
-          'Accounts, sessions and tokens. Errors are RFC 9457 problem documents with a stable `code`. Authenticate with `Authorization: Bearer <access token>` (from `/api/v1/auth/token`) or the session cookie set by `/api/v1/auth/login`.',
+        description: [
+          `${PRODUCT_SUMMARY.charAt(0).toUpperCase()}${PRODUCT_SUMMARY.slice(1)}.`,
+          'Errors are RFC 9457 problem documents with a stable `code`. Authenticate with `Authorization: Bearer <access token>` (from `/api/v1/auth/token`) or an API key, or with the session cookie set by `/api/v1/auth/login`.',
+          // The WebSocket route cannot be described as an OpenAPI operation (it is an upgrade), so it is described here.
+          '**Live events over a WebSocket:** `GET /api/v1/ws` (upgrade; same credentials as above, and a cookie-authenticated upgrade must come from this site\'s origin). Send `{"type":"subscribe","topics":["job:<id>","queue:<name>"],"after":<event id>}` or `{"type":"unsubscribe","topics":[…]}`; the server answers `{"type":"subscribed","topics"}`, `{"type":"unsubscribed","topics"}`, `{"type":"event","event"}` and `{"type":"error","code","detail"}`. The same events as `GET /api/v1/events` (Server-Sent Events).',
+        ].join('\n\n'),
       },
       // Relative, so "Try it out" and the OAuth2 password flow work from whatever origin /docs was opened at.
       servers: [{ url: '/', description: `this server (public URL ${config.server.publicUrl})` }],
@@ -161,6 +181,11 @@ export async function buildApp(gatehouse: Gatehouse, options: BuildAppOptions = 
   await app.register(swaggerUi, {
     routePrefix: '/docs',
     uiConfig: { persistAuthorization: true, tryItOutEnabled: true },
+    // Gatehouse's logo in the top bar and as the favicon, instead of Swagger's.
+    logo: { type: 'image/svg+xml', content: GATEHOUSE_LOGO_SVG, href: '/', target: '_self' },
+    theme: {
+      favicon: [{ filename: 'gatehouse.svg', rel: 'icon', sizes: 'any', type: 'image/svg+xml', content: GATEHOUSE_LOGO_SVG }],
+    },
   });
   app.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger());
 
@@ -198,7 +223,7 @@ export async function buildApp(gatehouse: Gatehouse, options: BuildAppOptions = 
       await api.register(adminUsersRoutes, { users: gatehouse.users });
       await api.register(groupsRoutes, { access: gatehouse.access });
       await api.register(auditRoutes, { audit: gatehouse.audit });
-      await api.register(quotaRoutes, { quota: gatehouse.quota });
+      await api.register(quotaRoutes, { quota: gatehouse.quota, files: gatehouse.files });
       await api.register(queuesRoutes, { queues: gatehouse.queues, jobs: gatehouse.jobs });
       await api.register(jobsRoutes, { jobs: gatehouse.jobs });
       await api.register(workerRoutes, { workerProtocol: gatehouse.workerProtocol, maxWaitSeconds: config.jobs.maxWaitSeconds });

@@ -46,6 +46,18 @@ export interface Config {
     trustProxy: boolean | number | string;
     /** Maximum request body size in bytes for JSON and form bodies. */
     bodyLimitBytes: number;
+    /**
+     * Seconds a client has to send a whole request, headers and body (Fastify `requestTimeout`);
+     * the connection is answered `408` and closed beyond. Responses are not bounded by it (SSE,
+     * WebSocket, long-poll claims, downloads). Default 3600, so a `FILE_MAX_BYTES` upload fits.
+     */
+    requestTimeoutSeconds: number;
+    /**
+     * Seconds a connection may stay idle, nothing read or written (Fastify `connectionTimeout`),
+     * before it is closed: a stalled request (slowloris) ends here. Greater than
+     * `JOB_MAX_WAIT_SECONDS` and `REALTIME_KEEPALIVE_SECONDS`. Default 60.
+     */
+    connectionTimeoutSeconds: number;
     /** pino log level. */
     logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
   };
@@ -93,6 +105,8 @@ export interface Config {
     ipPerMinute: number;
     /** Requests per minute per signed-in user. */
     userPerMinute: number;
+    /** Registrations per client IP per hour (429 beyond); each address gets at most 3 registration emails per hour besides. Default 20. */
+    registerPerIpPerHour: number;
     /** Consecutive failed logins per (email, IP) before lockouts start. */
     loginMaxConsecutiveFailures: number;
     /** First lockout in seconds; each further failure doubles it (capped at one day). */
@@ -170,6 +184,8 @@ export interface Config {
     dir: string;
     /** Largest upload, in bytes. Default 512 MiB. */
     maxBytes: number;
+    /** Bytes of stored files a user may own unless a group grants more; 0 = unlimited. Default 1 GiB. */
+    storageQuotaBytes: number;
   };
   realtime: {
     /** Seconds between keep-alive comments on SSE streams and pings on WebSockets. Default 15. */
@@ -239,6 +255,8 @@ const envSchema = z.object({
   SITE_URL: httpUrl.optional(),
   TRUST_PROXY: z.string().default('false'),
   BODY_LIMIT_BYTES: positiveInt(64 * 1024 * 1024).default(262_144),
+  REQUEST_TIMEOUT_SECONDS: positiveInt(7 * 86_400).default(3600),
+  CONNECTION_TIMEOUT_SECONDS: positiveInt(86_400).default(60),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   DATA_DIR: z.string().min(1).default('./data'),
   DATABASE_URL: z.string().min(1).optional(),
@@ -275,6 +293,7 @@ const envSchema = z.object({
   JOB_RETENTION_DAYS: nonNegativeInt(36_500).default(30),
   FILES_DIR: z.string().min(1).optional(),
   FILE_MAX_BYTES: positiveInt().default(512 * 1024 * 1024),
+  STORAGE_QUOTA_BYTES: nonNegativeInt().default(1024 * 1024 * 1024),
   REALTIME_KEEPALIVE_SECONDS: positiveInt(3600).default(15),
   REALTIME_MAX_TOPICS: positiveInt(10_000).default(100),
   REALTIME_MAX_CONNECTIONS_PER_USER: positiveInt(100_000).default(20),
@@ -301,6 +320,7 @@ const envSchema = z.object({
     .optional(),
   RATE_LIMIT_IP_PER_MINUTE: positiveInt().default(300),
   RATE_LIMIT_USER_PER_MINUTE: positiveInt().default(1200),
+  RATE_LIMIT_REGISTER_PER_IP_PER_HOUR: positiveInt().default(20),
   LOGIN_MAX_CONSECUTIVE_FAILURES: positiveInt(1000).default(5),
   LOGIN_LOCKOUT_BASE_SECONDS: positiveInt(86_400).default(60),
   LOGIN_MAX_FAILURES_PER_IP_PER_DAY: positiveInt().default(100),
@@ -389,6 +409,24 @@ function notifyConfig(e: z.infer<typeof envSchema>): Config['notify'] {
 }
 
 /**
+ * An idle connection is cut after CONNECTION_TIMEOUT_SECONDS, so it must outlast the longest
+ * silence a healthy connection has: a long-poll claim's wait and the gap between keep-alives.
+ * @throws ConfigError naming CONNECTION_TIMEOUT_SECONDS.
+ */
+function checkTimeouts(e: z.infer<typeof envSchema>): void {
+  const problems: string[] = [];
+  if (e.CONNECTION_TIMEOUT_SECONDS <= e.JOB_MAX_WAIT_SECONDS) {
+    problems.push(`CONNECTION_TIMEOUT_SECONDS: must be greater than JOB_MAX_WAIT_SECONDS (${e.JOB_MAX_WAIT_SECONDS}), or long-poll claims are cut off`);
+  }
+  if (e.CONNECTION_TIMEOUT_SECONDS <= e.REALTIME_KEEPALIVE_SECONDS) {
+    problems.push(
+      `CONNECTION_TIMEOUT_SECONDS: must be greater than REALTIME_KEEPALIVE_SECONDS (${e.REALTIME_KEEPALIVE_SECONDS}), or quiet event streams are cut off`,
+    );
+  }
+  if (problems.length) throw new ConfigError(problems);
+}
+
+/**
  * Validates an environment into a {@link Config}.
  *
  * @param env variables to read; defaults to `process.env` merged with `.env`.
@@ -405,6 +443,7 @@ export function loadConfig(env: RawEnv = withDotenv(process.env)): Config {
     throw new ConfigError(parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`));
   }
   const e = parsed.data;
+  checkTimeouts(e);
   const dataDir = path.resolve(e.DATA_DIR);
   const publicUrl = new URL(e.PUBLIC_URL);
   return {
@@ -416,6 +455,8 @@ export function loadConfig(env: RawEnv = withDotenv(process.env)): Config {
       siteUrl: e.SITE_URL ?? null,
       trustProxy: parseTrustProxy(e.TRUST_PROXY),
       bodyLimitBytes: e.BODY_LIMIT_BYTES,
+      requestTimeoutSeconds: e.REQUEST_TIMEOUT_SECONDS,
+      connectionTimeoutSeconds: e.CONNECTION_TIMEOUT_SECONDS,
       logLevel: e.LOG_LEVEL,
     },
     dataDir,
@@ -442,6 +483,7 @@ export function loadConfig(env: RawEnv = withDotenv(process.env)): Config {
       redisUrl: e.REDIS_URL ?? null,
       ipPerMinute: e.RATE_LIMIT_IP_PER_MINUTE,
       userPerMinute: e.RATE_LIMIT_USER_PER_MINUTE,
+      registerPerIpPerHour: e.RATE_LIMIT_REGISTER_PER_IP_PER_HOUR,
       loginMaxConsecutiveFailures: e.LOGIN_MAX_CONSECUTIVE_FAILURES,
       loginLockoutBaseSeconds: e.LOGIN_LOCKOUT_BASE_SECONDS,
       loginMaxFailuresPerIpPerDay: e.LOGIN_MAX_FAILURES_PER_IP_PER_DAY,
@@ -487,6 +529,7 @@ export function loadConfig(env: RawEnv = withDotenv(process.env)): Config {
     files: {
       dir: e.FILES_DIR ? path.resolve(e.FILES_DIR) : path.join(dataDir, 'files'),
       maxBytes: e.FILE_MAX_BYTES,
+      storageQuotaBytes: e.STORAGE_QUOTA_BYTES,
     },
     realtime: {
       keepAliveSeconds: e.REALTIME_KEEPALIVE_SECONDS,

@@ -196,6 +196,7 @@ export async function createGatehouse(config: Config, overrides: GatehouseOverri
     const limits = await createLimiterStore({ redisUrl: config.limits.redisUrl, logger: logger.child({ component: 'limits' }) });
     limiterStore = limits;
     const emailLimits = createAccountEmailLimits('account-email', limits);
+    const registerLimits = createAccountEmailLimits('register', limits, config.limits.registerPerIpPerHour);
     const loginThrottle = new LoginThrottle(limits, config.limits, (lockout) => notify.lockedOut(lockout));
     const audit = new AuditLog(db, clock);
     const access = new AccessService({
@@ -209,6 +210,7 @@ export async function createGatehouse(config: Config, overrides: GatehouseOverri
         apiKeyMaxTtlSeconds: config.auth.apiKeyMaxTtlSeconds,
         quotaPerHour: config.quota.perHour,
         quotaPerDay: config.quota.perDay,
+        storageQuotaBytes: config.files.storageQuotaBytes,
       },
     });
     if (config.auth.groupsFile) {
@@ -240,6 +242,7 @@ export async function createGatehouse(config: Config, overrides: GatehouseOverri
       verifyTokenTtlSeconds: config.auth.verifyTokenTtlSeconds,
       resetTokenTtlSeconds: config.auth.resetTokenTtlSeconds,
       emailLimits,
+      registerLimits,
     });
     const auth = new AuthService({
       db,

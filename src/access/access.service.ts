@@ -42,6 +42,8 @@ export interface EffectiveAccess {
   /** API calls per hour / per day; 0 = unlimited. */
   quotaPerHour: number;
   quotaPerDay: number;
+  /** Bytes of stored files the user may own (uploads beyond get `413 storage_quota_exceeded`); 0 = unlimited. */
+  storageQuotaBytes: number;
 }
 
 /** Defaults that apply when no group of the user sets a value. */
@@ -50,6 +52,8 @@ export interface AccessDefaults {
   apiKeyMaxTtlSeconds: number;
   quotaPerHour: number;
   quotaPerDay: number;
+  /** STORAGE_QUOTA_BYTES. */
+  storageQuotaBytes: number;
 }
 
 /** A group as the API shows it. */
@@ -62,6 +66,7 @@ export interface GroupView {
   api_key_max_ttl_seconds: number | null;
   quota_per_hour: number | null;
   quota_per_day: number | null;
+  storage_quota_bytes: number | null;
   created_at: string;
   updated_at: string;
 }
@@ -75,6 +80,7 @@ export interface GroupInput {
   api_key_max_ttl_seconds?: number | null | undefined;
   quota_per_hour?: number | null | undefined;
   quota_per_day?: number | null | undefined;
+  storage_quota_bytes?: number | null | undefined;
 }
 
 /** Converts a row to its API view. */
@@ -127,6 +133,7 @@ export class AccessService {
       apiKeyMaxTtlSeconds: mostGenerous(groups.map((g) => g.api_key_max_ttl_seconds), d.apiKeyMaxTtlSeconds),
       quotaPerHour: mostGenerous(groups.map((g) => g.quota_per_hour), d.quotaPerHour),
       quotaPerDay: mostGenerous(groups.map((g) => g.quota_per_day), d.quotaPerDay),
+      storageQuotaBytes: mostGenerous(groups.map((g) => g.storage_quota_bytes), d.storageQuotaBytes),
     };
     this.options.cache.rememberAccess(user.id, access);
     return access;
@@ -170,6 +177,7 @@ export class AccessService {
           api_key_max_ttl_seconds: input.api_key_max_ttl_seconds ?? null,
           quota_per_hour: input.quota_per_hour ?? null,
           quota_per_day: input.quota_per_day ?? null,
+          storage_quota_bytes: input.storage_quota_bytes ?? null,
           created_at: now,
           updated_at: now,
         });
@@ -204,7 +212,7 @@ export class AccessService {
     if (input.name !== undefined) changes.name = input.name;
     if (input.description !== undefined) changes.description = input.description;
     if (input.permissions !== undefined) changes.permissions = JSON.stringify(input.permissions);
-    for (const key of ['session_ttl_seconds', 'api_key_max_ttl_seconds', 'quota_per_hour', 'quota_per_day'] as const) {
+    for (const key of ['session_ttl_seconds', 'api_key_max_ttl_seconds', 'quota_per_hour', 'quota_per_day', 'storage_quota_bytes'] as const) {
       if (input[key] !== undefined) changes[key] = input[key];
     }
     try {
@@ -287,6 +295,7 @@ export class AccessService {
         api_key_max_ttl_seconds: z.number().int().min(0).nullable().optional(),
         quota_per_hour: z.number().int().min(0).nullable().optional(),
         quota_per_day: z.number().int().min(0).nullable().optional(),
+        storage_quota_bytes: z.number().int().min(0).nullable().optional(),
       }),
     );
     let groups: z.infer<typeof schema>;

@@ -22,6 +22,11 @@ const GroupFields = {
   api_key_max_ttl_seconds: NullableSeconds('Longest API key lifetime; 0 = non-expiring allowed; null = default'),
   quota_per_hour: NullableCount('API calls per hour; 0 = unlimited; null = default'),
   quota_per_day: NullableCount('API calls per day; 0 = unlimited; null = default'),
+  storage_quota_bytes: Type.Optional(
+    Type.Union([Type.Integer({ minimum: 0, maximum: Number.MAX_SAFE_INTEGER }), Type.Null()], {
+      description: 'Bytes of stored files each member may own; 0 = unlimited; null = default (STORAGE_QUOTA_BYTES)',
+    }),
+  ),
 };
 
 const GroupSchema = Type.Object(
@@ -34,6 +39,7 @@ const GroupSchema = Type.Object(
     api_key_max_ttl_seconds: Type.Union([Type.Integer(), Type.Null()]),
     quota_per_hour: Type.Union([Type.Integer(), Type.Null()]),
     quota_per_day: Type.Union([Type.Integer(), Type.Null()]),
+    storage_quota_bytes: Type.Union([Type.Integer(), Type.Null()]),
     created_at: Type.String({ format: 'date-time' }),
     updated_at: Type.String({ format: 'date-time' }),
   },

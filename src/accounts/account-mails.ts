@@ -17,6 +17,15 @@ export interface AccountMailsOptions {
   resetTokenTtlSeconds: number;
 }
 
+/**
+ * The user as an email's addressee. A name is chosen by whoever registered or changed it, so it
+ * goes only to a confirmed address: to an unconfirmed one it could carry a stranger's text
+ * (a phishing line in the greeting) to someone who never asked for the mail.
+ */
+function addressee(user: Pick<UserRow, 'id' | 'email' | 'name' | 'email_verified_at'>, confirmed = user.email_verified_at !== null) {
+  return notifyUser(confirmed ? user : { ...user, name: '' });
+}
+
 /** Account emails (to the user) and account events for the admins. */
 export class AccountMails {
   constructor(private readonly options: AccountMailsOptions) {}
@@ -24,7 +33,7 @@ export class AccountMails {
   /** Link and email for confirming an address. */
   async verifyEmail(tx: Tx, user: UserRow, token: string): Promise<void> {
     await this.options.notify.enqueue(tx, 'user.verification_requested', {
-      user: notifyUser(user),
+      user: addressee(user),
       url: `${this.options.publicUrl}/verify-email?token=${encodeURIComponent(token)}`,
       ttl_hours: Math.round(this.options.verifyTokenTtlSeconds / 3600),
     });
@@ -33,7 +42,7 @@ export class AccountMails {
   /** Tells an existing owner that someone tried to register with their email. */
   async registrationAttempt(tx: Tx, user: UserRow): Promise<void> {
     await this.options.notify.enqueue(tx, 'user.registration_attempted', {
-      user: notifyUser(user),
+      user: addressee(user),
       login_url: `${this.options.publicUrl}/`,
       reset_url: `${this.options.publicUrl}/forgot-password`,
     });
@@ -46,13 +55,13 @@ export class AccountMails {
 
   /** Welcome email once the address is confirmed. */
   async welcome(tx: Tx, user: UserRow): Promise<void> {
-    await this.options.notify.enqueue(tx, 'user.verified', { user: notifyUser(user), login_url: `${this.options.publicUrl}/` });
+    await this.options.notify.enqueue(tx, 'user.verified', { user: addressee(user, true), login_url: `${this.options.publicUrl}/` });
   }
 
   /** Link and email for resetting a password. */
   async resetPassword(tx: Tx, user: UserRow, token: string): Promise<void> {
     await this.options.notify.enqueue(tx, 'user.password_reset_requested', {
-      user: notifyUser(user),
+      user: addressee(user),
       url: `${this.options.publicUrl}/reset-password?token=${encodeURIComponent(token)}`,
       ttl_minutes: Math.round(this.options.resetTokenTtlSeconds / 60),
     });
@@ -61,7 +70,7 @@ export class AccountMails {
   /** Security notice after a password change or reset. */
   async passwordChanged(tx: Tx, user: UserRow, whenIso: string): Promise<void> {
     await this.options.notify.enqueue(tx, 'user.password_changed', {
-      user: notifyUser(user),
+      user: addressee(user),
       reset_url: `${this.options.publicUrl}/forgot-password`,
       changed_at: whenIso,
     });
@@ -84,7 +93,7 @@ export class AccountMails {
   /** Link and email for confirming a new address; sent to `newEmail`, not to the current one. */
   async confirmEmailChange(tx: Tx, user: UserRow, newEmail: string, token: string): Promise<void> {
     await this.options.notify.enqueue(tx, 'user.email_change_requested', {
-      user: notifyUser({ ...user, email: newEmail }),
+      user: addressee({ ...user, email: newEmail }, false),
       url: `${this.options.publicUrl}/confirm-email?token=${encodeURIComponent(token)}`,
       ttl_hours: Math.round(this.options.verifyTokenTtlSeconds / 3600),
     });
@@ -93,7 +102,7 @@ export class AccountMails {
   /** Security notice to the OLD address (`user` is the row before the change) after an email change. */
   async emailChanged(tx: Tx, user: UserRow, newEmail: string, whenIso: string): Promise<void> {
     await this.options.notify.enqueue(tx, 'user.email_changed', {
-      user: notifyUser(user),
+      user: addressee(user),
       new_email: newEmail,
       changed_at: whenIso,
       reset_url: `${this.options.publicUrl}/forgot-password`,
@@ -103,7 +112,7 @@ export class AccountMails {
   /** Security notice after the user changed their own name or profile (`fields`: `name`, `profile`). */
   async profileUpdated(tx: Tx, user: UserRow, fields: string[], whenIso: string): Promise<void> {
     await this.options.notify.enqueue(tx, 'user.profile_updated', {
-      user: notifyUser(user),
+      user: addressee(user),
       fields,
       updated_at: whenIso,
       reset_url: `${this.options.publicUrl}/forgot-password`,
@@ -112,16 +121,16 @@ export class AccountMails {
 
   /** Security notice after deactivation. */
   async accountDeactivated(tx: Tx, user: UserRow, whenIso: string): Promise<void> {
-    await this.options.notify.enqueue(tx, 'user.deactivated', { user: notifyUser(user), deactivated_at: whenIso });
+    await this.options.notify.enqueue(tx, 'user.deactivated', { user: addressee(user), deactivated_at: whenIso });
   }
 
   /** Notice of a ban (`until` null = indefinite) to the user, and to the admins. `automatic`: by the API quota. */
   async accountBanned(tx: Tx, user: UserRow, until: string | null, reason: string, automatic = false): Promise<void> {
-    await this.options.notify.enqueue(tx, 'user.banned', { user: notifyUser(user), until, reason, automatic });
+    await this.options.notify.enqueue(tx, 'user.banned', { user: addressee(user), until, reason, automatic });
   }
 
   /** Notice that a ban was lifted. */
   async accountUnbanned(tx: Tx, user: UserRow): Promise<void> {
-    await this.options.notify.enqueue(tx, 'user.unbanned', { user: notifyUser(user), login_url: `${this.options.publicUrl}/` });
+    await this.options.notify.enqueue(tx, 'user.unbanned', { user: addressee(user), login_url: `${this.options.publicUrl}/` });
   }
 }

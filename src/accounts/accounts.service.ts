@@ -92,6 +92,11 @@ export interface AccountServiceOptions {
   resetTokenTtlSeconds: number;
   /** Limits for resend-verification and forgot-password (per IP visible, per email silent). */
   emailLimits: { perIp: KeyedLimiter; perEmail: KeyedLimiter };
+  /**
+   * Limits for registration: per IP (visible 429, RATE_LIMIT_REGISTER_PER_IP_PER_HOUR) and per
+   * address (silent: past it no more registration emails go to the address).
+   */
+  registerLimits: { perIp: KeyedLimiter; perEmail: KeyedLimiter };
 }
 
 /** Input of {@link AccountService.createUser} (operators, CLI). */
@@ -111,7 +116,12 @@ export class AccountService {
    * Registers an account. With email verification on, answers `accepted` for new and existing
    * emails alike (an existing owner is told by email); off, returns the new user.
    *
-   * @throws AppError `weak_password` (422); `email_taken` (409) only when verification is off.
+   * Each client IP may register RATE_LIMIT_REGISTER_PER_IP_PER_HOUR times an hour, counted alike
+   * for new and existing emails; each address gets at most 3 registration emails an hour (past
+   * that the answer is unchanged and nothing is sent), so registration cannot flood a mailbox.
+   *
+   * @throws AppError `weak_password` (422); `email_taken` (409) only when verification is off;
+   *   `rate_limited` (429) when this IP registered too often (`actor.ip`; not counted without one).
    */
   async register(
     input: { email: string; password: string; name?: string | undefined },
@@ -120,6 +130,8 @@ export class AccountService {
     const email = input.email.trim();
     const name = (input.name ?? '').trim();
     assertPasswordStrength(input.password, this.options.passwordMinScore, [email, name]);
+    // Before any work or lookup: the same for new and existing emails, so it reveals nothing.
+    if (actor.ip) await this.options.registerLimits.perIp.consumeOrThrow(actor.ip);
     // Hash before looking the email up, so both paths spend the same argon2 time.
     const passwordHash = await this.options.hasher.hash(input.password);
     const existing = await findUserByEmail(this.options.db, email);
@@ -144,7 +156,7 @@ export class AccountService {
           created_at: now,
           updated_at: now,
         });
-        if (this.options.requireEmailVerification) {
+        if (this.options.requireEmailVerification && (await this.mayMailRegistrant(created.email_normalized))) {
           const token = await this.issueOneTimeToken(tx.db, created.id, 'verify_email');
           await this.options.mails.verifyEmail(tx, created, token);
         }
@@ -478,8 +490,13 @@ export class AccountService {
 
   private async tellOwnerOfAttempt(user: UserRow): Promise<void> {
     if (user.status !== 'active') return;
-    if (!(await this.options.emailLimits.perEmail.tryConsume(`register:${user.email_normalized}`))) return;
+    if (!(await this.mayMailRegistrant(user.email_normalized))) return;
     await inTransaction(this.options.db, (tx) => this.options.mails.registrationAttempt(tx, user));
+  }
+
+  /** Spends one of the address's registration emails (3 an hour); false when none is left. */
+  private mayMailRegistrant(emailNormalized: string): Promise<boolean> {
+    return this.options.registerLimits.perEmail.tryConsume(emailNormalized);
   }
 
   private async issueOneTimeToken(

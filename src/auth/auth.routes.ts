@@ -57,7 +57,7 @@ export const authRoutes: FastifyPluginAsyncTypebox<AuthRoutesOptions> = async (a
           password: NewPasswordSchema,
           name: Type.Optional(Type.String({ maxLength: 200 })),
         }),
-        response: { 201: Type.Object({ user: UserRef }), 202: MessageSchema, ...problemResponses(400, 409, 415, 422) },
+        response: { 201: Type.Object({ user: UserRef }), 202: MessageSchema, ...problemResponses(400, 409, 415, 422, 429) },
       },
     },
     async (request, reply) => {

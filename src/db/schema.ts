@@ -117,6 +117,8 @@ export interface GroupTable {
   api_key_max_ttl_seconds: number | null;
   quota_per_hour: number | null;
   quota_per_day: number | null;
+  /** Bytes of stored files each member may own; 0 = unlimited; null = STORAGE_QUOTA_BYTES (the largest of their groups wins). */
+  storage_quota_bytes: number | null;
   created_at: string;
   updated_at: string;
 }

@@ -1,4 +1,5 @@
 /** Queries for the `file` table (metadata of stored files; the bytes live in a FileStorage). */
+import { sql } from 'kysely';
 import type { Executor } from '../db/executor.js';
 import type { FileRow, FileTable } from '../db/schema.js';
 
@@ -29,4 +30,20 @@ export async function listJobFileIds(db: Executor, jobId: string, purpose: FileR
     .orderBy('id')
     .execute();
   return rows.map((r) => r.id);
+}
+
+/** Total bytes of the files `ownerId` owns (0 when none). */
+export async function sumFileBytesOwnedBy(db: Executor, ownerId: string): Promise<number> {
+  const row = await db
+    .selectFrom('file')
+    .select(sql<string | number | null>`sum(size_bytes)`.as('total'))
+    .where('owner_id', '=', ownerId)
+    .executeTakeFirst();
+  // PostgreSQL sums bigints as numeric (a string); SQLite answers a number or null.
+  return Number(row?.total ?? 0);
+}
+
+/** Deletes one file's metadata row. */
+export async function deleteFileById(db: Executor, id: string): Promise<void> {
+  await db.deleteFrom('file').where('id', '=', id).execute();
 }

@@ -13,9 +13,9 @@ import { allows } from '../access/permissions.js';
 import type { Principal } from '../auth/auth.service.js';
 import type { Database, FileRow } from '../db/schema.js';
 import type { Clock } from '../shared/clock.js';
-import { AppError } from '../shared/errors.js';
+import { AppError, isAppError } from '../shared/errors.js';
 import { newId } from '../shared/ids.js';
-import { findFileById, insertFile } from './files.repo.js';
+import { deleteFileById, findFileById, insertFile, sumFileBytesOwnedBy } from './files.repo.js';
 import type { ByteRange, FileStorage } from './storage.js';
 
 /** What a file is for. Users upload `input` and `attachment`; workers upload `output` and `checkpoint` for a job they hold. */
@@ -104,6 +104,16 @@ export interface UploadSource {
   afterStream?: () => Promise<void>;
 }
 
+/** A user's storage: what they may own and what they own (`GET /api/v1/users/me/quota`). */
+export interface StorageUsage {
+  /** Bytes the user may own; 0 = unlimited (STORAGE_QUOTA_BYTES, or the most generous of their groups). */
+  limit_bytes: number;
+  /** Bytes of the files the user owns. */
+  used_bytes: number;
+  /** Bytes left; null when unlimited. */
+  remaining_bytes: number | null;
+}
+
 /** Options for {@link FileService}. */
 export interface FileServiceOptions {
   db: Kysely<Database>;
@@ -179,14 +189,37 @@ export class FileService {
    * and `checkpoint` need `job_id` and `attempt`, `account:self` or `jobs:claim`, and a worker
    * holding that job under that attempt, checked before the bytes are read and again after (a
    * lease lost during a long upload keeps nothing).
+   *
+   * Storage quota: a user upload (`input`, `attachment`) must fit in the owner's storage quota
+   * (`principal.access.storageQuotaBytes`, 0 = unlimited) counting every file they own; it is
+   * checked before the bytes are read, bounds the stream, and is checked again once the file is
+   * recorded (two concurrent uploads cannot both overshoot: the later one is removed). Job files
+   * (`output`, `checkpoint`) are counted but never refused, so a worker can always finish its job.
    * @throws AppError `validation_failed` (a job with a user purpose, a job purpose without a job),
    *   `forbidden`, `lease_lost` (from the {@link JobFileAccess}), `payload_too_large` (more than
-   *   `maxBytes`; nothing is kept), or whatever `source.afterStream` throws.
+   *   `maxBytes`; nothing is kept), `storage_quota_exceeded` (413; nothing is kept), or whatever
+   *   `source.afterStream` throws.
    */
   async upload(principal: Principal, input: UploadInput, source: UploadSource): Promise<FileView> {
     const purpose = input.purpose ?? 'input';
     const job = await this.checkUploadRules(principal, purpose, input);
-    const stored = await this.options.storage.put(source.stream, { maxBytes: this.options.maxBytes });
+    const quota = JOB_PURPOSES.has(purpose) ? 0 : principal.access.storageQuotaBytes;
+    let maxBytes = this.options.maxBytes;
+    if (quota > 0) {
+      const used = await sumFileBytesOwnedBy(this.options.db, principal.user.id);
+      if (used >= quota) throw storageQuotaExceeded(quota, used);
+      maxBytes = Math.min(maxBytes, quota - used);
+    }
+    let stored: Awaited<ReturnType<FileStorage['put']>>;
+    try {
+      stored = await this.options.storage.put(source.stream, { maxBytes });
+    } catch (error) {
+      // The stream was cut at what the quota left, not at FILE_MAX_BYTES: say which limit it was.
+      if (maxBytes < this.options.maxBytes && isAppError(error, 'payload_too_large')) {
+        throw storageQuotaExceeded(quota, quota - maxBytes);
+      }
+      throw error;
+    }
     try {
       await source.afterStream?.();
       if (job) await this.options.jobAccess.assertHoldsJob(principal, job.jobId, job.attempt);
@@ -203,11 +236,26 @@ export class FileService {
         created_at: this.options.clock.now().toISOString(),
       };
       await insertFile(this.options.db, row);
+      if (quota > 0) {
+        // Concurrent uploads each saw room for themselves: whichever finds the total over the quota removes its own file.
+        const used = await sumFileBytesOwnedBy(this.options.db, principal.user.id);
+        if (used > quota) {
+          await deleteFileById(this.options.db, row.id);
+          throw storageQuotaExceeded(quota, used - row.size_bytes);
+        }
+      }
       return toFileView(row);
     } catch (error) {
       await this.options.storage.delete(stored.key);
       throw error;
     }
+  }
+
+  /** The principal's storage quota and the bytes of the files they own. */
+  async storageUsage(principal: Principal): Promise<StorageUsage> {
+    const limit = principal.access.storageQuotaBytes;
+    const used = await sumFileBytesOwnedBy(this.options.db, principal.user.id);
+    return { limit_bytes: limit, used_bytes: used, remaining_bytes: limit > 0 ? Math.max(0, limit - used) : null };
   }
 
   /**
@@ -276,4 +324,13 @@ export class FileService {
     await this.options.jobAccess.assertHoldsJob(principal, input.jobId, input.attempt);
     return { jobId: input.jobId, attempt: input.attempt };
   }
+}
+
+/** `413 storage_quota_exceeded`, with the quota and the bytes in use. */
+function storageQuotaExceeded(quota: number, used: number): AppError {
+  return new AppError(
+    'storage_quota_exceeded',
+    `Your files may take at most ${quota} bytes and ${used} are in use; ask an administrator for a larger quota.`,
+    { extra: { limit_bytes: quota, used_bytes: used } },
+  );
 }

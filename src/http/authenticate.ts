@@ -86,7 +86,7 @@ export function installAuthentication(app: FastifyInstance, options: Authenticat
     if (config.setsSessionCookie && unsafe) {
       const origin = request.headers.origin;
       if (typeof origin === 'string' && origin !== options.publicOrigin) {
-        throw new AppError('csrf_failed', `Requests from ${origin} may not sign in here.`);
+        throw new AppError('csrf_failed', `Requests from ${origin} may not sign in here: the expected origin is ${options.publicOrigin} (PUBLIC_URL).`);
       }
     }
     const mode = config.permission ? 'required' : config.auth;
@@ -128,7 +128,10 @@ async function resolvePrincipal(
       return null;
     }
     if (unsafe && requestOrigin(request) !== options.publicOrigin) {
-      throw new AppError('csrf_failed', 'Cookie-authenticated requests must come from this site (Origin header).');
+      throw new AppError(
+        'csrf_failed',
+        `Cookie-authenticated requests must come from ${options.publicOrigin} (PUBLIC_URL) in their Origin or Referer header.`,
+      );
     }
     if (principal.renewed && principal.session) {
       // Sliding expiry: the browser's copy of the cookie must expire with the session.

@@ -69,14 +69,15 @@ export interface AccountEmailLimits {
 }
 
 /**
- * Default limits for verification resends and password-reset requests: 10 per IP and 3 per
- * address per hour.
+ * Limits for requests that email an address (verification resends, password-reset requests,
+ * registrations): by default 10 per IP and 3 per address per hour.
  * @param prefix names the pair (`{prefix}-ip`, `{prefix}-email`).
  * @param store the shared limiter store (so every instance counts together); omitted = in-memory.
+ * @param perIpPerHour requests per IP per hour (default 10).
  */
-export function createAccountEmailLimits(prefix: string, store?: LimiterStore): AccountEmailLimits {
+export function createAccountEmailLimits(prefix: string, store?: LimiterStore, perIpPerHour = 10): AccountEmailLimits {
   return {
-    perIp: new KeyedLimiter(`${prefix}-ip`, { points: 10, durationSeconds: 3600 }, store),
+    perIp: new KeyedLimiter(`${prefix}-ip`, { points: perIpPerHour, durationSeconds: 3600 }, store),
     perEmail: new KeyedLimiter(`${prefix}-email`, { points: 3, durationSeconds: 3600 }, store),
   };
 }

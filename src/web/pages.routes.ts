@@ -19,6 +19,9 @@ export interface PagesRoutesOptions {
   version: string;
 }
 
+/** Gatehouse's logo (SVG): the pages' favicon and the logo and favicon of Swagger UI at `/docs`. */
+export const GATEHOUSE_LOGO_SVG = readFileSync(new URL('./assets/gatehouse.svg', import.meta.url));
+
 const assets = {
   'pages.js': {
     body: readFileSync(new URL('./assets/pages.js', import.meta.url)),
@@ -29,7 +32,15 @@ const assets = {
     type: 'text/javascript; charset=utf-8',
   },
   'pages.css': { body: readFileSync(new URL('./assets/pages.css', import.meta.url)), type: 'text/css; charset=utf-8' },
+  'gatehouse.svg': { body: GATEHOUSE_LOGO_SVG, type: 'image/svg+xml' },
 };
+
+/**
+ * What the server offers, in one phrase: the index page and the OpenAPI description say it.
+ * Plain text without markup characters, so it is safe in HTML and Markdown alike.
+ */
+export const PRODUCT_SUMMARY =
+  'accounts and sessions, access control (roles, groups, API keys, rate limits and quotas), jobs and remote workers, files, live events (Server-Sent Events and WebSocket) and notifications';
 
 /** Extras of one page: more scripts (asset names, after pages.js) and a wider layout. */
 interface PageOptions {
@@ -46,6 +57,7 @@ function page(title: string, content: string, options: PageOptions = {}): string
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <meta name="referrer" content="same-origin">
 <title>${escapeHtml(title)}</title>
+<link rel="icon" href="/assets/gatehouse.svg" type="image/svg+xml">
 <link rel="stylesheet" href="/assets/pages.css">
 </head>
 <body>
@@ -83,7 +95,7 @@ export const pagesRoutes: FastifyPluginAsync<PagesRoutesOptions> = async (app, o
       reply,
       options.appName,
       `<h1>${escapeHtml(options.appName)}</h1>
-<p>This server is running (version ${escapeHtml(options.version)}). Accounts, sessions and tokens are served under <code>/api/v1</code>.</p>
+<p>This server is running (version ${escapeHtml(options.version)}). Its API under <code>/api/v1</code> serves ${PRODUCT_SUMMARY}.</p>
 <ul class="links">
 <li><a href="/docs">Interactive API documentation</a></li>
 <li><a href="/openapi.json">OpenAPI 3.1 document</a></li>
@@ -102,7 +114,8 @@ ${site}
       `<h1>Confirm your email address</h1>
 <p>Press the button to confirm that this email address is yours.</p>
 <form id="verify-form"><button type="submit">Confirm my email</button></form>
-${statusBox}`,
+${statusBox}
+<p><a href="/sign-in">Sign in</a> once your address is confirmed.</p>`,
     ),
   );
 
@@ -235,8 +248,10 @@ ${statusBox}`,
   });
 
   app.get<{ Params: { name: string } }>('/assets/:name', hidden, async (request, reply) => {
-    const asset = assets[request.params.name as keyof typeof assets];
-    if (!asset) throw new AppError('not_found');
+    // Own keys only: `__proto__`, `constructor` or `toString` must be a 404, not an inherited member.
+    const name = request.params.name;
+    if (!Object.hasOwn(assets, name)) throw new AppError('not_found', 'No such asset.');
+    const asset = assets[name as keyof typeof assets];
     return reply.type(asset.type).header('Cache-Control', 'public, max-age=3600').send(asset.body);
   });
 };

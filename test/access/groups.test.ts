@@ -45,6 +45,7 @@ const GROUP_KEYS = [
   'quota_per_day',
   'quota_per_hour',
   'session_ttl_seconds',
+  'storage_quota_bytes',
   'updated_at',
 ];
 const HUNDRED_YEARS_S = 100 * 365 * 24 * 3600;

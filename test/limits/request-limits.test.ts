@@ -287,6 +287,7 @@ describe.each(dialects)('request limits over HTTP (%s)', (dialect) => {
           day: { limit: 10, used: 2, remaining: 8, reset_at: new Date(Math.floor(now.getTime() / 86_400_000 + 1) * 86_400_000).toISOString() },
           policy: 'block',
           slowed_until: null,
+          storage: { limit_bytes: 1024 ** 3, used_bytes: 0, remaining_bytes: 1024 ** 3 },
         });
       }
       expect((await ctx.request({ url: '/api/v1/users/me/quota' })).statusCode).toBe(401);

@@ -183,3 +183,17 @@ describe('withDotenv', () => {
     expect(out).not.toBe(input);
   });
 });
+
+describe('request and connection timeouts', () => {
+  it('default to 3600 s for a whole request and 60 s of silence on a connection', () => {
+    expect(loadConfig({})).toMatchObject({ server: { requestTimeoutSeconds: 3600, connectionTimeoutSeconds: 60 } });
+  });
+
+  it('refuse a connection timeout that would cut off long-poll claims or quiet event streams', () => {
+    expect(configError({ CONNECTION_TIMEOUT_SECONDS: '30' }).message).toMatch(/CONNECTION_TIMEOUT_SECONDS: must be greater than JOB_MAX_WAIT_SECONDS/);
+    expect(configError({ CONNECTION_TIMEOUT_SECONDS: '40', REALTIME_KEEPALIVE_SECONDS: '45' }).message).toMatch(
+      /CONNECTION_TIMEOUT_SECONDS: must be greater than REALTIME_KEEPALIVE_SECONDS/,
+    );
+    expect(loadConfig({ CONNECTION_TIMEOUT_SECONDS: '31' }).server.connectionTimeoutSeconds).toBe(31);
+  });
+});

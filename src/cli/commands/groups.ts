@@ -11,6 +11,7 @@ interface GroupOptions {
   apiKeyMaxTtl?: number | 'default';
   quotaPerHour?: number | 'default';
   quotaPerDay?: number | 'default';
+  storageQuota?: number | 'default';
   rename?: string;
   json: boolean;
 }
@@ -27,6 +28,7 @@ function withPolicyOptions(command: Command): Command {
     .option('--api-key-max-ttl <duration>', 'longest API key lifetime (0 = non-expiring allowed; "default")', durationOrDefault)
     .option('--quota-per-hour <n>', 'API calls per hour (0 = unlimited; "default")', countOrDefault)
     .option('--quota-per-day <n>', 'API calls per day (0 = unlimited; "default")', countOrDefault)
+    .option('--storage-quota <bytes>', 'bytes of stored files each member may own (0 = unlimited; "default" = STORAGE_QUOTA_BYTES)', countOrDefault)
     .option('--json', 'print JSON', false);
 }
 
@@ -43,6 +45,7 @@ function toInput(options: GroupOptions): GroupInput {
     api_key_max_ttl_seconds: orNull(options.apiKeyMaxTtl),
     quota_per_hour: orNull(options.quotaPerHour),
     quota_per_day: orNull(options.quotaPerDay),
+    storage_quota_bytes: orNull(options.storageQuota),
   };
 }
 
