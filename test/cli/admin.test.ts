@@ -108,6 +108,9 @@ describe.concurrent.each(dialects)('gatehouse api-keys, config, backup, restore 
       REDIS_URL: 'redis://:redis-pa55word@127.0.0.1:6379/0',
       WEBHOOK_SECRET: 'webhook-s3cret-value',
       MATTERMOST_WEBHOOK_URL: 'https://chat.example.com/hooks/mm-hook-s3cret',
+      // Signed URLs carry their credential in the query under any name: every value is masked.
+      WEBHOOK_URL: 'https://hooks.example.com/in?sig=webhook-sig-s3cret&expires=1893456000',
+      SITE_URL: 'https://example.org/?sig=site-sig-s3cret&sig=second-sig-s3cret',
     };
     const databaseUrl = dialect === 'postgres' ? database.url.replace('//postgres@', '//postgres:db-pa55word@') : database.url;
     const result = await runCli(['config', 'show'], {
@@ -119,7 +122,10 @@ describe.concurrent.each(dialects)('gatehouse api-keys, config, backup, restore 
     expect(result.stdout).toMatch(/^HOST\s+127\.0\.0\.1\s+default$/m);
     expect(result.stdout).toMatch(/^SMTP_URL\s+smtp:\/\/mailer:\*\*\*\*@127\.0\.0\.1:2525\s+environment$/m);
     expect(result.stdout).toMatch(/^REDIS_URL\s+redis:\/\/:\*\*\*\*@127\.0\.0\.1:6379\/0\s+environment$/m);
-    for (const secret of ['smtp-pa55word', 'redis-pa55word', 'webhook-s3cret-value', 'mm-hook-s3cret', 'db-pa55word']) {
+    expect(result.stdout).toMatch(/^SITE_URL\s+https:\/\/example\.org\/\?sig=\*\*\*\*\s+environment$/m);
+    expect(result.stdout).toMatch(/^WEBHOOK_URL\s+https:\/\/hooks\.example\.com\/\*\*\*\*\?sig=\*\*\*\*&expires=\*\*\*\*\s+environment$/m);
+    const leaked = ['smtp-pa55word', 'redis-pa55word', 'webhook-s3cret-value', 'mm-hook-s3cret', 'db-pa55word', 'webhook-sig-s3cret', 'site-sig-s3cret', 'second-sig-s3cret'];
+    for (const secret of leaked) {
       expect(result.stdout).not.toContain(secret);
     }
     const json = await runCli(['config', 'show', '--json'], { env: cleanEnv({ DATA_DIR: database.dataDir, DATABASE_URL: database.url }) });

@@ -100,8 +100,11 @@ export function describeEvent(event: JobEventView): string[] {
   return [parts.join(' ')];
 }
 
-/** Text lines of a job: field, value. */
-function describeJob(job: JobView, owner: string): string {
+/**
+ * Text lines of a job: field, value. `worker` is the holding worker's name (`worker_name` of its
+ * claim), shown with the id of its API key (`worker_id`).
+ */
+function describeJob(job: JobView, owner: string, worker: string | null): string {
   const rows: Array<[string, string]> = [
     ['ID', job.id],
     ['Queue', job.queue],
@@ -114,7 +117,7 @@ function describeJob(job: JobView, owner: string): string {
     ['Priority', String(job.priority)],
     ['Run after', job.run_after],
     ['Owner', owner],
-    ['Worker', job.worker_id ?? '-'],
+    ['Worker', job.worker_id === null ? '-' : `${worker ?? '(unknown)'} (API key ${job.worker_id})`],
     ['Lease expires', job.lease_expires_at ?? '-'],
     ['Idempotency key', job.idempotency_key ?? '-'],
     ['Payload', JSON.stringify(job.payload)],
@@ -350,13 +353,15 @@ export function registerJobCommands(program: Command): void {
     .description('Show one job with all its fields and its recent events.')
     .addArgument(new Argument('<id>', 'job id').argParser(jobId))
     .option('--events <n>', 'how many of the latest events to show (at most 1000)', positiveInt, 20)
-    .option('--json', 'print JSON ({job, events})', false)
+    .option('--json', 'print JSON ({job, events}; job also has worker_name)', false)
     .action(async (id: string, opts: { events: number; json: boolean }) => {
       await withGatehouse(async (gatehouse) => {
         const { job, events } = await gatehouse.jobs.get(id, null, Math.min(opts.events, 1000));
-        if (opts.json) return console.log(JSON.stringify({ job, events }, null, 2));
+        // Operators know workers by name; worker_id is the id of the worker's API key.
+        const workerName = job.worker_id === null ? null : await gatehouse.jobs.workerName(job.worker_id);
+        if (opts.json) return console.log(JSON.stringify({ job: { ...job, worker_name: workerName }, events }, null, 2));
         const owner = job.owner_id === null ? '- (operator)' : ((await ownerEmails(gatehouse, [job])).get(job.owner_id) ?? job.owner_id);
-        console.log(describeJob(job, owner));
+        console.log(describeJob(job, owner, workerName));
         if (events.length === 0) return;
         console.log(`\nLatest events:`);
         console.log(
