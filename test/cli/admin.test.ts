@@ -158,6 +158,7 @@ describe.concurrent.each(dialects)('gatehouse api-keys, config, backup, restore 
       ['configuration', true],
       ['database', true],
       ['schema', true],
+      ['file modes', true],
       ['redis', false],
       ['smtp', false],
     ]);
@@ -223,6 +224,39 @@ describe.concurrent.each(dialects)('gatehouse api-keys, config, backup, restore 
     expectExit(refused, 1);
     expect((await snapshot(database)).user).toHaveLength(2);
     expectExit(await cli(['restore', path.join(database.dataDir, 'missing.db'), '--yes']), 2);
+  });
+
+  it.sequential('restore refuses while a server uses the database unless --force; without --yes or a terminal it exits 2 asking for --yes', async () => {
+    const file = path.join(database.dataDir, 'backups', `live${dialect === 'sqlite' ? '.db' : '.dump'}`);
+    expectExit(await cli(['backup', '--out', file]), 0);
+
+    const unanswered = await cli(['restore', file]); // standard input ends at once: no terminal, no answer
+    expectExit(unanswered, 2);
+    expect(unanswered.stderr).toMatch(/no terminal to confirm on.*Pass --yes to restore without asking/);
+
+    const server = await startServer(database);
+    try {
+      const refused = await cli(['restore', file, '--yes']);
+      expectExit(refused, 1);
+      expect(refused.stderr).toMatch(/^error: a Gatehouse server is using .*Stop every server first, or pass --force to restore anyway\.$/m);
+      expect(refused.stderr).toContain(dialect === 'sqlite' ? `(pid ${server.pid} on ` : 'connection(s) from');
+      expect(refused.stdout).not.toMatch(/Restored/);
+      expect((await login(server, owner, STRONG_PASSWORD)).status).toBe(200);
+
+      const forced = await cli(['restore', file, '--yes', '--force']);
+      expectExit(forced, 0);
+      expect(forced.stderr).toMatch(/^warning: restoring while a server uses /m);
+      expect(forced.stdout).toMatch(/^Restored /);
+    } finally {
+      await server.stop();
+    }
+    // Once the server is gone (PostgreSQL ends its backends a moment after the client closes), no --force is needed.
+    let restored = await cli(['restore', file, '--yes']);
+    for (let tries = 0; restored.code === 1 && restored.stderr.includes('is using') && tries < 50; tries++) {
+      await new Promise((resolve) => setTimeout(resolve, 200));
+      restored = await cli(['restore', file, '--yes']);
+    }
+    expectExit(restored, 0);
   });
 });
 

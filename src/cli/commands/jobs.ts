@@ -16,7 +16,7 @@ import { isAppError } from '../../shared/errors.js';
 import { isUuid } from '../../shared/ids.js';
 import { CLI_ACTOR, intIn, parseDuration, positiveInt, withGatehouse } from '../context.js';
 import { ExitCode, ExitError, renderTable } from '../output.js';
-import { CancelledError, createAsker, readStdin } from '../prompts.js';
+import { confirmOrHint, readStdin } from '../prompts.js';
 
 /** Events read per query while watching. */
 const WATCH_PAGE = 500;
@@ -254,24 +254,6 @@ async function watchQueue(gatehouse: Gatehouse, queue: string, opts: WatchOption
     for (const id of seen.keys()) if (id <= settled) seen.delete(id);
     await sleep(opts.intervalMs);
   }
-}
-
-/**
- * Asks to confirm an action unless `--yes`; without a terminal it reads one answer line from
- * standard input (`yes` to go on).
- * @throws ExitError 2 with a hint when standard input ends without an answer; CancelledError on "no" or Ctrl-C.
- */
-async function confirmOrHint(question: string, hint: string): Promise<void> {
-  let ok: boolean;
-  try {
-    ok = await createAsker().confirm(question);
-  } catch (error) {
-    if (error instanceof CancelledError && !process.stdin.isTTY) {
-      throw new ExitError(ExitCode.invalidInput, `error: no terminal to confirm on (standard input ended). ${hint}`);
-    }
-    throw error;
-  }
-  if (!ok) throw new CancelledError();
 }
 
 interface ListOptions {
