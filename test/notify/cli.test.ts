@@ -79,7 +79,7 @@ describe.concurrent.each(dialects)('gatehouse notify against a real server (%s)'
         RATE_LIMIT_IP_PER_MINUTE: '100000',
       },
     });
-    const cli = (...args: string[]) => runCli(args, { env });
+    const cli = (...args: string[]) => runCli(args, { env, timeoutMs: 60_000 });
     const outbox = async (...args: string[]): Promise<OutboxItem[]> => {
       const result = await cli('notify', 'outbox', '--json', ...args);
       expectExit(result, 0);
@@ -116,7 +116,7 @@ describe.concurrent.each(dialects)('gatehouse notify against a real server (%s)'
     expect(unknown.stderr).toMatch(/must be one of email, mattermost, webhook/);
 
     // A paused channel holds the running server's deliveries; enabling lets them go.
-    const first = await startServerProcess({ env });
+    const first = await startServerProcess({ env, readyTimeoutMs: 60_000 });
     servers.push(first);
     expectExit(await cli('notify', 'disable', 'mattermost'), 0);
     const paused = uniqueEmail('paused');
@@ -167,7 +167,7 @@ describe.concurrent.each(dialects)('gatehouse notify against a real server (%s)'
     }
     expect(await first.stop()).toEqual({ code: 0, signal: null });
     receiver = await startHttpReceiver(receiverPort);
-    const second = await startServerProcess({ env });
+    const second = await startServerProcess({ env, readyTimeoutMs: 60_000 });
     servers.push(second);
     await receiver.waitFor((r) => r.path === '/hooks/cli' && r.body.includes('restart-'), 15_000);
     await receiver.waitFor((r) => r.path === '/events' && r.body.includes(later), 15_000);
