@@ -69,7 +69,7 @@ describe.concurrent.each(dialects)('gatehouse keys and groups commands against a
   const admin = uniqueEmail('cli-keys-admin');
   const member = uniqueEmail('cli-member');
 
-  const cli = (args: string[], input?: string) => runCli(args, { env, ...(input === undefined ? {} : { input }) });
+  const cli = (args: string[], input?: string) => runCli(args, { env, timeoutMs: 60_000, ...(input === undefined ? {} : { input }) });
 
   async function startServer(): Promise<ServerProcess> {
     const port = await freePort();
