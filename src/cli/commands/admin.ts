@@ -43,6 +43,7 @@ function checkFileModes(config: Config): CheckResult {
   const sqlite = config.database.dialect === 'sqlite' && config.database.url !== ':memory:' ? config.database.url : null;
   const files = sqlite ? [sqlite, `${sqlite}-wal`, `${sqlite}-shm`] : [];
   const loose = findLooseModes({ dirs, files });
+  if (loose.length === 0 && !existsSync(config.dataDir)) return { check: 'file modes', ok: true, detail: `${config.dataDir} does not exist yet (created 0700)` };
   if (loose.length === 0) return { check: 'file modes', ok: true, detail: `only the owner can read ${config.dataDir}${sqlite ? ` and ${sqlite}` : ''}` };
   const octal = (mode: number) => `0${mode.toString(8)}`;
   const named = loose.slice(0, LOOSE_MODES_SHOWN).map((l) => `${l.path} (${octal(l.mode)}, want ${octal(l.wanted)})`);
