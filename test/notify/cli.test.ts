@@ -184,7 +184,7 @@ describe.concurrent.each(dialects)('gatehouse notify against a real server (%s)'
     await within(10_000, async () => (await outbox()).length === 0);
     expect(receiver.requests.filter((r) => r.body.includes(lost))).toHaveLength(2); // each delivered once
     expectExit(await cli('notify', 'outbox', '--retry', '0190a0a0-0000-7000-8000-000000000000'), 2);
-  }, 240_000);
+  }, 360_000);
 
   it('test --channel email goes to opted-in admins without ADMIN_EMAILS; with no recipient the message names every way to get one', async ({ onTestFinished }) => {
     const database = await createTestDatabase(dialect);
