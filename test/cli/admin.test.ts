@@ -297,5 +297,8 @@ describe('gatehouse version bump', () => {
     expect(maskSecret('MATTERMOST_WEBHOOK_URL', 'https://mm.example/hooks/abc')).toBe('https://mm.example/****');
     expect(maskSecret('AUTH_ACCESS_TOKEN_TTL_SECONDS', '900')).toBe('900');
     expect(maskSecret('PUBLIC_URL', 'https://example.com/app')).toBe('https://example.com/app');
+    // Every query value of a *_URL setting, whatever its name (signed URLs: ?sig=, ?X-Amz-Signature=).
+    expect(maskSecret('SITE_URL', 'https://example.org/?sig=abc&X-Amz-Signature=def&v=1')).toBe('https://example.org/?sig=****&X-Amz-Signature=****&v=****');
+    expect(maskSecret('REDIS_URL', 'redis://h:6379/0?sig=abc&sig=def')).toBe('redis://h:6379/0?sig=****');
   });
 });
