@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-// The `gatehouse` command. The TypeScript sources are compiled to dist/ by `npm install` (prepare).
+// The `gatehouse` command. dist/ is compiled by `npm install` in a clone (postprepare) and shipped in the package (prepack).
 import { main } from '../dist/cli/main.js';
 
 main(process.argv).then(

@@ -559,8 +559,10 @@ const SECRET_QUERY_PARAM = /pass|secret|token|key/i;
 /**
  * Masks what must not be shown on a terminal: the whole value of a variable whose name says it
  * is a secret (`*_SECRET`, `*_PASSWORD`, `*_TOKEN`, `*_KEY`), the password of a URL
- * (`postgres://u:****@h/db`), secret-looking query parameters, and the path of `*_WEBHOOK_URL`
- * values (Mattermost and Slack webhook URLs are themselves the credential).
+ * (`postgres://u:****@h/db`), every query value of a `*_URL` setting (signed URLs carry their
+ * credential as `?sig=…`, `?X-Amz-Signature=…` or any other name; names stay visible) and
+ * secret-looking query parameters of other URLs, and the path of `*_WEBHOOK_URL` values
+ * (Mattermost and Slack webhook URLs are themselves the credential).
  */
 export function maskSecret(name: string, value: string): string {
   if (value === '') return value;
@@ -577,8 +579,9 @@ export function maskSecret(name: string, value: string): string {
     url.password = '****';
     masked = true;
   }
-  for (const key of [...url.searchParams.keys()]) {
-    if (SECRET_QUERY_PARAM.test(key)) {
+  const maskEveryQueryValue = /_URL$/.test(name);
+  for (const key of [...new Set(url.searchParams.keys())]) {
+    if (maskEveryQueryValue || SECRET_QUERY_PARAM.test(key)) {
       url.searchParams.set(key, '****');
       masked = true;
     }

@@ -7,6 +7,8 @@ import type { FastifyInstance } from 'fastify';
 import { buildApp } from './app.js';
 import type { Config } from './config.js';
 import { createGatehouse, type Gatehouse, type GatehouseOverrides } from './container.js';
+import { claimServerLock, serverDatabaseConfig } from './db/server-presence.js';
+import { ensurePrivateDir } from './shared/private-files.js';
 
 /** A listening server and how to stop it. */
 export interface RunningServer {
@@ -18,13 +20,20 @@ export interface RunningServer {
 }
 
 /**
- * Starts Gatehouse and listens on `config.server.host:port`.
+ * Starts Gatehouse and listens on `config.server.host:port`. While it runs, `gatehouse restore`
+ * can tell (see `db/server-presence.ts`): on SQLite it keeps `<database>.server.lock`, on
+ * PostgreSQL its connections are named `gatehouse-server`.
  * @throws when the port is taken or the database cannot be opened or migrated.
  */
-export async function startServer(config: Config, overrides: GatehouseOverrides = {}): Promise<RunningServer> {
+export async function startServer(base: Config, overrides: GatehouseOverrides = {}): Promise<RunningServer> {
+  const config: Config = { ...base, database: serverDatabaseConfig(base.database) };
+  // DATA_DIR holds the database, backups, mail and files: created 0700 (an existing one keeps its mode).
+  ensurePrivateDir(config.dataDir);
   const gatehouse = await createGatehouse(config, overrides);
+  let releaseLock = () => undefined as void;
   let app: FastifyInstance;
   try {
+    releaseLock = claimServerLock(config.database, gatehouse.clock.now());
     app = await buildApp(gatehouse);
     const address = await app.listen({ port: config.server.port, host: config.server.host });
     gatehouse.startBackground();
@@ -51,11 +60,16 @@ export async function startServer(config: Config, overrides: GatehouseOverrides 
       address,
       stop: () =>
         (stopping ??= (async () => {
-          await app.close();
-          await gatehouse.close();
+          try {
+            await app.close();
+            await gatehouse.close();
+          } finally {
+            releaseLock();
+          }
         })()),
     };
   } catch (error) {
+    releaseLock();
     await gatehouse.close();
     throw error;
   }

@@ -6,7 +6,6 @@
  */
 import { Command, CommanderError } from 'commander';
 import { ConfigError, loadConfig } from '../config.js';
-import { openDatabase } from '../db/database.js';
 import { migrateToLatest } from '../db/migrate.js';
 import { startServer, stopOnSignals } from '../server.js';
 import { isAppError } from '../shared/errors.js';
@@ -20,6 +19,7 @@ import { registerQueueCommands } from './commands/queues.js';
 import { registerScheduleCommands } from './commands/schedule.js';
 import { registerUserCommands } from './commands/users.js';
 import { registerWorkerCommands } from './commands/worker.js';
+import { isMutatingCommand, openCommandDatabase, setAnnounceDatabase } from './context.js';
 import { ExitCode, ExitError } from './output.js';
 import { CancelledError } from './prompts.js';
 
@@ -43,7 +43,7 @@ function buildProgram(setExit: (code: number) => void): Command {
     .description('Apply pending database migrations and exit.')
     .action(async () => {
       const config = loadConfig();
-      const database = openDatabase(config.database);
+      const database = await openCommandDatabase(config);
       try {
         const { applied } = await migrateToLatest(database.db, database.dialect);
         console.log(applied.length ? `Applied: ${applied.join(', ')}` : 'The database is up to date.');
@@ -63,6 +63,7 @@ function buildProgram(setExit: (code: number) => void): Command {
   registerWorkerCommands(program);
 
   program.hook('preAction', (_program, command) => {
+    setAnnounceDatabase(isMutatingCommand(command));
     // Ctrl-C outside a prompt (a long import, a backup): end cleanly; an open transaction rolls back.
     // `serve` and `worker` stop gracefully on signals themselves.
     if (command.name() !== 'serve' && command.name() !== 'worker') process.once('SIGINT', () => process.exit(cancelled()));

@@ -5,6 +5,7 @@
  */
 import { createInterface } from 'node:readline';
 import { confirm, isCancel, password, text } from '@clack/prompts';
+import { ExitCode, ExitError } from './output.js';
 
 /** Thrown when the operator cancels a prompt (Ctrl-C / Escape). */
 export class CancelledError extends Error {
@@ -83,4 +84,24 @@ export function createAsker(): Asker {
     text: (message) => next(message),
     confirm: async (message) => /^(y|yes)$/i.test(await next(`${message} (yes/no)`)),
   };
+}
+
+/**
+ * Asks to confirm an action (commands call it unless `--yes`); without a terminal it reads one
+ * answer line from standard input (`yes` to go on).
+ * @param hint how to go on without a terminal, e.g. `Pass --yes to cancel without asking.`
+ * @throws ExitError 2 with `hint` when standard input ends without an answer; CancelledError on
+ *   "no" or Ctrl-C.
+ */
+export async function confirmOrHint(question: string, hint: string): Promise<void> {
+  let ok: boolean;
+  try {
+    ok = await createAsker().confirm(question);
+  } catch (error) {
+    if (error instanceof CancelledError && !process.stdin.isTTY) {
+      throw new ExitError(ExitCode.invalidInput, `error: no terminal to confirm on (standard input ended). ${hint}`);
+    }
+    throw error;
+  }
+  if (!ok) throw new CancelledError();
 }

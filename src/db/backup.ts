@@ -13,10 +13,11 @@
  *   other users could read it in the process list.
  */
 import { spawn } from 'node:child_process';
-import { existsSync, mkdirSync, statSync } from 'node:fs';
+import { existsSync, rmSync, statSync } from 'node:fs';
 import path from 'node:path';
 import SqliteDatabase from 'better-sqlite3';
 import type { Config } from '../config.js';
+import { ensurePrivateDir, preparePrivateFile } from '../shared/private-files.js';
 import { openDatabase } from './database.js';
 
 /** What a backup or restore did. */
@@ -33,17 +34,20 @@ export function backupExtension(dialect: Config['database']['dialect']): string 
 }
 
 /**
- * Writes a backup of the configured database to `destination` (its directory is created).
+ * Writes a backup of the configured database to `destination`, mode 0600 (its directory is
+ * created 0700): a backup holds every password hash and the token signing private key.
  * @throws Error when the SQLite file does not exist, `:memory:` is configured, or pg_dump fails
  *   (its message is included).
  */
 export async function backupDatabase(config: Config['database'], destination: string): Promise<BackupReport> {
   const file = path.resolve(destination);
-  mkdirSync(path.dirname(file), { recursive: true });
+  ensurePrivateDir(path.dirname(file));
   if (config.dialect === 'sqlite') {
     if (config.url === ':memory:') throw new Error('An in-memory database cannot be backed up.');
     if (!existsSync(config.url)) throw new Error(`There is no database at ${config.url}.`);
     if (path.resolve(config.url) === file) throw new Error('The backup file must not be the database itself.');
+    // Created 0600 before SQLite writes into it, so the copy is never readable by others.
+    preparePrivateFile(file);
     const handle = openDatabase(config);
     try {
       await handle.backup?.(file);
@@ -51,7 +55,15 @@ export async function backupDatabase(config: Config['database'], destination: st
       await handle.close();
     }
   } else {
-    await runPgTool('pg_dump', ['--format=custom', `--file=${file}`], config.url);
+    const existed = existsSync(file);
+    // pg_dump keeps the mode of the file it truncates: 0600.
+    preparePrivateFile(file);
+    try {
+      await runPgTool('pg_dump', ['--format=custom', `--file=${file}`], config.url);
+    } catch (error) {
+      if (!existed) rmSync(file, { force: true });
+      throw error;
+    }
   }
   return { file, bytes: statSync(file).size };
 }
@@ -87,7 +99,8 @@ export async function restoreDatabase(config: Config['database'], source: string
       }
       if (check !== 'ok') throw new Error(`${file} is damaged (integrity check: ${String(check)}).`);
       if (!hasSchema) throw new Error(`${file} is not a Gatehouse backup (it has no user table).`);
-      mkdirSync(path.dirname(config.url), { recursive: true });
+      // A database restored to a new place is created 0600, as openDatabase creates one.
+      if (!existsSync(config.url)) preparePrivateFile(config.url);
       await backup.backup(config.url);
     } finally {
       backup.close();

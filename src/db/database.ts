@@ -3,12 +3,12 @@
  * timeout) by default, or a `pg` pool for PostgreSQL. Both come back as the same typed
  * `Kysely<Database>`; the few dialect differences live here and in `dialect-helpers.ts`.
  */
-import { mkdirSync } from 'node:fs';
-import path from 'node:path';
+import { existsSync } from 'node:fs';
 import SqliteDatabase from 'better-sqlite3';
 import { Kysely, PostgresDialect, SqliteDialect, sql } from 'kysely';
 import pg from 'pg';
 import type { Config, DatabaseDialect } from '../config.js';
+import { preparePrivateFile } from '../shared/private-files.js';
 import type { Database } from './schema.js';
 import { withPreparedStatements } from './pg-prepared.js';
 
@@ -101,7 +101,9 @@ function withStatementCache(sqlite: SqliteDatabase.Database): { prepare(sql: str
 /**
  * Opens (and for SQLite creates) the database.
  *
- * @param config the `database` section; for SQLite the parent directory is created.
+ * @param config the `database` section. SQLite: a new database file is created 0600 in a directory
+ *   created 0700 (the file holds the token signing private key; SQLite gives its `-wal` and `-shm`
+ *   files the database file's mode); an existing file keeps its mode.
  * @throws when PostgreSQL's URL is malformed (connection errors surface on first query).
  */
 export function openDatabase(config: Config['database']): DatabaseHandle {
@@ -116,7 +118,7 @@ export function openDatabase(config: Config['database']): DatabaseHandle {
     const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool: config.preparedStatements ? withPreparedStatements(pool) : pool }) });
     return { db, dialect: 'postgres', close: onceAsync(() => db.destroy()) };
   }
-  if (config.url !== ':memory:') mkdirSync(path.dirname(config.url), { recursive: true });
+  if (config.url !== ':memory:' && !existsSync(config.url)) preparePrivateFile(config.url);
   const sqlite = new SqliteDatabase(config.url);
   sqlite.pragma('journal_mode = WAL');
   sqlite.pragma('foreign_keys = ON');

@@ -47,6 +47,15 @@ export async function migrateToLatest(db: Kysely<any>, dialect: DatabaseDialect)
   return { applied: (result.results ?? []).filter((r) => r.status === 'Success').map((r) => r.migrationName) };
 }
 
+/** True when at least one migration has run on `db`: false for a new, empty database. */
+export async function hasAppliedMigrations(db: Kysely<any>, dialect: DatabaseDialect): Promise<boolean> {
+  const migrator = new Migrator({
+    db,
+    provider: { getMigrations: async () => allMigrations(dialect) },
+  });
+  return (await migrator.getMigrations()).some((m) => m.executedAt !== undefined);
+}
+
 /** The names of the migrations not yet applied to `db`, in order (for `gatehouse config check`). */
 export async function pendingMigrations(db: Kysely<any>, dialect: DatabaseDialect): Promise<string[]> {
   const migrator = new Migrator({

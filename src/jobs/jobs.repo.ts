@@ -97,6 +97,12 @@ export async function upsertWorker(db: Executor, row: WorkerTable): Promise<void
     .execute();
 }
 
+/** The name a worker gave in its latest claim (`worker_name`, else its API key's name); undefined when it never claimed. */
+export async function findWorkerName(db: Executor, id: string): Promise<string | undefined> {
+  const row = await db.selectFrom('worker').select('name').where('id', '=', id).executeTakeFirst();
+  return row?.name;
+}
+
 /** Marks a worker as seen. */
 export async function touchWorker(db: Executor, id: string, nowIso: string): Promise<void> {
   await db.updateTable('worker').set({ last_seen_at: nowIso }).where('id', '=', id).execute();

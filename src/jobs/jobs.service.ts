@@ -22,6 +22,7 @@ import {
   findHeldJobs,
   findJob,
   findJobsByIdempotencyKeys,
+  findWorkerName,
   insertJobs,
   type JobQuery,
   listJobs,
@@ -158,6 +159,14 @@ export class JobService {
   async get(id: string, principal: Principal | null, eventLimit = 100): Promise<{ job: JobView; events: JobEventView[] }> {
     const row = await this.visibleJob(id, principal);
     return { job: toJobView(row), events: await latestJobEvents(this.options.db, id, eventLimit) };
+  }
+
+  /**
+   * The name of the worker with this id (`JobView.worker_id`, the id of its API key): the
+   * `worker_name` of its latest claim, else the key's name. Null for an id that never claimed.
+   */
+  async workerName(workerId: string): Promise<string | null> {
+    return (await findWorkerName(this.options.db, workerId)) ?? null;
   }
 
   /** A job's events after `afterSeq`, oldest first. @throws AppError `not_found`. */

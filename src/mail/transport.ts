@@ -4,10 +4,11 @@
  * server can still open the verification link). Also the {@link DeliveryTransport} contract the
  * outbox dispatcher uses for every channel (email here; Mattermost and webhook in `src/notify/`).
  */
-import { mkdir, writeFile } from 'node:fs/promises';
+import { writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import nodemailer from 'nodemailer';
 import type { OutboxRow, OutboxTable } from '../db/schema.js';
+import { ensurePrivateDirAsync, PRIVATE_FILE_MODE } from '../shared/private-files.js';
 
 /** The channels the outbox carries. */
 export type OutboxChannel = OutboxTable['channel'];
@@ -94,13 +95,16 @@ export function createSmtpTransport(smtpUrl: string): MailTransport {
   };
 }
 
-/** Writes each message to `<dir>/<time>-<id>.eml`. */
+/**
+ * Writes each message to `<dir>/<time>-<id>.eml`, mode 0600 in a directory created 0700: the
+ * messages carry sign-in, verification and reset links.
+ */
 export function createFileTransport(dir: string): MailTransport {
   const transporter = nodemailer.createTransport({ streamTransport: true, buffer: true, newline: 'unix' });
   return {
     description: `files in ${dir}`,
     async send(message) {
-      await mkdir(dir, { recursive: true });
+      await ensurePrivateDirAsync(dir);
       const info = await transporter.sendMail({
         from: message.from,
         to: message.to,
@@ -111,7 +115,7 @@ export function createFileTransport(dir: string): MailTransport {
       });
       const stamp = new Date().toISOString().replace(/[:.]/g, '-');
       const file = path.join(dir, `${stamp}-${message.messageId}.eml`);
-      await writeFile(file, info.message as Buffer);
+      await writeFile(file, info.message as Buffer, { mode: PRIVATE_FILE_MODE });
       return { file };
     },
     close: () => transporter.close(),

@@ -4,7 +4,7 @@
  * (`SCHEDULE_<TASK>`, retention settings) and the README.
  */
 import { execFile } from 'node:child_process';
-import { mkdirSync, readdirSync, rmSync } from 'node:fs';
+import { readdirSync, rmSync } from 'node:fs';
 import path from 'node:path';
 import type { Kysely } from 'kysely';
 import type { AccountMails } from '../accounts/account-mails.js';
@@ -17,6 +17,7 @@ import { deleteFinishedJobs } from '../jobs/jobs.repo.js';
 import type { MailOutbox } from '../mail/outbox.service.js';
 import type { AuthChanges } from '../sessions/auth-changes.js';
 import { addSeconds } from '../shared/clock.js';
+import { ensurePrivateDir } from '../shared/private-files.js';
 import { adminDigestMail } from './digest-template.js';
 import {
   clearExpiredBan,
@@ -203,7 +204,7 @@ async function backup(deps: BuiltInTaskDeps, now: Date): Promise<{ outcome?: 'sk
     return { outcome: 'skipped', detail: { reason: 'pg_dump is not installed (PostgreSQL client tools, the server version or newer)' } };
   }
   const dir = path.join(dataDir, 'backups');
-  mkdirSync(dir, { recursive: true });
+  ensurePrivateDir(dir);
   const stamp = now.toISOString().replace(/\.\d{3}Z$/, 'Z').replace(/[-:]/g, '');
   const extension = backupExtension(database.dialect);
   const existing = new Set(readdirSync(dir));

@@ -108,6 +108,9 @@ describe.concurrent.each(dialects)('gatehouse api-keys, config, backup, restore 
       REDIS_URL: 'redis://:redis-pa55word@127.0.0.1:6379/0',
       WEBHOOK_SECRET: 'webhook-s3cret-value',
       MATTERMOST_WEBHOOK_URL: 'https://chat.example.com/hooks/mm-hook-s3cret',
+      // Signed URLs carry their credential in the query under any name: every value is masked.
+      WEBHOOK_URL: 'https://hooks.example.com/in?sig=webhook-sig-s3cret&expires=1893456000',
+      SITE_URL: 'https://example.org/?sig=site-sig-s3cret&sig=second-sig-s3cret',
     };
     const databaseUrl = dialect === 'postgres' ? database.url.replace('//postgres@', '//postgres:db-pa55word@') : database.url;
     const result = await runCli(['config', 'show'], {
@@ -119,7 +122,10 @@ describe.concurrent.each(dialects)('gatehouse api-keys, config, backup, restore 
     expect(result.stdout).toMatch(/^HOST\s+127\.0\.0\.1\s+default$/m);
     expect(result.stdout).toMatch(/^SMTP_URL\s+smtp:\/\/mailer:\*\*\*\*@127\.0\.0\.1:2525\s+environment$/m);
     expect(result.stdout).toMatch(/^REDIS_URL\s+redis:\/\/:\*\*\*\*@127\.0\.0\.1:6379\/0\s+environment$/m);
-    for (const secret of ['smtp-pa55word', 'redis-pa55word', 'webhook-s3cret-value', 'mm-hook-s3cret', 'db-pa55word']) {
+    expect(result.stdout).toMatch(/^SITE_URL\s+https:\/\/example\.org\/\?sig=\*\*\*\*\s+environment$/m);
+    expect(result.stdout).toMatch(/^WEBHOOK_URL\s+https:\/\/hooks\.example\.com\/\*\*\*\*\?sig=\*\*\*\*&expires=\*\*\*\*\s+environment$/m);
+    const leaked = ['smtp-pa55word', 'redis-pa55word', 'webhook-s3cret-value', 'mm-hook-s3cret', 'db-pa55word', 'webhook-sig-s3cret', 'site-sig-s3cret', 'second-sig-s3cret'];
+    for (const secret of leaked) {
       expect(result.stdout).not.toContain(secret);
     }
     const json = await runCli(['config', 'show', '--json'], { env: cleanEnv({ DATA_DIR: database.dataDir, DATABASE_URL: database.url }) });
@@ -152,6 +158,7 @@ describe.concurrent.each(dialects)('gatehouse api-keys, config, backup, restore 
       ['configuration', true],
       ['database', true],
       ['schema', true],
+      ['file modes', true],
       ['redis', false],
       ['smtp', false],
     ]);
@@ -218,6 +225,39 @@ describe.concurrent.each(dialects)('gatehouse api-keys, config, backup, restore 
     expect((await snapshot(database)).user).toHaveLength(2);
     expectExit(await cli(['restore', path.join(database.dataDir, 'missing.db'), '--yes']), 2);
   });
+
+  it.sequential('restore refuses while a server uses the database unless --force; without --yes or a terminal it exits 2 asking for --yes', async () => {
+    const file = path.join(database.dataDir, 'backups', `live${dialect === 'sqlite' ? '.db' : '.dump'}`);
+    expectExit(await cli(['backup', '--out', file]), 0);
+
+    const unanswered = await cli(['restore', file]); // standard input ends at once: no terminal, no answer
+    expectExit(unanswered, 2);
+    expect(unanswered.stderr).toMatch(/no terminal to confirm on.*Pass --yes to restore without asking/);
+
+    const server = await startServer(database);
+    try {
+      const refused = await cli(['restore', file, '--yes']);
+      expectExit(refused, 1);
+      expect(refused.stderr).toMatch(/^error: a Gatehouse server is using .*Stop every server first, or pass --force to restore anyway\.$/m);
+      expect(refused.stderr).toContain(dialect === 'sqlite' ? `(pid ${server.pid} on ` : 'connection(s) from');
+      expect(refused.stdout).not.toMatch(/Restored/);
+      expect((await login(server, owner, STRONG_PASSWORD)).status).toBe(200);
+
+      const forced = await cli(['restore', file, '--yes', '--force']);
+      expectExit(forced, 0);
+      expect(forced.stderr).toMatch(/^warning: restoring while a server uses /m);
+      expect(forced.stdout).toMatch(/^Restored /);
+    } finally {
+      await server.stop();
+    }
+    // Once the server is gone (PostgreSQL ends its backends a moment after the client closes), no --force is needed.
+    let restored = await cli(['restore', file, '--yes']);
+    for (let tries = 0; restored.code === 1 && restored.stderr.includes('is using') && tries < 50; tries++) {
+      await new Promise((resolve) => setTimeout(resolve, 200));
+      restored = await cli(['restore', file, '--yes']);
+    }
+    expectExit(restored, 0);
+  });
 });
 
 describe('gatehouse version bump', () => {
@@ -257,5 +297,8 @@ describe('gatehouse version bump', () => {
     expect(maskSecret('MATTERMOST_WEBHOOK_URL', 'https://mm.example/hooks/abc')).toBe('https://mm.example/****');
     expect(maskSecret('AUTH_ACCESS_TOKEN_TTL_SECONDS', '900')).toBe('900');
     expect(maskSecret('PUBLIC_URL', 'https://example.com/app')).toBe('https://example.com/app');
+    // Every query value of a *_URL setting, whatever its name (signed URLs: ?sig=, ?X-Amz-Signature=).
+    expect(maskSecret('SITE_URL', 'https://example.org/?sig=abc&X-Amz-Signature=def&v=1')).toBe('https://example.org/?sig=****&X-Amz-Signature=****&v=****');
+    expect(maskSecret('REDIS_URL', 'redis://h:6379/0?sig=abc&sig=def')).toBe('redis://h:6379/0?sig=****');
   });
 });

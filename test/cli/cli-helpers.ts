@@ -48,10 +48,10 @@ export async function createUser(
   return (JSON.parse(result.stdout) as { id: string }).id;
 }
 
-/** Starts `gatehouse serve` on `database`. */
+/** Starts `gatehouse serve` on `database` (allowing a minute to get ready: start-up takes 15 s+ on a loaded 2-core machine). */
 export async function startServer(database: TestDatabase): Promise<ServerProcess> {
   const port = await freePort();
-  return startServerProcess({ env: serverEnv({ port, dataDir: database.dataDir, databaseUrl: database.url }) });
+  return startServerProcess({ env: serverEnv({ port, dataDir: database.dataDir, databaseUrl: database.url }), readyTimeoutMs: 60_000 });
 }
 
 /** Signs in over HTTP with a password; returns the status and the session cookie pair (when 200). */

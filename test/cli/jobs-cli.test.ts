@@ -18,8 +18,8 @@ import { cliEnv, cliFor, createUser, expectExit, expectNoStackTrace, login } fro
 
 afterAll(killAllChildren);
 
-// Every step spawns the real binary (about a second each, migrations included), several per test.
-vi.setConfig({ testTimeout: 180_000 });
+// Every step spawns the real binary (about a second each, migrations included; 5-8 s at load average 20), many per test.
+vi.setConfig({ testTimeout: 360_000 });
 
 interface JobJson {
   id: string;
@@ -321,6 +321,22 @@ describe.concurrent.each(dialects)('gatehouse queues and jobs (%s)', (dialect) =
         },
       };
     }
+
+    it.sequential('jobs show names the worker holding a job (its worker_name), with the id of its API key', async () => {
+      await cli(['queues', 'create', 'cli.show']).then((r) => expectExit(r, 0));
+      const w = await newWorker();
+      const job = await json<JobJson>(['jobs', 'enqueue', 'cli.show', '--kind', 'render']);
+      const claimed = await w.call('claim', { queues: ['cli.show'], wait_s: 5, worker_name: 'render-box-7' });
+      expect((claimed.job as JobJson).id).toBe(job.id);
+      const shown = await showJob(job.id);
+      const workerId = (shown.job as JobJson & { worker_id: string }).worker_id;
+      expect(shown.job).toMatchObject({ state: 'running', worker_name: 'render-box-7' });
+      const text = await cli(['jobs', 'show', job.id]);
+      expectExit(text, 0);
+      expect(text.stdout).toMatch(new RegExp(`^Worker:\\s+render-box-7 \\(API key ${workerId}\\)$`, 'm'));
+      const queued = await json<JobJson>(['jobs', 'enqueue', 'cli.show', '--kind', 'render']);
+      expect((await showJob(queued.id)).job).toMatchObject({ worker_id: null, worker_name: null });
+    });
 
     it.sequential('jobs watch --json prints each event as it happens and exits 0 when the job succeeds', async ({ onTestFinished }) => {
       await cli(['queues', 'create', 'cli.watch']).then((r) => expectExit(r, 0));

@@ -69,7 +69,7 @@ describe.concurrent.each(dialects)('gatehouse keys and groups commands against a
   const admin = uniqueEmail('cli-keys-admin');
   const member = uniqueEmail('cli-member');
 
-  const cli = (args: string[], input?: string) => runCli(args, { env, ...(input === undefined ? {} : { input }) });
+  const cli = (args: string[], input?: string) => runCli(args, { env, timeoutMs: 60_000, ...(input === undefined ? {} : { input }) });
 
   async function startServer(): Promise<ServerProcess> {
     const port = await freePort();
@@ -113,7 +113,8 @@ describe.concurrent.each(dialects)('gatehouse keys and groups commands against a
       expect(kid0, rotated.stdout).toBeDefined();
       expect(kid0).not.toBe(kid1);
       expect(rotated.stdout).toMatch(/no restart is needed/);
-      expect(rotated.stderr).toBe('');
+      // stderr names the database a changing command uses (stdout stays the command's output).
+      expect(rotated.stderr).toBe(`Database: ${dialect} ${dialect === 'sqlite' ? database.url.replace(/^sqlite:/, '') : database.url}\n`);
 
       const json = await cli(['keys', 'rotate', '--json']);
       expectOk(json);

@@ -5,6 +5,8 @@
  * resuming deliveries of the running server, and `notify outbox` showing dead deliveries and
  * retrying them once the receiver is back — also after a restart of the server.
  */
+import { readdirSync, readFileSync } from 'node:fs';
+import path from 'node:path';
 import { sql } from 'kysely';
 import { afterAll, describe, expect, it } from 'vitest';
 import { verifyWebhookSignature } from '../../src/notify/webhook-signature.js';
@@ -13,6 +15,7 @@ import { STRONG_PASSWORD, uniqueEmail } from '../helpers/harness.js';
 import { http } from '../helpers/http-client.js';
 import { inspectDatabase } from '../helpers/inspect-database.js';
 import {
+  cleanEnv,
   type CliResult,
   freePort,
   killAllChildren,
@@ -76,7 +79,7 @@ describe.concurrent.each(dialects)('gatehouse notify against a real server (%s)'
         RATE_LIMIT_IP_PER_MINUTE: '100000',
       },
     });
-    const cli = (...args: string[]) => runCli(args, { env });
+    const cli = (...args: string[]) => runCli(args, { env, timeoutMs: 60_000 });
     const outbox = async (...args: string[]): Promise<OutboxItem[]> => {
       const result = await cli('notify', 'outbox', '--json', ...args);
       expectExit(result, 0);
@@ -113,7 +116,7 @@ describe.concurrent.each(dialects)('gatehouse notify against a real server (%s)'
     expect(unknown.stderr).toMatch(/must be one of email, mattermost, webhook/);
 
     // A paused channel holds the running server's deliveries; enabling lets them go.
-    const first = await startServerProcess({ env });
+    const first = await startServerProcess({ env, readyTimeoutMs: 60_000 });
     servers.push(first);
     expectExit(await cli('notify', 'disable', 'mattermost'), 0);
     const paused = uniqueEmail('paused');
@@ -164,7 +167,7 @@ describe.concurrent.each(dialects)('gatehouse notify against a real server (%s)'
     }
     expect(await first.stop()).toEqual({ code: 0, signal: null });
     receiver = await startHttpReceiver(receiverPort);
-    const second = await startServerProcess({ env });
+    const second = await startServerProcess({ env, readyTimeoutMs: 60_000 });
     servers.push(second);
     await receiver.waitFor((r) => r.path === '/hooks/cli' && r.body.includes('restart-'), 15_000);
     await receiver.waitFor((r) => r.path === '/events' && r.body.includes(later), 15_000);
@@ -181,5 +184,29 @@ describe.concurrent.each(dialects)('gatehouse notify against a real server (%s)'
     await within(10_000, async () => (await outbox()).length === 0);
     expect(receiver.requests.filter((r) => r.body.includes(lost))).toHaveLength(2); // each delivered once
     expectExit(await cli('notify', 'outbox', '--retry', '0190a0a0-0000-7000-8000-000000000000'), 2);
-  }, 120_000);
+  }, 360_000);
+
+  it('test --channel email goes to opted-in admins without ADMIN_EMAILS; with no recipient the message names every way to get one', async ({ onTestFinished }) => {
+    const database = await createTestDatabase(dialect);
+    onTestFinished(() => database.drop());
+    // No SMTP_URL: messages become .eml files in DATA_DIR/mail. No ADMIN_EMAILS.
+    const env = cleanEnv({ DATA_DIR: database.dataDir, DATABASE_URL: database.url });
+    const cli = (args: string[], input?: string) => runCli(args, { env, timeoutMs: 60_000, ...(input === undefined ? {} : { input }) });
+    const admin = uniqueEmail('opted-in-admin');
+    expectExit(await cli(['users', 'create', '--email', admin, '--name', 'Ops', '--admin', '--password-stdin'], `${STRONG_PASSWORD}\n`), 0);
+
+    const none = await cli(['notify', 'test', '--channel', 'email']);
+    expectExit(none, 2);
+    expect(none.stderr).toMatch(/No email recipient: pass --to EMAIL, set ADMIN_EMAILS, or opt an active admin in with the profile key "notify_admin": true/);
+
+    expectExit(await cli(['users', 'edit', admin, '--profile', '{"notify_admin":true}']), 0);
+    const sent = await cli(['notify', 'test', '--channel', 'email']);
+    expectExit(sent, 0);
+    expect(sent.stdout).toContain(`Sent a test message on email to ${admin}`);
+    const mails = readdirSync(path.join(database.dataDir, 'mail')).filter((f) => f.endsWith('.eml'));
+    expect(mails).toHaveLength(1);
+    const eml = readFileSync(path.join(database.dataDir, 'mail', mails[0] ?? ''), 'utf8');
+    expect(eml).toMatch(new RegExp(`^To: ${admin.replace(/[.+]/g, '\\$&')}$`, 'm'));
+    expect(eml).toMatch(/^Subject: =\?UTF-8\?Q\?Test_notification/m); // RFC 2047-encoded (it has an em dash)
+  }, 240_000);
 });

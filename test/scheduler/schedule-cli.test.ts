@@ -3,17 +3,26 @@
  * `npm run build`) against a real database: the table and JSON listings, a manual run recorded
  * in the history, and the exit codes (0 ok, 1 the task failed, 2 unknown task).
  */
-import { writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { SCHEDULED_TASK_NAMES } from '../../src/config.js';
 import { dialects } from '../helpers/dialects.js';
-import { cleanEnv, type CliResult, killAllChildren, runCli } from '../helpers/server-process.js';
+import { cleanEnv, type CliResult, killAllChildren, REPO_ROOT, runCli } from '../helpers/server-process.js';
 import { createTestDatabase, type TestDatabase } from '../helpers/test-database.js';
 
 function describeResult(result: CliResult): string {
   return `exit ${result.code}\nstdout: ${result.stdout}\nstderr: ${result.stderr}`;
 }
+
+describe('the README', () => {
+  it('names every task that "gatehouse schedule run" accepts', () => {
+    const readme = readFileSync(path.join(REPO_ROOT, 'README.md'), 'utf8');
+    const line = readme.split('\n').find((l) => l.startsWith('| `gatehouse schedule run TASK'));
+    const listed = [...(/Tasks: (.*?)\. \|$/.exec(line ?? '')?.[1] ?? '').matchAll(/`([a-z-]+)`/g)].map((m) => m[1]);
+    expect(listed).toEqual([...SCHEDULED_TASK_NAMES]);
+  });
+});
 
 describe.each(dialects)('gatehouse schedule (%s)', (dialect) => {
   let database: TestDatabase;

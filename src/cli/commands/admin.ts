@@ -11,11 +11,13 @@ import type { ApiKeyView } from '../../access/api-keys.service.js';
 import { type Config, ConfigError, describeConfig, loadConfig, maskSecret } from '../../config.js';
 import { backupDatabase, backupExtension, restoreDatabase } from '../../db/backup.js';
 import { openDatabase, pingDatabase } from '../../db/database.js';
+import { findRunningServers } from '../../db/server-presence.js';
 import { pendingMigrations } from '../../db/migrate.js';
+import { findLooseModes } from '../../shared/private-files.js';
 import { PACKAGE_JSON_PATH } from '../../version.js';
-import { CLI_ACTOR, positiveInt, withGatehouse } from '../context.js';
+import { CLI_ACTOR, describeDatabase, positiveInt, withGatehouse } from '../context.js';
 import { ExitCode, ExitError, renderTable } from '../output.js';
-import { CancelledError, createAsker } from '../prompts.js';
+import { confirmOrHint } from '../prompts.js';
 
 /** How long `config check` waits for each service before calling it unreachable. */
 const CHECK_TIMEOUT_MS = 5000;
@@ -24,7 +26,34 @@ const CHECK_TIMEOUT_MS = 5000;
 interface CheckResult {
   check: string;
   ok: boolean;
+  /** Something to fix that does not stop Gatehouse (shown as WARN; the exit code stays 0). */
+  warning?: boolean;
   detail: string;
+}
+
+/** How many loose paths `config check` names before summing up the rest. */
+const LOOSE_MODES_SHOWN = 5;
+
+/**
+ * Warns about private paths others may read: DATA_DIR, its backups/ and mail/ directories and the
+ * files directly in them, and the SQLite database with its -wal/-shm files wherever it lives.
+ */
+function checkFileModes(config: Config): CheckResult {
+  const dirs = [config.dataDir, path.join(config.dataDir, 'backups'), path.join(config.dataDir, 'mail')];
+  const sqlite = config.database.dialect === 'sqlite' && config.database.url !== ':memory:' ? config.database.url : null;
+  const files = sqlite ? [sqlite, `${sqlite}-wal`, `${sqlite}-shm`] : [];
+  const loose = findLooseModes({ dirs, files });
+  if (loose.length === 0 && !existsSync(config.dataDir)) return { check: 'file modes', ok: true, detail: `${config.dataDir} does not exist yet (created 0700)` };
+  if (loose.length === 0) return { check: 'file modes', ok: true, detail: `only the owner can read ${config.dataDir}${sqlite ? ` and ${sqlite}` : ''}` };
+  const octal = (mode: number) => `0${mode.toString(8)}`;
+  const named = loose.slice(0, LOOSE_MODES_SHOWN).map((l) => `${l.path} (${octal(l.mode)}, want ${octal(l.wanted)})`);
+  if (loose.length > LOOSE_MODES_SHOWN) named.push(`and ${loose.length - LOOSE_MODES_SHOWN} more`);
+  return {
+    check: 'file modes',
+    ok: true,
+    warning: true,
+    detail: `readable by other users: ${named.join(', ')}. The database holds the token signing key and backups and mail hold secrets: chmod 700 the directories and 600 the files.`,
+  };
 }
 
 function withTimeout<T>(promise: Promise<T>, what: string): Promise<T> {
@@ -201,7 +230,7 @@ export function registerAdminCommands(program: Command): void {
   config
     .command('check')
     .description(
-      'Validate the configuration and reach the database (and Redis and SMTP when configured). Exit 0: all good; 1: something is unreachable; 2: invalid configuration.',
+      'Validate the configuration and reach the database (and Redis and SMTP when configured); warn (WARN, exit 0) about private files and directories other users may read. Exit 0: all good; 1: something is unreachable; 2: invalid configuration.',
     )
     .option('--json', 'print JSON', false)
     .action(async (opts: { json: boolean }) => {
@@ -216,12 +245,13 @@ export function registerAdminCommands(program: Command): void {
       }
       const checks: CheckResult[] = [{ check: 'configuration', ok: true, detail: 'valid' }];
       checks.push(...(await checkDatabase(loaded)));
+      checks.push(checkFileModes(loaded));
       if (loaded.limits.redisUrl) checks.push(await checkRedis(loaded.limits.redisUrl));
       if (loaded.mail.smtpUrl) checks.push(await checkSmtp(loaded.mail.smtpUrl));
       else checks.push({ check: 'smtp', ok: true, detail: `SMTP_URL is not set: emails are written to ${path.join(loaded.dataDir, 'mail')}` });
       const ok = checks.every((c) => c.ok);
       if (opts.json) console.log(JSON.stringify({ ok, checks }, null, 2));
-      else console.log(renderTable(checks.map((c) => ({ ...c, status: c.ok ? 'ok' : 'FAIL' })), [['CHECK', 'check'], ['STATUS', 'status'], ['DETAIL', 'detail']]));
+      else console.log(renderTable(checks.map((c) => ({ ...c, status: !c.ok ? 'FAIL' : c.warning ? 'WARN' : 'ok' })), [['CHECK', 'check'], ['STATUS', 'status'], ['DETAIL', 'detail']]));
       if (!ok) throw new ExitError(ExitCode.failure);
     });
 
@@ -244,16 +274,25 @@ export function registerAdminCommands(program: Command): void {
   program
     .command('restore <file>')
     .description(
-      'Replace ALL data with a backup made by "gatehouse backup". Stop every Gatehouse server first. SQLite: the backup is checked, then copied in with the backup API; PostgreSQL: pg_restore --clean --if-exists in one transaction.',
+      'Replace ALL data with a backup made by "gatehouse backup". Refuses while a Gatehouse server uses the database (unless --force): stop every server first. SQLite: the backup is checked, then copied in with the backup API; PostgreSQL: pg_restore --clean --if-exists in one transaction.',
     )
-    .option('--yes', 'do not ask for confirmation (scripts)', false)
-    .action(async (file: string, opts: { yes: boolean }) => {
+    .option('--yes', 'do not ask for confirmation (scripts; without a terminal, pipe "yes" or pass --yes)', false)
+    .option('--force', 'restore even while a server uses the database (it keeps its cached view of the old data: restart it)', false)
+    .action(async (file: string, opts: { yes: boolean; force: boolean }) => {
       const loaded = loadConfig();
       if (!existsSync(file)) throw new ExitError(ExitCode.invalidInput, `There is no backup file at ${path.resolve(file)}.`);
       const target = loaded.database.dialect === 'sqlite' ? loaded.database.url : maskSecret('DATABASE_URL', loaded.database.url);
-      if (!opts.yes && !(await createAsker().confirm(`Replace every row in ${target} with ${file}? Servers must be stopped.`))) {
-        throw new CancelledError();
+      console.error(`Database: ${describeDatabase(loaded.database)}`);
+      // A live server would keep serving cached sessions of the old data and write into the new.
+      const servers = await findRunningServers(loaded.database);
+      if (servers.length && !opts.force) {
+        throw new ExitError(
+          ExitCode.failure,
+          `error: a Gatehouse server is using ${target} (${servers.join('; ')}). Stop every server first, or pass --force to restore anyway.`,
+        );
       }
+      if (servers.length) console.error(`warning: restoring while a server uses ${target} (${servers.join('; ')}): restart it afterwards.`);
+      if (!opts.yes) await confirmOrHint(`Replace every row in ${target} with ${file}?`, 'Pass --yes to restore without asking.');
       const report = await restoreDatabase(loaded.database, file);
       console.log(`Restored ${target} from ${report.file}. Run "gatehouse migrate" (or start the server) to apply newer migrations.`);
     });

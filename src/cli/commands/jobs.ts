@@ -16,7 +16,7 @@ import { isAppError } from '../../shared/errors.js';
 import { isUuid } from '../../shared/ids.js';
 import { CLI_ACTOR, intIn, parseDuration, positiveInt, withGatehouse } from '../context.js';
 import { ExitCode, ExitError, renderTable } from '../output.js';
-import { CancelledError, createAsker, readStdin } from '../prompts.js';
+import { confirmOrHint, readStdin } from '../prompts.js';
 
 /** Events read per query while watching. */
 const WATCH_PAGE = 500;
@@ -100,8 +100,11 @@ export function describeEvent(event: JobEventView): string[] {
   return [parts.join(' ')];
 }
 
-/** Text lines of a job: field, value. */
-function describeJob(job: JobView, owner: string): string {
+/**
+ * Text lines of a job: field, value. `worker` is the holding worker's name (`worker_name` of its
+ * claim), shown with the id of its API key (`worker_id`).
+ */
+function describeJob(job: JobView, owner: string, worker: string | null): string {
   const rows: Array<[string, string]> = [
     ['ID', job.id],
     ['Queue', job.queue],
@@ -114,7 +117,7 @@ function describeJob(job: JobView, owner: string): string {
     ['Priority', String(job.priority)],
     ['Run after', job.run_after],
     ['Owner', owner],
-    ['Worker', job.worker_id ?? '-'],
+    ['Worker', job.worker_id === null ? '-' : `${worker ?? '(unknown)'} (API key ${job.worker_id})`],
     ['Lease expires', job.lease_expires_at ?? '-'],
     ['Idempotency key', job.idempotency_key ?? '-'],
     ['Payload', JSON.stringify(job.payload)],
@@ -253,24 +256,6 @@ async function watchQueue(gatehouse: Gatehouse, queue: string, opts: WatchOption
   }
 }
 
-/**
- * Asks to confirm an action unless `--yes`; without a terminal it reads one answer line from
- * standard input (`yes` to go on).
- * @throws ExitError 2 with a hint when standard input ends without an answer; CancelledError on "no" or Ctrl-C.
- */
-async function confirmOrHint(question: string, hint: string): Promise<void> {
-  let ok: boolean;
-  try {
-    ok = await createAsker().confirm(question);
-  } catch (error) {
-    if (error instanceof CancelledError && !process.stdin.isTTY) {
-      throw new ExitError(ExitCode.invalidInput, `error: no terminal to confirm on (standard input ended). ${hint}`);
-    }
-    throw error;
-  }
-  if (!ok) throw new CancelledError();
-}
-
 interface ListOptions {
   queue?: string;
   state?: JobState;
@@ -350,13 +335,15 @@ export function registerJobCommands(program: Command): void {
     .description('Show one job with all its fields and its recent events.')
     .addArgument(new Argument('<id>', 'job id').argParser(jobId))
     .option('--events <n>', 'how many of the latest events to show (at most 1000)', positiveInt, 20)
-    .option('--json', 'print JSON ({job, events})', false)
+    .option('--json', 'print JSON ({job, events}; job also has worker_name)', false)
     .action(async (id: string, opts: { events: number; json: boolean }) => {
       await withGatehouse(async (gatehouse) => {
         const { job, events } = await gatehouse.jobs.get(id, null, Math.min(opts.events, 1000));
-        if (opts.json) return console.log(JSON.stringify({ job, events }, null, 2));
+        // Operators know workers by name; worker_id is the id of the worker's API key.
+        const workerName = job.worker_id === null ? null : await gatehouse.jobs.workerName(job.worker_id);
+        if (opts.json) return console.log(JSON.stringify({ job: { ...job, worker_name: workerName }, events }, null, 2));
         const owner = job.owner_id === null ? '- (operator)' : ((await ownerEmails(gatehouse, [job])).get(job.owner_id) ?? job.owner_id);
-        console.log(describeJob(job, owner));
+        console.log(describeJob(job, owner, workerName));
         if (events.length === 0) return;
         console.log(`\nLatest events:`);
         console.log(

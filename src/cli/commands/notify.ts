@@ -72,7 +72,7 @@ export function registerNotifyCommands(program: Command): void {
     .command('test')
     .description('Send a test message on one channel now and report the outcome (exit 1 when it failed; it stays in the outbox for retries).')
     .requiredOption('--channel <channel>', `one of ${CHANNELS.join(', ')}`, channelArg)
-    .option('--to <email>', 'email recipient (default: the admin recipients, ADMIN_EMAILS and opted-in admins)')
+    .option('--to <email>', 'email recipient (default: the admin recipients: ADMIN_EMAILS and active admins whose profile has "notify_admin": true)')
     .option('--json', 'print JSON', false)
     .action(async (opts: { channel: Channel; to?: string; json: boolean }) => {
       await withGatehouse(async (gatehouse) => {
@@ -81,7 +81,10 @@ export function registerNotifyCommands(program: Command): void {
           throw new AppError('validation_failed', `The ${opts.channel} channel is not configured (see the README's Notifications section).`);
         }
         if (opts.channel === 'email' && !opts.to && (await gatehouse.notify.adminRecipients()).length === 0) {
-          throw new AppError('validation_failed', 'No email recipient: pass --to or set ADMIN_EMAILS.');
+          throw new AppError(
+            'validation_failed',
+            'No email recipient: pass --to EMAIL, set ADMIN_EMAILS, or opt an active admin in with the profile key "notify_admin": true (gatehouse users edit EMAIL --profile \'{"notify_admin":true}\' replaces their whole profile).',
+          );
         }
         const results = await gatehouse.notify.sendTest(opts.channel, { to: opts.to, requestedBy: 'gatehouse notify test' });
         if (opts.json) {
