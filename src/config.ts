@@ -51,6 +51,11 @@ export interface Config {
   };
   /** Directory for the SQLite file, the mail drop and other local state. Absolute path. */
   dataDir: string;
+  /**
+   * The variables this configuration was read from (environment over `.env`), for feature modules'
+   * own config sections (src/modules/registry.ts). Read only through a module's schema.
+   */
+  env: Readonly<Record<string, string | undefined>>;
   database: {
     dialect: DatabaseDialect;
     /** For SQLite an absolute file path (or `:memory:`); for PostgreSQL the connection string. */
@@ -185,7 +190,7 @@ export class ConfigError extends Error {
   }
 }
 
-const booleanString = z
+export const booleanString = z
   .enum(['true', 'false', '1', '0', 'yes', 'no', 'on', 'off'], {
     message: 'must be true or false',
   })
@@ -413,6 +418,7 @@ export function loadConfig(env: RawEnv = withDotenv(process.env)): Config {
       logLevel: e.LOG_LEVEL,
     },
     dataDir,
+    env: Object.freeze({ ...env }),
     database: { ...resolveDatabase(e.DATABASE_URL, dataDir), poolSize: e.DATABASE_POOL_SIZE, preparedStatements: e.DATABASE_PREPARED_STATEMENTS },
     auth: {
       requireEmailVerification: e.AUTH_REQUIRE_EMAIL_VERIFICATION,

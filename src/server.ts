@@ -27,7 +27,7 @@ export async function startServer(config: Config, overrides: GatehouseOverrides 
   try {
     app = await buildApp(gatehouse);
     const address = await app.listen({ port: config.server.port, host: config.server.host });
-    gatehouse.startBackground();
+    await gatehouse.startBackground();
     gatehouse.logger.info(
       {
         address,

@@ -2,7 +2,7 @@
 import { InvalidArgumentError } from 'commander';
 import type { ActorContext } from '../audit/audit.service.js';
 import { loadConfig } from '../config.js';
-import { createGatehouse, type Gatehouse } from '../container.js';
+import { createGatehouse, type Gatehouse, type GatehouseOverrides } from '../container.js';
 import { createLogger } from '../shared/logger.js';
 
 /** The audit-log actor for commands run from the terminal. */
@@ -12,9 +12,9 @@ export const CLI_ACTOR: ActorContext = { actorId: null, ip: null, userAgent: 'ga
  * Builds Gatehouse from the environment (and `.env`), runs `work`, and always closes it.
  * Logs go to stderr at `warn` so stdout carries only the command's output.
  */
-export async function withGatehouse<T>(work: (gatehouse: Gatehouse) => Promise<T>): Promise<T> {
+export async function withGatehouse<T>(work: (gatehouse: Gatehouse) => Promise<T>, overrides: Pick<GatehouseOverrides, 'modules'> = {}): Promise<T> {
   const config = loadConfig();
-  const gatehouse = await createGatehouse(config, { logger: createLogger({ level: 'warn', stderr: true }) });
+  const gatehouse = await createGatehouse(config, { ...overrides, logger: createLogger({ level: 'warn', stderr: true }) });
   try {
     return await work(gatehouse);
   } finally {

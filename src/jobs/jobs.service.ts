@@ -17,6 +17,7 @@ import { pageOfRows } from '../shared/paging.js';
 import { findFilesByIds } from '../files/files.repo.js';
 import { appendEvents, stateEvent } from './job-events.js';
 import { latestJobEvents, latestQueueEventId, listJobEvents, replayEvents } from './job-events.repo.js';
+import type { JobHooks } from './job-hooks.js';
 import type { JobHub } from './job-hub.js';
 import {
   findHeldJobs,
@@ -63,6 +64,8 @@ export interface JobServiceOptions {
   audit: AuditLog;
   /** Largest serialised payload, in bytes. */
   payloadMaxBytes: number;
+  /** Modules' handlers for job outcomes (a cancel is one), run inside the recording transaction. */
+  hooks?: JobHooks;
 }
 
 /** Filters for {@link JobService.list}. */
@@ -323,6 +326,7 @@ export class JobService {
         if (!row) return undefined;
         await appendEvents(tx, hub, [stateEvent(row, current.state, { reason: action, by: actor.actorId })], nowIso);
         await audit.record(tx.db, actor, { action: `job.${action}`, targetType: 'job', targetId: id, details: { from: current.state, to: row.state } });
+        await this.options.hooks?.run(tx, row, nowIso);
         return row;
       });
       if (updated) {

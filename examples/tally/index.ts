@@ -1,0 +1,58 @@
+/**
+ * The example feature module of docs/architecture.md: a table, routes, a job hook, a config
+ * section, a permission, an error code and a CLI command, in one folder. Registered by adding it
+ * to a module list (`createGatehouse(config, { modules: [...MODULES, tallyModule] })` here; a
+ * shipped feature adds one line to `src/modules/index.ts`).
+ */
+import { z } from 'zod';
+import { defineModule } from '../../src/modules/contract.js';
+import { renderTable } from '../../src/cli/output.js';
+import { tallyMigrations } from './tally.migrations.js';
+import { tallyRoutes } from './tally.routes.js';
+import './tally.schema.js';
+import { TALLY_KIND, TALLY_PARENT, TallyService, type TallySettings } from './tally.service.js';
+
+declare module '../../src/shared/errors.js' {
+  interface ModuleErrorCodes {
+    tally_too_long: true;
+  }
+}
+
+/** The example module. */
+export const tallyModule = defineModule<TallyService, TallySettings>({
+  name: 'tally',
+  description: 'Example: sums of numbers computed by workers (docs/architecture.md).',
+  migrations: tallyMigrations,
+  permissions: {
+    'tallies:write': { description: 'Ask for tallies and read your own', roles: ['user'] },
+    'tallies:manage': { description: "Read everyone's tallies" },
+  },
+  errors: { tally_too_long: { status: 422, title: 'Too many numbers for one tally' } },
+  config: {
+    schema: z.object({
+      TALLY_QUEUE: z.string().regex(/^[a-z0-9._-]{1,64}$/, 'must be a queue name').default('tally'),
+      TALLY_MAX_NUMBERS: z.coerce.number().int().min(1).max(100_000).default(1000),
+    }),
+    settings: (v) => ({ queue: v.TALLY_QUEUE as string, maxNumbers: v.TALLY_MAX_NUMBERS as number }),
+  },
+  create: ({ gatehouse, settings }) =>
+    new TallyService({ db: gatehouse.database.db, clock: gatehouse.clock, jobs: gatehouse.jobs, queues: gatehouse.queues, settings }),
+  routes: (api, tallies) => tallyRoutes(api, tallies),
+  jobHooks: (tallies) => [{ name: 'tally.record', parentTypes: [TALLY_PARENT], kinds: [TALLY_KIND], handle: (event) => tallies.recordOutcome(event) }],
+  commands(program, open) {
+    program
+      .command('tallies')
+      .description('List tallies (example module).')
+      .option('--json', 'one JSON object per line')
+      .action((options: { json?: boolean }) =>
+        open(async (tallies) => {
+          const items = await tallies.list(null);
+          if (options.json) for (const t of items) console.log(JSON.stringify(t));
+          else {
+            const rows = items.map((t) => ({ id: t.id, status: t.status, sum: t.result ? String(t.result.sum) : '', numbers: String(t.numbers.length) }));
+            console.log(renderTable(rows, [['ID', 'id'], ['STATUS', 'status'], ['NUMBERS', 'numbers'], ['SUM', 'sum']]));
+          }
+        }),
+      );
+  },
+});

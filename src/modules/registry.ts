@@ -1,0 +1,72 @@
+/**
+ * Turns the module list into what the platform runs: validated config sections, the combined
+ * permission and error catalogues, role grants, and the built services.
+ */
+import { isValidPermission, type Role } from '../access/permissions.js';
+import { PERMISSIONS } from '../access/permissions.js';
+import { ConfigError } from '../config.js';
+import { registerErrorCodes } from '../shared/errors.js';
+import type { AnyModule } from './contract.js';
+
+/** A module whose config section has been validated. */
+export interface PreparedModule {
+  module: AnyModule;
+  settings: unknown;
+}
+
+const MODULE_NAME = /^[a-z][a-z0-9-]{0,39}$/;
+
+/**
+ * Checks the module list and reads each module's config section from `env`, registering the
+ * modules' error codes.
+ * @throws Error for a malformed or duplicate module name, a malformed permission, or a permission
+ *   claimed twice (programming errors); ConfigError naming every invalid variable.
+ */
+export function prepareModules(modules: readonly AnyModule[], env: Readonly<Record<string, string | undefined>>): PreparedModule[] {
+  const names = new Set<string>();
+  const permissionOwners = new Map<string, string>(Object.keys(PERMISSIONS).map((p) => [p, 'the platform']));
+  const problems: string[] = [];
+  const prepared: PreparedModule[] = [];
+  for (const module of modules) {
+    if (!MODULE_NAME.test(module.name)) throw new Error(`Module name "${module.name}" must match ${MODULE_NAME}.`);
+    if (names.has(module.name)) throw new Error(`Module ${module.name} is listed twice.`);
+    names.add(module.name);
+    for (const permission of Object.keys(module.permissions ?? {})) {
+      if (!isValidPermission(permission) || permission.includes('*')) throw new Error(`Module ${module.name}: "${permission}" is not a permission (resource:action).`);
+      const owner = permissionOwners.get(permission);
+      if (owner && owner !== module.name) throw new Error(`Module ${module.name}: permission ${permission} is already declared by ${owner}.`);
+      permissionOwners.set(permission, module.name);
+    }
+    if (module.errors) registerErrorCodes(module.name, module.errors);
+    let settings: unknown;
+    if (module.config) {
+      const present: Record<string, string> = {};
+      for (const key of Object.keys(module.config.schema.shape)) {
+        const value = env[key];
+        if (value !== undefined && value !== '') present[key] = value;
+      }
+      const parsed = module.config.schema.safeParse(present);
+      if (parsed.success) settings = module.config.settings(parsed.data as Record<string, unknown>);
+      else problems.push(...parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`));
+    }
+    prepared.push({ module, settings });
+  }
+  if (problems.length) throw new ConfigError(problems);
+  return prepared;
+}
+
+/** What each role holds from the modules' permissions (`admin` holds everything through `*`). */
+export function moduleRoleGrants(modules: readonly Pick<AnyModule, 'permissions'>[]): Record<Exclude<Role, 'admin'>, string[]> {
+  const grants: Record<Exclude<Role, 'admin'>, string[]> = { user: [], worker: [] };
+  for (const module of modules) {
+    for (const [permission, spec] of Object.entries(module.permissions ?? {})) {
+      for (const role of spec.roles ?? []) grants[role].push(permission);
+    }
+  }
+  return grants;
+}
+
+/** Every permission a module declares, with its description (for docs and `groups` validation messages). */
+export function modulePermissions(modules: readonly Pick<AnyModule, 'name' | 'permissions'>[]): Array<{ permission: string; description: string; module: string }> {
+  return modules.flatMap((m) => Object.entries(m.permissions ?? {}).map(([permission, spec]) => ({ permission, description: spec.description, module: m.name })));
+}
