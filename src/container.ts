@@ -397,6 +397,7 @@ export async function createGatehouse(config: Config, overrides: GatehouseOverri
       const services = module.create({ gatehouse, settings });
       built.push({ module, services });
       if (module.jobHooks) jobHooks.add(module.jobHooks(services));
+      if (module.fileAccess) files.addAccessRules(module.fileAccess(services));
     }
     return gatehouse;
   } catch (error) {

@@ -255,6 +255,16 @@ export class JobService {
   }
 
   /**
+   * The jobs the principal's worker (its API key) holds now (`running` or `paused` under it), for
+   * feature modules' file-access rules ("the worker holding an evaluation job of this challenge").
+   * @returns an empty list for a principal that is not an API key.
+   */
+  async heldJobs(principal: Principal): Promise<JobView[]> {
+    if (!principal.apiKey) return [];
+    return (await findHeldJobs(this.options.db, principal.apiKey.id)).map(toJobView);
+  }
+
+  /**
    * For file downloads: true when `principal` owns the job `file` was uploaded for, or its worker
    * (API key) holds a job listing the file as input, output or checkpoint.
    */

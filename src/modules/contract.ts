@@ -17,6 +17,7 @@ import type { z } from 'zod';
 import type { Role } from '../access/permissions.js';
 import type { Gatehouse } from '../container.js';
 import type { MigrationTypes } from '../db/migrations/types.js';
+import type { FileAccessRule } from '../files/files.service.js';
 import type { JobHook } from '../jobs/job-hooks.js';
 import type { ErrorDefinition } from '../shared/errors.js';
 
@@ -94,6 +95,8 @@ export interface GatehouseModule<Services = unknown, Settings = unknown> {
    * transaction that records the outcome (see {@link JobHook}).
    */
   jobHooks?(services: Services): readonly JobHook[];
+  /** Who may read files the module owns (beyond their uploader and `files:manage`); see {@link FileAccessRule}. */
+  fileAccess?(services: Services): readonly FileAccessRule[];
 }
 
 /** Any module, as lists hold them (a module's own types stay inside its folder). */
