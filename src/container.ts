@@ -56,7 +56,7 @@ import { type Clock, systemClock } from './shared/clock.js';
 import { createLogger } from './shared/logger.js';
 import type { AnyModule } from './modules/contract.js';
 import { MODULES } from './modules/index.js';
-import { moduleRoleGrants, prepareModules } from './modules/registry.js';
+import { moduleRoleGrants, moduleSchedulerTasks, prepareModules } from './modules/registry.js';
 import { AccessTokenService } from './tokens/access-tokens.service.js';
 
 /** Product name used in emails and pages. */
@@ -398,6 +398,10 @@ export async function createGatehouse(config: Config, overrides: GatehouseOverri
       built.push({ module, services });
       if (module.jobHooks) jobHooks.add(module.jobHooks(services));
       if (module.fileAccess) files.addAccessRules(module.fileAccess(services));
+      if (module.tasks) {
+        const { tasks, schedules } = moduleSchedulerTasks(module.name, module.tasks(services), config.env);
+        scheduler.addTasks(tasks, schedules);
+      }
     }
     return gatehouse;
   } catch (error) {

@@ -1,6 +1,6 @@
 /**
  * The example feature module of docs/architecture.md: a table, routes, a job hook, a config
- * section, a permission, an error code and a CLI command, in one folder. Registered by adding it
+ * section, a permission, an error code, a scheduled task and a CLI command, in one folder. Registered by adding it
  * to a module list (`createGatehouse(config, { modules: [...MODULES, tallyModule] })` here; a
  * shipped feature adds one line to `src/modules/index.ts`).
  */
@@ -32,12 +32,21 @@ export const tallyModule = defineModule<TallyService, TallySettings>({
     schema: z.object({
       TALLY_QUEUE: z.string().regex(/^[a-z0-9._-]{1,64}$/, 'must be a queue name').default('tally'),
       TALLY_MAX_NUMBERS: z.coerce.number().int().min(1).max(100_000).default(1000),
+      TALLY_RETENTION_DAYS: z.coerce.number().int().min(1).default(30),
     }),
-    settings: (v) => ({ queue: v.TALLY_QUEUE as string, maxNumbers: v.TALLY_MAX_NUMBERS as number }),
+    settings: (v) => ({ queue: v.TALLY_QUEUE as string, maxNumbers: v.TALLY_MAX_NUMBERS as number, retentionDays: v.TALLY_RETENTION_DAYS as number }),
   },
   create: ({ gatehouse, settings }) =>
     new TallyService({ db: gatehouse.database.db, clock: gatehouse.clock, jobs: gatehouse.jobs, queues: gatehouse.queues, settings }),
   routes: (api, tallies) => tallyRoutes(api, tallies),
+  tasks: (tallies) => [
+    {
+      name: 'prune',
+      description: 'Delete settled tallies older than TALLY_RETENTION_DAYS.',
+      schedule: '40 3 * * *',
+      run: async (now) => ({ detail: { tallies_deleted: await tallies.prune(now) } }),
+    },
+  ],
   jobHooks: (tallies) => [{ name: 'tally.record', parentTypes: [TALLY_PARENT], kinds: [TALLY_KIND], handle: (event) => tallies.recordOutcome(event) }],
   commands(program, open) {
     program

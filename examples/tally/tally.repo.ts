@@ -37,3 +37,9 @@ export async function setTallyJob(db: Executor, id: string, jobId: string): Prom
 export async function deleteTally(db: Executor, id: string): Promise<void> {
   await db.deleteFrom('tally').where('id', '=', id).execute();
 }
+
+/** Deletes settled (done or failed) tallies last changed before `beforeIso`. @returns how many. */
+export async function deleteSettledTalliesBefore(db: Executor, beforeIso: string): Promise<number> {
+  const result = await db.deleteFrom('tally').where('status', '!=', 'pending').where('updated_at', '<', beforeIso).executeTakeFirst();
+  return Number(result.numDeletedRows);
+}

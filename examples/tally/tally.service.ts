@@ -14,7 +14,7 @@ import type { QueueService } from '../../src/jobs/queues.service.js';
 import type { Clock } from '../../src/shared/clock.js';
 import { AppError, isAppError } from '../../src/shared/errors.js';
 import { newId } from '../../src/shared/ids.js';
-import { deleteTally, findTally, insertTally, listTallies, setTallyJob, settleTally } from './tally.repo.js';
+import { deleteSettledTalliesBefore, deleteTally, findTally, insertTally, listTallies, setTallyJob, settleTally } from './tally.repo.js';
 import type { TallyRow } from './tally.schema.js';
 
 /** The job kind that computes a tally, and the `parent_type` linking it. */
@@ -34,10 +34,12 @@ export interface TallyView {
   updated_at: string;
 }
 
-/** The module's settings (`TALLY_QUEUE`, `TALLY_MAX_NUMBERS`). */
+/** The module's settings (`TALLY_QUEUE`, `TALLY_MAX_NUMBERS`, `TALLY_RETENTION_DAYS`). */
 export interface TallySettings {
   queue: string;
   maxNumbers: number;
+  /** Settled tallies are deleted this many days after their last change (the `tally.prune` task). */
+  retentionDays: number;
 }
 
 /** Dependencies of {@link TallyService}. */
@@ -106,6 +108,12 @@ export class TallyService {
   /** Tallies, oldest first (every owner's when `ownerId` is null). */
   async list(ownerId: string | null, limit = 100): Promise<TallyView[]> {
     return (await listTallies(this.options.db, ownerId, limit)).map(toView);
+  }
+
+  /** The `tally.prune` task: deletes tallies settled more than `retentionDays` before `now`. @returns how many. */
+  async prune(now: Date): Promise<number> {
+    const before = new Date(now.getTime() - this.options.settings.retentionDays * 86_400_000).toISOString();
+    return deleteSettledTalliesBefore(this.options.db, before);
   }
 
   /**

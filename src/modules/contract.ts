@@ -19,6 +19,7 @@ import type { Gatehouse } from '../container.js';
 import type { MigrationTypes } from '../db/migrations/types.js';
 import type { FileAccessRule } from '../files/files.service.js';
 import type { JobHook } from '../jobs/job-hooks.js';
+import type { TaskResult } from '../scheduler/scheduler.service.js';
 import type { ErrorDefinition } from '../shared/errors.js';
 
 /** A permission a module's routes check, with who holds it without a group granting it. */
@@ -39,6 +40,22 @@ export interface ModuleConfigSection<Settings> {
   schema: z.ZodObject<z.ZodRawShape>;
   /** Builds the settings from the parsed variables. */
   settings(parsed: Record<string, unknown>): Settings;
+}
+
+/**
+ * A module's scheduled task. It runs as `<module>.<name>` on the platform scheduler: exactly once
+ * per due time across instances, recorded in `gatehouse schedule list`, runnable with
+ * `gatehouse schedule run <module>.<name>`. `SCHEDULE_<MODULE>_<NAME>` (upper case, `-` and `.` as
+ * `_`) overrides `schedule`.
+ */
+export interface ModuleTask {
+  /** `[a-z][a-z0-9-]*`. */
+  name: string;
+  description: string;
+  /** Default cron expression (5 fields, UTC), or `off`. */
+  schedule: string;
+  /** Does the work; `now` is the clock's time when the run was claimed. `detail` is recorded with the run. */
+  run(now: Date): Promise<TaskResult>;
 }
 
 /** What `create` receives: the platform's services and the module's own validated settings. */
@@ -95,6 +112,8 @@ export interface GatehouseModule<Services = unknown, Settings = unknown> {
    * transaction that records the outcome (see {@link JobHook}).
    */
   jobHooks?(services: Services): readonly JobHook[];
+  /** Scheduled tasks (see {@link ModuleTask}). */
+  tasks?(services: Services): readonly ModuleTask[];
   /** Who may read files the module owns (beyond their uploader and `files:manage`); see {@link FileAccessRule}. */
   fileAccess?(services: Services): readonly FileAccessRule[];
 }

@@ -6,7 +6,9 @@ import { isValidPermission, type Role } from '../access/permissions.js';
 import { PERMISSIONS } from '../access/permissions.js';
 import { ConfigError } from '../config.js';
 import { registerErrorCodes } from '../shared/errors.js';
-import type { AnyModule } from './contract.js';
+import { Cron } from 'croner';
+import type { AnyModule, ModuleTask } from './contract.js';
+import type { SchedulerTask } from '../scheduler/scheduler.service.js';
 
 /** A module whose config section has been validated. */
 export interface PreparedModule {
@@ -69,4 +71,45 @@ export function moduleRoleGrants(modules: readonly Pick<AnyModule, 'permissions'
 /** Every permission a module declares, with its description (for docs and `groups` validation messages). */
 export function modulePermissions(modules: readonly Pick<AnyModule, 'name' | 'permissions'>[]): Array<{ permission: string; description: string; module: string }> {
   return modules.flatMap((m) => Object.entries(m.permissions ?? {}).map(([permission, spec]) => ({ permission, description: spec.description, module: m.name })));
+}
+
+/** The variable that overrides a module task's schedule: `SCHEDULE_<MODULE>_<TASK>`. */
+export function moduleScheduleVariable(moduleName: string, taskName: string): string {
+  return `SCHEDULE_${moduleName}_${taskName}`.toUpperCase().replace(/[-.]/g, '_');
+}
+
+/**
+ * A module's tasks as the scheduler runs them (`<module>.<task>`) with their schedules (the
+ * `SCHEDULE_<MODULE>_<TASK>` variable over the module's default; null = off).
+ * @throws ConfigError naming the variable (or the module's default) that is not a 5-field cron
+ *   expression or `off`; Error for a malformed task name.
+ */
+export function moduleSchedulerTasks(
+  moduleName: string,
+  tasks: readonly ModuleTask[],
+  env: Readonly<Record<string, string | undefined>>,
+): { tasks: SchedulerTask[]; schedules: Record<string, string | null> } {
+  const schedules: Record<string, string | null> = {};
+  const problems: string[] = [];
+  const built = tasks.map((task): SchedulerTask => {
+    if (!/^[a-z][a-z0-9-]{0,39}$/.test(task.name)) throw new Error(`Module ${moduleName}: task name "${task.name}" must match [a-z][a-z0-9-]*.`);
+    const name = `${moduleName}.${task.name}`;
+    const variable = moduleScheduleVariable(moduleName, task.name);
+    const value = (env[variable] || task.schedule).trim();
+    if (value === 'off') schedules[name] = null;
+    else if (isCron(value)) schedules[name] = value;
+    else problems.push(`${env[variable] ? variable : `${name} (default schedule)`}: must be a cron expression with 5 fields (minute hour day month weekday, UTC) or "off"`);
+    return { name, description: task.description, run: (now) => task.run(now) };
+  });
+  if (problems.length) throw new ConfigError(problems);
+  return { tasks: built, schedules };
+}
+
+function isCron(value: string): boolean {
+  try {
+    new Cron(value, { mode: '5-part', timezone: 'UTC' });
+    return true;
+  } catch {
+    return false;
+  }
 }

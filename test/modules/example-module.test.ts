@@ -214,11 +214,27 @@ describe.each(dialects)('example module (tally) on %s', (dialect) => {
     expect(listed.length).toBeGreaterThanOrEqual(5);
     expect(listed.some((t) => t.status === 'done' && t.result?.sum === 6.5)).toBe(true);
   });
+
+  it('its scheduled task runs on the platform scheduler', async () => {
+    const listed = await ctx.gatehouse.scheduler.list();
+    expect(listed.find((t) => t.task === 'tally.prune')).toMatchObject({ schedule: '40 3 * * *', enabled: true });
+    const settled = (await ctx.gatehouse.moduleServices<{ list(o: null): Promise<TallyJson[]> }>('tally').list(null)).filter((t) => t.status !== 'pending');
+    expect(settled.length).toBeGreaterThan(0);
+    // Nothing is old enough yet; 31 days on (TALLY_RETENTION_DAYS defaults to 30) every settled tally goes.
+    expect((await ctx.gatehouse.scheduler.runNow('tally.prune')).detail).toEqual({ tallies_deleted: 0 });
+    ctx.clock.advance(31 * 86_400);
+    expect((await ctx.gatehouse.scheduler.runNow('tally.prune')).detail).toEqual({ tallies_deleted: settled.length });
+    ctx.clock.advance(-31 * 86_400);
+  });
 });
 
 describe('module registry', () => {
   it('refuses a bad module config with the variable named, before opening anything', async () => {
     await expect(createTestContext('sqlite', { env: { TALLY_MAX_NUMBERS: 'lots' }, modules: [tallyModule] })).rejects.toThrow(/TALLY_MAX_NUMBERS/);
+  });
+
+  it('refuses a module task schedule that is not cron, naming its variable', async () => {
+    await expect(createTestContext('sqlite', { env: { SCHEDULE_TALLY_PRUNE: 'sometimes' }, modules: [tallyModule] })).rejects.toThrow(/SCHEDULE_TALLY_PRUNE/);
   });
 
   it('refuses two modules claiming one permission', async () => {
