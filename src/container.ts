@@ -56,7 +56,7 @@ import { type Clock, systemClock } from './shared/clock.js';
 import { createLogger } from './shared/logger.js';
 import type { AnyModule } from './modules/contract.js';
 import { MODULES } from './modules/index.js';
-import { moduleRoleGrants, moduleSchedulerTasks, prepareModules } from './modules/registry.js';
+import { moduleNotifications, moduleRoleGrants, moduleSchedulerTasks, prepareModules } from './modules/registry.js';
 import { AccessTokenService } from './tokens/access-tokens.service.js';
 
 /** Product name used in emails and pages. */
@@ -169,7 +169,8 @@ export async function createGatehouse(config: Config, overrides: GatehouseOverri
     if (config.notify.webhookUrl && config.notify.webhookSecret) {
       transports.push(createWebhookTransport(config.notify.webhookUrl, config.notify.webhookSecret, clock));
     }
-    const renderer = new TemplateRenderer({ templatesDir: config.notify.templatesDir });
+    const notifications = moduleNotifications(moduleList);
+    const renderer = new TemplateRenderer({ templatesDir: config.notify.templatesDir, moduleTemplates: notifications.templates });
     if (renderer.overridden.length) logger.info({ files: renderer.overridden }, 'notification templates overridden from TEMPLATES_DIR');
     if (renderer.unknownFiles.length) {
       logger.warn({ files: renderer.unknownFiles }, 'TEMPLATES_DIR files that name no template were ignored');
@@ -194,6 +195,7 @@ export async function createGatehouse(config: Config, overrides: GatehouseOverri
       publicUrl: config.server.publicUrl,
       adminEmails: config.notify.adminEmails,
       configured: transports.map((t) => t.channel as Channel),
+      moduleRoutes: notifications.routes,
     });
     const sessions = new SessionService({ db, clock, cache, changes, ttlSeconds: config.auth.sessionTtlSeconds });
     const accessTokens = new AccessTokenService({

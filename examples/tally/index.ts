@@ -5,6 +5,8 @@
  * shipped feature adds one line to `src/modules/index.ts`).
  */
 import { z } from 'zod';
+import type { NotifyUser } from '../../src/notify/events.js';
+import { emailTemplates } from '../../src/notify/templates.js';
 import { defineModule } from '../../src/modules/contract.js';
 import { renderTable } from '../../src/cli/output.js';
 import { tallyMigrations } from './tally.migrations.js';
@@ -18,6 +20,13 @@ declare module '../../src/shared/errors.js' {
   }
 }
 
+declare module '../../src/notify/events.js' {
+  interface ModuleNotifyEvents {
+    /** A tally's job failed for good, was cancelled or died: its owner is told. */
+    'tally.failed': { user: NotifyUser; tally_id: string; outcome: string; url: string };
+  }
+}
+
 /** The example module. */
 export const tallyModule = defineModule<TallyService, TallySettings>({
   name: 'tally',
@@ -28,6 +37,16 @@ export const tallyModule = defineModule<TallyService, TallySettings>({
     'tallies:manage': { description: "Read everyone's tallies" },
   },
   errors: { tally_too_long: { status: 422, title: 'Too many numbers for one tally' } },
+  notifications: {
+    events: { 'tally.failed': [{ audience: 'user', template: 'tally_failed' }] },
+    templates: emailTemplates('tally_failed', {
+      subject: 'Your tally could not be computed',
+      title: "'Your tally could not be computed'",
+      paragraphs: ['The job computing tally <%= it.tally_id %> ended <%= it.outcome %>.'],
+      action: { label: 'See the tally', url: 'it.url' },
+      footer: 'You receive this because you asked for this tally.',
+    }),
+  },
   config: {
     schema: z.object({
       TALLY_QUEUE: z.string().regex(/^[a-z0-9._-]{1,64}$/, 'must be a queue name').default('tally'),
@@ -37,7 +56,15 @@ export const tallyModule = defineModule<TallyService, TallySettings>({
     settings: (v) => ({ queue: v.TALLY_QUEUE as string, maxNumbers: v.TALLY_MAX_NUMBERS as number, retentionDays: v.TALLY_RETENTION_DAYS as number }),
   },
   create: ({ gatehouse, settings }) =>
-    new TallyService({ db: gatehouse.database.db, clock: gatehouse.clock, jobs: gatehouse.jobs, queues: gatehouse.queues, settings }),
+    new TallyService({
+      db: gatehouse.database.db,
+      clock: gatehouse.clock,
+      jobs: gatehouse.jobs,
+      queues: gatehouse.queues,
+      notify: gatehouse.notify,
+      publicUrl: gatehouse.config.server.publicUrl,
+      settings,
+    }),
   routes: (api, tallies) => tallyRoutes(api, tallies),
   tasks: (tallies) => [
     {

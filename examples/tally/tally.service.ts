@@ -10,6 +10,7 @@ import type { Principal } from '../../src/auth/auth.service.js';
 import type { Database } from '../../src/db/schema.js';
 import type { JobOutcomeEvent } from '../../src/jobs/job-hooks.js';
 import type { JobService } from '../../src/jobs/jobs.service.js';
+import type { NotifyService } from '../../src/notify/notify.service.js';
 import type { QueueService } from '../../src/jobs/queues.service.js';
 import type { Clock } from '../../src/shared/clock.js';
 import { AppError, isAppError } from '../../src/shared/errors.js';
@@ -48,6 +49,9 @@ export interface TallyServiceOptions {
   clock: Clock;
   jobs: JobService;
   queues: QueueService;
+  notify: NotifyService;
+  /** Base URL for links in emails. */
+  publicUrl: string;
   settings: TallySettings;
 }
 
@@ -123,7 +127,12 @@ export class TallyService {
   async recordOutcome({ outcome, job, tx, at }: JobOutcomeEvent): Promise<void> {
     if (!job.parent_id) return;
     if (outcome !== 'succeeded') {
-      await settleTally(tx.db, job.parent_id, { status: 'failed', result: null, updated_at: at });
+      const settled = await settleTally(tx.db, job.parent_id, { status: 'failed', result: null, updated_at: at });
+      // Queued in the outbox by this same transaction: the email exists exactly when the failure does.
+      const user = settled ? await this.options.notify.recipient(tx, settled.owner_id) : undefined;
+      if (settled && user) {
+        await this.options.notify.enqueue(tx, 'tally.failed', { user, tally_id: settled.id, outcome, url: `${this.options.publicUrl}/api/v1/tallies/${settled.id}` });
+      }
       return;
     }
     const result = job.result as { sum?: unknown; count?: unknown } | null;

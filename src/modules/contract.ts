@@ -19,6 +19,7 @@ import type { Gatehouse } from '../container.js';
 import type { MigrationTypes } from '../db/migrations/types.js';
 import type { FileAccessRule } from '../files/files.service.js';
 import type { JobHook } from '../jobs/job-hooks.js';
+import type { EventRoute } from '../notify/events.js';
 import type { TaskResult } from '../scheduler/scheduler.service.js';
 import type { ErrorDefinition } from '../shared/errors.js';
 
@@ -56,6 +57,19 @@ export interface ModuleTask {
   schedule: string;
   /** Does the work; `now` is the clock's time when the run was claimed. `detail` is recorded with the run. */
   run(now: Date): Promise<TaskResult>;
+}
+
+/**
+ * A module's notifications: events (`noun.verb`, conventionally `<module>.<verb>`) with their
+ * routes, and the Eta templates the routes name, by file name (`<template>.email.subject`,
+ * `.email.text`, `.email.html`; `admins` routes also `.mattermost` and `.webhook`). Send them with
+ * `gatehouse.notify.enqueue(tx, event, data)` inside the transaction that caused them (a job hook's
+ * `tx`), so the message is queued in the outbox exactly when the change commits. Operators
+ * override the templates from `TEMPLATES_DIR` like built-ins.
+ */
+export interface ModuleNotifications {
+  events: Readonly<Record<string, readonly EventRoute[]>>;
+  templates: Readonly<Record<string, string>>;
 }
 
 /** What `create` receives: the platform's services and the module's own validated settings. */
@@ -112,6 +126,8 @@ export interface GatehouseModule<Services = unknown, Settings = unknown> {
    * transaction that records the outcome (see {@link JobHook}).
    */
   jobHooks?(services: Services): readonly JobHook[];
+  /** Notification events and their templates (see {@link ModuleNotifications}). */
+  notifications?: ModuleNotifications;
   /** Scheduled tasks (see {@link ModuleTask}). */
   tasks?(services: Services): readonly ModuleTask[];
   /** Who may read files the module owns (beyond their uploader and `files:manage`); see {@link FileAccessRule}. */

@@ -9,6 +9,8 @@ import { registerErrorCodes } from '../shared/errors.js';
 import { Cron } from 'croner';
 import type { AnyModule, ModuleTask } from './contract.js';
 import type { SchedulerTask } from '../scheduler/scheduler.service.js';
+import { EVENT_ROUTES, type EventRoute } from '../notify/events.js';
+import { isBuiltInTemplate, missingTemplates } from '../notify/templates.js';
 
 /** A module whose config section has been validated. */
 export interface PreparedModule {
@@ -55,6 +57,34 @@ export function prepareModules(modules: readonly AnyModule[], env: Readonly<Reco
   }
   if (problems.length) throw new ConfigError(problems);
   return prepared;
+}
+
+/**
+ * The modules' notification events and templates, checked against each other and the platform's.
+ * @throws Error when an event is the platform's or another module's, a template replaces a
+ *   built-in or another module's, or a route names a template part nobody provides.
+ */
+export function moduleNotifications(modules: readonly Pick<AnyModule, 'name' | 'notifications'>[]): {
+  routes: Record<string, readonly EventRoute[]>;
+  templates: Record<string, string>;
+} {
+  const routes: Record<string, readonly EventRoute[]> = {};
+  const templates: Record<string, string> = {};
+  for (const module of modules) {
+    if (!module.notifications) continue;
+    for (const [event, eventRoutes] of Object.entries(module.notifications.events)) {
+      if (!/^[a-z][a-z0-9_-]*\.[a-z][a-z0-9_]*$/.test(event)) throw new Error(`Module ${module.name}: notification event "${event}" must be noun.verb.`);
+      if (Object.hasOwn(EVENT_ROUTES, event) || Object.hasOwn(routes, event)) throw new Error(`Module ${module.name}: notification event ${event} exists already.`);
+      routes[event] = eventRoutes;
+    }
+    for (const [name, source] of Object.entries(module.notifications.templates)) {
+      if (isBuiltInTemplate(name) || Object.hasOwn(templates, name)) throw new Error(`Module ${module.name}: template ${name} exists already.`);
+      templates[name] = source;
+    }
+  }
+  const missing = missingTemplates(routes, templates);
+  if (missing.length) throw new Error(`Feature modules' notification routes name templates nobody provides: ${missing.join(', ')}.`);
+  return { routes, templates };
 }
 
 /** What each role holds from the modules' permissions (`admin` holds everything through `*`). */

@@ -48,11 +48,14 @@ interface TallyJson {
 describe.each(dialects)('example module (tally) on %s', (dialect) => {
   let ctx: TestContext;
   let user: Headers;
+  let userEmail: string;
   let worker: Headers;
 
   beforeAll(async () => {
     ctx = await createTestContext(dialect, { env: { ...JOBS_ENV, TALLY_MAX_NUMBERS: '5' }, modules: [...MODULES, tallyModule, faultyModule] });
-    user = (await makePrincipals(ctx, { role: 'user' })).jwt;
+    const owner = await makePrincipals(ctx, { role: 'user' });
+    user = owner.jwt;
+    userEmail = owner.user.email;
     worker = (await makeCast(ctx).then((cast) => cast.newWorker('tally-worker'))).headers;
   }, 120_000);
   afterAll(async () => ctx?.close());
@@ -132,6 +135,21 @@ describe.each(dialects)('example module (tally) on %s', (dialect) => {
     expect(faults.calls).toBe(callsBefore + 2);
   });
 
+  it('a failing hook after a notification was queued leaves no email behind', async () => {
+    const tally = await newTally([8]);
+    const { attempt } = await claimJob(tally.job_id);
+    faults.failNext = true;
+    const refused = await workerCall(ctx, worker, tally.job_id, 'fail', { attempt, error: { message: 'boom' }, retryable: false });
+    expect(refused.statusCode, refused.body).toBe(503);
+    await ctx.flushMail();
+    expect(ctx.smtp.messages.filter((m) => m.text.includes(tally.id))).toHaveLength(0);
+    const failed = await workerCall(ctx, worker, tally.job_id, 'fail', { attempt, error: { message: 'boom' }, retryable: false });
+    expect(failed.statusCode, failed.body).toBe(200);
+    await ctx.flushMail();
+    await ctx.smtp.waitFor((m) => m.text.includes(tally.id));
+    expect(ctx.smtp.messages.filter((m) => m.text.includes(tally.id))).toHaveLength(1);
+  });
+
   it('a result the hook cannot accept is refused as a whole (503), the job stays held', async () => {
     const tally = await newTally([7]);
     const { attempt } = await claimJob(tally.job_id);
@@ -149,11 +167,19 @@ describe.each(dialects)('example module (tally) on %s', (dialect) => {
     const res = await workerCall(ctx, worker, failing.job_id, 'fail', { attempt, error: { message: 'no' }, retryable: false });
     expect(res.statusCode, res.body).toBe(200);
     expect((await getTally(failing.id)).status).toBe('failed');
+    // The module's notification was queued by the same transaction; the owner gets it.
+    await ctx.flushMail();
+    const mail = await ctx.smtp.waitFor((m) => m.to === userEmail && m.text.includes(failing.id));
+    expect(mail.subject).toMatch(/^Your tally could not be computed/);
+    expect(mail.text).toContain('ended failed');
+    expect(mail.html).toContain(`/api/v1/tallies/${failing.id}`);
 
     const cancelled = await newTally([2]);
     const cancel = await call(ctx, 'POST', `/api/v1/jobs/${cancelled.job_id}/cancel`, user);
     expect(cancel.statusCode, cancel.body).toBe(200);
     expect((await getTally(cancelled.id)).status).toBe('failed');
+    await ctx.flushMail();
+    expect((await ctx.smtp.waitFor((m) => m.to === userEmail && m.text.includes(cancelled.id))).text).toContain('ended cancelled');
   });
 
   it('complete-batch runs the hooks of every item in its one transaction', async () => {
