@@ -167,6 +167,13 @@ export interface Config {
     maxWaitSeconds: number;
     /** Days finished jobs (and their events) are kept by `prune-jobs`; 0 = forever. Default 30. */
     retentionDays: number;
+    /**
+     * Built-in workers the server runs in worker threads (`BUILTIN_WORKERS`): `all` (default), or
+     * the names to run; an empty list (`none`) runs none, for deployments whose remote workers do the work.
+     */
+    builtinWorkers: 'all' | string[];
+    /** Worker threads per built-in worker (`BUILTIN_WORKER_THREADS`). Default 1. */
+    builtinWorkerThreads: number;
   };
   files: {
     /** Where the file storage keeps bytes. Default `DATA_DIR/files`. */
@@ -273,6 +280,11 @@ const envSchema = z.object({
   JOB_SWEEP_SECONDS: positiveInt(3600).default(5),
   JOB_MAX_WAIT_SECONDS: positiveInt(30).default(30),
   JOB_RETENTION_DAYS: nonNegativeInt(36_500).default(30),
+  BUILTIN_WORKERS: z
+    .string()
+    .regex(/^\s*(all|none|[a-z][a-z0-9-]*(\s*,\s*[a-z][a-z0-9-]*)*)\s*$/, 'must be all, none, or a comma-separated list of built-in worker names')
+    .default('all'),
+  BUILTIN_WORKER_THREADS: positiveInt(64).default(1),
   FILES_DIR: z.string().min(1).optional(),
   FILE_MAX_BYTES: positiveInt().default(512 * 1024 * 1024),
   REALTIME_KEEPALIVE_SECONDS: positiveInt(3600).default(15),
@@ -482,6 +494,8 @@ export function loadConfig(env: RawEnv = withDotenv(process.env)): Config {
       sweepSeconds: e.JOB_SWEEP_SECONDS,
       maxWaitSeconds: e.JOB_MAX_WAIT_SECONDS,
       retentionDays: e.JOB_RETENTION_DAYS,
+      builtinWorkers: e.BUILTIN_WORKERS.trim() === 'all' ? 'all' : e.BUILTIN_WORKERS.trim() === 'none' ? [] : e.BUILTIN_WORKERS.split(',').map((n) => n.trim()),
+      builtinWorkerThreads: e.BUILTIN_WORKER_THREADS,
     },
     files: {
       dir: e.FILES_DIR ? path.resolve(e.FILES_DIR) : path.join(dataDir, 'files'),

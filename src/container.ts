@@ -56,6 +56,7 @@ import { type Clock, systemClock } from './shared/clock.js';
 import { createLogger } from './shared/logger.js';
 import type { AnyModule } from './modules/contract.js';
 import { MODULES } from './modules/index.js';
+import { BuiltinWorkers, selectBuiltinWorkers } from './modules/builtin-workers.js';
 import { moduleNotifications, moduleRoleGrants, moduleSchedulerTasks, prepareModules } from './modules/registry.js';
 import { AccessTokenService } from './tokens/access-tokens.service.js';
 
@@ -105,6 +106,8 @@ export interface Gatehouse {
   jobHooks: JobHooks;
   /** The feature modules this Gatehouse runs, in list order, with the services each built. */
   modules: ReadonlyArray<{ module: AnyModule; services: unknown }>;
+  /** The modules' built-in workers this server runs in worker threads (`start` after listening). */
+  builtinWorkers: BuiltinWorkers;
   /** The services of the module called `name`. @throws Error when no such module runs. */
   moduleServices<T>(name: string): T;
   /** True when the database answers a trivial query. */
@@ -137,6 +140,10 @@ export async function createGatehouse(config: Config, overrides: GatehouseOverri
   // Module config sections are validated before anything is opened: a bad variable costs nothing.
   const prepared = prepareModules(overrides.modules ?? MODULES, config.env);
   const moduleList = prepared.map((p) => p.module);
+  const builtinWorkerSpecs = selectBuiltinWorkers(
+    prepared.flatMap((p) => p.module.builtinWorkers?.(p.settings) ?? []),
+    config.jobs.builtinWorkers,
+  );
   const logger = overrides.logger ?? createLogger({ level: config.server.logLevel });
   const clock = overrides.clock ?? systemClock;
   const database = overrides.database ?? openDatabase(config.database);
@@ -352,6 +359,13 @@ export async function createGatehouse(config: Config, overrides: GatehouseOverri
       jobs,
       workerProtocol,
       jobHooks,
+      builtinWorkers: new BuiltinWorkers({
+        workers: builtinWorkerSpecs,
+        threads: config.jobs.builtinWorkerThreads,
+        accounts,
+        apiKeys,
+        logger: logger.child({ component: 'builtin-workers' }),
+      }),
       modules: built,
       moduleServices<T>(name: string): T {
         const entry = built.find((b) => b.module.name === name);
@@ -377,6 +391,7 @@ export async function createGatehouse(config: Config, overrides: GatehouseOverri
       },
       close: () =>
         (closed ??= (async () => {
+          await gatehouse.builtinWorkers.stop();
           for (const entry of [...started].reverse()) {
             try {
               await entry.module.stop?.(entry.services);

@@ -28,6 +28,8 @@ export async function startServer(config: Config, overrides: GatehouseOverrides 
     app = await buildApp(gatehouse);
     const address = await app.listen({ port: config.server.port, host: config.server.host });
     await gatehouse.startBackground();
+    // Built-in workers claim over HTTP like remote ones: from this server's own address.
+    await gatehouse.builtinWorkers.start(localUrl(config.server.host, app.server.address()));
     gatehouse.logger.info(
       {
         address,
@@ -51,6 +53,8 @@ export async function startServer(config: Config, overrides: GatehouseOverrides 
       address,
       stop: () =>
         (stopping ??= (async () => {
+          // Threads finish (or release) their jobs while the server still answers them.
+          await gatehouse.builtinWorkers.stop();
           await app.close();
           await gatehouse.close();
         })()),
@@ -59,6 +63,13 @@ export async function startServer(config: Config, overrides: GatehouseOverrides 
     await gatehouse.close();
     throw error;
   }
+}
+
+/** The URL this process reaches its own listening server at (loopback when bound to every interface). */
+function localUrl(host: string, address: ReturnType<FastifyInstance['server']['address']>): string {
+  const port = typeof address === 'object' && address ? address.port : 0;
+  const reachable = host === '0.0.0.0' || host === '::' || host === '' ? '127.0.0.1' : host;
+  return `http://${reachable.includes(':') ? `[${reachable}]` : reachable}:${port}`;
 }
 
 /** Stops `server` on the first SIGINT/SIGTERM; a second signal exits at once. */

@@ -66,6 +66,15 @@ export const tallyModule = defineModule<TallyService, TallySettings>({
       settings,
     }),
   routes: (api, tallies) => tallyRoutes(api, tallies),
+  builtinWorkers: (settings) => [
+    {
+      name: 'tally',
+      description: 'Adds up the numbers of tally.sum jobs.',
+      handlers: new URL('./tally.handler.js', import.meta.url),
+      kinds: [TALLY_KIND],
+      queues: [settings.queue],
+    },
+  ],
   tasks: (tallies) => [
     {
       name: 'prune',

@@ -69,7 +69,7 @@ function buildProgram(setExit: (code: number) => void, modules: readonly AnyModu
   registerScheduleCommands(program);
   registerQueueCommands(program);
   registerJobCommands(program);
-  registerWorkerCommands(program);
+  registerWorkerCommands(program, modules);
   for (const module of modules) {
     module.commands?.(program, (work) =>
       withGatehouse((gatehouse) => work(gatehouse.moduleServices(module.name), gatehouse), { modules }),

@@ -72,6 +72,27 @@ export interface ModuleNotifications {
   templates: Readonly<Record<string, string>>;
 }
 
+/**
+ * A worker shipped with a module: its job handlers run in worker threads of the server (claiming
+ * over HTTP with the same protocol, leases and fencing as remote workers; `BUILTIN_WORKERS`,
+ * `BUILTIN_WORKER_THREADS`) or in a process of their own with `gatehouse worker --builtin <name>`.
+ */
+export interface BuiltinWorker {
+  /** `[a-z][a-z0-9-]*`, unique across modules; what `BUILTIN_WORKERS` and `--builtin` name. */
+  name: string;
+  description: string;
+  /**
+   * The handler module (an absolute `file:` URL, usually `new URL('./x.handler.js',
+   * import.meta.url)`): its default export is `{ [kind]: (job, ctx) => result }`, the same shape
+   * `gatehouse worker --handler` takes. It is loaded inside the thread, never in the server's.
+   */
+  handlers: URL;
+  /** The job kinds it handles (it claims only these). */
+  kinds: readonly string[];
+  /** The queues it claims from. */
+  queues: readonly string[];
+}
+
 /** What `create` receives: the platform's services and the module's own validated settings. */
 export interface ModuleContext<Settings> {
   gatehouse: Gatehouse;
@@ -128,6 +149,8 @@ export interface GatehouseModule<Services = unknown, Settings = unknown> {
   jobHooks?(services: Services): readonly JobHook[];
   /** Notification events and their templates (see {@link ModuleNotifications}). */
   notifications?: ModuleNotifications;
+  /** Built-in workers, from the module's settings (queue names are usually configurable); see {@link BuiltinWorker}. */
+  builtinWorkers?(settings: Settings): readonly BuiltinWorker[];
   /** Scheduled tasks (see {@link ModuleTask}). */
   tasks?(services: Services): readonly ModuleTask[];
   /** Who may read files the module owns (beyond their uploader and `files:manage`); see {@link FileAccessRule}. */
