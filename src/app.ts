@@ -235,6 +235,10 @@ export async function buildApp(gatehouse: Gatehouse, options: BuildAppOptions = 
         await scope.register(multipart, { limits: multipartLimits(config.files.maxBytes), throwFileSizeLimit: false });
         await scope.register(filesRoutes, { files: gatehouse.files });
       });
+      // Each feature module in its own encapsulated scope: its hooks and decorators stay its own.
+      for (const { module, services } of gatehouse.modules) {
+        if (module.routes) await api.register(async (scope) => module.routes?.(scope, services, gatehouse));
+      }
     },
     { prefix: '/api/v1' },
   );

@@ -63,6 +63,11 @@ export interface Config {
   };
   /** Directory for the SQLite file, the mail drop and other local state. Absolute path. */
   dataDir: string;
+  /**
+   * The variables this configuration was read from (environment over `.env`), for feature modules'
+   * own config sections (src/modules/registry.ts). Read only through a module's schema.
+   */
+  env: Readonly<Record<string, string | undefined>>;
   database: {
     dialect: DatabaseDialect;
     /** For SQLite an absolute file path (or `:memory:`); for PostgreSQL the connection string. */
@@ -178,6 +183,13 @@ export interface Config {
     maxWaitingClaimsPerKey: number;
     /** Days finished jobs (and their events) are kept by `prune-jobs`; 0 = forever. Default 30. */
     retentionDays: number;
+    /**
+     * Built-in workers the server runs in worker threads (`BUILTIN_WORKERS`): `all` (default), or
+     * the names to run; an empty list (`none`) runs none, for deployments whose remote workers do the work.
+     */
+    builtinWorkers: 'all' | string[];
+    /** Worker threads per built-in worker (`BUILTIN_WORKER_THREADS`). Default 1. */
+    builtinWorkerThreads: number;
   };
   files: {
     /** Where the file storage keeps bytes. Default `DATA_DIR/files`. */
@@ -205,7 +217,7 @@ export class ConfigError extends Error {
   }
 }
 
-const booleanString = z
+export const booleanString = z
   .enum(['true', 'false', '1', '0', 'yes', 'no', 'on', 'off'], {
     message: 'must be true or false',
   })
@@ -291,6 +303,11 @@ const envSchema = z.object({
   JOB_MAX_WAIT_SECONDS: positiveInt(30).default(30),
   JOB_MAX_WAITING_CLAIMS_PER_KEY: positiveInt(100_000).default(8),
   JOB_RETENTION_DAYS: nonNegativeInt(36_500).default(30),
+  BUILTIN_WORKERS: z
+    .string()
+    .regex(/^\s*(all|none|[a-z][a-z0-9-]*(\s*,\s*[a-z][a-z0-9-]*)*)\s*$/, 'must be all, none, or a comma-separated list of built-in worker names')
+    .default('all'),
+  BUILTIN_WORKER_THREADS: positiveInt(64).default(1),
   FILES_DIR: z.string().min(1).optional(),
   FILE_MAX_BYTES: positiveInt().default(512 * 1024 * 1024),
   STORAGE_QUOTA_BYTES: nonNegativeInt().default(1024 * 1024 * 1024),
@@ -460,6 +477,7 @@ export function loadConfig(env: RawEnv = withDotenv(process.env)): Config {
       logLevel: e.LOG_LEVEL,
     },
     dataDir,
+    env: Object.freeze({ ...env }),
     database: { ...resolveDatabase(e.DATABASE_URL, dataDir), poolSize: e.DATABASE_POOL_SIZE, preparedStatements: e.DATABASE_PREPARED_STATEMENTS },
     auth: {
       requireEmailVerification: e.AUTH_REQUIRE_EMAIL_VERIFICATION,
@@ -525,6 +543,8 @@ export function loadConfig(env: RawEnv = withDotenv(process.env)): Config {
       maxWaitSeconds: e.JOB_MAX_WAIT_SECONDS,
       maxWaitingClaimsPerKey: e.JOB_MAX_WAITING_CLAIMS_PER_KEY,
       retentionDays: e.JOB_RETENTION_DAYS,
+      builtinWorkers: e.BUILTIN_WORKERS.trim() === 'all' ? 'all' : e.BUILTIN_WORKERS.trim() === 'none' ? [] : e.BUILTIN_WORKERS.split(',').map((n) => n.trim()),
+      builtinWorkerThreads: e.BUILTIN_WORKER_THREADS,
     },
     files: {
       dir: e.FILES_DIR ? path.resolve(e.FILES_DIR) : path.join(dataDir, 'files'),

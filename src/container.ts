@@ -8,6 +8,7 @@ import type { Logger } from 'pino';
 import { AccountMails } from './accounts/account-mails.js';
 import { AccountService } from './accounts/accounts.service.js';
 import { AccessService } from './access/access.service.js';
+import { withRoleGrants } from './access/permissions.js';
 import { ApiKeyService } from './access/api-keys.service.js';
 import { UserAdminService } from './access/user-admin.service.js';
 import { AuditLog, SYSTEM_ACTOR } from './audit/audit.service.js';
@@ -16,6 +17,7 @@ import type { Config } from './config.js';
 import { PasswordHasher } from './crypto/passwords.js';
 import { type DatabaseHandle, openDatabase, pingDatabase } from './db/database.js';
 import { migrateToLatest } from './db/migrate.js';
+import { JobHooks } from './jobs/job-hooks.js';
 import { JobHub } from './jobs/job-hub.js';
 import { JobService } from './jobs/jobs.service.js';
 import { LeaseSweeper } from './jobs/lease-sweeper.js';
@@ -52,6 +54,10 @@ import {
 import { SessionService } from './sessions/sessions.service.js';
 import { type Clock, systemClock } from './shared/clock.js';
 import { createLogger } from './shared/logger.js';
+import type { AnyModule } from './modules/contract.js';
+import { MODULES } from './modules/index.js';
+import { BuiltinWorkers, selectBuiltinWorkers } from './modules/builtin-workers.js';
+import { moduleNotifications, moduleRoleGrants, moduleSchedulerTasks, prepareModules } from './modules/registry.js';
 import { AccessTokenService } from './tokens/access-tokens.service.js';
 
 /** Product name used in emails and pages. */
@@ -96,10 +102,18 @@ export interface Gatehouse {
   workerProtocol: WorkerProtocol;
   /** Live progress streams (SSE, WebSocket): topic authorisation, replay and delivery. */
   live: LiveEvents;
+  /** Handlers for job outcomes that modules registered (run inside the recording transaction). */
+  jobHooks: JobHooks;
+  /** The feature modules this Gatehouse runs, in list order, with the services each built. */
+  modules: ReadonlyArray<{ module: AnyModule; services: unknown }>;
+  /** The modules' built-in workers this server runs in worker threads (`start` after listening). */
+  builtinWorkers: BuiltinWorkers;
+  /** The services of the module called `name`. @throws Error when no such module runs. */
+  moduleServices<T>(name: string): T;
   /** True when the database answers a trivial query. */
   isDatabaseReady(): Promise<boolean>;
-  /** Starts background work (the outbox dispatcher, the scheduler). */
-  startBackground(): void;
+  /** Starts background work (the outbox dispatcher, the scheduler, the lease sweeper, then each module's `start`). */
+  startBackground(): Promise<void>;
   /** Stops background work and closes the database. Safe to call twice. */
   close(): Promise<void>;
 }
@@ -114,6 +128,8 @@ export interface GatehouseOverrides {
   skipMigrations?: boolean;
   /** Replace the brute-force guard around password checks. */
   loginGuard?: LoginGuard;
+  /** The feature modules to run; default {@link MODULES}. Embedding applications add theirs here. */
+  modules?: readonly AnyModule[];
 }
 
 /**
@@ -121,6 +137,13 @@ export interface GatehouseOverrides {
  * @throws when the database cannot be reached or a migration fails.
  */
 export async function createGatehouse(config: Config, overrides: GatehouseOverrides = {}): Promise<Gatehouse> {
+  // Module config sections are validated before anything is opened: a bad variable costs nothing.
+  const prepared = prepareModules(overrides.modules ?? MODULES, config.env);
+  const moduleList = prepared.map((p) => p.module);
+  const builtinWorkerSpecs = selectBuiltinWorkers(
+    prepared.flatMap((p) => p.module.builtinWorkers?.(p.settings) ?? []),
+    config.jobs.builtinWorkers,
+  );
   const logger = overrides.logger ?? createLogger({ level: config.server.logLevel });
   const clock = overrides.clock ?? systemClock;
   const database = overrides.database ?? openDatabase(config.database);
@@ -129,7 +152,7 @@ export async function createGatehouse(config: Config, overrides: GatehouseOverri
   const hub = new JobHub();
   try {
     if (!overrides.skipMigrations) {
-      const { applied } = await migrateToLatest(database.db, database.dialect);
+      const { applied } = await migrateToLatest(database.db, database.dialect, moduleList);
       if (applied.length) logger.info({ applied }, 'database migrated');
     }
     const db = database.db;
@@ -153,7 +176,8 @@ export async function createGatehouse(config: Config, overrides: GatehouseOverri
     if (config.notify.webhookUrl && config.notify.webhookSecret) {
       transports.push(createWebhookTransport(config.notify.webhookUrl, config.notify.webhookSecret, clock));
     }
-    const renderer = new TemplateRenderer({ templatesDir: config.notify.templatesDir });
+    const notifications = moduleNotifications(moduleList);
+    const renderer = new TemplateRenderer({ templatesDir: config.notify.templatesDir, moduleTemplates: notifications.templates });
     if (renderer.overridden.length) logger.info({ files: renderer.overridden }, 'notification templates overridden from TEMPLATES_DIR');
     if (renderer.unknownFiles.length) {
       logger.warn({ files: renderer.unknownFiles }, 'TEMPLATES_DIR files that name no template were ignored');
@@ -178,6 +202,7 @@ export async function createGatehouse(config: Config, overrides: GatehouseOverri
       publicUrl: config.server.publicUrl,
       adminEmails: config.notify.adminEmails,
       configured: transports.map((t) => t.channel as Channel),
+      moduleRoutes: notifications.routes,
     });
     const sessions = new SessionService({ db, clock, cache, changes, ttlSeconds: config.auth.sessionTtlSeconds });
     const accessTokens = new AccessTokenService({
@@ -199,7 +224,9 @@ export async function createGatehouse(config: Config, overrides: GatehouseOverri
     const registerLimits = createAccountEmailLimits('register', limits, config.limits.registerPerIpPerHour);
     const loginThrottle = new LoginThrottle(limits, config.limits, (lockout) => notify.lockedOut(lockout));
     const audit = new AuditLog(db, clock);
+    const roleGrants = withRoleGrants(moduleRoleGrants(moduleList));
     const access = new AccessService({
+      roleGrants,
       db,
       clock,
       cache,
@@ -227,6 +254,7 @@ export async function createGatehouse(config: Config, overrides: GatehouseOverri
       mails,
       access,
       publicProfileFields: config.auth.publicProfileFields,
+      roleGrants,
     });
     const accounts = new AccountService({
       db,
@@ -270,7 +298,8 @@ export async function createGatehouse(config: Config, overrides: GatehouseOverri
       tasks: builtInTasks({ db, config, outbox, mails, changes, audit, appName: APP_NAME }),
     });
     const queues = new QueueService({ db, clock, audit, hub });
-    const jobs = new JobService({ db, dialect: database.dialect, clock, hub, audit, payloadMaxBytes: config.jobs.payloadMaxBytes });
+    const jobHooks = new JobHooks();
+    const jobs = new JobService({ db, dialect: database.dialect, clock, hub, audit, payloadMaxBytes: config.jobs.payloadMaxBytes, hooks: jobHooks });
     const workerProtocol = new WorkerProtocol({
       db,
       dialect: database.dialect,
@@ -282,6 +311,7 @@ export async function createGatehouse(config: Config, overrides: GatehouseOverri
       maxWaitSeconds: config.jobs.maxWaitSeconds,
       maxWaitingClaimsPerKey: config.jobs.maxWaitingClaimsPerKey,
       publicUrl: config.server.publicUrl,
+      hooks: jobHooks,
     });
     const sweeper = new LeaseSweeper(workerProtocol, config.jobs.sweepSeconds, logger.child({ component: 'lease-sweeper' }));
     const fileStorage = new LocalFileStorage(config.files.dir);
@@ -316,7 +346,10 @@ export async function createGatehouse(config: Config, overrides: GatehouseOverri
       logger.info({ dir: path.join(config.dataDir, 'mail') }, 'SMTP_URL is not set: emails are written as .eml files');
     }
     let closed: Promise<void> | undefined;
-    return {
+    /** Modules whose `start` has run, to be stopped in reverse order. */
+    const started: Array<{ module: AnyModule; services: unknown }> = [];
+    const built: Array<{ module: AnyModule; services: unknown }> = [];
+    const gatehouse: Gatehouse = {
       config,
       database,
       clock,
@@ -343,8 +376,22 @@ export async function createGatehouse(config: Config, overrides: GatehouseOverri
       queues,
       jobs,
       workerProtocol,
+      jobHooks,
+      builtinWorkers: new BuiltinWorkers({
+        workers: builtinWorkerSpecs,
+        threads: config.jobs.builtinWorkerThreads,
+        accounts,
+        apiKeys,
+        logger: logger.child({ component: 'builtin-workers' }),
+      }),
+      modules: built,
+      moduleServices<T>(name: string): T {
+        const entry = built.find((b) => b.module.name === name);
+        if (!entry) throw new Error(`No module called ${name} runs here.`);
+        return entry.services as T;
+      },
       isDatabaseReady: () => pingDatabase(db),
-      startBackground: () => {
+      startBackground: async () => {
         // SQLite: the CLI writes job events from its own process; the server's live streams poll for them.
         if (database.dataVersion) {
           const dataVersion = database.dataVersion;
@@ -355,9 +402,21 @@ export async function createGatehouse(config: Config, overrides: GatehouseOverri
         outbox.start();
         sweeper.start();
         scheduler.start();
+        for (const entry of built) {
+          await entry.module.start?.(entry.services);
+          started.push(entry);
+        }
       },
       close: () =>
         (closed ??= (async () => {
+          await gatehouse.builtinWorkers.stop();
+          for (const entry of [...started].reverse()) {
+            try {
+              await entry.module.stop?.(entry.services);
+            } catch (error) {
+              logger.warn({ module: entry.module.name, err: (error as Error).message }, 'a module failed to stop');
+            }
+          }
           await scheduler.stop();
           await sweeper.stop();
           await outbox.stop();
@@ -368,6 +427,18 @@ export async function createGatehouse(config: Config, overrides: GatehouseOverri
           await database.close();
         })()),
     };
+    // Modules build their services on the finished platform (no side effects until `start`).
+    for (const { module, settings } of prepared) {
+      const services = module.create({ gatehouse, settings });
+      built.push({ module, services });
+      if (module.jobHooks) jobHooks.add(module.jobHooks(services));
+      if (module.fileAccess) files.addAccessRules(module.fileAccess(services));
+      if (module.tasks) {
+        const { tasks, schedules } = moduleSchedulerTasks(module.name, module.tasks(services), config.env);
+        scheduler.addTasks(tasks, schedules);
+      }
+    }
+    return gatehouse;
   } catch (error) {
     await hub.close();
     await listener?.stop();

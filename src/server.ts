@@ -36,7 +36,9 @@ export async function startServer(base: Config, overrides: GatehouseOverrides = 
     releaseLock = claimServerLock(config.database, gatehouse.clock.now());
     app = await buildApp(gatehouse);
     const address = await app.listen({ port: config.server.port, host: config.server.host });
-    gatehouse.startBackground();
+    await gatehouse.startBackground();
+    // Built-in workers claim over HTTP like remote ones: from this server's own address.
+    await gatehouse.builtinWorkers.start(localUrl(config.server.host, app.server.address()));
     gatehouse.logger.info(
       {
         address,
@@ -61,6 +63,8 @@ export async function startServer(base: Config, overrides: GatehouseOverrides = 
       stop: () =>
         (stopping ??= (async () => {
           try {
+            // Threads finish (or release) their jobs while the server still answers them.
+            await gatehouse.builtinWorkers.stop();
             await app.close();
             await gatehouse.close();
           } finally {
@@ -73,6 +77,13 @@ export async function startServer(base: Config, overrides: GatehouseOverrides = 
     await gatehouse.close();
     throw error;
   }
+}
+
+/** The URL this process reaches its own listening server at (loopback when bound to every interface). */
+function localUrl(host: string, address: ReturnType<FastifyInstance['server']['address']>): string {
+  const port = typeof address === 'object' && address ? address.port : 0;
+  const reachable = host === '0.0.0.0' || host === '::' || host === '' ? '127.0.0.1' : host;
+  return `http://${reachable.includes(':') ? `[${reachable}]` : reachable}:${port}`;
 }
 
 /** Stops `server` on the first SIGINT/SIGTERM; a second signal exits at once. */

@@ -113,6 +113,8 @@ export interface AccessServiceOptions {
   changes: AuthChanges;
   audit: AuditLog;
   defaults: AccessDefaults;
+  /** What each role grants; default {@link ROLE_PERMISSIONS} (feature modules add theirs: `withRoleGrants`). */
+  roleGrants?: Readonly<Record<Role, readonly string[]>>;
 }
 
 export class AccessService {
@@ -123,7 +125,7 @@ export class AccessService {
     const cached = this.options.cache.access<EffectiveAccess>(user.id);
     if (cached) return cached;
     const groups = await listGroupsOfUser(this.options.db, user.id);
-    const permissions = new Set<string>(ROLE_PERMISSIONS[user.role as Role] ?? []);
+    const permissions = new Set<string>((this.options.roleGrants ?? ROLE_PERMISSIONS)[user.role as Role] ?? []);
     for (const group of groups) for (const p of JSON.parse(group.permissions) as string[]) permissions.add(p);
     const d = this.options.defaults;
     const access: EffectiveAccess = {

@@ -97,6 +97,16 @@ export class ApiKeyService {
    * @throws AppError `validation_failed` (bad scope or lifetime), `forbidden` (a scope beyond the
    *   user's permissions or the calling credential's).
    */
+  /**
+   * Mints a key for a service identity (the built-in workers) as the system: no caller to narrow it.
+   * @throws AppError `not_found` when the user does not exist; as {@link create} otherwise.
+   */
+  async createForService(userId: string, input: { name: string; scopes: string[]; expiresInSeconds?: number | undefined }, actor: ActorContext): Promise<{ key: ApiKeyView; secret: string }> {
+    const user = await findUserById(this.options.db, userId);
+    if (!user) throw new AppError('not_found', `There is no user ${userId}.`);
+    return this.create(user, input, actor);
+  }
+
   async create(
     user: UserRow,
     input: {

@@ -35,6 +35,15 @@ export const ROLE_PERMISSIONS: Record<Role, readonly string[]> = {
   worker: ['account:self', 'jobs:claim'],
 };
 
+/** {@link ROLE_PERMISSIONS} plus what feature modules grant each role (src/modules/registry.ts). */
+export function withRoleGrants(extra: Readonly<Partial<Record<Role, readonly string[]>>>): Record<Role, readonly string[]> {
+  return {
+    admin: ROLE_PERMISSIONS.admin,
+    user: [...ROLE_PERMISSIONS.user, ...(extra.user ?? [])],
+    worker: [...ROLE_PERMISSIONS.worker, ...(extra.worker ?? [])],
+  };
+}
+
 const PERMISSION_PATTERN = /^(\*|[a-z][a-z0-9_-]{0,63}:(\*|[a-z][a-z0-9_-]{0,63}))$/;
 
 /** True when `value` is a well-formed grant (`resource:action`, `resource:*` or `*`). */

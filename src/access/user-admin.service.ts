@@ -141,6 +141,8 @@ export interface UserAdminServiceOptions {
   access: AccessService;
   /** Profile keys the public profile reveals. */
   publicProfileFields: string[];
+  /** What each role grants; default {@link ROLE_PERMISSIONS} (feature modules add theirs). */
+  roleGrants?: Readonly<Record<Role, readonly string[]>>;
 }
 
 export class UserAdminService {
@@ -191,7 +193,7 @@ export class UserAdminService {
       throw new AppError('forbidden', 'You cannot change your own role or status.');
     }
     if (actor.actorId !== userId) await this.assertMayActOn(actor, user);
-    if (changes.role !== undefined) assertCanGrant(actor.permissions, ROLE_PERMISSIONS[changes.role], `the ${changes.role} role`);
+    if (changes.role !== undefined) assertCanGrant(actor.permissions, (this.options.roleGrants ?? ROLE_PERMISSIONS)[changes.role], `the ${changes.role} role`);
     const now = this.options.clock.now().toISOString();
     await inTransaction(this.options.db, async (tx) => {
       const update: Parameters<typeof updateUser>[2] = { updated_at: now };

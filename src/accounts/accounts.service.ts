@@ -8,6 +8,7 @@
  * is taken, and then sends nothing at all (not even a notice to that address's owner: it would let
  * any signed-in user make the server mail arbitrary account holders).
  */
+import { randomBytes } from 'node:crypto';
 import type { Kysely } from 'kysely';
 import { isUniqueViolation } from '../db/executor.js';
 import type { Database, UserRow } from '../db/schema.js';
@@ -19,7 +20,7 @@ import type { AuthChanges } from '../sessions/auth-changes.js';
 import { type ActorContext, type AuditLog, SYSTEM_ACTOR } from '../audit/audit.service.js';
 import type { SessionService } from '../sessions/sessions.service.js';
 import { addSeconds, type Clock } from '../shared/clock.js';
-import { AppError } from '../shared/errors.js';
+import { AppError, isAppError } from '../shared/errors.js';
 import { newId } from '../shared/ids.js';
 import type { ApiKeyService } from '../access/api-keys.service.js';
 import type { AccountMails } from './account-mails.js';
@@ -451,6 +452,27 @@ export class AccountService {
    * Creates an account directly (operators, CLI): no verification mail, email verified by default.
    * @throws AppError `email_taken` (409), `weak_password` (422).
    */
+  /**
+   * The account of a service identity (the built-in workers'): created on first use with a random
+   * password nobody knows (it signs in only through API keys the server mints for itself), or the
+   * existing one. @throws AppError `conflict` when the email belongs to an account of another role.
+   */
+  async ensureServiceUser(input: { email: string; name: string; role: 'worker' }): Promise<UserView> {
+    const existing = await findUserByEmail(this.options.db, input.email);
+    if (existing) {
+      if (existing.role !== input.role) throw new AppError('conflict', `${input.email} belongs to an account that is not a ${input.role}.`);
+      return toUserView(existing);
+    }
+    try {
+      return await this.createUser({ ...input, password: randomBytes(32).toString('base64url') });
+    } catch (error) {
+      // Another instance created it at the same moment.
+      const raced = isAppError(error, 'email_taken') ? await findUserByEmail(this.options.db, input.email) : undefined;
+      if (raced) return toUserView(raced);
+      throw error;
+    }
+  }
+
   async createUser(input: CreateUserInput): Promise<UserView> {
     const email = input.email.trim();
     const name = (input.name ?? '').trim();

@@ -5,7 +5,7 @@
 import { type Command, InvalidArgumentError } from 'commander';
 import type { ActorContext } from '../audit/audit.service.js';
 import { type Config, loadConfig, maskSecret } from '../config.js';
-import { createGatehouse, type Gatehouse } from '../container.js';
+import { createGatehouse, type Gatehouse, type GatehouseOverrides } from '../container.js';
 import { type DatabaseHandle, openDatabase } from '../db/database.js';
 import { hasAppliedMigrations } from '../db/migrate.js';
 import { createLogger } from '../shared/logger.js';
@@ -111,10 +111,10 @@ export async function openCommandDatabase(config: Config): Promise<DatabaseHandl
  * Logs go to stderr at `warn` so stdout carries only the command's output; the database is
  * named there too (see {@link openCommandDatabase}).
  */
-export async function withGatehouse<T>(work: (gatehouse: Gatehouse) => Promise<T>): Promise<T> {
+export async function withGatehouse<T>(work: (gatehouse: Gatehouse) => Promise<T>, overrides: Pick<GatehouseOverrides, 'modules'> = {}): Promise<T> {
   const config = loadConfig();
   const database = await openCommandDatabase(config);
-  const gatehouse = await createGatehouse(config, { logger: createLogger({ level: 'warn', stderr: true }), database });
+  const gatehouse = await createGatehouse(config, { ...overrides, logger: createLogger({ level: 'warn', stderr: true }), database });
   try {
     return await work(gatehouse);
   } finally {

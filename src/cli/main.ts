@@ -9,6 +9,8 @@ import { ConfigError, loadConfig } from '../config.js';
 import { migrateToLatest } from '../db/migrate.js';
 import { startServer, stopOnSignals } from '../server.js';
 import { isAppError } from '../shared/errors.js';
+import type { AnyModule } from '../modules/contract.js';
+import { MODULES } from '../modules/index.js';
 import { VERSION } from '../version.js';
 import { registerAdminCommands } from './commands/admin.js';
 import { registerGroupCommands } from './commands/groups.js';
@@ -19,11 +21,17 @@ import { registerQueueCommands } from './commands/queues.js';
 import { registerScheduleCommands } from './commands/schedule.js';
 import { registerUserCommands } from './commands/users.js';
 import { registerWorkerCommands } from './commands/worker.js';
-import { isMutatingCommand, openCommandDatabase, setAnnounceDatabase } from './context.js';
+import { isMutatingCommand, openCommandDatabase, setAnnounceDatabase, withGatehouse } from './context.js';
 import { ExitCode, ExitError } from './output.js';
 import { CancelledError } from './prompts.js';
 
-function buildProgram(setExit: (code: number) => void): Command {
+/** Options for {@link main}. */
+export interface CliOptions {
+  /** The feature modules whose commands and migrations the CLI knows; default {@link MODULES}. */
+  modules?: readonly AnyModule[];
+}
+
+function buildProgram(setExit: (code: number) => void, modules: readonly AnyModule[]): Command {
   const program = new Command('gatehouse')
     .description('Gatehouse: accounts, sessions, tokens and work distribution in one server.')
     .version(VERSION, '-v, --version')
@@ -34,7 +42,7 @@ function buildProgram(setExit: (code: number) => void): Command {
     .command('serve')
     .description('Start the HTTP server (migrates the database first).')
     .action(async () => {
-      const server = await startServer(loadConfig());
+      const server = await startServer(loadConfig(), { modules });
       stopOnSignals(server);
     });
 
@@ -45,7 +53,7 @@ function buildProgram(setExit: (code: number) => void): Command {
       const config = loadConfig();
       const database = await openCommandDatabase(config);
       try {
-        const { applied } = await migrateToLatest(database.db, database.dialect);
+        const { applied } = await migrateToLatest(database.db, database.dialect, modules);
         console.log(applied.length ? `Applied: ${applied.join(', ')}` : 'The database is up to date.');
       } finally {
         await database.close();
@@ -60,7 +68,12 @@ function buildProgram(setExit: (code: number) => void): Command {
   registerScheduleCommands(program);
   registerQueueCommands(program);
   registerJobCommands(program);
-  registerWorkerCommands(program);
+  registerWorkerCommands(program, modules);
+  for (const module of modules) {
+    module.commands?.(program, (work) =>
+      withGatehouse((gatehouse) => work(gatehouse.moduleServices(module.name), gatehouse), { modules }),
+    );
+  }
 
   program.hook('preAction', (_program, command) => {
     setAnnounceDatabase(isMutatingCommand(command));
@@ -81,11 +94,11 @@ function cancelled(): number {
  * Runs the CLI with `argv` (as `process.argv`).
  * @returns the process exit code (see {@link ExitCode}).
  */
-export async function main(argv: string[]): Promise<number> {
+export async function main(argv: string[], options: CliOptions = {}): Promise<number> {
   let exitCode: number = ExitCode.ok;
   const program = buildProgram((code) => {
     exitCode = code;
-  });
+  }, options.modules ?? MODULES);
   try {
     await program.parseAsync(argv);
     return exitCode;

@@ -12,10 +12,15 @@ import { migration0005 } from './migrations/0005-email-change.js';
 import { migration0006 } from './migrations/0006-jobs.js';
 import { migration0007 } from './migrations/0007-storage-quota.js';
 import type { MigrationTypes } from './migrations/types.js';
+import type { AnyModule } from '../modules/contract.js';
+
+/** The column types of `dialect`, handed to every migration. */
+export function migrationTypes(dialect: DatabaseDialect): MigrationTypes {
+  return dialect === 'postgres' ? { timestamp: 'timestamptz', json: 'jsonb' } : { timestamp: 'text', json: 'text' };
+}
 
 function allMigrations(dialect: DatabaseDialect): Record<string, Migration> {
-  const types: MigrationTypes =
-    dialect === 'postgres' ? { timestamp: 'timestamptz', json: 'jsonb' } : { timestamp: 'text', json: 'text' };
+  const types = migrationTypes(dialect);
   return {
     '0001-accounts': migration0001(types),
     '0002-access': migration0002(types),
@@ -27,24 +32,60 @@ function allMigrations(dialect: DatabaseDialect): Record<string, Migration> {
   };
 }
 
-/** Outcome of {@link migrateToLatest}: the names of the migrations applied by this call. */
+/**
+ * One set of migrations with its own bookkeeping tables: the platform's use Kysely's default
+ * `kysely_migration`; each module gets `gatehouse_migrations_<name>`, so modules can be added,
+ * removed or reordered without their histories colliding.
+ */
+interface MigrationSet {
+  /** Prefix of the names reported (`''` for the platform, `<module>/` otherwise). */
+  prefix: string;
+  migrations: Record<string, Migration>;
+  tableName?: string;
+  lockTableName?: string;
+}
+
+function migrationSets(dialect: DatabaseDialect, modules: readonly Pick<AnyModule, 'name' | 'migrations'>[]): MigrationSet[] {
+  const sets: MigrationSet[] = [{ prefix: '', migrations: allMigrations(dialect) }];
+  for (const module of modules) {
+    if (!module.migrations) continue;
+    const table = `gatehouse_migrations_${module.name.replaceAll('-', '_')}`;
+    sets.push({ prefix: `${module.name}/`, migrations: module.migrations(migrationTypes(dialect)), tableName: table, lockTableName: `${table}_lock` });
+  }
+  return sets;
+}
+
+function migratorFor(db: Kysely<any>, set: MigrationSet): Migrator {
+  return new Migrator({
+    db,
+    provider: { getMigrations: async () => set.migrations },
+    ...(set.tableName ? { migrationTableName: set.tableName, migrationLockTableName: set.lockTableName } : {}),
+  });
+}
+
+/** Outcome of {@link migrateToLatest}: the names of the migrations applied by this call (`module/name` for modules). */
 export interface MigrationReport {
   applied: string[];
 }
 
 /**
- * Applies every pending migration in order, each in its own transaction.
+ * Applies every pending migration in order, each in its own transaction: the platform's first,
+ * then each module's in list order.
  *
  * @throws the first migration error (the failed migration is rolled back; earlier ones stay).
  */
-export async function migrateToLatest(db: Kysely<any>, dialect: DatabaseDialect): Promise<MigrationReport> {
-  const migrator = new Migrator({
-    db,
-    provider: { getMigrations: async () => allMigrations(dialect) },
-  });
-  const result: MigrationResultSet = await migrator.migrateToLatest();
-  if (result.error) throw result.error;
-  return { applied: (result.results ?? []).filter((r) => r.status === 'Success').map((r) => r.migrationName) };
+export async function migrateToLatest(
+  db: Kysely<any>,
+  dialect: DatabaseDialect,
+  modules: readonly Pick<AnyModule, 'name' | 'migrations'>[] = [],
+): Promise<MigrationReport> {
+  const applied: string[] = [];
+  for (const set of migrationSets(dialect, modules)) {
+    const result: MigrationResultSet = await migratorFor(db, set).migrateToLatest();
+    applied.push(...(result.results ?? []).filter((r) => r.status === 'Success').map((r) => set.prefix + r.migrationName));
+    if (result.error) throw result.error;
+  }
+  return { applied };
 }
 
 /** True when at least one migration has run on `db`: false for a new, empty database. */
@@ -57,10 +98,14 @@ export async function hasAppliedMigrations(db: Kysely<any>, dialect: DatabaseDia
 }
 
 /** The names of the migrations not yet applied to `db`, in order (for `gatehouse config check`). */
-export async function pendingMigrations(db: Kysely<any>, dialect: DatabaseDialect): Promise<string[]> {
-  const migrator = new Migrator({
-    db,
-    provider: { getMigrations: async () => allMigrations(dialect) },
-  });
-  return (await migrator.getMigrations()).filter((m) => !m.executedAt).map((m) => m.name);
+export async function pendingMigrations(
+  db: Kysely<any>,
+  dialect: DatabaseDialect,
+  modules: readonly Pick<AnyModule, 'name' | 'migrations'>[] = [],
+): Promise<string[]> {
+  const pending: string[] = [];
+  for (const set of migrationSets(dialect, modules)) {
+    pending.push(...(await migratorFor(db, set).getMigrations()).filter((m) => !m.executedAt).map((m) => set.prefix + m.name));
+  }
+  return pending;
 }

@@ -78,6 +78,19 @@ export interface JobFileAccess {
   assertHoldsJob(principal: Principal, jobId: string, attempt: number): Promise<void>;
 }
 
+/**
+ * A feature module's rule for reading files it owns (src/modules/contract.ts, `fileAccess`): e.g.
+ * challenge resources readable by participants, hidden reference data readable only by the worker
+ * holding an evaluation job. Rules only ever grant: the owner and `files:manage` read every file
+ * anyway, and a file no rule grants stays `404`.
+ */
+export interface FileAccessRule {
+  /** Names the rule in logs. */
+  name: string;
+  /** True when `principal` may read (download, `/meta`) `file`. Must not throw for files it does not know. */
+  mayRead(file: FileRow, principal: Principal): Promise<boolean>;
+}
+
 /** What an upload is for (already syntactically valid; the service checks the rules). */
 export interface UploadInput {
   /** Default `input`. */
@@ -175,6 +188,8 @@ export function normalizeContentType(raw: string | undefined): string {
 
 /** Uploads, metadata and reads of stored files. */
 export class FileService {
+  private readonly accessRules: FileAccessRule[] = [];
+
   constructor(private readonly options: FileServiceOptions) {}
 
   /** Largest upload in bytes. */
@@ -285,10 +300,17 @@ export class FileService {
     return this.options.storage.createReadStream(file.storage_key, range);
   }
 
+  /** Adds feature modules' read rules (consulted after the owner, `files:manage` and job rules). */
+  addAccessRules(rules: readonly FileAccessRule[]): void {
+    this.accessRules.push(...rules);
+  }
+
   private async mayRead(row: FileRow, principal: Principal): Promise<boolean> {
     if (row.owner_id !== null && row.owner_id === principal.user.id) return true;
     if (allows(principal.permissions, 'files:manage')) return true;
-    return this.options.jobAccess.mayReadThroughJob(row, principal);
+    if (await this.options.jobAccess.mayReadThroughJob(row, principal)) return true;
+    for (const rule of this.accessRules) if (await rule.mayRead(row, principal)) return true;
+    return false;
   }
 
   /** Applies the purpose rules; returns the job the upload is for, if any. */

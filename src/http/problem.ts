@@ -5,7 +5,7 @@
  * the cause is logged instead.
  */
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import { AppError, type ErrorCode, errorCatalogue, type FieldError } from '../shared/errors.js';
+import { AppError, type ErrorCode, errorDefinition, type FieldError } from '../shared/errors.js';
 
 /** The JSON body of every error response. */
 export interface ProblemDocument {
@@ -23,7 +23,7 @@ export interface ProblemDocument {
 export function problemFor(error: AppError, requestId?: string): ProblemDocument {
   const doc: ProblemDocument = {
     type: `/problems/${error.code}`,
-    title: errorCatalogue[error.code].title,
+    title: errorDefinition(error.code).title,
     status: error.status,
     code: error.code,
     ...(error.extra ?? {}),

@@ -17,6 +17,7 @@ import { pageOfRows } from '../shared/paging.js';
 import { findFilesByIds } from '../files/files.repo.js';
 import { appendEvents, stateEvent } from './job-events.js';
 import { latestJobEvents, latestQueueEventId, listJobEvents, replayEvents } from './job-events.repo.js';
+import type { JobHooks } from './job-hooks.js';
 import type { JobHub } from './job-hub.js';
 import {
   findHeldJobs,
@@ -64,6 +65,8 @@ export interface JobServiceOptions {
   audit: AuditLog;
   /** Largest serialised payload, in bytes. */
   payloadMaxBytes: number;
+  /** Modules' handlers for job outcomes (a cancel is one), run inside the recording transaction. */
+  hooks?: JobHooks;
 }
 
 /** Filters for {@link JobService.list}. */
@@ -261,6 +264,16 @@ export class JobService {
   }
 
   /**
+   * The jobs the principal's worker (its API key) holds now (`running` or `paused` under it), for
+   * feature modules' file-access rules ("the worker holding an evaluation job of this challenge").
+   * @returns an empty list for a principal that is not an API key.
+   */
+  async heldJobs(principal: Principal): Promise<JobView[]> {
+    if (!principal.apiKey) return [];
+    return (await findHeldJobs(this.options.db, principal.apiKey.id)).map(toJobView);
+  }
+
+  /**
    * For file downloads: true when `principal` owns the job `file` was uploaded for, or its worker
    * (API key) holds a job listing the file as input, output or checkpoint.
    */
@@ -332,6 +345,7 @@ export class JobService {
         if (!row) return undefined;
         await appendEvents(tx, hub, [stateEvent(row, current.state, { reason: action, by: actor.actorId })], nowIso);
         await audit.record(tx.db, actor, { action: `job.${action}`, targetType: 'job', targetId: id, details: { from: current.state, to: row.state } });
+        await this.options.hooks?.run(tx, row, nowIso);
         return row;
       });
       if (updated) {

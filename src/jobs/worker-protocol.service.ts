@@ -12,9 +12,10 @@ import type { Database, JobEventRow, JobRow, JobTable, QueueRow } from '../db/sc
 import { inWriteTransaction, inWriteTransactionLocking, type WriteTx } from '../db/transaction.js';
 import type { NotifyService } from '../notify/notify.service.js';
 import type { Clock } from '../shared/clock.js';
-import { AppError } from '../shared/errors.js';
+import { AppError, isAppError } from '../shared/errors.js';
 import { findFilesByIds } from '../files/files.repo.js';
 import { appendEvents, type PendingEvent, stateEvent } from './job-events.js';
+import { JobHooks } from './job-hooks.js';
 import type { JobHub } from './job-hub.js';
 import {
   claimEventOf,
@@ -86,6 +87,8 @@ export interface WorkerProtocolOptions {
   /** Long-poll claims one worker key may have waiting at once in this process (JOB_MAX_WAITING_CLAIMS_PER_KEY). Default unlimited. */
   maxWaitingClaimsPerKey?: number;
   publicUrl: string;
+  /** Modules' handlers for job outcomes, run inside the transaction that records each outcome. */
+  hooks?: JobHooks;
 }
 
 /**
@@ -140,7 +143,11 @@ export class WorkerProtocol {
   /** Queue settings by name, read at most every {@link QUEUE_CACHE_MS} (claims are the hot path). */
   private readonly queueCache = new Map<string, { row: QueueRow; readAt: number }>();
 
-  constructor(private readonly options: WorkerProtocolOptions) {}
+  private readonly hooks: JobHooks;
+
+  constructor(private readonly options: WorkerProtocolOptions) {
+    this.hooks = options.hooks ?? new JobHooks();
+  }
 
   /**
    * Claims jobs, waiting up to `waitSeconds` for one to become available.
@@ -315,7 +322,8 @@ export class WorkerProtocol {
       finished_at: nowIso,
       lease_expires_at: null,
     };
-    if (dialect === 'postgres') {
+    // One statement and no transaction while no module hooks job outcomes (the common, fast case).
+    if (dialect === 'postgres' && this.hooks.empty) {
       const data = { state: 'succeeded', from: null, attempt: input.attempt, worker_id: workerId };
       const done = await updateFencedJobWithEventPg(db, fence, changes, { type: 'state', data: sql`cast(${JSON.stringify(data)} as jsonb)` });
       if (!done) throw leaseLost();
@@ -326,6 +334,7 @@ export class WorkerProtocol {
       const updated = await updateFencedJob(tx.db, fence, changes);
       if (!updated) throw leaseLost();
       await appendEvents(tx, hub, [stateEvent(updated, null)], nowIso);
+      await this.hooks.run(tx, updated, nowIso);
       return updated;
     });
     return toJobView(row);
@@ -340,7 +349,7 @@ export class WorkerProtocol {
     const workerId = this.workerIdOf(principal);
     const results = items.map((item) => ({ item, result: this.serialiseLimited(item.result ?? null, 'result') }));
     const nowIso = clock.now().toISOString();
-    if (dialect === 'postgres') {
+    if (dialect === 'postgres' && this.hooks.empty) {
       // One statement for the whole batch: one round trip instead of one per job.
       const done = await completeJobsPg(db, workerId, results.map(({ item, result }) => ({ id: item.id, attempt: item.attempt, result })), nowIso);
       hub.publish(done.map((d) => ({ event: toJobEventView(d.event), owner_id: d.row.owner_id })).sort((a, b) => a.event.id - b.event.id));
@@ -361,6 +370,8 @@ export class WorkerProtocol {
           continue;
         }
         events.push(stateEvent(row, null));
+        // A hook that throws fails the whole batch (nothing recorded); the worker retries it.
+        await this.hooks.run(tx, row, nowIso);
         outcomes.push({ id: item.id, ok: true });
       }
       await appendEvents(tx, hub, events, nowIso);
@@ -442,13 +453,22 @@ export class WorkerProtocol {
       const changes: Partial<JobTable> = dead
         ? { state: 'dead', lease_expiries: expiries, lease_expires_at: null, finished_at: nowIso, error: JSON.stringify({ message: `The lease lapsed ${expiries} times (max_lease_expiries); the job is presumed to kill its workers.` }) }
         : { state: row.state === 'paused' ? 'paused' : 'queued', lease_expiries: expiries, worker_id: null, lease_expires_at: null, run_after: nowIso };
-      const updated = await inWriteTransaction(db, dialect, async (tx) => {
-        const done = await reclaimLapsedJob(tx.db, row, nowIso, changes);
-        if (!done) return undefined;
-        await appendEvents(tx, hub, [stateEvent(done, row.state, { reason: 'lease_expired', lease_expiries: expiries })], nowIso);
-        if (dead) await this.notifyFailed(tx, done);
-        return done;
-      });
+      let updated: JobRow | undefined;
+      try {
+        updated = await inWriteTransaction(db, dialect, async (tx) => {
+          const done = await reclaimLapsedJob(tx.db, row, nowIso, changes);
+          if (!done) return undefined;
+          await appendEvents(tx, hub, [stateEvent(done, row.state, { reason: 'lease_expired', lease_expiries: expiries })], nowIso);
+          if (dead) await this.notifyFailed(tx, done);
+          await this.hooks.run(tx, done, nowIso);
+          return done;
+        });
+      } catch (error) {
+        // A failing outcome hook leaves this job as it was; the next sweep tries again.
+        if (!isAppError(error, 'job_hook_failed')) throw error;
+        this.options.logger.warn({ job_id: row.id, err: error.message }, 'a job hook failed; the lapsed lease stays for the next sweep');
+        continue;
+      }
       if (!updated) continue;
       reclaimed++;
       if (updated.state === 'queued') announce.add(updated.queue);
@@ -656,6 +676,7 @@ export class WorkerProtocol {
       if (!updated) throw leaseLost();
       await appendEvents(tx, hub, [stateEvent(updated, current.state, plan.extra)], nowIso);
       if (updated.state === 'failed' || updated.state === 'dead') await this.notifyFailed(tx, updated);
+      await this.hooks.run(tx, updated, nowIso);
       return updated;
     });
     if (row.state === 'queued' && row.run_after <= nowIso) hub.announceWork(row.queue);

@@ -89,6 +89,21 @@ export interface NotifyEvents {
 /** The name of an event. */
 export type NotifyEventName = keyof NotifyEvents;
 
+/**
+ * Events that feature modules add (src/modules/contract.ts, `notifications`), declared for the
+ * type checker by merging: `declare module '…/notify/events.js' { interface ModuleNotifyEvents {
+ * 'tally.failed': { user: NotifyUser; … } } }`. Their routes and templates are registered at
+ * start-up.
+ */
+// eslint-disable-next-line @typescript-eslint/no-empty-object-type
+export interface ModuleNotifyEvents {}
+
+/** Every event: the platform's and the modules'. */
+export type AnyNotifyEvents = NotifyEvents & ModuleNotifyEvents;
+
+/** The name of any event. */
+export type AnyNotifyEventName = keyof AnyNotifyEvents;
+
 /** Who receives one route of an event. */
 export type Audience = 'user' | 'admins';
 

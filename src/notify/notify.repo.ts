@@ -17,6 +17,11 @@ export async function upsertChannelSwitch(db: Executor, channel: string, enabled
     .execute();
 }
 
+/** The user `id` as notifications address them, or undefined when there is no such active user. */
+export async function findNotifyUser(db: Executor, id: string): Promise<Pick<UserRow, 'id' | 'email' | 'name'> | undefined> {
+  return db.selectFrom('user').select(['id', 'email', 'name']).where('id', '=', id).where('status', '=', 'active').executeTakeFirst();
+}
+
 /** Active administrators (for the `notify_admin` opt-in, read from their profile by the caller). */
 export async function listActiveAdmins(db: Executor): Promise<Array<Pick<UserRow, 'email' | 'name' | 'profile'>>> {
   return db

@@ -16,8 +16,8 @@ import { inTransaction, type WriteTx as Tx } from '../db/transaction.js';
 import type { MailOutbox, OutboxMessage } from '../mail/outbox.service.js';
 import type { Clock } from '../shared/clock.js';
 import { newId } from '../shared/ids.js';
-import { type Channel, CHANNELS, EVENT_ROUTES, type EventRoute, type NotifyEventName, type NotifyEvents, type NotifyUser } from './events.js';
-import { listActiveAdmins, listChannelSwitches, loginHistory, upsertChannelSwitch } from './notify.repo.js';
+import { type AnyNotifyEventName, type AnyNotifyEvents, type Channel, CHANNELS, EVENT_ROUTES, type EventRoute, type NotifyEvents, type NotifyUser } from './events.js';
+import { findNotifyUser, listActiveAdmins, listChannelSwitches, loginHistory, upsertChannelSwitch } from './notify.repo.js';
 import type { TemplateData, TemplateRenderer } from './templates.js';
 
 /** Options for {@link NotifyService}. */
@@ -34,6 +34,8 @@ export interface NotifyServiceOptions {
   adminEmails: string[];
   /** Channels configured and enabled by configuration (the outbox has a transport for each). */
   configured: readonly Channel[];
+  /** Where feature modules' events go (their templates are in the renderer). */
+  moduleRoutes?: Readonly<Record<string, readonly EventRoute[]>>;
 }
 
 /** One channel as `gatehouse notify` shows it. */
@@ -52,7 +54,11 @@ export type LockoutReport = NotifyEvents['login.locked_out'];
 
 /** The notification service: events in, outbox messages out. */
 export class NotifyService {
-  constructor(private readonly options: NotifyServiceOptions) {}
+  private readonly routes: Readonly<Record<string, readonly EventRoute[]>>;
+
+  constructor(private readonly options: NotifyServiceOptions) {
+    this.routes = { ...EVENT_ROUTES, ...options.moduleRoutes };
+  }
 
   /**
    * Queues the messages of `event` in the caller's transaction and wakes the dispatcher after
@@ -61,9 +67,11 @@ export class NotifyService {
    * @param only restrict to one channel (`notify test`).
    * @returns the ids of the queued outbox messages.
    */
-  async enqueue<E extends NotifyEventName>(tx: Tx, event: E, data: NotifyEvents[E], only?: Channel): Promise<string[]> {
+  async enqueue<E extends AnyNotifyEventName>(tx: Tx, event: E, data: AnyNotifyEvents[E], only?: Channel): Promise<string[]> {
     const ids: string[] = [];
-    for (const route of EVENT_ROUTES[event]) {
+    const routes = this.routes[event];
+    if (!routes) throw new Error(`No module registered the notification event ${String(event)}.`);
+    for (const route of routes) {
       for (const message of await this.messagesFor(tx, event, data, route, only)) {
         ids.push(await this.options.outbox.enqueueMessage(tx.db, message));
       }
@@ -77,8 +85,18 @@ export class NotifyService {
    * without a transaction of their own (the job system's `job.failed`, `campaign.completed`).
    * @returns the ids of the queued outbox messages.
    */
-  notify<E extends NotifyEventName>(event: E, data: NotifyEvents[E]): Promise<string[]> {
+  notify<E extends AnyNotifyEventName>(event: E, data: AnyNotifyEvents[E]): Promise<string[]> {
     return inTransaction(this.options.db, (tx) => this.enqueue(tx, event, data));
+  }
+
+  /**
+   * The user `userId` as a `user` audience event names it (`data.user`), read through `tx` (a job
+   * hook must not read outside its transaction: SQLite has one connection). @returns undefined
+   * when the user no longer exists or is deactivated (then there is no one to tell).
+   */
+  async recipient(tx: Pick<Tx, 'db'>, userId: string): Promise<NotifyUser | undefined> {
+    const user = await findNotifyUser(tx.db, userId);
+    return user ? { id: user.id, email: user.email, name: user.name } : undefined;
   }
 
   /**
@@ -174,10 +192,10 @@ export class NotifyService {
     });
   }
 
-  private async messagesFor<E extends NotifyEventName>(
+  private async messagesFor<E extends AnyNotifyEventName>(
     tx: Tx,
     event: E,
-    data: NotifyEvents[E],
+    data: AnyNotifyEvents[E],
     route: EventRoute,
     only: Channel | undefined,
   ): Promise<OutboxMessage[]> {
@@ -197,8 +215,8 @@ export class NotifyService {
   }
 
   private render(
-    event: NotifyEventName,
-    data: NotifyEvents[NotifyEventName],
+    event: AnyNotifyEventName,
+    data: AnyNotifyEvents[AnyNotifyEventName],
     route: EventRoute,
     channel: Channel,
     recipient?: { email: string; name: string },

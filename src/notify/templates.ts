@@ -23,7 +23,7 @@ import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { Eta } from 'eta';
 import { escapeHtml } from '../mail/html-escape.js';
-import { EVENT_ROUTES } from './events.js';
+import { EVENT_ROUTES, type EventRoute } from './events.js';
 
 /** A rendered email. */
 export interface RenderedEmail {
@@ -71,8 +71,8 @@ const LAYOUTS: Record<string, string> = {
 <p style="margin:0 0 16px;font-size:14px;line-height:1.5;color:#3e4c59">If the button does not work, copy this address into your browser:<br><a href="<%= it.url %>" style="color:#1d4ed8;word-break:break-all"><%= it.url %></a></p>`,
 };
 
-/** The source of a built-in email, from which its three templates are generated. */
-interface EmailSource {
+/** The source of an email (built-in or a module's), from which its three templates are generated. */
+export interface EmailSource {
   /** Eta source of the subject, without the ` — <app name>` suffix. */
   subject: string;
   /** JavaScript expression for the heading (and `<title>`). */
@@ -86,7 +86,11 @@ interface EmailSource {
 
 const lit = (text: string): string => JSON.stringify(text);
 
-function emailTemplates(name: string, source: EmailSource): Record<string, string> {
+/**
+ * The three templates of an email in Gatehouse's layout (`<name>.email.subject`, `.email.text`,
+ * `.email.html`): what feature modules use for their notifications' `templates`.
+ */
+export function emailTemplates(name: string, source: EmailSource): Record<string, string> {
   const footer = lit(source.footer);
   const guard = (body: string) => (source.action?.when ? `<% if (${source.action.when}) { %>${body}<% } %>` : body);
   const textAction = source.action ? guard(`${source.action.label}: <%= ${source.action.url} %>\n\n`) : '';
@@ -353,6 +357,8 @@ export class TemplateError extends Error {
 export interface TemplateRendererOptions {
   /** Directory of override files `<template>.eta` (`TEMPLATES_DIR`); null = built-ins only. */
   templatesDir?: string | null;
+  /** Feature modules' templates by file name (`<template>.email.subject`, …); operators override them like built-ins. */
+  moduleTemplates?: Readonly<Record<string, string>>;
 }
 
 /** Renders the notification templates (built-ins, with the operator's overrides). */
@@ -374,7 +380,7 @@ export class TemplateRenderer {
       markdown: new Eta({ ...base, autoEscape: true, escapeFunction: escapeMarkdown }),
       text: new Eta({ ...base, autoEscape: true, escapeFunction: escapeText }),
     };
-    const sources: Record<string, string> = { ...BUILT_IN_TEMPLATES };
+    const sources: Record<string, string> = { ...BUILT_IN_TEMPLATES, ...options.moduleTemplates };
     const dir = options.templatesDir;
     if (dir) {
       if (!existsSync(dir)) throw new TemplateError(dir, new Error('TEMPLATES_DIR does not exist'));
@@ -418,16 +424,28 @@ export class TemplateRenderer {
   }
 }
 
-/** Template names an event route needs that have no built-in (empty when the event map and templates agree). */
-export function missingTemplates(): string[] {
+/** True when `name` is a built-in template (a module may not replace one; operators may, with TEMPLATES_DIR). */
+export function isBuiltInTemplate(name: string): boolean {
+  return Object.hasOwn(BUILT_IN_TEMPLATES, name);
+}
+
+/**
+ * Template names the event routes need that `templates` (default: the built-ins) lack: a `user`
+ * route needs the three email parts, an `admins` route also `.mattermost` and `.webhook`. Empty
+ * when the event map and templates agree.
+ */
+export function missingTemplates(
+  routes: Readonly<Record<string, readonly EventRoute[]>> = EVENT_ROUTES,
+  templates: Readonly<Record<string, string>> = BUILT_IN_TEMPLATES,
+): string[] {
   const missing: string[] = [];
-  for (const routes of Object.values(EVENT_ROUTES)) {
-    for (const route of routes) {
+  for (const eventRoutes of Object.values(routes)) {
+    for (const route of eventRoutes) {
       const parts =
         route.audience === 'user'
           ? ['email.subject', 'email.text', 'email.html']
           : ['email.subject', 'email.text', 'email.html', 'mattermost', 'webhook'];
-      for (const part of parts) if (!(`${route.template}.${part}` in BUILT_IN_TEMPLATES)) missing.push(`${route.template}.${part}`);
+      for (const part of parts) if (!Object.hasOwn(templates, `${route.template}.${part}`)) missing.push(`${route.template}.${part}`);
     }
   }
   return missing;

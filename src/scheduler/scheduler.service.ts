@@ -17,7 +17,6 @@
 import { hostname } from 'node:os';
 import type { Kysely } from 'kysely';
 import type { Logger } from 'pino';
-import { SCHEDULED_TASK_NAMES, type ScheduledTaskName } from '../config.js';
 import type { Database, ScheduledTaskRow, TaskRunRow } from '../db/schema.js';
 import { addSeconds, type Clock } from '../shared/clock.js';
 import { AppError } from '../shared/errors.js';
@@ -54,7 +53,7 @@ export interface TaskResult {
 
 /** A task the scheduler can run. Throwing records a `failure` with the error's message. */
 export interface SchedulerTask {
-  name: ScheduledTaskName;
+  name: string;
   /** One line for `gatehouse schedule list --json` and the docs. */
   description: string;
   /** Does the work; `now` is the clock's time when the run was claimed. */
@@ -64,7 +63,7 @@ export interface SchedulerTask {
 /** One finished run, as {@link Scheduler.tick} and {@link Scheduler.runNow} report it. */
 export interface TaskRunReport {
   id: string;
-  task: ScheduledTaskName;
+  task: string;
   trigger: 'schedule' | 'manual';
   outcome: 'success' | 'failure' | 'skipped';
   started_at: string;
@@ -74,7 +73,7 @@ export interface TaskRunReport {
 
 /** A task as `gatehouse schedule list` shows it. Times are ISO-8601 UTC strings or null. */
 export interface TaskStatus {
-  task: ScheduledTaskName;
+  task: string;
   description: string;
   /** Cron expression, or `off`. */
   schedule: string;
@@ -95,7 +94,7 @@ export interface SchedulerOptions {
   logger: Logger;
   tasks: SchedulerTask[];
   /** Cron expression per task (5 fields, UTC), null = disabled (`off`). */
-  schedules: Record<ScheduledTaskName, string | null>;
+  schedules: Record<string, string | null>;
   /** Identifies this instance in leases and `task_run.instance`. Default `host:pid:random`. */
   instanceId?: string;
 }
@@ -103,20 +102,38 @@ export interface SchedulerOptions {
 export class Scheduler {
   /** This instance's name in leases and run records. */
   readonly instanceId: string;
-  private readonly tasks: Map<ScheduledTaskName, SchedulerTask>;
+  private readonly tasks: Map<string, SchedulerTask>;
   private registered: Promise<void> | undefined;
   private timer: NodeJS.Timeout | undefined;
   private running = false;
   private tickInFlight: Promise<unknown> | undefined;
 
+  /** Cron expression per task, null = off: the configured ones plus those of added tasks. */
+  private readonly schedules: Record<string, string | null>;
+
   constructor(private readonly options: SchedulerOptions) {
     this.instanceId = options.instanceId ?? `${hostname()}:${process.pid}:${newId().slice(-8)}`;
     this.tasks = new Map(options.tasks.map((t) => [t.name, t]));
+    this.schedules = { ...options.schedules };
   }
 
   /** Task names, in the order they are listed. */
-  get taskNames(): ScheduledTaskName[] {
-    return SCHEDULED_TASK_NAMES.filter((name) => this.tasks.has(name));
+  get taskNames(): string[] {
+    return [...this.tasks.keys()];
+  }
+
+  /**
+   * Adds tasks (feature modules', named `<module>.<task>`) with their schedules (cron, or null =
+   * off), after the built-in ones. Must run before the first tick, `start` or `list`.
+   * @throws Error when a name is taken or this scheduler already registered its schedules.
+   */
+  addTasks(tasks: readonly SchedulerTask[], schedules: Readonly<Record<string, string | null>>): void {
+    if (this.registered) throw new Error('Scheduler tasks must be added before the scheduler is used.');
+    for (const task of tasks) {
+      if (this.tasks.has(task.name)) throw new Error(`A scheduler task named ${task.name} exists already.`);
+      this.tasks.set(task.name, task);
+      this.schedules[task.name] = schedules[task.name] ?? null;
+    }
   }
 
   /**
@@ -131,7 +148,7 @@ export class Scheduler {
     const reports: TaskRunReport[] = [];
     const rows = new Map((await listScheduledTasks(this.options.db)).map((r) => [r.name, r]));
     for (const name of this.taskNames) {
-      const schedule = this.options.schedules[name];
+      const schedule = this.schedules[name];
       const row = rows.get(name);
       if (!schedule || !row?.next_run_at) continue;
       const now = this.options.clock.now();
@@ -176,7 +193,7 @@ export class Scheduler {
     const statuses: TaskStatus[] = [];
     for (const name of this.taskNames) {
       const row: ScheduledTaskRow | undefined = rows.get(name);
-      const configured = this.options.schedules[name];
+      const configured = this.schedules[name];
       const latest = await findLatestTaskRun(this.options.db, name);
       const leaseLive = row?.lease_owner && row.lease_expires_at && Date.parse(row.lease_expires_at) > now.getTime();
       statuses.push({
@@ -239,7 +256,7 @@ export class Scheduler {
     const nowIso = now.toISOString();
     const rows = new Map((await listScheduledTasks(this.options.db)).map((r) => [r.name, r]));
     for (const name of this.taskNames) {
-      const configured = this.options.schedules[name];
+      const configured = this.schedules[name];
       const schedule = configured ?? 'off';
       const enabled = configured ? 1 : 0;
       const nextRunAtIso = configured ? (nextRunAfter(configured, now)?.toISOString() ?? null) : null;
@@ -261,11 +278,11 @@ export class Scheduler {
     }
   }
 
-  private requireTask(name: string): ScheduledTaskName {
-    if (!this.tasks.has(name as ScheduledTaskName)) {
+  private requireTask(name: string): string {
+    if (!this.tasks.has(name)) {
       throw new AppError('not_found', `There is no task "${name}". Tasks: ${this.taskNames.join(', ')}.`);
     }
-    return name as ScheduledTaskName;
+    return name;
   }
 
   /** Runs `claimLease` with this instance's id and a fresh lease end. */
@@ -275,7 +292,7 @@ export class Scheduler {
   }
 
   /** Runs a claimed task: records the start, runs it, records the outcome, releases the lease. */
-  private async execute(name: ScheduledTaskName, trigger: 'schedule' | 'manual', claimedAt: Date): Promise<TaskRunReport> {
+  private async execute(name: string, trigger: 'schedule' | 'manual', claimedAt: Date): Promise<TaskRunReport> {
     const task = this.tasks.get(name) as SchedulerTask;
     const id = newId();
     const startedAt = claimedAt.toISOString();
@@ -343,7 +360,7 @@ export class Scheduler {
     try {
       const now = this.options.clock.now().getTime();
       for (const row of await listScheduledTasks(this.options.db)) {
-        if (!row.next_run_at || !this.options.schedules[row.name as ScheduledTaskName]) continue;
+        if (!row.next_run_at || !this.schedules[row.name]) continue;
         earliest = Math.min(earliest, Date.parse(row.next_run_at) - now);
       }
     } catch {

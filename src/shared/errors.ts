@@ -46,10 +46,58 @@ export const errorCatalogue = {
   too_many_waiting_claims: { status: 429, title: 'Too many claims are waiting for this worker key' },
   internal_error: { status: 500, title: 'Internal server error' },
   service_unavailable: { status: 503, title: 'The service is temporarily unavailable' },
-} as const satisfies Record<string, { status: number; title: string }>;
+  job_hook_failed: { status: 503, title: 'A job outcome hook failed; the outcome was not recorded' },
+} as const satisfies Record<string, ErrorDefinition>;
 
-/** A stable machine-readable error code. */
-export type ErrorCode = keyof typeof errorCatalogue;
+/** An error code's HTTP status and human title. */
+export interface ErrorDefinition {
+  status: number;
+  title: string;
+}
+
+/**
+ * Error codes that feature modules add (src/modules/contract.ts, `errors`). A module declares its
+ * codes for the type checker by merging into this interface:
+ * `declare module '../../shared/errors.js' { interface ModuleErrorCodes { note_locked: true } }`.
+ */
+// eslint-disable-next-line @typescript-eslint/no-empty-object-type
+export interface ModuleErrorCodes {}
+
+/** A stable machine-readable error code: the platform's or a registered module's. */
+export type ErrorCode = keyof typeof errorCatalogue | keyof ModuleErrorCodes;
+
+/** Module codes registered at start-up (codes are process-wide and never change meaning). */
+const moduleErrors = new Map<string, ErrorDefinition>();
+
+/**
+ * Adds a module's error codes to the catalogue. Registering the same definition again is a no-op
+ * (several Gatehouse instances in one process, as in tests).
+ * @throws Error when a code is malformed, is a platform code, or is already registered differently.
+ */
+export function registerErrorCodes(owner: string, codes: Readonly<Record<string, ErrorDefinition>>): void {
+  for (const [code, def] of Object.entries(codes)) {
+    if (!/^[a-z][a-z0-9_]{2,63}$/.test(code)) throw new Error(`Module ${owner}: error code "${code}" must be snake_case.`);
+    if (code in errorCatalogue) throw new Error(`Module ${owner}: error code "${code}" is a platform code.`);
+    if (!Number.isInteger(def.status) || def.status < 400 || def.status > 599) throw new Error(`Module ${owner}: error code "${code}" needs a 4xx or 5xx status.`);
+    const known = moduleErrors.get(code);
+    if (known && (known.status !== def.status || known.title !== def.title)) {
+      throw new Error(`Module ${owner}: error code "${code}" is already registered with another meaning.`);
+    }
+    moduleErrors.set(code, { status: def.status, title: def.title });
+  }
+}
+
+/** The status and title of a code given as text (a URL segment), or undefined when nobody registered it. */
+export function findErrorDefinition(code: string): ErrorDefinition | undefined {
+  return Object.hasOwn(errorCatalogue, code) ? (errorCatalogue as Record<string, ErrorDefinition>)[code] : moduleErrors.get(code);
+}
+
+/** The status and title of `code`. @throws Error for a code nobody registered (a programming error). */
+export function errorDefinition(code: ErrorCode): ErrorDefinition {
+  const def = findErrorDefinition(code);
+  if (!def) throw new Error(`Unknown error code ${code}: register it in the module's errors.`);
+  return def;
+}
 
 /** One field-level problem: a JSON pointer-like path into the input and a message. */
 export interface FieldError {
@@ -83,10 +131,11 @@ export class AppError extends Error {
   readonly headers: Record<string, string> | undefined;
 
   constructor(code: ErrorCode, detail?: string, options: AppErrorOptions = {}) {
-    super(detail ?? errorCatalogue[code].title, options.cause === undefined ? undefined : { cause: options.cause });
+    const definition = errorDefinition(code);
+    super(detail ?? definition.title, options.cause === undefined ? undefined : { cause: options.cause });
     this.name = 'AppError';
     this.code = code;
-    this.status = errorCatalogue[code].status;
+    this.status = definition.status;
     this.detail = detail;
     this.errors = options.errors;
     this.extra = options.extra;

@@ -10,7 +10,7 @@
 import { readFileSync } from 'node:fs';
 import type { FastifyPluginAsync, FastifyReply } from 'fastify';
 import { escapeHtml } from '../mail/templates.js';
-import { AppError, type ErrorCode, errorCatalogue } from '../shared/errors.js';
+import { AppError, findErrorDefinition } from '../shared/errors.js';
 
 /** Options for {@link pagesRoutes}. */
 export interface PagesRoutesOptions {
@@ -236,8 +236,8 @@ ${statusBox}`,
 
   app.get<{ Params: { code: string } }>('/problems/:code', hidden, async (request, reply) => {
     const code = request.params.code;
-    if (!Object.hasOwn(errorCatalogue, code)) throw new AppError('not_found', 'No such problem type.');
-    const entry = errorCatalogue[code as ErrorCode];
+    const entry = findErrorDefinition(code);
+    if (!entry) throw new AppError('not_found', 'No such problem type.');
     return sendPage(
       reply,
       `Problem: ${code}`,

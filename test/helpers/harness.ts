@@ -8,6 +8,7 @@ import { buildApp } from '../../src/app.js';
 import { type Config, type DatabaseDialect, loadConfig } from '../../src/config.js';
 import { createGatehouse, type Gatehouse } from '../../src/container.js';
 import { ManualClock } from '../../src/shared/clock.js';
+import type { AnyModule } from '../../src/modules/contract.js';
 import { startSmtpSink, type SmtpSink, tokenFromMail } from './smtp-sink.js';
 import { createTestDatabase, type TestDatabase } from './test-database.js';
 
@@ -37,6 +38,8 @@ export interface TestContextOptions {
   env?: Record<string, string>;
   /** Reuse an SMTP sink across contexts. */
   smtp?: SmtpSink;
+  /** Feature modules to run instead of the shipped list (e.g. `[...MODULES, exampleModule]`). */
+  modules?: readonly AnyModule[];
 }
 
 /** Creates an isolated Gatehouse on `dialect`. Call `close()` in `afterAll`/`afterEach`. */
@@ -53,7 +56,7 @@ export async function createTestContext(dialect: DatabaseDialect, options: TestC
     ...options.env,
   });
   const clock = new ManualClock();
-  const gatehouse = await createGatehouse(config, { clock, logger: pino({ level: 'silent' }) });
+  const gatehouse = await createGatehouse(config, { clock, logger: pino({ level: 'silent' }), ...(options.modules ? { modules: options.modules } : {}) });
   const app = await buildApp(gatehouse);
   return {
     app,

@@ -22,7 +22,7 @@ describe('SQLite: events written by another process reach live streams', () => {
   beforeAll(async () => {
     ctx = await createTestContext('sqlite');
     base = await ctx.app.listen({ port: 0, host: '127.0.0.1' });
-    ctx.gatehouse.startBackground();
+    await ctx.gatehouse.startBackground();
     // A second connection to the same file, as the CLI opens one.
     other = await createGatehouse(ctx.config, { clock: ctx.clock, logger: pino({ level: 'silent' }), skipMigrations: true });
   });

@@ -1,11 +1,15 @@
 /**
  * `gatehouse worker`: runs the worker SDK ({@link Worker}) from the command line with a handler
- * module. It talks to a Gatehouse server over HTTP only (no database, no configuration file).
+ * module, or a built-in worker of a feature module. It talks to a Gatehouse server over HTTP only
+ * (no database; a built-in worker's settings come from the environment and `.env`).
  */
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { type Command, InvalidArgumentError, Option } from 'commander';
 import { type JobHandler, Worker, type WorkerLogger } from '../../worker/index.js';
+import { withDotenv } from '../../config.js';
+import type { AnyModule, BuiltinWorker } from '../../modules/contract.js';
+import { prepareModules } from '../../modules/registry.js';
 import { positiveInt } from '../context.js';
 import { ExitCode, ExitError } from '../output.js';
 
@@ -16,7 +20,8 @@ interface WorkerCommandOptions {
   kind: string[];
   concurrency: number;
   name?: string;
-  handler: string;
+  handler?: string;
+  builtin?: string;
   graceSeconds: number;
   waitSeconds: number;
   verbose: boolean;
@@ -61,11 +66,11 @@ function lineLogger(verbose: boolean): WorkerLogger {
  * kind, or an object `{ [kind]: fn }` (`'*'` for any other kind).
  * @throws ExitError (invalid input) when the module cannot be loaded or exports neither.
  */
-async function loadHandlers(file: string): Promise<Map<string, JobHandler>> {
-  const absolute = path.resolve(file);
+async function loadHandlers(file: string | URL): Promise<Map<string, JobHandler>> {
+  const absolute = file instanceof URL ? file.href : path.resolve(file);
   let module: { default?: unknown };
   try {
-    module = (await import(pathToFileURL(absolute).href)) as { default?: unknown };
+    module = (await import(file instanceof URL ? file.href : pathToFileURL(absolute).href)) as { default?: unknown };
   } catch (error) {
     throw new ExitError(ExitCode.invalidInput, `error: cannot load the handler module ${absolute}: ${(error as Error).message}`);
   }
@@ -84,12 +89,26 @@ async function loadHandlers(file: string): Promise<Map<string, JobHandler>> {
 }
 
 /**
- * Registers `worker` on `program`: claims jobs from `--queue`s and runs them with `--handler`.
+ * The built-in worker `name` among the modules' (their settings read from the environment and `.env`).
+ * @throws ExitError (invalid input) naming the built-in workers there are.
+ */
+function findBuiltinWorker(modules: readonly AnyModule[], name: string): BuiltinWorker {
+  const all = prepareModules(modules, withDotenv(process.env)).flatMap((p) => p.module.builtinWorkers?.(p.settings) ?? []);
+  const found = all.find((w) => w.name === name);
+  if (!found) {
+    throw new ExitError(ExitCode.invalidInput, `error: there is no built-in worker called ${name} (there are: ${all.map((w) => w.name).join(', ') || 'none'})`);
+  }
+  return found;
+}
+
+/**
+ * Registers `worker` on `program`: claims jobs from `--queue`s and runs them with `--handler`, or
+ * runs a module's built-in worker (`--builtin NAME`: its handler module, kinds and default queues).
  * SIGTERM/SIGINT: stop claiming and let running jobs finish for `--grace-seconds` (30), then
  * release them; a second signal releases at once. Exit code 0 after a graceful stop, 2 for bad
  * options or a refused API key / permission.
  */
-export function registerWorkerCommands(program: Command): void {
+export function registerWorkerCommands(program: Command, modules: readonly AnyModule[] = []): void {
   program
     .command('worker')
     .description('Run a worker: claim jobs from a Gatehouse server and run them with a handler module.')
@@ -97,19 +116,26 @@ export function registerWorkerCommands(program: Command): void {
     .addOption(
       new Option('--api-key <key>', 'API key of the worker (prefer the environment variable: arguments show in ps)').env('GATEHOUSE_API_KEY'),
     )
-    .requiredOption('--queue <name>', 'queue to claim from (repeat for several)', collect, [])
+    .option('--queue <name>', 'queue to claim from (repeat for several; default for --builtin: its queues)', collect, [])
     .option('--kind <kind>', 'only claim jobs of this kind (repeatable; default: the kinds the handler module names)', collect, [])
     .option('--concurrency <n>', 'jobs run at the same time', positiveInt, 1)
     .option('--name <name>', 'worker name shown by the server (default <hostname>-<pid>)')
-    .requiredOption('--handler <file>', 'module whose default export handles jobs: a function, or { [kind]: function }')
+    .option('--handler <file>', 'module whose default export handles jobs: a function, or { [kind]: function }')
+    .option('--builtin <name>', 'run a built-in worker shipped with a Gatehouse module instead of --handler (its kinds and default queues come from the module)')
     .option('--grace-seconds <s>', 'on SIGTERM/SIGINT, how long running jobs may take to finish before they are released', wholeSeconds(86_400), 30)
     .option('--wait-seconds <s>', 'long-poll seconds of each claim', wholeSeconds(30), 25)
     .option('--verbose', 'also log retries and idle polls', false)
     .action(async (opts: WorkerCommandOptions) => {
       if (!opts.server) throw new ExitError(ExitCode.invalidInput, 'error: give --server URL (or set GATEHOUSE_SERVER)');
       if (!opts.apiKey) throw new ExitError(ExitCode.invalidInput, 'error: set GATEHOUSE_API_KEY (or give --api-key)');
+      if (Boolean(opts.handler) === Boolean(opts.builtin)) throw new ExitError(ExitCode.invalidInput, 'error: give either --handler FILE or --builtin NAME');
+      const builtin = opts.builtin ? findBuiltinWorker(modules, opts.builtin) : undefined;
+      if (builtin) {
+        if (!opts.queue.length) opts.queue = [...builtin.queues];
+        if (!opts.kind.length) opts.kind = [...builtin.kinds];
+      }
       if (opts.queue.length === 0) throw new ExitError(ExitCode.invalidInput, 'error: give at least one --queue');
-      const handlers = await loadHandlers(opts.handler);
+      const handlers = await loadHandlers(builtin ? builtin.handlers : opts.handler!);
       let worker: Worker;
       try {
         worker = new Worker({
