@@ -10,6 +10,7 @@ import { migration0003 } from './migrations/0003-scheduler.js';
 import { migration0004 } from './migrations/0004-notify.js';
 import { migration0005 } from './migrations/0005-email-change.js';
 import { migration0006 } from './migrations/0006-jobs.js';
+import { migration0007 } from './migrations/0007-job-owner-scopes.js';
 import type { MigrationTypes } from './migrations/types.js';
 
 function allMigrations(dialect: DatabaseDialect): Record<string, Migration> {
@@ -22,6 +23,7 @@ function allMigrations(dialect: DatabaseDialect): Record<string, Migration> {
     '0004-notify': migration0004(types),
     '0005-email-change': migration0005(types),
     '0006-jobs': migration0006(types),
+    '0007-job-owner-scopes': migration0007(types),
   };
 }
 

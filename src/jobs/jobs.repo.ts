@@ -33,7 +33,7 @@ export const HELD = sql<boolean>`state in ('running', 'paused')`;
 const leaseOfQueue = sql<number>`(select q.lease_seconds from queue q where q.name = job.queue)`;
 
 /**
- * Inserts jobs; rows whose `(queue, idempotency_key)` already exists are skipped.
+ * Inserts jobs; rows whose `(queue, idempotency_owner, idempotency_key)` already exists are skipped.
  * @returns the rows actually inserted.
  */
 export async function insertJobs(db: Executor, rows: JobTable[]): Promise<JobRow[]> {
@@ -41,15 +41,21 @@ export async function insertJobs(db: Executor, rows: JobTable[]): Promise<JobRow
   return db
     .insertInto('job')
     .values(rows)
-    .onConflict((oc) => oc.columns(['queue', 'idempotency_key']).where('idempotency_key', 'is not', null).doNothing())
+    .onConflict((oc) => oc.columns(['queue', 'idempotency_owner', 'idempotency_key']).where('idempotency_key', 'is not', null).doNothing())
     .returningAll()
     .execute();
 }
 
-/** Jobs of `queue` with these idempotency keys. */
-export async function findJobsByIdempotencyKeys(db: Executor, queue: string, keys: readonly string[]): Promise<JobRow[]> {
+/** Jobs of `queue` with these idempotency keys in one owner's scope (`''`: the operator's). */
+export async function findJobsByIdempotencyKeys(db: Executor, queue: string, owner: string, keys: readonly string[]): Promise<JobRow[]> {
   if (!keys.length) return [];
-  return db.selectFrom('job').selectAll().where('queue', '=', queue).where('idempotency_key', 'in', [...keys]).execute();
+  return db
+    .selectFrom('job')
+    .selectAll()
+    .where('queue', '=', queue)
+    .where('idempotency_owner', '=', owner)
+    .where('idempotency_key', 'in', [...keys])
+    .execute();
 }
 
 /** The job with this id. */
