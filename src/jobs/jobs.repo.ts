@@ -199,6 +199,18 @@ export interface Fence {
   attempt: number;
   workerId: string;
   nowIso: string;
+  /**
+   * The held state the job must be in: `running` (a completion: a paused job may not complete),
+   * `paused`, or undefined for either.
+   */
+  state?: 'running' | 'paused' | undefined;
+}
+
+/** `state in ('running', 'paused')`, or `state = '<fence.state>'`, with literals (see {@link HELD}). */
+function heldState(fence: Fence): RawBuilder<boolean> {
+  if (fence.state === 'running') return sql<boolean>`state = 'running'`;
+  if (fence.state === 'paused') return sql<boolean>`state = 'paused'`;
+  return HELD;
 }
 
 /** What a heartbeat may change. */
@@ -249,7 +261,7 @@ export async function updateFencedJob(db: Executor, fence: Fence, changes: JobCh
     .where('id', '=', fence.jobId)
     .where('attempt', '=', fence.attempt)
     .where('worker_id', '=', fence.workerId)
-    .where('state', 'in', ['running', 'paused'])
+    .where(heldState(fence))
     .where('lease_expires_at', '>', fence.nowIso)
     .returningAll()
     .executeTakeFirst();
@@ -355,7 +367,7 @@ export async function updateFencedJobWithEventPg(
     with upd as (
       update job set ${sql.join(assignments)}, event_seq = event_seq + 1, updated_at = ${fence.nowIso}
       where id = ${fence.jobId} and attempt = ${fence.attempt} and worker_id = ${fence.workerId}
-        and state in ('running', 'paused') and lease_expires_at > ${fence.nowIso}
+        and ${heldState(fence)} and lease_expires_at > ${fence.nowIso}
       returning *
     ), ev as (
       insert into job_event (job_id, queue, seq, type, data, created_at)
@@ -380,8 +392,9 @@ export interface BatchItem {
 }
 
 /**
- * PostgreSQL: completes many held jobs of one worker and appends their `state` events in ONE
- * statement (each row fenced on its own; jobs whose fence fails are simply not updated).
+ * PostgreSQL: completes many held, running jobs of one worker and appends their `state` events in
+ * ONE statement (each row fenced on its own; jobs whose fence fails, or that are paused, are
+ * simply not updated).
  * @returns the completed jobs with their event rows.
  */
 export async function completeJobsPg(
@@ -399,7 +412,7 @@ export async function completeJobsPg(
         output_files = ${outputFilesOfUpdatedJob('postgres')}, event_seq = job.event_seq + 1, updated_at = ${nowIso}
       from v
       where job.id = v.id and job.attempt = v.attempt and job.worker_id = ${workerId}
-        and job.state in ('running', 'paused') and job.lease_expires_at > ${nowIso}
+        and job.state = 'running' and job.lease_expires_at > ${nowIso}
       returning job.id, job.queue, job.owner_id, job.event_seq, job.attempt, job.worker_id
     ), ev as (
       insert into job_event (job_id, queue, seq, type, data, created_at)
