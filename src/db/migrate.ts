@@ -47,6 +47,17 @@ export async function migrateToLatest(db: Kysely<any>, dialect: DatabaseDialect)
   return { applied: (result.results ?? []).filter((r) => r.status === 'Success').map((r) => r.migrationName) };
 }
 
+/**
+ * Applies pending migrations up to and including `name` (tests of a migration's data changes
+ * start from the schema before it).
+ * @throws the first migration error.
+ */
+export async function migrateTo(db: Kysely<any>, dialect: DatabaseDialect, name: string): Promise<void> {
+  const migrator = new Migrator({ db, provider: { getMigrations: async () => allMigrations(dialect) } });
+  const result = await migrator.migrateTo(name);
+  if (result.error) throw result.error;
+}
+
 /** The names of the migrations not yet applied to `db`, in order (for `gatehouse config check`). */
 export async function pendingMigrations(db: Kysely<any>, dialect: DatabaseDialect): Promise<string[]> {
   const migrator = new Migrator({

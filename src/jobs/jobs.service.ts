@@ -309,16 +309,17 @@ export class JobService {
   }
 
   /**
-   * For file downloads: true when `principal` owns the job `file` was uploaded for, or its worker
-   * (API key) holds a job listing the file as input, output or checkpoint.
+   * For file downloads: true when `principal` owns the job `file` was uploaded for (and holds
+   * `files:read`), or its worker (API key with `jobs:claim`) holds a job listing the file as
+   * input, output or checkpoint.
    */
   async mayReadFileThroughJob(file: FileRow, principal: Principal): Promise<boolean> {
     const { db } = this.options;
-    if (file.job_id) {
+    if (file.job_id && allows(principal.permissions, 'files:read')) {
       const job = await findJob(db, file.job_id);
       if (job && job.owner_id === principal.user.id) return true;
     }
-    if (!principal.apiKey) return false;
+    if (!principal.apiKey || !allows(principal.permissions, 'jobs:claim')) return false;
     const held = await findHeldJobs(db, principal.apiKey.id);
     // Only the two file lists are parsed (not the payload, result or metrics of every held job).
     const lists = (job: JobRow) => [job.input_files, job.output_files].flatMap((text) => JSON.parse(text) as string[]);

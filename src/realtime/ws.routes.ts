@@ -76,7 +76,8 @@ export const wsRoutes: FastifyPluginAsync<WsRoutesOptions> = async (app, { live 
     '/ws',
     {
       websocket: true,
-      config: { auth: 'required' },
+      // `events:read` follows your own jobs; `jobs:manage` every job; `jobs:claim` the jobs a worker key holds.
+      config: { permission: ['events:read', 'jobs:manage', 'jobs:claim'] },
       schema: { hide: true },
     },
     (socket, request) => {
