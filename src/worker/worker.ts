@@ -358,7 +358,9 @@ export class Worker extends EventEmitter<WorkerEvents> {
    * Stops claiming. By default waits for the running handlers to finish and report; with
    * `release: true` aborts their signals and hands their jobs back at once (a second call may
    * escalate an ordinary stop this way). A claim in flight is abandoned: should the server have
-   * handed out a job at that very moment, it returns to the queue after its lease.
+   * handed out a job at that very moment, it returns to the queue after its lease. A paused job
+   * finishes only once resumed (its handler waits in `ctx.progress()`, its result is held), so
+   * an ordinary stop waits for that; `release: true` hands it back at once (it stays paused).
    * Resolves when {@link run} has returned (never rejects).
    */
   async stop(options: { release?: boolean } = {}): Promise<void> {
