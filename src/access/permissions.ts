@@ -15,9 +15,14 @@ export const PERMISSIONS = {
   'api_keys:manage': 'List and revoke any user\'s API keys',
   'audit:read': 'Read the audit log and login attempts',
   'jobs:enqueue': 'Create jobs in queues that allow it',
-  'jobs:claim': 'Claim and work on jobs (the worker protocol)',
+  'jobs:read': 'List and view your own jobs and their events',
+  'jobs:control': 'Pause, resume, cancel and retry your own jobs',
+  'jobs:claim': 'Claim and work on jobs (the worker protocol), with the files of the jobs held',
   'jobs:manage': 'See, pause, resume, cancel and retry every user\'s jobs',
+  'files:read': 'Download and view your own files and those of your jobs',
+  'files:write': 'Upload files',
   'files:manage': 'Read every stored file',
+  'events:read': 'Follow live job events (SSE and WebSocket) of your own jobs',
   'queues:manage': 'Create, change, pause and resume queues',
   'challenges:manage': 'Create and manage challenges',
 } as const;
@@ -31,7 +36,7 @@ export type Role = 'admin' | 'user' | 'worker';
 /** What each role grants by itself. */
 export const ROLE_PERMISSIONS: Record<Role, readonly string[]> = {
   admin: ['*'],
-  user: ['account:self', 'jobs:enqueue'],
+  user: ['account:self', 'jobs:enqueue', 'jobs:read', 'jobs:control', 'files:read', 'files:write', 'events:read'],
   worker: ['account:self', 'jobs:claim'],
 };
 

@@ -11,6 +11,7 @@ import { migration0004 } from './migrations/0004-notify.js';
 import { migration0005 } from './migrations/0005-email-change.js';
 import { migration0006 } from './migrations/0006-jobs.js';
 import { migration0007 } from './migrations/0007-storage-quota.js';
+import { migration0008 } from './migrations/0008-job-owner-scopes.js';
 import type { MigrationTypes } from './migrations/types.js';
 import type { AnyModule } from '../modules/contract.js';
 
@@ -29,6 +30,7 @@ function allMigrations(dialect: DatabaseDialect): Record<string, Migration> {
     '0005-email-change': migration0005(types),
     '0006-jobs': migration0006(types),
     '0007-storage-quota': migration0007(types),
+    '0008-job-owner-scopes': migration0008(types),
   };
 }
 
@@ -95,6 +97,17 @@ export async function hasAppliedMigrations(db: Kysely<any>, dialect: DatabaseDia
     provider: { getMigrations: async () => allMigrations(dialect) },
   });
   return (await migrator.getMigrations()).some((m) => m.executedAt !== undefined);
+}
+
+/**
+ * Applies pending migrations up to and including `name` (tests of a migration's data changes
+ * start from the schema before it).
+ * @throws the first migration error.
+ */
+export async function migrateTo(db: Kysely<any>, dialect: DatabaseDialect, name: string): Promise<void> {
+  const migrator = new Migrator({ db, provider: { getMigrations: async () => allMigrations(dialect) } });
+  const result = await migrator.migrateTo(name);
+  if (result.error) throw result.error;
 }
 
 /** The names of the migrations not yet applied to `db`, in order (for `gatehouse config check`). */

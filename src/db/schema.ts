@@ -252,6 +252,12 @@ export interface JobTable {
   priority: number;
   run_after: string;
   idempotency_key: string | null;
+  /**
+   * The owner an idempotency key is scoped to (migration 0007): the enqueuer's user id, `''` for
+   * the operator, null without a key (optional when inserting). Unlike `owner_id` it survives the
+   * user's deletion. Unique with (queue, idempotency_key).
+   */
+  idempotency_owner?: string | null;
   state: JobState;
   /** Claims so far; the fencing token a worker must echo. */
   attempt: number;

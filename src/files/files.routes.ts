@@ -135,6 +135,9 @@ function discard(part: MultipartFile | MultipartValue): void {
   if (part.type === 'file') part.file.resume();
 }
 
+/** Reading a file: `files:read` (yours), `files:manage` (all), `jobs:claim` (a worker's held jobs); the service decides per file. */
+const READ_FILES = ['files:read', 'files:manage', 'jobs:claim'] as const;
+
 /**
  * `POST /files`, `GET|HEAD /files/{id}` and `GET /files/{id}/meta` (register under `/api/v1`, in
  * a scope where @fastify/multipart is registered with {@link multipartLimits}).
@@ -146,12 +149,13 @@ export const filesRoutes: FastifyPluginAsyncTypebox<FilesRoutesOptions> = async 
   app.post(
     '/files',
     {
-      config: { auth: 'required' },
+      // Workers upload job outputs with their `jobs:claim` key; the service checks which purpose needs what.
+      config: { permission: ['files:write', 'jobs:claim'] },
       schema: {
         tags: ['files'],
         summary: 'Upload a file (multipart/form-data, streamed)',
         description:
-          'A `multipart/form-data` body with optional text fields **before** one file part named `file`: `purpose` (`input` — the default — or `attachment`; workers: `output` or `checkpoint`, with `job_id` and `attempt` of the job they hold). The file is streamed to storage (at most `FILE_MAX_BYTES`, else `413`) and its SHA-256 computed on the way. Needs `account:self` (job files: `account:self` or `jobs:claim`). `409 lease_lost` when the worker no longer holds the job.',
+          'A `multipart/form-data` body with optional text fields **before** one file part named `file`: `purpose` (`input` — the default — or `attachment`; workers: `output` or `checkpoint`, with `job_id` and `attempt` of the job they hold). The file is streamed to storage (at most `FILE_MAX_BYTES`, else `413`) and its SHA-256 computed on the way. Needs `files:write` (job files, `output` and `checkpoint`: `jobs:claim`). `409 lease_lost` when the worker no longer holds the job.',
         security: AUTHENTICATED,
         consumes: ['multipart/form-data'],
         response: { 201: FileMetaRef, ...problemResponses(400, 401, 403, 409, 413, 415) },
@@ -207,15 +211,15 @@ export const filesRoutes: FastifyPluginAsyncTypebox<FilesRoutesOptions> = async 
   app.route({
     method: ['GET', 'HEAD'],
     url: '/files/:id',
-    config: { auth: 'required' },
+    config: { permission: READ_FILES },
     schema: {
       tags: ['files'],
       summary: 'Download a file (HEAD too; single byte ranges)',
       description:
-        'The bytes with `Content-Type`, `Content-Length`, `ETag: "<sha256>"`, `Content-Disposition: attachment` and `Accept-Ranges: bytes`. `Range: bytes=a-b`, `bytes=a-` or `bytes=-n` answers `206` with `Content-Range`; an unsatisfiable range `416` with `Content-Range: bytes */<size>`; several ranges are answered whole (`200`). `If-None-Match` with the ETag answers `304`; `If-Range` is honoured. Readable by the owner, `files:manage`, the owner of the job it was uploaded for and the worker holding a job that lists it; anyone else gets `404`.',
+        'The bytes with `Content-Type`, `Content-Length`, `ETag: "<sha256>"`, `Content-Disposition: attachment` and `Accept-Ranges: bytes`. `Range: bytes=a-b`, `bytes=a-` or `bytes=-n` answers `206` with `Content-Range`; an unsatisfiable range `416` with `Content-Range: bytes */<size>`; several ranges are answered whole (`200`). `If-None-Match` with the ETag answers `304`; `If-Range` is honoured. Needs `files:read` (your files and those of your jobs), `files:manage` (every file) or `jobs:claim` (the files of the jobs this worker key holds); anyone else gets `404`.',
       security: AUTHENTICATED,
       params: IdParams,
-      response: problemResponses(400, 401, 404, 416),
+      response: problemResponses(400, 401, 403, 404, 416),
     },
     handler: async (request, reply) => {
       const file = await files.findReadable(request.params.id, requirePrincipal(request));
@@ -257,13 +261,13 @@ export const filesRoutes: FastifyPluginAsyncTypebox<FilesRoutesOptions> = async 
   app.get(
     '/files/:id/meta',
     {
-      config: { auth: 'required' },
+      config: { permission: READ_FILES },
       schema: {
         tags: ['files'],
         summary: 'A file\'s metadata',
         security: AUTHENTICATED,
         params: IdParams,
-        response: { 200: FileMetaRef, ...problemResponses(400, 401, 404) },
+        response: { 200: FileMetaRef, ...problemResponses(400, 401, 403, 404) },
       },
     },
     async (request) => files.meta(request.params.id, requirePrincipal(request)),

@@ -306,8 +306,9 @@ export class FileService {
   }
 
   private async mayRead(row: FileRow, principal: Principal): Promise<boolean> {
-    if (row.owner_id !== null && row.owner_id === principal.user.id) return true;
     if (allows(principal.permissions, 'files:manage')) return true;
+    // Your own files need `files:read`: an API key scoped to something else (say `jobs:claim`) does not read them.
+    if (row.owner_id !== null && row.owner_id === principal.user.id && allows(principal.permissions, 'files:read')) return true;
     if (await this.options.jobAccess.mayReadThroughJob(row, principal)) return true;
     for (const rule of this.accessRules) if (await rule.mayRead(row, principal)) return true;
     return false;
@@ -325,9 +326,9 @@ export class FileService {
           errors: [{ field: input.jobId !== undefined ? '/job_id' : '/attempt', message: `is not allowed with purpose ${purpose}` }],
         });
       }
-      if (!allows(principal.permissions, 'account:self')) {
-        throw new AppError('forbidden', 'Uploading files needs the account:self permission.', {
-          extra: { required_permission: 'account:self' },
+      if (!allows(principal.permissions, 'files:write')) {
+        throw new AppError('forbidden', 'Uploading files needs the files:write permission.', {
+          extra: { required_permission: 'files:write' },
         });
       }
       return null;
@@ -337,12 +338,7 @@ export class FileService {
         errors: [{ field: input.jobId === undefined ? '/job_id' : '/attempt', message: `is required with purpose ${purpose}` }],
       });
     }
-    // A worker key scoped to `jobs:claim` alone must still be able to upload its outputs.
-    if (!allows(principal.permissions, 'account:self') && !allows(principal.permissions, 'jobs:claim')) {
-      throw new AppError('forbidden', 'Uploading job files needs the account:self or jobs:claim permission.', {
-        extra: { required_permission: 'account:self' },
-      });
-    }
+    // Job files come from the worker holding the job: its key needs `jobs:claim` (checked with the hold).
     await this.options.jobAccess.assertHoldsJob(principal, input.jobId, input.attempt);
     return { jobId: input.jobId, attempt: input.attempt };
   }

@@ -21,8 +21,11 @@ declare module 'fastify' {
   interface FastifyContextConfig {
     /** Whether the route needs a signed-in principal. */
     auth?: 'required' | 'optional';
-    /** The permission (`resource:action`) the route needs; implies `auth: 'required'`. 403 without it. */
-    permission?: string;
+    /**
+     * The permission (`resource:action`) the route needs, or a list of which the principal needs
+     * any one (e.g. `['jobs:read', 'jobs:manage']`); implies `auth: 'required'`. 403 without it.
+     */
+    permission?: string | readonly string[];
     /** The route sets the session cookie (login): a foreign Origin is refused even without a cookie. */
     setsSessionCookie?: boolean;
   }
@@ -95,10 +98,13 @@ export function installAuthentication(app: FastifyInstance, options: Authenticat
     const principal = await resolvePrincipal(request, reply, options, mode === 'required', unsafe);
     if (!principal) return;
     request.principal = principal;
-    if (config.permission && !allows(principal.permissions, config.permission)) {
-      throw new AppError('forbidden', `This needs the ${config.permission} permission.`, {
-        extra: { required_permission: config.permission },
-      });
+    if (config.permission) {
+      const anyOf = typeof config.permission === 'string' ? [config.permission] : config.permission;
+      if (!anyOf.some((p) => allows(principal.permissions, p))) {
+        throw new AppError('forbidden', `This needs the ${anyOf.join(' or the ')} permission.`, {
+          extra: { required_permission: anyOf[0] },
+        });
+      }
     }
   });
 }

@@ -119,7 +119,7 @@ export const EnqueueItemSchema = Type.Object(
     priority: Type.Optional(Type.Integer({ minimum: -1000, maximum: 1000, description: 'Higher first (default 0)' })),
     run_after: Type.Optional(Type.String({ format: 'date-time', description: 'Not claimed before this time' })),
     delay_s: Type.Optional(Type.Integer({ minimum: 0, maximum: 365 * 86_400, description: 'Not claimed for this many seconds' })),
-    idempotency_key: Type.Optional(Type.String({ minLength: 1, maxLength: 200, description: 'Unique per queue: repeating it returns the existing job' })),
+    idempotency_key: Type.Optional(Type.String({ minLength: 1, maxLength: 200, description: 'Unique per queue and owner: repeating it with the same body returns your existing job; with another body, 409 idempotency_conflict' })),
     input_files: Type.Optional(Type.Array(Type.String({ format: 'uuid' }), { maxItems: 100, description: 'Ids of your uploaded files the worker may read' })),
     parent_type: Type.Optional(Type.String({ minLength: 1, maxLength: 50 })),
     parent_id: Type.Optional(Type.String({ minLength: 1, maxLength: 100 })),

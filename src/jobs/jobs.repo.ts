@@ -33,7 +33,7 @@ export const HELD = sql<boolean>`state in ('running', 'paused')`;
 const leaseOfQueue = sql<number>`(select q.lease_seconds from queue q where q.name = job.queue)`;
 
 /**
- * Inserts jobs; rows whose `(queue, idempotency_key)` already exists are skipped.
+ * Inserts jobs; rows whose `(queue, idempotency_owner, idempotency_key)` already exists are skipped.
  * @returns the rows actually inserted.
  */
 export async function insertJobs(db: Executor, rows: JobTable[]): Promise<JobRow[]> {
@@ -41,15 +41,21 @@ export async function insertJobs(db: Executor, rows: JobTable[]): Promise<JobRow
   return db
     .insertInto('job')
     .values(rows)
-    .onConflict((oc) => oc.columns(['queue', 'idempotency_key']).where('idempotency_key', 'is not', null).doNothing())
+    .onConflict((oc) => oc.columns(['queue', 'idempotency_owner', 'idempotency_key']).where('idempotency_key', 'is not', null).doNothing())
     .returningAll()
     .execute();
 }
 
-/** Jobs of `queue` with these idempotency keys. */
-export async function findJobsByIdempotencyKeys(db: Executor, queue: string, keys: readonly string[]): Promise<JobRow[]> {
+/** Jobs of `queue` with these idempotency keys in one owner's scope (`''`: the operator's). */
+export async function findJobsByIdempotencyKeys(db: Executor, queue: string, owner: string, keys: readonly string[]): Promise<JobRow[]> {
   if (!keys.length) return [];
-  return db.selectFrom('job').selectAll().where('queue', '=', queue).where('idempotency_key', 'in', [...keys]).execute();
+  return db
+    .selectFrom('job')
+    .selectAll()
+    .where('queue', '=', queue)
+    .where('idempotency_owner', '=', owner)
+    .where('idempotency_key', 'in', [...keys])
+    .execute();
 }
 
 /** The job with this id. */
@@ -199,6 +205,18 @@ export interface Fence {
   attempt: number;
   workerId: string;
   nowIso: string;
+  /**
+   * The held state the job must be in: `running` (a completion: a paused job may not complete),
+   * `paused`, or undefined for either.
+   */
+  state?: 'running' | 'paused' | undefined;
+}
+
+/** `state in ('running', 'paused')`, or `state = '<fence.state>'`, with literals (see {@link HELD}). */
+function heldState(fence: Fence): RawBuilder<boolean> {
+  if (fence.state === 'running') return sql<boolean>`state = 'running'`;
+  if (fence.state === 'paused') return sql<boolean>`state = 'paused'`;
+  return HELD;
 }
 
 /** What a heartbeat may change. */
@@ -249,7 +267,7 @@ export async function updateFencedJob(db: Executor, fence: Fence, changes: JobCh
     .where('id', '=', fence.jobId)
     .where('attempt', '=', fence.attempt)
     .where('worker_id', '=', fence.workerId)
-    .where('state', 'in', ['running', 'paused'])
+    .where(heldState(fence))
     .where('lease_expires_at', '>', fence.nowIso)
     .returningAll()
     .executeTakeFirst();
@@ -355,7 +373,7 @@ export async function updateFencedJobWithEventPg(
     with upd as (
       update job set ${sql.join(assignments)}, event_seq = event_seq + 1, updated_at = ${fence.nowIso}
       where id = ${fence.jobId} and attempt = ${fence.attempt} and worker_id = ${fence.workerId}
-        and state in ('running', 'paused') and lease_expires_at > ${fence.nowIso}
+        and ${heldState(fence)} and lease_expires_at > ${fence.nowIso}
       returning *
     ), ev as (
       insert into job_event (job_id, queue, seq, type, data, created_at)
@@ -380,8 +398,9 @@ export interface BatchItem {
 }
 
 /**
- * PostgreSQL: completes many held jobs of one worker and appends their `state` events in ONE
- * statement (each row fenced on its own; jobs whose fence fails are simply not updated).
+ * PostgreSQL: completes many held, running jobs of one worker and appends their `state` events in
+ * ONE statement (each row fenced on its own; jobs whose fence fails, or that are paused, are
+ * simply not updated).
  * @returns the completed jobs with their event rows.
  */
 export async function completeJobsPg(
@@ -399,7 +418,7 @@ export async function completeJobsPg(
         output_files = ${outputFilesOfUpdatedJob('postgres')}, event_seq = job.event_seq + 1, updated_at = ${nowIso}
       from v
       where job.id = v.id and job.attempt = v.attempt and job.worker_id = ${workerId}
-        and job.state in ('running', 'paused') and job.lease_expires_at > ${nowIso}
+        and job.state = 'running' and job.lease_expires_at > ${nowIso}
       returning job.id, job.queue, job.owner_id, job.event_seq, job.attempt, job.worker_id
     ), ev as (
       insert into job_event (job_id, queue, seq, type, data, created_at)

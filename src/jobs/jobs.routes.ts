@@ -15,7 +15,15 @@ export interface JobsRoutesOptions {
 
 const JobId = Type.Object({ id: Type.String({ format: 'uuid' }) });
 
-/** `/api/v1/jobs…`: list, show, events, pause, resume, cancel and retry (owners and `jobs:manage`); logic in JobService. */
+/** Reading jobs: your own with `jobs:read`, everyone's with `jobs:manage` (API key scopes narrow both). */
+const READ = { permission: ['jobs:read', 'jobs:manage'] } as const;
+/** Pause, resume, cancel, retry: your own with `jobs:control`, everyone's with `jobs:manage`. */
+const CONTROL = { permission: ['jobs:control', 'jobs:manage'] } as const;
+
+/**
+ * `/api/v1/jobs…`: list, show, events (`jobs:read`: your own; `jobs:manage`: all), pause, resume,
+ * cancel and retry (`jobs:control`: your own; `jobs:manage`: all); logic in JobService.
+ */
 export const jobsRoutes: FastifyPluginAsyncTypebox<JobsRoutesOptions> = async (app, { jobs }) => {
   const JobRef = Type.Ref('Job');
   const EventRef = Type.Ref('JobEvent');
@@ -24,7 +32,7 @@ export const jobsRoutes: FastifyPluginAsyncTypebox<JobsRoutesOptions> = async (a
   app.get(
     '/jobs',
     {
-      config: { auth: 'required' },
+      config: READ,
       schema: {
         tags,
         summary: 'List jobs, newest first (yours; with jobs:manage, anyone\'s)',
@@ -56,13 +64,13 @@ export const jobsRoutes: FastifyPluginAsyncTypebox<JobsRoutesOptions> = async (a
   app.get(
     '/jobs/:id',
     {
-      config: { auth: 'required' },
+      config: READ,
       schema: {
         tags,
         summary: 'One job with its latest 100 events',
         security: AUTHENTICATED,
         params: JobId,
-        response: { 200: Type.Object({ job: JobRef, events: Type.Array(EventRef) }), ...problemResponses(400, 401, 404) },
+        response: { 200: Type.Object({ job: JobRef, events: Type.Array(EventRef) }), ...problemResponses(400, 401, 403, 404) },
       },
     },
     async (request) => jobs.get(request.params.id, requirePrincipal(request)),
@@ -71,7 +79,7 @@ export const jobsRoutes: FastifyPluginAsyncTypebox<JobsRoutesOptions> = async (a
   app.get(
     '/jobs/:id/events',
     {
-      config: { auth: 'required' },
+      config: READ,
       schema: {
         tags,
         summary: 'A job\'s events after a sequence number, oldest first',
@@ -81,7 +89,7 @@ export const jobsRoutes: FastifyPluginAsyncTypebox<JobsRoutesOptions> = async (a
           after_seq: Type.Optional(Type.String({ pattern: '^[0-9]{1,9}$' })),
           limit: Type.Optional(Type.String({ pattern: '^[0-9]{1,4}$', description: '1..1000, default 200' })),
         }),
-        response: { 200: Type.Object({ items: Type.Array(EventRef) }), ...problemResponses(400, 401, 404) },
+        response: { 200: Type.Object({ items: Type.Array(EventRef) }), ...problemResponses(400, 401, 403, 404) },
       },
     },
     async (request) => {
@@ -100,13 +108,13 @@ export const jobsRoutes: FastifyPluginAsyncTypebox<JobsRoutesOptions> = async (a
     app.post(
       `/jobs/:id/${action}`,
       {
-        config: { auth: 'required' },
+        config: CONTROL,
         schema: {
           tags,
           summary: summaries[action],
           security: AUTHENTICATED,
           params: JobId,
-          response: { 200: JobRef, ...problemResponses(400, 401, 404, 409) },
+          response: { 200: JobRef, ...problemResponses(400, 401, 403, 404, 409) },
         },
       },
       async (request) => jobs[action](request.params.id, requirePrincipal(request), actorOf(request)),

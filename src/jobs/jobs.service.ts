@@ -46,11 +46,52 @@ export interface EnqueueInput {
   run_after?: string | undefined;
   /** Alternative to `run_after`: seconds from now. */
   delay_s?: number | undefined;
-  /** Unique per queue: enqueueing the same key again returns the existing job. */
+  /**
+   * Unique per (queue, enqueuer): enqueueing the same key with the same body again returns the
+   * existing job; with a different body it is `409 idempotency_conflict`.
+   */
   idempotency_key?: string | undefined;
   input_files?: string[] | undefined;
   parent_type?: string | undefined;
   parent_id?: string | undefined;
+}
+
+/** JSON text with object keys sorted, so equal values compare equal however they were stored (jsonb reorders keys). */
+function canonicalJson(text: string): string {
+  const sortKeys = (value: unknown): unknown => {
+    if (Array.isArray(value)) return value.map(sortKeys);
+    if (value && typeof value === 'object') {
+      return Object.fromEntries(Object.keys(value).sort().map((k) => [k, sortKeys((value as Record<string, unknown>)[k])]));
+    }
+    return value;
+  };
+  return JSON.stringify(sortKeys(JSON.parse(text)));
+}
+
+/**
+ * True when two jobs were asked for with the same body: kind, payload, priority, input files and
+ * parent. The schedule (`run_after`/`delay_s`) is not compared: `delay_s` is relative to each
+ * request, so the first request's schedule stands.
+ */
+function sameJobRequest(a: Pick<JobTable, 'kind' | 'payload' | 'priority' | 'input_files' | 'parent_type' | 'parent_id'>, b: typeof a): boolean {
+  return (
+    a.kind === b.kind &&
+    a.priority === b.priority &&
+    a.parent_type === b.parent_type &&
+    a.parent_id === b.parent_id &&
+    canonicalJson(a.payload) === canonicalJson(b.payload) &&
+    canonicalJson(a.input_files) === canonicalJson(b.input_files)
+  );
+}
+
+/** The error for a key reused with another body; `at` names the batch item (`/jobs/3`) or is empty. */
+function idempotencyConflict(key: string, at: string, existingId: string | null): AppError {
+  const where = existingId ? `your job ${existingId}` : 'an earlier item of this batch';
+  return new AppError(
+    'idempotency_conflict',
+    `The idempotency key "${key}" was already used for ${where} with a different kind, payload, priority, input files or parent.`,
+    { errors: [{ field: `${at}/idempotency_key`, message: 'was used before with a different body' }] },
+  );
 }
 
 /** Who enqueues: the acting user (the job's owner) and their permissions (undefined = operator). */
@@ -90,10 +131,13 @@ export class JobService {
   }
 
   /**
-   * Enqueues up to 1000 jobs in one transaction (all or nothing). Items repeating an idempotency
-   * key — within the batch or already in the queue — resolve to the existing job.
+   * Enqueues up to 1000 jobs in one transaction (all or nothing). Idempotency keys are scoped per
+   * (queue, owner): items repeating a key of the same enqueuer — within the batch or already in the
+   * queue — resolve to that enqueuer's existing job when their body (kind, payload, priority,
+   * input files, parent) is the same; another user's key is never seen.
    * @returns the jobs in input order, with how many were created and how many already existed.
-   * @throws as {@link enqueue}; a validation error names the item (`/jobs/3/kind`).
+   * @throws as {@link enqueue}; a validation error names the item (`/jobs/3/kind`);
+   *   `idempotency_conflict` (409) when a key is repeated with a different body.
    */
   async enqueueBatch(queueName: string, inputs: readonly EnqueueInput[], by: Enqueuer): Promise<{ items: JobView[]; created: number; existing: number }> {
     const { db, dialect, clock, hub } = this.options;
@@ -104,19 +148,32 @@ export class JobService {
     }
     const now = clock.now();
     const nowIso = now.toISOString();
-    const rows = inputs.map((input, i) => this.toRow(queueName, input, by, now, inputs.length > 1 ? `/jobs/${i}` : ''));
+    const scope = by.actorId ?? '';
+    const at = (i: number) => (inputs.length > 1 ? `/jobs/${i}` : '');
+    const rows = inputs.map((input, i) => this.toRow(queueName, input, by, now, at(i)));
+    // The first item with a key wins; later ones in the same batch resolve to it if they ask the same.
+    const firstByKey = new Map<string, JobTable>();
+    rows.forEach((row, i) => {
+      if (!row.idempotency_key) return;
+      const first = firstByKey.get(row.idempotency_key);
+      if (!first) firstByKey.set(row.idempotency_key, row);
+      else if (!sameJobRequest(first, row)) throw idempotencyConflict(row.idempotency_key, at(i), null);
+    });
     await this.assertFilesVisible(rows, by);
 
     const { inserted, existing } = await inWriteTransaction(db, dialect, async (tx) => {
-      // The first item with a key wins; later ones in the same batch resolve to it.
-      const seenKeys = new Set<string>();
-      const unique = rows.filter((r) => !r.idempotency_key || (!seenKeys.has(r.idempotency_key) && seenKeys.add(r.idempotency_key)));
+      const unique = rows.filter((r) => !r.idempotency_key || firstByKey.get(r.idempotency_key) === r);
       const insertedRows: JobRow[] = [];
       // Chunks keep every statement under SQLite's and PostgreSQL's bound-parameter limits.
       for (let i = 0; i < unique.length; i += 500) insertedRows.push(...(await insertJobs(tx.db, unique.slice(i, i + 500))));
       const insertedKeys = new Set(insertedRows.map((r) => r.idempotency_key));
-      const missingKeys = [...seenKeys].filter((k) => !insertedKeys.has(k));
-      const existingRows = await findJobsByIdempotencyKeys(tx.db, queueName, missingKeys);
+      const missingKeys = [...firstByKey.keys()].filter((k) => !insertedKeys.has(k));
+      const existingRows = await findJobsByIdempotencyKeys(tx.db, queueName, scope, missingKeys);
+      for (const row of existingRows) {
+        const asked = row.idempotency_key ? firstByKey.get(row.idempotency_key) : undefined;
+        // Throwing rolls the whole batch back: all or nothing.
+        if (asked && !sameJobRequest(row, asked)) throw idempotencyConflict(asked.idempotency_key ?? '', at(rows.indexOf(asked)), row.id);
+      }
       for (let i = 0; i < insertedRows.length; i += 500) {
         await appendEvents(tx, hub, insertedRows.slice(i, i + 500).map((row) => stateEvent(row, null)), nowIso);
       }
@@ -274,16 +331,17 @@ export class JobService {
   }
 
   /**
-   * For file downloads: true when `principal` owns the job `file` was uploaded for, or its worker
-   * (API key) holds a job listing the file as input, output or checkpoint.
+   * For file downloads: true when `principal` owns the job `file` was uploaded for (and holds
+   * `files:read`), or its worker (API key with `jobs:claim`) holds a job listing the file as
+   * input, output or checkpoint.
    */
   async mayReadFileThroughJob(file: FileRow, principal: Principal): Promise<boolean> {
     const { db } = this.options;
-    if (file.job_id) {
+    if (file.job_id && allows(principal.permissions, 'files:read')) {
       const job = await findJob(db, file.job_id);
       if (job && job.owner_id === principal.user.id) return true;
     }
-    if (!principal.apiKey) return false;
+    if (!principal.apiKey || !allows(principal.permissions, 'jobs:claim')) return false;
     const held = await findHeldJobs(db, principal.apiKey.id);
     // Only the two file lists are parsed (not the payload, result or metrics of every held job).
     const lists = (job: JobRow) => [job.input_files, job.output_files].flatMap((text) => JSON.parse(text) as string[]);
@@ -384,6 +442,7 @@ export class JobService {
       priority: input.priority ?? 0,
       run_after: runAfter,
       idempotency_key: input.idempotency_key ?? null,
+      idempotency_owner: input.idempotency_key === undefined ? null : (by.actorId ?? ''),
       state: 'queued',
       attempt: 0,
       failures: 0,

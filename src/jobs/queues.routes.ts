@@ -131,7 +131,7 @@ export const queuesRoutes: FastifyPluginAsyncTypebox<QueuesRoutesOptions> = asyn
         tags: ['jobs'],
         summary: 'Enqueue one job, or a batch of up to 1000',
         description:
-          'Needs the queue\'s `enqueue_permission` (default `jobs:enqueue`). A repeated `idempotency_key` returns the existing job (200 with `idempotent_replay: true`). A batch `{jobs: [...]}` is all or nothing.',
+          'Needs the queue\'s `enqueue_permission` (default `jobs:enqueue`). Idempotency keys are scoped per (queue, owner): repeating your own `idempotency_key` with the same body returns your existing job (200 with `idempotent_replay: true`); with a different kind, payload, priority, input files or parent it is `409 idempotency_conflict`. A batch `{jobs: [...]}` is all or nothing.',
         security: AUTHENTICATED,
         params: QueueName,
         body: Type.Union([EnqueueItemSchema, Type.Object({ jobs: Type.Array(EnqueueItemSchema, { minItems: 1, maxItems: MAX_BATCH }) }, { additionalProperties: false })]),
@@ -141,7 +141,7 @@ export const queuesRoutes: FastifyPluginAsyncTypebox<QueuesRoutesOptions> = asyn
             Type.Intersect([JobRef, Type.Object({ idempotent_replay: Type.Boolean() })]),
             Type.Object({ items: Type.Array(JobRef), created: Type.Integer(), existing: Type.Integer() }),
           ]),
-          ...problemResponses(400, 401, 403, 404, 413),
+          ...problemResponses(400, 401, 403, 404, 409, 413),
         },
       },
     },

@@ -9,6 +9,7 @@ import { allows } from '../access/permissions.js';
 import type { Principal } from '../auth/auth.service.js';
 import type { DatabaseDialect } from '../config.js';
 import type { Database, JobEventRow, JobRow, JobTable, QueueRow } from '../db/schema.js';
+import type { Executor } from '../db/executor.js';
 import { inWriteTransaction, inWriteTransactionLocking, type WriteTx } from '../db/transaction.js';
 import type { NotifyService } from '../notify/notify.service.js';
 import type { Clock } from '../shared/clock.js';
@@ -107,6 +108,14 @@ function leaseLost(): AppError {
   return new AppError(
     'lease_lost',
     'This worker no longer holds the job under this attempt: its lease lapsed and it was reclaimed, it was cancelled, or it already finished.',
+  );
+}
+
+/** The error of a completion refused because the job is paused. */
+function jobPaused(): AppError {
+  return new AppError(
+    'job_paused',
+    'The job is paused: it cannot complete until its owner or an admin resumes it. Keep heartbeating (the lease stays yours) and send the completion again after the heartbeat answers `continue`.',
   );
 }
 
@@ -297,10 +306,11 @@ export class WorkerProtocol {
   }
 
   /**
-   * Finishes a held job successfully. Without `outputFiles`, every file the worker uploaded for the
-   * job with purpose `output` is listed.
-   * @throws AppError `lease_lost`, `validation_failed` (output files not uploaded for this job),
-   *   `payload_too_large` (result).
+   * Finishes a held, running job successfully. Without `outputFiles`, every file the worker
+   * uploaded for the job with purpose `output` is listed. A paused job cannot complete: the
+   * worker keeps it (heartbeats extend the lease) and completes it once it is resumed.
+   * @throws AppError `job_paused` (409) while the job is paused, `lease_lost`, `validation_failed`
+   *   (output files not uploaded for this job), `payload_too_large` (result).
    */
   async complete(principal: Principal, jobId: string, input: { attempt: number; result?: unknown; outputFiles?: string[] | undefined }): Promise<JobView> {
     const { db, dialect, clock, hub } = this.options;
@@ -312,7 +322,7 @@ export class WorkerProtocol {
       if (bad.length) throw new AppError('validation_failed', `These files were not uploaded for this job: ${bad.join(', ')}.`);
     }
     const nowIso = clock.now().toISOString();
-    const fence: Fence = { jobId, attempt: input.attempt, workerId, nowIso };
+    const fence: Fence = { jobId, attempt: input.attempt, workerId, nowIso, state: 'running' };
     // Without a list, the outputs are what the worker uploaded for the job, read by the same statement.
     const changes = {
       state: 'succeeded' as const,
@@ -326,13 +336,13 @@ export class WorkerProtocol {
     if (dialect === 'postgres' && this.hooks.empty) {
       const data = { state: 'succeeded', from: null, attempt: input.attempt, worker_id: workerId };
       const done = await updateFencedJobWithEventPg(db, fence, changes, { type: 'state', data: sql`cast(${JSON.stringify(data)} as jsonb)` });
-      if (!done) throw leaseLost();
+      if (!done) throw await this.whyNotCompleted(fence);
       hub.publish([{ event: toJobEventView(done.event), owner_id: done.row.owner_id }]);
       return toJobView(done.row);
     }
     const row = await inWriteTransaction(db, dialect, async (tx) => {
       const updated = await updateFencedJob(tx.db, fence, changes);
-      if (!updated) throw leaseLost();
+      if (!updated) throw await this.whyNotCompleted(fence, tx.db);
       await appendEvents(tx, hub, [stateEvent(updated, null)], nowIso);
       await this.hooks.run(tx, updated, nowIso);
       return updated;
@@ -341,8 +351,29 @@ export class WorkerProtocol {
   }
 
   /**
-   * Completes many held jobs in one transaction; each item is fenced on its own.
-   * @returns per item `{id, ok}` or `{id, ok: false, code: 'lease_lost'}`.
+   * Why a fenced completion changed nothing: `job_paused` when this worker still holds the job
+   * under this attempt with a live lease but it is paused, else `lease_lost`.
+   */
+  private async whyNotCompleted(fence: Fence, db: Executor = this.options.db): Promise<AppError> {
+    const job = await findJob(db, fence.jobId);
+    const held = job?.state === 'paused' && job.worker_id === fence.workerId && job.attempt === fence.attempt && (job.lease_expires_at ?? '') > fence.nowIso;
+    return held ? jobPaused() : leaseLost();
+  }
+
+  /** The ids among `ids` that `workerId` holds paused under a live lease (their completion is refused with `job_paused`). */
+  private async pausedAmong(workerId: string, items: ReadonlyArray<{ id: string; attempt: number }>, nowIso: string, db: Executor = this.options.db): Promise<Set<string>> {
+    const paused = new Set<string>();
+    for (const item of items) {
+      const job = await findJob(db, item.id);
+      if (job?.state === 'paused' && job.worker_id === workerId && job.attempt === item.attempt && (job.lease_expires_at ?? '') > nowIso) paused.add(item.id);
+    }
+    return paused;
+  }
+
+  /**
+   * Completes many held jobs in one transaction; each item is fenced on its own, and a paused job
+   * is not completed.
+   * @returns per item `{id, ok}` or `{id, ok: false, code: 'lease_lost' | 'job_paused'}`.
    */
   async completeBatch(principal: Principal, items: BatchCompletion[]): Promise<Array<{ id: string; ok: boolean; code?: string }>> {
     const { db, dialect, clock, hub } = this.options;
@@ -354,7 +385,10 @@ export class WorkerProtocol {
       const done = await completeJobsPg(db, workerId, results.map(({ item, result }) => ({ id: item.id, attempt: item.attempt, result })), nowIso);
       hub.publish(done.map((d) => ({ event: toJobEventView(d.event), owner_id: d.row.owner_id })).sort((a, b) => a.event.id - b.event.id));
       const completed = new Set(done.map((d) => d.row.id));
-      return items.map((item) => (completed.has(item.id) ? { id: item.id, ok: true } : { id: item.id, ok: false, code: 'lease_lost' }));
+      const paused = await this.pausedAmong(workerId, items.filter((item) => !completed.has(item.id)), nowIso);
+      return items.map((item) =>
+        completed.has(item.id) ? { id: item.id, ok: true } : { id: item.id, ok: false, code: paused.has(item.id) ? 'job_paused' : 'lease_lost' },
+      );
     }
     return inWriteTransaction(db, dialect, async (tx) => {
       const outcomes: Array<{ id: string; ok: boolean; code?: string }> = [];
@@ -362,11 +396,12 @@ export class WorkerProtocol {
       for (const { item, result } of results) {
         const row = await updateFencedJob(
           tx.db,
-          { jobId: item.id, attempt: item.attempt, workerId, nowIso },
+          { jobId: item.id, attempt: item.attempt, workerId, nowIso, state: 'running' },
           { state: 'succeeded', result, progress: 1, finished_at: nowIso, lease_expires_at: null, output_files: outputFilesOfUpdatedJob(dialect) },
         );
         if (!row) {
-          outcomes.push({ id: item.id, ok: false, code: 'lease_lost' });
+          const paused = await this.pausedAmong(workerId, [item], nowIso, tx.db);
+          outcomes.push({ id: item.id, ok: false, code: paused.size ? 'job_paused' : 'lease_lost' });
           continue;
         }
         events.push(stateEvent(row, null));
@@ -381,8 +416,9 @@ export class WorkerProtocol {
 
   /**
    * Reports a failure. Retryable failures are re-queued after a backoff until the queue's
-   * `max_attempts` failures, then the job is `dead`; others end `failed`. Admins are notified
-   * (`job.failed`) when a job ends failed or dead.
+   * `max_attempts` failures, then the job is `dead`; others end `failed`. A paused job may fail
+   * too: a retry then stays `paused` (unheld, its backoff kept) until it is resumed; a final
+   * failure ends it. Admins are notified (`job.failed`) when a job ends failed or dead.
    * @throws AppError `lease_lost`, `payload_too_large`.
    */
   async fail(principal: Principal, jobId: string, input: { attempt: number; error: JobError; retryable: boolean }): Promise<JobView> {
@@ -397,7 +433,7 @@ export class WorkerProtocol {
         const delay = retryDelaySeconds(failures, queue.backoff_base_seconds, queue.backoff_max_seconds);
         const runAfter = new Date(now.getTime() + delay * 1000).toISOString();
         return {
-          changes: { state: 'queued', failures, error, worker_id: null, lease_expires_at: null, run_after: runAfter },
+          changes: { state: row.state === 'paused' ? 'paused' : 'queued', failures, error, worker_id: null, lease_expires_at: null, run_after: runAfter },
           extra: { reason: 'failed', error: input.error, run_after: runAfter },
         };
       }
@@ -668,19 +704,31 @@ export class WorkerProtocol {
     const { db, dialect, clock, hub } = this.options;
     const now = clock.now();
     const nowIso = now.toISOString();
-    const current = known ?? (await findJob(db, jobId));
-    if (!current || current.worker_id !== workerId || current.attempt !== attempt) throw leaseLost();
-    const plan = decide(current, nowIso, now);
-    const row = await inWriteTransaction(db, dialect, async (tx) => {
-      const updated = await updateFencedJob(tx.db, { jobId, attempt, workerId, nowIso }, plan.changes);
-      if (!updated) throw leaseLost();
-      await appendEvents(tx, hub, [stateEvent(updated, current.state, plan.extra)], nowIso);
-      if (updated.state === 'failed' || updated.state === 'dead') await this.notifyFailed(tx, updated);
-      await this.hooks.run(tx, updated, nowIso);
-      return updated;
-    });
-    if (row.state === 'queued' && row.run_after <= nowIso) hub.announceWork(row.queue);
-    return toJobView(row);
+    let current = known ?? (await findJob(db, jobId));
+    // The plan depends on the state (a paused job stays paused), so the update is fenced on the
+    // state it was decided from; if a pause or resume slipped in between, decide again.
+    for (let tries = 0; ; tries++) {
+      if (!current || current.worker_id !== workerId || current.attempt !== attempt) throw leaseLost();
+      if (current.state !== 'running' && current.state !== 'paused') throw leaseLost();
+      const from = current.state;
+      const plan = decide(current, nowIso, now);
+      const row = await inWriteTransaction(db, dialect, async (tx) => {
+        const updated = await updateFencedJob(tx.db, { jobId, attempt, workerId, nowIso, state: from }, plan.changes);
+        if (!updated) return undefined;
+        await appendEvents(tx, hub, [stateEvent(updated, from, plan.extra)], nowIso);
+        if (updated.state === 'failed' || updated.state === 'dead') await this.notifyFailed(tx, updated);
+        await this.hooks.run(tx, updated, nowIso);
+        return updated;
+      });
+      if (row) {
+        if (row.state === 'queued' && row.run_after <= nowIso) hub.announceWork(row.queue);
+        return toJobView(row);
+      }
+      const again = await findJob(db, jobId);
+      // Same state as decided from: the fence failed for another reason (lapsed lease, new holder).
+      if (tries >= 3 || !again || again.state === from) throw leaseLost();
+      current = again;
+    }
   }
 
   private async notifyFailed(tx: WriteTx, row: JobRow): Promise<void> {

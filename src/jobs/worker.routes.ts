@@ -150,6 +150,8 @@ export const workerRoutes: FastifyPluginAsyncTypebox<WorkerRoutesOptions> = asyn
       schema: {
         tags,
         summary: 'Finish the job successfully',
+        description:
+          '409 `job_paused` while the job is paused: nothing changes; keep heartbeating (the lease stays yours) and send it again once the heartbeat answers `continue`. 409 `lease_lost` when this worker no longer holds the job under this attempt.',
         security: API_KEY_ONLY,
         params: JobId,
         body: Type.Object(
@@ -179,6 +181,7 @@ export const workerRoutes: FastifyPluginAsyncTypebox<WorkerRoutesOptions> = asyn
       schema: {
         tags,
         summary: 'Report a failure (retryable failures are re-queued with backoff)',
+        description: 'Accepted while the job is paused too: a retryable failure with attempts left then stays `paused` (unheld, with its backoff) until resumed; a final one ends the job.',
         security: API_KEY_ONLY,
         params: JobId,
         body: Type.Object(
@@ -223,6 +226,7 @@ export const workerRoutes: FastifyPluginAsyncTypebox<WorkerRoutesOptions> = asyn
       schema: {
         tags,
         summary: 'Complete many held jobs in one request; each item is fenced on its own',
+        description: 'Each result is `{id, ok: true}` or `{id, ok: false, code}` with `code` `lease_lost` (not held under this attempt) or `job_paused` (paused: send it again after resume).',
         security: API_KEY_ONLY,
         body: Type.Object(
           {

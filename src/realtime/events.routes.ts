@@ -64,7 +64,8 @@ export const eventsRoutes: FastifyPluginAsyncTypebox<EventsRoutesOptions> = asyn
   app.get(
     '/events',
     {
-      config: { auth: 'required' },
+      // `events:read` follows your own jobs; `jobs:manage` every job; `jobs:claim` the jobs a worker key holds.
+      config: { permission: ['events:read', 'jobs:manage', 'jobs:claim'] },
       schema: {
         tags: ['jobs'],
         summary: 'Live job events (Server-Sent Events)',

@@ -1,10 +1,10 @@
 /**
  * Who may watch which live topic (docs/jobs.md, "Live progress"):
  *
- * - `job:{id}`: the job's owner, principals with `jobs:manage`, and the worker (the API key's
+ * - `job:{id}`: the job's owner (with `events:read`), principals with `jobs:manage`, and the worker (the API key's
  *   worker row) currently holding the job (state `running` or `paused` under that worker).
  * - `queue:{name}`: `jobs:manage` sees every job's events; a principal holding the queue's
- *   `enqueue_permission` sees only the events of jobs it owns.
+ *   `enqueue_permission` (and `events:read`) sees only the events of jobs it owns.
  *
  * Access is decided when a topic is subscribed; a stream keeps what it was granted until it
  * closes (a worker that loses its job keeps the events it subscribed to while connected).
@@ -30,6 +30,9 @@ export interface AuthorizedTopic {
 
 /** The permission that shows every job's events. */
 export const MANAGE_PERMISSION = 'jobs:manage';
+
+/** The permission that shows your own jobs' events (an API key scoped otherwise does not see them). */
+export const READ_PERMISSION = 'events:read';
 
 /**
  * Parses topic strings, dropping duplicates, keeping their order.
@@ -76,7 +79,7 @@ export class TopicAccess {
         if (permission === undefined) throw new AppError('not_found', `There is no queue ${topic.name}.`);
         if (allows(principal.permissions, MANAGE_PERMISSION)) {
           granted.push({ key, topic, ownerId: null });
-        } else if (allows(principal.permissions, permission)) {
+        } else if (allows(principal.permissions, READ_PERMISSION) && allows(principal.permissions, permission)) {
           granted.push({ key, topic, ownerId: principal.user.id });
         } else {
           throw new AppError('forbidden', `Watching queue ${topic.name} needs ${MANAGE_PERMISSION} or ${permission}.`);
@@ -85,7 +88,7 @@ export class TopicAccess {
       }
       const job = await findJobAccess(this.db, topic.id);
       if (!job) throw new AppError('not_found', `There is no job ${topic.id}.`);
-      if (job.owner_id === principal.user.id || allows(principal.permissions, MANAGE_PERMISSION)) {
+      if ((job.owner_id === principal.user.id && allows(principal.permissions, READ_PERMISSION)) || allows(principal.permissions, MANAGE_PERMISSION)) {
         granted.push({ key, topic, ownerId: null });
         continue;
       }

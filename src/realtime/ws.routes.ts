@@ -91,7 +91,8 @@ export const wsRoutes: FastifyPluginAsync<WsRoutesOptions> = async (app, { live 
     '/ws',
     {
       websocket: true,
-      config: { auth: 'required' },
+      // `events:read` follows your own jobs; `jobs:manage` every job; `jobs:claim` the jobs a worker key holds.
+      config: { permission: ['events:read', 'jobs:manage', 'jobs:claim'] },
       schema: { hide: true },
       // Over the per-user cap the upgrade is refused with a plain 429 problem response.
       preHandler: async (request) => {

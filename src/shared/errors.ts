@@ -34,6 +34,8 @@ export const errorCatalogue = {
   conflict: { status: 409, title: 'The request conflicts with the current state' },
   lease_lost: { status: 409, title: 'This worker no longer holds the job under this attempt' },
   worker_busy: { status: 409, title: 'The worker already holds as many jobs as it may' },
+  idempotency_conflict: { status: 409, title: 'The idempotency key was already used with a different request' },
+  job_paused: { status: 409, title: 'The job is paused: it cannot complete until it is resumed' },
   range_not_satisfiable: { status: 416, title: 'The requested range is not satisfiable' },
   payload_too_large: { status: 413, title: 'The request body is too large' },
   storage_quota_exceeded: { status: 413, title: 'The upload would exceed your storage quota' },

@@ -30,6 +30,7 @@ export {
   type JobAbortReason,
   JobAbortedError,
   type JobContext,
+  type HandlerOptions,
   type JobHandler,
   PermanentError,
   Worker,

@@ -8,7 +8,7 @@
  * import { Worker, PermanentError } from 'gatehouse/worker';
  * const worker = new Worker({ server: 'https://gh.example', apiKey: process.env.GATEHOUSE_API_KEY!, queues: ['render'] });
  * worker.handle('thumbnail', async (job, ctx) => {
- *   ctx.progress(0.5, 'halfway');
+ *   await ctx.progress(0.5, 'halfway'); // waits here while the job is paused
  *   if (ctx.signal.aborted) return;
  *   return { ok: true };
  * });
@@ -108,8 +108,16 @@ export interface JobContext {
   /**
    * Reports progress (`fraction` 0..1, clamped). Updates are coalesced: at most one heartbeat
    * carries them every 250 ms per job; the latest values win.
+   *
+   * Pause point: resolves at once, unless the job is paused (a heartbeat answered `pause`) and
+   * the handler did not opt into handling pause itself (`handle(kind, fn, { handlesPause: true })`).
+   * Then it resolves when the job is resumed — heartbeats keep the lease meanwhile — and rejects
+   * with the {@link JobAbortedError} if the job is cancelled, lost or released instead. `await`
+   * it: a handler that does not keeps running while paused (its result is still held back until
+   * resume, since the server refuses to complete a paused job). Not awaiting it is safe (the
+   * promise never causes an unhandled rejection).
    */
-  progress(fraction: number, message?: string, metrics?: Record<string, number>): void;
+  progress(fraction: number, message?: string, metrics?: Record<string, number>): Promise<void>;
   /** Appends lines to the job's log (its history and live streams). Never throws. */
   log(...lines: string[]): Promise<void>;
   /** True while the server asks this job to pause (the heartbeat's `pause` command). */
@@ -126,8 +134,22 @@ export interface JobContext {
   download(fileId: string, destPath: string): Promise<number>;
 }
 
-/** A job handler: its return value (JSON-serialisable, or undefined) is the job's `result`. */
-export type JobHandler = (job: JobView, ctx: JobContext) => unknown;
+/**
+ * A job handler: its return value (JSON-serialisable, or undefined) is the job's `result`.
+ * A function with a `handlesPause: true` property opts into handling pause itself (as the
+ * `handlesPause` option of {@link Worker.handle} does; used by `gatehouse worker --handler`).
+ */
+export type JobHandler = ((job: JobView, ctx: JobContext) => unknown) & { handlesPause?: boolean };
+
+/** Options of {@link Worker.handle}. */
+export interface HandlerOptions {
+  /**
+   * `true`: the handler handles pause itself (with `ctx.paused()` and `ctx.waitWhilePaused()`),
+   * so `ctx.progress()` never waits. Default `false`: `await ctx.progress()` waits while the job
+   * is paused. Either way a result is reported only once the job is not paused.
+   */
+  handlesPause?: boolean;
+}
 
 /** The events a {@link Worker} emits (`noun` names, as in graphile-worker's event map). */
 export interface WorkerEvents {
@@ -157,6 +179,8 @@ interface PendingProgress {
 
 /** Minimum gap between two progress heartbeats of one job, in ms (≤ 4 requests/s). */
 const PROGRESS_SPACING_MS = 250;
+/** Heartbeat period while a job is paused (when shorter than the usual one), so a resume is seen soon. */
+const PAUSED_HEARTBEAT_MS = 2000;
 
 /** One job this worker holds. */
 class ActiveJob {
@@ -172,6 +196,10 @@ class ActiveJob {
   flushTimer: NodeJS.Timeout | undefined;
   /** Local time (ms) by which the lease has surely expired unless extended. */
   leaseDeadline: number;
+  /** The heartbeat period, in ms. */
+  heartbeatMs = 0;
+  /** The handler handles pause itself: `ctx.progress()` never waits. */
+  handlesPause = false;
   readonly outputFiles: string[] = [];
   done!: Promise<void>;
 
@@ -248,6 +276,8 @@ export class Worker extends EventEmitter<WorkerEvents> {
   private readonly waitSeconds: number;
   private readonly logger: WorkerLogger;
   private readonly handlers = new Map<string, JobHandler>();
+  /** Whether each kind's handler handles pause itself. */
+  private readonly pauseHandlers = new Map<string, boolean>();
   private readonly active = new Map<string, ActiveJob>();
   private slotWaiters: Array<() => void> = [];
   private stopController = new AbortController();
@@ -277,10 +307,14 @@ export class Worker extends EventEmitter<WorkerEvents> {
     });
   }
 
-  /** Registers the handler of `kind` (`'*'`: every kind without its own handler). Returns `this`. */
-  handle(kind: string, handler: JobHandler): this {
+  /**
+   * Registers the handler of `kind` (`'*'`: every kind without its own handler). Returns `this`.
+   * `options.handlesPause` (or a `handlesPause: true` property on the function): see {@link HandlerOptions}.
+   */
+  handle(kind: string, handler: JobHandler, options: HandlerOptions = {}): this {
     if (typeof handler !== 'function') throw new TypeError(`the handler of "${kind}" is not a function`);
     this.handlers.set(kind, handler);
+    this.pauseHandlers.set(kind, options.handlesPause ?? handler.handlesPause === true);
     return this;
   }
 
@@ -324,7 +358,9 @@ export class Worker extends EventEmitter<WorkerEvents> {
    * Stops claiming. By default waits for the running handlers to finish and report; with
    * `release: true` aborts their signals and hands their jobs back at once (a second call may
    * escalate an ordinary stop this way). A claim in flight is abandoned: should the server have
-   * handed out a job at that very moment, it returns to the queue after its lease.
+   * handed out a job at that very moment, it returns to the queue after its lease. A paused job
+   * finishes only once resumed (its handler waits in `ctx.progress()`, its result is held), so
+   * an ordinary stop waits for that; `release: true` hands it back at once (it stays paused).
    * Resolves when {@link run} has returned (never rejects).
    */
   async stop(options: { release?: boolean } = {}): Promise<void> {
@@ -396,37 +432,52 @@ export class Worker extends EventEmitter<WorkerEvents> {
     const { job, attempt } = active;
     this.logger.info?.('claimed', { job_id: job.id, kind: job.kind, attempt });
     this.emit('claimed', job, attempt);
-    const heartbeatMs = this.options.heartbeatSeconds !== undefined ? this.options.heartbeatSeconds * 1000 : Math.max(200, active.leaseMs / 3);
-    active.heartbeatTimer = setInterval(() => this.beat(active), heartbeatMs);
+    active.heartbeatMs = this.options.heartbeatSeconds !== undefined ? this.options.heartbeatSeconds * 1000 : Math.max(200, active.leaseMs / 3);
+    active.heartbeatTimer = setInterval(() => this.beat(active), active.heartbeatMs);
+    const kindKey = this.handlers.has(job.kind) ? job.kind : '*';
+    active.handlesPause = this.pauseHandlers.get(kindKey) ?? false;
 
     let outcome: { ok: true; value: unknown } | { ok: false; error: unknown };
     try {
-      const handler = this.handlers.get(job.kind) ?? this.handlers.get('*');
+      const handler = this.handlers.get(kindKey);
       if (!handler) throw new Error(`no handler for jobs of kind "${job.kind}" on worker ${this.name}`);
       outcome = { ok: true, value: await handler(job, this.contextFor(active)) };
     } catch (error) {
       outcome = { ok: false, error };
     }
     if (active.state !== 'running') return; // lost, cancelled or released meanwhile: nothing to report
-    active.state = 'settling';
-    active.stopTimers();
-    await active.inFlight;
-    if (active.state !== 'settling') return;
 
     if (outcome.ok) {
       const result = outcome.value === undefined ? undefined : safeJson(outcome.value);
       const body = { attempt, ...(result === undefined ? {} : { result }), ...(active.outputFiles.length ? { output_files: active.outputFiles } : {}) };
-      try {
-        const finished = await this.settle(active, 'complete', () => this.client.complete(job.id, body));
-        if (finished) {
-          this.logger.info?.('succeeded', { job_id: job.id, kind: job.kind, attempt });
-          this.emit('completed', finished);
+      for (;;) {
+        // A paused job may not complete (the server answers 409 job_paused): hold the result,
+        // keep heartbeating (the lease stays ours), and complete once it is resumed.
+        if (active.paused) this.logger.info?.('paused: the result is held until the job is resumed', { job_id: job.id, attempt });
+        if (!(await this.untilResumed(active))) return;
+        if (!(await this.beginSettling(active))) return;
+        try {
+          const finished = await this.settle(active, 'complete', () => this.client.complete(job.id, body));
+          if (finished) {
+            this.logger.info?.('succeeded', { job_id: job.id, kind: job.kind, attempt });
+            this.emit('completed', finished);
+          }
+          return;
+        } catch (error) {
+          if (error instanceof GatehouseApiError && error.code === 'job_paused' && (active.state as JobState) === 'settling') {
+            // Paused after our last heartbeat: back to holding the job until it is resumed.
+            active.state = 'running';
+            active.setPaused(true);
+            this.startHeartbeats(active);
+            continue;
+          }
+          // Refused for good (e.g. the result is too large): report that as the job's failure.
+          outcome = { ok: false, error: new PermanentError(`complete refused: ${(error as Error).message}`, { cause: error }) };
+          break;
         }
-        return;
-      } catch (error) {
-        // Refused for good (e.g. the result is too large): report that as the job's failure.
-        outcome = { ok: false, error: new PermanentError(`complete refused: ${(error as Error).message}`, { cause: error }) };
       }
+    } else if (!(await this.beginSettling(active))) {
+      return;
     }
     const error = outcome.error;
     const retryable = !(error instanceof PermanentError);
@@ -443,6 +494,34 @@ export class Worker extends EventEmitter<WorkerEvents> {
       this.logger.error?.(`fail refused: ${(refused as Error).message}`, { job_id: job.id });
       this.emitError(refused);
     }
+  }
+
+  /**
+   * Stops the job's heartbeats before its final call and waits for the one in flight.
+   * @returns false when the job was lost, cancelled or released meanwhile (nothing to report).
+   */
+  private async beginSettling(active: ActiveJob): Promise<boolean> {
+    if (active.state !== 'running') return false;
+    active.state = 'settling';
+    active.stopTimers();
+    await active.inFlight;
+    return active.state === 'settling';
+  }
+
+  /** (Re)starts the job's periodic heartbeats. */
+  private startHeartbeats(active: ActiveJob): void {
+    clearInterval(active.heartbeatTimer);
+    active.heartbeatTimer = setInterval(() => this.beat(active), active.heartbeatMs);
+    this.beat(active);
+  }
+
+  /**
+   * Waits while the job is paused (heartbeats go on and bring the resume).
+   * @returns true once it is not paused, false when it was cancelled, lost or released instead.
+   */
+  private async untilResumed(active: ActiveJob): Promise<boolean> {
+    while (active.paused && active.state === 'running') await new Promise<void>((resolve) => active.pauseWaiters.push(resolve));
+    return active.state === 'running';
   }
 
   /**
@@ -486,7 +565,7 @@ export class Worker extends EventEmitter<WorkerEvents> {
       attempt,
       signal: active.controller.signal,
       progress: (fraction, message, metrics) => {
-        if (active.state !== 'running') return;
+        if (active.state !== 'running') return Promise.resolve();
         const progress = Number.isFinite(fraction) ? Math.min(1, Math.max(0, fraction)) : undefined;
         active.pending = {
           ...active.pending,
@@ -495,6 +574,14 @@ export class Worker extends EventEmitter<WorkerEvents> {
           ...(metrics === undefined ? {} : { metrics }),
         };
         this.scheduleFlush(active);
+        if (!active.paused || active.handlesPause) return Promise.resolve();
+        this.logger.info?.('paused: the handler waits in ctx.progress() until the job is resumed', { job_id: job.id, attempt });
+        const resumed = this.untilResumed(active).then((stillHeld) => {
+          if (!stillHeld) throw (active.controller.signal.reason as unknown) ?? new JobAbortedError('lease_lost', job.id);
+        });
+        // Marked handled, so a handler that does not await it never sees an unhandled rejection.
+        resumed.catch(() => undefined);
+        return resumed;
       },
       log: async (...lines) => {
         if (active.state !== 'running' || lines.length === 0) return;
@@ -563,7 +650,16 @@ export class Worker extends EventEmitter<WorkerEvents> {
         const answer = await this.client.heartbeat(active.job.id, { attempt: active.attempt, ...sent });
         active.leaseDeadline = startedAt + estimateLeaseMs(answer.lease_expires_at, answer.serverDateMs);
         if (answer.command === 'cancel') this.cancel(active);
-        else active.setPaused(answer.command === 'pause');
+        else {
+          active.setPaused(answer.command === 'pause');
+          // While paused, beat more often (if the usual period is longer) so a resume is seen soon.
+          if (active.paused && active.state === 'running' && !active.flushTimer && active.heartbeatMs > PAUSED_HEARTBEAT_MS) {
+            active.flushTimer = setTimeout(() => {
+              active.flushTimer = undefined;
+              this.beat(active);
+            }, PAUSED_HEARTBEAT_MS);
+          }
+        }
       } catch (error) {
         if (isLeaseLost(error)) this.lose(active);
         else if (isTransientError(error)) {

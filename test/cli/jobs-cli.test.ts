@@ -185,9 +185,12 @@ describe.concurrent.each(dialects)('gatehouse queues and jobs (%s)', (dialect) =
     const first = await json<JobJson>(['jobs', 'enqueue', 'cli.work', '--kind', 'resize', '--payload-file', payloadFile, '--priority', '5']);
     expect(first).toMatchObject({ queue: 'cli.work', kind: 'resize', state: 'queued', priority: 5, owner_id: null, payload: { url: 'https://example.com/a.mp4', sizes: [1, 2] } });
     const second = await json<JobJson>(['jobs', 'enqueue', 'cli.work', '--kind', 'thumb', '--payload', '{"n":1}', '--idempotency-key', 'k-1']);
-    const replay = await json<JobJson>(['jobs', 'enqueue', 'cli.work', '--kind', 'thumb', '--payload', '{"n":2}', '--idempotency-key', 'k-1']);
+    const replay = await json<JobJson>(['jobs', 'enqueue', 'cli.work', '--kind', 'thumb', '--payload', '{"n":1}', '--idempotency-key', 'k-1']);
     expect(replay.id).toBe(second.id);
     expect(replay.payload).toEqual({ n: 1 });
+    // The same key with another body is refused, not answered with the first job.
+    const conflict = await cli(['jobs', 'enqueue', 'cli.work', '--kind', 'thumb', '--payload', '{"n":2}', '--idempotency-key', 'k-1']);
+    expectExit(conflict, 2);
     const fromStdin = await json<JobJson>(['jobs', 'enqueue', 'cli.work', '--kind', 'later', '--payload-file', '-', '--delay', '1h'], '[1,2,3]');
     expect(fromStdin.payload).toEqual([1, 2, 3]);
 

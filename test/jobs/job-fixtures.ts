@@ -12,6 +12,9 @@ export { ACCESS_ENV, bearer, call, type Headers };
 /** Environment for job tests: request limits out of reach (they are test/limits' subject). */
 export const JOBS_ENV: Record<string, string> = { ...ACCESS_ENV, JOB_SWEEP_SECONDS: '3600', ADMIN_EMAILS: 'ops@example.com' };
 
+/** The scopes of a job owner's API key: enqueue, read and control their jobs, their files and live events. */
+export const OWNER_SCOPES = ['account:self', 'jobs:enqueue', 'jobs:read', 'jobs:control', 'files:read', 'files:write', 'events:read'];
+
 /** Cast of a job-system test. */
 export interface Cast {
   admin: Headers;
@@ -25,8 +28,8 @@ export interface Cast {
 /** Creates an admin, two users and a worker-key factory. */
 export async function makeCast(ctx: TestContext): Promise<Cast> {
   const admin = await makePrincipals(ctx, { role: 'admin' });
-  const owner = await makePrincipals(ctx, { role: 'user', scopes: ['account:self', 'jobs:enqueue'] });
-  const other = await makePrincipals(ctx, { role: 'user', scopes: ['account:self', 'jobs:enqueue'] });
+  const owner = await makePrincipals(ctx, { role: 'user', scopes: OWNER_SCOPES });
+  const other = await makePrincipals(ctx, { role: 'user', scopes: OWNER_SCOPES });
   const workerUser = await makeWorker(ctx);
   const workerCookie = { cookie: await loginCookie(ctx, workerUser) };
   return {

@@ -115,7 +115,7 @@ export function progress(gatehouse: Gatehouse, jobId: string, value: number): Pr
  * Creates an API key for a signed-in user through the HTTP API, re-authenticating with the
  * fixtures' password. @returns its id and secret.
  */
-export async function makeApiKey(ctx: TestContext, cookie: string, scopes: string[] = ['account:self']): Promise<{ id: string; secret: string }> {
+export async function makeApiKey(ctx: TestContext, cookie: string, scopes: string[] = ['account:self', 'events:read']): Promise<{ id: string; secret: string }> {
   const res = await ctx.request({ method: 'POST', url: '/api/v1/api-keys', headers: { cookie }, payload: { name: 'worker', scopes, password: STRONG_PASSWORD } });
   if (res.statusCode !== 201) throw new Error(`api key: ${res.statusCode} ${res.body}`);
   const body = res.json();

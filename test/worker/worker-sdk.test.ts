@@ -237,6 +237,155 @@ describe.each(dialects)('worker SDK against a listening app (%s)', (dialect) => 
     expect(seen).toEqual([true, false]);
   });
 
+  /** Counts the heartbeats `worker` sends from now on. */
+  function countHeartbeats(worker: Worker): { readonly count: number } {
+    const counter = { count: 0 };
+    const original = worker.client.heartbeat.bind(worker.client);
+    worker.client.heartbeat = (...args: Parameters<WorkerClient['heartbeat']>) => {
+      counter.count += 1;
+      return original(...args);
+    };
+    return counter;
+  }
+
+  const pausedInSdk = (worker: Worker, id: string) => (worker as unknown as { active: Map<string, { paused: boolean }> }).active.get(id)?.paused;
+
+  it('pause stops a handler at its next await ctx.progress() with the lease kept alive; resume lets it go on and complete', async () => {
+    const queue = await newQueue();
+    const id = await enqueueOne(queue, 'steps');
+    let steps = 0;
+    let release!: () => void;
+    const gate = new Promise<void>((resolve) => (release = resolve));
+    const { worker } = startWorker({ queues: [queue], heartbeatSeconds: 0.2 }, {
+      steps: async (_j, c) => {
+        await gate;
+        for (let i = 1; i <= 5; i++) {
+          await c.progress(i / 5, `step ${i}`);
+          steps = i;
+        }
+        return { steps };
+      },
+    });
+    const beats = countHeartbeats(worker);
+    await whenEvent(worker, 'claimed', id);
+    await api('POST', `/api/v1/jobs/${id}/pause`);
+    await expect.poll(() => pausedInSdk(worker, id), { timeout: 10_000 }).toBe(true);
+    release();
+    // The first ctx.progress() call after the pause is where the handler waits.
+    const seen = beats.count;
+    for (let t = 0; t < 2; t++) {
+      // Time passes on the server's clock: without heartbeats the 30 s lease would lapse.
+      ctx.clock.advance(20);
+      const target = beats.count + 2;
+      await expect.poll(() => beats.count, { timeout: 10_000 }).toBeGreaterThanOrEqual(target);
+    }
+    expect(beats.count).toBeGreaterThan(seen);
+    expect(steps).toBe(0);
+    expect((await job(id)).job).toMatchObject({ state: 'paused', attempt: 1 });
+    expect(await ctx.gatehouse.workerProtocol.sweep()).toBe(0);
+
+    const completed = whenEvent(worker, 'completed', id);
+    await api('POST', `/api/v1/jobs/${id}/resume`);
+    expect(await completed).toMatchObject({ state: 'succeeded', result: { steps: 5 }, attempt: 1 });
+    await worker.stop();
+  });
+
+  it('holds the result of a handler that ignores pause until resume: a paused job never succeeds', async () => {
+    const queue = await newQueue();
+    const id = await enqueueOne(queue, 'oblivious');
+    let release!: () => void;
+    const gate = new Promise<void>((resolve) => (release = resolve));
+    let returned = false;
+    // A long heartbeat period: the SDK learns of the pause only from the 409 job_paused of its completion.
+    const { worker } = startWorker({ queues: [queue], heartbeatSeconds: 3600 }, {
+      oblivious: async () => {
+        await gate;
+        returned = true;
+        return 'done anyway';
+      },
+    });
+    const beats = countHeartbeats(worker);
+    await whenEvent(worker, 'claimed', id);
+    await api('POST', `/api/v1/jobs/${id}/pause`);
+    release();
+    await expect.poll(() => returned, { timeout: 10_000 }).toBe(true);
+    // Refused with job_paused, the SDK goes back to heartbeating (every 2 s while paused).
+    await expect.poll(() => pausedInSdk(worker, id), { timeout: 10_000 }).toBe(true);
+    const target = beats.count + 2;
+    await expect.poll(() => beats.count, { timeout: 15_000 }).toBeGreaterThanOrEqual(target);
+    expect((await job(id)).job).toMatchObject({ state: 'paused', result: null });
+
+    const completed = whenEvent(worker, 'completed', id);
+    await api('POST', `/api/v1/jobs/${id}/resume`);
+    expect(await completed).toMatchObject({ state: 'succeeded', result: 'done anyway' });
+    const states = (await job(id)).events.filter((e) => e.type === 'state').map((e) => e.data.state);
+    expect(states).toEqual(['queued', 'running', 'paused', 'running', 'succeeded']);
+    await worker.stop();
+  });
+
+  it('a handler that opts into handling pause is not stopped by ctx.progress()', async () => {
+    const queue = await newQueue();
+    const own = await enqueueOne(queue, 'own');
+    let release!: () => void;
+    const gate = new Promise<void>((resolve) => (release = resolve));
+    const observed: Array<boolean | string> = [];
+    const ownHandler = Object.assign(
+      async (_j: JobView, c: JobContext) => {
+        await gate;
+        await c.progress(0.5);
+        observed.push(c.paused());
+        await c.waitWhilePaused();
+        return 'resumed myself';
+      },
+      { handlesPause: true },
+    );
+    const { worker } = startWorker({ queues: [queue], heartbeatSeconds: 0.2 }, { own: ownHandler });
+    await whenEvent(worker, 'claimed', own);
+    await api('POST', `/api/v1/jobs/${own}/pause`);
+    await expect.poll(() => pausedInSdk(worker, own), { timeout: 10_000 }).toBe(true);
+    release();
+    await expect.poll(() => observed.length, { timeout: 5_000 }).toBe(1);
+    expect(observed).toEqual([true]);
+    const completed = whenEvent(worker, 'completed', own);
+    await api('POST', `/api/v1/jobs/${own}/resume`);
+    expect(await completed).toMatchObject({ result: 'resumed myself' });
+
+    await worker.stop();
+  });
+
+  it('cancelling a paused job rejects the ctx.progress() its handler waits in with JobAbortedError', async () => {
+    const queue = await newQueue();
+    const id = await enqueueOne(queue, 'waits');
+    let release!: () => void;
+    const gate = new Promise<void>((resolve) => (release = resolve));
+    let calling = false;
+    let outcome: string | undefined;
+    const { worker } = startWorker({ queues: [queue], heartbeatSeconds: 0.2 }, {
+      waits: async (_j, c) => {
+        await gate;
+        calling = true;
+        try {
+          await c.progress(0.5);
+          outcome = 'went on';
+        } catch (error) {
+          outcome = (error as JobAbortedError).reason;
+        }
+      },
+    });
+    await whenEvent(worker, 'claimed', id);
+    await api('POST', `/api/v1/jobs/${id}/pause`);
+    await expect.poll(() => pausedInSdk(worker, id), { timeout: 10_000 }).toBe(true);
+    release();
+    await expect.poll(() => calling, { timeout: 5_000 }).toBe(true);
+    expect(outcome).toBeUndefined();
+    const cancelled = whenEvent(worker, 'cancelled', id);
+    await api('POST', `/api/v1/jobs/${id}/cancel`);
+    await cancelled;
+    await expect.poll(() => outcome, { timeout: 5_000 }).toBe('cancelled');
+    expect((await job(id)).job.state).toBe('cancelled');
+    await worker.stop();
+  });
+
   it('upload lists output files on the completed job; download brings them back byte for byte', async () => {
     const queue = await newQueue();
     const dir = mkdtempSync(path.join(os.tmpdir(), 'gatehouse-sdk-'));

@@ -369,7 +369,7 @@ export function registerJobCommands(program: Command): void {
     .option('--priority <n>', 'higher runs first, -1000..1000 (default 0)', intIn(-1000, 1000))
     .addOption(new Option('--delay <s>', 'not claimed for this long: seconds or 90s, 15m, 12h, 7d').argParser(delaySeconds).conflicts('runAfter'))
     .option('--run-after <time>', 'not claimed before this ISO-8601 time')
-    .option('--idempotency-key <key>', 'enqueueing the same key in this queue again returns the existing job')
+    .option('--idempotency-key <key>', 'enqueueing the same key (as the operator) in this queue again with the same body returns the existing job; another body is refused')
     .option('--json', 'print the job as JSON', false)
     .action(async (queue: string, opts: EnqueueOptions) => {
       let payload = opts.payload;
