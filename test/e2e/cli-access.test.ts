@@ -195,6 +195,7 @@ describe.concurrent.each(dialects)('gatehouse keys and groups commands against a
         api_key_max_ttl_seconds: null,
         quota_per_hour: 0,
         quota_per_day: null,
+        storage_quota_bytes: null,
         created_at: expect.stringMatching(/^\d{4}-\d\d-\d\dT/),
         updated_at: expect.stringMatching(/^\d{4}-\d\d-\d\dT/),
       },
@@ -395,7 +396,7 @@ describe.concurrent('gatehouse secrets rotate', () => {
     expect(text).toMatch(/^WEBHOOK_SECRET=[A-Za-z0-9_-]{43}\n$/);
     expect(modeOf(file)).toBe(0o600);
     expect(readdirSync(dir)).toEqual(['.env']); // no temporary file left behind
-  });
+  }, 90_000);
 
   it.sequential('without --dotenv-file it writes ENV_FILE (created when missing, mode 0600)', async () => {
     const file = path.join(dir, 'gatehouse.env');
@@ -405,7 +406,7 @@ describe.concurrent('gatehouse secrets rotate', () => {
     expect(valueIn(readFileSync(file, 'utf8'), 'SESSION_SECRET')).toMatch(SECRET_VALUE);
     expect(modeOf(file)).toBe(0o600);
     expect(readdirSync(dir)).toEqual(['gatehouse.env']);
-  });
+  }, 90_000);
 
   it.sequential('keeps other lines and comments, replaces `export NAME=` or `NAME=`, and a second rotation changes the value', async () => {
     const file = path.join(dir, '.env');
@@ -453,7 +454,7 @@ describe.concurrent('gatehouse secrets rotate', () => {
     const effective = parseDotenv(rewritten).WEBHOOK_SECRET ?? '';
     expect(effective).toMatch(SECRET_VALUE);
     expect(rewritten).toBe(`WEBHOOK_SECRET=${effective}\nA=1\nWEBHOOK_SECRET=${effective}\n`);
-  });
+  }, 90_000);
 
   it.sequential('an invalid name exits 2 with a message and writes nothing', async () => {
     const file = path.join(dir, '.env');
@@ -469,5 +470,5 @@ describe.concurrent('gatehouse secrets rotate', () => {
     expect(lower.stderr).toMatch(/"webhook_secret" is not an environment variable name/);
     expect(existsSync(missing)).toBe(false);
     expect(readdirSync(dir)).toEqual(['.env']);
-  });
+  }, 90_000);
 });
