@@ -7,6 +7,7 @@ import pino from 'pino';
 import { buildApp } from '../../src/app.js';
 import { type Config, type DatabaseDialect, loadConfig } from '../../src/config.js';
 import { createGatehouse, type Gatehouse } from '../../src/container.js';
+import { type DatabaseHandle, openDatabase } from '../../src/db/database.js';
 import { ManualClock } from '../../src/shared/clock.js';
 import type { AnyModule } from '../../src/modules/contract.js';
 import { startSmtpSink, type SmtpSink, tokenFromMail } from './smtp-sink.js';
@@ -40,6 +41,8 @@ export interface TestContextOptions {
   smtp?: SmtpSink;
   /** Feature modules to run instead of the shipped list (e.g. `[...MODULES, exampleModule]`). */
   modules?: readonly AnyModule[];
+  /** Wraps the database handle the server gets (e.g. a Kysely plugin that counts queries). */
+  wrapDatabase?: (handle: DatabaseHandle) => DatabaseHandle;
 }
 
 /** Creates an isolated Gatehouse on `dialect`. Call `close()` in `afterAll`/`afterEach`. */
@@ -56,7 +59,12 @@ export async function createTestContext(dialect: DatabaseDialect, options: TestC
     ...options.env,
   });
   const clock = new ManualClock();
-  const gatehouse = await createGatehouse(config, { clock, logger: pino({ level: 'silent' }), ...(options.modules ? { modules: options.modules } : {}) });
+  const gatehouse = await createGatehouse(config, {
+    clock,
+    logger: pino({ level: 'silent' }),
+    ...(options.modules ? { modules: options.modules } : {}),
+    ...(options.wrapDatabase ? { database: options.wrapDatabase(openDatabase(config.database)) } : {}),
+  });
   const app = await buildApp(gatehouse);
   return {
     app,

@@ -5,33 +5,14 @@
  * Queries are counted with a Kysely plugin on the database handle the server uses.
  */
 import type { KyselyPlugin } from 'kysely';
-import pino from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { buildApp } from '../../src/app.js';
-import { loadConfig } from '../../src/config.js';
-import { createGatehouse } from '../../src/container.js';
-import { openDatabase } from '../../src/db/database.js';
-import { ManualClock } from '../../src/shared/clock.js';
 import { dialects } from '../helpers/dialects.js';
-import { PUBLIC_URL, type TestContext } from '../helpers/harness.js';
-import { startSmtpSink } from '../helpers/smtp-sink.js';
-import { createTestDatabase } from '../helpers/test-database.js';
+import { createTestContext, type TestContext } from '../helpers/harness.js';
 import { until } from '../realtime/fixtures.js';
 import { type Cast, claim, createQueue, enqueue, JOBS_ENV, makeCast } from './job-fixtures.js';
 
 /** A test context whose database handle counts every query the server runs. */
 async function countingContext(dialect: 'sqlite' | 'postgres', env: Record<string, string>): Promise<{ ctx: TestContext; queries: () => number }> {
-  const database = await createTestDatabase(dialect);
-  const smtp = await startSmtpSink();
-  const config = loadConfig({
-    DATA_DIR: database.dataDir,
-    DATABASE_URL: database.url,
-    PUBLIC_URL,
-    SMTP_URL: smtp.url,
-    LOG_LEVEL: 'silent',
-    MAIL_POLL_SECONDS: '3600',
-    ...env,
-  });
   let count = 0;
   const counter: KyselyPlugin = {
     transformQuery(args) {
@@ -42,37 +23,7 @@ async function countingContext(dialect: 'sqlite' | 'postgres', env: Record<strin
       return Promise.resolve(args.result);
     },
   };
-  const handle = openDatabase(config.database);
-  const clock = new ManualClock();
-  const gatehouse = await createGatehouse(config, {
-    clock,
-    logger: pino({ level: 'silent' }),
-    database: { ...handle, db: handle.db.withPlugin(counter) },
-  });
-  const app = await buildApp(gatehouse);
-  const ctx: TestContext = {
-    app,
-    gatehouse,
-    config,
-    clock,
-    smtp,
-    database,
-    request(opts) {
-      const method = (opts.method ?? 'GET').toUpperCase();
-      const headers = { ...(opts.headers ?? {}) } as Record<string, string>;
-      if (!['GET', 'HEAD', 'OPTIONS'].includes(method) && !('origin' in headers)) headers.origin = PUBLIC_URL;
-      return app.inject({ ...opts, headers });
-    },
-    async flushMail() {
-      await gatehouse.outbox.dispatchDue();
-    },
-    async close() {
-      await app.close();
-      await gatehouse.close();
-      await smtp.stop();
-      await database.drop();
-    },
-  };
+  const ctx = await createTestContext(dialect, { env, wrapDatabase: (handle) => ({ ...handle, db: handle.db.withPlugin(counter) }) });
   return { ctx, queries: () => count };
 }
 
