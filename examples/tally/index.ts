@@ -1,6 +1,7 @@
 /**
  * The example feature module of docs/architecture.md: a table, routes, a job hook, a config
- * section, a permission, an error code, a scheduled task and a CLI command, in one folder. Registered by adding it
+ * section, permissions, an error code, a notification, a scheduled task, a built-in worker and a
+ * CLI command, in one folder. Registered by adding it
  * to a module list (`createGatehouse(config, { modules: [...MODULES, tallyModule] })` here; a
  * shipped feature adds one line to `src/modules/index.ts`).
  */

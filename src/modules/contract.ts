@@ -118,11 +118,12 @@ export type ModuleWork<Services, T> = { work(services: Services, gatehouse: Gate
 export interface GatehouseModule<Services = unknown, Settings = unknown> {
   /** Unique, `[a-z][a-z0-9-]*`; names the migration table (`gatehouse_migrations_<name>`) and logs. */
   name: string;
-  /** One line for `gatehouse modules` and the docs. */
+  /** One line for logs and the docs. */
   description: string;
   /**
    * The module's migrations, keyed by zero-padded names that sort in application order. They run
-   * after the platform's own and after the modules listed before this one, each in a transaction.
+   * (whenever Gatehouse is built: server, CLI, tests) after the platform's own and after the modules
+   * listed before this one, each in a transaction.
    * Never edit a shipped migration; add a new one.
    */
   migrations?: (types: MigrationTypes) => Record<string, Migration>;

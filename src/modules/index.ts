@@ -2,7 +2,7 @@
  * The module list: every feature module Gatehouse runs, in dependency order (a module's
  * migrations and services come after those listed before it). Adding a feature is its folder plus
  * one line here. Embedding applications pass their own modules to `createGatehouse(config, {
- * modules: [...MODULES, mine] })` and `main(argv, { modules })` instead.
+ * modules: [...MODULES, mine] })` and `runCli(argv, { modules })` (the CLI's `main`) instead.
  */
 import type { AnyModule } from './contract.js';
 
