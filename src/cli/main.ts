@@ -7,7 +7,6 @@
 import { Command, CommanderError } from 'commander';
 import { ConfigError, loadConfig } from '../config.js';
 import { migrateToLatest } from '../db/migrate.js';
-import { startServer, stopOnSignals } from '../server.js';
 import { isAppError } from '../shared/errors.js';
 import type { AnyModule } from '../modules/contract.js';
 import { MODULES } from '../modules/index.js';
@@ -42,6 +41,8 @@ function buildProgram(setExit: (code: number) => void, modules: readonly AnyModu
     .command('serve')
     .description('Start the HTTP server (migrates the database first).')
     .action(async () => {
+      // The HTTP stack (Fastify, schemas, plugins) is loaded only here: other commands never need it.
+      const { startServer, stopOnSignals } = await import('../server.js');
       const server = await startServer(loadConfig(), { modules });
       stopOnSignals(server);
     });

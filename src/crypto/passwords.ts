@@ -8,12 +8,13 @@
  * systems are accepted too: argon2i/argon2id PHC strings and bcrypt (`$2a$`, `$2b$`, `$2y$`,
  * checked with the pure-JS bcryptjs); they are replaced by argon2id at the next login.
  */
+import { createRequire } from 'node:module';
 import os from 'node:os';
 import { Algorithm, hash, verify } from '@node-rs/argon2';
 import bcrypt from 'bcryptjs';
-import { zxcvbn, zxcvbnOptions } from '@zxcvbn-ts/core';
-import * as zxcvbnCommon from '@zxcvbn-ts/language-common';
-import * as zxcvbnEn from '@zxcvbn-ts/language-en';
+import type * as ZxcvbnCore from '@zxcvbn-ts/core';
+import type * as ZxcvbnCommon from '@zxcvbn-ts/language-common';
+import type * as ZxcvbnEn from '@zxcvbn-ts/language-en';
 import { AppError } from '../shared/errors.js';
 
 /** Allowed password length in characters (OWASP ASVS 2.1.1 / 2.1.2 allow at least 64; we allow 256). */
@@ -122,15 +123,25 @@ export class PasswordHasher {
   }
 }
 
-let zxcvbnReady = false;
-function ensureZxcvbn(): void {
-  if (zxcvbnReady) return;
+let zxcvbnReady: typeof ZxcvbnCore.zxcvbn | undefined;
+/**
+ * zxcvbn with the common and English dictionaries, loaded at the first strength check (they
+ * take about a fifth of a second to load, which a command that sets no password should not pay).
+ * The packages are CommonJS, so `require` keeps the check synchronous.
+ */
+function ensureZxcvbn(): typeof ZxcvbnCore.zxcvbn {
+  if (zxcvbnReady) return zxcvbnReady;
+  const require = createRequire(import.meta.url);
+  const { zxcvbn, zxcvbnOptions } = require('@zxcvbn-ts/core') as typeof ZxcvbnCore;
+  const zxcvbnCommon = require('@zxcvbn-ts/language-common') as typeof ZxcvbnCommon;
+  const zxcvbnEn = require('@zxcvbn-ts/language-en') as typeof ZxcvbnEn;
   zxcvbnOptions.setOptions({
     dictionary: { ...zxcvbnCommon.dictionary, ...zxcvbnEn.dictionary },
     graphs: zxcvbnCommon.adjacencyGraphs,
     translations: zxcvbnEn.translations,
   });
-  zxcvbnReady = true;
+  zxcvbnReady = zxcvbn;
+  return zxcvbn;
 }
 
 /**
@@ -148,7 +159,7 @@ export function assertPasswordStrength(password: string, minScore: number, userI
       `Passwords must be between ${PASSWORD_MIN_LENGTH} and ${PASSWORD_MAX_LENGTH} characters long.`,
     );
   }
-  ensureZxcvbn();
+  const zxcvbn = ensureZxcvbn();
   const inputs = userInputs.flatMap((v) => [v, ...v.split(/[@.\s_+-]+/)]).filter((v) => v.length >= 3);
   // zxcvbn's cost grows with length; its verdict on the first 100 characters is already decisive.
   const result = zxcvbn(password.slice(0, 100), inputs);

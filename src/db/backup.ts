@@ -15,10 +15,11 @@
 import { spawn } from 'node:child_process';
 import { existsSync, rmSync, statSync } from 'node:fs';
 import path from 'node:path';
-import SqliteDatabase from 'better-sqlite3';
+import type SqliteDatabase from 'better-sqlite3';
 import type { Config } from '../config.js';
 import { ensurePrivateDir, preparePrivateFile } from '../shared/private-files.js';
 import { openDatabase } from './database.js';
+import { loadBetterSqlite3 } from './drivers.js';
 
 /** What a backup or restore did. */
 export interface BackupReport {
@@ -82,7 +83,7 @@ export async function restoreDatabase(config: Config['database'], source: string
     if (path.resolve(config.url) === file) throw new Error('The backup file is the database itself.');
     let backup: SqliteDatabase.Database;
     try {
-      backup = new SqliteDatabase(file, { readonly: true, fileMustExist: true });
+      backup = new (loadBetterSqlite3())(file, { readonly: true, fileMustExist: true });
     } catch (error) {
       throw new Error(`${file} is not a SQLite database: ${(error as Error).message}`);
     }

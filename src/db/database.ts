@@ -4,12 +4,13 @@
  * `Kysely<Database>`; the few dialect differences live here and in `dialect-helpers.ts`.
  */
 import { existsSync } from 'node:fs';
-import SqliteDatabase from 'better-sqlite3';
+import type SqliteDatabase from 'better-sqlite3';
 import { Kysely, PostgresDialect, SqliteDialect, sql } from 'kysely';
-import pg from 'pg';
+import type pg from 'pg';
 import type { Config, DatabaseDialect } from '../config.js';
 import { preparePrivateFile } from '../shared/private-files.js';
 import type { Database } from './schema.js';
+import { loadBetterSqlite3, loadPg } from './drivers.js';
 import { withPreparedStatements } from './pg-prepared.js';
 
 /** An open database: the query builder, which engine it is, and how to close it. */
@@ -50,21 +51,26 @@ function parseTimestamptz(value: string): string {
   return `${m[1]}T${m[2]}.${(m[3] ?? '').padEnd(3, '0').slice(0, 3)}Z`;
 }
 
-/** Type parsers that make PostgreSQL rows look like SQLite rows: ISO times, numbers, JSON text. */
-function pgTypeParser(oid: number, format?: string): (value: string) => unknown {
-  switch (oid) {
-    case PG_TIMESTAMPTZ:
-      return parseTimestamptz;
-    case PG_TIMESTAMP:
-      return (v) => new Date(`${v}Z`).toISOString();
-    case PG_INT8:
-      return (v) => Number(v);
-    case PG_JSON:
-    case PG_JSONB:
-      return (v) => v;
-    default:
-      return pg.types.getTypeParser(oid, format as 'text');
-  }
+/**
+ * Type parsers that make PostgreSQL rows look like SQLite rows: ISO times, numbers, JSON text;
+ * `fallback` (pg's own) for every other type.
+ */
+function pgTypeParsers(fallback: typeof pg.types.getTypeParser) {
+  return (oid: number, format?: string): ((value: string) => unknown) => {
+    switch (oid) {
+      case PG_TIMESTAMPTZ:
+        return parseTimestamptz;
+      case PG_TIMESTAMP:
+        return (v) => new Date(`${v}Z`).toISOString();
+      case PG_INT8:
+        return (v) => Number(v);
+      case PG_JSON:
+      case PG_JSONB:
+        return (v) => v;
+      default:
+        return fallback(oid, format as 'text');
+    }
+  };
 }
 
 /** Prepared statements kept per SQLite connection (distinct SQL texts; the oldest go first). */
@@ -108,10 +114,11 @@ function withStatementCache(sqlite: SqliteDatabase.Database): { prepare(sql: str
  */
 export function openDatabase(config: Config['database']): DatabaseHandle {
   if (config.dialect === 'postgres') {
+    const pg = loadPg();
     const pool = new pg.Pool({
       connectionString: config.url,
       max: config.poolSize,
-      types: { getTypeParser: pgTypeParser as typeof pg.types.getTypeParser },
+      types: { getTypeParser: pgTypeParsers(pg.types.getTypeParser) as typeof pg.types.getTypeParser },
     });
     // An idle client losing its connection must not crash the process; the pool replaces it.
     pool.on('error', () => undefined);
@@ -119,7 +126,7 @@ export function openDatabase(config: Config['database']): DatabaseHandle {
     return { db, dialect: 'postgres', close: onceAsync(() => db.destroy()) };
   }
   if (config.url !== ':memory:' && !existsSync(config.url)) preparePrivateFile(config.url);
-  const sqlite = new SqliteDatabase(config.url);
+  const sqlite = new (loadBetterSqlite3())(config.url);
   sqlite.pragma('journal_mode = WAL');
   sqlite.pragma('foreign_keys = ON');
   sqlite.pragma('busy_timeout = 5000');

@@ -2,7 +2,8 @@
  * A dedicated PostgreSQL connection that LISTENs on one channel and reconnects with backoff
  * (500 ms doubling to 30 s). Used for cross-instance hints: auth revocations and job events.
  */
-import pg from 'pg';
+import type pg from 'pg';
+import { loadPg } from './drivers.js';
 import type { Logger } from 'pino';
 
 /** A running listener. */
@@ -38,7 +39,7 @@ export async function listenToPgChannel(options: PgListenOptions): Promise<PgCha
   let retryTimer: NodeJS.Timeout | undefined;
 
   const connect = async (): Promise<void> => {
-    const next = new pg.Client({ connectionString: url });
+    const next = new (loadPg().Client)({ connectionString: url });
     next.on('notification', (msg) => {
       if (msg.channel === channel) options.onNotification(msg.payload ?? '');
     });

@@ -5,8 +5,9 @@
  * outbox dispatcher uses for every channel (email here; Mattermost and webhook in `src/notify/`).
  */
 import { writeFile } from 'node:fs/promises';
+import { createRequire } from 'node:module';
 import path from 'node:path';
-import nodemailer from 'nodemailer';
+import type Nodemailer from 'nodemailer';
 import type { OutboxRow, OutboxTable } from '../db/schema.js';
 import { ensurePrivateDirAsync, PRIVATE_FILE_MODE } from '../shared/private-files.js';
 
@@ -62,12 +63,20 @@ export interface MailTransport {
   close(): void;
 }
 
+/**
+ * nodemailer, loaded on first use: a command that sends no mail does not pay for loading it
+ * (about a tenth of a second).
+ */
+function loadNodemailer(): typeof Nodemailer {
+  return createRequire(import.meta.url)('nodemailer') as typeof Nodemailer;
+}
+
 /** Upper bound, in milliseconds, on how long one SMTP send can take with the timeouts below. */
 export const SMTP_SEND_TIMEOUT_BUDGET_MS = 40_000;
 
 /** Sends through an SMTP server (pooled connections). Credentials in the URL are never logged. */
 export function createSmtpTransport(smtpUrl: string): MailTransport {
-  const transporter = nodemailer.createTransport({
+  const transporter = loadNodemailer().createTransport({
     url: smtpUrl,
     // Reuse connections: a new SMTP handshake per message costs more than the message.
     pool: true,
@@ -100,11 +109,14 @@ export function createSmtpTransport(smtpUrl: string): MailTransport {
  * messages carry sign-in, verification and reset links.
  */
 export function createFileTransport(dir: string): MailTransport {
-  const transporter = nodemailer.createTransport({ streamTransport: true, buffer: true, newline: 'unix' });
+  const build = () => loadNodemailer().createTransport({ streamTransport: true, buffer: true, newline: 'unix' });
+  // Built at the first message (loading nodemailer then), not when Gatehouse is assembled.
+  let transporter: ReturnType<typeof build> | undefined;
   return {
     description: `files in ${dir}`,
     async send(message) {
       await ensurePrivateDirAsync(dir);
+      transporter ??= build();
       const info = await transporter.sendMail({
         from: message.from,
         to: message.to,
@@ -118,6 +130,6 @@ export function createFileTransport(dir: string): MailTransport {
       await writeFile(file, info.message as Buffer, { mode: PRIVATE_FILE_MODE });
       return { file };
     },
-    close: () => transporter.close(),
+    close: () => transporter?.close(),
   };
 }

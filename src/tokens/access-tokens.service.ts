@@ -9,7 +9,7 @@
  * their SHA-256 so the signature is checked once per token, not once per request.
  */
 import { hash } from 'node:crypto';
-import { exportJWK, generateKeyPair, importJWK, type JWK, jwtVerify, SignJWT, errors as joseErrors } from 'jose';
+import type { importJWK, JWK } from 'jose';
 import type { Kysely } from 'kysely';
 import type { Database } from '../db/schema.js';
 import type { Clock } from '../shared/clock.js';
@@ -24,6 +24,12 @@ const VERIFIED_CACHE_MAX = 50_000;
 const RELOAD_INTERVAL_MS = 60_000;
 /** Minimum gap between reloads triggered by tokens with an unknown `kid`. */
 const UNKNOWN_KID_RELOAD_MS = 5_000;
+
+let joseModule: Promise<typeof import('jose')> | undefined;
+/** jose, loaded at the first key operation: commands that never touch a token skip loading it. */
+function loadJose(): Promise<typeof import('jose')> {
+  return (joseModule ??= import('jose'));
+}
 
 /** The claims Gatehouse reads from a verified access token. */
 export interface AccessTokenClaims {
@@ -112,6 +118,7 @@ export class AccessTokenService {
   }
 
   private async insertNewKey(db: Executor): Promise<string> {
+    const { exportJWK, generateKeyPair } = await loadJose();
     const { publicKey, privateKey } = await generateKeyPair(ALGORITHM, { crv: 'Ed25519', extractable: true });
     const kid = newId();
     await insertSigningKey(db, {
@@ -129,6 +136,7 @@ export class AccessTokenService {
   private async load(): Promise<void> {
     const cutoff = new Date(this.options.clock.now().getTime() - this.retiredKeyRetentionSeconds * 1000).toISOString();
     const rows = await listLiveSigningKeys(this.options.db, cutoff);
+    const { importJWK } = await loadJose();
     this.keys = await Promise.all(
       rows.map(async (row) => {
         const publicJwk = JSON.parse(row.public_jwk) as JWK;
@@ -171,6 +179,7 @@ export class AccessTokenService {
     await this.refreshIfOlderThan(RELOAD_INTERVAL_MS);
     const key = this.keys.find((k) => k.active);
     if (!key) throw new Error('AccessTokenService.init() was not called');
+    const { SignJWT } = await loadJose();
     const nowSeconds = Math.floor(this.options.clock.now().getTime() / 1000);
     return new SignJWT({ sid: sessionId })
       .setProtectedHeader({ alg: ALGORITHM, kid: key.kid, typ: 'JWT' })
@@ -199,6 +208,7 @@ export class AccessTokenService {
       this.verified.delete(cacheKey);
       return null;
     }
+    const { jwtVerify, errors: joseErrors } = await loadJose();
     try {
       const { payload } = await jwtVerify(token, async (header) => this.publicKeyFor(header.kid), {
         issuer: this.options.issuer,
@@ -226,7 +236,7 @@ export class AccessTokenService {
       await this.refreshIfOlderThan(UNKNOWN_KID_RELOAD_MS);
       key = this.keys.find((k) => k.kid === kid);
     }
-    if (!key) throw new joseErrors.JWKSNoMatchingKey();
+    if (!key) throw new (await loadJose()).errors.JWKSNoMatchingKey();
     return key.publicKey;
   }
 }

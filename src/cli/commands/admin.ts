@@ -5,8 +5,6 @@
 import { existsSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { Argument, type Command, Option } from 'commander';
-import { Redis } from 'ioredis';
-import nodemailer from 'nodemailer';
 import type { ApiKeyView } from '../../access/api-keys.service.js';
 import { type Config, ConfigError, describeConfig, loadConfig, maskSecret } from '../../config.js';
 import { backupDatabase, backupExtension, restoreDatabase } from '../../db/backup.js';
@@ -100,6 +98,7 @@ async function checkDatabase(config: Config): Promise<CheckResult[]> {
 }
 
 async function checkRedis(url: string): Promise<CheckResult> {
+  const { Redis } = await import('ioredis');
   const client = new Redis(url, { lazyConnect: true, maxRetriesPerRequest: 0, enableOfflineQueue: false, retryStrategy: () => null });
   client.on('error', () => undefined);
   try {
@@ -114,6 +113,7 @@ async function checkRedis(url: string): Promise<CheckResult> {
 }
 
 async function checkSmtp(url: string): Promise<CheckResult> {
+  const { default: nodemailer } = await import('nodemailer');
   const transport = nodemailer.createTransport({ url, connectionTimeout: CHECK_TIMEOUT_MS, greetingTimeout: CHECK_TIMEOUT_MS });
   try {
     await withTimeout(transport.verify(), 'the SMTP server');
