@@ -16,7 +16,7 @@ import { AuthService, type LoginGuard } from './auth/auth.service.js';
 import type { Config } from './config.js';
 import { PasswordHasher } from './crypto/passwords.js';
 import { type DatabaseHandle, openDatabase, pingDatabase } from './db/database.js';
-import { migrateToLatest } from './db/migrate.js';
+import { migrateToLatest, migrationStatus } from './db/migrate.js';
 import { JobHooks } from './jobs/job-hooks.js';
 import { JobHub } from './jobs/job-hub.js';
 import { JobService } from './jobs/jobs.service.js';
@@ -112,10 +112,27 @@ export interface Gatehouse {
   moduleServices<T>(name: string): T;
   /** True when the database answers a trivial query. */
   isDatabaseReady(): Promise<boolean>;
+  /**
+   * The side effects that {@link buildGatehouse} leaves out, in this order: applies pending
+   * migrations (unless `skipMigrations`; one query per migration set when none is pending), then
+   * for role `server` (the default) loads the token signing keys (generating the first), seeds
+   * `GROUPS_FILE`, removes temporary files of interrupted uploads and, on PostgreSQL, listens for
+   * other instances' credential changes; on PostgreSQL, for both roles, connects the job-event
+   * bridge (so servers see the job events a command commits). Role `command` is what one-shot CLI
+   * commands need. Runs once: later calls return the first call's promise.
+   * @throws when a migration fails, the database cannot be reached or `GROUPS_FILE` is invalid.
+   */
+  start(options?: StartOptions): Promise<void>;
   /** Starts background work (the outbox dispatcher, the scheduler, the lease sweeper, then each module's `start`). */
   startBackground(): Promise<void>;
   /** Stops background work and closes the database. Safe to call twice. */
   close(): Promise<void>;
+}
+
+/** Options for {@link Gatehouse.start}. */
+export interface StartOptions {
+  /** `server` (default): everything a serving instance needs; `command`: only what a one-shot command needs. */
+  role?: 'server' | 'command';
 }
 
 /** Optional replacements for tests and embedding applications. */
@@ -133,10 +150,29 @@ export interface GatehouseOverrides {
 }
 
 /**
- * Opens the database, applies pending migrations, loads signing keys and builds every service.
- * @throws when the database cannot be reached or a migration fails.
+ * Builds every service and runs {@link Gatehouse.start} (role `server`): migrated database,
+ * signing keys, listeners. What servers, tests and embedding applications use.
+ * @throws when the database cannot be reached, a migration fails or `GROUPS_FILE` is invalid
+ *   (everything opened is closed again).
  */
 export async function createGatehouse(config: Config, overrides: GatehouseOverrides = {}): Promise<Gatehouse> {
+  const gatehouse = await buildGatehouse(config, overrides);
+  try {
+    await gatehouse.start();
+  } catch (error) {
+    await gatehouse.close();
+    throw error;
+  }
+  return gatehouse;
+}
+
+/**
+ * Opens the database handle (connections are made on first query) and the limiter store, and
+ * builds every service, without side effects: no migration, no key generation, no listener, no
+ * timer. Call {@link Gatehouse.start} before use; {@link createGatehouse} does both.
+ * @throws when a module's config section is invalid or the Redis limiter store cannot be set up.
+ */
+export async function buildGatehouse(config: Config, overrides: GatehouseOverrides = {}): Promise<Gatehouse> {
   // Module config sections are validated before anything is opened: a bad variable costs nothing.
   const prepared = prepareModules(overrides.modules ?? MODULES, config.env);
   const moduleList = prepared.map((p) => p.module);
@@ -151,17 +187,10 @@ export async function createGatehouse(config: Config, overrides: GatehouseOverri
   let limiterStore: LimiterStore | undefined;
   const hub = new JobHub();
   try {
-    if (!overrides.skipMigrations) {
-      const { applied } = await migrateToLatest(database.db, database.dialect, moduleList);
-      if (applied.length) logger.info({ applied }, 'database migrated');
-    }
     const db = database.db;
     const cache = new AuthCache();
     const changes = new AuthChanges(cache, database.dialect);
-    if (database.dialect === 'postgres') {
-      listener = await startPgAuthChangeListener(config.database.url, cache, logger.child({ component: 'auth-changes' }), changes);
-      cache.watchExternalChanges(listener);
-    } else if (database.dataVersion) {
+    if (database.dialect === 'sqlite' && database.dataVersion) {
       cache.watchExternalChanges(sqliteDataVersionProbe(database.dataVersion));
     }
     const hasher = new PasswordHasher(config.auth.argon2);
@@ -211,7 +240,6 @@ export async function createGatehouse(config: Config, overrides: GatehouseOverri
       issuer: config.server.publicUrl,
       ttlSeconds: config.auth.accessTokenTtlSeconds,
     });
-    if ((await accessTokens.init()).generated) logger.info('generated the first token signing key (Ed25519)');
     const mails = new AccountMails({
       notify,
       publicUrl: config.server.publicUrl,
@@ -240,10 +268,6 @@ export async function createGatehouse(config: Config, overrides: GatehouseOverri
         storageQuotaBytes: config.files.storageQuotaBytes,
       },
     });
-    if (config.auth.groupsFile) {
-      const seeded = await access.seedGroupsFromFile(config.auth.groupsFile);
-      logger.info({ file: config.auth.groupsFile, ...seeded }, 'groups seeded from GROUPS_FILE');
-    }
     const apiKeys = new ApiKeyService({ db, clock, cache, changes, audit, access });
     const users = new UserAdminService({
       db,
@@ -315,9 +339,6 @@ export async function createGatehouse(config: Config, overrides: GatehouseOverri
     });
     const sweeper = new LeaseSweeper(workerProtocol, config.jobs.sweepSeconds, logger.child({ component: 'lease-sweeper' }));
     const fileStorage = new LocalFileStorage(config.files.dir);
-    // Uploads cut off by a crash leave temporary files; a day is far longer than any live upload.
-    const staleUploads = await fileStorage.removeStaleTemporaryFiles(86_400_000);
-    if (staleUploads) logger.info({ removed: staleUploads }, 'removed temporary files of interrupted uploads');
     const files = new FileService({
       db,
       clock,
@@ -328,7 +349,6 @@ export async function createGatehouse(config: Config, overrides: GatehouseOverri
         assertHoldsJob: (principal, jobId, attempt) => jobs.assertHoldsJob(principal, jobId, attempt),
       },
     });
-    if (database.dialect === 'postgres') await hub.connect(config.database.url, db, logger.child({ component: 'job-hub' }));
     const live = new LiveEvents({
       db,
       hub,
@@ -346,6 +366,31 @@ export async function createGatehouse(config: Config, overrides: GatehouseOverri
       logger.info({ dir: path.join(config.dataDir, 'mail') }, 'SMTP_URL is not set: emails are written as .eml files');
     }
     let closed: Promise<void> | undefined;
+    let starting: Promise<void> | undefined;
+    const start = async (role: 'server' | 'command'): Promise<void> => {
+      if (!overrides.skipMigrations) {
+        // The migrator (bookkeeping tables, lock, one transaction each) runs only when something is pending.
+        if ((await migrationStatus(db, database.dialect, moduleList)).pending.length) {
+          const { applied } = await migrateToLatest(database.db, database.dialect, moduleList);
+          if (applied.length) logger.info({ applied }, 'database migrated');
+        }
+      }
+      if (role === 'server') {
+        if (database.dialect === 'postgres') {
+          listener = await startPgAuthChangeListener(config.database.url, cache, logger.child({ component: 'auth-changes' }), changes);
+          cache.watchExternalChanges(listener);
+        }
+        if ((await accessTokens.init()).generated) logger.info('generated the first token signing key (Ed25519)');
+        if (config.auth.groupsFile) {
+          const seeded = await access.seedGroupsFromFile(config.auth.groupsFile);
+          logger.info({ file: config.auth.groupsFile, ...seeded }, 'groups seeded from GROUPS_FILE');
+        }
+        // Uploads cut off by a crash leave temporary files; a day is far longer than any live upload.
+        const staleUploads = await fileStorage.removeStaleTemporaryFiles(86_400_000);
+        if (staleUploads) logger.info({ removed: staleUploads }, 'removed temporary files of interrupted uploads');
+      }
+      if (database.dialect === 'postgres') await hub.connect(config.database.url, db, logger.child({ component: 'job-hub' }));
+    };
     /** Modules whose `start` has run, to be stopped in reverse order. */
     const started: Array<{ module: AnyModule; services: unknown }> = [];
     const built: Array<{ module: AnyModule; services: unknown }> = [];
@@ -391,6 +436,7 @@ export async function createGatehouse(config: Config, overrides: GatehouseOverri
         return entry.services as T;
       },
       isDatabaseReady: () => pingDatabase(db),
+      start: (options = {}) => (starting ??= start(options.role ?? 'server')),
       startBackground: async () => {
         // SQLite: the CLI writes job events from its own process; the server's live streams poll for them.
         if (database.dataVersion) {

@@ -5,9 +5,9 @@
 import { type Command, InvalidArgumentError } from 'commander';
 import type { ActorContext } from '../audit/audit.service.js';
 import { type Config, loadConfig, maskSecret } from '../config.js';
-import { createGatehouse, type Gatehouse, type GatehouseOverrides } from '../container.js';
+import { buildGatehouse, type Gatehouse, type GatehouseOverrides } from '../container.js';
 import { type DatabaseHandle, openDatabase } from '../db/database.js';
-import { hasAppliedMigrations } from '../db/migrate.js';
+import { migrationStatus } from '../db/migrate.js';
 import { createLogger } from '../shared/logger.js';
 
 /** The audit-log actor for commands run from the terminal. */
@@ -94,7 +94,7 @@ export async function openCommandDatabase(config: Config): Promise<DatabaseHandl
   if (announceDatabase) console.error(`Database: ${where}`);
   const database = openDatabase(config.database);
   try {
-    if (!(await hasAppliedMigrations(database.db, database.dialect))) {
+    if ((await migrationStatus(database.db, database.dialect)).applied === 0) {
       console.error(
         `warning: ${where} was a new, empty database; creating the Gatehouse tables in it. If you meant your server's data, check DATA_DIR, DATABASE_URL and the .env file of the working directory.`,
       );
@@ -107,15 +107,19 @@ export async function openCommandDatabase(config: Config): Promise<DatabaseHandl
 }
 
 /**
- * Builds Gatehouse from the environment (and `.env`), runs `work`, and always closes it.
+ * Builds Gatehouse from the environment (and `.env`) for a one-shot command, runs `work`, and
+ * always closes it. Started with role `command`: pending migrations are applied (a new database
+ * gets its tables; a current one costs one query per migration set), nothing else a server
+ * prepares happens (no signing-key load, no listener, no GROUPS_FILE seeding, no sweep).
  * Logs go to stderr at `warn` so stdout carries only the command's output; the database is
  * named there too (see {@link openCommandDatabase}).
  */
 export async function withGatehouse<T>(work: (gatehouse: Gatehouse) => Promise<T>, overrides: Pick<GatehouseOverrides, 'modules'> = {}): Promise<T> {
   const config = loadConfig();
   const database = await openCommandDatabase(config);
-  const gatehouse = await createGatehouse(config, { ...overrides, logger: createLogger({ level: 'warn', stderr: true }), database });
+  const gatehouse = await buildGatehouse(config, { ...overrides, logger: createLogger({ level: 'warn', stderr: true }), database });
   try {
+    await gatehouse.start({ role: 'command' });
     return await work(gatehouse);
   } finally {
     await gatehouse.close();

@@ -2,7 +2,7 @@
  * Versioned, append-only migrations, applied on start and by `gatehouse migrate`.
  * Names are zero-padded so they sort; never edit one that has shipped, add a new one.
  */
-import { type Kysely, type Migration, type MigrationResultSet, Migrator } from 'kysely';
+import { DEFAULT_MIGRATION_TABLE, type Kysely, type Migration, type MigrationResultSet, Migrator } from 'kysely';
 import type { DatabaseDialect } from '../config.js';
 import { migration0001 } from './migrations/0001-accounts.js';
 import { migration0002 } from './migrations/0002-access.js';
@@ -90,13 +90,49 @@ export async function migrateToLatest(
   return { applied };
 }
 
-/** True when at least one migration has run on `db`: false for a new, empty database. */
-export async function hasAppliedMigrations(db: Kysely<any>, dialect: DatabaseDialect): Promise<boolean> {
-  const migrator = new Migrator({
-    db,
-    provider: { getMigrations: async () => allMigrations(dialect) },
-  });
-  return (await migrator.getMigrations()).some((m) => m.executedAt !== undefined);
+/** What {@link migrationStatus} found. */
+export interface MigrationStatus {
+  /** How many migrations `db` records as applied (0: a new, empty database). */
+  applied: number;
+  /** The migrations not yet applied, in order (`module/name` for modules). */
+  pending: string[];
+}
+
+/** True for the error of a query on a table that does not exist (SQLite's message, PostgreSQL's 42P01). */
+function isMissingTable(error: unknown): boolean {
+  return (error as { code?: unknown }).code === '42P01' || /no such table/i.test((error as Error).message ?? '');
+}
+
+/**
+ * Which migrations `db` has applied: one read of each set's bookkeeping table, without creating
+ * anything, taking the migration lock or opening a transaction (the {@link Migrator} does all
+ * three even when nothing is pending). A missing table means none of that set has run.
+ * Lets start-up skip the migrator when the schema is current.
+ * @throws when the database cannot be queried.
+ */
+export async function migrationStatus(
+  db: Kysely<any>,
+  dialect: DatabaseDialect,
+  modules: readonly Pick<AnyModule, 'name' | 'migrations'>[] = [],
+): Promise<MigrationStatus> {
+  let applied = 0;
+  const pending: string[] = [];
+  for (const set of migrationSets(dialect, modules)) {
+    let names: Set<string>;
+    try {
+      const rows = await db
+        .selectFrom(set.tableName ?? DEFAULT_MIGRATION_TABLE)
+        .select('name')
+        .execute();
+      names = new Set(rows.map((row: { name: string }) => row.name));
+    } catch (error) {
+      if (!isMissingTable(error)) throw error;
+      names = new Set();
+    }
+    applied += names.size;
+    pending.push(...Object.keys(set.migrations).filter((name) => !names.has(name)).sort().map((name) => set.prefix + name));
+  }
+  return { applied, pending };
 }
 
 /**
