@@ -1,7 +1,7 @@
 /** Public entry point for applications that embed Gatehouse. */
 export { type BuildAppOptions, buildApp } from './app.js';
 export { type Config, ConfigError, loadConfig } from './config.js';
-export { createGatehouse, type Gatehouse, type GatehouseOverrides } from './container.js';
+export { buildGatehouse, createGatehouse, type Gatehouse, type GatehouseOverrides, type StartOptions } from './container.js';
 export { startServer, type RunningServer } from './server.js';
 export { AppError, type ErrorCode, errorCatalogue } from './shared/errors.js';
 export { type Clock, ManualClock, systemClock } from './shared/clock.js';

@@ -3,11 +3,12 @@
  * (docs/architecture.md). A module is a plain object; registering it is one line in
  * `src/modules/index.ts` (or `createGatehouse(config, { modules })` for an embedding application).
  *
- * Lifecycle. `createGatehouse` validates every module's config section, checks that no two modules
- * claim the same permission or error code, applies the modules' migrations (each module in its own
- * migration table, in list order), then calls `create` to build the module's services; `create`
- * must have no side effects beyond building objects, so one-shot CLI commands stay cheap.
- * `start` runs only in a server (`startBackground`), `stop` on close. Routes are mounted under
+ * Lifecycle. `buildGatehouse` validates every module's config section, checks that no two modules
+ * claim the same permission or error code, then calls `create` to build the module's services;
+ * `create` must have no side effects beyond building objects, so one-shot CLI commands stay cheap.
+ * `gatehouse.start()` applies the modules' migrations (each module in its own migration table, in
+ * list order; `createGatehouse` is build + start). The module's `start` runs only in a server
+ * (`startBackground`), `stop` on close. Routes are mounted under
  * `/api/v1` by `buildApp`; CLI commands are added to the `gatehouse` program.
  */
 import type { Command } from 'commander';
