@@ -11,7 +11,7 @@ import type { AdminUserView } from '../../src/access/user-admin.service.js';
 import { dialects } from '../helpers/dialects.js';
 import { STRONG_PASSWORD, uniqueEmail } from '../helpers/harness.js';
 import { http } from '../helpers/http-client.js';
-import { BIN, killAllChildren, runInPty } from '../helpers/server-process.js';
+import { BIN, killAllChildren, runInPty, type ServerProcess } from '../helpers/server-process.js';
 import { createTestDatabase, type TestDatabase } from '../helpers/test-database.js';
 import { cliEnv, cliFor, createUser, expectExit, expectNoStackTrace, login, startServer } from './cli-helpers.js';
 
@@ -29,6 +29,9 @@ describe.concurrent.each(dialects)('gatehouse users … (%s)', (dialect) => {
   const alice = uniqueEmail('users-alice');
   const bob = uniqueEmail('users-bob');
   let aliceId = '';
+  let running: Promise<ServerProcess> | undefined;
+  /** One `gatehouse serve` on this database, started by the first test that needs it and shared (a start costs seconds of CPU). */
+  const server = (): Promise<ServerProcess> => (running ??= startServer(database));
 
   async function show(email: string): Promise<AdminUserView & { active_sessions: number }> {
     const result = await cli(['users', 'show', email, '--json']);
@@ -46,6 +49,7 @@ describe.concurrent.each(dialects)('gatehouse users … (%s)', (dialect) => {
     expectExit(await cli(['groups', 'add-member', 'reviewers', alice]), 0);
   });
   afterAll(async () => {
+    if (running) expect(await (await running).stop()).toEqual({ code: 0, signal: null });
     await database?.drop();
   });
 
@@ -165,35 +169,31 @@ describe.concurrent.each(dialects)('gatehouse users … (%s)', (dialect) => {
   });
 
   it.sequential('sessions lists a user’s sessions and revokes one or all; revoked cookies stop working', async () => {
-    const server = await startServer(database);
-    try {
-      const first = await login(server, alice, STRONG_PASSWORD);
-      const second = await login(server, alice, STRONG_PASSWORD);
-      expect([first.status, second.status]).toEqual([200, 200]);
-      const listed = await cli(['users', 'sessions', alice, '--json']);
-      expectExit(listed, 0);
-      const sessions = (JSON.parse(listed.stdout) as { items: Array<{ id: string }> }).items;
-      expect(sessions).toHaveLength(2);
-      const table = await cli(['users', 'sessions', alice]);
-      expect(table.stdout.split('\n')[0]).toMatch(/^ID\s+CREATED\s+LAST-SEEN\s+EXPIRES\s+IP\s+USER-AGENT$/);
+    const serve = await server();
+    const first = await login(serve, alice, STRONG_PASSWORD);
+    const second = await login(serve, alice, STRONG_PASSWORD);
+    expect([first.status, second.status]).toEqual([200, 200]);
+    const listed = await cli(['users', 'sessions', alice, '--json']);
+    expectExit(listed, 0);
+    const sessions = (JSON.parse(listed.stdout) as { items: Array<{ id: string }> }).items;
+    expect(sessions).toHaveLength(2);
+    const table = await cli(['users', 'sessions', alice]);
+    expect(table.stdout.split('\n')[0]).toMatch(/^ID\s+CREATED\s+LAST-SEEN\s+EXPIRES\s+IP\s+USER-AGENT$/);
 
-      // Newest first: sessions[0] is the second login.
-      const revoked = await cli(['users', 'sessions', alice, '--revoke', sessions[0]?.id ?? '']);
-      expectExit(revoked, 0);
-      expect(revoked.stdout.trim()).toBe(`Revoked session ${sessions[0]?.id} of ${alice}.`);
-      expect((await http(server.url, '/api/v1/users/me', { cookie: second.cookie })).status).toBe(401);
-      expect((await http(server.url, '/api/v1/users/me', { cookie: first.cookie })).status).toBe(200);
-      expectExit(await cli(['users', 'sessions', alice, '--revoke', sessions[0]?.id ?? '']), 2);
-      expectExit(await cli(['users', 'sessions', bob, '--revoke', sessions[1]?.id ?? '']), 2);
+    // Newest first: sessions[0] is the second login.
+    const revoked = await cli(['users', 'sessions', alice, '--revoke', sessions[0]?.id ?? '']);
+    expectExit(revoked, 0);
+    expect(revoked.stdout.trim()).toBe(`Revoked session ${sessions[0]?.id} of ${alice}.`);
+    expect((await http(serve.url, '/api/v1/users/me', { cookie: second.cookie })).status).toBe(401);
+    expect((await http(serve.url, '/api/v1/users/me', { cookie: first.cookie })).status).toBe(200);
+    expectExit(await cli(['users', 'sessions', alice, '--revoke', sessions[0]?.id ?? '']), 2);
+    expectExit(await cli(['users', 'sessions', bob, '--revoke', sessions[1]?.id ?? '']), 2);
 
-      const all = await cli(['users', 'sessions', alice, '--revoke-all']);
-      expectExit(all, 0);
-      expect(all.stdout.trim()).toBe(`Revoked 1 session(s) of ${alice}.`);
-      expect((await http(server.url, '/api/v1/users/me', { cookie: first.cookie })).status).toBe(401);
-      expect((await cli(['users', 'sessions', alice])).stdout.trim()).toBe(`${alice} has no active sessions.`);
-    } finally {
-      await server.stop();
-    }
+    const all = await cli(['users', 'sessions', alice, '--revoke-all']);
+    expectExit(all, 0);
+    expect(all.stdout.trim()).toBe(`Revoked 1 session(s) of ${alice}.`);
+    expect((await http(serve.url, '/api/v1/users/me', { cookie: first.cookie })).status).toBe(401);
+    expect((await cli(['users', 'sessions', alice])).stdout.trim()).toBe(`${alice} has no active sessions.`);
   });
 
   it.sequential('deactivate: the triple confirmation in a terminal, then the user can no longer sign in', async () => {
@@ -285,12 +285,7 @@ describe.concurrent.each(dialects)('gatehouse users … (%s)', (dialect) => {
     await createUser(cli, george);
     expectExit(await cli(['users', 'deactivate', george, '--yes']), 0);
     expect((await show(george)).status).toBe('deactivated');
-    const server = await startServer(database);
-    try {
-      expect((await login(server, george, STRONG_PASSWORD)).status).toBe(401);
-    } finally {
-      await server.stop();
-    }
+    expect((await login(await server(), george, STRONG_PASSWORD)).status).toBe(401);
   });
 
   it.sequential('delete asks to confirm (stdin or terminal), --yes skips; Ctrl-C or "no" keeps the user', async () => {

@@ -10,7 +10,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { parse as parseDotenv } from 'dotenv';
 import { createLocalJWKSet, decodeProtectedHeader, type JWK, jwtVerify } from 'jose';
-import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
 import type { GroupView } from '../../src/access/access.service.js';
 import { dialects } from '../helpers/dialects.js';
 import { STRONG_PASSWORD, uniqueEmail } from '../helpers/harness.js';
@@ -62,6 +62,9 @@ async function within(ms: number, probe: () => Promise<boolean>): Promise<void> 
 
 afterAll(killAllChildren);
 
+// Every step spawns the real binary; tests without a limit of their own get the CLI suites' generous one.
+vi.setConfig({ testTimeout: 180_000 });
+
 // One suite per dialect, run at the same time; the tests inside each suite run in order.
 describe.concurrent.each(dialects)('gatehouse keys and groups commands against a real database (%s)', (dialect) => {
   let database: TestDatabase;
@@ -80,6 +83,8 @@ describe.concurrent.each(dialects)('gatehouse keys and groups commands against a
         databaseUrl: database.url,
         extra: { AUTH_ACCESS_TOKEN_TTL_SECONDS: ACCESS_TOKEN_TTL, LOG_LEVEL: 'warn' },
       }),
+      // Start-up takes 15 s+ on a loaded 2-core machine (the same minute the CLI suites allow).
+      readyTimeoutMs: 60_000,
     });
   }
 
@@ -177,7 +182,7 @@ describe.concurrent.each(dialects)('gatehouse keys and groups commands against a
         expect(await server.stop()).toEqual({ code: 0, signal: null });
       }
     },
-    60_000,
+    180_000,
   );
 
   it.sequential('groups create takes permissions and policy; groups list shows them as a table and as JSON', async () => {
@@ -261,7 +266,7 @@ describe.concurrent.each(dialects)('gatehouse keys and groups commands against a
     expect(badQuota.stderr).toMatch(/--quota-per-hour/);
 
     expect((await listGroups()).map((g) => g.name)).toEqual(['gold']);
-  }, 90_000);
+  }, 180_000);
 
   it.sequential('--session-ttl accepts seconds, 90s, 15m, 12h, 7d, 2w and default; rejects 5y with exit 2', async () => {
     expectOk(await cli(['groups', 'create', 'ttl-probe']));
@@ -291,7 +296,7 @@ describe.concurrent.each(dialects)('gatehouse keys and groups commands against a
     const deleted = await cli(['groups', 'delete', 'ttl-probe']);
     expectOk(deleted);
     expect(deleted.stdout.trim()).toBe('Deleted group ttl-probe.');
-  }, 90_000);
+  }, 180_000);
 
   it.sequential(
     'add-member and remove-member decide what a user may do on a running server; deleting the group takes it away',
@@ -372,7 +377,7 @@ describe.concurrent.each(dialects)('gatehouse keys and groups commands against a
         expect(await server.stop()).toEqual({ code: 0, signal: null });
       }
     },
-    90_000,
+    180_000,
   );
 });
 
@@ -405,7 +410,7 @@ describe.concurrent('gatehouse secrets rotate', () => {
     expect(text).toMatch(/^WEBHOOK_SECRET=[A-Za-z0-9_-]{43}\n$/);
     expect(modeOf(file)).toBe(0o600);
     expect(readdirSync(dir)).toEqual(['.env']); // no temporary file left behind
-  }, 90_000);
+  }, 180_000);
 
   it.sequential('without --dotenv-file it writes ENV_FILE (created when missing, mode 0600)', async () => {
     const file = path.join(dir, 'gatehouse.env');
@@ -415,7 +420,7 @@ describe.concurrent('gatehouse secrets rotate', () => {
     expect(valueIn(readFileSync(file, 'utf8'), 'SESSION_SECRET')).toMatch(SECRET_VALUE);
     expect(modeOf(file)).toBe(0o600);
     expect(readdirSync(dir)).toEqual(['gatehouse.env']);
-  }, 90_000);
+  }, 180_000);
 
   it.sequential('keeps other lines and comments, replaces `export NAME=` or `NAME=`, and a second rotation changes the value', async () => {
     const file = path.join(dir, '.env');
@@ -463,7 +468,7 @@ describe.concurrent('gatehouse secrets rotate', () => {
     const effective = parseDotenv(rewritten).WEBHOOK_SECRET ?? '';
     expect(effective).toMatch(SECRET_VALUE);
     expect(rewritten).toBe(`WEBHOOK_SECRET=${effective}\nA=1\nWEBHOOK_SECRET=${effective}\n`);
-  }, 90_000);
+  }, 180_000);
 
   it.sequential('an invalid name exits 2 with a message and writes nothing', async () => {
     const file = path.join(dir, '.env');
@@ -479,5 +484,5 @@ describe.concurrent('gatehouse secrets rotate', () => {
     expect(lower.stderr).toMatch(/"webhook_secret" is not an environment variable name/);
     expect(existsSync(missing)).toBe(false);
     expect(readdirSync(dir)).toEqual(['.env']);
-  }, 90_000);
+  }, 180_000);
 });
