@@ -19,7 +19,7 @@ import { cliEnv, cliFor, createUser, expectExit, expectNoStackTrace, login } fro
 afterAll(killAllChildren);
 
 // Every step spawns the real binary (about a second each, migrations included; 5-8 s at load average 20), many per test.
-vi.setConfig({ testTimeout: 360_000 });
+vi.setConfig({ testTimeout: 360_000, hookTimeout: 180_000 });
 
 interface JobJson {
   id: string;

@@ -20,7 +20,7 @@ const UUID = /[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}/;
 afterAll(killAllChildren);
 
 // Each step spawns the real binary (about a second each, argon2 and migrations included), several per test.
-vi.setConfig({ testTimeout: 180_000 });
+vi.setConfig({ testTimeout: 180_000, hookTimeout: 180_000 });
 
 describe.concurrent.each(dialects)('gatehouse users … (%s)', (dialect) => {
   let database: TestDatabase;

@@ -63,7 +63,7 @@ async function within(ms: number, probe: () => Promise<boolean>): Promise<void> 
 afterAll(killAllChildren);
 
 // Every step spawns the real binary; tests without a limit of their own get the CLI suites' generous one.
-vi.setConfig({ testTimeout: 180_000 });
+vi.setConfig({ testTimeout: 180_000, hookTimeout: 180_000 });
 
 // One suite per dialect, run at the same time; the tests inside each suite run in order.
 describe.concurrent.each(dialects)('gatehouse keys and groups commands against a real database (%s)', (dialect) => {
