@@ -2,6 +2,43 @@
 import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
 
+/**
+ * Feature boundaries: a feature (a folder under src/, or a module under examples/) never imports
+ * another feature's repository (`*.repo.js`); it calls that feature's service. The rule matches
+ * imports that climb out of the importing folder (`../<feature>/….repo.js`,
+ * `../../<feature>/….repo.js`); a feature's own repositories are imported as `./x.repo.js`.
+ * Tests and benchmarks may read any table and are not checked.
+ *
+ * The exceptions, each argued where the file is declared:
+ * - SHARED_REPOSITORIES: core tables every feature reads. `accounts/users.repo.js`: the `user` row
+ *   is the identity every credential resolves to (sessions, API keys, sign-in on each request,
+ *   access control, admin and self-service both write it).
+ * - FEATURE_EXCEPTIONS: one feature allowed one other repository. `realtime/` reads
+ *   `jobs/job-events.repo.js`: the event log (job events and module topics, one id space) is
+ *   what SSE/WebSocket replay from `Last-Event-ID`; realtime is its delivery side.
+ */
+const SHARED_REPOSITORIES = ['accounts/users.repo.js'];
+const FEATURE_EXCEPTIONS = [{ files: ['src/realtime/**/*.ts'], allow: ['jobs/job-events.repo.js'] }];
+
+const escapeRegex = (text) => text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+
+/** The `no-restricted-imports` entry forbidding other features' repositories, except `allowed`. */
+function crossFeatureRepoRule(allowed) {
+  const except = allowed.map((p) => `(?!(src/)?${escapeRegex(p)}$)`).join('');
+  return [
+    'error',
+    {
+      patterns: [
+        {
+          regex: `^(\\.\\./)+${except}(src/)?[^./][^/]*/.+\\.repo\\.js$`,
+          message:
+            "A feature never imports another feature's repository: call its service (add the narrow method you need). Shared core repositories are listed in eslint.config.js.",
+        },
+      ],
+    },
+  ];
+}
+
 export default tseslint.config(
   { ignores: ['dist/', 'node_modules/', 'data/', 'coverage/'] },
   js.configs.recommended,
@@ -29,6 +66,14 @@ export default tseslint.config(
       'no-console': 'off',
     },
   },
+  {
+    files: ['src/**/*.ts', 'examples/**/*.ts'],
+    rules: { 'no-restricted-imports': crossFeatureRepoRule(SHARED_REPOSITORIES) },
+  },
+  ...FEATURE_EXCEPTIONS.map(({ files, allow }) => ({
+    files,
+    rules: { 'no-restricted-imports': crossFeatureRepoRule([...SHARED_REPOSITORIES, ...allow]) },
+  })),
   {
     // Migrations take Kysely<any> by design: they are frozen in time and never import app types.
     files: ['src/db/migrations/**/*.ts', 'src/db/migrate.ts'],

@@ -295,11 +295,11 @@ export async function createGatehouse(config: Config, overrides: GatehouseOverri
       clock,
       logger: logger.child({ component: 'scheduler' }),
       schedules: config.scheduler.schedules,
-      tasks: builtInTasks({ db, config, outbox, mails, changes, audit, appName: APP_NAME }),
+      tasks: builtInTasks({ db, config, outbox, mails, changes, audit, jobs: { pruneFinished: (before) => jobs.pruneFinished(before) }, appName: APP_NAME }),
     });
     const queues = new QueueService({ db, clock, audit, hub });
     const jobHooks = new JobHooks();
-    const jobs = new JobService({ db, dialect: database.dialect, clock, hub, audit, payloadMaxBytes: config.jobs.payloadMaxBytes, hooks: jobHooks });
+    const jobs = new JobService({ db, dialect: database.dialect, clock, hub, audit, files: { findByIds: (ids) => files.findByIds(ids) }, payloadMaxBytes: config.jobs.payloadMaxBytes, hooks: jobHooks });
     const workerProtocol = new WorkerProtocol({
       db,
       dialect: database.dialect,
@@ -311,6 +311,7 @@ export async function createGatehouse(config: Config, overrides: GatehouseOverri
       maxWaitSeconds: config.jobs.maxWaitSeconds,
       maxWaitingClaimsPerKey: config.jobs.maxWaitingClaimsPerKey,
       publicUrl: config.server.publicUrl,
+      files: { findByIds: (ids) => files.findByIds(ids) },
       hooks: jobHooks,
     });
     const sweeper = new LeaseSweeper(workerProtocol, config.jobs.sweepSeconds, logger.child({ component: 'lease-sweeper' }));
@@ -318,7 +319,7 @@ export async function createGatehouse(config: Config, overrides: GatehouseOverri
     // Uploads cut off by a crash leave temporary files; a day is far longer than any live upload.
     const staleUploads = await fileStorage.removeStaleTemporaryFiles(86_400_000);
     if (staleUploads) logger.info({ removed: staleUploads }, 'removed temporary files of interrupted uploads');
-    const files = new FileService({
+    const files: FileService = new FileService({
       db,
       clock,
       storage: fileStorage,

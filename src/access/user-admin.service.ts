@@ -10,15 +10,8 @@ import type { Kysely } from 'kysely';
 import { z } from 'zod';
 import type { AccountMails } from '../accounts/account-mails.js';
 import { PROFILE_MAX_BYTES, toUserView, type UserView } from '../accounts/accounts.service.js';
-import {
-  deleteUser,
-  findUserByEmail,
-  findUserById,
-  insertUser,
-  listUsers,
-  normalizeEmail,
-  updateUser,
-} from '../accounts/users.repo.js';
+import { normalizeEmail } from '../accounts/email.js';
+import { deleteUser, findUserByEmail, findUserById, insertUser, listUsers, updateUser } from '../accounts/users.repo.js';
 import type { ActorContext, AuditLog } from '../audit/audit.service.js';
 import type { Database, UserRow } from '../db/schema.js';
 import { inTransaction, type Tx } from '../db/transaction.js';

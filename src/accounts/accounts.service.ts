@@ -31,7 +31,8 @@ import {
   insertOneTimeToken,
   invalidateOneTimeTokens,
 } from './one-time-tokens.repo.js';
-import { findUserByEmail, findUserById, insertUser, normalizeEmail, updateUser } from './users.repo.js';
+import { normalizeEmail } from './email.js';
+import { findUserByEmail, findUserById, insertUser, updateUser } from './users.repo.js';
 
 /** Largest accepted serialised `profile` object, in bytes. */
 export const PROFILE_MAX_BYTES = 16 * 1024;

@@ -15,7 +15,7 @@ import type { Database, FileRow } from '../db/schema.js';
 import type { Clock } from '../shared/clock.js';
 import { AppError, isAppError } from '../shared/errors.js';
 import { newId } from '../shared/ids.js';
-import { deleteFileById, findFileById, insertFile, sumFileBytesOwnedBy } from './files.repo.js';
+import { deleteFileById, findFileById, findFilesByIds, insertFile, sumFileBytesOwnedBy } from './files.repo.js';
 import type { ByteRange, FileStorage } from './storage.js';
 
 /** What a file is for. Users upload `input` and `attachment`; workers upload `output` and `checkpoint` for a job they hold. */
@@ -282,6 +282,15 @@ export class FileService {
     const row = await findFileById(this.options.db, id);
     if (!row || !(await this.mayRead(row, principal))) throw new AppError('not_found', 'No such file.');
     return row;
+  }
+
+  /**
+   * The stored files among `ids` (any order; missing ids are absent), with no access check: for
+   * other features that validate file ids they were handed (jobs checking input, output and
+   * checkpoint files), never for answering a principal directly.
+   */
+  async findByIds(ids: readonly string[]): Promise<FileRow[]> {
+    return findFilesByIds(this.options.db, ids);
   }
 
   /** The metadata of file `id`. @throws AppError `not_found` as {@link findReadable}. */

@@ -14,10 +14,10 @@ import { inWriteTransaction, inWriteTransactionLocking, type WriteTx } from '../
 import type { NotifyService } from '../notify/notify.service.js';
 import type { Clock } from '../shared/clock.js';
 import { AppError, isAppError } from '../shared/errors.js';
-import { findFilesByIds } from '../files/files.repo.js';
 import { appendEvents, type PendingEvent, stateEvent } from './job-events.js';
 import { JobHooks } from './job-hooks.js';
 import type { JobHub } from './job-hub.js';
+import type { JobFileLookup } from './jobs.service.js';
 import {
   claimEventOf,
   claimJobs,
@@ -88,6 +88,8 @@ export interface WorkerProtocolOptions {
   /** Long-poll claims one worker key may have waiting at once in this process (JOB_MAX_WAITING_CLAIMS_PER_KEY). Default unlimited. */
   maxWaitingClaimsPerKey?: number;
   publicUrl: string;
+  /** Looks up the output and checkpoint files a worker names (the `files` feature's service). */
+  files: JobFileLookup;
   /** Modules' handlers for job outcomes, run inside the transaction that records each outcome. */
   hooks?: JobHooks;
 }
@@ -317,7 +319,7 @@ export class WorkerProtocol {
     const workerId = this.workerIdOf(principal);
     const result = this.serialiseLimited(input.result ?? null, 'result');
     if (input.outputFiles?.length) {
-      const files = await findFilesByIds(db, input.outputFiles);
+      const files = await this.options.files.findByIds(input.outputFiles);
       const bad = input.outputFiles.filter((id) => files.find((f) => f.id === id)?.job_id !== jobId);
       if (bad.length) throw new AppError('validation_failed', `These files were not uploaded for this job: ${bad.join(', ')}.`);
     }
@@ -452,7 +454,7 @@ export class WorkerProtocol {
   async release(principal: Principal, jobId: string, input: { attempt: number; checkpointFileId?: string | undefined }): Promise<JobView> {
     const workerId = this.workerIdOf(principal);
     if (input.checkpointFileId) {
-      const [file] = await findFilesByIds(this.options.db, [input.checkpointFileId]);
+      const [file] = await this.options.files.findByIds([input.checkpointFileId]);
       if (file?.job_id !== jobId) throw new AppError('validation_failed', 'The checkpoint file was not uploaded for this job.');
     }
     const released = await this.finish(workerId, jobId, input.attempt, (row, nowIso) => ({

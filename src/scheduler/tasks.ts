@@ -13,7 +13,7 @@ import type { Config } from '../config.js';
 import { backupDatabase, backupExtension } from '../db/backup.js';
 import type { Database } from '../db/schema.js';
 import { inTransaction } from '../db/transaction.js';
-import { deleteFinishedJobs } from '../jobs/jobs.repo.js';
+import type { JobService } from '../jobs/jobs.service.js';
 import type { MailOutbox } from '../mail/outbox.service.js';
 import type { AuthChanges } from '../sessions/auth-changes.js';
 import { addSeconds } from '../shared/clock.js';
@@ -42,8 +42,6 @@ const DIGEST_LIST_LIMIT = 50;
 /** Users whose expired ban is lifted per batch. */
 const BAN_BATCH = 200;
 const DAY_SECONDS = 86_400;
-/** Finished jobs deleted per statement by `prune-jobs`. */
-const JOB_PRUNE_BATCH = 2000;
 /** Backup files this task writes and prunes: `gatehouse-<UTC time>.db|.dump`. */
 const BACKUP_FILE = /^gatehouse-\d{8}T\d{6}Z(-\d+)?\.(db|dump)$/;
 
@@ -55,6 +53,8 @@ export interface BuiltInTaskDeps {
   mails: AccountMails;
   changes: AuthChanges;
   audit: AuditLog;
+  /** `prune-jobs` deletes old jobs through the jobs service (the scheduler never touches the job table). */
+  jobs: Pick<JobService, 'pruneFinished'>;
   appName: string;
 }
 
@@ -121,10 +121,7 @@ export function builtInTasks(deps: BuiltInTaskDeps): SchedulerTask[] {
       async run(now) {
         const days = config.jobs.retentionDays;
         if (days === 0) return { detail: { jobs_deleted: 0, retention_days: 0 } };
-        const before = addSeconds(now, -days * DAY_SECONDS).toISOString();
-        let deleted = 0;
-        // Batches keep each delete (and its cascade over job_event) short.
-        for (let n = JOB_PRUNE_BATCH; n === JOB_PRUNE_BATCH; deleted += n) n = await deleteFinishedJobs(db, before, JOB_PRUNE_BATCH);
+        const deleted = await deps.jobs.pruneFinished(addSeconds(now, -days * DAY_SECONDS));
         return { detail: { jobs_deleted: deleted, retention_days: days } };
       },
     },
