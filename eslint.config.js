@@ -75,6 +75,34 @@ export default tseslint.config(
     rules: { 'no-restricted-imports': crossFeatureRepoRule([...SHARED_REPOSITORIES, ...allow]) },
   })),
   {
+    // Current time comes from the injected Clock (tests drive a ManualClock), never from Date.now()
+    // or new Date(). Elapsed-time measurements (cache ages, throttles, deadlines of real timers)
+    // use performance.now(), which is monotonic. The files below are outside the services and
+    // keep real time on purpose.
+    files: ['src/**/*.ts', 'examples/**/*.ts'],
+    ignores: [
+      'src/shared/clock.ts', // the system clock itself
+      'src/worker/**', // the worker SDK runs in the worker's own process against real leases
+      'src/cli/**', // operator-facing output and polling loops in the CLI process
+      'src/app.ts', // the shutdown grace period (a real duration)
+      'src/files/storage.ts', // compares against filesystem mtimes, which are real time
+      'src/mail/transport.ts', // names .eml files by when they were written
+    ],
+    rules: {
+      'no-restricted-syntax': [
+        'error',
+        {
+          selector: "CallExpression[callee.object.name='Date'][callee.property.name='now']",
+          message: 'Use the injected clock (clock.now()) for the current time, or performance.now() to measure a duration.',
+        },
+        {
+          selector: "NewExpression[callee.name='Date'][arguments.length=0]",
+          message: 'Use the injected clock (clock.now()) for the current time.',
+        },
+      ],
+    },
+  },
+  {
     // Migrations take Kysely<any> by design: they are frozen in time and never import app types.
     files: ['src/db/migrations/**/*.ts', 'src/db/migrate.ts'],
     rules: { '@typescript-eslint/no-explicit-any': 'off' },

@@ -369,7 +369,7 @@ export class UserAdminService {
    * included, in creation order.
    */
   async exportPage(page: { limit: number; afterId?: string | undefined }): Promise<{ items: ExportedUser[]; next: string | null }> {
-    const rows = await listUsers(this.options.db, { limit: page.limit, afterId: page.afterId });
+    const rows = await listUsers(this.options.db, { limit: page.limit, afterId: page.afterId, nowIso: this.options.clock.now().toISOString() });
     const groups = await groupNamesOfUsers(this.options.db, rows.slice(0, page.limit).map((u) => u.id));
     return pageOfRows(rows, page.limit, (u) => ({
         id: u.id,

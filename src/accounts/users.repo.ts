@@ -49,7 +49,8 @@ export interface UserListQuery {
   verified?: boolean | undefined;
   /** `true`: banned at `nowIso`; `false`: not banned at `nowIso`. */
   banned?: boolean | undefined;
-  nowIso?: string | undefined;
+  /** The caller's clock time (ISO-8601), against which `banned` is judged. */
+  nowIso: string;
 }
 
 /** Escapes LIKE wildcards so user input matches literally (with `escape '\\'`). */
@@ -76,7 +77,7 @@ export async function listUsers(db: Executor, query: UserListQuery): Promise<Use
     q = q.where('user.email_verified_at', query.verified ? 'is not' : 'is', null);
   }
   if (query.banned !== undefined) {
-    const now = query.nowIso ?? new Date().toISOString();
+    const now = query.nowIso;
     q = query.banned
       ? q.where('user.banned_until', '>', now)
       : q.where((eb) => eb.or([eb('user.banned_until', 'is', null), eb('user.banned_until', '<=', now)]));
