@@ -86,7 +86,7 @@ export default tseslint.config(
       'src/cli/**', // operator-facing output and polling loops in the CLI process
       'src/app.ts', // the shutdown grace period (a real duration)
       'src/files/storage.ts', // compares against filesystem mtimes, which are real time
-      'src/mail/transport.ts', // names .eml files by when they were written
+      'src/outbox/transport.ts', // names .eml files by when they were written
     ],
     rules: {
       'no-restricted-syntax': [

@@ -30,14 +30,14 @@ import { createLimiterStore, type LimiterStore } from './limits/limiter-store.js
 import { LoginThrottle } from './limits/login-throttle.service.js';
 import { QuotaService } from './limits/quota.service.js';
 import { createAccountEmailLimits } from './limits/rate-limits.js';
-import { MailOutbox } from './mail/outbox.service.js';
+import { Outbox } from './outbox/outbox.service.js';
 import {
   createFileTransport,
   createSmtpTransport,
   type DeliveryTransport,
   emailDelivery,
   type MailTransport,
-} from './mail/transport.js';
+} from './outbox/transport.js';
 import type { Channel } from './notify/events.js';
 import { NotifyService } from './notify/notify.service.js';
 import { TemplateRenderer } from './notify/templates.js';
@@ -71,7 +71,7 @@ export interface Gatehouse {
   logger: Logger;
   cache: AuthCache;
   hasher: PasswordHasher;
-  outbox: MailOutbox;
+  outbox: Outbox;
   /** Notifications: events to email, Mattermost and webhook through the outbox; `notify(event, data)` for other modules. */
   notify: NotifyService;
   sessions: SessionService;
@@ -182,7 +182,7 @@ export async function createGatehouse(config: Config, overrides: GatehouseOverri
     if (renderer.unknownFiles.length) {
       logger.warn({ files: renderer.unknownFiles }, 'TEMPLATES_DIR files that name no template were ignored');
     }
-    const outbox: MailOutbox = new MailOutbox({
+    const outbox: Outbox = new Outbox({
       db,
       transports,
       // Operators pause channels in the database (`notify disable`), for every instance at once.
@@ -295,7 +295,7 @@ export async function createGatehouse(config: Config, overrides: GatehouseOverri
       clock,
       logger: logger.child({ component: 'scheduler' }),
       schedules: config.scheduler.schedules,
-      tasks: builtInTasks({ db, config, outbox, mails, changes, audit, jobs: { pruneFinished: (before) => jobs.pruneFinished(before) }, appName: APP_NAME }),
+      tasks: builtInTasks({ db, config, outbox, renderer, mails, changes, audit, jobs: { pruneFinished: (before) => jobs.pruneFinished(before) }, appName: APP_NAME }),
     });
     const queues = new QueueService({ db, clock, audit, hub });
     const jobHooks = new JobHooks();

@@ -14,11 +14,11 @@ import { backupDatabase, backupExtension } from '../db/backup.js';
 import type { Database } from '../db/schema.js';
 import { inTransaction } from '../db/transaction.js';
 import type { JobService } from '../jobs/jobs.service.js';
-import type { MailOutbox } from '../mail/outbox.service.js';
+import type { TemplateRenderer } from '../notify/templates.js';
+import type { Outbox } from '../outbox/outbox.service.js';
 import type { AuthChanges } from '../sessions/auth-changes.js';
 import { addSeconds } from '../shared/clock.js';
 import { ensurePrivateDir } from '../shared/private-files.js';
-import { adminDigestMail } from './digest-template.js';
 import {
   clearExpiredBan,
   countDeadMailSince,
@@ -49,7 +49,9 @@ const BACKUP_FILE = /^gatehouse-\d{8}T\d{6}Z(-\d+)?\.(db|dump)$/;
 export interface BuiltInTaskDeps {
   db: Kysely<Database>;
   config: Config;
-  outbox: MailOutbox;
+  outbox: Outbox;
+  /** Renders the `admin_digest` email (built-in template, overridable from TEMPLATES_DIR). */
+  renderer: Pick<TemplateRenderer, 'renderEmail'>;
   mails: AccountMails;
   changes: AuthChanges;
   audit: AuditLog;
@@ -164,17 +166,17 @@ async function sendAdminDigest(deps: BuiltInTaskDeps, now: Date): Promise<{ outc
   const failedTaskRuns = await countFailedTaskRuns(deps.db, since);
   await inTransaction(deps.db, async (tx) => {
     for (const admin of admins) {
-      const mail = adminDigestMail({
+      const mail = deps.renderer.renderEmail('admin_digest', {
         appName: deps.appName,
         publicUrl: deps.config.server.publicUrl,
         name: admin.name,
         since,
         until,
-        newUserCount: newUsers.count,
-        newUsers: newUsers.users.map((u) => ({ email: u.email, name: u.name, created_at: u.created_at })),
-        failedLogins,
-        deadEmails,
-        failedTaskRuns,
+        new_user_count: newUsers.count,
+        new_users: newUsers.users.map((u) => ({ email: u.email, name: u.name, created_at: u.created_at })),
+        failed_logins: failedLogins,
+        dead_emails: deadEmails,
+        failed_task_runs: failedTaskRuns,
       });
       await deps.outbox.enqueue(tx.db, admin.email, 'admin_digest', mail);
     }

@@ -3,7 +3,7 @@
  *
  * Services (through `NotifyService`) enqueue inside the transaction that caused the message, so
  * the message exists exactly when the change does (transactional outbox); after commit they call
- * {@link MailOutbox.wake}. Each channel has one {@link DeliveryTransport}; channels an operator
+ * {@link Outbox.wake}. Each channel has one {@link DeliveryTransport}; channels an operator
  * paused (`gatehouse notify disable`) are skipped by the dispatcher and their messages wait. The dispatcher leases due rows, sends them, and on failure retries
  * with capped exponential backoff (AWS Architecture Blog, "Exponential Backoff and Jitter") until
  * `maxAttempts`, then marks them dead. A crash loses nothing: an unsent row stays pending and its
@@ -25,7 +25,6 @@ import {
   markMessageSent,
   resetMessagesForRetry,
 } from './outbox.repo.js';
-import type { RenderedMail, TemplateName } from './templates.js';
 import type { DeliveryTransport, OutboxChannel } from './transport.js';
 
 /**
@@ -49,8 +48,8 @@ export function backoffSeconds(attempt: number, random: () => number = Math.rand
   return raw * (1 - 0.2 * random());
 }
 
-/** Options for {@link MailOutbox}. */
-export interface MailOutboxOptions {
+/** Options for {@link Outbox}. */
+export interface OutboxOptions {
   db: Kysely<Database>;
   /** One transport per channel that can deliver; messages of other channels wait. */
   transports: DeliveryTransport[];
@@ -64,6 +63,16 @@ export interface MailOutboxOptions {
   maxAttempts: number;
   /** Seconds between polls when nothing wakes the dispatcher. */
   pollSeconds: number;
+}
+
+/** A rendered email, as {@link Outbox.enqueue} stores it (render it with `notify`'s `TemplateRenderer.renderEmail`). */
+export interface OutboxEmail {
+  /** One line. */
+  subject: string;
+  /** The plain-text part. */
+  text: string;
+  /** The HTML part (a whole document). */
+  html: string;
 }
 
 /** A message to store: see the `outbox` table. */
@@ -84,16 +93,16 @@ export interface DispatchReport {
 
 /**
  * The outbox: stores messages transactionally and delivers them in the background with leases,
- * retries and backoff. Named for its first channel; it carries every channel.
+ * retries and backoff, for every channel.
  */
-export class MailOutbox {
+export class Outbox {
   private readonly transports: Map<OutboxChannel, DeliveryTransport>;
   private timer: NodeJS.Timeout | undefined;
   private running = false;
   private passInFlight: Promise<DispatchReport> | undefined;
   private wakeRequested = false;
 
-  constructor(private readonly options: MailOutboxOptions) {
+  constructor(private readonly options: OutboxOptions) {
     this.transports = new Map(options.transports.map((t) => [t.channel, t]));
   }
 
@@ -101,7 +110,7 @@ export class MailOutbox {
    * Stores an email for delivery. Call with the transaction of the change that caused it.
    * @param template which template rendered `mail` (recorded for operators and tests).
    */
-  async enqueue(db: Executor, to: string, template: TemplateName, mail: RenderedMail): Promise<void> {
+  async enqueue(db: Executor, to: string, template: string, mail: OutboxEmail): Promise<void> {
     await this.enqueueMessage(db, {
       channel: 'email',
       recipient: to,
