@@ -15,6 +15,7 @@ import type { Executor } from '../db/executor.js';
 import type { Database, OutboxRow } from '../db/schema.js';
 import { addSeconds, type Clock } from '../shared/clock.js';
 import { newId } from '../shared/ids.js';
+import { TimerLoop } from '../shared/timer-loop.js';
 import {
   findDueMessages,
   findOutboxMessage,
@@ -97,13 +98,21 @@ export interface DispatchReport {
  */
 export class Outbox {
   private readonly transports: Map<OutboxChannel, DeliveryTransport>;
-  private timer: NodeJS.Timeout | undefined;
-  private running = false;
-  private passInFlight: Promise<DispatchReport> | undefined;
-  private wakeRequested = false;
+  private readonly loop: TimerLoop;
 
   constructor(private readonly options: OutboxOptions) {
     this.transports = new Map(options.transports.map((t) => [t.channel, t]));
+    const pollMs = options.pollSeconds * 1000;
+    this.loop = new TimerLoop({
+      pass: async () => {
+        await this.dispatchDue();
+        return pollMs;
+      },
+      onError: (error) => {
+        options.logger.error({ err: error }, 'outbox dispatch pass failed');
+        return pollMs;
+      },
+    });
   }
 
   /**
@@ -149,28 +158,18 @@ export class Outbox {
 
   /** Starts the background dispatcher (polls every `pollSeconds`, and at once on {@link wake}). */
   start(): void {
-    if (this.running) return;
-    this.running = true;
-    this.schedule(0);
+    this.loop.start();
   }
 
   /** Stops the dispatcher and waits for an in-flight pass to finish. */
   async stop(): Promise<void> {
-    this.running = false;
-    if (this.timer) clearTimeout(this.timer);
-    this.timer = undefined;
-    await this.passInFlight;
+    await this.loop.stop();
     for (const transport of this.transports.values()) transport.close();
   }
 
-  /** Asks the dispatcher to run a pass now (after a commit that enqueued mail). */
+  /** Asks the dispatcher to run a pass now, or right after the one in flight (after a commit that enqueued mail). */
   wake(): void {
-    if (!this.running) return;
-    if (this.passInFlight) {
-      this.wakeRequested = true;
-      return;
-    }
-    this.schedule(0);
+    this.loop.wake();
   }
 
   /**
@@ -274,24 +273,5 @@ export class Outbox {
       );
       return false;
     }
-  }
-
-  private schedule(delayMs: number): void {
-    if (!this.running) return;
-    if (this.timer) clearTimeout(this.timer);
-    this.timer = setTimeout(() => void this.runPass(), delayMs);
-    this.timer.unref();
-  }
-
-  private async runPass(): Promise<void> {
-    this.timer = undefined;
-    this.wakeRequested = false;
-    this.passInFlight = this.dispatchDue().catch((error: unknown) => {
-      this.options.logger.error({ err: error }, 'outbox dispatch pass failed');
-      return { sent: 0, failed: 0 };
-    });
-    await this.passInFlight;
-    this.passInFlight = undefined;
-    this.schedule(this.wakeRequested ? 0 : this.options.pollSeconds * 1000);
   }
 }
