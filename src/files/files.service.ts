@@ -11,6 +11,7 @@ import type { Readable } from 'node:stream';
 import type { Kysely } from 'kysely';
 import { allows } from '../access/permissions.js';
 import type { Principal } from '../auth/auth.service.js';
+import type { Executor } from '../db/executor.js';
 import type { Database, FileRow } from '../db/schema.js';
 import type { Clock } from '../shared/clock.js';
 import { AppError, isAppError } from '../shared/errors.js';
@@ -287,10 +288,11 @@ export class FileService {
   /**
    * The stored files among `ids` (any order; missing ids are absent), with no access check: for
    * other features that validate file ids they were handed (jobs checking input, output and
-   * checkpoint files), never for answering a principal directly.
+   * checkpoint files), never for answering a principal directly. Reads through `db` when given
+   * (a caller's write transaction, `tx.db`: SQLite has one connection, which it holds).
    */
-  async findByIds(ids: readonly string[]): Promise<FileRow[]> {
-    return findFilesByIds(this.options.db, ids);
+  async findByIds(ids: readonly string[], db: Executor = this.options.db): Promise<FileRow[]> {
+    return findFilesByIds(db, ids);
   }
 
   /** The metadata of file `id`. @throws AppError `not_found` as {@link findReadable}. */

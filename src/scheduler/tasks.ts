@@ -58,6 +58,8 @@ export interface BuiltInTaskDeps {
   /** `prune-jobs` deletes old jobs through the jobs service (the scheduler never touches the job table). */
   jobs: Pick<JobService, 'pruneFinished'>;
   appName: string;
+  /** Deletes feature modules' live topic events created before a time (`TopicEvents.prune`). @returns how many. */
+  pruneTopicEvents(before: Date): Promise<number>;
 }
 
 /** The built-in tasks, in the order `schedule list` shows them. */
@@ -119,12 +121,14 @@ export function builtInTasks(deps: BuiltInTaskDeps): SchedulerTask[] {
     },
     {
       name: 'prune-jobs',
-      description: 'Delete jobs that finished more than JOB_RETENTION_DAYS ago, with their events (0 keeps them forever).',
+      description: 'Delete jobs that finished more than JOB_RETENTION_DAYS ago, with their events, and module topic events as old (0 keeps them forever).',
       async run(now) {
         const days = config.jobs.retentionDays;
-        if (days === 0) return { detail: { jobs_deleted: 0, retention_days: 0 } };
-        const deleted = await deps.jobs.pruneFinished(addSeconds(now, -days * DAY_SECONDS));
-        return { detail: { jobs_deleted: deleted, retention_days: days } };
+        if (days === 0) return { detail: { jobs_deleted: 0, topic_events_deleted: 0, retention_days: 0 } };
+        const before = addSeconds(now, -days * DAY_SECONDS);
+        const deleted = await deps.jobs.pruneFinished(before);
+        const topicEvents = await deps.pruneTopicEvents(before);
+        return { detail: { jobs_deleted: deleted, topic_events_deleted: topicEvents, retention_days: days } };
       },
     },
   ];
