@@ -133,8 +133,9 @@ export interface CampaignRunView {
   value: number | null;
   /** True when `value` is the run's final result. */
   final: boolean;
-  /** The run's output vector (succeeded) or latest checkpoint. */
+  /** The run's output vector (succeeded runs). */
   vector_file_id: string | null;
+  /** Unfinished runs: the latest checkpoint (the best vector so far) its worker uploaded, or the one it was released with. */
   checkpoint_file_id: string | null;
   started_at: string | null;
   finished_at: string | null;
@@ -438,7 +439,15 @@ export class CampaignService {
       { parentType: CAMPAIGN_PARENT, parentId: id, kind: MINIMIZE_KIND, state: page.state, limit: page.limit, afterId: page.afterId },
       null,
     );
-    return { items: jobs.items.map(toRunView), next: jobs.next };
+    const items = await Promise.all(
+      jobs.items.map(async (job) => {
+        const view = toRunView(job);
+        // The run's best so far: its latest checkpoint upload (a released job names its own).
+        if (!view.final && !view.checkpoint_file_id && job.state !== 'queued') view.checkpoint_file_id = (await this.options.files.jobFileIds(job.id, 'checkpoint')).at(-1) ?? null;
+        return view;
+      }),
+    );
+    return { items, next: jobs.next };
   }
 
   /** Statistics of one campaign (see {@link CampaignStats}). @throws AppError `not_found`. */

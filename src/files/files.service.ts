@@ -15,7 +15,7 @@ import type { Database, FileRow } from '../db/schema.js';
 import type { Clock } from '../shared/clock.js';
 import { AppError, isAppError } from '../shared/errors.js';
 import { newId } from '../shared/ids.js';
-import { deleteFileById, findFileById, insertFile, sumFileBytesOwnedBy } from './files.repo.js';
+import { deleteFileById, findFileById, insertFile, listJobFileIds, sumFileBytesOwnedBy } from './files.repo.js';
 import type { ByteRange, FileStorage } from './storage.js';
 
 /** What a file is for. Users upload `input` and `attachment`; workers upload `output` and `checkpoint` for a job they hold. */
@@ -282,6 +282,14 @@ export class FileService {
     const row = await findFileById(this.options.db, id);
     if (!row || !(await this.mayRead(row, principal))) throw new AppError('not_found', 'No such file.');
     return row;
+  }
+
+  /**
+   * Ids of the files of `purpose` a worker uploaded for job `jobId`, oldest first (for feature
+   * modules showing a running job's latest checkpoint). No access check: the caller decides who sees them.
+   */
+  async jobFileIds(jobId: string, purpose: FilePurpose): Promise<string[]> {
+    return listJobFileIds(this.options.db, jobId, purpose);
   }
 
   /** The metadata of file `id`. @throws AppError `not_found` as {@link findReadable}. */

@@ -64,6 +64,7 @@ interface RunJson {
   value: number | null;
   final: boolean;
   worker_id: string | null;
+  checkpoint_file_id: string | null;
 }
 
 /** A one-qubit channel that is the identity (Kraus: I). */
@@ -214,7 +215,16 @@ describe.each(dialects)('campaigns on %s', (dialect) => {
     // A heartbeat's value is the run's best so far; the campaign's best moves only on completed runs.
     const beat = await workerCall(ctx, w1.headers, j1.id, 'heartbeat', { attempt: j1.attempt, progress: 0.5, metrics: { value: 0.9 } });
     expect(beat.statusCode, beat.body).toBe(200);
-    expect((await runsOf(campaign.id)).find((r) => r.job_id === j1.id)).toMatchObject({ value: 0.9, final: false, state: 'running' });
+    // A checkpoint upload (the run's best vector so far) shows on the run, and campaigns:read holders may read it.
+    const checkpoint = await upload(base, token, [
+      ['purpose', 'checkpoint'],
+      ['job_id', j1.id],
+      ['attempt', String(j1.attempt)],
+      ['file', new Blob([Buffer.from('best so far')]), 'vector.npy'],
+    ]);
+    expect(checkpoint.status, checkpoint.bytes.toString()).toBe(201);
+    expect((await runsOf(campaign.id)).find((r) => r.job_id === j1.id)).toMatchObject({ value: 0.9, final: false, state: 'running', checkpoint_file_id: checkpoint.json.id });
+    expect((await call(ctx, 'GET', `/api/v1/files/${String(checkpoint.json.id)}`, user)).statusCode).toBe(200);
     expect((await getCampaign(campaign.id)).best_value).toBeNull();
 
     ctx.clock.advance(10);
