@@ -13,7 +13,6 @@ import { type KrausChannel } from '../../src/campaigns/channel/channel.js';
 import { zeros } from '../../src/campaigns/channel/complex.js';
 import { krausToNpy } from '../../src/campaigns/channel/npy.js';
 import { main } from '../../src/cli/main.js';
-import { MODULES } from '../../src/modules/index.js';
 import { makePrincipals } from '../access/access-fixtures.js';
 import { dialects } from '../helpers/dialects.js';
 import { createTestContext, type TestContext } from '../helpers/harness.js';
