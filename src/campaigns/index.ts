@@ -54,6 +54,13 @@ export const campaignsModule = defineModule<CampaignService, CampaignSettings>({
     { name: 'campaigns.generated', kinds: [GENERATE_KIND], handle: (event) => campaigns.recordGeneration(event) },
     { name: 'campaigns.run', kinds: [MINIMIZE_KIND], handle: (event) => campaigns.recordRun(event) },
   ],
+  topics: (campaigns) => [
+    {
+      prefix: 'campaign',
+      description: "A campaign's counters, new bests and status changes (campaigns:read).",
+      authorize: (principal, id) => campaigns.authorizeWatch(principal, id),
+    },
+  ],
   fileAccess: (campaigns) => [{ name: 'campaigns.files', mayRead: (file, principal) => campaigns.mayReadFile(file, principal) }],
   builtinWorkers: (settings) => [
     {

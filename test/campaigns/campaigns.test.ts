@@ -17,6 +17,7 @@ import { dialects } from '../helpers/dialects.js';
 import { createTestContext, type TestContext } from '../helpers/harness.js';
 import { listen, upload } from '../files/files-helpers.js';
 import { call, claim, createQueue, type Headers, JOBS_ENV, makeCast, workerCall } from '../jobs/job-fixtures.js';
+import { SseClient, until } from '../realtime/fixtures.js';
 
 /** A second module whose hook on campaign jobs throws while `failNext` is set (fault injection). */
 const faults = { failNext: false, calls: 0 };
@@ -297,6 +298,11 @@ describe.each(dialects)('campaigns on %s', (dialect) => {
     const worker = await newWorker();
     const job = await claimOne(worker.headers, queue);
     expect(job.payload.kraus_file_id).toBe(fileId);
+    // A campaigns:read holder follows it live; a rolled-back outcome publishes nothing.
+    const subscriptions = ctx.gatehouse.hub.subscriptionCount;
+    const live = await SseClient.open(`${base}/api/v1/events?topics=campaign:${campaign.id}`, user);
+    expect(live.status, live.body).toBe(200);
+    await until(() => ctx.gatehouse.hub.subscriptionCount > subscriptions);
     faults.failNext = true;
     const refused = await workerCall(ctx, worker.headers, job.id, 'complete', { attempt: job.attempt, result: { value: 0 } });
     expect(refused.statusCode, refused.body).toBe(503);
@@ -311,6 +317,22 @@ describe.each(dialects)('campaigns on %s', (dialect) => {
     const retried = await workerCall(ctx, worker.headers, job.id, 'complete', { attempt: job.attempt, result: { value: 0 } });
     expect(retried.statusCode, retried.body).toBe(200);
     expect(await getCampaign(campaign.id)).toMatchObject({ status: 'complete', runs_completed: 1, best_value: 0, best_job_id: job.id });
+    await until(() => live.messages.some((m) => m.event === 'campaign.completed'), 10_000, 'campaign.completed on the live topic');
+    const events = live.messages.filter((m) => m.event?.startsWith('campaign.'));
+    expect(events.map((m) => m.event)).toEqual(['campaign.improved', 'campaign.progressed', 'campaign.completed']);
+    const last = JSON.parse(events[2]!.data!) as { topic: string; type: string; data: Record<string, unknown> };
+    expect(last).toMatchObject({ topic: `campaign:${campaign.id}`, type: 'campaign.completed', data: { status: 'complete', runs_completed: 1, best_value: 0, best_job_id: job.id } });
+    expect(JSON.parse(events[1]!.data!)).toMatchObject({ data: { job_id: job.id, outcome: 'succeeded', value: 0 } });
+    await live.close();
+
+    // Who may watch: campaigns:read (a worker account has not: 403); an unknown campaign is 404.
+    const stranger = (await makePrincipals(ctx, { role: 'worker' })).jwt;
+    const forbidden = await SseClient.open(`${base}/api/v1/events?topics=campaign:${campaign.id}`, stranger);
+    expect(forbidden.status).toBe(403);
+    await forbidden.close();
+    const unknown = await SseClient.open(`${base}/api/v1/events?topics=campaign:01900000-0000-7000-8000-000000000000`, user);
+    expect(unknown.status).toBe(404);
+    await unknown.close();
   });
 
   it('a generate hook that throws leaves no runs behind: the spawned jobs roll back with it', async () => {
