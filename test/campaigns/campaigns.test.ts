@@ -5,6 +5,8 @@
  * resume / cancel through the job system, raising runs, the runs list and the statistics
  * (against figures computed by hand).
  */
+import { spawn } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { haarChannel, type KrausChannel } from '../../src/campaigns/channel/channel.js';
 import { zeros } from '../../src/campaigns/channel/complex.js';
@@ -66,6 +68,24 @@ interface RunJson {
   final: boolean;
   worker_id: string | null;
   checkpoint_file_id: string | null;
+}
+
+const PYTHON_WORKER = fileURLToPath(new URL('../../examples/python-worker/channel_moe_worker.py', import.meta.url));
+
+/** Φ(ρ) = ⟨0|ρ|0⟩ σ₀ + ⟨1|ρ|1⟩ σ₁, σ₀ = diag(0.9, 0.1), σ₁ = 0.7|+⟩⟨+| + 0.3|−⟩⟨−|: S_min = h(0.1) bits by concavity. */
+function measurePrepare(): KrausChannel {
+  const s = Math.SQRT1_2;
+  const kraus = [
+    [Math.sqrt(0.9), 0, 0, 0],
+    [0, 0, Math.sqrt(0.1), 0],
+    [0, Math.sqrt(0.7) * s, 0, Math.sqrt(0.7) * s],
+    [0, Math.sqrt(0.3) * s, 0, -Math.sqrt(0.3) * s],
+  ].map((values) => {
+    const m = zeros(2, 2);
+    m.re.set(values);
+    return m;
+  });
+  return { dIn: 2, dOut: 2, kraus };
 }
 
 /** A one-qubit channel that is the identity (Kraus: I). */
@@ -407,6 +427,31 @@ describe.each(dialects)('campaigns on %s', (dialect) => {
     const stranger = (await makePrincipals(ctx, { role: 'worker' })).jwt;
     expect((await call(ctx, 'GET', `/api/v1/files/${fileId}`, stranger)).statusCode).toBe(404);
   });
+
+  it('the Python worker (examples/python-worker, NumPy only) runs a generated and an uploaded campaign to complete', async () => {
+    const queue = await freshQueue();
+    const generated = await create({ queue, runs: 2, params: { d_in: 2, d_out: 3, n_kraus: 2, seed: 11, restarts: 3 } });
+    const fileId = await uploadNpy(krausToNpy(measurePrepare()));
+    const known = await create({ queue, runs: 1, params: { d_in: 2, d_out: 2, n_kraus: 4, restarts: 4 }, input_file_id: fileId });
+    const worker = await newWorker('python');
+    const child = spawn('/usr/bin/python3', [PYTHON_WORKER, '--server', base, '--queue', queue, '--name', 'python-1', '--exit-when-idle'], {
+      env: { ...process.env, GATEHOUSE_API_KEY: worker.headers.authorization!.slice('Bearer '.length) },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let output = '';
+    child.stdout.on('data', (chunk: Buffer) => (output += chunk.toString()));
+    child.stderr.on('data', (chunk: Buffer) => (output += chunk.toString()));
+    const code = await new Promise<number | null>((resolve) => child.on('exit', resolve));
+    expect(code, output).toBe(0);
+    expect(output).toContain('idle after 4 jobs');
+    expect(await getCampaign(generated.id)).toMatchObject({ status: 'complete', runs_completed: 2, runs_failed: 0 });
+    const found = await getCampaign(known.id);
+    expect(found.status).toBe('complete');
+    // h(0.1) = 0.4689955935892812 bits.
+    expect(Math.abs(found.best_value! - 0.4689955935892812)).toBeLessThan(1e-6);
+    const stats = (await call(ctx, 'GET', `/api/v1/campaigns/${generated.id}/stats`, user)).json<{ workers: Array<{ worker_name: string; succeeded: number }> }>();
+    expect(stats.workers).toEqual([expect.objectContaining({ worker_name: 'python-1', succeeded: 2 })]);
+  }, 120_000);
 
   it('unknown campaigns are 404 problem documents', async () => {
     for (const url of ['/api/v1/campaigns/01900000-0000-7000-8000-000000000000', '/api/v1/campaigns/01900000-0000-7000-8000-000000000000/stats', '/api/v1/campaigns/01900000-0000-7000-8000-000000000000/runs']) {
