@@ -157,6 +157,22 @@ describe.each(dialects)('campaigns on %s', (dialect) => {
     const refused = await call(ctx, 'POST', '/api/v1/campaigns', user, { name: 'x', kind: 'channel-moe', params: { d_in: 2, d_out: 2, n_kraus: 2 } });
     expect(refused.statusCode).toBe(403);
     expect((await call(ctx, 'GET', '/api/v1/campaigns', {})).statusCode).toBe(401);
+    // An API key's scopes narrow the module's permissions like any other.
+    const narrow = await makePrincipals(ctx, { role: 'user', scopes: ['account:self'] });
+    expect((await call(ctx, 'GET', '/api/v1/campaigns', narrow.apiKey)).statusCode).toBe(403);
+    const openapi = (await ctx.request({ url: '/openapi.json' })).json<{ paths: Record<string, unknown> }>();
+    expect(Object.keys(openapi.paths)).toEqual(
+      expect.arrayContaining([
+        '/api/v1/campaigns',
+        '/api/v1/campaigns/stats',
+        '/api/v1/campaigns/{id}',
+        '/api/v1/campaigns/{id}/pause',
+        '/api/v1/campaigns/{id}/resume',
+        '/api/v1/campaigns/{id}/cancel',
+        '/api/v1/campaigns/{id}/runs',
+        '/api/v1/campaigns/{id}/stats',
+      ]),
+    );
   });
 
   it.each([
