@@ -1,0 +1,16 @@
+/** Stored files as a platform feature. */
+import multipart from '@fastify/multipart';
+import { definePlatformFeature } from '../platform/feature.js';
+import { filesRoutes, multipartLimits } from './files.routes.js';
+
+/** The files feature: `/files` routes, with multipart parsing in their scope only. */
+export const filesFeature = definePlatformFeature({
+  name: 'files',
+  description: 'Uploads streamed to disk with SHA-256, downloads with Range, and who may read them.',
+  async routes(api, gatehouse) {
+    // Multipart parsing exists only in this scope: every other route still answers a multipart
+    // body with 415, as it does any content type it does not take.
+    await api.register(multipart, { limits: multipartLimits(gatehouse.config.files.maxBytes), throwFileSizeLimit: false });
+    await api.register(filesRoutes, { files: gatehouse.files });
+  },
+});
