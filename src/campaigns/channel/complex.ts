@@ -59,7 +59,7 @@ export function adjoint(a: CMatrix): CMatrix {
 
 /**
  * A seedable pseudo-random source: sfc32 (Chris Doty-Humphrey's "small fast counter", PractRand),
- * seeded from a 53-bit integer through SplitMix32-style mixing. `uniform()` is in (0, 1);
+ * seeded from a safe integer through murmur3's 32-bit finaliser. `uniform()` is in (0, 1);
  * `normal()` is a standard normal by the Box–Muller transform.
  */
 export class Random {
