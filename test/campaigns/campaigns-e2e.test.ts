@@ -162,6 +162,13 @@ print(json.dumps({'deviation': dev, 'entropy': S(psi), 'norm': float(np.linalg.n
     expect(Math.abs(checked.entropy - campaign.best_value!)).toBeLessThan(1e-9);
     expect(campaign.best_value!).toBeLessThanOrEqual(checked.reference + 1e-6);
 
+    // The worker reported its best so far in heartbeats (metrics.value), never below its final value (the best only falls).
+    const history = (await call(ctx, 'GET', `/api/v1/jobs/${bestRun.job_id}`, admin)).json<{ events: Array<{ type: string; data: { metrics?: { value?: number } } }> }>();
+    const reported = history.events.filter((e) => e.type === 'progress' && typeof e.data.metrics?.value === 'number').map((e) => e.data.metrics!.value!);
+    expect(reported.length).toBeGreaterThan(0);
+    expect(Math.min(...reported)).toBeGreaterThanOrEqual(bestRun.value - 1e-12);
+    expect(reported.at(-1)).toBeCloseTo(bestRun.value, 12);
+
     const stats = (await call(ctx, 'GET', `/api/v1/campaigns/${campaign.id}/stats`, admin)).json<{ runs: { succeeded: number }; values: { min: number }; workers: Array<{ worker_name: string; succeeded: number }> }>();
     expect(stats.runs.succeeded).toBe(3);
     expect(stats.values.min).toBe(campaign.best_value);
@@ -201,6 +208,13 @@ print(json.dumps({'deviation': dev, 'entropy': S(psi), 'norm': float(np.linalg.n
       expect(await main(['node', 'gatehouse', 'campaigns', 'show', listed[0]!.id])).toBe(0);
       expect(lines.join('\n')).toMatch(/known\s+complete\s+2\/2/);
       expect(lines.join('\n')).toContain(listed[0]!.best_value!.toFixed(9));
+      lines.length = 0;
+      // watch on a finished campaign prints its final row at once; stats ID prints the summary table.
+      expect(await main(['node', 'gatehouse', 'campaigns', 'watch', listed[1]!.id])).toBe(0);
+      expect(lines.join('\n')).toMatch(/tiny\s+complete\s+3\/3/);
+      lines.length = 0;
+      expect(await main(['node', 'gatehouse', 'campaigns', 'stats', listed[1]!.id])).toBe(0);
+      expect(lines.join('\n')).toMatch(/runs\s+3 requested, 3 spawned: 0 queued, 0 running, 0 paused, 3 succeeded, 0 failed, 0 cancelled/);
       lines.length = 0;
       expect(await main(['node', 'gatehouse', 'campaigns', 'stats', '--json'])).toBe(0);
       const all = JSON.parse(lines.join('')) as { campaigns: { total: number }; runs: { succeeded: number } };
