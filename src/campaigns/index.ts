@@ -8,7 +8,6 @@ import { defineModule } from '../modules/contract.js';
 import { campaignCommands } from './campaigns.cli.js';
 import { campaignMigrations } from './campaigns.migrations.js';
 import { campaignPlatform } from './campaigns.platform.js';
-import { campaignRoutes } from './campaigns.routes.js';
 import './campaigns.schema.js';
 import { CampaignService, type CampaignSettings, GENERATE_KIND, MINIMIZE_KIND } from './campaigns.service.js';
 
@@ -49,7 +48,11 @@ export const campaignsModule = defineModule<CampaignService, CampaignSettings>({
       publicUrl: gatehouse.config.server.publicUrl,
       settings,
     }),
-  routes: (api, campaigns) => campaignRoutes(api, campaigns),
+  async routes(api, campaigns) {
+    // Loaded on first use: CLI commands never pay for the HTTP stack.
+    const { campaignRoutes } = await import('./campaigns.routes.js');
+    await campaignRoutes(api, campaigns);
+  },
   jobHooks: (campaigns) => [
     { name: 'campaigns.generated', kinds: [GENERATE_KIND], handle: (event) => campaigns.recordGeneration(event) },
     { name: 'campaigns.run', kinds: [MINIMIZE_KIND], handle: (event) => campaigns.recordRun(event) },
