@@ -16,7 +16,7 @@ import type { Database, FileRow } from '../db/schema.js';
 import type { Clock } from '../shared/clock.js';
 import { AppError, isAppError } from '../shared/errors.js';
 import { newId } from '../shared/ids.js';
-import { deleteFileById, findFileById, findFilesByIds, insertFile, sumFileBytesOwnedBy } from './files.repo.js';
+import { deleteFileById, findFileById, findFilesByIds, insertFile, listJobFileIds, sumFileBytesOwnedBy } from './files.repo.js';
 import type { ByteRange, FileStorage } from './storage.js';
 
 /** What a file is for. Users upload `input` and `attachment`; workers upload `output` and `checkpoint` for a job they hold. */
@@ -293,6 +293,14 @@ export class FileService {
    */
   async findByIds(ids: readonly string[], db: Executor = this.options.db): Promise<FileRow[]> {
     return findFilesByIds(db, ids);
+  }
+
+  /**
+   * Ids of the files of `purpose` a worker uploaded for job `jobId`, oldest first (for feature
+   * modules showing a running job's latest checkpoint). No access check: the caller decides who sees them.
+   */
+  async jobFileIds(jobId: string, purpose: FilePurpose): Promise<string[]> {
+    return listJobFileIds(this.options.db, jobId, purpose);
   }
 
   /** The metadata of file `id`. @throws AppError `not_found` as {@link findReadable}. */
