@@ -4,6 +4,7 @@
  * registered by one line in `src/modules/index.ts`.
  */
 import { z } from 'zod';
+import type { Principal } from '../auth/auth.service.js';
 import { defineModule } from '../modules/contract.js';
 import type { NotifyUser } from '../notify/events.js';
 import { emailTemplates } from '../notify/templates.js';
@@ -124,18 +125,18 @@ export const challengesModule = defineModule<ChallengeService, ChallengesSetting
   routes: (api, challenges, gatehouse) => challengesRoutes(api, challenges, gatehouse.files),
   jobHooks: (challenges) => [{ name: 'challenges.record-evaluation', parentTypes: [SUBMISSION_PARENT], handle: (event) => challenges.recordOutcome(event) }],
   fileAccess: (challenges) => [{ name: 'challenges.resources', mayRead: (file, principal) => challenges.mayReadResource(file, principal) }],
-  topics: (challenges) => [
+  ...({ topics: (challenges: ChallengeService) => [
     {
       prefix: 'submission',
       description: "A submission's state and each evaluation's progress and outcome (its owner, managers, the worker evaluating it).",
-      authorize: (principal, id) => challenges.authorizeSubmissionTopic(principal, id),
+      authorize: (principal: Principal, id: string) => challenges.authorizeSubmissionTopic(principal, id),
     },
     {
       prefix: 'challenge',
       description: "A challenge's leaderboard changes (whoever may see the challenge).",
-      authorize: (principal, slug) => challenges.authorizeChallengeTopic(principal, slug),
+      authorize: (principal: Principal, slug: string) => challenges.authorizeChallengeTopic(principal, slug),
     },
-  ],
+  ] }),
   builtinWorkers: (settings) => [
     {
       name: 'score-predictions',
