@@ -9,12 +9,22 @@ import { createReadStream } from 'node:fs';
 import { stat } from 'node:fs/promises';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { type Command, InvalidArgumentError } from 'commander';
-import { CLI_ACTOR, positiveInt } from '../cli/context.js';
+import type { ActorContext } from '../audit/audit.service.js';
 import { ExitCode, ExitError, renderTable } from '../cli/output.js';
 import { createProgressBar } from '../cli/progress.js';
 import type { OpenModule } from '../modules/contract.js';
 import { isUuid } from '../shared/ids.js';
 import type { ChallengeInput, ChallengePatch, ChallengeService, ChallengeView, SubmissionView } from './challenges.service.js';
+
+/** Who acts in the audit log (as the platform's own commands: an operator). Not imported from cli/context, which builds Gatehouse and would import this module back. */
+const CLI_ACTOR: ActorContext = { actorId: null, ip: null, userAgent: 'gatehouse-cli' };
+
+/** commander parser for a positive integer. */
+function positiveInt(value: string): number {
+  const n = Number(value);
+  if (!/^[0-9]{1,9}$/.test(value) || n < 1) throw new InvalidArgumentError('must be a positive integer');
+  return n;
+}
 
 /** commander parser for a JSON object. */
 function jsonObject(value: string): Record<string, unknown> {

@@ -174,14 +174,14 @@ export async function listSubmissions(
   return q.execute();
 }
 
-/** How many submissions `userId` made in a challenge at or after `sinceIso`, and the earliest of them. */
+/** How many submissions `userId` made in a challenge after `sinceIso` (exclusive), and the earliest of them. */
 export async function submissionsSince(db: Executor, challengeId: string, userId: string, sinceIso: string): Promise<{ count: number; earliest: string | null }> {
   const row = await db
     .selectFrom('challenge_submission')
     .select((eb) => [eb.fn.countAll<string | number>().as('count'), eb.fn.min('created_at').as('earliest')])
     .where('challenge_id', '=', challengeId)
     .where('user_id', '=', userId)
-    .where('created_at', '>=', sinceIso)
+    .where('created_at', '>', sinceIso)
     .executeTakeFirstOrThrow();
   return { count: Number(row.count), earliest: (row.earliest as string | null) ?? null };
 }

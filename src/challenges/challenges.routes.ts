@@ -259,12 +259,12 @@ export async function challengesRoutes(api: FastifyInstance, challenges: Challen
         description: '`409 conflict` while evaluations run, unless `?force=true`, which cancels them.',
         security: AUTHENTICATED,
         params: SlugParams,
-        querystring: Type.Object({ force: Type.Optional(Type.Boolean()) }),
+        querystring: Type.Object({ force: Type.Optional(Type.Union([Type.Literal('true'), Type.Literal('false')])) }),
         response: { 204: Type.Null(), ...problemResponses(400, 401, 403, 404, 409) },
       },
     },
     async (request, reply) => {
-      await challenges.remove(request.params.slug, request.query.force === true, requirePrincipal(request));
+      await challenges.remove(request.params.slug, request.query.force === 'true', requirePrincipal(request));
       return reply.code(204).send(null);
     },
   );

@@ -86,7 +86,7 @@ describe('leaderboard ranking', () => {
         submission_id: `s${String(i).padStart(3, '0')}-${Math.floor(random() * 1000)}`,
         user_id: `u${Math.floor(random() * users)}`,
         // Few distinct values and times: ties everywhere.
-        scores: random() < 0.1 ? { other: 1 } : { score: Math.floor(random() * 5) / 4 },
+        scores: (random() < 0.1 ? { other: 1 } : { score: Math.floor(random() * 5) / 4 }) as Record<string, number>,
         created_at: new Date(Date.UTC(2026, 0, 1, 0, Math.floor(random() * 8))).toISOString(),
       }));
       for (const direction of ['asc', 'desc'] as const) {
