@@ -13,7 +13,7 @@ import { requirePrincipal } from '../http/authenticate.js';
 import { type ProblemDocument, problemFor } from '../http/problem.js';
 import { AUTHENTICATED, problemResponses } from '../http/schemas.js';
 import { AppError } from '../shared/errors.js';
-import type { JobEventView } from '../jobs/model.js';
+import { isTopicEvent, type LiveEventView } from './live-message.js';
 import { type LiveEvents, parseEventId } from './event-stream.js';
 
 /** Options for {@link eventsRoutes}. */
@@ -29,8 +29,9 @@ const SSE_RESUME_BYTES = 256 * 1024;
 export const SSE_RETRY_MS = 2000;
 
 /** One SSE message: `id`, `event: job.<type>`, `data` (the event JSON, one line). */
-export function formatSseEvent(event: JobEventView): string {
-  return `id: ${event.id}\nevent: job.${event.type}\ndata: ${JSON.stringify(event)}\n\n`;
+export function formatSseEvent(event: LiveEventView): string {
+  const name = isTopicEvent(event) ? event.type : `job.${event.type}`;
+  return `id: ${event.id}\nevent: ${name}\ndata: ${JSON.stringify(event)}\n\n`;
 }
 
 /** The `detail` of the problem a stream ends with when its credential is revoked. */
@@ -70,10 +71,10 @@ export const eventsRoutes: FastifyPluginAsyncTypebox<EventsRoutesOptions> = asyn
         tags: ['jobs'],
         summary: 'Live job events (Server-Sent Events)',
         description:
-          'A `text/event-stream` of job events for the topics named: `job:{id}` (the owner, `jobs:manage`, or the worker holding it) and `queue:{name}` (`jobs:manage`: every job; holders of the queue\'s enqueue permission: their own jobs). Each message has `id:` (the global event id), `event:` (`job.state`, `job.progress`, `job.log`) and `data:` (the event as JSON). Reconnect with `Last-Event-ID` (or `?last_event_id=`) to get every event after that id first. A `: ping` comment is sent every REALTIME_KEEPALIVE_SECONDS. When the session or API key the stream was opened with is revoked (logout, password change, ban, deactivation, key revocation), the stream ends with an `event: error` message whose data is a problem document (`code` `session_expired`). A user may hold REALTIME_MAX_CONNECTIONS_PER_USER streams and WebSockets at once (429 `too_many_connections` beyond).',
+          'A `text/event-stream` of job events for the topics named: `job:{id}` (the owner, `jobs:manage`, or the worker holding it) and `queue:{name}` (`jobs:manage`: every job; holders of the queue\'s enqueue permission: their own jobs). Each message has `id:` (the global event id), `event:` (`job.state`, `job.progress`, `job.log`) and `data:` (the event as JSON). Reconnect with `Last-Event-ID` (or `?last_event_id=`) to get every event after that id first. A `: ping` comment is sent every REALTIME_KEEPALIVE_SECONDS. When the session or API key the stream was opened with is revoked (logout, password change, ban, deactivation, key revocation), the stream ends with an `event: error` message whose data is a problem document (`code` `session_expired`). A user may hold REALTIME_MAX_CONNECTIONS_PER_USER streams and WebSockets at once (429 `too_many_connections` beyond). Feature modules add topic families `<prefix>:{id}` (authorised by the module); their messages have `event:` the module\'s `noun.verb` type and `data:` `{id, topic, seq, type, data, created_at}`, in the same id space as job events.',
         security: AUTHENTICATED,
         querystring: Type.Object({
-          topics: Type.String({ minLength: 1, maxLength: 10_000, description: 'Comma-separated: job:{id}, queue:{name}' }),
+          topics: Type.String({ minLength: 1, maxLength: 10_000, description: "Comma-separated: job:{id}, queue:{name}, or a module's <prefix>:{id}" }),
           last_event_id: Type.Optional(Type.String({ maxLength: 20, description: 'Like the Last-Event-ID header' })),
         }),
         response: {
