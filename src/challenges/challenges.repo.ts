@@ -69,6 +69,11 @@ export async function bumpLeaderboardVersion(db: Executor, id: string, at: strin
     .execute();
 }
 
+/** The ids of a challenge's submissions. */
+export async function listSubmissionIds(db: Executor, challengeId: string): Promise<string[]> {
+  return (await db.selectFrom('challenge_submission').select('id').where('challenge_id', '=', challengeId).execute()).map((r) => r.id);
+}
+
 /** Deletes a challenge (its resources, participants, submissions and evaluations cascade). */
 export async function deleteChallenge(db: Executor, id: string): Promise<void> {
   await db.deleteFrom('challenge').where('id', '=', id).execute();

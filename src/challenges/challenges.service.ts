@@ -18,6 +18,7 @@ import { isUniqueViolation } from '../db/executor.js';
 import type { Database, FileRow } from '../db/schema.js';
 import { inWriteTransaction, type WriteTx } from '../db/transaction.js';
 import type { JobHub } from '../jobs/job-hub.js';
+import { isTopicMessage } from '../realtime/live-message.js';
 import type { JobOutcomeEvent } from '../jobs/job-hooks.js';
 import type { JobService } from '../jobs/jobs.service.js';
 import type { JobView } from '../jobs/model.js';
@@ -50,6 +51,7 @@ import {
   listEvaluatorColumns,
   listParticipants,
   listResources,
+  listSubmissionIds,
   listSubmissions,
   lockParticipant,
   recordEvaluationProgress,
@@ -63,7 +65,7 @@ import {
 } from './challenges.repo.js';
 import type { ChallengeRow, ChallengeTable, EvaluationRow, EvaluationState, SubmissionRow, SubmissionState } from './challenges.schema.js';
 import { type RankedEntry, rankSubmissions } from './leaderboard.js';
-import type { EnqueueIn, PublishIn } from './platform.js';
+import type { EnqueueIn, ForgetIn, PublishIn } from './platform.js';
 
 /** `parent_type` of evaluation jobs. */
 export const SUBMISSION_PARENT = 'submission';
@@ -209,6 +211,7 @@ export interface ChallengeServiceOptions {
   notify: NotifyService;
   enqueueIn: EnqueueIn;
   publish: PublishIn;
+  forget: ForgetIn;
   /** Job events, for relaying evaluation progress. */
   hub: Pick<JobHub, 'subscribe'>;
   logger: Logger;
@@ -461,7 +464,12 @@ export class ChallengeService {
         if (page.length <= 200) break;
       }
     }
-    await deleteChallenge(this.options.db, challenge.id);
+    await inWriteTransaction(this.options.db, this.options.dialect, async (tx) => {
+      const ids = await listSubmissionIds(tx.db, challenge.id);
+      await deleteChallenge(tx.db, challenge.id);
+      // Their objects are gone: so are their stored live events.
+      await this.options.forget(tx, [challengeTopic(challenge.slug), ...ids.map(submissionTopic)]);
+    });
     this.leaderboards.delete(challenge.id);
     return { cancelled };
   }
@@ -715,7 +723,7 @@ export class ChallengeService {
         await bumpLeaderboardVersion(tx.db, challenge.id, nowIso);
         await this.options.publish(tx, challengeTopic(challenge.slug), 'leaderboard.changed', { submission_id: row.id, reason: 'deleted' });
       }
-      await this.options.publish(tx, submissionTopic(row.id), 'submission.deleted', { submission_id: row.id });
+      await this.options.forget(tx, [submissionTopic(row.id)]);
     });
   }
 
@@ -873,8 +881,9 @@ export class ChallengeService {
     if (!this.relayed || this.relayed.has(queue)) return;
     this.relayed.set(
       queue,
-      this.options.hub.subscribe(`queue:${queue}`, ({ event }) => {
-        if (event.type !== 'progress') return;
+      this.options.hub.subscribe(`queue:${queue}`, (live) => {
+        if (isTopicMessage(live) || live.event.type !== 'progress') return;
+        const { event } = live;
         const progress = typeof event.data.progress === 'number' ? event.data.progress : 0;
         const message = typeof event.data.message === 'string' ? event.data.message : null;
         this.relayChain = this.relayChain

@@ -4,7 +4,6 @@
  * registered by one line in `src/modules/index.ts`.
  */
 import { z } from 'zod';
-import type { Principal } from '../auth/auth.service.js';
 import { defineModule } from '../modules/contract.js';
 import type { NotifyUser } from '../notify/events.js';
 import { emailTemplates } from '../notify/templates.js';
@@ -103,7 +102,7 @@ export const challengesModule = defineModule<ChallengeService, ChallengesSetting
     settings: (v) => ({ evaluationQueue: v.CHALLENGES_EVALUATION_QUEUE as string, maxSubmissionFiles: v.CHALLENGES_MAX_SUBMISSION_FILES as number }),
   },
   create: ({ gatehouse, settings }) => {
-    const { enqueueIn, publish } = platformCalls(gatehouse);
+    const { enqueueIn, publish, forget } = platformCalls(gatehouse);
     return new ChallengeService({
       db: gatehouse.database.db,
       dialect: gatehouse.config.database.dialect,
@@ -114,6 +113,7 @@ export const challengesModule = defineModule<ChallengeService, ChallengesSetting
       notify: gatehouse.notify,
       enqueueIn,
       publish,
+      forget,
       hub: gatehouse.hub,
       logger: gatehouse.logger,
       publicUrl: gatehouse.config.server.publicUrl,
@@ -125,18 +125,18 @@ export const challengesModule = defineModule<ChallengeService, ChallengesSetting
   routes: (api, challenges, gatehouse) => challengesRoutes(api, challenges, gatehouse.files),
   jobHooks: (challenges) => [{ name: 'challenges.record-evaluation', parentTypes: [SUBMISSION_PARENT], handle: (event) => challenges.recordOutcome(event) }],
   fileAccess: (challenges) => [{ name: 'challenges.resources', mayRead: (file, principal) => challenges.mayReadResource(file, principal) }],
-  ...({ topics: (challenges: ChallengeService) => [
+  topics: (challenges) => [
     {
       prefix: 'submission',
       description: "A submission's state and each evaluation's progress and outcome (its owner, managers, the worker evaluating it).",
-      authorize: (principal: Principal, id: string) => challenges.authorizeSubmissionTopic(principal, id),
+      authorize: (principal, id) => challenges.authorizeSubmissionTopic(principal, id),
     },
     {
       prefix: 'challenge',
       description: "A challenge's leaderboard changes (whoever may see the challenge).",
-      authorize: (principal: Principal, slug: string) => challenges.authorizeChallengeTopic(principal, slug),
+      authorize: (principal, slug) => challenges.authorizeChallengeTopic(principal, slug),
     },
-  ] }),
+  ],
   builtinWorkers: (settings) => [
     {
       name: 'score-predictions',

@@ -8,6 +8,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { challengesModule } from '../../src/challenges/index.js';
+import type { ChallengeService } from '../../src/challenges/challenges.service.js';
 import scorePredictionsHandlers from '../../src/challenges/score-predictions.handler.js';
 import { pendingMigrations } from '../../src/db/migrate.js';
 import { defineModule } from '../../src/modules/contract.js';
@@ -18,6 +19,7 @@ import { dialects } from '../helpers/dialects.js';
 import { createTestContext, loginCookie, type TestContext } from '../helpers/harness.js';
 import { listen } from '../files/files-helpers.js';
 import { call, claim, type Headers, JOBS_ENV, workerCall } from '../jobs/job-fixtures.js';
+import { SseClient, until } from '../realtime/fixtures.js';
 
 /** A second module whose hook on submissions fails while `failNext` is set (fault injection). */
 const faults = { failNext: false, calls: 0 };
@@ -61,7 +63,7 @@ interface FormResult {
 
 type Part = [name: string, value: string] | [name: string, content: string, filename: string];
 
-const USER_SCOPES = ['account:self', 'files:read', 'files:write', 'challenges:participate'];
+const USER_SCOPES = ['account:self', 'files:read', 'files:write', 'challenges:participate', 'events:read'];
 
 const REFERENCE_CSV = 'id,label\n1,cat\n2,dog\n3,dog\n4,bird\n';
 
@@ -486,6 +488,61 @@ describe.each(dialects)('challenges module on %s', (dialect) => {
     const job = await call(ctx, 'GET', `/api/v1/jobs/${running.evaluations[0]!.job_id}`, admin.apiKey);
     expect(job.json<{ job: { state: string } }>().job.state).toBe('cancelled');
     expect((await call(ctx, 'GET', `/api/v1/challenges/${slug}`, admin.apiKey)).statusCode).toBe(404);
+  });
+
+  it('live: submission:{id} streams each evaluation\'s progress and outcome and the state; challenge:{slug} the leaderboard; the authoriser decides who watches', async () => {
+    const challenges = ctx.gatehouse.modules.find((m) => m.module.name === 'challenges')!.services as ChallengeService;
+    await challenges.startProgressRelay();
+    const clients: SseClient[] = [];
+    const sse = async (topics: string, headers: Headers) => {
+      const client = await SseClient.open(`${base}/api/v1/events?topics=${topics}`, headers);
+      clients.push(client);
+      return client;
+    };
+    try {
+      const { slug, queue } = await newChallenge();
+      await join(slug, ann);
+      const s = await submit(slug, ann);
+      const mine = await sse(`submission:${s.id},challenge:${slug}`, ann.apiKey);
+      expect(mine.status, mine.body).toBe(200);
+      expect((await sse(`submission:${s.id}`, bob.apiKey)).status).toBe(404);
+      expect((await sse(`submission:${s.id}`, admin.apiKey)).status).toBe(200);
+      expect((await sse(`challenge:${slug}`, bob.apiKey)).status).toBe(200);
+      expect((await sse('challenge:no-such-challenge', bob.apiKey)).status).toBe(404);
+      // Replay from the start: the submission's creation is on its topic too.
+      const replay = await sse(`submission:${s.id}`, { ...ann.apiKey, 'last-event-id': '0' });
+      await until(() => replay.messages.some((m) => m.event === 'submission.created'), 10_000, 'submission.created replayed');
+
+      const job = await claimJob(queue, s.evaluations[0]!.job_id);
+      // The worker holding the evaluation may follow the submission too.
+      expect((await sse(`submission:${s.id}`, worker)).status).toBe(200);
+      const hb = await workerCall(ctx, worker, job.id, 'heartbeat', { attempt: job.attempt, progress: 0.5, message: 'half way' });
+      expect(hb.statusCode, hb.body).toBe(200);
+      await until(() => mine.messages.some((m) => m.event === 'evaluation.progress'), 10_000, 'evaluation.progress');
+      const progress = JSON.parse(mine.messages.find((m) => m.event === 'evaluation.progress')!.data!) as { topic: string; data: { evaluation: { progress: number; progress_message: string; job_id: string } } };
+      expect(progress.topic).toBe(`submission:${s.id}`);
+      expect(progress.data.evaluation).toMatchObject({ job_id: job.id, progress: 0.5, progress_message: 'half way' });
+      expect((await getSubmission(s.id)).evaluations[0]!.progress).toBe(0.5);
+
+      const done = await workerCall(ctx, worker, job.id, 'complete', { attempt: job.attempt, result: { scores: { accuracy: 0.8 } } });
+      expect(done.statusCode, done.body).toBe(200);
+      await until(() => mine.messages.some((m) => m.event === 'leaderboard.changed'), 10_000, 'leaderboard.changed');
+      const types = mine.messages.filter((m) => m.event && m.event !== 'error').map((m) => m.event);
+      expect(types).toEqual(['evaluation.progress', 'evaluation.succeeded', 'submission.scored', 'leaderboard.changed']);
+      const ids = mine.messages.filter((m) => m.id !== undefined).map((m) => Number(m.id));
+      expect([...ids].sort((a, b) => a - b)).toEqual(ids);
+      const scored = JSON.parse(mine.messages.find((m) => m.event === 'submission.scored')!.data!) as { data: { submission: { state: string; scores: Record<string, number> } } };
+      expect(scored.data.submission).toMatchObject({ state: 'scored', scores: { accuracy: 0.8 } });
+      const changed = JSON.parse(mine.messages.find((m) => m.event === 'leaderboard.changed')!.data!) as { topic: string; data: Record<string, unknown> };
+      expect(changed).toMatchObject({ topic: `challenge:${slug}`, data: { submission_id: s.id, rank: 1, score: 0.8, reason: 'scored' } });
+
+      // Deleting the submission forgets its stored events.
+      expect((await call(ctx, 'DELETE', `/api/v1/submissions/${s.id}`, admin.apiKey)).statusCode).toBe(204);
+      expect(await ctx.gatehouse.topics.latest(`submission:${s.id}`)).toEqual([]);
+    } finally {
+      for (const client of clients) await client.close();
+      await challenges.stopProgressRelay();
+    }
   });
 
   it('end to end: an SDK worker running the built-in evaluator downloads the hidden reference and scores; the leaderboard shows it', async () => {
