@@ -6,6 +6,9 @@
  * back job and submission together, re-evaluation and deletion, and a real SDK worker running
  * the built-in evaluator end to end.
  */
+import { execFile } from 'node:child_process';
+import path from 'node:path';
+import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { challengesModule } from '../../src/challenges/index.js';
 import type { ChallengeService } from '../../src/challenges/challenges.service.js';
@@ -17,6 +20,8 @@ import { Worker } from '../../src/worker/index.js';
 import { makeApiKey, makePrincipals, makeWorker, type Principals } from '../access/access-fixtures.js';
 import { dialects } from '../helpers/dialects.js';
 import { createTestContext, loginCookie, type TestContext } from '../helpers/harness.js';
+import { cleanEnv, REPO_ROOT } from '../helpers/server-process.js';
+import { parseLabelCsv, scorePredictions } from '../../src/challenges/score-predictions.js';
 import { listen } from '../files/files-helpers.js';
 import { call, claim, type Headers, JOBS_ENV, workerCall } from '../jobs/job-fixtures.js';
 import { SseClient, until } from '../realtime/fixtures.js';
@@ -544,6 +549,32 @@ describe.each(dialects)('challenges module on %s', (dialect) => {
       await challenges.stopProgressRelay();
     }
   });
+
+  it('the Python evaluator (examples/python-evaluator, requests only) scores over the HTTP protocol like the built-in one', async () => {
+    const { slug, queue } = await newChallenge();
+    const ref = await postForm(`/api/v1/challenges/${slug}/resources`, admin.apiKey, [['name', 'reference.csv'], ['hidden', 'true'], ['file', REFERENCE_CSV, 'ref.csv']]);
+    expect(ref.status).toBe(201);
+    await join(slug, cy);
+    const predictions = 'id,label\n1,cat\n2,cat\n3,dog\n9,bird\n';
+    const good = await submit(slug, cy, predictions);
+    const bad = await submit(slug, cy, 'id,label\n1,cat,extra\n');
+    const run = await promisify(execFile)('/usr/bin/python3', [path.join(REPO_ROOT, 'examples/python-evaluator/evaluator.py'), '--once'], {
+      env: cleanEnv({ GATEHOUSE_SERVER: base, GATEHOUSE_API_KEY: workerSecret, EVALUATOR_QUEUE: queue }),
+      timeout: 60_000,
+    });
+    expect(run.stdout).toContain('accuracy');
+    const scored = await getSubmission(good.id);
+    expect(scored.state).toBe('scored');
+    // The same numbers as the TypeScript evaluator (itself checked by hand and against numpy): 2/4 right.
+    const reference = scorePredictions(parseLabelCsv(predictions, 'submission'), parseLabelCsv(REFERENCE_CSV, 'reference')).scores;
+    expect(scored.scores.accuracy).toBe(0.5);
+    expect(scored.scores.macro_f1).toBeCloseTo(reference.macro_f1, 12);
+    const failed = await getSubmission(bad.id);
+    expect(failed.state).toBe('failed');
+    expect(failed.errors[0]!.message).toBe('Malformed CSV: submission, line 2: expected 2 fields (id,label), found 3');
+    // A succeeded evaluation reads as complete.
+    expect(scored.evaluations[0]!.progress).toBe(1);
+  }, 90_000);
 
   it('end to end: an SDK worker running the built-in evaluator downloads the hidden reference and scores; the leaderboard shows it', async () => {
     const { slug, queue } = await newChallenge();
