@@ -9,7 +9,10 @@
 import { execFile } from 'node:child_process';
 import path from 'node:path';
 import { promisify } from 'node:util';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { main } from '../../src/cli/main.js';
 import { challengesModule } from '../../src/challenges/index.js';
 import type { ChallengeService } from '../../src/challenges/challenges.service.js';
 import scorePredictionsHandlers from '../../src/challenges/score-predictions.handler.js';
@@ -574,6 +577,83 @@ describe.each(dialects)('challenges module on %s', (dialect) => {
     expect(failed.errors[0]!.message).toBe('Malformed CSV: submission, line 2: expected 2 fields (id,label), found 3');
     // A succeeded evaluation reads as complete.
     expect(scored.evaluations[0]!.progress).toBe(1);
+  }, 90_000);
+
+  it('the CLI manages challenges, resources, leaderboards and submissions against the same database (--json)', async () => {
+    const cli = async (...args: string[]): Promise<{ code: number; lines: string[] }> => {
+      const saved = { ...process.env };
+      Object.assign(process.env, {
+        DATABASE_URL: ctx.config.database.dialect === 'sqlite' ? `sqlite:${ctx.config.database.url}` : ctx.config.database.url,
+        DATA_DIR: ctx.config.dataDir,
+        LOG_LEVEL: 'silent',
+      });
+      const lines: string[] = [];
+      const log = vi.spyOn(console, 'log').mockImplementation((line: unknown) => void lines.push(String(line)));
+      const error = vi.spyOn(console, 'error').mockImplementation(() => undefined);
+      const stderr = vi.spyOn(process.stderr, 'write').mockImplementation(() => true);
+      try {
+        return { code: await main(['node', 'gatehouse', ...args]), lines };
+      } finally {
+        log.mockRestore();
+        error.mockRestore();
+        stderr.mockRestore();
+        process.env = saved;
+      }
+    };
+    const slug = `cli-${dialect}`;
+    const queue = `q-cli-${dialect}`;
+    const created = await cli('challenges', 'create', slug, '--title', 'By CLI', '--evaluator', `score-predictions@${queue}`, '--rank', 'desc:accuracy', '--per-day', '3', '--json');
+    expect(created.code, created.lines.join('\n')).toBe(0);
+    expect(JSON.parse(created.lines[0]!)).toMatchObject({ slug, title: 'By CLI', evaluators: [{ kind: 'score-predictions', queue }], leaderboard: { score: 'accuracy', direction: 'desc' }, limits: { per_day: 3 } });
+    expect((await cli('challenges', 'create', slug, '--title', 'x', '--evaluator', 'k@q', '--rank', 'desc:a')).code).not.toBe(0);
+    expect((await cli('challenges', 'create', 'other', '--title', 'x', '--evaluator', 'k@q', '--rank', 'sideways:a')).code).toBe(2);
+    const edited = await cli('challenges', 'edit', slug, '--set', '{"title":"Renamed by CLI"}', '--json');
+    expect(JSON.parse(edited.lines[0]!)).toMatchObject({ title: 'Renamed by CLI' });
+    expect(JSON.parse((await cli('challenges', 'deactivate', slug, '--json')).lines[0]!)).toMatchObject({ active: false });
+    expect(JSON.parse((await cli('challenges', 'activate', slug, '--json')).lines[0]!)).toMatchObject({ active: true });
+    expect((await cli('challenges', 'list', '--json')).lines.map((l) => (JSON.parse(l) as { slug: string }).slug)).toContain(slug);
+    expect(JSON.parse((await cli('challenges', 'show', slug, '--json')).lines[0]!)).toMatchObject({ slug, title: 'Renamed by CLI' });
+
+    const dir = mkdtempSync(path.join(tmpdir(), 'gatehouse-cli-'));
+    writeFileSync(path.join(dir, 'reference.csv'), REFERENCE_CSV);
+    const added = await cli('challenges', 'resources', 'add', slug, path.join(dir, 'reference.csv'), '--as', admin.user.email, '--hidden', '--json');
+    expect(added.code, added.lines.join('\n')).toBe(0);
+    expect(JSON.parse(added.lines[0]!)).toMatchObject({ name: 'reference.csv', hidden: true, size: REFERENCE_CSV.length });
+    const listed = await cli('challenges', 'resources', 'list', slug, '--json');
+    expect(listed.lines.map((l) => JSON.parse(l) as { name: string; hidden: boolean })).toEqual([expect.objectContaining({ name: 'reference.csv', hidden: true })]);
+    // The key minted for the upload was revoked: the admin has no extra live key left behind.
+    const keys = await call(ctx, 'GET', '/api/v1/api-keys', admin.apiKey);
+    expect(JSON.stringify(keys.json())).not.toContain('cli:challenges-resources-add');
+
+    await join(slug, ann);
+    const s = await submit(slug, ann);
+    await completeWith(queue, s.evaluations[0]!.job_id, { accuracy: 0.9 });
+    const board = await cli('challenges', 'leaderboard', slug, '--json');
+    expect(board.lines.map((l) => JSON.parse(l) as { rank: number; submission_id: string; score: number })).toEqual([expect.objectContaining({ rank: 1, submission_id: s.id, score: 0.9 })]);
+    const table = await cli('challenges', 'leaderboard', slug);
+    expect(table.lines.join('\n')).toMatch(/RANK\s+USER\s+SCORE[\s\S]*1\s+Ann\s+0\.9/);
+    expect((await cli('submissions', 'list', slug, '--state', 'scored', '--json')).lines.map((l) => (JSON.parse(l) as { id: string }).id)).toEqual([s.id]);
+    expect(JSON.parse((await cli('submissions', 'show', s.id, '--json')).lines[0]!)).toMatchObject({ id: s.id, state: 'scored', scores: { accuracy: 0.9 } });
+    const watched = await cli('submissions', 'watch', s.id);
+    expect(watched.code).toBe(0);
+    expect(watched.lines.join('\n')).toContain('scored: accuracy=0.9');
+
+    const again = await cli('submissions', 'reevaluate', s.id, '--json');
+    expect(JSON.parse(again.lines[0]!)).toMatchObject({ id: s.id, state: 'evaluating' });
+    const newJob = (JSON.parse(again.lines[0]!) as SubmissionJson).evaluations[0]!.job_id;
+    // The CLI ran on the real clock: bring the server's manual clock past its run_after.
+    ctx.clock.advance(Math.max(0, (Date.now() - ctx.clock.now().getTime()) / 1000 + 1));
+    const job = await claimJob(queue, newJob);
+    await workerCall(ctx, worker, job.id, 'fail', { attempt: job.attempt, error: { message: 'bad file' }, retryable: false });
+    const failedWatch = await cli('submissions', 'watch', s.id, '--json');
+    expect(failedWatch.code).toBe(1);
+    expect(JSON.parse(failedWatch.lines[0]!)).toMatchObject({ state: 'failed' });
+
+    await submit(slug, ann);
+    expect((await cli('challenges', 'remove', slug)).code).not.toBe(0);
+    const removed = await cli('challenges', 'remove', slug, '--force', '--json');
+    expect(removed.code).toBe(0);
+    expect(JSON.parse(removed.lines[0]!)).toEqual({ removed: slug, cancelled: 1 });
   }, 90_000);
 
   it('end to end: an SDK worker running the built-in evaluator downloads the hidden reference and scores; the leaderboard shows it', async () => {
