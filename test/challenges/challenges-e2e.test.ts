@@ -16,8 +16,10 @@ import { createTestContext, loginCookie, type TestContext } from '../helpers/har
 import { BIN, cleanEnv } from '../helpers/server-process.js';
 import { listen } from '../files/files-helpers.js';
 import { call, claim, type Headers, JOBS_ENV } from '../jobs/job-fixtures.js';
+import { SseClient } from '../realtime/fixtures.js';
+import type { ChallengeService } from '../../src/challenges/challenges.service.js';
 
-const USER_SCOPES = ['account:self', 'files:read', 'files:write', 'challenges:participate'];
+const USER_SCOPES = ['account:self', 'files:read', 'files:write', 'challenges:participate', 'events:read'];
 
 /** The hidden reference: 8 items, 3 labels. */
 const REFERENCE = 'id,label\n1,cat\n2,cat\n3,cat\n4,dog\n5,dog\n6,dog\n7,bird\n8,bird\n';
@@ -58,10 +60,13 @@ describe.each(dialects)('challenges end to end with worker processes on %s', (di
   let cy: Principals;
   let workerCookie: Headers;
   const children: ChildProcess[] = [];
+  const streams: SseClient[] = [];
 
   beforeAll(async () => {
     ctx = await createTestContext(dialect, { env: { ...JOBS_ENV } });
     base = await listen(ctx);
+    // What a running server does at start: relay evaluation progress to the submissions' topics.
+    await ctx.gatehouse.moduleServices<ChallengeService>('challenges').startProgressRelay();
     admin = await makePrincipals(ctx, { role: 'admin' });
     ann = await makePrincipals(ctx, { role: 'user', name: 'Ann', scopes: USER_SCOPES });
     bob = await makePrincipals(ctx, { role: 'user', name: 'Bob', scopes: USER_SCOPES });
@@ -79,6 +84,8 @@ describe.each(dialects)('challenges end to end with worker processes on %s', (di
           }),
       ),
     );
+    for (const client of streams) await client.close();
+    await ctx?.gatehouse.moduleServices<ChallengeService>('challenges').stopProgressRelay();
     await ctx?.close();
   });
 
@@ -140,12 +147,16 @@ describe.each(dialects)('challenges end to end with worker processes on %s', (di
     const annGood = await submit(slug, ann, ANN);
     ctx.clock.advance(1);
     const bobTie = await submit(slug, bob, BOB);
+    // Bob follows his submission live (SSE).
+    const live = await SseClient.open(`${base}/api/v1/events?topics=submission:${bobTie.id}`, bob.apiKey);
+    streams.push(live);
+    expect(live.status, live.body).toBe(200);
     ctx.clock.advance(1);
     const annBad = await submit(slug, ann, MALFORMED);
     ctx.clock.advance(1);
     const cyWorse = await submit(slug, cy, CY);
     ctx.clock.advance(1);
-    await submit(slug, bob, CY);
+    const bobWorse = await submit(slug, bob, CY);
     // Bob's third in 24 hours.
     const limited = await postForm(`/api/v1/challenges/${slug}/submissions`, bob.apiKey, [['file', BOB, 'p.csv']]);
     expect(limited.status).toBe(429);
@@ -170,23 +181,26 @@ describe.each(dialects)('challenges end to end with worker processes on %s', (di
     await new Promise((resolve) => first.child.once('exit', resolve));
     const second = await spawnEvaluator('evaluator-2');
 
-    const all = [annGood, bobTie, annBad, cyWorse];
+    const all = [annGood, bobTie, annBad, cyWorse, bobWorse];
     const deadKeys = [ghost.id, first.keyId];
     /** Waits until every submission settled, except (`allowOrphans`) those whose job a dead worker holds. */
     const settled = async (allowOrphans: boolean) =>
-      until(`submissions to settle (${second.output().slice(-1500)})`, async () => {
+      until(`submissions to settle (${second.output().slice(-6000)})`, async () => {
         // Recomputed each time: a claim the killed process had in flight may still have been granted after it died.
         const orphaned = new Set(allowOrphans ? (await Promise.all(deadKeys.map(heldBy))).flat().map((j) => j.id) : []);
         const states = await Promise.all(all.map(async (s) => [s.id, (await submission(s.id)).state] as const));
         return states.every(([id, state]) => state !== 'evaluating' || orphaned.has(all.find((s) => s.id === id)!.evaluations[0]!.job_id)) ? states : undefined;
       }, 90_000);
-    // Everything not held by a dead worker settles; then the lapsed leases are swept and re-run.
+    // Everything not held by a dead worker settles; then the lapsed leases are swept and re-run
+    // (only once the live worker holds nothing, so moving the clock cannot expire its own lease).
     await settled(true);
+    await until('evaluator-2 to be idle', async () => ((await heldBy(second.keyId)).length === 0 ? true : undefined));
     ctx.clock.advance(61);
     expect(await ctx.gatehouse.workerProtocol.sweep()).toBeGreaterThanOrEqual(1);
     await settled(false);
 
-    const [good, tie, bad, worse] = await Promise.all(all.map((s) => submission(s.id)));
+    const [good, tie, bad, worse, bobsWorse] = await Promise.all(all.map((s) => submission(s.id)));
+    expect(bobsWorse!.scores.accuracy).toBe(0.5);
     const expected = (csv: string) => scorePredictions(parseLabelCsv(csv, 'submission'), parseLabelCsv(REFERENCE, 'reference')).scores;
     expect(good!.state).toBe('scored');
     expect(good!.scores).toEqual(expected(ANN));
@@ -202,6 +216,15 @@ describe.each(dialects)('challenges end to end with worker processes on %s', (di
       [1, 'Bob', bobTie.id, 0.75],
       [3, 'Cy', cyWorse.id, 0.5],
     ]);
+
+    // The worker process's progress and the outcome reached Bob over SSE, in order.
+    const events = () => live.messages.filter((m) => m.event && m.data).map((m) => ({ type: m.event!, data: JSON.parse(m.data!) as { data: { evaluation?: { progress: number; progress_message: string | null } } } }));
+    await until('submission.scored over SSE', async () => (events().some((e) => e.type === 'submission.scored') ? true : undefined));
+    const progress = events().filter((e) => e.type === 'evaluation.progress').map((e) => e.data.data.evaluation!.progress_message);
+    expect(progress.length, JSON.stringify(events())).toBeGreaterThanOrEqual(1);
+    expect(progress.every((m) => m === 'downloading' || m === 'scoring' || (m ?? '').startsWith('accuracy'))).toBe(true);
+    const order = events().map((e) => e.type).filter((t) => t !== 'evaluation.progress');
+    expect(order).toEqual(['evaluation.succeeded', 'submission.scored']);
 
     // Exactly once: every evaluation job has one final state event, and each participant one email per settled submission.
     for (const s of all) {
