@@ -225,6 +225,22 @@ describe.each(dialects)('challenges module on %s', (dialect) => {
     expect(patched.json()).toMatchObject({ title: 'Renamed', limits: { per_day: 5, concurrent: null } });
     expect((await call(ctx, 'PATCH', `/api/v1/challenges/${open.slug}`, admin.apiKey, { slug: 'other' })).statusCode).toBe(400);
     expect((await call(ctx, 'PATCH', `/api/v1/challenges/${open.slug}`, ann.apiKey, { title: 'x' })).statusCode).toBe(403);
+
+    // The module's routes are in the OpenAPI document, its error codes documented.
+    const openapi = (await ctx.request({ url: '/openapi.json' })).json<{ paths: Record<string, unknown> }>();
+    expect(Object.keys(openapi.paths)).toEqual(
+      expect.arrayContaining([
+        '/api/v1/challenges',
+        '/api/v1/challenges/{slug}',
+        '/api/v1/challenges/{slug}/resources',
+        '/api/v1/challenges/{slug}/participants',
+        '/api/v1/challenges/{slug}/submissions',
+        '/api/v1/challenges/{slug}/leaderboard',
+        '/api/v1/submissions/{id}',
+        '/api/v1/submissions/{id}/reevaluate',
+      ]),
+    );
+    for (const code of ['submission_limit', 'challenge_closed', 'not_participant']) expect((await ctx.request({ url: `/problems/${code}` })).statusCode).toBe(200);
   });
 
   it('resources: the index hides hidden ones from non-managers; only the worker holding an evaluation job reads the hidden reference', async () => {
@@ -450,6 +466,8 @@ describe.each(dialects)('challenges module on %s', (dialect) => {
     const during = await getSubmission(s.id);
     expect(during).toMatchObject({ state: 'evaluating', scores: {} });
     expect(during.evaluations[0]).toMatchObject({ state: 'pending', scores: {} });
+    // Its live events were rolled back too: only the creation is stored on the topic.
+    expect((await ctx.gatehouse.topics.latest(`submission:${s.id}`)).map((e) => e.type)).toEqual(['submission.created']);
     const jobNow = await call(ctx, 'GET', `/api/v1/jobs/${job.id}`, admin.apiKey);
     expect(jobNow.json<{ job: { state: string } }>().job.state).toBe('running');
     expect((await leaderboard(slug)).items).toEqual([]);
