@@ -9,7 +9,6 @@ import type { NotifyUser } from '../notify/events.js';
 import { emailTemplates } from '../notify/templates.js';
 import { registerChallengeCommands } from './challenges.cli.js';
 import { challengesMigrations } from './challenges.migrations.js';
-import { challengesRoutes } from './challenges.routes.js';
 import './challenges.schema.js';
 import { ChallengeService, type ChallengesSettings, SUBMISSION_PARENT } from './challenges.service.js';
 import { platformCalls } from './platform.js';
@@ -122,7 +121,8 @@ export const challengesModule = defineModule<ChallengeService, ChallengesSetting
   },
   start: (challenges) => challenges.startProgressRelay(),
   stop: (challenges) => challenges.stopProgressRelay(),
-  routes: (api, challenges, gatehouse) => challengesRoutes(api, challenges, gatehouse.files),
+  // Loaded on first use, so CLI commands do not load the HTTP stack (as the platform's features do).
+  routes: async (api, challenges, gatehouse) => (await import('./challenges.routes.js')).challengesRoutes(api, challenges, gatehouse.files),
   jobHooks: (challenges) => [{ name: 'challenges.record-evaluation', parentTypes: [SUBMISSION_PARENT], handle: (event) => challenges.recordOutcome(event) }],
   fileAccess: (challenges) => [{ name: 'challenges.resources', mayRead: (file, principal) => challenges.mayReadResource(file, principal) }],
   topics: (challenges) => [
