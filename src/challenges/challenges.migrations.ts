@@ -80,7 +80,7 @@ export function challengesMigrations(types: MigrationTypes): Record<string, Migr
           .addColumn('scores', types.json, (c) => c.notNull())
           .addColumn('details', types.json)
           .addColumn('error', 'text')
-          .addColumn('progress', 'real', (c) => c.notNull())
+          .addColumn('progress', 'double precision', (c) => c.notNull())
           .addColumn('progress_message', 'text')
           .addColumn('updated_at', types.timestamp, (c) => c.notNull())
           .execute();
