@@ -5,7 +5,8 @@
  * modules: [...MODULES, mine] })` and `runCli(argv, { modules })` (the CLI's `main`) instead.
  */
 import { campaignsModule } from '../campaigns/index.js';
+import { challengesModule } from '../challenges/index.js';
 import type { AnyModule } from './contract.js';
 
 /** The feature modules shipped with Gatehouse. */
-export const MODULES: readonly AnyModule[] = [campaignsModule as AnyModule];
+export const MODULES: readonly AnyModule[] = [challengesModule as AnyModule, campaignsModule as AnyModule];
