@@ -39,6 +39,7 @@ export function speechMigrations(types: MigrationTypes): Record<string, Migratio
           .execute();
         await db.schema.createIndex('speech_session_owner').on('speech_session').columns(['owner_id', 'id']).execute();
         await db.schema.createIndex('speech_session_owner_created').on('speech_session').columns(['owner_id', 'created_at']).execute();
+        await db.schema.createIndex('speech_session_file').on('speech_session').columns(['file_id']).execute();
         await db.schema.createIndex('speech_session_question').on('speech_session').columns(['question_id']).execute();
       },
     },

@@ -100,3 +100,8 @@ export async function deleteSession(db: Executor, id: string): Promise<boolean> 
   const result = await db.deleteFrom('speech_session').where('id', '=', id).executeTakeFirst();
   return Number(result.numDeletedRows) > 0;
 }
+
+/** The session whose recording is file `fileId`, or undefined. */
+export async function findSessionByFile(db: Executor, fileId: string): Promise<SpeechSessionRow | undefined> {
+  return db.selectFrom('speech_session').selectAll().where('file_id', '=', fileId).executeTakeFirst();
+}
