@@ -42,6 +42,9 @@ export const speechModule = defineModule<SpeechService, SpeechSettings>({
       SPEECH_MAX_SECONDS: z.coerce.number().int().min(1).max(7200).default(600),
       SPEECH_MIN_PAUSE_MS: z.coerce.number().int().min(50).max(5000).default(250),
       SPEECH_FFMPEG: z.string().min(1).default('ffmpeg'),
+      // Read by the analysis handler in its worker thread (process.env); validated here with the rest.
+      SPEECH_TRANSCRIBE: z.enum(['auto', 'off']).default('auto'),
+      SPEECH_POCKETSPHINX: z.string().min(1).default('pocketsphinx_continuous'),
     }),
     settings: (v) => ({
       queue: v.SPEECH_QUEUE as string,

@@ -13,7 +13,7 @@ import { analyseSpeech, type SpeechAnalysis } from '../../src/speech/analysis/an
 import { feedbackFor, sessionScore } from '../../src/speech/analysis/feedback.js';
 import { AudioProbeError, loadAudio, probeAudio, sniffAudioFormat } from '../../src/speech/audio/probe.js';
 import { decodeWav } from '../../src/speech/audio/wav.js';
-import { countFillers, parsePocketsphinxWords } from '../../src/speech/transcript.js';
+import { countFillers, parsePocketsphinxWords, transcribe } from '../../src/speech/transcript.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'speech-analysis-test-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -36,7 +36,7 @@ let fileNo = 0;
 /** Writes a signal with test/speech/signals.py; returns its path and numpy's reference values. */
 function signal(spec: Record<string, unknown>): { path: string; ref: Reference } {
   const path = join(dir, `signal-${++fileNo}.wav`);
-  const out = execFileSync('python3', [new URL('./signals.py', import.meta.url).pathname, JSON.stringify(spec), path], { encoding: 'utf8' });
+  const out = execFileSync('/usr/bin/python3', [new URL('./signals.py', import.meta.url).pathname, JSON.stringify(spec), path], { encoding: 'utf8' });
   return { path, ref: JSON.parse(out) as Reference };
 }
 
@@ -228,6 +228,21 @@ describe.runIf(needs('espeak-ng', 'sox', 'praat'))('real (synthetic) speech: esp
     const pf = praatMedian(female);
     expect(Math.abs(m - pm) / pm).toBeLessThan(0.1);
     expect(Math.abs(f - pf) / pf).toBeLessThan(0.1);
+  });
+});
+
+describe.runIf(needs('flite', 'pocketsphinx_continuous'))('transcripts with pocketsphinx', () => {
+  it('transcribes flite speech nearly word for word, with words per minute and filler words', async () => {
+    const file = join(dir, 'kal.wav');
+    execFileSync('flite', ['-voice', 'kal16', '-t', 'I think that the quick brown fox is like you know very fast', '-o', file]);
+    const { samples, rate } = await loadAudio(file, FFMPEG, 600);
+    const { metrics } = await analyseSpeech(samples, rate);
+    const fields = await transcribe(samples, rate, { speechS: metrics.speech_s, durationS: metrics.duration_s });
+    expect(fields.transcript).toMatch(/quick brown fox/);
+    expect(fields.filler_words).toMatchObject({ like: 1, 'you know': 1 });
+    const words = fields.transcript!.split(' ').length;
+    expect(fields.words_per_minute).toBeCloseTo((words * 60) / metrics.duration_s, 1);
+    expect(await transcribe(samples, rate, { speechS: 0, durationS: metrics.duration_s })).toEqual({ transcript_note: 'No transcript was made: no speech was detected.' });
   });
 });
 
