@@ -4,14 +4,13 @@
  * writes the report (or the failure) into the row in the transaction that records the job's
  * outcome, and publishes it on the live topic `speech-session:{id}` in that same transaction.
  */
-import { createWriteStream } from 'node:fs';
+import { createReadStream, createWriteStream } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Readable } from 'node:stream';
-import { pipeline } from 'node:stream/promises';
-import { createReadStream } from 'node:fs';
 import { Transform, type TransformCallback } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
 import type { Kysely } from 'kysely';
 import { allows } from '../access/permissions.js';
 import { SYSTEM_ACTOR } from '../audit/audit.service.js';
