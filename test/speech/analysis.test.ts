@@ -32,12 +32,12 @@ interface Reference {
   speech_s: number;
 }
 
-let fileNo = 0;
-/** Writes a signal with test/speech/signals.py; returns its path and numpy's reference values. */
-function signal(spec: Record<string, unknown>): { path: string; ref: Reference } {
-  const path = join(dir, `signal-${++fileNo}.wav`);
-  const out = execFileSync('/usr/bin/python3', [new URL('./signals.py', import.meta.url).pathname, JSON.stringify(spec), path], { encoding: 'utf8' });
-  return { path, ref: JSON.parse(out) as Reference };
+/** Writes every named signal with test/speech/signals.py in one Python run; returns paths and numpy's references. */
+function makeSignals<K extends string>(specs: Record<K, Record<string, unknown>>): Record<K, { path: string; ref: Reference }> {
+  const names = Object.keys(specs) as K[];
+  const items = names.map((name) => ({ spec: specs[name], out: join(dir, `${name}.wav`) }));
+  const refs = JSON.parse(execFileSync('/usr/bin/python3', [new URL('./signals.py', import.meta.url).pathname, JSON.stringify(items)], { encoding: 'utf8' })) as Reference[];
+  return Object.fromEntries(names.map((name, i) => [name, { path: items[i]!.out, ref: refs[i]! }])) as Record<K, { path: string; ref: Reference }>;
 }
 
 async function analyseFile(path: string): Promise<SpeechAnalysis> {
@@ -45,11 +45,39 @@ async function analyseFile(path: string): Promise<SpeechAnalysis> {
   return analyseSpeech(samples, rate);
 }
 
+
 const TONES = [{ silence: 0.3 }, { tone: 220, seconds: 1.0, amp: 0.5 }, { silence: 0.6 }, { tone: 220, seconds: 1.0, amp: 0.25 }, { silence: 1.2 }, { tone: 220, seconds: 0.8, amp: 0.5 }, { silence: 0.2 }];
+const VARIANTS = {
+  '8-bit PCM': { encoding: 'pcm8' },
+  '24-bit PCM': { encoding: 'pcm24' },
+  '32-bit PCM': { encoding: 'pcm32' },
+  '32-bit float': { encoding: 'float32' },
+  '16-bit stereo': { encoding: 'pcm16', channels: 2 },
+  '48 kHz': { rate: 48000 },
+  '44.1 kHz 24-bit stereo': { rate: 44100, encoding: 'pcm24', channels: 2 },
+  '8 kHz': { rate: 8000 },
+} as const;
+const bursts: Array<Record<string, unknown>> = [{ silence: 0.3 }];
+for (let i = 0; i < 6; i++) bursts.push({ tone: 150, harmonics: 4, seconds: 0.18, amp: 0.5, shape: 'hann' }, { silence: 0.07 });
+bursts.push({ silence: 0.5 });
+const S = makeSignals({
+  tones: { rate: 16000, parts: TONES },
+  ...Object.fromEntries(Object.entries(VARIANTS).map(([, variant], i) => [`variant${i}`, { rate: 16000, parts: TONES, ...variant }])),
+  harmonic110: { rate: 16000, parts: [{ silence: 0.2 }, { tone: 110, harmonics: 6, seconds: 1.5, amp: 0.4 }, { silence: 0.2 }] },
+  harmonic205: { rate: 16000, parts: [{ silence: 0.2 }, { tone: 205, harmonics: 6, seconds: 1.5, amp: 0.4 }, { silence: 0.2 }] },
+  glide: { rate: 16000, parts: [{ silence: 0.2 }, { chirp: [100, 200], seconds: 2.0, amp: 0.4 }, { silence: 0.2 }] },
+  bursts: { rate: 16000, parts: bursts },
+  close: { rate: 16000, parts: [{ silence: 0.2 }, { tone: 200, seconds: 0.5, amp: 0.5 }, { silence: 0.15 }, { tone: 200, seconds: 0.5, amp: 0.5 }, { silence: 0.2 }] },
+  silence: { rate: 16000, parts: [{ silence: 2 }] },
+  empty: { rate: 16000, parts: [] },
+  long: { rate: 8000, parts: [{ silence: 3 }] },
+  tones48k: { rate: 48000, parts: TONES },
+} as Record<string, Record<string, unknown>>);
+const sig = (name: string) => S[name]!;
 
 describe('analysis of synthetic signals (closed-form truth, numpy references)', () => {
   it('tones and silences: exact duration, pauses to 20 ms, loudness and its spread as numpy computes them, F0 to 2 Hz, one nucleus per tone', async () => {
-    const { path, ref } = signal({ rate: 16000, parts: TONES });
+    const { path, ref } = sig('tones');
     const { metrics, pauses, syllables } = await analyseFile(path);
     expect(metrics.duration_s).toBe(Number(ref.duration_s.toFixed(4)));
     expect(metrics.duration_s).toBe(5.1);
@@ -73,17 +101,8 @@ describe('analysis of synthetic signals (closed-form truth, numpy references)', 
     expect(metrics.speech_rate_syll_s).toBeCloseTo(3 / 5.1, 2);
   });
 
-  it.each([
-    ['8-bit PCM', { encoding: 'pcm8' }],
-    ['24-bit PCM', { encoding: 'pcm24' }],
-    ['32-bit PCM', { encoding: 'pcm32' }],
-    ['32-bit float', { encoding: 'float32' }],
-    ['16-bit stereo', { encoding: 'pcm16', channels: 2 }],
-    ['48 kHz', { rate: 48000 }],
-    ['44.1 kHz 24-bit stereo', { rate: 44100, encoding: 'pcm24', channels: 2 }],
-    ['8 kHz', { rate: 8000 }],
-  ])('reads %s natively with the same results', async (_name, variant) => {
-    const { path, ref } = signal({ rate: 16000, parts: TONES, ...variant });
+  it.each(Object.keys(VARIANTS).map((name, i) => [name, i] as const))('reads %s natively with the same results', async (_name, i) => {
+    const { path, ref } = sig(`variant${i}`);
     const { info } = decodeWav(readFileSync(path));
     expect(info.frames).toBe(ref.samples);
     const { metrics, pauses } = await analyseFile(path);
@@ -96,11 +115,11 @@ describe('analysis of synthetic signals (closed-form truth, numpy references)', 
 
   it('F0 of harmonic tones at 110 and 205 Hz, and quantiles of a 100→200 Hz glide (linear: p10 = 110, median 150, p90 = 190)', async () => {
     for (const hz of [110, 205]) {
-      const { path } = signal({ rate: 16000, parts: [{ silence: 0.2 }, { tone: hz, harmonics: 6, seconds: 1.5, amp: 0.4 }, { silence: 0.2 }] });
+      const { path } = sig(`harmonic${hz}`);
       const { metrics } = await analyseFile(path);
       expect(Math.abs(metrics.f0_median_hz! - hz)).toBeLessThanOrEqual(2);
     }
-    const { path } = signal({ rate: 16000, parts: [{ silence: 0.2 }, { chirp: [100, 200], seconds: 2.0, amp: 0.4 }, { silence: 0.2 }] });
+    const { path } = sig('glide');
     const { metrics } = await analyseFile(path);
     expect(Math.abs(metrics.f0_median_hz! - 150)).toBeLessThanOrEqual(3);
     expect(Math.abs(metrics.f0_p10_hz! - 110)).toBeLessThanOrEqual(3);
@@ -108,10 +127,7 @@ describe('analysis of synthetic signals (closed-form truth, numpy references)', 
   });
 
   it('counts one syllable nucleus per burst, and articulation rate = nuclei / speech time', async () => {
-    const parts: Array<Record<string, unknown>> = [{ silence: 0.3 }];
-    for (let i = 0; i < 6; i++) parts.push({ tone: 150, harmonics: 4, seconds: 0.18, amp: 0.5, shape: 'hann' }, { silence: 0.07 });
-    parts.push({ silence: 0.5 });
-    const { path } = signal({ rate: 16000, parts });
+    const { path } = sig('bursts');
     const { metrics, syllables, pauses } = await analyseFile(path);
     expect(syllables).toHaveLength(6);
     expect(pauses).toHaveLength(0); // 70 ms gaps are shorter than the 250 ms minimum pause
@@ -119,7 +135,7 @@ describe('analysis of synthetic signals (closed-form truth, numpy references)', 
   });
 
   it('a shorter minimum pause splits what the default joins', async () => {
-    const { path } = signal({ rate: 16000, parts: [{ silence: 0.2 }, { tone: 200, seconds: 0.5, amp: 0.5 }, { silence: 0.15 }, { tone: 200, seconds: 0.5, amp: 0.5 }, { silence: 0.2 }] });
+    const { path } = sig('close');
     const { samples, rate } = await loadAudio(path, FFMPEG, 600);
     expect((await analyseSpeech(samples, rate)).metrics.pause_count).toBe(0);
     const split = await analyseSpeech(samples, rate, { minPauseS: 0.1 });
@@ -128,7 +144,7 @@ describe('analysis of synthetic signals (closed-form truth, numpy references)', 
   });
 
   it('digital silence is no speech: zero rates, null loudness and F0, one feedback sentence', async () => {
-    const { path } = signal({ rate: 16000, parts: [{ silence: 2 }] });
+    const { path } = sig('silence');
     const { metrics } = await analyseFile(path);
     expect(metrics).toMatchObject({ duration_s: 2, speech_s: 0, pause_count: 0, loudness_dbfs: null, f0_median_hz: null, speech_rate_syll_s: 0 });
     expect(feedbackFor(metrics)).toEqual(['No speech was detected: check the microphone and record again.']);
@@ -141,9 +157,9 @@ describe('probing uploads', () => {
     const png = join(dir, 'image.png');
     writeFileSync(png, Buffer.from('89504e470d0a1a0a0000000d49484452000000010000000108060000001f15c489', 'hex'));
     await expect(probeAudio(png, FFMPEG, 600)).rejects.toMatchObject({ reason: 'not_audio' });
-    const { path: empty } = signal({ rate: 16000, parts: [] as unknown[] });
+    const { path: empty } = sig('empty');
     await expect(probeAudio(empty, FFMPEG, 600)).rejects.toMatchObject({ reason: 'empty' });
-    const { path: long } = signal({ rate: 8000, parts: [{ silence: 3 }] });
+    const { path: long } = sig('long');
     await expect(probeAudio(long, FFMPEG, 2)).rejects.toMatchObject({ reason: 'too_long' });
     expect(await probeAudio(long, FFMPEG, 600)).toEqual({ format: 'wav', durationS: 3 });
     expect(sniffAudioFormat(Buffer.from('OggS\0\0\0\0\0\0\0\0'))).toBe('ogg');
@@ -161,7 +177,7 @@ describe('probing uploads', () => {
   });
 
   it.runIf(needs('ffmpeg'))('decodes Ogg/Opus, WebM/Opus, MP3, FLAC and M4A with ffmpeg: duration within 1 %, F0 and pauses as in the WAV', async () => {
-    const { path, ref } = signal({ rate: 48000, parts: TONES });
+    const { path, ref } = sig('tones48k');
     for (const [ext, codec] of [['ogg', 'libopus'], ['webm', 'libopus'], ['mp3', 'libmp3lame'], ['flac', 'flac'], ['m4a', 'aac']] as const) {
       const target = join(dir, `tones.${ext}`);
       execFileSync('ffmpeg', ['-v', 'error', '-y', '-i', path, '-c:a', codec, target]);

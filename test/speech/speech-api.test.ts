@@ -27,15 +27,12 @@ interface Reference {
   pauses: Array<[number, number]>;
 }
 
-/** Writes signals with test/speech/signals.py (one Python run); returns numpy's references by name. */
+/** Writes signals with test/speech/signals.py (one Python run); returns the bytes and numpy's references by name. */
 function makeSignals(specs: Record<string, Record<string, unknown>>): Record<string, { path: string; bytes: Buffer; ref: Reference }> {
-  const out: Record<string, { path: string; bytes: Buffer; ref: Reference }> = {};
-  for (const [name, spec] of Object.entries(specs)) {
-    const path = join(dir, `${name}.wav`);
-    const ref = JSON.parse(execFileSync('/usr/bin/python3', [new URL('./signals.py', import.meta.url).pathname, JSON.stringify(spec), path], { encoding: 'utf8' })) as Reference;
-    out[name] = { path, bytes: readFileSync(path), ref };
-  }
-  return out;
+  const names = Object.keys(specs);
+  const items = names.map((name) => ({ spec: specs[name], out: join(dir, `${name}.wav`) }));
+  const refs = JSON.parse(execFileSync('/usr/bin/python3', [new URL('./signals.py', import.meta.url).pathname, JSON.stringify(items)], { encoding: 'utf8' })) as Reference[];
+  return Object.fromEntries(names.map((name, i) => [name, { path: items[i]!.out, bytes: readFileSync(items[i]!.out), ref: refs[i]! }]));
 }
 
 const SIGNALS = makeSignals({
