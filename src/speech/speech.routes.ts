@@ -343,10 +343,16 @@ export async function speechRoutes(api: FastifyInstance, speech: SpeechService, 
         summary: 'Your progress month by month',
         description: 'Per-month averages of every metric over your finished sessions, session counts, your best session (by score), the biggest month-over-month rise of the average score, and highlight sentences. `months` counts calendar months (UTC) ending with the current one.',
         security: AUTHENTICATED,
-        querystring: Type.Object({ months: Type.Optional(Type.Integer({ minimum: 1, maximum: 36, default: 12 })) }),
+        querystring: Type.Object({ months: Type.Optional(Type.String({ pattern: '^[0-9]{1,2}$', description: 'Calendar months, 1..36 (default 12)' })) }),
         response: { 200: Type.Ref('SpeechProgress'), ...problemResponses(400, 401, 403) },
       },
     },
-    async (request) => speech.progress(requirePrincipal(request), request.query.months ?? 12),
+    async (request) => {
+      const months = request.query.months === undefined ? 12 : Number(request.query.months);
+      if (months < 1 || months > 36) {
+        throw new AppError('validation_failed', 'months must be between 1 and 36.', { errors: [{ field: 'querystring:/months', message: 'must be between 1 and 36' }] });
+      }
+      return speech.progress(requirePrincipal(request), months);
+    },
   );
 }
