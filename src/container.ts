@@ -24,6 +24,7 @@ import { LeaseSweeper } from './jobs/lease-sweeper.js';
 import { QueueService } from './jobs/queues.service.js';
 import { WorkerProtocol } from './jobs/worker-protocol.service.js';
 import { LiveEvents } from './realtime/event-stream.js';
+import { TopicEvents } from './realtime/topic-events.js';
 import { FileService } from './files/files.service.js';
 import { LocalFileStorage } from './files/storage.js';
 import { createLimiterStore, type LimiterStore } from './limits/limiter-store.js';
@@ -102,6 +103,8 @@ export interface Gatehouse {
   workerProtocol: WorkerProtocol;
   /** Live progress streams (SSE, WebSocket): topic authorisation, replay and delivery. */
   live: LiveEvents;
+  /** Feature modules' live topics (`<prefix>:<id>`): `publish(tx, topic, type, data)` inside the causing transaction. */
+  topics: TopicEvents;
   /** Handlers for job outcomes that modules registered (run inside the recording transaction). */
   jobHooks: JobHooks;
   /** The feature modules this Gatehouse runs, in list order, with the services each built. */
@@ -373,6 +376,7 @@ export async function createGatehouse(config: Config, overrides: GatehouseOverri
       files,
       hub,
       live,
+      topics: new TopicEvents({ db, dialect: database.dialect, clock, hub, live }),
       queues,
       jobs,
       workerProtocol,
@@ -433,6 +437,7 @@ export async function createGatehouse(config: Config, overrides: GatehouseOverri
       built.push({ module, services });
       if (module.jobHooks) jobHooks.add(module.jobHooks(services));
       if (module.fileAccess) files.addAccessRules(module.fileAccess(services));
+      if (module.topics) live.addModuleTopics(module.topics(services));
       if (module.tasks) {
         const { tasks, schedules } = moduleSchedulerTasks(module.name, module.tasks(services), config.env);
         scheduler.addTasks(tasks, schedules);

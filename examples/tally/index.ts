@@ -1,6 +1,6 @@
 /**
- * The example feature module of docs/architecture.md: a table, routes, a job hook, a config
- * section, permissions, an error code, a notification, a scheduled task, a built-in worker and a
+ * The example feature module of docs/architecture.md: a table, routes, a job hook, a live topic,
+ * a config section, permissions, an error code, a notification, a scheduled task, a built-in worker and a
  * CLI command, in one folder. Registered by adding it
  * to a module list (`createGatehouse(config, { modules: [...MODULES, tallyModule] })` here; a
  * shipped feature adds one line to `src/modules/index.ts`).
@@ -13,7 +13,7 @@ import { renderTable } from '../../src/cli/output.js';
 import { tallyMigrations } from './tally.migrations.js';
 import { tallyRoutes } from './tally.routes.js';
 import './tally.schema.js';
-import { TALLY_KIND, TALLY_PARENT, TallyService, type TallySettings } from './tally.service.js';
+import { TALLY_KIND, TALLY_PARENT, TALLY_TOPIC, TallyService, type TallySettings } from './tally.service.js';
 
 declare module '../../src/shared/errors.js' {
   interface ModuleErrorCodes {
@@ -59,9 +59,11 @@ export const tallyModule = defineModule<TallyService, TallySettings>({
   create: ({ gatehouse, settings }) =>
     new TallyService({
       db: gatehouse.database.db,
+      dialect: gatehouse.database.dialect,
       clock: gatehouse.clock,
       jobs: gatehouse.jobs,
       queues: gatehouse.queues,
+      topics: gatehouse.topics,
       notify: gatehouse.notify,
       publicUrl: gatehouse.config.server.publicUrl,
       settings,
@@ -83,6 +85,9 @@ export const tallyModule = defineModule<TallyService, TallySettings>({
       schedule: '40 3 * * *',
       run: async (now) => ({ detail: { tallies_deleted: await tallies.prune(now) } }),
     },
+  ],
+  topics: (tallies) => [
+    { prefix: TALLY_TOPIC, description: 'One tally: `tally.settled` when its job ends.', authorize: (principal, id) => tallies.authorizeTopic(principal, id) },
   ],
   jobHooks: (tallies) => [{ name: 'tally.record', parentTypes: [TALLY_PARENT], kinds: [TALLY_KIND], handle: (event) => tallies.recordOutcome(event) }],
   commands(program, open) {

@@ -20,7 +20,7 @@ const TallySchema = Type.Object(
   { $id: 'Tally' },
 );
 
-/** Registers `POST /tallies` and `GET /tallies/{id}` on `api` (mounted under `/api/v1`). */
+/** Registers `POST /tallies`, `GET /tallies/{id}` and `DELETE /tallies/{id}` on `api` (mounted under `/api/v1`). */
 export async function tallyRoutes(api: FastifyInstance, tallies: TallyService): Promise<void> {
   const app = api.withTypeProvider<TypeBoxTypeProvider>();
   app.addSchema(TallySchema);
@@ -54,5 +54,23 @@ export async function tallyRoutes(api: FastifyInstance, tallies: TallyService): 
       },
     },
     async (request) => tallies.get(requirePrincipal(request), request.params.id),
+  );
+
+  app.delete(
+    '/tallies/:id',
+    {
+      config: { auth: 'required', permission: 'tallies:write' },
+      schema: {
+        tags,
+        summary: 'Delete one of your tallies, with its live events',
+        security: AUTHENTICATED,
+        params: Type.Object({ id: Type.String({ format: 'uuid' }) }),
+        response: { 204: Type.Null(), ...problemResponses(401, 403, 404) },
+      },
+    },
+    async (request, reply) => {
+      await tallies.remove(requirePrincipal(request), request.params.id);
+      return reply.code(204).send(null);
+    },
   );
 }

@@ -9,7 +9,10 @@ import { SYSTEM_ACTOR } from '../../src/audit/audit.service.js';
 import type { Principal } from '../../src/auth/auth.service.js';
 import type { Database } from '../../src/db/schema.js';
 import type { JobOutcomeEvent } from '../../src/jobs/job-hooks.js';
+import type { DatabaseDialect } from '../../src/config.js';
+import { inWriteTransaction } from '../../src/db/transaction.js';
 import type { JobService } from '../../src/jobs/jobs.service.js';
+import type { TopicEvents } from '../../src/realtime/topic-events.js';
 import type { NotifyService } from '../../src/notify/notify.service.js';
 import type { QueueService } from '../../src/jobs/queues.service.js';
 import type { Clock } from '../../src/shared/clock.js';
@@ -21,6 +24,8 @@ import type { TallyRow } from './tally.schema.js';
 /** The job kind that computes a tally, and the `parent_type` linking it. */
 export const TALLY_KIND = 'tally.sum';
 export const TALLY_PARENT = 'tally';
+/** The live topic family: `tally:{id}` carries `tally.settled` when the tally's job ends. */
+export const TALLY_TOPIC = 'tally';
 
 /** A tally as the API shows it. */
 export interface TallyView {
@@ -47,8 +52,10 @@ export interface TallySettings {
 export interface TallyServiceOptions {
   db: Kysely<Database>;
   clock: Clock;
+  dialect: DatabaseDialect;
   jobs: JobService;
   queues: QueueService;
+  topics: TopicEvents;
   notify: NotifyService;
   /** Base URL for links in emails. */
   publicUrl: string;
@@ -79,25 +86,41 @@ export class TallyService {
    * @throws AppError `tally_too_long` (422) past `TALLY_MAX_NUMBERS`, `validation_failed` for an empty list.
    */
   async create(principal: Principal, numbers: number[]): Promise<TallyView> {
-    const { db, clock, jobs, settings } = this.options;
+    const { db, dialect, clock, jobs, settings } = this.options;
     if (!numbers.length) throw new AppError('validation_failed', 'Give at least one number.', { errors: [{ field: '/numbers', message: 'is empty' }] });
     if (numbers.length > settings.maxNumbers) throw new AppError('tally_too_long', `At most ${settings.maxNumbers} numbers (TALLY_MAX_NUMBERS).`);
     await this.ensureQueue();
     const now = clock.now().toISOString();
     const id = newId();
-    await insertTally(db, { id, owner_id: principal.user.id, numbers: JSON.stringify(numbers), status: 'pending', result: null, job_id: null, created_at: now, updated_at: now });
-    try {
-      const { job } = await jobs.enqueue(
+    // The tally and its job commit together: a crash leaves either both or neither.
+    await inWriteTransaction(db, dialect, async (tx) => {
+      await insertTally(tx.db, { id, owner_id: principal.user.id, numbers: JSON.stringify(numbers), status: 'pending', result: null, job_id: null, created_at: now, updated_at: now });
+      const [job] = await jobs.enqueueIn(
+        tx,
         settings.queue,
-        { kind: TALLY_KIND, payload: { numbers }, parent_type: TALLY_PARENT, parent_id: id },
+        [{ kind: TALLY_KIND, payload: { numbers }, parent_type: TALLY_PARENT, parent_id: id }],
         { ...SYSTEM_ACTOR, actorId: principal.user.id },
       );
-      await setTallyJob(db, id, job.id);
-    } catch (error) {
-      await deleteTally(db, id);
-      throw error;
-    }
+      await setTallyJob(tx.db, id, job!.id);
+    });
     return this.get(principal, id);
+  }
+
+  /**
+   * The `tally:{id}` topic's authoriser: the tally's owner, or `tallies:manage`.
+   * @throws AppError `not_found` for an unknown tally or one the principal may not see.
+   */
+  async authorizeTopic(principal: Principal, id: string): Promise<void> {
+    await this.get(principal, id);
+  }
+
+  /** Deletes a tally of the caller's (any, with `tallies:manage`) with its live events. @throws AppError `not_found`. */
+  async remove(principal: Principal | null, id: string): Promise<void> {
+    await this.get(principal, id);
+    await inWriteTransaction(this.options.db, this.options.dialect, async (tx) => {
+      await deleteTally(tx.db, id);
+      await this.options.topics.forget(tx, [`${TALLY_TOPIC}:${id}`]);
+    });
   }
 
   /** One tally of the caller's (any, with `tallies:manage`; `principal` null = an operator). @throws AppError `not_found`. */
@@ -126,8 +149,10 @@ export class TallyService {
    */
   async recordOutcome({ outcome, job, tx, at }: JobOutcomeEvent): Promise<void> {
     if (!job.parent_id) return;
+    const topic = `${TALLY_TOPIC}:${job.parent_id}`;
     if (outcome !== 'succeeded') {
       const settled = await settleTally(tx.db, job.parent_id, { status: 'failed', result: null, updated_at: at });
+      if (settled) await this.options.topics.publish(tx, topic, 'tally.settled', { status: 'failed', outcome, result: null });
       // Queued in the outbox by this same transaction: the email exists exactly when the failure does.
       const user = settled ? await this.options.notify.recipient(tx, settled.owner_id) : undefined;
       if (settled && user) {
@@ -137,7 +162,9 @@ export class TallyService {
     }
     const result = job.result as { sum?: unknown; count?: unknown } | null;
     if (typeof result?.sum !== 'number' || typeof result.count !== 'number') throw new Error(`job ${job.id} returned no {sum, count}`);
-    await settleTally(tx.db, job.parent_id, { status: 'done', result: JSON.stringify({ sum: result.sum, count: result.count }), updated_at: at });
+    const settled = await settleTally(tx.db, job.parent_id, { status: 'done', result: JSON.stringify({ sum: result.sum, count: result.count }), updated_at: at });
+    // Published by the same transaction: subscribers hear of it exactly when it is recorded.
+    if (settled) await this.options.topics.publish(tx, topic, 'tally.settled', { status: 'done', outcome, result: { sum: result.sum, count: result.count } });
   }
 
   /** Creates the module's queue on first use (a second instance racing to it finds it there). */

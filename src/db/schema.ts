@@ -289,6 +289,20 @@ export interface JobTable {
   updated_at: string;
 }
 
+/**
+ * `topic_event`: append-only history of a module's live topic (`<prefix>:<id>`); `id` shares
+ * `job_event`'s global id space, `seq` counts per topic from 1.
+ */
+export interface TopicEventTable {
+  id: Generated<number>;
+  topic: string;
+  seq: number;
+  type: string;
+  /** JSON object, serialised. */
+  data: string;
+  created_at: string;
+}
+
 /** `job_event`: append-only history of a job; `id` is global, `seq` counts per job from 1. */
 export interface JobEventTable {
   id: Generated<number>;
@@ -347,6 +361,7 @@ export interface Database {
   queue: QueueTable;
   job: JobTable;
   job_event: JobEventTable;
+  topic_event: TopicEventTable;
   worker: WorkerTable;
   file: FileTable;
 }
@@ -368,5 +383,6 @@ export type TaskRunRow = Selectable<TaskRunTable>;
 export type QueueRow = Selectable<QueueTable>;
 export type JobRow = Selectable<JobTable>;
 export type JobEventRow = Selectable<JobEventTable>;
+export type TopicEventRow = Selectable<TopicEventTable>;
 export type WorkerRow = Selectable<WorkerTable>;
 export type FileRow = Selectable<FileTable>;

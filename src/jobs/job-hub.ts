@@ -1,9 +1,9 @@
 /**
- * The realtime hub: fans committed job events out to live subscribers (SSE, WebSocket, long-poll
- * claims) in this process, and — with PostgreSQL — to other instances through
+ * The realtime hub: fans committed job events and module topic events out to live subscribers
+ * (SSE, WebSocket, long-poll claims) in this process, and — with PostgreSQL — to other instances through
  * `NOTIFY gatehouse_job_events`.
  *
- * Notifications are hints, never the record: the `job_event` rows are. A notification carries the
+ * Notifications are hints, never the record: the `job_event` and `topic_event` rows are. A notification carries the
  * events themselves when they fit in PostgreSQL's 8000-byte payload, otherwise only their ids, and
  * the receiving instance reads the rows. Notifications are sent after commit, batched every few
  * milliseconds on one connection, so they cost the claim/complete transactions nothing and keep
@@ -15,8 +15,8 @@ import type { Logger } from 'pino';
 import type { Database } from '../db/schema.js';
 import { listenToPgChannel, type PgChannelListener } from '../db/pg-listener.js';
 import { newId } from '../shared/ids.js';
-import { eventMessagesAfter, findEventMessagesByIds, latestEventId } from './job-events.repo.js';
-import type { JobEventMessage } from './model.js';
+import { latestLiveEventId, liveEventsAfter, liveEventsByIds } from '../realtime/event-log.js';
+import { isTopicMessage, type LiveMessage } from '../realtime/live-message.js';
 
 /** The PostgreSQL channel instances use to wake each other. */
 export const JOB_EVENTS_CHANNEL = 'gatehouse_job_events';
@@ -26,8 +26,11 @@ const MAX_NOTIFY_BYTES = 7500;
 /** How long events wait to be batched into one NOTIFY. */
 const NOTIFY_BATCH_MS = 5;
 
-/** Receives the events of one topic (`job:{id}` or `queue:{name}`), in commit order per job. */
-export type EventListener = (message: JobEventMessage) => void;
+/**
+ * Receives the events of one topic (`job:{id}`, `queue:{name}` or a module's `<prefix>:<id>`), in
+ * commit order per job and per module topic.
+ */
+export type EventListener = (message: LiveMessage) => void;
 /** How often a SQLite server checks for events other processes committed (the CLI). */
 const EXTERNAL_POLL_MS = 250;
 /** Events read per query when catching up with other processes' writes. */
@@ -42,7 +45,7 @@ interface WireMessage {
   /** Sending instance: it already delivered these locally. */
   from: string;
   /** Events, when they fit. */
-  events?: JobEventMessage[];
+  events?: LiveMessage[];
   /** Otherwise their ids, to be read from the database. */
   ids?: number[];
   /** Queues that may have claimable jobs. */
@@ -73,7 +76,7 @@ export class JobHub {
   /** How this instance's own notifications begin (they come back to its LISTEN connection too). */
   private readonly ownPrefix = `{"from":${JSON.stringify(this.instance)}`;
   private bridge: { db: Kysely<Database>; listener: PgChannelListener; logger: Logger } | undefined;
-  private pendingEvents: JobEventMessage[] = [];
+  private pendingEvents: LiveMessage[] = [];
   private pendingWork = new Set<string>();
   private flushTimer: NodeJS.Timeout | undefined;
   private flushing: Promise<void> = Promise.resolve();
@@ -88,7 +91,7 @@ export class JobHub {
   }
 
   /**
-   * Listens to `topic` (`job:{id}` or `queue:{name}`).
+   * Listens to `topic` (`job:{id}`, `queue:{name}` or a module's `<prefix>:<id>`).
    * @returns a function that removes the subscription.
    */
   subscribe(topic: string, listener: EventListener): () => void {
@@ -110,7 +113,7 @@ export class JobHub {
   }
 
   /** Publishes committed events here and (with the bridge) to other instances. Call after commit. */
-  publish(messages: readonly JobEventMessage[]): void {
+  publish(messages: readonly LiveMessage[]): void {
     if (!messages.length) return;
     if (this.external) {
       for (const m of messages) if (m.event.id > this.external.maxLocalId) this.external.maxLocalId = m.event.id;
@@ -147,7 +150,7 @@ export class JobHub {
 
   /**
    * SQLite: delivers events that other processes commit (the `gatehouse jobs …` CLI beside the
-   * server) by reading `job_event` every {@link EXTERNAL_POLL_MS} ms, but only after
+   * server) by reading `job_event` and `topic_event` every {@link EXTERNAL_POLL_MS} ms, but only after
    * `dataVersion()` changed (SQLite's `PRAGMA data_version` moves only on other connections'
    * commits, so a server alone never queries). `queued` state events also wake long-poll claims.
    * Each event is delivered once even when a poll reads a local event before its publish.
@@ -155,7 +158,7 @@ export class JobHub {
   async watchExternalWrites(db: Kysely<Database>, dataVersion: () => number, logger: Logger): Promise<void> {
     if (this.external) return;
     const watch: ExternalWatch = {
-      watermark: await latestEventId(db),
+      watermark: await latestLiveEventId(db),
       maxLocalId: 0,
       version: dataVersion(),
       delivered: new Set(),
@@ -183,12 +186,13 @@ export class JobHub {
     }
     watch.version = version;
     for (;;) {
-      const page = await eventMessagesAfter(db, watch.watermark, EXTERNAL_PAGE);
+      const page = await liveEventsAfter(db, watch.watermark, EXTERNAL_PAGE);
       if (!page.length) break;
       watch.watermark = page[page.length - 1]?.event.id ?? watch.watermark;
       this.deliver(page);
-      for (const m of page) if (m.event.type === 'state' && m.event.data.state === 'queued') this.deliverWork(m.event.queue);
-      if (page.length < EXTERNAL_PAGE) break;
+      for (const m of page) {
+        if (!isTopicMessage(m) && m.event.type === 'state' && m.event.data.state === 'queued') this.deliverWork(m.event.queue);
+      }
     }
   }
 
@@ -203,7 +207,7 @@ export class JobHub {
     this.bridge = undefined;
   }
 
-  private deliver(messages: readonly JobEventMessage[]): void {
+  private deliver(messages: readonly LiveMessage[]): void {
     const delivered = this.external?.delivered;
     for (const message of messages) {
       if (delivered) {
@@ -212,12 +216,16 @@ export class JobHub {
         // Oldest first (a Set keeps insertion order); a duplicate can only come within moments.
         if (delivered.size > DELIVERED_MEMORY) delivered.delete(delivered.values().next().value as number);
       }
+      if (isTopicMessage(message)) {
+        this.deliverTo(message.event.topic, message);
+        continue;
+      }
       this.deliverTo(`job:${message.event.job_id}`, message);
       this.deliverTo(`queue:${message.event.queue}`, message);
     }
   }
 
-  private deliverTo(topic: string, message: JobEventMessage): void {
+  private deliverTo(topic: string, message: LiveMessage): void {
     const set = this.topics.get(topic);
     if (!set) return;
     for (const listener of set) {
@@ -267,7 +275,7 @@ export class JobHub {
   }
 
   /** Splits into payloads under the NOTIFY limit; events too large on their own travel as ids. */
-  private encode(events: JobEventMessage[], work: string[]): string[] {
+  private encode(events: LiveMessage[], work: string[]): string[] {
     const payloads: string[] = [];
     // Room for the envelope `{"from":"<id>","events":[…],"work":[…]}` around the events.
     const envelope = Buffer.byteLength(JSON.stringify({ from: this.instance, events: [], work })) + 16;
@@ -309,7 +317,7 @@ export class JobHub {
     }
     try {
       const events = wire.events ?? [];
-      const fetched = wire.ids?.length ? await findEventMessagesByIds(db, wire.ids) : [];
+      const fetched = wire.ids?.length ? await liveEventsByIds(db, wire.ids) : [];
       this.deliver([...events, ...fetched]);
       for (const queue of wire.work ?? []) this.deliverWork(queue);
     } catch (error) {

@@ -9,7 +9,8 @@ import type { ActorContext, AuditLog } from '../audit/audit.service.js';
 import type { Principal } from '../auth/auth.service.js';
 import type { DatabaseDialect } from '../config.js';
 import type { Database, FileRow, JobRow, JobState, JobTable } from '../db/schema.js';
-import { inWriteTransaction } from '../db/transaction.js';
+import type { Executor } from '../db/executor.js';
+import { inWriteTransaction, type WriteTx } from '../db/transaction.js';
 import type { Clock } from '../shared/clock.js';
 import { AppError } from '../shared/errors.js';
 import { newId } from '../shared/ids.js';
@@ -97,6 +98,33 @@ function idempotencyConflict(key: string, at: string, existingId: string | null)
 /** Who enqueues: the acting user (the job's owner) and their permissions (undefined = operator). */
 export type Enqueuer = ActorContext;
 
+/** A validated batch on its way into the `job` table. */
+interface PreparedBatch {
+  queueName: string;
+  rows: JobTable[];
+  /** Idempotency key → the first row asking for it. */
+  firstByKey: Map<string, JobTable>;
+  /** The idempotency scope: the enqueuer's user id, `''` for the operator. */
+  scope: string;
+  nowIso: string;
+  /** The JSON-pointer prefix of item `i` in validation errors. */
+  at: (i: number) => string;
+}
+
+/** The jobs in input order, with how many were created and how many existed already. */
+function batchResult(rows: readonly JobTable[], inserted: readonly JobRow[], existing: readonly JobRow[]): { items: JobView[]; created: number; existing: number } {
+  const byId = new Map(inserted.map((r) => [r.id, r]));
+  const byKey = new Map<string, JobRow>();
+  for (const r of [...existing, ...inserted]) if (r.idempotency_key) byKey.set(r.idempotency_key, r);
+  const existingIds = new Set(existing.map((r) => r.id));
+  const items = rows.map((r) => {
+    const row = (r.idempotency_key ? byKey.get(r.idempotency_key) : undefined) ?? byId.get(r.id);
+    if (!row) throw new Error(`job ${r.id} vanished during enqueue`);
+    return toJobView(row);
+  });
+  return { items, created: inserted.length, existing: items.filter((j) => existingIds.has(j.id)).length };
+}
+
 /** Dependencies of {@link JobService}. */
 export interface JobServiceOptions {
   db: Kysely<Database>;
@@ -140,15 +168,47 @@ export class JobService {
    *   `idempotency_conflict` (409) when a key is repeated with a different body.
    */
   async enqueueBatch(queueName: string, inputs: readonly EnqueueInput[], by: Enqueuer): Promise<{ items: JobView[]; created: number; existing: number }> {
-    const { db, dialect, clock, hub } = this.options;
+    const { db, dialect, hub } = this.options;
+    await this.assertMayEnqueue(db, queueName, by);
+    const batch = this.prepareBatch(queueName, inputs, by);
+    await this.assertFilesVisible(batch.rows, by, db);
+    const { inserted, existing } = await inWriteTransaction(db, dialect, (tx) => this.insertBatch(tx, batch));
+    if (inserted.some((r) => r.run_after <= batch.nowIso)) hub.announceWork(queueName);
+    return batchResult(batch.rows, inserted, existing);
+  }
+
+  /**
+   * Enqueues jobs inside the caller's write transaction (`inWriteTransaction`, or a job hook's
+   * `tx`), so a domain row and the jobs that work on it commit together or not at all: what a
+   * feature module uses to spawn work (a submission's evaluations, a campaign's runs). Every read
+   * goes through `tx.db`. Workers waiting on the queue are woken once `tx` commits.
+   * Same rules as {@link enqueueBatch}: idempotency keys per (queue, enqueuer), at most 1000 items.
+   * @param by the enqueuer; `permissions: null` is the platform itself (no permission checks).
+   * @returns the jobs in input order (existing ones for repeated idempotency keys).
+   * @throws as {@link enqueueBatch}; the caller's transaction should then roll back.
+   */
+  async enqueueIn(tx: WriteTx, queueName: string, inputs: readonly EnqueueInput[], by: Enqueuer): Promise<JobView[]> {
+    await this.assertMayEnqueue(tx.db, queueName, by);
+    const batch = this.prepareBatch(queueName, inputs, by);
+    await this.assertFilesVisible(batch.rows, by, tx.db);
+    const { inserted, existing } = await this.insertBatch(tx, batch);
+    if (inserted.some((r) => r.run_after <= batch.nowIso)) tx.afterCommit(() => this.options.hub.announceWork(queueName));
+    return batchResult(batch.rows, inserted, existing).items;
+  }
+
+  /** @throws AppError `not_found` (no such queue), `forbidden` (the queue's enqueue permission is missing). */
+  private async assertMayEnqueue(db: Executor, queueName: string, by: Enqueuer): Promise<void> {
     const queue = await findQueue(db, queueName);
     if (!queue) throw new AppError('not_found', `There is no queue named "${queueName}".`);
     if (by.permissions && !allows(by.permissions, queue.enqueue_permission)) {
       throw new AppError('forbidden', `Enqueueing in "${queueName}" needs the ${queue.enqueue_permission} permission.`);
     }
-    const now = clock.now();
-    const nowIso = now.toISOString();
-    const scope = by.actorId ?? '';
+  }
+
+  /** Validates the inputs into rows and resolves idempotency keys repeated within the batch. */
+  private prepareBatch(queueName: string, inputs: readonly EnqueueInput[], by: Enqueuer): PreparedBatch {
+    if (inputs.length > 1000) throw new AppError('validation_failed', 'At most 1000 jobs per batch.', { errors: [{ field: '/jobs', message: 'more than 1000 items' }] });
+    const now = this.options.clock.now();
     const at = (i: number) => (inputs.length > 1 ? `/jobs/${i}` : '');
     const rows = inputs.map((input, i) => this.toRow(queueName, input, by, now, at(i)));
     // The first item with a key wins; later ones in the same batch resolve to it if they ask the same.
@@ -159,42 +219,28 @@ export class JobService {
       if (!first) firstByKey.set(row.idempotency_key, row);
       else if (!sameJobRequest(first, row)) throw idempotencyConflict(row.idempotency_key, at(i), null);
     });
-    await this.assertFilesVisible(rows, by);
+    return { queueName, rows, firstByKey, scope: by.actorId ?? '', nowIso: now.toISOString(), at };
+  }
 
-    const { inserted, existing } = await inWriteTransaction(db, dialect, async (tx) => {
-      const unique = rows.filter((r) => !r.idempotency_key || firstByKey.get(r.idempotency_key) === r);
-      const insertedRows: JobRow[] = [];
-      // Chunks keep every statement under SQLite's and PostgreSQL's bound-parameter limits.
-      for (let i = 0; i < unique.length; i += 500) insertedRows.push(...(await insertJobs(tx.db, unique.slice(i, i + 500))));
-      const insertedKeys = new Set(insertedRows.map((r) => r.idempotency_key));
-      const missingKeys = [...firstByKey.keys()].filter((k) => !insertedKeys.has(k));
-      const existingRows = await findJobsByIdempotencyKeys(tx.db, queueName, scope, missingKeys);
-      for (const row of existingRows) {
-        const asked = row.idempotency_key ? firstByKey.get(row.idempotency_key) : undefined;
-        // Throwing rolls the whole batch back: all or nothing.
-        if (asked && !sameJobRequest(row, asked)) throw idempotencyConflict(asked.idempotency_key ?? '', at(rows.indexOf(asked)), row.id);
-      }
-      for (let i = 0; i < insertedRows.length; i += 500) {
-        await appendEvents(tx, hub, insertedRows.slice(i, i + 500).map((row) => stateEvent(row, null)), nowIso);
-      }
-      return { inserted: insertedRows, existing: existingRows };
-    });
-    if (inserted.some((r) => r.run_after <= nowIso)) hub.announceWork(queueName);
-
-    const byId = new Map(inserted.map((r) => [r.id, r]));
-    const byKey = new Map<string, JobRow>();
-    for (const r of [...existing, ...inserted]) if (r.idempotency_key) byKey.set(r.idempotency_key, r);
-    const existingIds = new Set(existing.map((r) => r.id));
-    const items = rows.map((r) => {
-      const row = (r.idempotency_key ? byKey.get(r.idempotency_key) : undefined) ?? byId.get(r.id);
-      if (!row) throw new Error(`job ${r.id} vanished during enqueue`);
-      return toJobView(row);
-    });
-    return {
-      items,
-      created: inserted.length,
-      existing: items.filter((j) => existingIds.has(j.id)).length,
-    };
+  /** Inserts a prepared batch in `tx` and finds the existing jobs of repeated keys; appends the `queued` events. */
+  private async insertBatch(tx: WriteTx, batch: PreparedBatch): Promise<{ inserted: JobRow[]; existing: JobRow[] }> {
+    const { queueName, rows, firstByKey, scope, nowIso, at } = batch;
+    const unique = rows.filter((r) => !r.idempotency_key || firstByKey.get(r.idempotency_key) === r);
+    const inserted: JobRow[] = [];
+    // Chunks keep every statement under SQLite's and PostgreSQL's bound-parameter limits.
+    for (let i = 0; i < unique.length; i += 500) inserted.push(...(await insertJobs(tx.db, unique.slice(i, i + 500))));
+    const insertedKeys = new Set(inserted.map((r) => r.idempotency_key));
+    const missingKeys = [...firstByKey.keys()].filter((k) => !insertedKeys.has(k));
+    const existing = await findJobsByIdempotencyKeys(tx.db, queueName, scope, missingKeys);
+    for (const row of existing) {
+      const asked = row.idempotency_key ? firstByKey.get(row.idempotency_key) : undefined;
+      // Throwing rolls the whole batch back: all or nothing.
+      if (asked && !sameJobRequest(row, asked)) throw idempotencyConflict(asked.idempotency_key ?? '', at(rows.indexOf(asked)), row.id);
+    }
+    for (let i = 0; i < inserted.length; i += 500) {
+      await appendEvents(tx, this.options.hub, inserted.slice(i, i + 500).map((row) => stateEvent(row, null)), nowIso);
+    }
+    return { inserted, existing };
   }
 
   /**
@@ -470,10 +516,10 @@ export class JobService {
   }
 
   /** Input files must exist and be the enqueuer's own (or any, with `files:manage`). */
-  private async assertFilesVisible(rows: JobTable[], by: Enqueuer): Promise<void> {
+  private async assertFilesVisible(rows: JobTable[], by: Enqueuer, db: Executor): Promise<void> {
     const ids = [...new Set(rows.flatMap((r) => JSON.parse(r.input_files) as string[]))];
     if (!ids.length) return;
-    const found = new Map((await findFilesByIds(this.options.db, ids)).map((f) => [f.id, f]));
+    const found = new Map((await findFilesByIds(db, ids)).map((f) => [f.id, f]));
     const mayReadAll = !by.permissions || allows(by.permissions, 'files:manage');
     const bad = ids.filter((id) => {
       const file = found.get(id);

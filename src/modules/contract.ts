@@ -19,6 +19,7 @@ import type { Gatehouse } from '../container.js';
 import type { MigrationTypes } from '../db/migrations/types.js';
 import type { FileAccessRule } from '../files/files.service.js';
 import type { JobHook } from '../jobs/job-hooks.js';
+import type { ModuleTopic } from '../realtime/topic-access.js';
 import type { EventRoute } from '../notify/events.js';
 import type { TaskResult } from '../scheduler/scheduler.service.js';
 import type { ErrorDefinition } from '../shared/errors.js';
@@ -154,12 +155,19 @@ export interface GatehouseModule<Services = unknown, Settings = unknown> {
   builtinWorkers?(settings: Settings): readonly BuiltinWorker[];
   /** Scheduled tasks (see {@link ModuleTask}). */
   tasks?(services: Services): readonly ModuleTask[];
+  /**
+   * Live topic families the module owns (`<prefix>:<id>`), with who may watch them; publish on them
+   * with `gatehouse.topics.publish(tx, topic, type, data)` (see {@link ModuleTopic}).
+   */
+  topics?(services: Services): readonly ModuleTopic[];
   /** Who may read files the module owns (beyond their uploader and `files:manage`); see {@link FileAccessRule}. */
   fileAccess?(services: Services): readonly FileAccessRule[];
 }
 
 /** Any module, as lists hold them (a module's own types stay inside its folder). */
 export type AnyModule = GatehouseModule<unknown, unknown>;
+
+export type { ModuleTopic };
 
 /** Type helper: declares a module with its types inferred. */
 export function defineModule<Services, Settings = undefined>(module: GatehouseModule<Services, Settings>): GatehouseModule<Services, Settings> {

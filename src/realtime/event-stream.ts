@@ -5,32 +5,35 @@
  *
  * Hand-over (replay → live): subscribe to the hub first and buffer what arrives, replay the
  * table, then flush the buffer. An event committed before the subscription is in the table; one
- * committed after it reaches the buffer; one in both is recognised by its per-job `seq` (each job's
- * events are committed and published in `seq` order, so "seq ≤ the last seq sent for that job"
- * means "already sent"). Job topics are replayed one job at a time, which makes them exact;
- * queue topics are replayed by global id, best-effort across jobs as docs/jobs.md says (two
- * jobs committing at once may be reordered).
+ * committed after it reaches the buffer; one in both is recognised by its per-job (or per module
+ * topic) `seq` (each job's and each module topic's events are committed and published in `seq`
+ * order, so "seq ≤ the last seq sent for that job" means "already sent"). Job topics and module
+ * topics are replayed together in global id order, exact per topic (each one's events get ids in
+ * `seq` order); queue topics are replayed by global id afterwards, best-effort across jobs as
+ * docs/jobs.md says (two jobs committing at once may be reordered).
  */
 import type { Logger } from 'pino';
 import type { Principal } from '../auth/auth.service.js';
 import type { Executor } from '../db/executor.js';
 import type { JobHub } from '../jobs/job-hub.js';
 import { replayEvents } from '../jobs/job-events.repo.js';
-import type { JobEventMessage, JobEventView } from '../jobs/model.js';
 import { AppError } from '../shared/errors.js';
-import { type AuthorizedTopic, parseTopics, TopicAccess } from './topic-access.js';
+import { mergePages } from './event-log.js';
+import { isTopicMessage, type LiveEventView, type LiveMessage, orderingKey } from './live-message.js';
+import { type AuthorizedTopic, liveTopicKey, type ModuleTopic, parseTopics, TopicAccess } from './topic-access.js';
+import { replayTopicEvents } from './topic-events.repo.js';
 
 /** Rows read per replay query. */
 const REPLAY_PAGE = 500;
 /** Live events held while a replay runs; past this the client is too slow and is disconnected. */
 const MAX_BUFFERED_EVENTS = 20_000;
-/** Jobs whose last sent `seq` a subscription remembers (oldest forgotten first). */
+/** Jobs and module topics whose last sent `seq` a subscription remembers (oldest forgotten first). */
 const MAX_TRACKED_JOBS = 10_000;
 
 /** Where a subscription delivers: one SSE response or one WebSocket. */
 export interface EventSink {
-  /** Sends one event. Must not throw. */
-  send(event: JobEventView): void;
+  /** Sends one event (a job's or a module topic's). Must not throw. */
+  send(event: LiveEventView): void;
   /** Resolves true when the connection can take more, false once it is closed (replay pacing). */
   drained(): Promise<boolean>;
   /** Drops the connection: the client fell too far behind (it resumes with its last event id). */
@@ -43,10 +46,10 @@ export interface EventSink {
  */
 export class EventSubscription {
   private readonly topics = new Map<string, { granted: AuthorizedTopic; unsubscribe: () => void }>();
-  /** job id → last `seq` sent, in least-recently-updated order. */
+  /** Ordering key (`job:{id}` or a module topic) → last `seq` sent, in least-recently-updated order. */
   private readonly lastSeq = new Map<string, number>();
   /** Live events held during a replay; null when delivering directly. */
-  private buffer: JobEventMessage[] | null = null;
+  private buffer: LiveMessage[] | null = null;
   /** Serialises `add` calls so replays never overlap. */
   private queue: Promise<unknown> = Promise.resolve();
   private closed = false;
@@ -109,17 +112,29 @@ export class EventSubscription {
     try {
       const jobs = added.flatMap((g) => (g.topic.kind === 'job' ? [g.topic.id] : []));
       const queues = added.flatMap((g) => (g.topic.kind === 'queue' ? [g] : []));
-      for (const jobId of jobs) {
-        if (!(await this.replay({ jobIds: [jobId], queues: [], afterId, limit: REPLAY_PAGE }))) break;
-      }
+      const moduleTopics = added.flatMap((g) => (g.topic.kind === 'module' ? [g.key] : []));
+      // Jobs and module topics together, in global id order: the client's last id only grows, so
+      // a connection dropped mid-replay resumes without a gap.
+      const exact = async (after: number) => {
+        const [jobEvents, topicEvents] = await Promise.all([
+          replayEvents(this.db, { jobIds: jobs, queues: [], afterId: after, limit: REPLAY_PAGE }),
+          replayTopicEvents(this.db, moduleTopics, after, REPLAY_PAGE),
+        ]);
+        return mergePages([jobEvents, topicEvents], REPLAY_PAGE);
+      };
+      let open = jobs.length || moduleTopics.length ? await this.replay(afterId, exact) : true;
       // Every queue topic of one subscription shares its owner filter (jobs:manage is global).
       const byOwner = new Map<string | null, string[]>();
       for (const g of queues) {
         if (g.topic.kind !== 'queue') continue;
         byOwner.set(g.ownerId, [...(byOwner.get(g.ownerId) ?? []), g.topic.name]);
       }
-      for (const [ownerId, names] of byOwner) {
-        if (!(await this.replay({ jobIds: [], queues: names, afterId, limit: REPLAY_PAGE, queueOwnerId: ownerId }))) break;
+      for (const [ownerId, names] of open ? byOwner : []) {
+        const page = async (after: number) => {
+          const messages = await replayEvents(this.db, { jobIds: [], queues: names, afterId: after, limit: REPLAY_PAGE, queueOwnerId: ownerId });
+          return { messages, more: messages.length >= REPLAY_PAGE };
+        };
+        if (!(open = await this.replay(afterId, page))) break;
       }
     } finally {
       const held = this.buffer ?? [];
@@ -129,20 +144,23 @@ export class EventSubscription {
     return added.map((g) => g.key);
   }
 
-  /** Replays one query page by page. @returns false when the connection closed meanwhile. */
-  private async replay(query: Parameters<typeof replayEvents>[1]): Promise<boolean> {
-    let cursor = query.afterId;
+  /**
+   * Replays one query page by page (`page(after)` reads events with a larger global id, in id
+   * order, and says whether more may follow). @returns false when the connection closed meanwhile.
+   */
+  private async replay(afterId: number, page: (after: number) => Promise<{ messages: LiveMessage[]; more: boolean }>): Promise<boolean> {
+    let cursor = afterId;
     for (;;) {
       if (this.closed) return false;
-      const page = await replayEvents(this.db, { ...query, afterId: cursor });
-      for (const message of page) this.deliver(message);
-      if (page.length < query.limit) return !this.closed;
-      cursor = page[page.length - 1]!.event.id;
+      const { messages, more } = await page(cursor);
+      for (const message of messages) this.deliver(message);
+      if (!more || !messages.length) return !this.closed;
+      cursor = messages[messages.length - 1]!.event.id;
       if (!(await this.sink.drained())) return false;
     }
   }
 
-  private onLive(message: JobEventMessage): void {
+  private onLive(message: LiveMessage): void {
     if (this.closed) return;
     if (this.buffer) {
       if (this.buffer.length >= MAX_BUFFERED_EVENTS) {
@@ -156,18 +174,20 @@ export class EventSubscription {
   }
 
   /** Sends `message` when a current topic admits it and it was not sent before. */
-  private deliver(message: JobEventMessage): void {
+  private deliver(message: LiveMessage): void {
     if (this.closed || !this.admits(message)) return;
     const { event } = message;
-    const last = this.lastSeq.get(event.job_id);
+    const key = orderingKey(event);
+    const last = this.lastSeq.get(key);
     if (last !== undefined && event.seq <= last) return;
-    this.lastSeq.delete(event.job_id);
-    this.lastSeq.set(event.job_id, event.seq);
+    this.lastSeq.delete(key);
+    this.lastSeq.set(key, event.seq);
     if (this.lastSeq.size > MAX_TRACKED_JOBS) this.lastSeq.delete(this.lastSeq.keys().next().value!);
     this.sink.send(event);
   }
 
-  private admits(message: JobEventMessage): boolean {
+  private admits(message: LiveMessage): boolean {
+    if (isTopicMessage(message)) return this.topics.has(message.event.topic);
     if (this.topics.has(`job:${message.event.job_id}`)) return true;
     const queue = this.topics.get(`queue:${message.event.queue}`);
     if (!queue) return false;
@@ -288,6 +308,19 @@ export class LiveEvents {
     this.access = new TopicAccess(options.db);
   }
 
+  /**
+   * Registers feature modules' topic families, so streams accept and authorise `<prefix>:<id>`.
+   * @throws Error for a malformed or duplicate prefix.
+   */
+  addModuleTopics(topics: readonly ModuleTopic[]): void {
+    this.access.addModuleTopics(topics);
+  }
+
+  /** True when a module declared the topic family `prefix`. */
+  hasModuleTopic(prefix: string): boolean {
+    return this.access.hasModulePrefix(prefix);
+  }
+
   /** Open connections (SSE streams and WebSockets). */
   get connectionCount(): number {
     return this.connections.size;
@@ -302,11 +335,11 @@ export class LiveEvents {
    * Parses and authorises topic strings for `principal`, all or nothing.
    * @param alreadyHeld topics the connection holds already (they count against `maxTopics`).
    * @throws AppError `validation_failed` (400: malformed, none, or too many), `not_found` (404:
-   *   unknown job or queue), `forbidden` (403).
+   *   unknown job, queue or module object), `forbidden` (403).
    */
   async authorize(principal: Principal, texts: readonly string[], alreadyHeld: readonly string[] = []): Promise<AuthorizedTopic[]> {
-    const topics = parseTopics(texts, this.maxTopics);
-    const fresh = new Set([...topics.map((t) => (t.kind === 'job' ? `job:${t.id}` : `queue:${t.name}`)), ...alreadyHeld]);
+    const topics = parseTopics(texts, this.maxTopics, this.access.modulePrefixes);
+    const fresh = new Set([...topics.map(liveTopicKey), ...alreadyHeld]);
     if (fresh.size > this.maxTopics) {
       throw new AppError('validation_failed', `At most ${this.maxTopics} topics per connection.`, {
         errors: [{ field: 'topics', message: `more than ${this.maxTopics} topics` }],

@@ -13,7 +13,7 @@ import { requirePrincipal } from '../http/authenticate.js';
 import { type ProblemDocument, problemFor } from '../http/problem.js';
 import { AUTHENTICATED, problemResponses } from '../http/schemas.js';
 import { AppError } from '../shared/errors.js';
-import type { JobEventView } from '../jobs/model.js';
+import { isTopicEvent, type LiveEventView } from './live-message.js';
 import { type LiveEvents, parseEventId } from './event-stream.js';
 
 /** Options for {@link eventsRoutes}. */
@@ -29,8 +29,9 @@ const SSE_RESUME_BYTES = 256 * 1024;
 export const SSE_RETRY_MS = 2000;
 
 /** One SSE message: `id`, `event: job.<type>`, `data` (the event JSON, one line). */
-export function formatSseEvent(event: JobEventView): string {
-  return `id: ${event.id}\nevent: job.${event.type}\ndata: ${JSON.stringify(event)}\n\n`;
+export function formatSseEvent(event: LiveEventView): string {
+  const name = isTopicEvent(event) ? event.type : `job.${event.type}`;
+  return `id: ${event.id}\nevent: ${name}\ndata: ${JSON.stringify(event)}\n\n`;
 }
 
 /** The `detail` of the problem a stream ends with when its credential is revoked. */
