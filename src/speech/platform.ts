@@ -20,6 +20,8 @@ export interface SpeechPlatform {
 export function speechPlatform(gatehouse: Gatehouse): SpeechPlatform {
   return {
     enqueueIn: (tx, queue, inputs, by) => gatehouse.jobs.enqueueIn(tx, queue, inputs, by),
-    publish: (tx, topic, type, data) => gatehouse.topics.publish(tx, topic, type, data),
+    publish: async (tx, topic, type, data) => {
+      await gatehouse.topics.publish(tx, topic, type, data);
+    },
   };
 }
