@@ -31,6 +31,14 @@ function readPayload(value: unknown): AnalysisPayload {
   return p as AnalysisPayload;
 }
 
+/**
+ * Most pauses listed in a result (`pause_count` and the pause statistics still count every one),
+ * and the longest transcript kept, in characters: a job's result must stay under
+ * JOB_PAYLOAD_MAX_BYTES (64 KiB by default) even for a 10-minute recording.
+ */
+export const MAX_LISTED_PAUSES = 400;
+export const MAX_TRANSCRIPT_CHARS = 16_000;
+
 /** Lets timers (the SDK's heartbeats) run between CPU-bound stages. */
 const yieldToTimers = () => new Promise<void>((resolve) => setImmediate(resolve));
 
@@ -60,9 +68,12 @@ const analyse: JobHandler = async (job, ctx) => {
     await yieldToTimers();
     const transcript = await transcribe(audio.samples, audio.rate, { speechS: analysis.metrics.speech_s, durationS: analysis.metrics.duration_s, signal: ctx.signal });
     await ctx.progress(1, 'done');
+    if (transcript.transcript && transcript.transcript.length > MAX_TRANSCRIPT_CHARS) {
+      transcript.transcript = transcript.transcript.slice(0, transcript.transcript.lastIndexOf(' ', MAX_TRANSCRIPT_CHARS));
+    }
     return {
       metrics: analysis.metrics,
-      pauses: analysis.pauses,
+      pauses: analysis.pauses.slice(0, MAX_LISTED_PAUSES),
       syllable_count: analysis.syllables.length,
       threshold_dbfs: analysis.threshold_dbfs,
       decoder: audio.decoder,

@@ -487,7 +487,7 @@ export class SpeechService {
           updated_at: at,
           finished_at: at,
         });
-        if (settled) await this.options.platform.publish(tx, topic, 'speech-session.done', { session: toSessionView(settled) });
+        if (settled) await this.options.platform.publish(tx, topic, 'speech-session.done', reportEvent(toSessionView(settled)));
         return;
       }
       const settled = await this.settle(tx, session.id, { state: 'failed', report: null, score: null, error: `The analysis returned a malformed result: ${result}`, updated_at: at, finished_at: at });
@@ -543,6 +543,20 @@ export class SpeechService {
     }
     return row;
   }
+}
+
+/** Largest serialised `speech-session.done` event data kept whole (topic events may hold 64 KiB). */
+const MAX_EVENT_CHARS = 60_000;
+
+/**
+ * The data of `speech-session.done`: `{session}`, the full report; when that is too large for a live
+ * event (a long transcript and hundreds of pauses), the report without `pauses` and `transcript`
+ * and `truncated: true` (GET the session for the rest).
+ */
+export function reportEvent(view: SessionView): Record<string, unknown> {
+  if (JSON.stringify(view).length <= MAX_EVENT_CHARS) return { session: view };
+  const { transcript: _transcript, ...rest } = view;
+  return { session: { ...rest, pauses: [] }, truncated: true };
 }
 
 /** A job result as {@link AnalysisResult}, or a sentence saying what is wrong with it. */

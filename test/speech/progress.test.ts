@@ -64,3 +64,22 @@ describe('monthly progress', () => {
     expect(report.highlights).toEqual(['No analysed sessions in the last 2 months: record an answer to start tracking your progress.']);
   });
 });
+
+describe('the final live event', () => {
+  it('carries the whole report, or, past 60 000 characters, the report without pauses and transcript', async () => {
+    const { reportEvent } = await import('../../src/speech/speech.service.js');
+    const view = {
+      id: 's', owner_id: 'u', question_id: null, state: 'done' as const, job_id: 'j', format: 'wav', duration_s: 600, audio_url: '/a',
+      created_at: 't', updated_at: 't', finished_at: 't', score: 50, error: null, metrics: null, feedback: ['ok'],
+      pauses: [{ start_s: 1, end_s: 2 }], transcript: 'hello',
+    };
+    expect(reportEvent(view)).toEqual({ session: view });
+    const big = { ...view, pauses: Array.from({ length: 400 }, (_, i) => ({ start_s: i, end_s: i + 0.5 })), transcript: 'word '.repeat(10_000) };
+    const data = reportEvent(big) as { session: Record<string, unknown>; truncated: boolean };
+    expect(data.truncated).toBe(true);
+    expect(data.session.pauses).toEqual([]);
+    expect(data.session).not.toHaveProperty('transcript');
+    expect(data.session.feedback).toEqual(['ok']);
+    expect(JSON.stringify(data).length).toBeLessThan(60_000);
+  });
+});

@@ -79,7 +79,6 @@ describe.each(dialects)('speech module on %s', (dialect) => {
     // Transcription (PocketSphinx, about real time) is tested on its own in analysis.test.ts;
     // the worker threads copy this environment when they start.
     process.env.SPEECH_TRANSCRIBE = 'off';
-    await ctx.gatehouse.builtinWorkers.start(base);
   }, 120_000);
   afterAll(async () => {
     await ctx?.gatehouse.builtinWorkers.stop();
@@ -111,6 +110,13 @@ describe.each(dialects)('speech module on %s', (dialect) => {
     }
   }
 
+  it('creates its queue at start-up when it is missing', async () => {
+    const entry = ctx.gatehouse.modules.find((m) => m.module.name === 'speech')!;
+    await entry.module.start?.(entry.services);
+    const res = await call(ctx, 'GET', '/api/v1/queues/speech', admin);
+    expect(res.statusCode, res.body).toBe(200);
+  });
+
   it('questions: managers create, change and delete them; every user lists them, by category', async () => {
     const body = { text: 'Describe your favourite place', category: 'personal', difficulty: 2, expected_seconds: 60 };
     expect((await call(ctx, 'POST', '/api/v1/speech/questions', user, body)).statusCode).toBe(403);
@@ -129,7 +135,21 @@ describe.each(dialects)('speech module on %s', (dialect) => {
     expect((await call(ctx, 'GET', `/api/v1/speech/questions/${temporary.id}`, user)).statusCode).toBe(404);
   });
 
+  it('a cancelled analysis fails its session, in the transaction that records the cancel, and says so on the topic', async () => {
+    // No worker runs yet: the job waits in the queue until an admin cancels it.
+    const created = (await upload(user, SIGNALS.tones!.bytes)).json as unknown as SessionJson;
+    expect((await call(ctx, 'POST', `/api/v1/jobs/${created.job_id}/cancel`, admin)).statusCode).toBe(200);
+    const failed = await session(created.id);
+    expect(failed).toMatchObject({ state: 'failed', metrics: null, score: null, error: 'The analysis job ended cancelled.' });
+    const sse = await SseClient.open(`${base}/api/v1/events?topics=speech-session:${created.id}&last_event_id=0`, user);
+    await until(() => sse.messages.some((m) => m.event === 'speech-session.failed'), 10_000, 'the failed event');
+    expect(sse.messages.filter((m) => m.event?.startsWith('speech-session.')).map((m) => m.event)).toEqual(['speech-session.created', 'speech-session.failed']);
+    await sse.close();
+  });
+
   it('end to end: upload, the built-in worker analyses, the report is done with the right numbers, and SSE and WebSocket subscribers get the final event', async () => {
+    await ctx.gatehouse.builtinWorkers.start(base);
+    expect(ctx.gatehouse.builtinWorkers.names).toEqual(['speech-analysis']);
     const question = (await call(ctx, 'POST', '/api/v1/speech/questions', admin, { text: 'Count to three', expected_seconds: 5 })).json<{ id: string }>();
     const ws = await WsClient.connect(`${base.replace('http', 'ws')}/api/v1/ws`, user);
     const res = await upload(user, SIGNALS.tones!.bytes, { questionId: question.id });
@@ -140,6 +160,9 @@ describe.each(dialects)('speech module on %s', (dialect) => {
     // Replayed from the start (last_event_id=0), so nothing is missed however fast the worker is.
     const sse = await SseClient.open(`${base}/api/v1/events?topics=speech-session:${created.id},job:${created.job_id}&last_event_id=0`, user);
     expect(sse.status, sse.body).toBe(200);
+    // Only the owner (and speech:manage) may follow the session.
+    const stranger = await SseClient.open(`${base}/api/v1/events?topics=speech-session:${created.id}`, other);
+    expect(stranger.status).toBe(404);
     await until(() => sse.messages.some((m) => m.event === 'speech-session.done'), 60_000, 'the final SSE event');
     const final = JSON.parse(sse.messages.find((m) => m.event === 'speech-session.done')!.data!) as { topic: string; type: string; data: { session: SessionJson } };
     expect(final.topic).toBe(`speech-session:${created.id}`);
