@@ -28,7 +28,7 @@ describe.each(dialects)('built-in workers on %s', (dialect) => {
   let user: Headers;
 
   beforeAll(async () => {
-    ctx = await createTestContext(dialect, { env: { ...JOBS_ENV, BUILTIN_WORKER_THREADS: '2' }, modules: [...MODULES, tallyModule] });
+    ctx = await createTestContext(dialect, { env: { ...JOBS_ENV, BUILTIN_WORKER_THREADS: '2', BUILTIN_WORKERS: 'tally' }, modules: [...MODULES, tallyModule] });
     const base = await listen(ctx);
     user = (await makePrincipals(ctx, { role: 'user' })).jwt;
     await ctx.gatehouse.builtinWorkers.start(base);
