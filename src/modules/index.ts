@@ -8,6 +8,4 @@ import { speechModule } from '../speech/index.js';
 import type { AnyModule } from './contract.js';
 
 /** The feature modules shipped with Gatehouse. */
-export const MODULES: readonly AnyModule[] = [
-  speechModule as unknown as AnyModule,
-];
+export const MODULES: readonly AnyModule[] = [speechModule];
