@@ -15,7 +15,7 @@ import { makePrincipals } from '../access/access-fixtures.js';
 import { dialects } from '../helpers/dialects.js';
 import { createTestContext, type TestContext } from '../helpers/harness.js';
 import { expectProblemResult, get, listen, readResult, type FetchResult } from '../files/files-helpers.js';
-import { call, type Headers, JOBS_ENV } from '../jobs/job-fixtures.js';
+import { call, claim, type Headers, JOBS_ENV, makeCast, workerCall } from '../jobs/job-fixtures.js';
 import { SseClient, until, WsClient } from '../realtime/fixtures.js';
 
 const SCOPES = ['account:self', 'speech:use', 'files:read', 'files:write', 'events:read'];
@@ -145,6 +145,26 @@ describe.each(dialects)('speech module on %s', (dialect) => {
     await until(() => sse.messages.some((m) => m.event === 'speech-session.failed'), 10_000, 'the failed event');
     expect(sse.messages.filter((m) => m.event?.startsWith('speech-session.')).map((m) => m.event)).toEqual(['speech-session.created', 'speech-session.failed']);
     await sse.close();
+  });
+
+  it('a worker returning a malformed result fails the session, naming what was wrong; an analysis that fails says why', async () => {
+    // Still no built-in worker: a hand-driven worker claims the jobs.
+    const worker = (await (await makeCast(ctx)).newWorker('hand')).headers;
+    const created = (await upload(user, SIGNALS.tones!.bytes)).json as unknown as SessionJson;
+    const claimed = await claim(ctx, worker, { queues: ['speech'], wait_s: 0 });
+    expect(claimed.statusCode, claimed.body).toBe(200);
+    const { job, attempt } = claimed.json<{ job: { id: string; kind: string; input_files: string[] }; attempt: number }>();
+    expect(job).toMatchObject({ id: created.job_id, kind: 'speech-analysis' });
+    const done = await workerCall(ctx, worker, job.id, 'complete', { attempt, result: { metrics: { duration_s: 'long' } } });
+    expect(done.statusCode, done.body).toBe(200);
+    expect(await session(created.id)).toMatchObject({ state: 'failed', error: 'The analysis returned a malformed result: metrics.duration_s is not a number' });
+
+    const second = (await upload(user, SIGNALS.tones!.bytes)).json as unknown as SessionJson;
+    const next = (await claim(ctx, worker, { queues: ['speech'], wait_s: 0 })).json<{ job: { id: string }; attempt: number }>();
+    expect(next.job.id).toBe(second.job_id);
+    const failed = await workerCall(ctx, worker, second.job_id, 'fail', { attempt: next.attempt, error: { message: 'ffmpeg could not decode the file' }, retryable: false });
+    expect(failed.statusCode, failed.body).toBe(200);
+    expect(await session(second.id)).toMatchObject({ state: 'failed', error: 'ffmpeg could not decode the file' });
   });
 
   it('end to end: upload, the built-in worker analyses, the report is done with the right numbers, and SSE and WebSocket subscribers get the final event', async () => {
