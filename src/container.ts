@@ -298,7 +298,8 @@ export async function createGatehouse(config: Config, overrides: GatehouseOverri
       clock,
       logger: logger.child({ component: 'scheduler' }),
       schedules: config.scheduler.schedules,
-      tasks: builtInTasks({ db, config, outbox, mails, changes, audit, appName: APP_NAME }),
+      // `topics` is built further down; the task only runs once the scheduler starts.
+      tasks: builtInTasks({ db, config, outbox, mails, changes, audit, appName: APP_NAME, pruneTopicEvents: (before) => topics.prune(before) }),
     });
     const queues = new QueueService({ db, clock, audit, hub });
     const jobHooks = new JobHooks();
@@ -341,6 +342,7 @@ export async function createGatehouse(config: Config, overrides: GatehouseOverri
       checkCredential: (principal) => auth.credentialStillValid(principal),
       logger: logger.child({ component: 'live-events' }),
     });
+    const topics = new TopicEvents({ db, dialect: database.dialect, clock, hub, live });
     // Streams opened with a credential that is revoked here, or on another instance, are closed.
     changes.observe((kind, id) => live.credentialChanged(kind, id));
     // SQLite: the CLI revokes credentials from its own process; data_version shows its commits.
@@ -376,7 +378,7 @@ export async function createGatehouse(config: Config, overrides: GatehouseOverri
       files,
       hub,
       live,
-      topics: new TopicEvents({ db, dialect: database.dialect, clock, hub, live }),
+      topics,
       queues,
       jobs,
       workerProtocol,

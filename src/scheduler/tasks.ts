@@ -56,6 +56,8 @@ export interface BuiltInTaskDeps {
   changes: AuthChanges;
   audit: AuditLog;
   appName: string;
+  /** Deletes feature modules' live topic events created before a time (`TopicEvents.prune`). @returns how many. */
+  pruneTopicEvents(before: Date): Promise<number>;
 }
 
 /** The built-in tasks, in the order `schedule list` shows them. */
@@ -117,15 +119,16 @@ export function builtInTasks(deps: BuiltInTaskDeps): SchedulerTask[] {
     },
     {
       name: 'prune-jobs',
-      description: 'Delete jobs that finished more than JOB_RETENTION_DAYS ago, with their events (0 keeps them forever).',
+      description: 'Delete jobs that finished more than JOB_RETENTION_DAYS ago, with their events, and module topic events as old (0 keeps them forever).',
       async run(now) {
         const days = config.jobs.retentionDays;
-        if (days === 0) return { detail: { jobs_deleted: 0, retention_days: 0 } };
-        const before = addSeconds(now, -days * DAY_SECONDS).toISOString();
+        if (days === 0) return { detail: { jobs_deleted: 0, topic_events_deleted: 0, retention_days: 0 } };
+        const before = addSeconds(now, -days * DAY_SECONDS);
         let deleted = 0;
         // Batches keep each delete (and its cascade over job_event) short.
-        for (let n = JOB_PRUNE_BATCH; n === JOB_PRUNE_BATCH; deleted += n) n = await deleteFinishedJobs(db, before, JOB_PRUNE_BATCH);
-        return { detail: { jobs_deleted: deleted, retention_days: days } };
+        for (let n = JOB_PRUNE_BATCH; n === JOB_PRUNE_BATCH; deleted += n) n = await deleteFinishedJobs(db, before.toISOString(), JOB_PRUNE_BATCH);
+        const topicEvents = await deps.pruneTopicEvents(before);
+        return { detail: { jobs_deleted: deleted, topic_events_deleted: topicEvents, retention_days: days } };
       },
     },
   ];

@@ -1,5 +1,7 @@
-/** `prune-jobs`: finished jobs older than JOB_RETENTION_DAYS go, with their events; others stay. */
+/** `prune-jobs`: finished jobs older than JOB_RETENTION_DAYS go, with their events, and module topic events as old; others stay. */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { inWriteTransaction } from '../../src/db/transaction.js';
+import { defineModule } from '../../src/modules/contract.js';
 import { dialects } from '../helpers/dialects.js';
 import { createTestContext, type TestContext } from '../helpers/harness.js';
 import { call, type Cast, claim, createQueue, enqueue, JOBS_ENV, makeCast, workerCall } from './job-fixtures.js';
@@ -9,7 +11,13 @@ describe.each(dialects)('prune-jobs (%s)', (dialect) => {
   let cast: Cast;
 
   beforeAll(async () => {
-    ctx = await createTestContext(dialect, { env: { ...JOBS_ENV, JOB_RETENTION_DAYS: '30' } });
+    const notes = defineModule<null>({
+      name: 'prune-notes',
+      description: 'test: a topic family',
+      create: () => null,
+      topics: () => [{ prefix: 'note', description: 'test', authorize: async () => undefined }],
+    });
+    ctx = await createTestContext(dialect, { env: { ...JOBS_ENV, JOB_RETENTION_DAYS: '30' }, modules: [notes] });
     cast = await makeCast(ctx);
   });
   afterAll(async () => {
@@ -17,6 +25,9 @@ describe.each(dialects)('prune-jobs (%s)', (dialect) => {
   });
 
   it('deletes jobs finished before the retention window and keeps the rest', async () => {
+    const publish = (topic: string) =>
+      inWriteTransaction(ctx.gatehouse.database.db, dialect, (tx) => ctx.gatehouse.topics.publish(tx, topic, 'note.added', {}));
+    await publish('note:old');
     await createQueue(ctx, cast.admin, { name: 'prune' });
     const old = await enqueue(ctx, cast.owner, 'prune', { kind: 'k' });
     const waiting = await enqueue(ctx, cast.owner, 'prune', { kind: 'k', priority: -1 });
@@ -25,11 +36,14 @@ describe.each(dialects)('prune-jobs (%s)', (dialect) => {
     await workerCall(ctx, worker.headers, old.id, 'complete', { attempt: 1 });
 
     ctx.clock.advance(29 * 86_400);
-    expect((await ctx.gatehouse.scheduler.runNow('prune-jobs')).detail).toMatchObject({ jobs_deleted: 0 });
+    expect((await ctx.gatehouse.scheduler.runNow('prune-jobs')).detail).toMatchObject({ jobs_deleted: 0, topic_events_deleted: 0 });
+    await publish('note:recent');
     ctx.clock.advance(2 * 86_400);
     const run = await ctx.gatehouse.scheduler.runNow('prune-jobs');
     expect(run.outcome).toBe('success');
-    expect(run.detail).toMatchObject({ jobs_deleted: 1, retention_days: 30 });
+    expect(run.detail).toMatchObject({ jobs_deleted: 1, topic_events_deleted: 1, retention_days: 30 });
+    expect(await ctx.gatehouse.topics.latest('note:old')).toEqual([]);
+    expect(await ctx.gatehouse.topics.latest('note:recent')).toHaveLength(1);
     expect((await call(ctx, 'GET', `/api/v1/jobs/${old.id}`, cast.owner)).statusCode).toBe(404);
     // Queued for 31 days but not finished: kept.
     expect((await call(ctx, 'GET', `/api/v1/jobs/${waiting.id}`, cast.owner)).statusCode).toBe(200);
