@@ -86,13 +86,17 @@ export async function listDoneSessions(db: Executor, ownerId: string, from: stri
     .execute();
 }
 
-/** Records the analysis outcome on a session still `analysing`. @returns the updated row, or undefined when it was not analysing (or is gone). */
+/**
+ * Records the analysis outcome on a session in one of `from` (`analysing`; a retried job's success
+ * may also settle a `failed` one). @returns the updated row, or undefined when it was in another state (or is gone).
+ */
 export async function settleSession(
   db: Executor,
   id: string,
   changes: Pick<SpeechSessionTable, 'state' | 'report' | 'score' | 'error' | 'updated_at' | 'finished_at'>,
+  from: ReadonlyArray<SpeechSessionTable['state']> = ['analysing'],
 ): Promise<SpeechSessionRow | undefined> {
-  return db.updateTable('speech_session').set(changes).where('id', '=', id).where('state', '=', 'analysing').returningAll().executeTakeFirst();
+  return db.updateTable('speech_session').set(changes).where('id', '=', id).where('state', 'in', [...from]).returningAll().executeTakeFirst();
 }
 
 /** Deletes session `id`. @returns whether it existed. */

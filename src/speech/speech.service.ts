@@ -17,7 +17,7 @@ import { SYSTEM_ACTOR } from '../audit/audit.service.js';
 import type { Principal } from '../auth/auth.service.js';
 import type { DatabaseDialect } from '../config.js';
 import type { Database, FileRow } from '../db/schema.js';
-import { inWriteTransaction, type WriteTx } from '../db/transaction.js';
+import { inWriteTransaction } from '../db/transaction.js';
 import type { FileAccessRule, FileService } from '../files/files.service.js';
 import type { ByteRange } from '../files/storage.js';
 import type { JobOutcomeEvent } from '../jobs/job-hooks.js';
@@ -479,23 +479,22 @@ export class SpeechService {
         const feedback = feedbackFor(result.metrics, { expectedSeconds: question?.expected_seconds ?? null, transcriptWpm: result.words_per_minute ?? null });
         const { syllable_count, threshold_dbfs, decoder, ...measured } = result;
         const report: StoredReport = { ...measured, feedback, analysis: { syllable_count, threshold_dbfs, decoder } };
-        const settled = await this.settle(tx, session.id, {
-          state: 'done',
-          report: JSON.stringify(report),
-          score: sessionScore(result.metrics, result.words_per_minute ?? null),
-          error: null,
-          updated_at: at,
-          finished_at: at,
-        });
+        // A failed session whose job was retried and then succeeded becomes done.
+        const settled = await settleSession(
+          tx.db,
+          session.id,
+          { state: 'done', report: JSON.stringify(report), score: sessionScore(result.metrics, result.words_per_minute ?? null), error: null, updated_at: at, finished_at: at },
+          ['analysing', 'failed'],
+        );
         if (settled) await this.options.platform.publish(tx, topic, 'speech-session.done', reportEvent(toSessionView(settled)));
         return;
       }
-      const settled = await this.settle(tx, session.id, { state: 'failed', report: null, score: null, error: `The analysis returned a malformed result: ${result}`, updated_at: at, finished_at: at });
+      const settled = await settleSession(tx.db, session.id, { state: 'failed', report: null, score: null, error: `The analysis returned a malformed result: ${result}`, updated_at: at, finished_at: at });
       if (settled) await this.options.platform.publish(tx, topic, 'speech-session.failed', { session: toSessionView(settled) });
       return;
     }
     const reason = job.error?.message ?? `The analysis job ended ${outcome}.`;
-    const settled = await this.settle(tx, session.id, { state: 'failed', report: null, score: null, error: reason, updated_at: at, finished_at: at });
+    const settled = await settleSession(tx.db, session.id, { state: 'failed', report: null, score: null, error: reason, updated_at: at, finished_at: at });
     if (settled) await this.options.platform.publish(tx, topic, 'speech-session.failed', { session: toSessionView(settled) });
   }
 
@@ -530,10 +529,6 @@ export class SpeechService {
       },
     );
     return this.queueReady;
-  }
-
-  private async settle(tx: WriteTx, id: string, changes: Parameters<typeof settleSession>[2]): Promise<SpeechSessionRow | undefined> {
-    return settleSession(tx.db, id, changes);
   }
 
   private async visibleSession(principal: Principal, id: string): Promise<SpeechSessionRow> {

@@ -165,6 +165,20 @@ describe.each(dialects)('speech module on %s', (dialect) => {
     const failed = await workerCall(ctx, worker, second.job_id, 'fail', { attempt: next.attempt, error: { message: 'ffmpeg could not decode the file' }, retryable: false });
     expect(failed.statusCode, failed.body).toBe(200);
     expect(await session(second.id)).toMatchObject({ state: 'failed', error: 'ffmpeg could not decode the file' });
+
+    // Retried, the job succeeds this time: the failed session becomes done, with its report.
+    expect((await call(ctx, 'POST', `/api/v1/jobs/${second.job_id}/retry`, admin)).statusCode).toBe(200);
+    const again = (await claim(ctx, worker, { queues: ['speech'], wait_s: 0 })).json<{ job: { id: string }; attempt: number }>();
+    expect(again.job.id).toBe(second.job_id);
+    const metrics = { duration_s: 5.1, speech_s: 2.8, pause_count: 2, pause_mean_s: 0.9, pause_max_s: 1.2, pause_ratio: 0.3913, speech_rate_syll_s: 0.588, articulation_rate_syll_s: 1.071, loudness_dbfs: -10.39, loudness_sd_db: 2.89, f0_median_hz: 220, f0_p10_hz: 220, f0_p90_hz: 220 };
+    const result = { metrics, pauses: [{ start_s: 1.3, end_s: 1.9 }, { start_s: 2.9, end_s: 4.1 }], syllable_count: 3, threshold_dbfs: -33.8, decoder: 'native', transcript_note: 'No transcript was made: transcription is turned off (SPEECH_TRANSCRIBE=off).' };
+    expect((await workerCall(ctx, worker, second.job_id, 'complete', { attempt: again.attempt, result })).statusCode).toBe(200);
+    const recovered = await session(second.id);
+    expect(recovered).toMatchObject({ state: 'done', error: null, metrics, pauses: result.pauses });
+    // By hand: 0.588 syll/s → 23.5 wpm, 106.5 below the band → pace 0; pauses 1 − (0.3913 − 0.2)/0.4 = 0.52175;
+    // no pitch span → 0. Score 100 × 0.52175 / 3 = 17.4.
+    expect(recovered.score).toBe(17.4);
+    expect(recovered.feedback[0]).toBe('Your pace was about 24 words per minute, slower than 110: keep the words flowing between ideas.');
   });
 
   it('end to end: upload, the built-in worker analyses, the report is done with the right numbers, and SSE and WebSocket subscribers get the final event', async () => {
