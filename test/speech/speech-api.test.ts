@@ -190,7 +190,7 @@ describe.each(dialects)('speech module on %s', (dialect) => {
     expect(res.status, res.bytes.toString()).toBe(202);
     const created = res.json as unknown as SessionJson;
     expect(created).toMatchObject({ state: 'analysing', question_id: question.id, duration_s: 5.1, metrics: null });
-    ws.send({ type: 'subscribe', topics: [`speech-session:${created.id}`], after: 0 });
+    ws.send({ type: 'subscribe', topics: [`speech-session:${created.id}`, `job:${created.job_id}`], after: 0 });
     // Replayed from the start (last_event_id=0), so nothing is missed however fast the worker is.
     const sse = await SseClient.open(`${base}/api/v1/events?topics=speech-session:${created.id},job:${created.job_id}&last_event_id=0`, user);
     expect(sse.status, sse.body).toBe(200);
@@ -205,6 +205,10 @@ describe.each(dialects)('speech module on %s', (dialect) => {
     expect(sse.messages.some((m) => m.event === 'job.progress')).toBe(true);
     await sse.close();
     await until(() => ws.received.some((m) => (m.event as { type?: string } | undefined)?.type === 'speech-session.done'), 30_000, 'the final WebSocket event');
+    // Progress of the analysis came over the same socket, from the job's topic, before the report.
+    const wsTypes = ws.received.filter((m) => m.type === 'event').map((m) => (m.event as { type: string }).type);
+    expect(wsTypes).toContain('progress');
+    expect(wsTypes.indexOf('progress')).toBeLessThan(wsTypes.indexOf('speech-session.done'));
     ws.socket.close();
 
     // The numbers against the closed-form truth and numpy (test/speech/signals.py).
