@@ -3,36 +3,23 @@
  * listens; tests use the very same app with `inject` or a real port).
  */
 import cookie from '@fastify/cookie';
-import multipart from '@fastify/multipart';
 import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
 import websocket from '@fastify/websocket';
 import Fastify, { type FastifyBaseLogger, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
-import { adminUsersRoutes } from './access/admin-users.routes.js';
-import { apiKeysRoutes } from './access/api-keys.routes.js';
-import { groupsRoutes } from './access/groups.routes.js';
-import { usersRoutes } from './accounts/users.routes.js';
-import { auditRoutes } from './audit/audit.routes.js';
-import { authRoutes } from './auth/auth.routes.js';
 import { APP_NAME, type Gatehouse } from './container.js';
-import { filesRoutes, multipartLimits } from './files/files.routes.js';
 import { healthRoutes } from './health/health.routes.js';
 import { jobSchemas } from './jobs/job-schemas.js';
-import { jobsRoutes } from './jobs/jobs.routes.js';
-import { queuesRoutes } from './jobs/queues.routes.js';
-import { workerRoutes } from './jobs/worker.routes.js';
 import { installAuthentication } from './http/authenticate.js';
 import { answerClientError } from './http/client-errors.js';
 import { rejectNulCharacters } from './http/input-guards.js';
-import { quotaRoutes } from './limits/quota.routes.js';
 import { installFailedAuthenticationGuard, installRequestLimits } from './limits/request-limits.js';
 import { installProblemHandlers, sendProblem, toAppError } from './http/problem.js';
 import { sharedSchemas } from './http/schemas.js';
 import { newId } from './shared/ids.js';
+import { PLATFORM_FEATURES } from './platform/index.js';
 import { VERSION } from './version.js';
 import { GATEHOUSE_LOGO_SVG, PRODUCT_SUMMARY, pagesRoutes } from './web/pages.routes.js';
-import { eventsRoutes } from './realtime/events.routes.js';
-import { wsRoutes } from './realtime/ws.routes.js';
 
 const REQUEST_ID_PATTERN = /^[A-Za-z0-9._:-]{1,128}$/;
 /** How long a graceful shutdown lets requests in flight finish before it ends every connection. */
@@ -211,31 +198,11 @@ export async function buildApp(gatehouse: Gatehouse, options: BuildAppOptions = 
   await app.register(pagesRoutes, { appName: APP_NAME, siteUrl: config.server.siteUrl, version: VERSION });
   await app.register(
     async (api) => {
-      await api.register(authRoutes, {
-        accounts: gatehouse.accounts,
-        auth: gatehouse.auth,
-        sessions: gatehouse.sessions,
-        cookieName: config.auth.cookieName,
-        cookieSecure: config.auth.cookieSecure,
-      });
-      await api.register(usersRoutes, { accounts: gatehouse.accounts, cookieName: config.auth.cookieName });
-      await api.register(apiKeysRoutes, { apiKeys: gatehouse.apiKeys, auth: gatehouse.auth });
-      await api.register(adminUsersRoutes, { users: gatehouse.users });
-      await api.register(groupsRoutes, { access: gatehouse.access });
-      await api.register(auditRoutes, { audit: gatehouse.audit });
-      await api.register(quotaRoutes, { quota: gatehouse.quota, files: gatehouse.files });
-      await api.register(queuesRoutes, { queues: gatehouse.queues, jobs: gatehouse.jobs });
-      await api.register(jobsRoutes, { jobs: gatehouse.jobs });
-      await api.register(workerRoutes, { workerProtocol: gatehouse.workerProtocol, maxWaitSeconds: config.jobs.maxWaitSeconds });
-      await api.register(eventsRoutes, { live: gatehouse.live });
-      await api.register(wsRoutes, { live: gatehouse.live });
-      // Multipart parsing exists only in this scope: every other route still answers a
-      // multipart body with 415, as it does any content type it does not take.
-      await api.register(async (scope) => {
-        await scope.register(multipart, { limits: multipartLimits(config.files.maxBytes), throwFileSizeLimit: false });
-        await scope.register(filesRoutes, { files: gatehouse.files });
-      });
-      // Each feature module in its own encapsulated scope: its hooks and decorators stay its own.
+      // The platform's features, then the feature modules, each in its own encapsulated scope
+      // (its hooks, decorators and content-type parsers stay its own).
+      for (const feature of PLATFORM_FEATURES) {
+        if (feature.routes) await api.register(async (scope) => feature.routes?.(scope, gatehouse, gatehouse));
+      }
       for (const { module, services } of gatehouse.modules) {
         if (module.routes) await api.register(async (scope) => module.routes?.(scope, services, gatehouse));
       }

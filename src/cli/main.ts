@@ -11,15 +11,8 @@ import { startServer, stopOnSignals } from '../server.js';
 import { isAppError } from '../shared/errors.js';
 import type { AnyModule } from '../modules/contract.js';
 import { MODULES } from '../modules/index.js';
+import { PLATFORM_FEATURES } from '../platform/index.js';
 import { VERSION } from '../version.js';
-import { registerAdminCommands } from './commands/admin.js';
-import { registerGroupCommands } from './commands/groups.js';
-import { registerJobCommands } from './commands/jobs.js';
-import { registerKeyCommands } from './commands/keys.js';
-import { registerNotifyCommands } from './commands/notify.js';
-import { registerQueueCommands } from './commands/queues.js';
-import { registerScheduleCommands } from './commands/schedule.js';
-import { registerUserCommands } from './commands/users.js';
 import { registerWorkerCommands } from './commands/worker.js';
 import { isMutatingCommand, openCommandDatabase, setAnnounceDatabase, withGatehouse } from './context.js';
 import { ExitCode, ExitError } from './output.js';
@@ -60,14 +53,9 @@ function buildProgram(setExit: (code: number) => void, modules: readonly AnyModu
       }
     });
 
-  registerUserCommands(program);
-  registerGroupCommands(program);
-  registerKeyCommands(program);
-  registerNotifyCommands(program);
-  registerAdminCommands(program);
-  registerScheduleCommands(program);
-  registerQueueCommands(program);
-  registerJobCommands(program);
+  // The platform's features (their commands run on their own Gatehouse), then `worker` (it needs
+  // the module list for --builtin), then the feature modules'.
+  for (const feature of PLATFORM_FEATURES) feature.commands?.(program, (work) => withGatehouse((gatehouse) => work(gatehouse, gatehouse), { modules }));
   registerWorkerCommands(program, modules);
   for (const module of modules) {
     module.commands?.(program, (work) =>

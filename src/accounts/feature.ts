@@ -1,0 +1,15 @@
+/** The signed-in user's own account (`/api/v1/users/me…`) and `gatehouse users …` as a platform feature. */
+import { registerUserCommands } from '../cli/commands/users.js';
+import { definePlatformFeature } from '../platform/feature.js';
+
+/** The accounts feature: its routes and CLI commands. */
+export const accountsFeature = definePlatformFeature({
+  name: 'accounts',
+  description: 'Accounts: profile, password, email change, verification, deletion.',
+  async routes(api, gatehouse) {
+    // Loaded on first use: CLI commands never pay for the HTTP stack.
+    const { usersRoutes } = await import('./users.routes.js');
+    await api.register(usersRoutes, { accounts: gatehouse.accounts, cookieName: gatehouse.config.auth.cookieName });
+  },
+  commands: (program) => registerUserCommands(program),
+});
