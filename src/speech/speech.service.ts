@@ -412,15 +412,15 @@ export class SpeechService {
   }
 
   /**
-   * The recording of a session (whole or the inclusive byte `range`), with its file record.
-   * @throws AppError `not_found`.
+   * The file record of a session's recording (size, type, SHA-256 for the ETag), for the owner or
+   * `speech:manage`. @throws AppError `not_found`.
    */
   async audioFile(principal: Principal, id: string): Promise<FileRow> {
     const session = await this.visibleSession(principal, id);
     return this.options.files.findReadable(session.file_id, principal);
   }
 
-  /** The bytes of a recording found by {@link audioFile}. */
+  /** The bytes of a recording found by {@link audioFile}: whole, or the inclusive byte `range`. */
   openAudio(file: FileRow, range?: ByteRange): Promise<Readable> {
     return this.options.files.openContent(file, range);
   }
