@@ -319,6 +319,18 @@ export class FileService {
     return this.options.storage.createReadStream(file.storage_key, range);
   }
 
+  /**
+   * Deletes file `id`: its record, then its bytes. For feature modules removing files they manage on
+   * their users' behalf (a speech session deleted with its recording, an upload refused after it was
+   * stored). A file that does not exist is no error.
+   */
+  async remove(id: string): Promise<void> {
+    const row = await findFileById(this.options.db, id);
+    if (!row) return;
+    await deleteFileById(this.options.db, id);
+    await this.options.storage.delete(row.storage_key);
+  }
+
   /** Adds feature modules' read rules (consulted after the owner, `files:manage` and job rules). */
   addAccessRules(rules: readonly FileAccessRule[]): void {
     this.accessRules.push(...rules);

@@ -6,7 +6,8 @@
  */
 import { campaignsModule } from '../campaigns/index.js';
 import { challengesModule } from '../challenges/index.js';
+import { speechModule } from '../speech/index.js';
 import type { AnyModule } from './contract.js';
 
 /** The feature modules shipped with Gatehouse. */
-export const MODULES: readonly AnyModule[] = [challengesModule as AnyModule, campaignsModule as AnyModule];
+export const MODULES: readonly AnyModule[] = [challengesModule as AnyModule, campaignsModule as AnyModule, speechModule as AnyModule];
