@@ -821,8 +821,12 @@ export class CampaignService {
     return file;
   }
 
-  /** Creates the module's queue on first use (a second instance racing to it finds it there). */
-  private ensureQueue(): Promise<void> {
+  /**
+   * Creates the module's queue (CAMPAIGNS_QUEUE) when missing: at start-up (the module's `start`,
+   * so the built-in `channel-moe` worker has a queue to claim from) and on first use (a second
+   * instance racing to it finds it there).
+   */
+  ensureQueue(): Promise<void> {
     this.queueReady ??= this.options.queues.create(this.options.settings.queue, {}, SYSTEM_ACTOR).then(
       () => undefined,
       (error: unknown) => {

@@ -48,6 +48,8 @@ export const campaignsModule = defineModule<CampaignService, CampaignSettings>({
       publicUrl: gatehouse.config.server.publicUrl,
       settings,
     }),
+  // The built-in channel-moe worker claims from CAMPAIGNS_QUEUE: it must exist before the first campaign.
+  start: (campaigns) => campaigns.ensureQueue(),
   async routes(api, campaigns) {
     // Loaded on first use: CLI commands never pay for the HTTP stack.
     const { campaignRoutes } = await import('./campaigns.routes.js');

@@ -1060,6 +1060,15 @@ export class ChallengeService {
     }
   }
 
+  /**
+   * Creates the built-in evaluator's queue (CHALLENGES_EVALUATION_QUEUE) when missing, so the
+   * server's `score-predictions` worker has a queue to claim from before the first challenge
+   * names it. Called by the module's `start`.
+   */
+  async ensureEvaluationQueue(): Promise<void> {
+    await this.ensureQueues([{ kind: 'score-predictions', queue: this.options.settings.evaluationQueue }]);
+  }
+
   /** Creates the evaluators' queues on first use (another instance racing to it finds it there). */
   private async ensureQueues(evaluators: readonly Evaluator[]): Promise<void> {
     for (const { queue } of evaluators) {

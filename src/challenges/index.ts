@@ -119,7 +119,10 @@ export const challengesModule = defineModule<ChallengeService, ChallengesSetting
       settings,
     });
   },
-  start: (challenges) => challenges.startProgressRelay(),
+  async start(challenges) {
+    await challenges.ensureEvaluationQueue();
+    await challenges.startProgressRelay();
+  },
   stop: (challenges) => challenges.stopProgressRelay(),
   // Loaded on first use, so CLI commands do not load the HTTP stack (as the platform's features do).
   routes: async (api, challenges, gatehouse) => (await import('./challenges.routes.js')).challengesRoutes(api, challenges, gatehouse.files),
