@@ -63,14 +63,20 @@ export const speechModule = defineModule<SpeechService, SpeechSettings>({
       queues: gatehouse.queues,
       platform: speechPlatform(gatehouse),
       settings,
+      hub: gatehouse.hub,
+      logger: gatehouse.logger.child({ component: 'speech' }),
     }),
-  start: (speech) => speech.ensureQueue(),
+  async start(speech) {
+    await speech.ensureQueue();
+    speech.startProgressRelay();
+  },
+  stop: (speech) => speech.stopProgressRelay(),
   routes: (api, speech, gatehouse) => speechRoutes(api, speech, gatehouse.config.files.maxBytes),
   jobHooks: (speech) => [{ name: 'speech.report', kinds: [SPEECH_KIND], parentTypes: [SPEECH_PARENT], handle: (event) => speech.recordOutcome(event) }],
   topics: (speech) => [
     {
       prefix: SPEECH_PARENT,
-      description: "A speech session's events: speech-session.created, then speech-session.done (the full report) or speech-session.failed. The owner and speech:manage may follow it.",
+      description: "A speech session's events: speech-session.created, speech-session.progress while it is analysed, then speech-session.done (the full report) or speech-session.failed. The owner and speech:manage may follow it.",
       authorize: (principal, id) => speech.authorizeTopic(principal, id),
     },
   ],

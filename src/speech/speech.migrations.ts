@@ -36,7 +36,11 @@ export function speechMigrations(types: MigrationTypes): Record<string, Migratio
           .addColumn('created_at', types.timestamp, (c) => c.notNull())
           .addColumn('updated_at', types.timestamp, (c) => c.notNull())
           .addColumn('finished_at', types.timestamp)
+          // The analysis' last progress (0..1) and stage, relayed from the job's heartbeats.
+          .addColumn('progress', 'double precision', (c) => c.notNull().defaultTo(0))
+          .addColumn('progress_message', 'text')
           .execute();
+        await db.schema.createIndex('speech_session_job').on('speech_session').columns(['job_id']).execute();
         await db.schema.createIndex('speech_session_owner').on('speech_session').columns(['owner_id', 'id']).execute();
         await db.schema.createIndex('speech_session_owner_created').on('speech_session').columns(['owner_id', 'created_at']).execute();
         await db.schema.createIndex('speech_session_file').on('speech_session').columns(['file_id']).execute();

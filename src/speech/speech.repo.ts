@@ -109,3 +109,31 @@ export async function deleteSession(db: Executor, id: string): Promise<boolean> 
 export async function findSessionByFile(db: Executor, fileId: string): Promise<SpeechSessionRow | undefined> {
   return db.selectFrom('speech_session').selectAll().where('file_id', '=', fileId).executeTakeFirst();
 }
+
+/**
+ * Records an analysing session's progress from its job's heartbeat, only when it moves forward or
+ * names a new stage: every instance relays the same heartbeat event, and only the first one's
+ * update changes the row (so the live event is published once).
+ * @returns the updated row, or undefined when nothing changed (or no analysing session has `jobId`).
+ */
+export async function recordSessionProgress(
+  db: Executor,
+  jobId: string,
+  progress: number,
+  message: string | null,
+  updatedAt: string,
+): Promise<SpeechSessionRow | undefined> {
+  return db
+    .updateTable('speech_session')
+    .set({ progress, progress_message: message, updated_at: updatedAt })
+    .where('job_id', '=', jobId)
+    .where('state', '=', 'analysing')
+    .where((eb) =>
+      eb.or([
+        eb('progress', '<', progress),
+        eb.and([eb('progress', '=', progress), eb(eb.fn.coalesce('progress_message', eb.val('')), '<>', message ?? '')]),
+      ]),
+    )
+    .returningAll()
+    .executeTakeFirst();
+}

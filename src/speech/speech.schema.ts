@@ -43,6 +43,10 @@ export interface SpeechSessionTable {
   created_at: string;
   updated_at: string;
   finished_at: string | null;
+  /** The analysis' last progress, 0..1, relayed from its job's heartbeats (0 until the first). */
+  progress: number;
+  /** The analysis' current stage (e.g. `pitch`), or null. */
+  progress_message: string | null;
 }
 
 /** Rows as read. */

@@ -21,7 +21,9 @@ import { inWriteTransaction } from '../db/transaction.js';
 import type { FileAccessRule, FileService } from '../files/files.service.js';
 import type { ByteRange } from '../files/storage.js';
 import type { JobOutcomeEvent } from '../jobs/job-hooks.js';
+import type { JobHub } from '../jobs/job-hub.js';
 import type { JobService } from '../jobs/jobs.service.js';
+import { isTopicMessage } from '../realtime/live-message.js';
 import type { QueueService } from '../jobs/queues.service.js';
 import type { Clock } from '../shared/clock.js';
 import { AppError, isAppError } from '../shared/errors.js';
@@ -43,6 +45,7 @@ import {
   listDoneSessions,
   listQuestions,
   listSessions,
+  recordSessionProgress,
   settleSession,
   updateQuestion,
 } from './speech.repo.js';
@@ -169,6 +172,10 @@ export interface SpeechServiceOptions {
   queues: QueueService;
   platform: SpeechPlatform;
   settings: SpeechSettings;
+  /** The live hub: the progress relay listens to the queue's job events on it. */
+  hub: JobHub;
+  /** Where a failed relay is reported. */
+  logger: { warn(details: Record<string, unknown>, message: string): void };
 }
 
 /** The permission that reads and manages everyone's sessions and changes questions. */
@@ -233,6 +240,10 @@ class ByteLimit extends Transform {
 /** Questions, sessions, reports, progress, and the analysis job's hook. */
 export class SpeechService {
   private queueReady: Promise<void> | undefined;
+  /** The progress relay's unsubscribe, while it runs. */
+  private stopRelay: (() => void) | undefined;
+  /** Relays run one after another, so a session's progress events keep their order. */
+  private relayChain: Promise<void> = Promise.resolve();
 
   constructor(private readonly options: SpeechServiceOptions) {}
 
@@ -357,6 +368,8 @@ export class SpeechService {
             duration_s: Number(probed.durationS.toFixed(4)),
             job_id: job.id,
             state: 'analysing',
+            progress: 0,
+            progress_message: null,
             report: null,
             score: null,
             error: null,
@@ -516,6 +529,45 @@ export class SpeechService {
         return (session.owner_id === principal.user.id && allows(principal.permissions, USE)) || allows(principal.permissions, MANAGE);
       },
     };
+  }
+
+  /**
+   * Starts relaying analysis progress to `speech-session:{id}`: the job events of SPEECH_QUEUE are
+   * watched on the live hub, and each `progress` event of a session's analysis job is recorded on
+   * the session and published as `speech-session.progress` `{session_id, progress, message}` in
+   * one transaction. Every instance relays, but only an update that moves the session's progress
+   * forward changes the row, so each step is published once (see `recordSessionProgress`).
+   */
+  startProgressRelay(): void {
+    if (this.stopRelay) return;
+    this.stopRelay = this.options.hub.subscribe(`queue:${this.options.settings.queue}`, (live) => {
+      if (isTopicMessage(live) || live.event.type !== 'progress') return;
+      const { job_id: jobId, data } = live.event;
+      const progress = typeof data.progress === 'number' ? data.progress : 0;
+      const message = typeof data.message === 'string' ? data.message : null;
+      this.relayChain = this.relayChain
+        .then(() => this.relayProgress(jobId, progress, message))
+        .catch((error: unknown) => this.options.logger.warn({ err: (error as Error).message, job_id: jobId }, 'could not relay speech analysis progress'));
+    });
+  }
+
+  /** Stops the progress relay and waits for the relay in flight. */
+  async stopProgressRelay(): Promise<void> {
+    this.stopRelay?.();
+    this.stopRelay = undefined;
+    await this.relayChain;
+  }
+
+  /**
+   * Records one progress step of a session's analysis job and publishes it on the session's topic,
+   * in one transaction; nothing happens when the step is not new (see {@link startProgressRelay}).
+   */
+  async relayProgress(jobId: string, progress: number, message: string | null): Promise<void> {
+    const { db, dialect, clock, platform } = this.options;
+    await inWriteTransaction(db, dialect, async (tx) => {
+      const row = await recordSessionProgress(tx.db, jobId, progress, message, clock.now().toISOString());
+      if (row) await platform.publish(tx, sessionTopic(row.id), 'speech-session.progress', { session_id: row.id, progress, message });
+    });
   }
 
   /** Creates the module's queue when it is missing (start-up; a racing instance finds it there). */

@@ -69,7 +69,7 @@ describe.each(dialects)('speech module on %s', (dialect) => {
   let admin: Headers;
 
   beforeAll(async () => {
-    ctx = await createTestContext(dialect, { env: { ...JOBS_ENV, SPEECH_MAX_SECONDS: '30' }, modules: MODULES });
+    ctx = await createTestContext(dialect, { env: { ...JOBS_ENV, SPEECH_MAX_SECONDS: '30', BUILTIN_WORKERS: 'speech-analysis' }, modules: MODULES });
     base = await listen(ctx);
     const owner = await makePrincipals(ctx, { role: 'user', scopes: SCOPES });
     user = owner.apiKey;
@@ -203,6 +203,16 @@ describe.each(dialects)('speech module on %s', (dialect) => {
     const report = final.data.session;
     expect(sse.messages.map((m) => m.event)).toContain('speech-session.created');
     expect(sse.messages.some((m) => m.event === 'job.progress')).toBe(true);
+    // The analysis' progress is relayed onto the session's own topic, each step once, before the report.
+    const sessionEvents = sse.messages.filter((m) => m.event?.startsWith('speech-session.')).map((m) => JSON.parse(m.data!) as { type: string; seq: number; data: { progress?: number; message?: string | null; session_id?: string } });
+    const relayed = sessionEvents.filter((e) => e.type === 'speech-session.progress');
+    expect(relayed.length).toBeGreaterThan(0);
+    expect(relayed.every((e) => e.data.session_id === created.id)).toBe(true);
+    const steps = relayed.map((e) => `${e.data.progress}/${e.data.message ?? ''}`);
+    expect(new Set(steps).size).toBe(steps.length);
+    for (let i = 1; i < relayed.length; i++) expect(relayed[i]!.data.progress!).toBeGreaterThanOrEqual(relayed[i - 1]!.data.progress!);
+    expect(sessionEvents.map((e) => e.seq)).toEqual(sessionEvents.map((_, i) => i + 1));
+    expect(sessionEvents[sessionEvents.length - 1]!.type).toBe('speech-session.done');
     await sse.close();
     await until(() => ws.received.some((m) => (m.event as { type?: string } | undefined)?.type === 'speech-session.done'), 30_000, 'the final WebSocket event');
     // Progress of the analysis came over the same socket, from the job's topic, before the report.
