@@ -2,6 +2,43 @@
 import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
 
+/**
+ * Feature boundaries: a feature (a folder under src/, or a module under examples/) never imports
+ * another feature's repository (`*.repo.js`); it calls that feature's service. The rule matches
+ * imports that climb out of the importing folder (`../<feature>/….repo.js`,
+ * `../../<feature>/….repo.js`); a feature's own repositories are imported as `./x.repo.js`.
+ * Tests and benchmarks may read any table and are not checked.
+ *
+ * The exceptions, each argued where the file is declared:
+ * - SHARED_REPOSITORIES: core tables every feature reads. `accounts/users.repo.js`: the `user` row
+ *   is the identity every credential resolves to (sessions, API keys, sign-in on each request,
+ *   access control, admin and self-service both write it).
+ * - FEATURE_EXCEPTIONS: one feature allowed one other repository. `realtime/` reads
+ *   `jobs/job-events.repo.js`: the event log (job events and module topics, one id space) is
+ *   what SSE/WebSocket replay from `Last-Event-ID`; realtime is its delivery side.
+ */
+const SHARED_REPOSITORIES = ['accounts/users.repo.js'];
+const FEATURE_EXCEPTIONS = [{ files: ['src/realtime/**/*.ts'], allow: ['jobs/job-events.repo.js'] }];
+
+const escapeRegex = (text) => text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+
+/** The `no-restricted-imports` entry forbidding other features' repositories, except `allowed`. */
+function crossFeatureRepoRule(allowed) {
+  const except = allowed.map((p) => `(?!(src/)?${escapeRegex(p)}$)`).join('');
+  return [
+    'error',
+    {
+      patterns: [
+        {
+          regex: `^(\\.\\./)+${except}(src/)?[^./][^/]*/.+\\.repo\\.js$`,
+          message:
+            "A feature never imports another feature's repository: call its service (add the narrow method you need). Shared core repositories are listed in eslint.config.js.",
+        },
+      ],
+    },
+  ];
+}
+
 export default tseslint.config(
   { ignores: ['dist/', 'node_modules/', 'data/', 'coverage/'] },
   js.configs.recommended,
@@ -27,6 +64,42 @@ export default tseslint.config(
       '@typescript-eslint/no-explicit-any': ['error', { ignoreRestArgs: true }],
       '@typescript-eslint/no-unused-vars': ['error', { argsIgnorePattern: '^_', varsIgnorePattern: '^_' }],
       'no-console': 'off',
+    },
+  },
+  {
+    files: ['src/**/*.ts', 'examples/**/*.ts'],
+    rules: { 'no-restricted-imports': crossFeatureRepoRule(SHARED_REPOSITORIES) },
+  },
+  ...FEATURE_EXCEPTIONS.map(({ files, allow }) => ({
+    files,
+    rules: { 'no-restricted-imports': crossFeatureRepoRule([...SHARED_REPOSITORIES, ...allow]) },
+  })),
+  {
+    // Current time comes from the injected Clock (tests drive a ManualClock), never from Date.now()
+    // or new Date(). Elapsed-time measurements (cache ages, throttles, deadlines of real timers)
+    // use performance.now(), which is monotonic. The files below are outside the services and
+    // keep real time on purpose.
+    files: ['src/**/*.ts', 'examples/**/*.ts'],
+    ignores: [
+      'src/shared/clock.ts', // the system clock itself
+      'src/worker/**', // the worker SDK runs in the worker's own process against real leases
+      'src/cli/**', // operator-facing output and polling loops in the CLI process
+      'src/app.ts', // the shutdown grace period (a real duration)
+      'src/files/storage.ts', // compares against filesystem mtimes, which are real time
+      'src/outbox/transport.ts', // names .eml files by when they were written
+    ],
+    rules: {
+      'no-restricted-syntax': [
+        'error',
+        {
+          selector: "CallExpression[callee.object.name='Date'][callee.property.name='now']",
+          message: 'Use the injected clock (clock.now()) for the current time, or performance.now() to measure a duration.',
+        },
+        {
+          selector: "NewExpression[callee.name='Date'][arguments.length=0]",
+          message: 'Use the injected clock (clock.now()) for the current time.',
+        },
+      ],
     },
   },
   {

@@ -31,14 +31,14 @@ import { createLimiterStore, type LimiterStore } from './limits/limiter-store.js
 import { LoginThrottle } from './limits/login-throttle.service.js';
 import { QuotaService } from './limits/quota.service.js';
 import { createAccountEmailLimits } from './limits/rate-limits.js';
-import { MailOutbox } from './mail/outbox.service.js';
+import { Outbox } from './outbox/outbox.service.js';
 import {
   createFileTransport,
   createSmtpTransport,
   type DeliveryTransport,
   emailDelivery,
   type MailTransport,
-} from './mail/transport.js';
+} from './outbox/transport.js';
 import type { Channel } from './notify/events.js';
 import { NotifyService } from './notify/notify.service.js';
 import { TemplateRenderer } from './notify/templates.js';
@@ -72,7 +72,7 @@ export interface Gatehouse {
   logger: Logger;
   cache: AuthCache;
   hasher: PasswordHasher;
-  outbox: MailOutbox;
+  outbox: Outbox;
   /** Notifications: events to email, Mattermost and webhook through the outbox; `notify(event, data)` for other modules. */
   notify: NotifyService;
   sessions: SessionService;
@@ -214,7 +214,7 @@ export async function buildGatehouse(config: Config, overrides: GatehouseOverrid
     if (renderer.unknownFiles.length) {
       logger.warn({ files: renderer.unknownFiles }, 'TEMPLATES_DIR files that name no template were ignored');
     }
-    const outbox: MailOutbox = new MailOutbox({
+    const outbox: Outbox = new Outbox({
       db,
       transports,
       // Operators pause channels in the database (`notify disable`), for every instance at once.
@@ -322,12 +322,23 @@ export async function buildGatehouse(config: Config, overrides: GatehouseOverrid
       clock,
       logger: logger.child({ component: 'scheduler' }),
       schedules: config.scheduler.schedules,
-      // `topics` is built further down; the task only runs once the scheduler starts.
-      tasks: builtInTasks({ db, config, outbox, mails, changes, audit, appName: APP_NAME, pruneTopicEvents: (before) => topics.prune(before) }),
+      // `jobs` and `topics` are built further down; the tasks only run once the scheduler starts.
+      tasks: builtInTasks({
+        db,
+        config,
+        outbox,
+        renderer,
+        mails,
+        changes,
+        audit,
+        jobs: { pruneFinished: (before) => jobs.pruneFinished(before) },
+        appName: APP_NAME,
+        pruneTopicEvents: (before) => topics.prune(before),
+      }),
     });
     const queues = new QueueService({ db, clock, audit, hub });
     const jobHooks = new JobHooks();
-    const jobs = new JobService({ db, dialect: database.dialect, clock, hub, audit, payloadMaxBytes: config.jobs.payloadMaxBytes, hooks: jobHooks });
+    const jobs = new JobService({ db, dialect: database.dialect, clock, hub, audit, files: { findByIds: (ids, executor) => files.findByIds(ids, executor) }, payloadMaxBytes: config.jobs.payloadMaxBytes, hooks: jobHooks });
     const workerProtocol = new WorkerProtocol({
       db,
       dialect: database.dialect,
@@ -339,11 +350,12 @@ export async function buildGatehouse(config: Config, overrides: GatehouseOverrid
       maxWaitSeconds: config.jobs.maxWaitSeconds,
       maxWaitingClaimsPerKey: config.jobs.maxWaitingClaimsPerKey,
       publicUrl: config.server.publicUrl,
+      files: { findByIds: (ids, executor) => files.findByIds(ids, executor) },
       hooks: jobHooks,
     });
     const sweeper = new LeaseSweeper(workerProtocol, config.jobs.sweepSeconds, logger.child({ component: 'lease-sweeper' }));
     const fileStorage = new LocalFileStorage(config.files.dir);
-    const files = new FileService({
+    const files: FileService = new FileService({
       db,
       clock,
       storage: fileStorage,

@@ -24,7 +24,6 @@ export const PERMISSIONS = {
   'files:manage': 'Read every stored file',
   'events:read': 'Follow live job events (SSE and WebSocket) of your own jobs',
   'queues:manage': 'Create, change, pause and resume queues',
-  'challenges:manage': 'Create and manage challenges',
 } as const;
 
 /** A permission Gatehouse itself knows. */

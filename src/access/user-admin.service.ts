@@ -10,15 +10,8 @@ import type { Kysely } from 'kysely';
 import { z } from 'zod';
 import type { AccountMails } from '../accounts/account-mails.js';
 import { PROFILE_MAX_BYTES, toUserView, type UserView } from '../accounts/accounts.service.js';
-import {
-  deleteUser,
-  findUserByEmail,
-  findUserById,
-  insertUser,
-  listUsers,
-  normalizeEmail,
-  updateUser,
-} from '../accounts/users.repo.js';
+import { normalizeEmail } from '../accounts/email.js';
+import { deleteUser, findUserByEmail, findUserById, insertUser, listUsers, updateUser } from '../accounts/users.repo.js';
 import type { ActorContext, AuditLog } from '../audit/audit.service.js';
 import type { Database, UserRow } from '../db/schema.js';
 import { inTransaction, type Tx } from '../db/transaction.js';
@@ -376,7 +369,7 @@ export class UserAdminService {
    * included, in creation order.
    */
   async exportPage(page: { limit: number; afterId?: string | undefined }): Promise<{ items: ExportedUser[]; next: string | null }> {
-    const rows = await listUsers(this.options.db, { limit: page.limit, afterId: page.afterId });
+    const rows = await listUsers(this.options.db, { limit: page.limit, afterId: page.afterId, nowIso: this.options.clock.now().toISOString() });
     const groups = await groupNamesOfUsers(this.options.db, rows.slice(0, page.limit).map((u) => u.id));
     return pageOfRows(rows, page.limit, (u) => ({
         id: u.id,

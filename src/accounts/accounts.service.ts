@@ -11,7 +11,7 @@
 import { randomBytes } from 'node:crypto';
 import type { Kysely } from 'kysely';
 import { isUniqueViolation } from '../db/executor.js';
-import type { Database, UserRow } from '../db/schema.js';
+import type { Database, NewUserRow, UserRow } from '../db/schema.js';
 import { inTransaction } from '../db/transaction.js';
 import { assertPasswordStrength, type PasswordHasher } from '../crypto/passwords.js';
 import { generateToken, hashToken, looksLikeToken } from '../crypto/tokens.js';
@@ -31,7 +31,8 @@ import {
   insertOneTimeToken,
   invalidateOneTimeTokens,
 } from './one-time-tokens.repo.js';
-import { findUserByEmail, findUserById, insertUser, normalizeEmail, updateUser } from './users.repo.js';
+import { normalizeEmail } from './email.js';
+import { findUserByEmail, findUserById, insertUser, updateUser } from './users.repo.js';
 
 /** Largest accepted serialised `profile` object, in bytes. */
 export const PROFILE_MAX_BYTES = 16 * 1024;
@@ -110,6 +111,23 @@ export interface CreateUserInput {
   verified?: boolean;
 }
 
+/** A new active user's row: an empty profile, `email_normalized` derived, created and updated `now` (ISO). */
+function newUserRow(input: { email: string; passwordHash: string; name: string; role: UserRow['role']; verifiedAt: string | null; now: string }): NewUserRow {
+  return {
+    id: newId(),
+    email: input.email,
+    email_normalized: normalizeEmail(input.email),
+    password_hash: input.passwordHash,
+    name: input.name,
+    profile: '{}',
+    role: input.role,
+    status: 'active',
+    email_verified_at: input.verifiedAt,
+    created_at: input.now,
+    updated_at: input.now,
+  };
+}
+
 export class AccountService {
   constructor(private readonly options: AccountServiceOptions) {}
 
@@ -144,19 +162,7 @@ export class AccountService {
     const now = this.options.clock.now().toISOString();
     try {
       const user = await inTransaction(this.options.db, async (tx) => {
-        const created = await insertUser(tx.db, {
-          id: newId(),
-          email,
-          email_normalized: normalizeEmail(email),
-          password_hash: passwordHash,
-          name,
-          profile: '{}',
-          role: 'user',
-          status: 'active',
-          email_verified_at: null,
-          created_at: now,
-          updated_at: now,
-        });
+        const created = await insertUser(tx.db, newUserRow({ email, passwordHash, name, role: 'user', verifiedAt: null, now }));
         if (this.options.requireEmailVerification && (await this.mayMailRegistrant(created.email_normalized))) {
           const token = await this.issueOneTimeToken(tx.db, created.id, 'verify_email');
           await this.options.mails.verifyEmail(tx, created, token);
@@ -480,19 +486,10 @@ export class AccountService {
     const passwordHash = await this.options.hasher.hash(input.password);
     const now = this.options.clock.now().toISOString();
     try {
-      const user = await insertUser(this.options.db, {
-        id: newId(),
-        email,
-        email_normalized: normalizeEmail(email),
-        password_hash: passwordHash,
-        name,
-        profile: '{}',
-        role: input.role ?? 'user',
-        status: 'active',
-        email_verified_at: input.verified === false ? null : now,
-        created_at: now,
-        updated_at: now,
-      });
+      const user = await insertUser(
+        this.options.db,
+        newUserRow({ email, passwordHash, name, role: input.role ?? 'user', verifiedAt: input.verified === false ? null : now, now }),
+      );
       return toUserView(user);
     } catch (error) {
       if (isUniqueViolation(error)) throw new AppError('email_taken');

@@ -1,12 +1,18 @@
-/** Queries for the `user` table. */
+/**
+ * Queries for the `user` table.
+ *
+ * A shared core repository: the one repository other features may import (listed in
+ * `eslint.config.js`). The `user` row is the identity every credential resolves to, so sessions,
+ * API keys and sign-in read it on each authenticated request, access control reads its role and
+ * ban, and both self-service (`accounts`) and administration (`access/user-admin`) write it.
+ * Routing those reads through a service would add a layer on the hottest path without adding a
+ * rule; the domain rules about users (registration, verification, bans, deletion) stay in the
+ * services that call these functions.
+ */
 import { sql } from 'kysely';
 import type { Executor } from '../db/executor.js';
 import type { NewUserRow, UserRow, UserUpdate } from '../db/schema.js';
-
-/** Lower-cases and trims an email: the form the unique index is on. */
-export function normalizeEmail(email: string): string {
-  return email.trim().toLowerCase();
-}
+import { normalizeEmail } from './email.js';
 
 /** Inserts a user. @throws the driver's unique violation when the email is taken. */
 export async function insertUser(db: Executor, row: NewUserRow): Promise<UserRow> {
@@ -43,7 +49,8 @@ export interface UserListQuery {
   verified?: boolean | undefined;
   /** `true`: banned at `nowIso`; `false`: not banned at `nowIso`. */
   banned?: boolean | undefined;
-  nowIso?: string | undefined;
+  /** The caller's clock time (ISO-8601), against which `banned` is judged. */
+  nowIso: string;
 }
 
 /** Escapes LIKE wildcards so user input matches literally (with `escape '\\'`). */
@@ -70,7 +77,7 @@ export async function listUsers(db: Executor, query: UserListQuery): Promise<Use
     q = q.where('user.email_verified_at', query.verified ? 'is not' : 'is', null);
   }
   if (query.banned !== undefined) {
-    const now = query.nowIso ?? new Date().toISOString();
+    const now = query.nowIso;
     q = query.banned
       ? q.where('user.banned_until', '>', now)
       : q.where((eb) => eb.or([eb('user.banned_until', 'is', null), eb('user.banned_until', '<=', now)]));

@@ -24,7 +24,7 @@ import type { Clock } from '../shared/clock.js';
 import { AppError, isAppError } from '../shared/errors.js';
 import { newId } from '../shared/ids.js';
 import type { AccessTokenService } from '../tokens/access-tokens.service.js';
-import { findRefreshTokenByHash, insertRefreshToken, markRefreshTokenUsed } from '../tokens/refresh-tokens.repo.js';
+import { findRefreshTokenByHash, insertRefreshToken, markRefreshTokenUsed } from './refresh-tokens.repo.js';
 
 /**
  * A browser session that signed in at most this long ago (seconds) counts as a fresh proof of

@@ -11,11 +11,12 @@ import type { Readable } from 'node:stream';
 import type { Kysely } from 'kysely';
 import { allows } from '../access/permissions.js';
 import type { Principal } from '../auth/auth.service.js';
+import type { Executor } from '../db/executor.js';
 import type { Database, FileRow } from '../db/schema.js';
 import type { Clock } from '../shared/clock.js';
 import { AppError, isAppError } from '../shared/errors.js';
 import { newId } from '../shared/ids.js';
-import { deleteFileById, findFileById, insertFile, sumFileBytesOwnedBy } from './files.repo.js';
+import { deleteFileById, findFileById, findFilesByIds, insertFile, listJobFileIds, sumFileBytesOwnedBy } from './files.repo.js';
 import type { ByteRange, FileStorage } from './storage.js';
 
 /** What a file is for. Users upload `input` and `attachment`; workers upload `output` and `checkpoint` for a job they hold. */
@@ -284,6 +285,24 @@ export class FileService {
     return row;
   }
 
+  /**
+   * The stored files among `ids` (any order; missing ids are absent), with no access check: for
+   * other features that validate file ids they were handed (jobs checking input, output and
+   * checkpoint files), never for answering a principal directly. Reads through `db` when given
+   * (a caller's write transaction, `tx.db`: SQLite has one connection, which it holds).
+   */
+  async findByIds(ids: readonly string[], db: Executor = this.options.db): Promise<FileRow[]> {
+    return findFilesByIds(db, ids);
+  }
+
+  /**
+   * Ids of the files of `purpose` a worker uploaded for job `jobId`, oldest first (for feature
+   * modules showing a running job's latest checkpoint). No access check: the caller decides who sees them.
+   */
+  async jobFileIds(jobId: string, purpose: FilePurpose): Promise<string[]> {
+    return listJobFileIds(this.options.db, jobId, purpose);
+  }
+
   /** The metadata of file `id`. @throws AppError `not_found` as {@link findReadable}. */
   async meta(id: string, principal: Principal): Promise<FileView> {
     return toFileView(await this.findReadable(id, principal));
@@ -298,6 +317,18 @@ export class FileService {
       throw new AppError('not_found', 'The file\'s content is missing from the storage.');
     }
     return this.options.storage.createReadStream(file.storage_key, range);
+  }
+
+  /**
+   * Deletes file `id`: its record, then its bytes. For feature modules removing files they manage on
+   * their users' behalf (a speech session deleted with its recording, an upload refused after it was
+   * stored). A file that does not exist is no error.
+   */
+  async remove(id: string): Promise<void> {
+    const row = await findFileById(this.options.db, id);
+    if (!row) return;
+    await deleteFileById(this.options.db, id);
+    await this.options.storage.delete(row.storage_key);
   }
 
   /** Adds feature modules' read rules (consulted after the owner, `files:manage` and job rules). */

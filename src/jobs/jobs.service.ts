@@ -15,12 +15,12 @@ import type { Clock } from '../shared/clock.js';
 import { AppError } from '../shared/errors.js';
 import { newId } from '../shared/ids.js';
 import { pageOfRows } from '../shared/paging.js';
-import { findFilesByIds } from '../files/files.repo.js';
 import { appendEvents, stateEvent } from './job-events.js';
 import { latestJobEvents, latestQueueEventId, listJobEvents, replayEvents } from './job-events.repo.js';
 import type { JobHooks } from './job-hooks.js';
 import type { JobHub } from './job-hub.js';
 import {
+  deleteFinishedJobs,
   findHeldJobs,
   findJob,
   findJobsByIdempotencyKeys,
@@ -132,10 +132,26 @@ export interface JobServiceOptions {
   clock: Clock;
   hub: JobHub;
   audit: AuditLog;
+  /** Looks up the files jobs name (the `files` feature's service; jobs never read its table). */
+  files: JobFileLookup;
   /** Largest serialised payload, in bytes. */
   payloadMaxBytes: number;
   /** Modules' handlers for job outcomes (a cancel is one), run inside the recording transaction. */
   hooks?: JobHooks;
+}
+
+/**
+ * What jobs need from the `files` feature: the stored files among some ids, to check that a job's
+ * input, output and checkpoint files exist and belong to the right owner or job. `FileService`
+ * implements it; jobs call it instead of the files repository.
+ */
+export interface JobFileLookup {
+  /**
+   * The files among `ids` that exist (any order; missing ids are simply absent), read through
+   * `db` when given: inside a write transaction pass `tx.db` (SQLite has one connection, which
+   * the transaction holds).
+   */
+  findByIds(ids: readonly string[], db?: Executor): Promise<FileRow[]>;
 }
 
 /** Filters for {@link JobService.list}. */
@@ -414,6 +430,19 @@ export class JobService {
     if (!holds) throw new AppError('lease_lost', 'This worker does not hold the job under this attempt.');
   }
 
+  /**
+   * Deletes the jobs that finished (`succeeded`, `failed`, `dead`, `cancelled`) before `before`,
+   * with their events (by cascade), oldest first, in statements of at most `batch` jobs so that no
+   * single delete holds SQLite's write lock or PostgreSQL's row locks for long. Used by the
+   * scheduler's `prune-jobs` task. @returns how many jobs were deleted.
+   */
+  async pruneFinished(before: Date, batch = 2000): Promise<number> {
+    const beforeIso = before.toISOString();
+    let deleted = 0;
+    for (let n = batch; n === batch; deleted += n) n = await deleteFinishedJobs(this.options.db, beforeIso, batch);
+    return deleted;
+  }
+
   /** The job if the principal may see it (owner or `jobs:manage`). @throws AppError `not_found`. */
   private async visibleJob(id: string, principal: Principal | null): Promise<JobRow> {
     const row = await findJob(this.options.db, id);
@@ -519,7 +548,7 @@ export class JobService {
   private async assertFilesVisible(rows: JobTable[], by: Enqueuer, db: Executor): Promise<void> {
     const ids = [...new Set(rows.flatMap((r) => JSON.parse(r.input_files) as string[]))];
     if (!ids.length) return;
-    const found = new Map((await findFilesByIds(db, ids)).map((f) => [f.id, f]));
+    const found = new Map((await this.options.files.findByIds(ids, db)).map((f) => [f.id, f]));
     const mayReadAll = !by.permissions || allows(by.permissions, 'files:manage');
     const bad = ids.filter((id) => {
       const file = found.get(id);

@@ -3,50 +3,39 @@
  * job is reclaimed by exactly one conditional update).
  */
 import type { Logger } from 'pino';
+import { TimerLoop } from '../shared/timer-loop.js';
 
 /** Something that reclaims lapsed leases and says how many. */
 export interface Sweepable {
   sweep(limit?: number): Promise<number>;
 }
 
+/** How many lapsed jobs one sweep reclaims at most; a full batch sweeps again at once. */
+const SWEEP_BATCH = 500;
+
 /** A timer around {@link Sweepable.sweep}; a full batch sweeps again at once. */
 export class LeaseSweeper {
-  private timer: NodeJS.Timeout | undefined;
-  private running: Promise<void> | undefined;
-  private stopped = true;
+  private readonly loop: TimerLoop;
 
-  constructor(
-    private readonly target: Sweepable,
-    private readonly intervalSeconds: number,
-    private readonly logger: Logger,
-  ) {}
+  constructor(target: Sweepable, intervalSeconds: number, logger: Logger) {
+    const intervalMs = intervalSeconds * 1000;
+    this.loop = new TimerLoop({
+      firstDelayMs: intervalMs,
+      pass: async () => ((await target.sweep(SWEEP_BATCH)) >= SWEEP_BATCH ? 0 : intervalMs),
+      onError: (error) => {
+        logger.warn({ err: (error as Error).message }, 'lease sweep failed; will retry');
+        return intervalMs;
+      },
+    });
+  }
 
   /** Starts sweeping every `intervalSeconds`. */
   start(): void {
-    if (!this.stopped) return;
-    this.stopped = false;
-    this.schedule(this.intervalSeconds * 1000);
+    this.loop.start();
   }
 
   /** Stops the timer and waits for a sweep in progress. */
   async stop(): Promise<void> {
-    this.stopped = true;
-    if (this.timer) clearTimeout(this.timer);
-    this.timer = undefined;
-    await this.running;
-  }
-
-  private schedule(ms: number): void {
-    if (this.stopped) return;
-    this.timer = setTimeout(() => {
-      this.running = this.target
-        .sweep(500)
-        .then((n) => this.schedule(n >= 500 ? 0 : this.intervalSeconds * 1000))
-        .catch((error: unknown) => {
-          this.logger.warn({ err: (error as Error).message }, 'lease sweep failed; will retry');
-          this.schedule(this.intervalSeconds * 1000);
-        });
-    }, ms);
-    this.timer.unref();
+    await this.loop.stop();
   }
 }

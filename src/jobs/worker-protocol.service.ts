@@ -14,10 +14,10 @@ import { inWriteTransaction, inWriteTransactionLocking, type WriteTx } from '../
 import type { NotifyService } from '../notify/notify.service.js';
 import type { Clock } from '../shared/clock.js';
 import { AppError, isAppError } from '../shared/errors.js';
-import { findFilesByIds } from '../files/files.repo.js';
 import { appendEvents, type PendingEvent, stateEvent } from './job-events.js';
 import { JobHooks } from './job-hooks.js';
 import type { JobHub } from './job-hub.js';
+import type { JobFileLookup } from './jobs.service.js';
 import {
   claimEventOf,
   claimJobs,
@@ -88,6 +88,8 @@ export interface WorkerProtocolOptions {
   /** Long-poll claims one worker key may have waiting at once in this process (JOB_MAX_WAITING_CLAIMS_PER_KEY). Default unlimited. */
   maxWaitingClaimsPerKey?: number;
   publicUrl: string;
+  /** Looks up the output and checkpoint files a worker names (the `files` feature's service). */
+  files: JobFileLookup;
   /** Modules' handlers for job outcomes, run inside the transaction that records each outcome. */
   hooks?: JobHooks;
 }
@@ -131,6 +133,11 @@ export function retryDelaySeconds(failures: number, baseSeconds: number, maxSeco
 
 /** The worker protocol. */
 export class WorkerProtocol {
+  /**
+   * When this process last wrote each worker's `last_seen_at`, in `performance.now()` ms. This and
+   * {@link lastRegistered}, {@link queueCache} are write throttles and cache ages: real elapsed time
+   * on the monotonic clock, not domain time (which comes from the injected clock).
+   */
   private readonly lastTouched = new Map<string, number>();
   /** Each long-poll claim now waiting: its wake function and the queues it waits for. */
   private readonly waiting = new Map<() => void, ReadonlySet<string>>();
@@ -147,7 +154,7 @@ export class WorkerProtocol {
   dueScans = 0;
   /** Set by {@link stopWaiting}. */
   private stopped = false;
-  /** When this process last upserted each worker's row (name, capabilities, last seen). */
+  /** When this process last upserted each worker's row (name, capabilities, last seen), in `performance.now()` ms. */
   private readonly lastRegistered = new Map<string, number>();
   /** Queue settings by name, read at most every {@link QUEUE_CACHE_MS} (claims are the hot path). */
   private readonly queueCache = new Map<string, { row: QueueRow; readAt: number }>();
@@ -212,7 +219,8 @@ export class WorkerProtocol {
     waitMs: number,
     signal: AbortSignal | undefined,
   ): Promise<ClaimedJob[]> {
-    const deadline = Date.now() + waitMs;
+    // Real (monotonic) time: the long poll waits on real timers, whatever the injected clock says.
+    const deadline = performance.now() + waitMs;
     const worker = {
       id: workerId,
       api_key_id: workerId,
@@ -232,7 +240,7 @@ export class WorkerProtocol {
         waiter?.cancel();
         throw error;
       }
-      const remaining = deadline - Date.now();
+      const remaining = deadline - performance.now();
       if (claimed === 'busy' || claimed.length || !waiter || remaining <= 0 || signal?.aborted || this.stopped) {
         waiter?.cancel();
         if (claimed === 'busy') {
@@ -317,7 +325,7 @@ export class WorkerProtocol {
     const workerId = this.workerIdOf(principal);
     const result = this.serialiseLimited(input.result ?? null, 'result');
     if (input.outputFiles?.length) {
-      const files = await findFilesByIds(db, input.outputFiles);
+      const files = await this.options.files.findByIds(input.outputFiles);
       const bad = input.outputFiles.filter((id) => files.find((f) => f.id === id)?.job_id !== jobId);
       if (bad.length) throw new AppError('validation_failed', `These files were not uploaded for this job: ${bad.join(', ')}.`);
     }
@@ -452,7 +460,7 @@ export class WorkerProtocol {
   async release(principal: Principal, jobId: string, input: { attempt: number; checkpointFileId?: string | undefined }): Promise<JobView> {
     const workerId = this.workerIdOf(principal);
     if (input.checkpointFileId) {
-      const [file] = await findFilesByIds(this.options.db, [input.checkpointFileId]);
+      const [file] = await this.options.files.findByIds([input.checkpointFileId]);
       if (file?.job_id !== jobId) throw new AppError('validation_failed', 'The checkpoint file was not uploaded for this job.');
     }
     const released = await this.finish(workerId, jobId, input.attempt, (row, nowIso) => ({
@@ -519,7 +527,8 @@ export class WorkerProtocol {
    * `worker_concurrency` come from here; the claim statement itself reads `paused` and the lease.
    */
   private async queueSettings(names: string[]): Promise<QueueRow[]> {
-    const now = Date.now();
+    // Cache ages are real (monotonic) elapsed time, not domain time: a frozen test clock must not pin stale settings.
+    const now = performance.now();
     const fresh = names.map((n) => this.queueCache.get(n)).filter((e) => e !== undefined && now - e.readAt < QUEUE_CACHE_MS);
     if (fresh.length === names.length) return fresh.map((e) => (e as { row: QueueRow }).row);
     const rows = await findQueues(this.options.db, names);
@@ -548,7 +557,7 @@ export class WorkerProtocol {
     // This worker's claims must run one at a time, so its held count is exact: the first claim (and
     // one every TOUCH_INTERVAL_MS) registers the worker with an upsert, which locks its row; the
     // others lock the row in the transaction's first round trip.
-    const registered = Date.now() - (this.lastRegistered.get(worker.id) ?? 0) < TOUCH_INTERVAL_MS;
+    const registered = performance.now() - (this.lastRegistered.get(worker.id) ?? -Infinity) < TOUCH_INTERVAL_MS;
     const transaction = <T>(work: (tx: WriteTx) => Promise<T>): Promise<T> =>
       registered ? inWriteTransactionLocking(db, dialect, { table: 'worker', id: worker.id }, work) : inWriteTransaction(db, dialect, work);
     const rows = await transaction(async (tx) => {
@@ -574,9 +583,9 @@ export class WorkerProtocol {
       }
       return claimed;
     });
-    if (!registered) this.lastRegistered.set(worker.id, Date.now());
+    if (!registered) this.lastRegistered.set(worker.id, performance.now());
     if (rows === 'busy') return rows;
-    this.lastTouched.set(worker.id, Date.now());
+    this.lastTouched.set(worker.id, performance.now());
     return rows.map((row) => ({ job: toJobView(row), attempt: row.attempt, lease_expires_at: row.lease_expires_at ?? nowIso }));
   }
 
@@ -753,9 +762,9 @@ export class WorkerProtocol {
 
   /** Writes the worker's `last_seen_at` at most every {@link TOUCH_INTERVAL_MS}. */
   private touch(workerId: string, nowIso: string): void {
-    const last = this.lastTouched.get(workerId) ?? 0;
-    if (Date.now() - last < TOUCH_INTERVAL_MS) return;
-    this.lastTouched.set(workerId, Date.now());
+    const last = this.lastTouched.get(workerId) ?? -Infinity;
+    if (performance.now() - last < TOUCH_INTERVAL_MS) return;
+    this.lastTouched.set(workerId, performance.now());
     touchWorker(this.options.db, workerId, nowIso).catch((error: unknown) => {
       this.options.logger.warn({ err: (error as Error).message }, 'could not record worker last_seen_at');
     });

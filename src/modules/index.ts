@@ -4,7 +4,10 @@
  * one line here. Embedding applications pass their own modules to `createGatehouse(config, {
  * modules: [...MODULES, mine] })` and `runCli(argv, { modules })` (the CLI's `main`) instead.
  */
+import { campaignsModule } from '../campaigns/index.js';
+import { challengesModule } from '../challenges/index.js';
+import { speechModule } from '../speech/index.js';
 import type { AnyModule } from './contract.js';
 
 /** The feature modules shipped with Gatehouse. */
-export const MODULES: readonly AnyModule[] = [];
+export const MODULES: readonly AnyModule[] = [challengesModule as AnyModule, campaignsModule as AnyModule, speechModule as AnyModule];

@@ -13,7 +13,7 @@ import type { Kysely } from 'kysely';
 import type { Logger } from 'pino';
 import type { Database, OutboxRow, UserRow } from '../db/schema.js';
 import { inTransaction, type WriteTx as Tx } from '../db/transaction.js';
-import type { MailOutbox, OutboxMessage } from '../mail/outbox.service.js';
+import type { Outbox, OutboxMessage } from '../outbox/outbox.service.js';
 import type { Clock } from '../shared/clock.js';
 import { newId } from '../shared/ids.js';
 import { type AnyNotifyEventName, type AnyNotifyEvents, type Channel, CHANNELS, EVENT_ROUTES, type EventRoute, type NotifyEvents, type NotifyUser } from './events.js';
@@ -25,7 +25,7 @@ export interface NotifyServiceOptions {
   db: Kysely<Database>;
   clock: Clock;
   logger: Logger;
-  outbox: MailOutbox;
+  outbox: Outbox;
   renderer: TemplateRenderer;
   appName: string;
   /** Base URL for links, without trailing slash. */

@@ -22,7 +22,7 @@
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { Eta } from 'eta';
-import { escapeHtml } from '../mail/html-escape.js';
+import { escapeHtml } from '../shared/html-escape.js';
 import { EVENT_ROUTES, type EventRoute } from './events.js';
 
 /** A rendered email. */
@@ -111,6 +111,51 @@ export function emailTemplates(name: string, source: EmailSource): Record<string
 }
 
 const BAN_SPAN = `<% if (it.until) { %>until <%= it.until %> (UTC)<% } else { %>indefinitely<% } %>`;
+
+const DIGEST_FOOTER = 'You receive this daily digest because you are an administrator.';
+const DIGEST_CELL = 'padding:6px 12px;border-bottom:1px solid #d9e2ec;text-align:left;font-size:15px;color:#1f2933';
+/** The digest's counts: label and field, in the order both parts show them. */
+const DIGEST_COUNTS: Array<[string, string]> = [
+  ['New users', 'new_user_count'],
+  ['Failed logins', 'failed_logins'],
+  ['Undeliverable emails', 'dead_emails'],
+  ['Failed scheduled tasks', 'failed_task_runs'],
+];
+const DIGEST_MORE = 'it.new_user_count - it.new_users.length';
+
+/**
+ * The daily admin digest (the scheduler's `admin-digest` task, sent to every active admin): the
+ * counts of the last 24 hours and up to a few new users by name. Data: `since`, `until` (ISO
+ * times), `new_user_count`, `new_users` (`[{email, name, created_at}]`, possibly fewer than the
+ * count), `failed_logins`, `dead_emails`, `failed_task_runs`. The HTML part is a real table with
+ * header cells.
+ */
+const ADMIN_DIGEST: Record<string, string> = {
+  'admin_digest.email.subject': 'Daily digest: <%= it.new_user_count %> new users, <%= it.failed_logins %> failed logins — <%= it.appName %>',
+  'admin_digest.email.text':
+    `<% layout('@layout.email.text', { footer: ${lit(DIGEST_FOOTER)} }) %>` +
+    'Activity on <%= it.appName %> from <%= it.since %> to <%= it.until %> (UTC):\n\n' +
+    DIGEST_COUNTS.map(([label, field]) => `  ${label}: <%= it.${field} %>\n`).join('') +
+    '\n<% if (it.new_users.length) { %>New users:\n' +
+    '<% for (const u of it.new_users) { %>  <%= u.email %><% if (u.name) { %> (<%= u.name %>)<% } %>, <%= u.created_at %>\n<% } %>' +
+    `<% if (${DIGEST_MORE} > 0) { %>  … and <%= ${DIGEST_MORE} %> more\n<% } %>\n<% } %>` +
+    'Dashboard: <%= it.publicUrl %>/\n\n',
+  'admin_digest.email.html':
+    `<% layout('@layout.email.html', { title: 'Daily digest', footer: ${lit(DIGEST_FOOTER)} }) %>` +
+    `<p style="${P}">Activity on <%= it.appName %> from <%= it.since %> to <%= it.until %> (UTC):</p>\n` +
+    '<table style="border-collapse:collapse;width:100%">\n' +
+    '<caption style="text-align:left;font-size:13px;color:#52606d;padding-bottom:4px">Last 24 hours</caption>\n' +
+    DIGEST_COUNTS.map(
+      ([label, field]) =>
+        `<tr><th scope="row" style="${DIGEST_CELL};font-weight:400">${label}</th><td style="${DIGEST_CELL};font-weight:600"><%= it.${field} %></td></tr>\n`,
+    ).join('') +
+    '</table>\n' +
+    '<% if (it.new_users.length) { %><h2 style="margin:24px 0 8px;font-size:17px;color:#102a43">New users</h2>\n' +
+    '<ul style="margin:0;padding-left:20px;font-size:15px;line-height:1.6;color:#1f2933">\n' +
+    '<% for (const u of it.new_users) { %><li><%= u.email %><% if (u.name) { %> (<%= u.name %>)<% } %>, <%= u.created_at %></li>\n<% } %>' +
+    `<% if (${DIGEST_MORE} > 0) { %><li>… and <%= ${DIGEST_MORE} %> more</li>\n<% } %></ul>\n<% } %>` +
+    '<p style="margin:24px 0 0;font-size:15px"><a href="<%= it.publicUrl %>/" style="color:#1d4ed8"><%= it.publicUrl %>/</a></p>\n',
+};
 
 /** Every built-in template, by name (without the `.eta` extension). */
 export const BUILT_IN_TEMPLATES: Readonly<Record<string, string>> = {
@@ -318,6 +363,8 @@ export const BUILT_IN_TEMPLATES: Readonly<Record<string, string>> = {
   'test_message.mattermost':
     ':white_check_mark: Test notification from **<%= it.appName %>** (<%= it.publicUrl %>), requested by <%= it.requested_by %>. The Mattermost channel works.',
   'test_message.webhook': 'Test notification from <%= it.appName %> (<%= it.publicUrl %>), requested by <%= it.requested_by %>.',
+
+  ...ADMIN_DIGEST,
 };
 
 /**

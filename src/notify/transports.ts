@@ -5,7 +5,7 @@
  * never contain the URL: a Mattermost hook URL is itself a secret.
  */
 import type { OutboxRow } from '../db/schema.js';
-import type { DeliveryTransport } from '../mail/transport.js';
+import type { DeliveryTransport } from '../outbox/transport.js';
 import type { Clock } from '../shared/clock.js';
 import { VERSION } from '../version.js';
 import { SIGNATURE_HEADER, signWebhook, TIMESTAMP_HEADER } from './webhook-signature.js';

@@ -21,6 +21,7 @@ import type { Database, ScheduledTaskRow, TaskRunRow } from '../db/schema.js';
 import { addSeconds, type Clock } from '../shared/clock.js';
 import { AppError } from '../shared/errors.js';
 import { newId } from '../shared/ids.js';
+import { TimerLoop } from '../shared/timer-loop.js';
 import { nextRunAfter } from './cron.js';
 import {
   claimDueRun,
@@ -104,9 +105,16 @@ export class Scheduler {
   readonly instanceId: string;
   private readonly tasks: Map<string, SchedulerTask>;
   private registered: Promise<void> | undefined;
-  private timer: NodeJS.Timeout | undefined;
-  private running = false;
-  private tickInFlight: Promise<unknown> | undefined;
+  private readonly loop = new TimerLoop({
+    pass: async () => {
+      await this.tick();
+      return this.sleepMs();
+    },
+    onError: (error) => {
+      this.options.logger.error({ err: error }, 'scheduler tick failed');
+      return this.sleepMs();
+    },
+  });
 
   /** Cron expression per task, null = off: the configured ones plus those of added tasks. */
   private readonly schedules: Record<string, string | null>;
@@ -219,17 +227,12 @@ export class Scheduler {
 
   /** Starts the background loop (a tick now, then at each next due time, at least every minute). */
   start(): void {
-    if (this.running) return;
-    this.running = true;
-    this.schedule(0);
+    this.loop.start();
   }
 
   /** Stops the loop and waits for a tick in progress to finish. Safe to call twice. */
   async stop(): Promise<void> {
-    this.running = false;
-    if (this.timer) clearTimeout(this.timer);
-    this.timer = undefined;
-    await this.tickInFlight?.catch(() => undefined);
+    await this.loop.stop();
   }
 
   /**
@@ -332,26 +335,6 @@ export class Scheduler {
       await releaseTask(this.options.db, name, this.instanceId, startedAt).catch(() => undefined);
       throw error;
     }
-  }
-
-  private schedule(delayMs: number): void {
-    if (!this.running) return;
-    if (this.timer) clearTimeout(this.timer);
-    this.timer = setTimeout(() => void this.loop(), delayMs);
-    // Never keep a process alive just for housekeeping.
-    this.timer.unref();
-  }
-
-  private async loop(): Promise<void> {
-    this.timer = undefined;
-    const pass = this.tick().catch((error: unknown) => {
-      this.options.logger.error({ err: error }, 'scheduler tick failed');
-      return [];
-    });
-    this.tickInFlight = pass;
-    await pass;
-    this.tickInFlight = undefined;
-    this.schedule(await this.sleepMs());
   }
 
   /** Milliseconds until the earliest due run of an enabled task, between 1 s and a minute. */

@@ -13,12 +13,12 @@ import type { Config } from '../config.js';
 import { backupDatabase, backupExtension } from '../db/backup.js';
 import type { Database } from '../db/schema.js';
 import { inTransaction } from '../db/transaction.js';
-import { deleteFinishedJobs } from '../jobs/jobs.repo.js';
-import type { MailOutbox } from '../mail/outbox.service.js';
+import type { JobService } from '../jobs/jobs.service.js';
+import type { TemplateRenderer } from '../notify/templates.js';
+import type { Outbox } from '../outbox/outbox.service.js';
 import type { AuthChanges } from '../sessions/auth-changes.js';
 import { addSeconds } from '../shared/clock.js';
 import { ensurePrivateDir } from '../shared/private-files.js';
-import { adminDigestMail } from './digest-template.js';
 import {
   clearExpiredBan,
   countDeadMailSince,
@@ -42,8 +42,6 @@ const DIGEST_LIST_LIMIT = 50;
 /** Users whose expired ban is lifted per batch. */
 const BAN_BATCH = 200;
 const DAY_SECONDS = 86_400;
-/** Finished jobs deleted per statement by `prune-jobs`. */
-const JOB_PRUNE_BATCH = 2000;
 /** Backup files this task writes and prunes: `gatehouse-<UTC time>.db|.dump`. */
 const BACKUP_FILE = /^gatehouse-\d{8}T\d{6}Z(-\d+)?\.(db|dump)$/;
 
@@ -51,10 +49,14 @@ const BACKUP_FILE = /^gatehouse-\d{8}T\d{6}Z(-\d+)?\.(db|dump)$/;
 export interface BuiltInTaskDeps {
   db: Kysely<Database>;
   config: Config;
-  outbox: MailOutbox;
+  outbox: Outbox;
+  /** Renders the `admin_digest` email (built-in template, overridable from TEMPLATES_DIR). */
+  renderer: Pick<TemplateRenderer, 'renderEmail'>;
   mails: AccountMails;
   changes: AuthChanges;
   audit: AuditLog;
+  /** `prune-jobs` deletes old jobs through the jobs service (the scheduler never touches the job table). */
+  jobs: Pick<JobService, 'pruneFinished'>;
   appName: string;
   /** Deletes feature modules' live topic events created before a time (`TopicEvents.prune`). @returns how many. */
   pruneTopicEvents(before: Date): Promise<number>;
@@ -124,9 +126,7 @@ export function builtInTasks(deps: BuiltInTaskDeps): SchedulerTask[] {
         const days = config.jobs.retentionDays;
         if (days === 0) return { detail: { jobs_deleted: 0, topic_events_deleted: 0, retention_days: 0 } };
         const before = addSeconds(now, -days * DAY_SECONDS);
-        let deleted = 0;
-        // Batches keep each delete (and its cascade over job_event) short.
-        for (let n = JOB_PRUNE_BATCH; n === JOB_PRUNE_BATCH; deleted += n) n = await deleteFinishedJobs(db, before.toISOString(), JOB_PRUNE_BATCH);
+        const deleted = await deps.jobs.pruneFinished(before);
         const topicEvents = await deps.pruneTopicEvents(before);
         return { detail: { jobs_deleted: deleted, topic_events_deleted: topicEvents, retention_days: days } };
       },
@@ -170,17 +170,17 @@ async function sendAdminDigest(deps: BuiltInTaskDeps, now: Date): Promise<{ outc
   const failedTaskRuns = await countFailedTaskRuns(deps.db, since);
   await inTransaction(deps.db, async (tx) => {
     for (const admin of admins) {
-      const mail = adminDigestMail({
+      const mail = deps.renderer.renderEmail('admin_digest', {
         appName: deps.appName,
         publicUrl: deps.config.server.publicUrl,
         name: admin.name,
         since,
         until,
-        newUserCount: newUsers.count,
-        newUsers: newUsers.users.map((u) => ({ email: u.email, name: u.name, created_at: u.created_at })),
-        failedLogins,
-        deadEmails,
-        failedTaskRuns,
+        new_user_count: newUsers.count,
+        new_users: newUsers.users.map((u) => ({ email: u.email, name: u.name, created_at: u.created_at })),
+        failed_logins: failedLogins,
+        dead_emails: deadEmails,
+        failed_task_runs: failedTaskRuns,
       });
       await deps.outbox.enqueue(tx.db, admin.email, 'admin_digest', mail);
     }

@@ -9,7 +9,7 @@
  */
 import { readFileSync } from 'node:fs';
 import type { FastifyPluginAsync, FastifyReply } from 'fastify';
-import { escapeHtml } from '../mail/templates.js';
+import { escapeHtml } from '../shared/html-escape.js';
 import { AppError, findErrorDefinition } from '../shared/errors.js';
 
 /** Options for {@link pagesRoutes}. */

@@ -6,7 +6,7 @@
  */
 import type { LightMyRequestResponse } from 'fastify';
 import { expect } from 'vitest';
-import { type Fixture, loginCookie, makeUser, passwordGrant, STRONG_PASSWORD, type TestContext, uniqueEmail } from '../helpers/harness.js';
+import { type Fixture, loginCookie, makeApiKey, makeUser, passwordGrant, type TestContext } from '../helpers/harness.js';
 
 /** Request headers. */
 export type Headers = Record<string, string>;
@@ -38,35 +38,6 @@ export function call(
   return ctx.request({ method, url, headers, ...(payload === undefined ? {} : { payload: payload as Record<string, unknown> }) });
 }
 
-/** Creates a verified worker (role `worker`) through the service layer. */
-export async function makeWorker(ctx: TestContext, name = 'Worker'): Promise<Fixture> {
-  const email = uniqueEmail('worker');
-  const user = await ctx.gatehouse.accounts.createUser({ email, password: STRONG_PASSWORD, name, role: 'worker' });
-  return { id: user.id, email, password: STRONG_PASSWORD };
-}
-
-/** An API key as created through `POST /api/v1/api-keys`. */
-export interface ApiKeyFixture {
-  id: string;
-  secret: string;
-  headers: Headers;
-}
-
-/**
- * Creates an API key through the API as `as`, re-authenticating with `password` (default: the
- * fixtures' {@link STRONG_PASSWORD}); fails the test unless it is created (201).
- */
-export async function makeApiKey(
-  ctx: TestContext,
-  as: Headers,
-  body: { scopes: string[]; name?: string; expires_in?: number; password?: string },
-): Promise<ApiKeyFixture> {
-  const res = await call(ctx, 'POST', '/api/v1/api-keys', as, { name: body.name ?? 'test key', password: STRONG_PASSWORD, ...body });
-  expect(res.statusCode, res.body).toBe(201);
-  const created = res.json<{ key: { id: string }; secret: string }>();
-  return { id: created.key.id, secret: created.secret, headers: bearer(created.secret) };
-}
-
 /** A user with one live credential of every kind. */
 export interface Principals {
   user: Fixture;
@@ -86,7 +57,7 @@ export async function makePrincipals(
   options: { role?: 'admin' | 'user' | 'worker'; scopes?: string[]; name?: string } = {},
 ): Promise<Principals> {
   const role = options.role ?? 'user';
-  const user = role === 'worker' ? await makeWorker(ctx, options.name) : await makeUser(ctx, { role, name: options.name ?? 'Test User' });
+  const user = await makeUser(ctx, { role, ...(options.name ? { name: options.name } : {}) });
   return withCredentials(ctx, user, options.scopes ?? (role === 'admin' ? ['*'] : ['account:self']));
 }
 

@@ -17,7 +17,6 @@ import {
   login,
   makeGroup,
   makePrincipals,
-  makeWorker,
   type Principals,
   refreshGrant,
   setMember,
@@ -294,7 +293,7 @@ describe.each(dialects)('admin user management (%s)', (dialect) => {
     });
 
     it('is 404 for a deactivated or unknown user, 400 for a malformed id', async () => {
-      const worker = await makeWorker(ctx, 'Soon Gone');
+      const worker = await makeUser(ctx, { role: 'worker', name: 'Soon Gone' });
       expect((await call(ctx, 'GET', `${USERS}/${worker.id}/public`)).statusCode).toBe(200);
       expect((await call(ctx, 'PATCH', `${USERS}/${worker.id}`, adminH, { status: 'deactivated' })).statusCode).toBe(200);
       expectProblem(await call(ctx, 'GET', `${USERS}/${worker.id}/public`), 404, 'not_found');

@@ -7,9 +7,18 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { FRESH_SIGN_IN_SECONDS } from '../../src/auth/auth.service.js';
 import { dialects } from '../helpers/dialects.js';
-import { createTestContext, loginCookie, makeUser, passwordGrant, STRONG_PASSWORD, type TestContext, tokenFromLatestMail } from '../helpers/harness.js';
+import {
+  createTestContext,
+  loginCookie,
+  makeApiKey,
+  makeUser,
+  passwordGrant,
+  STRONG_PASSWORD,
+  type TestContext,
+  tokenFromLatestMail,
+} from '../helpers/harness.js';
 import { expectProblem, mailsTo, waitForMail } from '../helpers/http-assertions.js';
-import { ACCESS_ENV, bearer, call, type Headers, makeApiKey } from './access-fixtures.js';
+import { ACCESS_ENV, bearer, call, type Headers } from './access-fixtures.js';
 
 const KEYS = '/api/v1/api-keys';
 const ME = '/api/v1/users/me';

@@ -8,20 +8,9 @@
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { dialects } from '../helpers/dialects.js';
-import { createTestContext, loginCookie, makeUser, passwordGrant, STRONG_PASSWORD, type TestContext } from '../helpers/harness.js';
+import { createTestContext, loginCookie, makeApiKey, makeUser, passwordGrant, STRONG_PASSWORD, type TestContext } from '../helpers/harness.js';
 import { expectProblem, type Scenario, runScenario } from '../helpers/http-assertions.js';
-import {
-  ACCESS_ENV,
-  bearer,
-  call,
-  type Headers,
-  makeApiKey,
-  makeGroup,
-  makePrincipals,
-  type Principals,
-  setMember,
-  uniqueName,
-} from './access-fixtures.js';
+import { ACCESS_ENV, bearer, call, type Headers, makeGroup, makePrincipals, type Principals, setMember, uniqueName } from './access-fixtures.js';
 
 const KEYS = '/api/v1/api-keys';
 const ME = '/api/v1/users/me';

@@ -8,21 +8,9 @@
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { dialects } from '../helpers/dialects.js';
-import { createTestContext, loginCookie, passwordGrant, type TestContext } from '../helpers/harness.js';
+import { createTestContext, loginCookie, makeApiKey, passwordGrant, type TestContext } from '../helpers/harness.js';
 import { expectOAuthError, expectProblem, mailsTo, waitForMail } from '../helpers/http-assertions.js';
-import {
-  ACCESS_ENV,
-  allStatuses,
-  bearer,
-  call,
-  type Headers,
-  login,
-  makeApiKey,
-  makePrincipals,
-  type Principals,
-  refreshGrant,
-  statusesOf,
-} from './access-fixtures.js';
+import { ACCESS_ENV, allStatuses, bearer, call, type Headers, login, makePrincipals, type Principals, refreshGrant, statusesOf } from './access-fixtures.js';
 
 const ME = '/api/v1/users/me';
 const BANNED_SUBJECT = /suspended/i;

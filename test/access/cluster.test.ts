@@ -10,8 +10,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildApp } from '../../src/app.js';
 import { createGatehouse, type Gatehouse } from '../../src/container.js';
 import { dialects } from '../helpers/dialects.js';
-import { createTestContext, type TestContext } from '../helpers/harness.js';
-import { ACCESS_ENV, call, type Headers, makeApiKey, makeGroup, makePrincipals, type Principals, setMember, uniqueName } from './access-fixtures.js';
+import { createTestContext, makeApiKey, type TestContext } from '../helpers/harness.js';
+import { ACCESS_ENV, call, type Headers, makeGroup, makePrincipals, type Principals, setMember, uniqueName } from './access-fixtures.js';
 
 const ME = '/api/v1/users/me';
 const USERS_LIST = '/api/v1/users?limit=1';

@@ -9,7 +9,7 @@ import { SYSTEM_ACTOR } from '../../src/audit/audit.service.js';
 import { dialects } from '../helpers/dialects.js';
 import { createTestContext, type Fixture, loginCookie, makeUser, type TestContext } from '../helpers/harness.js';
 import { expectProblem } from '../helpers/http-assertions.js';
-import { ACCESS_ENV, call, type Headers, login, makeGroup, makeWorker, setMember, uniqueName } from './access-fixtures.js';
+import { ACCESS_ENV, call, type Headers, login, makeGroup, setMember, uniqueName } from './access-fixtures.js';
 
 describe.each(dialects)('delegated users:manage and groups:manage stop at the delegate\'s rank (%s)', (dialect) => {
   let ctx: TestContext;
@@ -76,7 +76,7 @@ describe.each(dialects)('delegated users:manage and groups:manage stop at the de
     const problem = expectProblem(await call(ctx, 'DELETE', `/api/v1/users/${auditor.id}`, support.headers), 403, 'privilege_escalation');
     expect(problem.missing_permissions).toEqual(['audit:read']);
 
-    const worker = await makeWorker(ctx);
+    const worker = await makeUser(ctx, { role: 'worker' });
     expectProblem(await call(ctx, 'POST', `/api/v1/users/${worker.id}/ban`, support.headers, { duration_s: 60 }), 403, 'privilege_escalation');
     expect((await login(ctx, auditor)).statusCode).toBe(200);
     expect((await login(ctx, worker)).statusCode).toBe(200);

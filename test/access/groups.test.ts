@@ -14,24 +14,10 @@ import { loadConfig } from '../../src/config.js';
 import { createGatehouse } from '../../src/container.js';
 import { ManualClock } from '../../src/shared/clock.js';
 import { dialects } from '../helpers/dialects.js';
-import { createTestContext, loginCookie, makeUser, passwordGrant, PUBLIC_URL, type TestContext } from '../helpers/harness.js';
+import { createTestContext, loginCookie, makeApiKey, makeUser, passwordGrant, PUBLIC_URL, type TestContext } from '../helpers/harness.js';
 import { expectProblem, type Scenario, runScenario } from '../helpers/http-assertions.js';
 import { createTestDatabase } from '../helpers/test-database.js';
-import {
-  ACCESS_ENV,
-  allStatuses,
-  bearer,
-  call,
-  type Headers,
-  login,
-  makeApiKey,
-  makeGroup,
-  makePrincipals,
-  type Principals,
-  setMember,
-  statusesOf,
-  uniqueName,
-} from './access-fixtures.js';
+import { ACCESS_ENV, allStatuses, bearer, call, type Headers, login, makeGroup, makePrincipals, type Principals, setMember, statusesOf, uniqueName } from './access-fixtures.js';
 
 const GROUPS = '/api/v1/groups';
 const USERS_LIST = '/api/v1/users?limit=1';

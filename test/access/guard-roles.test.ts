@@ -8,19 +8,9 @@
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { dialects } from '../helpers/dialects.js';
-import { createTestContext, STRONG_PASSWORD, type TestContext } from '../helpers/harness.js';
+import { createTestContext, makeApiKey, STRONG_PASSWORD, type TestContext } from '../helpers/harness.js';
 import { expectProblem } from '../helpers/http-assertions.js';
-import {
-  ACCESS_ENV,
-  allStatuses,
-  bearer,
-  call,
-  type Headers,
-  makeApiKey,
-  makePrincipals,
-  type Principals,
-  statusesOf,
-} from './access-fixtures.js';
+import { ACCESS_ENV, allStatuses, bearer, call, type Headers, makePrincipals, type Principals, statusesOf } from './access-fixtures.js';
 
 type Method = 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE';
 

@@ -10,9 +10,9 @@ import { migrateTo, migrateToLatest } from '../../src/db/migrate.js';
 import { openDatabase } from '../../src/db/database.js';
 import { createTestDatabase } from '../helpers/test-database.js';
 import { dialects } from '../helpers/dialects.js';
-import { createTestContext, type TestContext } from '../helpers/harness.js';
+import { createTestContext, makeApiKey, type TestContext } from '../helpers/harness.js';
 import { createQueue, enqueue, JOBS_ENV, OWNER_SCOPES } from '../jobs/job-fixtures.js';
-import { call, type Headers, makeApiKey, makePrincipals, type Principals } from './access-fixtures.js';
+import { call, type Headers, makePrincipals, type Principals } from './access-fixtures.js';
 
 describe.each(dialects)('API key scopes on job, file and event routes (%s)', (dialect) => {
   let ctx: TestContext;

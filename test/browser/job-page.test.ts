@@ -11,9 +11,8 @@
 import { createServer } from 'node:net';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { makeApiKey, makeWorker } from '../access/access-fixtures.js';
 import { chromiumAvailable, launchChromium } from '../helpers/browser.js';
-import { createTestContext, type Fixture, makeUser, type TestContext } from '../helpers/harness.js';
+import { createTestContext, type Fixture, makeApiKey, makeUser, type TestContext } from '../helpers/harness.js';
 import { type Headers, JOBS_ENV, claim, createQueue, enqueue, getJob, workerCall } from '../jobs/job-fixtures.js';
 
 /** A free TCP port on 127.0.0.1 (PUBLIC_URL must name the listening origin for the CSRF check). */
@@ -67,7 +66,7 @@ describe.runIf(chromiumAvailable())('the job page in Chromium', () => {
     owner = await makeUser(ctx, { name: 'Owner' });
     const { cookieValue: _o, ...ownerHeaders } = await cookieHeaders(owner);
     ownerApi = ownerHeaders;
-    const { cookieValue: _w, ...workerHeaders } = await cookieHeaders(await makeWorker(ctx));
+    const { cookieValue: _w, ...workerHeaders } = await cookieHeaders(await makeUser(ctx, { role: 'worker' }));
     workerUser = workerHeaders;
 
     browser = await launchChromium();

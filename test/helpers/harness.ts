@@ -106,16 +106,45 @@ export function uniqueEmail(prefix = 'user'): string {
   return `${prefix}-${process.pid}-${counter}-${Math.random().toString(36).slice(2, 7)}@example.com`;
 }
 
-/** Creates a verified user directly (no email round trip). */
-export async function makeUser(ctx: TestContext, overrides: { email?: string; role?: 'user' | 'admin'; name?: string } = {}): Promise<Fixture> {
-  const email = overrides.email ?? uniqueEmail();
+/**
+ * Creates a verified user directly through the accounts service (no email round trip), with the
+ * fixtures' {@link STRONG_PASSWORD}. Defaults: role `user`, name `Test User` (`Worker` for a
+ * `worker`), a {@link uniqueEmail}.
+ */
+export async function makeUser(ctx: TestContext, overrides: { email?: string; role?: 'user' | 'admin' | 'worker'; name?: string } = {}): Promise<Fixture> {
+  const role = overrides.role ?? 'user';
+  const email = overrides.email ?? uniqueEmail(role === 'worker' ? 'worker' : 'user');
   const user = await ctx.gatehouse.accounts.createUser({
     email,
     password: STRONG_PASSWORD,
-    name: overrides.name ?? 'Test User',
-    role: overrides.role ?? 'user',
+    name: overrides.name ?? (role === 'worker' ? 'Worker' : 'Test User'),
+    role,
   });
   return { id: user.id, email, password: STRONG_PASSWORD };
+}
+
+/** An API key as created through `POST /api/v1/api-keys`, with the headers that present it. */
+export interface ApiKeyFixture {
+  id: string;
+  secret: string;
+  /** `{ authorization: 'Bearer <secret>' }` */
+  headers: Record<string, string>;
+}
+
+/**
+ * Creates an API key through the HTTP API as the holder of `as` (request headers: a session
+ * cookie or a bearer token), re-authenticating with `body.password` (default: the fixtures'
+ * {@link STRONG_PASSWORD}). Throws unless the key is created (201).
+ */
+export async function makeApiKey(
+  ctx: TestContext,
+  as: Record<string, string>,
+  body: { scopes: string[]; name?: string; expires_in?: number; password?: string },
+): Promise<ApiKeyFixture> {
+  const res = await ctx.request({ method: 'POST', url: '/api/v1/api-keys', headers: as, payload: { name: 'test key', password: STRONG_PASSWORD, ...body } });
+  if (res.statusCode !== 201) throw new Error(`api key not created: ${res.statusCode} ${res.body}`);
+  const created = res.json<{ key: { id: string }; secret: string }>();
+  return { id: created.key.id, secret: created.secret, headers: { authorization: `Bearer ${created.secret}` } };
 }
 
 /** Logs in through the HTTP API; returns the `Cookie` header value to send. */

@@ -71,6 +71,9 @@ export function serverEnv(options: {
     SMTP_URL: options.smtpUrl,
     MAIL_POLL_SECONDS: '1',
     LOG_LEVEL: 'info',
+    // The shipped modules' built-in worker threads are tested with their modules (and the
+    // zero-configuration start in serve.test.ts keeps them on); elsewhere they only cost CPU.
+    BUILTIN_WORKERS: 'none',
     ...options.extra,
   });
 }

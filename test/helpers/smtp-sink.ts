@@ -5,6 +5,7 @@
 import type { AddressInfo } from 'node:net';
 import { type ParsedMail, simpleParser } from 'mailparser';
 import { SMTPServer } from 'smtp-server';
+import { Recorder } from './recorder.js';
 
 /** One received email. */
 export interface ReceivedMail {
@@ -37,8 +38,7 @@ function addressText(parsed: ParsedMail): string {
  * @param options.port fixed port, to restart a sink where a server expects it.
  */
 export async function startSmtpSink(options: { port?: number } = {}): Promise<SmtpSink> {
-  const messages: ReceivedMail[] = [];
-  const waiters: Array<{ predicate: (m: ReceivedMail) => boolean; resolve: (m: ReceivedMail) => void }> = [];
+  const received = new Recorder<ReceivedMail>('email', (mails) => mails.map((m) => `${m.to}: ${m.subject}`).join(' | '));
   const server = new SMTPServer({
     authOptional: true,
     disabledCommands: ['STARTTLS'],
@@ -53,13 +53,7 @@ export async function startSmtpSink(options: { port?: number } = {}): Promise<Sm
             html: typeof parsed.html === 'string' ? parsed.html : '',
             messageId: parsed.messageId ?? '',
           };
-          messages.push(mail);
-          for (const waiter of [...waiters]) {
-            if (waiter.predicate(mail)) {
-              waiters.splice(waiters.indexOf(waiter), 1);
-              waiter.resolve(mail);
-            }
-          }
+          received.record(mail);
           callback();
         })
         .catch((error: Error) => callback(error));
@@ -73,22 +67,8 @@ export async function startSmtpSink(options: { port?: number } = {}): Promise<Sm
   return {
     port,
     url: `smtp://127.0.0.1:${port}`,
-    messages,
-    waitFor(predicate, timeoutMs = 10_000) {
-      const found = messages.find(predicate);
-      if (found) return Promise.resolve(found);
-      return new Promise((resolve, reject) => {
-        const waiter = { predicate, resolve };
-        waiters.push(waiter);
-        setTimeout(() => {
-          const index = waiters.indexOf(waiter);
-          if (index >= 0) {
-            waiters.splice(index, 1);
-            reject(new Error(`no matching email within ${timeoutMs} ms; received: ${messages.map((m) => `${m.to}: ${m.subject}`).join(' | ')}`));
-          }
-        }, timeoutMs).unref();
-      });
-    },
+    messages: received.items,
+    waitFor: (predicate, timeoutMs) => received.waitFor(predicate, timeoutMs),
     stop: () => new Promise<void>((resolve) => server.close(() => resolve())),
   };
 }

@@ -4,8 +4,8 @@
  */
 import type { LightMyRequestResponse } from 'fastify';
 import { expect } from 'vitest';
-import { ACCESS_ENV, bearer, call, type Headers, makeApiKey, makePrincipals, makeWorker } from '../access/access-fixtures.js';
-import { loginCookie, type TestContext } from '../helpers/harness.js';
+import { ACCESS_ENV, bearer, call, type Headers, makePrincipals } from '../access/access-fixtures.js';
+import { loginCookie, makeApiKey, makeUser, type TestContext } from '../helpers/harness.js';
 
 export { ACCESS_ENV, bearer, call, type Headers };
 
@@ -30,7 +30,7 @@ export async function makeCast(ctx: TestContext): Promise<Cast> {
   const admin = await makePrincipals(ctx, { role: 'admin' });
   const owner = await makePrincipals(ctx, { role: 'user', scopes: OWNER_SCOPES });
   const other = await makePrincipals(ctx, { role: 'user', scopes: OWNER_SCOPES });
-  const workerUser = await makeWorker(ctx);
+  const workerUser = await makeUser(ctx, { role: 'worker' });
   const workerCookie = { cookie: await loginCookie(ctx, workerUser) };
   return {
     admin: admin.apiKey,

@@ -4,6 +4,7 @@
  */
 import { createServer, type IncomingHttpHeaders, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { Recorder } from '../helpers/recorder.js';
 
 /** One request the receiver got. */
 export interface ReceivedRequest {
@@ -28,8 +29,7 @@ export interface HttpReceiver {
 
 /** Starts a receiver on `port` (0 = any free port; a fixed port brings one back where a server expects it). */
 export async function startHttpReceiver(port = 0): Promise<HttpReceiver> {
-  const requests: ReceivedRequest[] = [];
-  const waiters: Array<{ predicate: (r: ReceivedRequest) => boolean; resolve: (r: ReceivedRequest) => void }> = [];
+  const received = new Recorder<ReceivedRequest>('request', (requests) => `${requests.length} request(s)`);
   const server: Server = createServer((req, res) => {
     const chunks: Buffer[] = [];
     req.on('data', (chunk: Buffer) => chunks.push(chunk));
@@ -42,13 +42,7 @@ export async function startHttpReceiver(port = 0): Promise<HttpReceiver> {
         // Not JSON: recorded as is.
       }
       const request: ReceivedRequest = { method: req.method ?? '', path: req.url ?? '', headers: req.headers, body, json };
-      requests.push(request);
-      for (const waiter of [...waiters]) {
-        if (waiter.predicate(request)) {
-          waiters.splice(waiters.indexOf(waiter), 1);
-          waiter.resolve(request);
-        }
-      }
+      received.record(request);
       res.writeHead(200, { 'content-type': 'text/plain' }).end('ok');
     });
   });
@@ -60,22 +54,8 @@ export async function startHttpReceiver(port = 0): Promise<HttpReceiver> {
   return {
     port: actual,
     url: `http://127.0.0.1:${actual}`,
-    requests,
-    waitFor(predicate, timeoutMs = 10_000) {
-      const found = requests.find(predicate);
-      if (found) return Promise.resolve(found);
-      return new Promise((resolve, reject) => {
-        const waiter = { predicate, resolve };
-        waiters.push(waiter);
-        setTimeout(() => {
-          const index = waiters.indexOf(waiter);
-          if (index >= 0) {
-            waiters.splice(index, 1);
-            reject(new Error(`no matching request within ${timeoutMs} ms; received ${requests.length}`));
-          }
-        }, timeoutMs).unref();
-      });
-    },
+    requests: received.items,
+    waitFor: (predicate, timeoutMs) => received.waitFor(predicate, timeoutMs),
     stop: () =>
       new Promise<void>((resolve) => {
         server.closeAllConnections();

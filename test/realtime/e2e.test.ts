@@ -5,8 +5,8 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { dialects } from '../helpers/dialects.js';
-import { createTestContext, loginCookie, makeUser, type TestContext } from '../helpers/harness.js';
-import { makeApiKey, SseClient, until, WsClient } from './fixtures.js';
+import { createTestContext, loginCookie, makeApiKey, makeUser, type TestContext } from '../helpers/harness.js';
+import { SseClient, until, WsClient } from './fixtures.js';
 
 describe.each(dialects)('live progress of real jobs (%s)', (dialect) => {
   let ctx: TestContext;
@@ -30,7 +30,7 @@ describe.each(dialects)('live progress of real jobs (%s)', (dialect) => {
     const ownerCookie = await loginCookie(ctx, owner);
     const created = await ctx.request({ method: 'POST', url: '/api/v1/queues', headers: { cookie: adminCookie }, payload: { name: 'live-e2e' } });
     expect(created.statusCode).toBe(201);
-    const key = await makeApiKey(ctx, adminCookie, ['jobs:claim']);
+    const key = await makeApiKey(ctx, { cookie: adminCookie }, { scopes: ['jobs:claim'] });
     const worker = { authorization: `Bearer ${key.secret}` };
 
     const enqueued = await ctx.request({

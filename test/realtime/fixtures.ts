@@ -9,7 +9,6 @@ import type { Gatehouse } from '../../src/container.js';
 import type { JobEventType, JobEventView } from '../../src/jobs/model.js';
 import { toJobEventView } from '../../src/jobs/model.js';
 import { newId } from '../../src/shared/ids.js';
-import { STRONG_PASSWORD, type TestContext } from '../helpers/harness.js';
 
 /** Creates a queue row. */
 export async function makeQueue(gatehouse: Gatehouse, overrides: { name?: string; enqueuePermission?: string } = {}): Promise<string> {
@@ -111,19 +110,8 @@ export function progress(gatehouse: Gatehouse, jobId: string, value: number): Pr
   return appendEvent(gatehouse, jobId, 'progress', { progress: value, message: `at ${value}` }, { progress: value });
 }
 
-/**
- * Creates an API key for a signed-in user through the HTTP API, re-authenticating with the
- * fixtures' password. @returns its id and secret.
- */
-export async function makeApiKey(ctx: TestContext, cookie: string, scopes: string[] = ['account:self', 'events:read']): Promise<{ id: string; secret: string }> {
-  const res = await ctx.request({ method: 'POST', url: '/api/v1/api-keys', headers: { cookie }, payload: { name: 'worker', scopes, password: STRONG_PASSWORD } });
-  if (res.statusCode !== 201) throw new Error(`api key: ${res.statusCode} ${res.body}`);
-  const body = res.json();
-  return { id: body.key.id, secret: body.secret };
-}
-
 /** Registers a worker row for an API key (its id is the key's id, as the worker protocol makes it). @returns the worker id. */
-export async function makeWorker(gatehouse: Gatehouse, userId: string, apiKeyId: string): Promise<string> {
+export async function registerWorker(gatehouse: Gatehouse, userId: string, apiKeyId: string): Promise<string> {
   const id = apiKeyId;
   const now = new Date().toISOString();
   await gatehouse.database.db

@@ -10,9 +10,9 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildApp } from '../../src/app.js';
 import { ROLE_PERMISSIONS } from '../../src/access/permissions.js';
 import { createGatehouse, type Gatehouse } from '../../src/container.js';
-import { ACCESS_ENV, bearer, call, type Headers, makeApiKey, makePrincipals, type Principals } from '../access/access-fixtures.js';
+import { ACCESS_ENV, bearer, call, type Headers, makePrincipals, type Principals } from '../access/access-fixtures.js';
 import { dialects } from '../helpers/dialects.js';
-import { createTestContext, loginCookie, makeUser, passwordGrant, PUBLIC_URL, type TestContext } from '../helpers/harness.js';
+import { createTestContext, loginCookie, makeApiKey, makeUser, passwordGrant, PUBLIC_URL, type TestContext } from '../helpers/harness.js';
 import { makeJob, makeQueue, SseClient, until, WsClient } from './fixtures.js';
 
 /** Everything a plain user may do: their API keys carry all of it, so a key can follow their jobs. */

@@ -4,8 +4,8 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { dialects } from '../helpers/dialects.js';
-import { createTestContext, type Fixture, loginCookie, makeUser, type TestContext } from '../helpers/harness.js';
-import { appendEvent, makeApiKey, makeJob, makeQueue, makeWorker, progress, SseClient, until } from './fixtures.js';
+import { createTestContext, type Fixture, loginCookie, makeApiKey, makeUser, type TestContext } from '../helpers/harness.js';
+import { appendEvent, makeJob, makeQueue, progress, registerWorker, SseClient, until } from './fixtures.js';
 
 describe.each(dialects)('live events over SSE (%s)', (dialect) => {
   let ctx: TestContext;
@@ -154,10 +154,10 @@ describe.each(dialects)('live events over SSE (%s)', (dialect) => {
     const jobId = await makeJob(ctx.gatehouse, queue, owner.id);
     const workerUser = await makeUser(ctx);
     const workerCookie = await loginCookie(ctx, workerUser);
-    const key = await makeApiKey(ctx, workerCookie);
-    const otherKey = await makeApiKey(ctx, workerCookie);
-    const workerId = await makeWorker(ctx.gatehouse, workerUser.id, key.id);
-    await makeWorker(ctx.gatehouse, workerUser.id, otherKey.id);
+    const key = await makeApiKey(ctx, { cookie: workerCookie }, { scopes: ['account:self', 'events:read'] });
+    const otherKey = await makeApiKey(ctx, { cookie: workerCookie }, { scopes: ['account:self', 'events:read'] });
+    const workerId = await registerWorker(ctx.gatehouse, workerUser.id, key.id);
+    await registerWorker(ctx.gatehouse, workerUser.id, otherKey.id);
     const before = await sse(`topics=job:${jobId}`, { authorization: `Bearer ${key.secret}` });
     expect(before.status).toBe(403);
 

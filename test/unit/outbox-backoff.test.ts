@@ -1,6 +1,6 @@
-/** Unit tests for the outbox retry schedule (`backoffSeconds` in `src/mail/outbox.service.ts`). */
+/** Unit tests for the outbox retry schedule (`backoffSeconds` in `src/outbox/outbox.service.ts`). */
 import { describe, expect, it } from 'vitest';
-import { backoffSeconds } from '../../src/mail/outbox.service.js';
+import { backoffSeconds } from '../../src/outbox/outbox.service.js';
 
 const noJitter = () => 0;
 const fullJitter = () => 0.999_999;

@@ -8,7 +8,7 @@ import { Argument, type Command, InvalidArgumentError, Option } from 'commander'
 import type { Role } from '../../access/permissions.js';
 import type { AdminUserView, UserFilters } from '../../access/user-admin.service.js';
 import type { Gatehouse } from '../../container.js';
-import { normalizeEmail } from '../../accounts/users.repo.js';
+import { normalizeEmail } from '../../accounts/email.js';
 import { AppError, isAppError } from '../../shared/errors.js';
 import { CLI_ACTOR, parseDuration, positiveInt, withGatehouse } from '../context.js';
 import { ExitCode, ExitError, renderTable } from '../output.js';

@@ -3,7 +3,7 @@
  *
  * Services (through `NotifyService`) enqueue inside the transaction that caused the message, so
  * the message exists exactly when the change does (transactional outbox); after commit they call
- * {@link MailOutbox.wake}. Each channel has one {@link DeliveryTransport}; channels an operator
+ * {@link Outbox.wake}. Each channel has one {@link DeliveryTransport}; channels an operator
  * paused (`gatehouse notify disable`) are skipped by the dispatcher and their messages wait. The dispatcher leases due rows, sends them, and on failure retries
  * with capped exponential backoff (AWS Architecture Blog, "Exponential Backoff and Jitter") until
  * `maxAttempts`, then marks them dead. A crash loses nothing: an unsent row stays pending and its
@@ -15,6 +15,7 @@ import type { Executor } from '../db/executor.js';
 import type { Database, OutboxRow } from '../db/schema.js';
 import { addSeconds, type Clock } from '../shared/clock.js';
 import { newId } from '../shared/ids.js';
+import { TimerLoop } from '../shared/timer-loop.js';
 import {
   findDueMessages,
   findOutboxMessage,
@@ -25,7 +26,6 @@ import {
   markMessageSent,
   resetMessagesForRetry,
 } from './outbox.repo.js';
-import type { RenderedMail, TemplateName } from './templates.js';
 import type { DeliveryTransport, OutboxChannel } from './transport.js';
 
 /**
@@ -49,8 +49,8 @@ export function backoffSeconds(attempt: number, random: () => number = Math.rand
   return raw * (1 - 0.2 * random());
 }
 
-/** Options for {@link MailOutbox}. */
-export interface MailOutboxOptions {
+/** Options for {@link Outbox}. */
+export interface OutboxOptions {
   db: Kysely<Database>;
   /** One transport per channel that can deliver; messages of other channels wait. */
   transports: DeliveryTransport[];
@@ -64,6 +64,16 @@ export interface MailOutboxOptions {
   maxAttempts: number;
   /** Seconds between polls when nothing wakes the dispatcher. */
   pollSeconds: number;
+}
+
+/** A rendered email, as {@link Outbox.enqueue} stores it (render it with `notify`'s `TemplateRenderer.renderEmail`). */
+export interface OutboxEmail {
+  /** One line. */
+  subject: string;
+  /** The plain-text part. */
+  text: string;
+  /** The HTML part (a whole document). */
+  html: string;
 }
 
 /** A message to store: see the `outbox` table. */
@@ -84,24 +94,32 @@ export interface DispatchReport {
 
 /**
  * The outbox: stores messages transactionally and delivers them in the background with leases,
- * retries and backoff. Named for its first channel; it carries every channel.
+ * retries and backoff, for every channel.
  */
-export class MailOutbox {
+export class Outbox {
   private readonly transports: Map<OutboxChannel, DeliveryTransport>;
-  private timer: NodeJS.Timeout | undefined;
-  private running = false;
-  private passInFlight: Promise<DispatchReport> | undefined;
-  private wakeRequested = false;
+  private readonly loop: TimerLoop;
 
-  constructor(private readonly options: MailOutboxOptions) {
+  constructor(private readonly options: OutboxOptions) {
     this.transports = new Map(options.transports.map((t) => [t.channel, t]));
+    const pollMs = options.pollSeconds * 1000;
+    this.loop = new TimerLoop({
+      pass: async () => {
+        await this.dispatchDue();
+        return pollMs;
+      },
+      onError: (error) => {
+        options.logger.error({ err: error }, 'outbox dispatch pass failed');
+        return pollMs;
+      },
+    });
   }
 
   /**
    * Stores an email for delivery. Call with the transaction of the change that caused it.
    * @param template which template rendered `mail` (recorded for operators and tests).
    */
-  async enqueue(db: Executor, to: string, template: TemplateName, mail: RenderedMail): Promise<void> {
+  async enqueue(db: Executor, to: string, template: string, mail: OutboxEmail): Promise<void> {
     await this.enqueueMessage(db, {
       channel: 'email',
       recipient: to,
@@ -140,28 +158,18 @@ export class MailOutbox {
 
   /** Starts the background dispatcher (polls every `pollSeconds`, and at once on {@link wake}). */
   start(): void {
-    if (this.running) return;
-    this.running = true;
-    this.schedule(0);
+    this.loop.start();
   }
 
   /** Stops the dispatcher and waits for an in-flight pass to finish. */
   async stop(): Promise<void> {
-    this.running = false;
-    if (this.timer) clearTimeout(this.timer);
-    this.timer = undefined;
-    await this.passInFlight;
+    await this.loop.stop();
     for (const transport of this.transports.values()) transport.close();
   }
 
-  /** Asks the dispatcher to run a pass now (after a commit that enqueued mail). */
+  /** Asks the dispatcher to run a pass now, or right after the one in flight (after a commit that enqueued mail). */
   wake(): void {
-    if (!this.running) return;
-    if (this.passInFlight) {
-      this.wakeRequested = true;
-      return;
-    }
-    this.schedule(0);
+    this.loop.wake();
   }
 
   /**
@@ -265,24 +273,5 @@ export class MailOutbox {
       );
       return false;
     }
-  }
-
-  private schedule(delayMs: number): void {
-    if (!this.running) return;
-    if (this.timer) clearTimeout(this.timer);
-    this.timer = setTimeout(() => void this.runPass(), delayMs);
-    this.timer.unref();
-  }
-
-  private async runPass(): Promise<void> {
-    this.timer = undefined;
-    this.wakeRequested = false;
-    this.passInFlight = this.dispatchDue().catch((error: unknown) => {
-      this.options.logger.error({ err: error }, 'outbox dispatch pass failed');
-      return { sent: 0, failed: 0 };
-    });
-    await this.passInFlight;
-    this.passInFlight = undefined;
-    this.schedule(this.wakeRequested ? 0 : this.options.pollSeconds * 1000);
   }
 }

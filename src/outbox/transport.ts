@@ -55,6 +55,18 @@ export interface MailMessage {
 }
 
 /** Something that can deliver a {@link MailMessage}; rejects when delivery failed. */
+/** The message as nodemailer sends it, for both transports: the outbox id becomes the Message-ID. */
+function nodemailerMessage(message: MailMessage) {
+  return {
+    from: message.from,
+    to: message.to,
+    subject: message.subject,
+    text: message.text,
+    html: message.html,
+    messageId: `<${message.messageId}@gatehouse>`,
+  };
+}
+
 export interface MailTransport {
   /** Human description for logs, e.g. `smtp://mail.example.com:587` or `files in ./data/mail`. */
   readonly description: string;
@@ -91,14 +103,7 @@ export function createSmtpTransport(smtpUrl: string): MailTransport {
   return {
     description: `${url.protocol}//${url.host}`,
     async send(message) {
-      await transporter.sendMail({
-        from: message.from,
-        to: message.to,
-        subject: message.subject,
-        text: message.text,
-        html: message.html,
-        messageId: `<${message.messageId}@gatehouse>`,
-      });
+      await transporter.sendMail(nodemailerMessage(message));
     },
     close: () => transporter.close(),
   };
@@ -117,14 +122,7 @@ export function createFileTransport(dir: string): MailTransport {
     async send(message) {
       await ensurePrivateDirAsync(dir);
       transporter ??= build();
-      const info = await transporter.sendMail({
-        from: message.from,
-        to: message.to,
-        subject: message.subject,
-        text: message.text,
-        html: message.html,
-        messageId: `<${message.messageId}@gatehouse>`,
-      });
+      const info = await transporter.sendMail(nodemailerMessage(message));
       const stamp = new Date().toISOString().replace(/[:.]/g, '-');
       const file = path.join(dir, `${stamp}-${message.messageId}.eml`);
       await writeFile(file, info.message as Buffer, { mode: PRIVATE_FILE_MODE });

@@ -1,4 +1,8 @@
-/** Queries for the `refresh_token` table (rotation chains, one per API session). */
+/**
+ * Queries for the `refresh_token` table (rotation chains, one per API session). The table belongs
+ * to `auth`: the OAuth token endpoint (`passwordGrant`, `refreshGrant`) is the only code that
+ * issues, reads and rotates refresh tokens (the scheduler only purges expired rows).
+ */
 import type { Executor } from '../db/executor.js';
 import type { RefreshTokenRow, RefreshTokenTable } from '../db/schema.js';
 
