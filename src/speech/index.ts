@@ -8,7 +8,6 @@ import { z } from 'zod';
 import { defineModule } from '../modules/contract.js';
 import { speechMigrations } from './speech.migrations.js';
 import { speechPlatform } from './platform.js';
-import { speechRoutes } from './speech.routes.js';
 import './speech.schema.js';
 import { MANAGE, SPEECH_KIND, SPEECH_PARENT, SpeechService, type SpeechSettings, USE } from './speech.service.js';
 
@@ -71,7 +70,8 @@ export const speechModule = defineModule<SpeechService, SpeechSettings>({
     speech.startProgressRelay();
   },
   stop: (speech) => speech.stopProgressRelay(),
-  routes: (api, speech, gatehouse) => speechRoutes(api, speech, gatehouse.config.files.maxBytes),
+  // Loaded on first use: CLI commands never pay for the HTTP stack.
+  routes: async (api, speech, gatehouse) => (await import('./speech.routes.js')).speechRoutes(api, speech, gatehouse.config.files.maxBytes),
   jobHooks: (speech) => [{ name: 'speech.report', kinds: [SPEECH_KIND], parentTypes: [SPEECH_PARENT], handle: (event) => speech.recordOutcome(event) }],
   topics: (speech) => [
     {

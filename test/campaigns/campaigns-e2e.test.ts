@@ -90,7 +90,7 @@ describe.each(dialects)('channel-moe campaigns end to end on %s', (dialect) => {
   let admin: Headers;
 
   beforeAll(async () => {
-    ctx = await createTestContext(dialect, { env: { ...JOBS_ENV, BUILTIN_WORKER_THREADS: '2' } });
+    ctx = await createTestContext(dialect, { env: { ...JOBS_ENV, BUILTIN_WORKER_THREADS: '2', BUILTIN_WORKERS: 'channel-moe' } });
     base = await listen(ctx);
     admin = (await makePrincipals(ctx, { role: 'admin' })).jwt;
     await ctx.gatehouse.builtinWorkers.start(base);

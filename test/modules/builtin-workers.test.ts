@@ -37,7 +37,7 @@ describe.each(dialects)('built-in workers on %s', (dialect) => {
   afterAll(async () => ctx?.close());
 
   it('the module worker computes tallies in threads, through the worker protocol', async () => {
-    expect(ctx.gatehouse.builtinWorkers.names).toEqual(['score-predictions', 'tally']);
+    expect(ctx.gatehouse.builtinWorkers.names).toEqual(['tally']);
     const created = await Promise.all(
       [[1, 2, 3], [0.5, 0.25], [-4, 4, 10]].map(async (numbers) => {
         const res = await call(ctx, 'POST', '/api/v1/tallies', user, { numbers });
