@@ -15,7 +15,7 @@ import { intersectGrants } from '../access/permissions.js';
 import { findUserByEmail, findUserById, updateUser } from '../accounts/users.repo.js';
 import type { ActorContext, AuditLog } from '../audit/audit.service.js';
 import type { ApiKeyRow, Database, SessionRow, UserRow } from '../db/schema.js';
-import { inTransaction } from '../db/transaction.js';
+import { inTransaction, type Tx } from '../db/transaction.js';
 import type { PasswordHasher } from '../crypto/passwords.js';
 import { generateToken, hashToken, looksLikeToken } from '../crypto/tokens.js';
 import type { AuthChanges } from '../sessions/auth-changes.js';
@@ -73,6 +73,12 @@ export const NO_LOGIN_GUARD: LoginGuard = {
   recordSuccess: async () => undefined,
 };
 
+/** A proven password: the user, and their password rehashed with the current parameters when the stored hash is outdated. */
+interface PasswordProof {
+  user: UserRow;
+  rehashed: string | null;
+}
+
 /** An RFC 6749 §5.1 successful token response. */
 export interface TokenResponse {
   access_token: string;
@@ -101,7 +107,22 @@ export interface AuthServiceOptions {
 }
 
 export class AuthService {
+  /**
+   * An API key's permissions (its scopes intersected with its user's grants), per cached key row
+   * and effective-access object: both are replaced, never mutated, when they change, so an entry
+   * made for an older row or access is simply not found again.
+   */
+  private readonly keyGrants = new WeakMap<ApiKeyRow, { access: EffectiveAccess; permissions: ReadonlySet<string> }>();
+
   constructor(private readonly options: AuthServiceOptions) {}
+
+  private keyPermissions(key: ApiKeyRow, access: EffectiveAccess): ReadonlySet<string> {
+    const known = this.keyGrants.get(key);
+    if (known?.access === access) return known.permissions;
+    const permissions = intersectGrants(access.permissions, JSON.parse(key.scopes) as string[]);
+    this.keyGrants.set(key, { access, permissions });
+    return permissions;
+  }
 
   /**
    * Checks an email and password, behind the brute-force guard. Unknown emails cost a dummy
@@ -113,6 +134,34 @@ export class AuthService {
    *   three only after the password was proven.
    */
   async verifyPassword(email: string, password: string, client: ClientInfo): Promise<UserRow> {
+    const proof = await this.provePassword(email, password, client);
+    return inTransaction(this.options.db, (tx) => this.recordSignIn(tx, email, proof, client));
+  }
+
+  /**
+   * Password login for browsers: creates a cookie session (lifetime from the user's groups). The
+   * sign-in is recorded in one transaction with the session (login attempt, audit entry, a
+   * rehashed password when the parameters changed, and the session row together).
+   * @returns the user, the session and the cookie secret (to be set as the session cookie).
+   * @throws as {@link verifyPassword}.
+   */
+  async login(email: string, password: string, client: ClientInfo): Promise<{ user: UserRow; session: SessionRow; token: string }> {
+    const proof = await this.provePassword(email, password, client);
+    const access = await this.options.access.effectiveAccess(proof.user);
+    return inTransaction(this.options.db, async (tx) => {
+      const user = await this.recordSignIn(tx, email, proof, client);
+      const { session, token } = await this.options.sessions.create(tx.db, user.id, 'browser', client, access.sessionTtlSeconds);
+      return { user, session, token: token as string };
+    });
+  }
+
+  /**
+   * Everything {@link verifyPassword} does short of recording the successful sign-in: the guard,
+   * the argon2 check (failures and refusals are recorded here), the new-device observer, and the
+   * new hash when the stored one has old parameters (hashed here, outside any transaction, so a
+   * write lock is never held across argon2 work).
+   */
+  private async provePassword(email: string, password: string, client: ClientInfo): Promise<PasswordProof> {
     const guard = this.options.loginGuard;
     await guard.assertAllowed(email, client.ip);
     const user = await findUserByEmail(this.options.db, email);
@@ -121,7 +170,7 @@ export class AuthService {
       : (await this.options.hasher.dummyVerify(password), false);
     if (!user || !passwordOk) {
       await guard.recordFailure(email, client.ip);
-      await this.recordAttempt(email, user ?? null, client, 'invalid_credentials');
+      await inTransaction(this.options.db, (tx) => this.recordAttempt(tx, email, user ?? null, client, 'invalid_credentials'));
       throw new AppError('invalid_credentials');
     }
     await guard.recordSuccess(email, client.ip);
@@ -137,34 +186,19 @@ export class AuthService {
             ? new AppError('email_not_verified')
             : null;
     if (refusal) {
-      await this.recordAttempt(email, user, client, refusal.code);
+      await inTransaction(this.options.db, (tx) => this.recordAttempt(tx, email, user, client, refusal.code));
       throw refusal;
     }
     await this.options.loginObserver?.passwordVerified(user, client);
-    await this.recordAttempt(email, user, client, 'success');
-    if (this.options.hasher.needsRehash(user.password_hash)) {
-      const rehashed = await this.options.hasher.hash(password);
-      const updated = await updateUser(this.options.db, user.id, { password_hash: rehashed });
-      if (updated) return updated;
-    }
-    return user;
+    const rehashed = this.options.hasher.needsRehash(user.password_hash) ? await this.options.hasher.hash(password) : null;
+    return { user, rehashed };
   }
 
-  /**
-   * Password login for browsers: creates a cookie session (lifetime from the user's groups).
-   * @returns the user, the session and the cookie secret (to be set as the session cookie).
-   */
-  async login(email: string, password: string, client: ClientInfo): Promise<{ user: UserRow; session: SessionRow; token: string }> {
-    const user = await this.verifyPassword(email, password, client);
-    const access = await this.options.access.effectiveAccess(user);
-    const { session, token } = await this.options.sessions.create(
-      this.options.db,
-      user.id,
-      'browser',
-      client,
-      access.sessionTtlSeconds,
-    );
-    return { user, session, token: token as string };
+  /** Records a proven sign-in inside `tx`: the attempt and audit entry, and the upgraded hash. @returns the user as stored. */
+  private async recordSignIn(tx: Tx, email: string, proof: PasswordProof, client: ClientInfo): Promise<UserRow> {
+    await this.recordAttempt(tx, email, proof.user, client, 'success');
+    if (!proof.rehashed) return proof.user;
+    return (await updateUser(tx.db, proof.user.id, { password_hash: proof.rehashed })) ?? proof.user;
   }
 
   /**
@@ -173,18 +207,20 @@ export class AuthService {
    * @throws AppError `invalid_grant` (400) for any credential problem.
    */
   async passwordGrant(username: string, password: string, client: ClientInfo): Promise<TokenResponse> {
-    let user: UserRow;
+    let proof: PasswordProof;
     try {
-      user = await this.verifyPassword(username, password, client);
+      proof = await this.provePassword(username, password, client);
     } catch (error) {
       if (isAppError(error) && error.status !== 429) throw new AppError('invalid_grant', error.detail ?? error.message);
       throw error;
     }
-    const access = await this.options.access.effectiveAccess(user);
+    const access = await this.options.access.effectiveAccess(proof.user);
     const now = this.options.clock.now().toISOString();
     const refreshToken = generateToken();
-    const session = await inTransaction(this.options.db, async (tx) => {
-      const created = await this.options.sessions.create(tx.db, user.id, 'api', client, access.sessionTtlSeconds);
+    // The sign-in record, the API session and its refresh token in one transaction.
+    const { user, session } = await inTransaction(this.options.db, async (tx) => {
+      const signedIn = await this.recordSignIn(tx, username, proof, client);
+      const created = await this.options.sessions.create(tx.db, signedIn.id, 'api', client, access.sessionTtlSeconds);
       await insertRefreshToken(tx.db, {
         id: newId(),
         session_id: created.session.id,
@@ -194,7 +230,7 @@ export class AuthService {
         expires_at: created.session.expires_at,
         used_at: null,
       });
-      return created.session;
+      return { user: signedIn, session: created.session };
     });
     return this.tokenResponse(user.id, session.id, refreshToken);
   }
@@ -310,7 +346,7 @@ export class AuthService {
         renewed: false,
         method: 'api_key',
         access,
-        permissions: intersectGrants(access.permissions, JSON.parse(found.key.scopes) as string[]),
+        permissions: this.keyPermissions(found.key, access),
       };
     }
     const claims = await this.options.accessTokens.verify(token);
@@ -344,16 +380,14 @@ export class AuthService {
     });
   }
 
-  private async recordAttempt(email: string, user: UserRow | null, client: ClientInfo, outcome: string): Promise<void> {
+  private async recordAttempt(tx: Tx, email: string, user: UserRow | null, client: ClientInfo, outcome: string): Promise<void> {
     const actor: ActorContext = { actorId: user?.id ?? null, ip: client.ip, userAgent: client.userAgent };
-    await inTransaction(this.options.db, async (tx) => {
-      await this.options.audit.recordLoginAttempt(tx.db, { email, userId: user?.id ?? null, ip: client.ip, outcome });
-      await this.options.audit.record(tx.db, actor, {
-        action: outcome === 'success' ? 'auth.login' : 'auth.login_failed',
-        targetType: 'user',
-        targetId: user?.id ?? null,
-        details: { email: email.trim().toLowerCase().slice(0, 254), outcome },
-      });
+    await this.options.audit.recordLoginAttempt(tx.db, { email, userId: user?.id ?? null, ip: client.ip, outcome });
+    await this.options.audit.record(tx.db, actor, {
+      action: outcome === 'success' ? 'auth.login' : 'auth.login_failed',
+      targetType: 'user',
+      targetId: user?.id ?? null,
+      details: { email: email.trim().toLowerCase().slice(0, 254), outcome },
     });
   }
 
