@@ -5,7 +5,7 @@
  * second or so and writes nothing (CI runs it so the bench cannot rot; it asserts no timings).
  */
 import { execFileSync } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
@@ -44,6 +44,14 @@ const postgresUrl = smoke ? undefined : (env.BENCH_DATABASE_URL ?? env.TEST_DATA
 /** `BENCH_PROFILE=1`: Gatehouse runs with `node --cpu-prof`; profiles land in bench/profiles/raw/. */
 const profileDir = env.BENCH_PROFILE ? fileURLToPath(new URL('./profiles/raw/', import.meta.url)) : null;
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
+/**
+ * `BENCH_BASELINE=DIR`: another checkout of Gatehouse (built, e.g. the main branch) measured in
+ * the same rounds as this one — its routes appear as `cookie@base` etc. — for before/after
+ * figures that share the machine's load.
+ */
+const baselineCheckout = smoke ? undefined : env.BENCH_BASELINE;
+/** RESULTS.md keeps everything from this heading on when it is rewritten. */
+const NOTES_HEADING = '## Notes (kept when the bench rewrites this file)';
 
 function log(message: string): void {
   process.stderr.write(`${message}\n`);
@@ -88,18 +96,21 @@ async function main(): Promise<void> {
 
   const startGatehouses = async (label: string, makeDb: () => Promise<ScratchDatabase>) => {
     const servers = new Map<string, GatehouseProcess>();
-    for (const level of LEVELS) {
-      const db = await makeDb();
-      cleanups.push(() => db.drop());
-      const gh = await startGatehouseProcess({
-        databaseUrl: db.url,
-        dataDir: db.dataDir,
-        level,
-        logFile: path.join(logDir, `gatehouse-${label}-${level}.log`),
-        nodeFlags,
-      });
-      cleanups.push(() => gh.stop());
-      servers.set(level, gh);
+    for (const checkout of baselineCheckout ? [undefined, baselineCheckout] : [undefined]) {
+      for (const level of LEVELS) {
+        const db = await makeDb();
+        cleanups.push(() => db.drop());
+        const gh = await startGatehouseProcess({
+          databaseUrl: db.url,
+          dataDir: db.dataDir,
+          level,
+          logFile: path.join(logDir, `gatehouse-${label}-${level}${checkout ? '-base' : ''}.log`),
+          nodeFlags,
+          ...(checkout ? { checkout } : {}),
+        });
+        cleanups.push(() => gh.stop());
+        servers.set(checkout ? `${level}@base` : level, gh);
+      }
     }
     return servers;
   };
@@ -126,7 +137,10 @@ async function main(): Promise<void> {
     const groups = (servers: Map<string, GatehouseProcess>): TargetGroup[] =>
       LEVELS.map((level) => {
         const bare = bares.get(level) as ServerProcess;
-        return { name: level, baseline: { name: 'bare', url: `${bare.base}/`, server: bare }, targets: meTargets(servers.get(level) as GatehouseProcess) };
+        const base = servers.get(`${level}@base`);
+        const targets = meTargets(servers.get(level) as GatehouseProcess);
+        if (base) targets.push(...meTargets(base).map((t) => ({ ...t, name: `${t.name}@base` })));
+        return { name: level, baseline: { name: 'bare', url: `${bare.base}/`, server: bare }, targets };
       });
 
     const sqliteLogBefore = logBytes(sqliteGh.get('info') as GatehouseProcess);
@@ -135,7 +149,7 @@ async function main(): Promise<void> {
       .filter((f) => f.group === 'info' && f.name !== 'bare')
       .reduce((n, f) => n + f.rps * f.rounds.length * throughputOptions.durationSeconds, 0);
     const sqliteLogBytesPerRequest = (logBytes(sqliteGh.get('info') as GatehouseProcess) - sqliteLogBefore) / sqliteRequests;
-    await sqliteGh.get('silent')?.stop();
+    for (const [key, gh] of sqliteGh) if (key !== 'info' && key !== 'info@base') await gh.stop();
     const runs: HttpRun[] = [{ dialect: 'SQLite', figures: sqlite, logBytesPerRequest: sqliteLogBytesPerRequest }];
 
     let postgresSkipped: string | null = null;
@@ -159,6 +173,15 @@ async function main(): Promise<void> {
       warmupSeconds: smoke ? 0 : 1,
       onProgress: log,
     });
+    const baseLogins = sqliteGh.get('info@base')
+      ? await measureLogins(sqliteGh.get('info@base') as GatehouseProcess, {
+          concurrency: os.availableParallelism() * 4,
+          rounds: 3,
+          durationSeconds: Math.max(4, throughputOptions.durationSeconds),
+          warmupSeconds: 1,
+          onProgress: (m) => log(`  (baseline checkout) ${m.trim()}`),
+        })
+      : null;
     await cleanup();
     if (profileDir) {
       // Name the profiles after what they show (the newest first: one per Gatehouse process).
@@ -194,6 +217,8 @@ async function main(): Promise<void> {
       http: runs,
       postgresSkipped,
       logins,
+      baseLogins,
+      baseline: baselineCheckout ?? null,
       scale,
       totalSeconds: (performance.now() - started) / 1000,
     };
@@ -202,7 +227,10 @@ async function main(): Promise<void> {
       log(`\nsmoke run done (${report.totalSeconds.toFixed(0)} s); bench/RESULTS.md left as it was`);
     } else {
       const resultsPath = fileURLToPath(new URL('./RESULTS.md', import.meta.url));
-      writeFileSync(resultsPath, formatMarkdown(report));
+      // A hand-written section at the end (before/after comparisons, what bounds a figure) survives reruns.
+      const previous = existsSync(resultsPath) ? readFileSync(resultsPath, 'utf8') : '';
+      const notesAt = previous.indexOf(NOTES_HEADING);
+      writeFileSync(resultsPath, formatMarkdown(report) + (notesAt >= 0 ? `\n${previous.slice(notesAt)}` : ''));
       log(`\nwritten to ${resultsPath} (${report.totalSeconds.toFixed(0)} s)`);
     }
   } finally {

@@ -42,6 +42,8 @@ export interface GatehouseProcessOptions {
   nodeFlags?: string[];
   /** Extra environment. */
   env?: Record<string, string>;
+  /** Another checkout (built) whose `bin/gatehouse.js` to run instead of this one's: a before/after comparison. */
+  checkout?: string;
 }
 
 async function ok(response: Response, expected: number, what: string): Promise<Response> {
@@ -64,13 +66,14 @@ export async function startGatehouseProcess(options: GatehouseProcessOptions): P
     ...options.env,
   };
   const email = `bench-${port}@example.com`;
-  execFileSync(process.execPath, [BIN, 'users', 'create', '--email', email, '--name', 'Bench User', '--password-stdin'], {
+  const bin = options.checkout ? path.join(options.checkout, 'bin', 'gatehouse.js') : BIN;
+  execFileSync(process.execPath, [bin, 'users', 'create', '--email', email, '--name', 'Bench User', '--password-stdin'], {
     env: { ...process.env, ...env, LOG_LEVEL: 'warn' },
     input: BENCH_PASSWORD,
     stdio: ['pipe', 'ignore', 'inherit'],
   });
   const server = await startProcess({
-    args: [...(options.nodeFlags ?? []), BIN, 'serve'],
+    args: [...(options.nodeFlags ?? []), bin, 'serve'],
     env,
     port,
     logFile: options.logFile,

@@ -23,6 +23,10 @@ export interface BenchReport {
   http: HttpRun[];
   postgresSkipped: string | null;
   logins: LoginFigures;
+  /** The same login figures for the `BENCH_BASELINE` checkout, when one was measured. */
+  baseLogins: LoginFigures | null;
+  /** The `BENCH_BASELINE` checkout, or null. */
+  baseline: string | null;
   scale: SessionScaleFigures;
   totalSeconds: number;
 }
@@ -76,6 +80,16 @@ function rows(report: BenchReport): Row[] {
         met: null,
       });
       for (const name of ['cookie', 'jwt', 'api-key']) {
+        const before = run.figures.find((x) => x.group === level && x.name === `${name}@base`);
+        if (before) {
+          out.push({
+            figure: `${LABELS[name]}, ${run.dialect}, LOG_LEVEL=${level}, **before** (baseline checkout)`,
+            measured: `${int(before.rps)} req/s, ${fixed(before.cpuUs, 1)} µs CPU/req`,
+            ratio: `${fixed(before.ratio)}×`,
+            target: `≥ ${fixed(targets[name] as number)}×`,
+            met: before.ratio >= (targets[name] as number),
+          });
+        }
         const f = find(run.figures, level, name);
         const target = targets[name] as number;
         out.push({
@@ -99,6 +113,23 @@ function rows(report: BenchReport): Row[] {
         });
       }
     }
+  }
+  const b = report.baseLogins;
+  if (b) {
+    out.push({
+      figure: `**before** (baseline checkout): logins/s vs raw argon2id verifies/s (${b.concurrency} in parallel)`,
+      measured: `${fixed(b.loginsPerSecond, 0)} vs ${fixed(b.rawPerSecond, 0)} /s`,
+      ratio: `${fixed(b.ratio)}×`,
+      target: '≥ 0.95×',
+      met: b.ratio >= 0.95,
+    });
+    out.push({
+      figure: `**before** (baseline checkout): \`/healthz\` latency while logins saturate the CPU (${int(b.healthz.count)} probes)`,
+      measured: `p50 ${fixed(b.healthz.p50)} ms, p99 ${fixed(b.healthz.p99)} ms`,
+      ratio: '',
+      target: 'p99 < 10 ms',
+      met: b.healthz.p99 < 10 && b.healthz.failures === 0,
+    });
   }
   const l = report.logins;
   out.push({
@@ -175,7 +206,8 @@ alternating rounds, prints the table below and rewrites this file. Set \`BENCH_D
 \`TEST_DATABASE_URL\`), e.g. \`postgres://postgres@127.0.0.1:5432/postgres\`, to add the PostgreSQL
 rows: the bench creates scratch databases there and drops them afterwards. \`BENCH_ROUNDS\`,
 \`BENCH_DURATION\` (seconds per measurement), \`BENCH_CONNECTIONS\` and \`BENCH_SESSIONS\` (e.g.
-\`10000,1000000\`) change the run; \`BENCH_PROFILE=1\` runs Gatehouse under \`node --cpu-prof\` and
+\`10000,1000000\`) change the run; \`BENCH_BASELINE=DIR\` also measures another built checkout (e.g. the
+main branch) in the same rounds, for before/after figures under the same load; \`BENCH_PROFILE=1\` runs Gatehouse under \`node --cpu-prof\` and
 leaves the profiles in \`bench/profiles/raw/\` (\`npm run bench:profile\` makes the summarised ones in
 \`bench/profiles/\`). \`npm run bench:smoke\` runs every scenario for about a second and writes nothing
 (CI runs it: \`test/bench/bench-smoke.test.ts\`). Ratios, not absolute numbers, are what to compare
@@ -184,7 +216,7 @@ between machines.
 - Date: ${report.date}
 - Machine: ${m.cores} cores (\`nproc\`), ${m.cpu}, ${m.memoryGib} GiB, ${m.platform}; Node ${m.node}
 - Load average (1/5/15 min) before: ${m.loadBefore.map((x) => x.toFixed(2)).join(' / ')}, after: ${m.loadAfter.map((x) => x.toFixed(2)).join(' / ')}
-- Commit: ${report.commit}
+- Commit: ${report.commit}${report.baseline ? `\n- Baseline checkout measured in the same rounds (\`BENCH_BASELINE\`): \`${report.baseline}\` (rows marked **before**; \`name@base\` in the details)` : ''}
 - Whole run: ${fixed(report.totalSeconds, 0)} s
 
 ## Targets (DESIGN.md, "Performance targets")

@@ -2,22 +2,20 @@
  * Password hashing and strength rules.
  *
  * Hashing is argon2id with the OWASP Password Storage Cheat Sheet parameters (m = 19 MiB,
- * t = 2, p = 1) via @node-rs/argon2, on worker threads of their own at a lower scheduling
- * priority than the event loop (see `argon2-pool.ts`), so the event loop never blocks and stays
- * responsive while logins saturate the cores. Hashes carry their parameters (PHC string format), which lets {@link PasswordHasher.needsRehash}
+ * t = 2, p = 1) via @node-rs/argon2, which runs on libuv's thread pool so the event loop never
+ * blocks. Hashes carry their parameters (PHC string format), which lets {@link PasswordHasher.needsRehash}
  * upgrade old hashes transparently on the next successful login. Hashes imported from other
  * systems are accepted too: argon2i/argon2id PHC strings and bcrypt (`$2a$`, `$2b$`, `$2y$`,
  * checked with the pure-JS bcryptjs); they are replaced by argon2id at the next login.
  */
 import { createRequire } from 'node:module';
 import os from 'node:os';
-import { Algorithm } from '@node-rs/argon2';
+import { Algorithm, hash, verify } from '@node-rs/argon2';
 import bcrypt from 'bcryptjs';
 import type * as ZxcvbnCore from '@zxcvbn-ts/core';
 import type * as ZxcvbnCommon from '@zxcvbn-ts/language-common';
 import type * as ZxcvbnEn from '@zxcvbn-ts/language-en';
 import { AppError } from '../shared/errors.js';
-import { Argon2Pool } from './argon2-pool.js';
 
 /** Allowed password length in characters (OWASP ASVS 2.1.1 / 2.1.2 allow at least 64; we allow 256). */
 export const PASSWORD_MIN_LENGTH = 10;
@@ -49,24 +47,21 @@ export class PasswordHasher {
   private dummyHash: Promise<string> | undefined;
   private running = 0;
   private readonly waiting: Array<() => void> = [];
-  private readonly pool: Argon2Pool;
 
   /**
-   * @param maxConcurrent how many hashes may run at once, and the number of hash threads
-   *   (default: the number of cores); extra requests wait in a queue instead of competing for
-   *   the CPU.
+   * @param maxConcurrent how many hashes may run at once (default: the number of cores). libuv's
+   *   pool has 4 threads; on 2 cores 4 concurrent argon2 runs starve the event loop thread, so
+   *   extra requests wait in a queue instead of competing for the CPU.
    */
   constructor(
     private readonly params: Argon2Params,
     private readonly maxConcurrent: number = Math.max(1, os.availableParallelism()),
-  ) {
-    this.pool = new Argon2Pool(maxConcurrent);
-  }
+  ) {}
 
   /** Returns a PHC-format argon2id hash of `password` (random 16-byte salt). */
   hash(password: string): Promise<string> {
     return this.limited(() =>
-      this.pool.hash(password, {
+      hash(password, {
         algorithm: Algorithm.Argon2id,
         memoryCost: this.params.memoryKib,
         timeCost: this.params.iterations,
@@ -84,7 +79,7 @@ export class PasswordHasher {
       // bcrypt only sees the first 72 bytes of a password; acceptable for a legacy hash that is
       // replaced by argon2id (of the whole password) at this very login.
       if (BCRYPT_HASH.test(storedHash)) return await this.limited(() => bcrypt.compare(password, storedHash));
-      return await this.limited(() => this.pool.verify(storedHash, password));
+      return await this.limited(() => verify(storedHash, password));
     } catch {
       return false;
     }
