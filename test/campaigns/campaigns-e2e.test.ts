@@ -73,8 +73,31 @@ function measurePrepare(): KrausChannel {
   };
 }
 
+/** The Pauli channel ρ ↦ 0.7ρ + 0.1XρX + 0.15YρY + 0.05ZρZ: Bloch vector shrunk by (0.6, 0.7, 0.5), so max S over pure inputs = h(0.75), min = h(0.85). */
+function pauli(): KrausChannel {
+  const [a, b, c, d] = [0.7, 0.1, 0.15, 0.05].map(Math.sqrt) as [number, number, number, number];
+  const ks = [
+    { re: [a, 0, 0, a], im: [0, 0, 0, 0] },
+    { re: [0, b, b, 0], im: [0, 0, 0, 0] },
+    { re: [0, 0, 0, 0], im: [0, -c, c, 0] },
+    { re: [d, 0, 0, -d], im: [0, 0, 0, 0] },
+  ];
+  return {
+    dIn: 2,
+    dOut: 2,
+    kraus: ks.map((k) => {
+      const m = zeros(2, 2);
+      m.re.set(k.re);
+      m.im.set(k.im);
+      return m;
+    }),
+  };
+}
+
 interface CampaignJson {
   id: string;
+  name: string;
+  objective: string;
   status: string;
   input_file_id: string | null;
   runs_completed: number;
@@ -176,7 +199,7 @@ print(json.dumps({'deviation': dev, 'entropy': S(psi), 'norm': float(np.linalg.n
     expect(stats.workers.every((w) => w.worker_name.startsWith('channel-moe-'))).toBe(true);
   }, 120_000);
 
-  it('an uploaded channel with a closed-form MOE: the campaign finds h(0.1) within 1e-6 bits', async () => {
+  it('uploaded channels with closed forms: a min campaign finds the MOE h(0.1), a max campaign the maximum h(0.75), within 1e-6 bits', async () => {
     const token = admin.authorization!.slice('Bearer '.length);
     const uploaded = await upload(base, token, [['file', new Blob([krausToNpy(measurePrepare())]), 'kraus.npy']]);
     expect(uploaded.status).toBe(201);
@@ -191,6 +214,26 @@ print(json.dumps({'deviation': dev, 'entropy': S(psi), 'norm': float(np.linalg.n
     const campaign = await finished(created.json<CampaignJson>().id);
     expect(campaign.status).toBe('complete');
     expect(Math.abs(campaign.best_value! - h(0.1))).toBeLessThan(1e-6);
+
+    // objective "max": the built-in worker maximises, and the campaign's best is the highest run value.
+    const pauliFile = await upload(base, token, [['file', new Blob([krausToNpy(pauli())]), 'pauli.npy']]);
+    expect(pauliFile.status).toBe(201);
+    const createdMax = await call(ctx, 'POST', '/api/v1/campaigns', admin, {
+      name: 'highest',
+      kind: 'channel-moe',
+      runs: 2,
+      objective: 'max',
+      params: { d_in: 2, d_out: 2, n_kraus: 4, seed: 6, restarts: 3 },
+      input_file_id: pauliFile.json.id,
+    });
+    expect(createdMax.statusCode, createdMax.body).toBe(201);
+    const highest = await finished(createdMax.json<CampaignJson>().id);
+    expect(highest).toMatchObject({ status: 'complete', objective: 'max' });
+    expect(Math.abs(highest.best_value! - h(0.75))).toBeLessThan(1e-6);
+    const maxRuns = (await call(ctx, 'GET', `/api/v1/campaigns/${highest.id}/runs`, admin)).json<{ items: Array<{ value: number }> }>().items;
+    expect(highest.best_value).toBe(Math.max(...maxRuns.map((r) => r.value)));
+    // Every pure input of this channel has S ≤ h(0.75) < 1 bit, far above the minimum h(0.85).
+    expect(maxRuns.every((r) => r.value > h(0.85) + 0.1)).toBe(true);
   }, 120_000);
 
   it('gatehouse campaigns list/show/stats/create/cancel use the same database', async () => {
@@ -203,27 +246,41 @@ print(json.dumps({'deviation': dev, 'entropy': S(psi), 'norm': float(np.linalg.n
     try {
       expect(await main(['node', 'gatehouse', 'campaigns', 'list', '--json'])).toBe(0);
       const listed = lines.map((l) => JSON.parse(l) as CampaignJson);
-      expect(listed.map((c) => c.status)).toEqual(['complete', 'complete']);
+      expect(listed.map((c) => [c.name, c.status])).toEqual([
+        ['highest', 'complete'],
+        ['known', 'complete'],
+        ['tiny', 'complete'],
+      ]);
+      lines.length = 0;
+      expect(await main(['node', 'gatehouse', 'campaigns', 'show', listed[1]!.id])).toBe(0);
+      expect(lines.join('\n')).toMatch(/known\s+complete\s+2\/2\s+0\s+min/);
+      expect(lines.join('\n')).toContain(listed[1]!.best_value!.toFixed(9));
+      expect(lines.join('\n')).toMatch(/best \(bits, lowest\)/);
       lines.length = 0;
       expect(await main(['node', 'gatehouse', 'campaigns', 'show', listed[0]!.id])).toBe(0);
-      expect(lines.join('\n')).toMatch(/known\s+complete\s+2\/2/);
-      expect(lines.join('\n')).toContain(listed[0]!.best_value!.toFixed(9));
+      expect(lines.join('\n')).toMatch(/highest\s+complete\s+2\/2\s+0\s+max/);
+      expect(lines.join('\n')).toMatch(/best \(bits, highest\)\s+0\.81127812/);
       lines.length = 0;
       // watch on a finished campaign prints its final row at once; stats ID prints the summary table.
-      expect(await main(['node', 'gatehouse', 'campaigns', 'watch', listed[1]!.id])).toBe(0);
+      expect(await main(['node', 'gatehouse', 'campaigns', 'watch', listed[2]!.id])).toBe(0);
       expect(lines.join('\n')).toMatch(/tiny\s+complete\s+3\/3/);
       lines.length = 0;
-      expect(await main(['node', 'gatehouse', 'campaigns', 'stats', listed[1]!.id])).toBe(0);
+      expect(await main(['node', 'gatehouse', 'campaigns', 'stats', listed[2]!.id])).toBe(0);
       expect(lines.join('\n')).toMatch(/runs\s+3 requested, 3 spawned: 0 queued, 0 running, 0 paused, 3 succeeded, 0 failed, 0 cancelled/);
       lines.length = 0;
       expect(await main(['node', 'gatehouse', 'campaigns', 'stats', '--json'])).toBe(0);
-      const all = JSON.parse(lines.join('')) as { campaigns: { total: number }; runs: { succeeded: number } };
-      expect(all.campaigns.total).toBe(2);
-      expect(all.runs.succeeded).toBe(5);
+      const all = JSON.parse(lines.join('')) as { objective: string | null; best_value: number | null; best_values: { min: number; max: number }; campaigns: { total: number }; runs: { succeeded: number } };
+      expect(all.campaigns.total).toBe(3);
+      expect(all.runs.succeeded).toBe(7);
+      // Both objectives occur: no single best; the best of each kind instead.
+      expect(all).toMatchObject({ objective: null, best_value: null, best_values: { min: Math.min(listed[1]!.best_value!, listed[2]!.best_value!), max: listed[0]!.best_value } });
       lines.length = 0;
-      expect(await main(['node', 'gatehouse', 'campaigns', 'create', '--name', 'cli', '--d-in', '2', '--d-out', '2', '--n-kraus', '2', '--runs', '1', '--json'])).toBe(0);
-      const made = JSON.parse(lines.join('')) as CampaignJson & { params: { seed: number } };
-      expect(made.status).toBe('generating');
+      expect(await main(['node', 'gatehouse', 'campaigns', 'stats'])).toBe(0);
+      expect(lines.join('\n')).toMatch(/best of max campaigns \(bits\)\s+0\.81127812/);
+      lines.length = 0;
+      expect(await main(['node', 'gatehouse', 'campaigns', 'create', '--name', 'cli', '--d-in', '2', '--d-out', '2', '--n-kraus', '2', '--runs', '1', '--objective', 'max', '--json'])).toBe(0);
+      const made = JSON.parse(lines.join('')) as CampaignJson & { params: { seed: number }; objective: string };
+      expect(made).toMatchObject({ status: 'generating', objective: 'max' });
       lines.length = 0;
       expect(await main(['node', 'gatehouse', 'campaigns', 'cancel', made.id])).toBe(0);
       expect(lines.join('\n')).toContain('cancelled');

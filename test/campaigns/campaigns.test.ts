@@ -5,7 +5,7 @@
  * resume / cancel through the job system, raising runs, the runs list and the statistics
  * (against figures computed by hand).
  */
-import { spawn } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { haarChannel, type KrausChannel } from '../../src/campaigns/channel/channel.js';
@@ -177,7 +177,7 @@ describe.each(dialects)('campaigns on %s', (dialect) => {
 
   it.each([
     ['an unknown kind', { kind: 'nope', params: { d_in: 2, d_out: 2, n_kraus: 2 } }, '/kind'],
-    ['objective max for channel-moe', { objective: 'max', params: { d_in: 2, d_out: 2, n_kraus: 2 } }, '/objective'],
+    ['an objective other than min or max', { objective: 'mean', params: { d_in: 2, d_out: 2, n_kraus: 2 } }, '/objective'],
     ['a dimension past CAMPAIGNS_MAX_DIMENSION', { params: { d_in: 65, d_out: 2, n_kraus: 40 } }, '/params/d_in'],
     ['n_kraus·d_out < d_in (no channel has that shape)', { params: { d_in: 5, d_out: 2, n_kraus: 2 } }, '/params/n_kraus'],
     ['zero runs', { runs: 0, params: { d_in: 2, d_out: 2, n_kraus: 2 } }, '/runs'],
@@ -326,6 +326,42 @@ describe.each(dialects)('campaigns on %s', (dialect) => {
     expect(all.campaigns.by_status.complete).toBeGreaterThanOrEqual(1);
   });
 
+  it('objective max: runs are told to maximise, the best moves up, and the statistics say so', async () => {
+    const queue = await freshQueue();
+    const fileId = await uploadNpy(krausToNpy(measurePrepare()));
+    const campaign = await create({ queue, runs: 3, objective: 'max', params: { d_in: 2, d_out: 2, n_kraus: 4, seed: 40 }, input_file_id: fileId });
+    expect(campaign).toMatchObject({ status: 'running', objective: 'max', runs_spawned: 3 });
+    const worker = await newWorker();
+    const jobs = [await claimOne(worker.headers, queue), await claimOne(worker.headers, queue), await claimOne(worker.headers, queue)];
+    expect(jobs.map((j) => j.payload.objective)).toEqual(['max', 'max', 'max']);
+    const t0 = ctx.clock.now().getTime();
+    const values = [0.5, 0.8, 0.6];
+    for (const [i, job] of jobs.entries()) {
+      ctx.clock.advance(10);
+      const done = await workerCall(ctx, worker.headers, job.id, 'complete', { attempt: job.attempt, result: { value: values[i] } });
+      expect(done.statusCode, done.body).toBe(200);
+      // 0.5, then 0.8 (up); 0.6 is lower, so the best stays 0.8.
+      expect((await getCampaign(campaign.id)).best_value).toBe(i === 0 ? 0.5 : 0.8);
+    }
+    expect(await getCampaign(campaign.id)).toMatchObject({ status: 'complete', runs_completed: 3, best_value: 0.8, best_job_id: jobs[1]!.id });
+    const stats = (await call(ctx, 'GET', `/api/v1/campaigns/${campaign.id}/stats`, user)).json<Record<string, unknown>>();
+    expect(stats).toMatchObject({
+      objective: 'max',
+      best_value: 0.8,
+      best_over_time: [
+        { value: 0.5, job_id: jobs[0]!.id, at: new Date(t0 + 10_000).toISOString() },
+        { value: 0.8, job_id: jobs[1]!.id, at: new Date(t0 + 20_000).toISOString() },
+      ],
+      values: { count: 3, min: 0.5, max: 0.8 },
+    });
+    // Over every campaign (min ones exist from the other tests): no single best, the best of each objective.
+    const all = (await call(ctx, 'GET', '/api/v1/campaigns/stats', user)).json<{ objective: string | null; best_value: number | null; best_values: { min: number | null; max: number | null }; items: Array<{ id: string; objective: string }> }>();
+    expect(all.objective).toBeNull();
+    expect(all.best_value).toBeNull();
+    expect(all.best_values.max).toBeGreaterThanOrEqual(0.8);
+    expect(all.items.find((c) => c.id === campaign.id)?.objective).toBe('max');
+  });
+
   it('a hook that throws rolls back the outcome and the campaign together; the retried complete counts once', async () => {
     const queue = await freshQueue();
     const fileId = await uploadNpy(krausToNpy(identityChannel(2)));
@@ -449,6 +485,8 @@ describe.each(dialects)('campaigns on %s', (dialect) => {
     const generated = await create({ queue, runs: 2, params: { d_in: 2, d_out: 3, n_kraus: 2, seed: 11, restarts: 3 } });
     const fileId = await uploadNpy(krausToNpy(measurePrepare()));
     const known = await create({ queue, runs: 1, params: { d_in: 2, d_out: 2, n_kraus: 4, restarts: 4 }, input_file_id: fileId });
+    // The same channel's maximum over pure inputs: S(p σ₀ + (1 − p) σ₁) is largest at p* (SciPy below).
+    const highest = await create({ queue, runs: 1, objective: 'max', params: { d_in: 2, d_out: 2, n_kraus: 4, restarts: 4 }, input_file_id: fileId });
     const worker = await newWorker('python');
     const child = spawn('/usr/bin/python3', [PYTHON_WORKER, '--server', base, '--queue', queue, '--name', 'python-1', '--exit-when-idle'], {
       env: { ...process.env, GATEHOUSE_API_KEY: worker.headers.authorization!.slice('Bearer '.length) },
@@ -459,12 +497,32 @@ describe.each(dialects)('campaigns on %s', (dialect) => {
     child.stderr.on('data', (chunk: Buffer) => (output += chunk.toString()));
     const code = await new Promise<number | null>((resolve) => child.on('exit', resolve));
     expect(code, output).toBe(0);
-    expect(output).toContain('idle after 4 jobs');
+    expect(output).toContain('idle after 5 jobs');
     expect(await getCampaign(generated.id)).toMatchObject({ status: 'complete', runs_completed: 2, runs_failed: 0 });
     const found = await getCampaign(known.id);
     expect(found.status).toBe('complete');
     // h(0.1) = 0.4689955935892812 bits.
     expect(Math.abs(found.best_value! - 0.4689955935892812)).toBeLessThan(1e-6);
+    const max = await getCampaign(highest.id);
+    expect(max.status).toBe('complete');
+    const reference = Number(
+      execFileSync(
+        '/usr/bin/python3',
+        [
+          '-c',
+          `import numpy as np
+from scipy.optimize import minimize_scalar
+s0 = np.diag([0.9, 0.1]); p = np.array([1, 1]) / np.sqrt(2); m = np.array([1, -1]) / np.sqrt(2)
+s1 = 0.7 * np.outer(p, p) + 0.3 * np.outer(m, m)
+def S(x):
+    ev = np.clip(np.linalg.eigvalsh(x * s0 + (1 - x) * s1), 1e-300, None)
+    return float(-(ev * np.log2(ev)).sum())
+print(S(minimize_scalar(lambda x: -S(x), bounds=(0, 1), method='bounded', options={'xatol': 1e-12}).x))`,
+        ],
+        { encoding: 'utf8' },
+      ).trim(),
+    );
+    expect(Math.abs(max.best_value! - reference)).toBeLessThan(1e-6);
     const stats = (await call(ctx, 'GET', `/api/v1/campaigns/${generated.id}/stats`, user)).json<{ workers: Array<{ worker_name: string; succeeded: number }> }>();
     expect(stats.workers).toEqual([expect.objectContaining({ worker_name: 'python-1', succeeded: 2 })]);
   }, 120_000);
