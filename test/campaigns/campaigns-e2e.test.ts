@@ -176,9 +176,16 @@ def S(psi):
     rho = sum(np.outer(k @ psi, (k @ psi).conj()) for k in K)
     ev = np.linalg.eigvalsh(rho); ev = ev[ev > 1e-300]
     return float(-(ev * np.log2(ev)).sum())
-f = lambda x: S(x[:2] + 1j * x[2:])
-rng = np.random.default_rng(1)
-ref = min(minimize(f, rng.standard_normal(4), method='Nelder-Mead', options={'xatol': 1e-12, 'fatol': 1e-15, 'maxiter': 20000}).fun for _ in range(20))
+# Brute force over the Bloch sphere (d_in = 2): a 1° grid of (θ, φ), vectorised, then Nelder–Mead from the 10 best points.
+def S_grid(a, b):
+    v = np.stack([np.cos(a / 2), np.exp(1j * b) * np.sin(a / 2)], axis=-1)
+    W = np.einsum('kij,...j->...ki', K, v)
+    ev = np.clip(np.linalg.eigvalsh(np.einsum('...ki,...kj->...ij', W, W.conj())), 1e-300, None)
+    return -(ev * np.log2(ev)).sum(-1)
+A, B = np.meshgrid(np.linspace(0, np.pi, 181), np.linspace(0, 2 * np.pi, 361), indexing='ij')
+V = S_grid(A, B).ravel()
+f = lambda t: float(S_grid(np.array(t[0]), np.array(t[1])))
+ref = min(minimize(f, [A.ravel()[i], B.ravel()[i]], method='Nelder-Mead', options={'xatol': 1e-12, 'fatol': 1e-15, 'maxiter': 10000}).fun for i in np.argsort(V)[:10])
 print(json.dumps({'deviation': dev, 'entropy': S(psi), 'norm': float(np.linalg.norm(psi)), 'reference': ref}))`);
     expect(checked.deviation).toBeLessThan(1e-13);
     expect(checked.norm).toBeCloseTo(1, 12);

@@ -83,7 +83,7 @@ def moe(path, restarts, sign=1, seed=0):
     best = np.inf
     for _ in range(restarts):
         r = minimize(S, rng.standard_normal(2 * din), method='BFGS', options={'gtol': 1e-10})
-        r = minimize(S, r.x, method='Nelder-Mead', options={'xatol': 1e-12, 'fatol': 1e-14, 'maxiter': 20000})
+        r = minimize(S, r.x, method='Nelder-Mead', options={'xatol': 1e-12, 'fatol': 1e-14, 'maxiter': 2000})
         best = min(best, r.fun)
     return sign * best
 `;
