@@ -243,7 +243,7 @@ print(json.dumps({'deviation': dev, 'entropy': S(psi), 'norm': float(np.linalg.n
     expect(maxRuns.every((r) => r.value > h(0.85) + 0.1)).toBe(true);
   }, 120_000);
 
-  it('gatehouse campaigns list/show/stats/create/cancel use the same database', async () => {
+  it('gatehouse campaigns list/show/stats/watch/create/pause/resume/cancel use the same database', async () => {
     // No built-in worker may take the CLI's campaign before it is cancelled.
     await ctx.gatehouse.builtinWorkers.stop();
     const saved = { ...process.env };
@@ -288,6 +288,12 @@ print(json.dumps({'deviation': dev, 'entropy': S(psi), 'norm': float(np.linalg.n
       expect(await main(['node', 'gatehouse', 'campaigns', 'create', '--name', 'cli', '--d-in', '2', '--d-out', '2', '--n-kraus', '2', '--runs', '1', '--objective', 'max', '--json'])).toBe(0);
       const made = JSON.parse(lines.join('')) as CampaignJson & { params: { seed: number }; objective: string };
       expect(made).toMatchObject({ status: 'generating', objective: 'max' });
+      lines.length = 0;
+      expect(await main(['node', 'gatehouse', 'campaigns', 'pause', made.id, '--json'])).toBe(0);
+      expect(JSON.parse(lines.join(''))).toMatchObject({ id: made.id, status: 'paused' });
+      lines.length = 0;
+      expect(await main(['node', 'gatehouse', 'campaigns', 'resume', made.id])).toBe(0);
+      expect(lines.join('\n')).toContain(`campaign ${made.id}: generating`);
       lines.length = 0;
       expect(await main(['node', 'gatehouse', 'campaigns', 'cancel', made.id])).toBe(0);
       expect(lines.join('\n')).toContain('cancelled');

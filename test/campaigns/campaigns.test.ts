@@ -19,7 +19,7 @@ import { dialects } from '../helpers/dialects.js';
 import { createTestContext, type TestContext } from '../helpers/harness.js';
 import { listen, upload } from '../files/files-helpers.js';
 import { call, claim, createQueue, type Headers, JOBS_ENV, makeCast, workerCall } from '../jobs/job-fixtures.js';
-import { SseClient, until } from '../realtime/fixtures.js';
+import { SseClient, until, WsClient } from '../realtime/fixtures.js';
 
 /** A second module whose hook on campaign jobs throws while `failNext` is set (fault injection). */
 const faults = { failNext: false, calls: 0 };
@@ -376,7 +376,11 @@ describe.each(dialects)('campaigns on %s', (dialect) => {
     const subscriptions = ctx.gatehouse.hub.subscriptionCount;
     const live = await SseClient.open(`${base}/api/v1/events?topics=campaign:${campaign.id}`, user);
     expect(live.status, live.body).toBe(200);
-    await until(() => ctx.gatehouse.hub.subscriptionCount > subscriptions);
+    // …and over the WebSocket.
+    const ws = await WsClient.connect(`${base.replace('http', 'ws')}/api/v1/ws`, user);
+    ws.send({ type: 'subscribe', topics: [`campaign:${campaign.id}`] });
+    expect(await ws.waitFor((m) => m.type === 'subscribed')).toEqual({ type: 'subscribed', topics: [`campaign:${campaign.id}`] });
+    await until(() => ctx.gatehouse.hub.subscriptionCount > subscriptions + 1);
     faults.failNext = true;
     const refused = await workerCall(ctx, worker.headers, job.id, 'complete', { attempt: job.attempt, result: { value: 0 } });
     expect(refused.statusCode, refused.body).toBe(503);
@@ -398,6 +402,11 @@ describe.each(dialects)('campaigns on %s', (dialect) => {
     expect(last).toMatchObject({ topic: `campaign:${campaign.id}`, type: 'campaign.completed', data: { status: 'complete', runs_completed: 1, best_value: 0, best_job_id: job.id } });
     expect(JSON.parse(events[1]!.data!)).toMatchObject({ data: { job_id: job.id, outcome: 'succeeded', value: 0 } });
     await live.close();
+    await ws.waitFor((m) => m.type === 'event' && (m.event as { type: string }).type === 'campaign.completed');
+    const wsEvents = ws.received.filter((m) => m.type === 'event').map((m) => m.event as { topic: string; type: string; data: Record<string, unknown> });
+    expect(wsEvents.map((e) => e.type)).toEqual(['campaign.improved', 'campaign.progressed', 'campaign.completed']);
+    expect(wsEvents[2]).toMatchObject({ topic: `campaign:${campaign.id}`, data: { status: 'complete', runs_completed: 1, best_value: 0 } });
+    ws.close();
 
     // Who may watch: campaigns:read (a worker account has not: 403); an unknown campaign is 404.
     const stranger = (await makePrincipals(ctx, { role: 'worker' })).jwt;
@@ -432,6 +441,21 @@ describe.each(dialects)('campaigns on %s', (dialect) => {
     expect((await workerCall(ctx, worker.headers, gen.id, 'complete', { attempt: gen.attempt, result: { kraus_file_id: kraus.json.id } })).statusCode).toBe(200);
     expect(await getCampaign(campaign.id)).toMatchObject({ status: 'running', runs_spawned: 5 });
     expect(await runsOf(campaign.id)).toHaveLength(5);
+    // The runs list is cursor-paged: pages of 2 give each of the 5 runs once, then next_cursor null.
+    const seen: number[] = [];
+    let cursor: string | null = null;
+    let pages = 0;
+    do {
+      const res = await call(ctx, 'GET', `/api/v1/campaigns/${campaign.id}/runs?limit=2${cursor ? `&cursor=${encodeURIComponent(cursor)}` : ''}`, user);
+      expect(res.statusCode, res.body).toBe(200);
+      const page = res.json<{ items: RunJson[]; next_cursor: string | null }>();
+      expect(page.items.length).toBeLessThanOrEqual(2);
+      seen.push(...page.items.map((r) => r.run));
+      cursor = page.next_cursor;
+      pages++;
+    } while (cursor);
+    expect(pages).toBe(3);
+    expect(seen.sort()).toEqual([0, 1, 2, 3, 4]);
   });
 
   it('pause holds queued runs and tells running ones; raised runs wait; resume continues; cancel ends every run', async () => {
