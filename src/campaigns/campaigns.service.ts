@@ -676,7 +676,7 @@ export class CampaignService {
       campaign_id: row.id,
       campaign_name: row.name,
       runs_completed: row.runs_completed,
-      best_result: row.best_value === null ? null : `${Number(row.best_value)} bits`,
+      best_result: row.best_value === null ? null : `${Number(row.best_value)} bits${row.objective === 'max' ? ' (highest)' : ''}`,
       url: `${this.options.publicUrl}/api/v1/campaigns/${row.id}`,
     });
   }
