@@ -199,6 +199,14 @@ print(json.dumps({'deviation': dev, 'entropy': S(psi), 'norm': float(np.linalg.n
     expect(Math.min(...reported)).toBeGreaterThanOrEqual(bestRun.value - 1e-12);
     expect(reported.at(-1)).toBeCloseTo(bestRun.value, 12);
 
+    // It uploaded its best vector as a checkpoint (the last one is the final best), which campaigns:read holders may download.
+    const checkpoints = await ctx.gatehouse.files.jobFileIds(bestRun.job_id, 'checkpoint');
+    expect(checkpoints.length).toBeGreaterThan(0);
+    const lastCheckpoint = await call(ctx, 'GET', `/api/v1/files/${checkpoints.at(-1)!}`, admin);
+    expect(lastCheckpoint.statusCode).toBe(200);
+    const finalVector = await call(ctx, 'GET', `/api/v1/files/${campaign.best_file_id!}`, admin);
+    expect(Buffer.from(lastCheckpoint.rawPayload).equals(Buffer.from(finalVector.rawPayload))).toBe(true);
+
     const stats = (await call(ctx, 'GET', `/api/v1/campaigns/${campaign.id}/stats`, admin)).json<{ runs: { succeeded: number }; values: { min: number }; workers: Array<{ worker_name: string; succeeded: number }> }>();
     expect(stats.runs.succeeded).toBe(3);
     expect(stats.values.min).toBe(campaign.best_value);

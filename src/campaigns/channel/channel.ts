@@ -7,12 +7,18 @@
  *
  *     S_min(Φ) = min over unit ψ ∈ C^{d_in} of S(Φ(|ψ⟩⟨ψ|)),  S(ρ) = −tr ρ log₂ ρ,
  *
- * the quantity whose additivity King and Ruskai, Shor ("Equivalence of additivity questions in
- * quantum information theory", CMP 246, 2004) related to Holevo capacity, and which Hastings
+ * defined by King and Ruskai ("Minimal entropy of states emerging from noisy quantum channels",
+ * IEEE Trans. Inf. Theory 47, 2001), the quantity whose additivity Shor ("Equivalence of
+ * additivity questions in quantum information theory", CMP 246, 2004) showed equivalent to that of
+ * the Holevo capacity (Holevo, "The additivity problem in quantum information theory", Proc. ICM
+ * 2006), and which Hastings
  * ("Superadditivity of communication capacity using entangled inputs", Nature Physics 5, 2009)
  * showed is not additive for some random channels: hence the search over many random channels
  * and many starting points that campaigns run. The minimum is attained at a pure input because
- * the entropy is concave, so only unit vectors are searched. **Entropies here are in bits.**
+ * the entropy is concave, so only unit vectors are searched. The same search also finds the
+ * largest output entropy of a pure input, max over unit ψ of S(Φ(|ψ⟩⟨ψ|)) (a campaign's objective
+ * `max`; over mixed inputs the maximum can be larger, up to log₂ d_out). **Entropies here are in
+ * bits.**
  */
 import { type CMatrix, eigh, ginibre, type HermitianEigen, orthonormalColumns, Random, zeros } from './complex.js';
 
