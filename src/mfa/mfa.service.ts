@@ -204,7 +204,7 @@ export class MfaService {
     if (!row) throw new AppError('conflict', 'Start enrolment first: POST /api/v1/users/me/mfa/totp.');
     if (row.confirmed_at) throw new AppError('conflict', 'Two-factor authentication is already on.');
     const now = this.options.clock.now();
-    const step = await this.throttled(user, client, async () => matchTotpStep(openSecret(row.secret, this.options.settings.encryptionKey), code, now));
+    const step = await this.throttled(user, client, async () => matchTotpStep(this.secretOf(row.secret), code, now));
     const codes = Array.from({ length: RECOVERY_CODE_COUNT }, newRecoveryCode);
     await inTransaction(this.options.db, async (tx) => {
       if (!(await acceptTotpStep(tx.db, user.id, step, now.toISOString()))) throw new AppError('invalid_mfa_code', 'This code was already used; wait for the next one.');
@@ -525,7 +525,7 @@ export class MfaService {
       const code = proof.code;
       const row = await findTotp(db, user.id);
       if (!row?.confirmed_at) throw new AppError('invalid_mfa_code', 'Two-factor authentication is not on for this account.');
-      const step = await this.throttled(user, client, async () => matchTotpStep(openSecret(row.secret, this.options.settings.encryptionKey), code, now));
+      const step = await this.throttled(user, client, async () => matchTotpStep(this.secretOf(row.secret), code, now));
       // Replay (RFC 6238 §5.2): a code is accepted once; later codes of the same or earlier steps are refused.
       if (!(await acceptTotpStep(db, user.id, step, null))) throw new AppError('invalid_mfa_code', 'This code was already used; wait for the next one.');
       return 'totp';
@@ -539,6 +539,22 @@ export class MfaService {
       details: { remaining: await countUnusedRecoveryCodes(db, user.id) },
     });
     return 'recovery_code';
+  }
+
+  /**
+   * The TOTP secret from its stored form.
+   * @throws AppError `service_unavailable` (503) when it cannot be decrypted (MFA_ENCRYPTION_KEY unset or changed).
+   */
+  private secretOf(stored: string): string {
+    try {
+      return openSecret(stored, this.options.settings.encryptionKey);
+    } catch (error) {
+      throw new AppError(
+        'service_unavailable',
+        'The TOTP secret cannot be read (MFA_ENCRYPTION_KEY is missing or was changed); an administrator can reset two-factor authentication.',
+        { cause: error },
+      );
+    }
   }
 
   /** Runs `check` behind the login throttle (`mfa:<email>` + IP); null from `check` is a failure. */

@@ -6,6 +6,7 @@
  * sign in without a password (no code asked: a user-verified passkey satisfies MFA); the
  * signature counter grows and a regression is refused; list, rename and remove.
  *
+ * On both dialects (the passkey counter is a bigint on PostgreSQL).
  * WebAuthn needs a secure context and a domain RP id, so the server's PUBLIC_URL is
  * `http://localhost:<port>` (RP id `localhost`).
  */
@@ -13,10 +14,11 @@ import type { Browser, BrowserContext, CDPSession, Page } from 'playwright-core'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { totpCode } from '../../src/mfa/totp.js';
 import { chromiumAvailable, launchChromium } from '../helpers/browser.js';
+import { dialects } from '../helpers/dialects.js';
 import { createTestContext, type Fixture, makeUser, type TestContext } from '../helpers/harness.js';
 import { freePort } from '../helpers/server-process.js';
 
-describe.runIf(chromiumAvailable())('two-factor authentication and passkeys in Chromium', () => {
+describe.runIf(chromiumAvailable()).each(dialects)('two-factor authentication and passkeys in Chromium (%s)', (dialect) => {
   let ctx: TestContext;
   let browser: Browser;
   let base: string;
@@ -24,7 +26,7 @@ describe.runIf(chromiumAvailable())('two-factor authentication and passkeys in C
   beforeAll(async () => {
     const port = await freePort();
     base = `http://localhost:${port}`;
-    ctx = await createTestContext('sqlite', { env: { PUBLIC_URL: base } });
+    ctx = await createTestContext(dialect, { env: { PUBLIC_URL: base } });
     await ctx.app.listen({ port, host: '127.0.0.1' });
     browser = await launchChromium();
     // Start just after a TOTP step boundary.

@@ -264,5 +264,55 @@ describe.each(dialects)('TOTP two-factor authentication (%s)', (dialect) => {
     const missing = await runCli(['users', 'reset-mfa', 'nobody@example.com'], { env, timeoutMs: 60_000 });
     expect(missing.code).not.toBe(0);
     expect(missing.stderr).not.toMatch(/^\s+at\s/m);
-  }, 90_000);
+
+    const created = await runCli(['groups', 'create', `cli-mfa-${dialect}`, '--require-mfa', '--json'], { env, timeoutMs: 60_000 });
+    expect(created.code, created.stderr).toBe(0);
+    expect(JSON.parse(created.stdout)).toMatchObject({ name: `cli-mfa-${dialect}`, require_mfa: true });
+    const lifted = await runCli(['groups', 'update', `cli-mfa-${dialect}`, '--no-require-mfa', '--json'], { env, timeoutMs: 60_000 });
+    expect(JSON.parse(lifted.stdout)).toMatchObject({ require_mfa: false });
+  }, 120_000);
+
+  it.each([
+    ['POST /auth/mfa without a token', '/api/v1/auth/mfa', { code: '123456' }, 400, 'validation_failed'],
+    ['POST /auth/mfa with a malformed token', '/api/v1/auth/mfa', { mfa_token: '!!', code: '123456' }, 400, 'invalid_token'],
+    ['POST /auth/mfa with an unknown token', '/api/v1/auth/mfa', { mfa_token: 'x'.repeat(43), code: '123456' }, 400, 'invalid_token'],
+    ['POST /auth/mfa with a number for a code', '/api/v1/auth/mfa', { mfa_token: 'x'.repeat(43), code: 123456 }, 400, 'validation_failed'],
+    ['POST /auth/passkey without a response', '/api/v1/auth/passkey', {}, 400, 'validation_failed'],
+    ['POST /auth/passkey with unreadable clientDataJSON', '/api/v1/auth/passkey', { response: { id: 'a', rawId: 'a', type: 'public-key', response: { clientDataJSON: '%%%' } } }, 400, 'passkey_verification_failed'],
+    [
+      'POST /auth/passkey with an unknown challenge',
+      '/api/v1/auth/passkey',
+      { response: { id: 'a', rawId: 'a', type: 'public-key', response: { clientDataJSON: Buffer.from(JSON.stringify({ type: 'webauthn.get', challenge: 'abc' })).toString('base64url') } } },
+      400,
+      'passkey_verification_failed',
+    ],
+    ['POST /auth/passkey with a bad flow', '/api/v1/auth/passkey', { flow: 'both', response: { id: 'a', rawId: 'a', type: 'public-key', response: { clientDataJSON: 'e30' } } }, 400, 'validation_failed'],
+  ])('bad input: %s → %i %s', async (_name, url, payload, status, problem) => {
+    const res = await ctx.request({ method: 'POST', url, payload });
+    expect(res.statusCode, res.body).toBe(status);
+    expect(res.json().code).toBe(problem);
+  });
+
+  it('bad input on the signed-in endpoints: 4xx problem documents, never 500', async () => {
+    const user = await makeUser(ctx);
+    const cookie = await loginCookie(ctx, user);
+    const cases: Array<[string, string, unknown, number]> = [
+      ['POST', '/api/v1/users/me/mfa/totp/confirm', { code: '123456' }, 409],
+      ['POST', '/api/v1/users/me/mfa/totp/confirm', {}, 400],
+      ['POST', '/api/v1/users/me/mfa/totp/disable', { password: user.password, code: '123456' }, 409],
+      ['POST', '/api/v1/users/me/mfa/recovery-codes', { code: '123456' }, 409],
+      ['POST', '/api/v1/users/me/passkeys', { response: { id: 'a', rawId: 'a', type: 'public-key', response: { clientDataJSON: 'e30' } } }, 400],
+      ['POST', '/api/v1/users/me/passkeys', { name: 'x' }, 400],
+      ['PATCH', '/api/v1/users/me/passkeys/not-a-uuid', { name: 'x' }, 400],
+      ['PATCH', '/api/v1/users/me/passkeys/01900000-0000-7000-8000-000000000000', { name: 'x' }, 404],
+      ['PATCH', '/api/v1/users/me/passkeys/01900000-0000-7000-8000-000000000000', { name: '   ' }, 400],
+      ['DELETE', '/api/v1/users/me/passkeys/01900000-0000-7000-8000-000000000000', undefined, 404],
+    ];
+    for (const [method, url, payload, status] of cases) {
+      const res = await ctx.request({ method: method as 'POST', url, headers: { cookie }, ...(payload === undefined ? {} : { payload: payload as object }) });
+      expect(res.statusCode, `${method} ${url} ${JSON.stringify(payload)}: ${res.body}`).toBe(status);
+      expect(res.headers['content-type']).toContain('application/problem+json');
+    }
+    expect((await ctx.request({ method: 'POST', url: '/api/v1/users/me/passkeys/options' })).statusCode).toBe(401);
+  });
 });

@@ -7,7 +7,7 @@
   function toBytes(base64url) {
     var base64 = base64url.replace(/-/g, '+').replace(/_/g, '/');
     while (base64.length % 4) base64 += '=';
-    var raw = atob(base64);
+    var raw = window.atob(base64);
     var bytes = new Uint8Array(raw.length);
     for (var i = 0; i < raw.length; i++) bytes[i] = raw.charCodeAt(i);
     return bytes.buffer;
@@ -17,7 +17,7 @@
     var bytes = new Uint8Array(buffer);
     var raw = '';
     for (var i = 0; i < bytes.length; i++) raw += String.fromCharCode(bytes[i]);
-    return btoa(raw).replace(/\+/g, '-').replace(/\//g, '_').replace(/=+$/, '');
+    return window.btoa(raw).replace(/\+/g, '-').replace(/\//g, '_').replace(/=+$/, '');
   }
 
   function withIds(list) {
@@ -25,8 +25,8 @@
   }
 
   function creationOptions(json) {
-    if (window.PublicKeyCredential && PublicKeyCredential.parseCreationOptionsFromJSON) {
-      return PublicKeyCredential.parseCreationOptionsFromJSON(json);
+    if (window.PublicKeyCredential && window.PublicKeyCredential.parseCreationOptionsFromJSON) {
+      return window.PublicKeyCredential.parseCreationOptionsFromJSON(json);
     }
     return Object.assign({}, json, {
       challenge: toBytes(json.challenge),
@@ -36,8 +36,8 @@
   }
 
   function requestOptions(json) {
-    if (window.PublicKeyCredential && PublicKeyCredential.parseRequestOptionsFromJSON) {
-      return PublicKeyCredential.parseRequestOptionsFromJSON(json);
+    if (window.PublicKeyCredential && window.PublicKeyCredential.parseRequestOptionsFromJSON) {
+      return window.PublicKeyCredential.parseRequestOptionsFromJSON(json);
     }
     return Object.assign({}, json, { challenge: toBytes(json.challenge), allowCredentials: withIds(json.allowCredentials) });
   }
@@ -64,14 +64,14 @@
   }
 
   window.GatehouseWebAuthn = {
-    supported: function () { return Boolean(window.PublicKeyCredential && navigator.credentials); },
+    supported: function () { return Boolean(window.PublicKeyCredential && window.navigator.credentials); },
     /** Creates a passkey from registration options (JSON); resolves with the credential as JSON. */
     create: function (json) {
-      return navigator.credentials.create({ publicKey: creationOptions(json) }).then(credentialJson);
+      return window.navigator.credentials.create({ publicKey: creationOptions(json) }).then(credentialJson);
     },
     /** Asks for a passkey with authentication options (JSON); resolves with the assertion as JSON. */
     get: function (json) {
-      return navigator.credentials.get({ publicKey: requestOptions(json) }).then(credentialJson);
+      return window.navigator.credentials.get({ publicKey: requestOptions(json) }).then(credentialJson);
     },
   };
 })();
