@@ -82,9 +82,12 @@ export interface TokenResponse {
   refresh_token: string;
 }
 
+/** What a sign-in issues: `browser` a cookie session, `api` an API session with tokens. */
+export type SignInFlow = 'browser' | 'api';
+
 /** How a sign-in was started: what it should issue (`browser`: cookie session; `api`: tokens) and how the first factor was proven. */
-export interface SignInAttempt {
-  flow: 'browser' | 'api';
+export interface SignInAttempt<F extends SignInFlow = SignInFlow> {
+  flow: F;
   /** `password`, `passkey` or `oidc:<provider>`. */
   method: string;
 }
@@ -207,7 +210,17 @@ export class AuthService {
    * @throws AppError `account_deactivated` (401), `user_banned` (403), `email_not_verified`
    *   (403), `mfa_required` (401).
    */
-  async completeSignIn(user: UserRow, attempt: SignInAttempt, client: ClientInfo, options: { mfaSatisfied?: boolean } = {}): Promise<SignInResult> {
+  async completeSignIn<F extends SignInFlow>(
+    user: UserRow,
+    attempt: SignInAttempt<F>,
+    client: ClientInfo,
+    options: { mfaSatisfied?: boolean } = {},
+  ): Promise<Extract<SignInResult, { flow: F }>> {
+    return (await this.signIn(user, attempt, client, options)) as Extract<SignInResult, { flow: F }>;
+  }
+
+  /** {@link completeSignIn} without the flow-narrowed return type. */
+  private async signIn(user: UserRow, attempt: SignInAttempt, client: ClientInfo, options: { mfaSatisfied?: boolean }): Promise<SignInResult> {
     const refusal = this.signInRefusal(user);
     if (refusal) throw refusal;
     if (!options.mfaSatisfied && this.options.secondFactor) {
@@ -248,9 +261,7 @@ export class AuthService {
    */
   async login(email: string, password: string, client: ClientInfo): Promise<{ user: UserRow; session: SessionRow; token: string }> {
     const user = await this.verifyPassword(email, password, client);
-    const result = await this.completeSignIn(user, { flow: 'browser', method: 'password' }, client);
-    if (result.flow !== 'browser') throw new Error('unreachable');
-    return result;
+    return this.completeSignIn(user, { flow: 'browser', method: 'password' }, client);
   }
 
   /**
@@ -267,15 +278,12 @@ export class AuthService {
       if (isAppError(error) && error.status !== 429) throw new AppError('invalid_grant', error.detail ?? error.message);
       throw error;
     }
-    let result: SignInResult;
     try {
-      result = await this.completeSignIn(user, { flow: 'api', method: 'password' }, client);
+      return (await this.completeSignIn(user, { flow: 'api', method: 'password' }, client)).tokens;
     } catch (error) {
       if (isAppError(error) && error.code !== 'mfa_required') throw new AppError('invalid_grant', error.detail ?? error.message);
       throw error;
     }
-    if (result.flow !== 'api') throw new Error('unreachable');
-    return result.tokens;
   }
 
   /**
