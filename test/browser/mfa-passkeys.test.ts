@@ -2,7 +2,7 @@
  * Two-factor authentication and passkeys in Debian's Chromium (playwright-core) with the DevTools
  * virtual authenticator (CDP `WebAuthn.addVirtualAuthenticator`: a platform authenticator with
  * resident keys and user verification): TOTP enrolled on /account/security and then asked for by
- * the /sign-in page's second step; a passkey registered from a signed-in session, then used to
+ * the /sign-in page's second step (also when another flow hands it an `mfa_token`); a passkey registered from a signed-in session, then used to
  * sign in without a password (no code asked: a user-verified passkey satisfies MFA); the
  * signature counter grows and a regression is refused; list, rename and remove.
  *
@@ -106,6 +106,20 @@ describe.runIf(chromiumAvailable()).each(dialects)('two-factor authentication an
     await second.page.waitForURL(`${base}/jobs`);
     expect((await me(second.page)).body.email).toBe(user.email.toLowerCase());
     await second.context.close();
+
+    // A sign-in started elsewhere (say a social login's callback) hands its mfa_token to the page.
+    ctx.clock.advance(30);
+    const started = await ctx.request({ method: 'POST', url: '/api/v1/auth/login', headers: { origin: base }, payload: { email: user.email, password: user.password } });
+    expect(started.json().code).toBe('mfa_required');
+    const third = await newPage();
+    await third.page.goto(`${base}/sign-in?mfa_token=${encodeURIComponent(started.json().mfa_token)}&next=/account/security`);
+    expect(third.page.url()).toBe(`${base}/sign-in`); // the token left the address bar
+    expect(await third.page.locator('#mfa-form').isVisible()).toBe(true);
+    await third.page.locator('#mfa-code').fill(totpCode(secret, ctx.clock.now()));
+    await third.page.locator('#mfa-form button').click();
+    await third.page.waitForURL(`${base}/account/security`);
+    expect((await me(third.page)).body.email).toBe(user.email.toLowerCase());
+    await third.context.close();
   }, 60_000);
 
   it('passkeys: registered from a signed-in session, then sign-in without a password (TOTP not asked); counter checked; rename and remove', async () => {

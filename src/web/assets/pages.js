@@ -4,7 +4,9 @@
   'use strict';
   var params = new URLSearchParams(window.location.search);
   var token = params.get('token');
-  if (token) {
+  // A sign-in finished elsewhere (e.g. a social login callback) that waits for its second factor.
+  var pendingMfa = params.get('mfa_token');
+  if (token || pendingMfa) {
     // Keep the secret out of the address bar, history and any later Referer.
     window.history.replaceState(null, '', window.location.pathname);
   }
@@ -103,7 +105,11 @@
     }
     var signInStatus = document.getElementById('status');
     var mfaForm = document.getElementById('mfa-form');
-    var mfaToken = null;
+    var mfaToken = pendingMfa;
+    if (mfaToken) {
+      signInForm.hidden = true;
+      mfaForm.hidden = false;
+    }
     var signedIn = function () {
       show(signInStatus, 'ok', 'Signed in.');
       window.location.assign(next);
