@@ -15,7 +15,7 @@ import { intersectGrants } from '../access/permissions.js';
 import { findUserByEmail, findUserById, updateUser } from '../accounts/users.repo.js';
 import type { ActorContext, AuditLog } from '../audit/audit.service.js';
 import type { ApiKeyRow, Database, SessionRow, UserRow } from '../db/schema.js';
-import { inTransaction, type Tx } from '../db/transaction.js';
+import { inTransaction } from '../db/transaction.js';
 import type { PasswordHasher } from '../crypto/passwords.js';
 import { generateToken, hashToken, looksLikeToken } from '../crypto/tokens.js';
 import type { AuthChanges } from '../sessions/auth-changes.js';
@@ -73,12 +73,6 @@ export const NO_LOGIN_GUARD: LoginGuard = {
   recordSuccess: async () => undefined,
 };
 
-/** A proven password: the user, and their password rehashed with the current parameters when the stored hash is outdated. */
-interface PasswordProof {
-  user: UserRow;
-  rehashed: string | null;
-}
-
 /** An RFC 6749 §5.1 successful token response. */
 export interface TokenResponse {
   access_token: string;
@@ -87,6 +81,36 @@ export interface TokenResponse {
   expires_in: number;
   refresh_token: string;
 }
+
+/** What a sign-in issues: `browser` a cookie session, `api` an API session with tokens. */
+export type SignInFlow = 'browser' | 'api';
+
+/** How a sign-in was started: what it should issue (`browser`: cookie session; `api`: tokens) and how the first factor was proven. */
+export interface SignInAttempt<F extends SignInFlow = SignInFlow> {
+  flow: F;
+  /** `password`, `passkey` or `oidc:<provider>`. */
+  method: string;
+}
+
+/** A second factor the sign-in waits for: an `mfa` token to complete at `POST /api/v1/auth/mfa`. */
+export interface SecondFactorChallenge {
+  mfa_token: string;
+  /** Seconds the token stays valid. */
+  expires_in: number;
+  /** How it may be completed: `totp`, `recovery_code`. */
+  methods: string[];
+}
+
+/** Decides whether a sign-in needs a second factor (implemented by `mfa/`). */
+export interface SecondFactorGate {
+  /** A challenge when `user` must prove a second factor before `attempt` completes; null to sign in at once. */
+  challenge(user: UserRow, attempt: SignInAttempt): Promise<SecondFactorChallenge | null>;
+}
+
+/** What {@link AuthService.completeSignIn} issued. */
+export type SignInResult =
+  | { flow: 'browser'; user: UserRow; session: SessionRow; /** The cookie secret. */ token: string }
+  | { flow: 'api'; user: UserRow; tokens: TokenResponse };
 
 /** Options for {@link AuthService}. */
 export interface AuthServiceOptions {
@@ -103,6 +127,8 @@ export interface AuthServiceOptions {
   loginGuard: LoginGuard;
   /** Optional: told about successful sign-ins before they are recorded. */
   loginObserver?: LoginObserver;
+  /** Optional: asked before a sign-in completes whether it needs a second factor (`mfa/`). */
+  secondFactor?: SecondFactorGate;
   requireEmailVerification: boolean;
 }
 
@@ -134,34 +160,6 @@ export class AuthService {
    *   three only after the password was proven.
    */
   async verifyPassword(email: string, password: string, client: ClientInfo): Promise<UserRow> {
-    const proof = await this.provePassword(email, password, client);
-    return inTransaction(this.options.db, (tx) => this.recordSignIn(tx, email, proof, client));
-  }
-
-  /**
-   * Password login for browsers: creates a cookie session (lifetime from the user's groups). The
-   * sign-in is recorded in one transaction with the session (login attempt, audit entry, a
-   * rehashed password when the parameters changed, and the session row together).
-   * @returns the user, the session and the cookie secret (to be set as the session cookie).
-   * @throws as {@link verifyPassword}.
-   */
-  async login(email: string, password: string, client: ClientInfo): Promise<{ user: UserRow; session: SessionRow; token: string }> {
-    const proof = await this.provePassword(email, password, client);
-    const access = await this.options.access.effectiveAccess(proof.user);
-    return inTransaction(this.options.db, async (tx) => {
-      const user = await this.recordSignIn(tx, email, proof, client);
-      const { session, token } = await this.options.sessions.create(tx.db, user.id, 'browser', client, access.sessionTtlSeconds);
-      return { user, session, token: token as string };
-    });
-  }
-
-  /**
-   * Everything {@link verifyPassword} does short of recording the successful sign-in: the guard,
-   * the argon2 check (failures and refusals are recorded here), the new-device observer, and the
-   * new hash when the stored one has old parameters (hashed here, outside any transaction, so a
-   * write lock is never held across argon2 work).
-   */
-  private async provePassword(email: string, password: string, client: ClientInfo): Promise<PasswordProof> {
     const guard = this.options.loginGuard;
     await guard.assertAllowed(email, client.ip);
     const user = await findUserByEmail(this.options.db, email);
@@ -170,57 +168,93 @@ export class AuthService {
       : (await this.options.hasher.dummyVerify(password), false);
     if (!user || !passwordOk) {
       await guard.recordFailure(email, client.ip);
-      await inTransaction(this.options.db, (tx) => this.recordAttempt(tx, email, user ?? null, client, 'invalid_credentials'));
+      await this.recordAttempt(email, user ?? null, client, 'invalid_credentials');
       throw new AppError('invalid_credentials');
     }
     await guard.recordSuccess(email, client.ip);
-    const now = this.options.clock.now();
-    const refusal =
-      user.status !== 'active'
-        ? new AppError('account_deactivated')
-        : user.banned_until && Date.parse(user.banned_until) > now.getTime()
-          ? new AppError('user_banned', `The account is banned until ${user.banned_until}.`, {
-              extra: { banned_until: user.banned_until },
-            })
-          : this.options.requireEmailVerification && !user.email_verified_at
-            ? new AppError('email_not_verified')
-            : null;
+    const refusal = this.signInRefusal(user);
     if (refusal) {
-      await inTransaction(this.options.db, (tx) => this.recordAttempt(tx, email, user, client, refusal.code));
+      await this.recordAttempt(email, user, client, refusal.code);
       throw refusal;
     }
     await this.options.loginObserver?.passwordVerified(user, client);
-    const rehashed = this.options.hasher.needsRehash(user.password_hash) ? await this.options.hasher.hash(password) : null;
-    return { user, rehashed };
-  }
-
-  /** Records a proven sign-in inside `tx`: the attempt and audit entry, and the upgraded hash. @returns the user as stored. */
-  private async recordSignIn(tx: Tx, email: string, proof: PasswordProof, client: ClientInfo): Promise<UserRow> {
-    await this.recordAttempt(tx, email, proof.user, client, 'success');
-    if (!proof.rehashed) return proof.user;
-    return (await updateUser(tx.db, proof.user.id, { password_hash: proof.rehashed })) ?? proof.user;
+    await this.recordAttempt(email, user, client, 'success');
+    if (this.options.hasher.needsRehash(user.password_hash)) {
+      const rehashed = await this.options.hasher.hash(password);
+      const updated = await updateUser(this.options.db, user.id, { password_hash: rehashed });
+      if (updated) return updated;
+    }
+    return user;
   }
 
   /**
-   * RFC 6749 §4.3 resource owner password credentials grant: creates an API session with a
-   * refresh token family and returns an access token.
-   * @throws AppError `invalid_grant` (400) for any credential problem.
+   * Why `user` may not sign in now (deactivated, banned, email not verified), or null.
+   * Checked after the first factor is proven, so a refusal reveals nothing to a guesser.
    */
-  async passwordGrant(username: string, password: string, client: ClientInfo): Promise<TokenResponse> {
-    let proof: PasswordProof;
-    try {
-      proof = await this.provePassword(username, password, client);
-    } catch (error) {
-      if (isAppError(error) && error.status !== 429) throw new AppError('invalid_grant', error.detail ?? error.message);
-      throw error;
+  private signInRefusal(user: UserRow): AppError | null {
+    const now = this.options.clock.now();
+    return user.status !== 'active'
+      ? new AppError('account_deactivated')
+      : user.banned_until && Date.parse(user.banned_until) > now.getTime()
+        ? new AppError('user_banned', `The account is banned until ${user.banned_until}.`, {
+            extra: { banned_until: user.banned_until },
+          })
+        : this.options.requireEmailVerification && !user.email_verified_at
+          ? new AppError('email_not_verified')
+          : null;
+  }
+
+  /**
+   * THE one place where a proven primary authentication becomes a session. Every sign-in method
+   * (password, passkey, social login) calls it once its first factor is proven:
+   *
+   * 1. refuses deactivated, banned and (when required) unverified accounts;
+   * 2. unless `options.mfaSatisfied`, asks the second-factor gate: a user with TOTP on gets
+   *    `AppError('mfa_required')` (401) carrying `mfa_token`, `mfa_expires_in` (seconds) and
+   *    `mfa_methods`; `POST /api/v1/auth/mfa` completes it and calls this again with
+   *    `mfaSatisfied: true` and the same `attempt`;
+   * 3. issues what the flow asks for: `browser` a cookie session (lifetime from the user's
+   *    groups), `api` an API session with a refresh token family and an access token.
+   *
+   * @param user the user whose first factor was proven.
+   * @param attempt `flow` (`browser` | `api`) and `method` (`password`, `passkey`,
+   *   `oidc:<provider>`: recorded with the `mfa` challenge).
+   * @param client IP and user agent, recorded on the session.
+   * @param options `mfaSatisfied`: the first factor already counts as multi-factor (a passkey
+   *   with user verification) or the second factor was just verified.
+   * @throws AppError `account_deactivated` (401), `user_banned` (403), `email_not_verified`
+   *   (403), `mfa_required` (401).
+   */
+  async completeSignIn<F extends SignInFlow>(
+    user: UserRow,
+    attempt: SignInAttempt<F>,
+    client: ClientInfo,
+    options: { mfaSatisfied?: boolean } = {},
+  ): Promise<Extract<SignInResult, { flow: F }>> {
+    return (await this.signIn(user, attempt, client, options)) as Extract<SignInResult, { flow: F }>;
+  }
+
+  /** {@link completeSignIn} without the flow-narrowed return type. */
+  private async signIn(user: UserRow, attempt: SignInAttempt, client: ClientInfo, options: { mfaSatisfied?: boolean }): Promise<SignInResult> {
+    const refusal = this.signInRefusal(user);
+    if (refusal) throw refusal;
+    if (!options.mfaSatisfied && this.options.secondFactor) {
+      const challenge = await this.options.secondFactor.challenge(user, attempt);
+      if (challenge) {
+        throw new AppError('mfa_required', 'Send a code from your authenticator app (or a recovery code) with this mfa_token to POST /api/v1/auth/mfa.', {
+          extra: { mfa_token: challenge.mfa_token, mfa_expires_in: challenge.expires_in, mfa_methods: challenge.methods },
+        });
+      }
     }
-    const access = await this.options.access.effectiveAccess(proof.user);
+    const access = await this.options.access.effectiveAccess(user);
+    if (attempt.flow === 'browser') {
+      const { session, token } = await this.options.sessions.create(this.options.db, user.id, 'browser', client, access.sessionTtlSeconds);
+      return { flow: 'browser', user, session, token: token as string };
+    }
     const now = this.options.clock.now().toISOString();
     const refreshToken = generateToken();
-    // The sign-in record, the API session and its refresh token in one transaction.
-    const { user, session } = await inTransaction(this.options.db, async (tx) => {
-      const signedIn = await this.recordSignIn(tx, username, proof, client);
-      const created = await this.options.sessions.create(tx.db, signedIn.id, 'api', client, access.sessionTtlSeconds);
+    const session = await inTransaction(this.options.db, async (tx) => {
+      const created = await this.options.sessions.create(tx.db, user.id, 'api', client, access.sessionTtlSeconds);
       await insertRefreshToken(tx.db, {
         id: newId(),
         session_id: created.session.id,
@@ -230,9 +264,41 @@ export class AuthService {
         expires_at: created.session.expires_at,
         used_at: null,
       });
-      return { user: signedIn, session: created.session };
+      return created.session;
     });
-    return this.tokenResponse(user.id, session.id, refreshToken);
+    return { flow: 'api', user, tokens: await this.tokenResponse(user.id, session.id, refreshToken) };
+  }
+
+  /**
+   * Password login for browsers: creates a cookie session (lifetime from the user's groups).
+   * @returns the user, the session and the cookie secret (to be set as the session cookie).
+   * @throws AppError `mfa_required` (401) when the user has TOTP on (see {@link completeSignIn}).
+   */
+  async login(email: string, password: string, client: ClientInfo): Promise<{ user: UserRow; session: SessionRow; token: string }> {
+    const user = await this.verifyPassword(email, password, client);
+    return this.completeSignIn(user, { flow: 'browser', method: 'password' }, client);
+  }
+
+  /**
+   * RFC 6749 §4.3 resource owner password credentials grant: creates an API session with a
+   * refresh token family and returns an access token.
+   * @throws AppError `invalid_grant` (400) for any credential problem; `mfa_required` (401) when
+   *   the user has TOTP on.
+   */
+  async passwordGrant(username: string, password: string, client: ClientInfo): Promise<TokenResponse> {
+    let user: UserRow;
+    try {
+      user = await this.verifyPassword(username, password, client);
+    } catch (error) {
+      if (isAppError(error) && error.status !== 429) throw new AppError('invalid_grant', error.detail ?? error.message);
+      throw error;
+    }
+    try {
+      return (await this.completeSignIn(user, { flow: 'api', method: 'password' }, client)).tokens;
+    } catch (error) {
+      if (isAppError(error) && error.code !== 'mfa_required') throw new AppError('invalid_grant', error.detail ?? error.message);
+      throw error;
+    }
   }
 
   /**
@@ -380,14 +446,16 @@ export class AuthService {
     });
   }
 
-  private async recordAttempt(tx: Tx, email: string, user: UserRow | null, client: ClientInfo, outcome: string): Promise<void> {
+  private async recordAttempt(email: string, user: UserRow | null, client: ClientInfo, outcome: string): Promise<void> {
     const actor: ActorContext = { actorId: user?.id ?? null, ip: client.ip, userAgent: client.userAgent };
-    await this.options.audit.recordLoginAttempt(tx.db, { email, userId: user?.id ?? null, ip: client.ip, outcome });
-    await this.options.audit.record(tx.db, actor, {
-      action: outcome === 'success' ? 'auth.login' : 'auth.login_failed',
-      targetType: 'user',
-      targetId: user?.id ?? null,
-      details: { email: email.trim().toLowerCase().slice(0, 254), outcome },
+    await inTransaction(this.options.db, async (tx) => {
+      await this.options.audit.recordLoginAttempt(tx.db, { email, userId: user?.id ?? null, ip: client.ip, outcome });
+      await this.options.audit.record(tx.db, actor, {
+        action: outcome === 'success' ? 'auth.login' : 'auth.login_failed',
+        targetType: 'user',
+        targetId: user?.id ?? null,
+        details: { email: email.trim().toLowerCase().slice(0, 254), outcome },
+      });
     });
   }
 
