@@ -14,9 +14,8 @@ import type { Kysely } from 'kysely';
 import { allows } from '../access/permissions.js';
 import { type ActorContext, SYSTEM_ACTOR } from '../audit/audit.service.js';
 import type { Principal } from '../auth/auth.service.js';
-import type { DatabaseDialect } from '../config.js';
 import type { Database, FileRow, JobState } from '../db/schema.js';
-import { inWriteTransaction, type WriteTx } from '../db/transaction.js';
+import type { WriteTransaction, WriteTx } from '../db/transaction.js';
 import type { FileService } from '../files/files.service.js';
 import type { JobOutcomeEvent } from '../jobs/job-hooks.js';
 import type { EnqueueInput, JobService } from '../jobs/jobs.service.js';
@@ -178,7 +177,8 @@ export interface AllCampaignStats extends CampaignStats {
 /** Dependencies of {@link CampaignService}. */
 export interface CampaignServiceOptions {
   db: Kysely<Database>;
-  dialect: DatabaseDialect;
+  /** The database handle's write transaction (`gatehouse.database.write`). */
+  write: WriteTransaction;
   clock: Clock;
   jobs: JobService;
   queues: QueueService;
@@ -753,7 +753,7 @@ export class CampaignService {
   }
 
   private write<T>(work: (tx: WriteTx) => Promise<T>): Promise<T> {
-    return inWriteTransaction(this.options.db, this.options.dialect, work);
+    return this.options.write(work);
   }
 
   /** Validates and completes `channel-moe` params. @throws AppError `validation_failed`. */

@@ -145,7 +145,7 @@ export interface ClaimRequest {
  * queue, of a requested kind, best priority first, and only while the worker holds fewer jobs than
  * the queue's `worker_concurrency` (the limit is part of the statement, not trusted to the caller).
  * PostgreSQL skips rows other claims have locked (`FOR UPDATE SKIP LOCKED`); SQLite runs it inside
- * a `BEGIN IMMEDIATE` transaction (see `inWriteTransaction`). On PostgreSQL the same statement
+ * a `BEGIN IMMEDIATE` transaction (see `WriteTransactions.write`). On PostgreSQL the same statement
  * also appends each job's `state` event ({@link claimEventOf}); on SQLite the caller does.
  * @returns the claimed rows, now `running` with `attempt + 1`, a fresh lease and one more event seq.
  */

@@ -3,8 +3,8 @@
  * Ids come from the same global space as `job_event`'s (see the migration for how).
  */
 import { sql } from 'kysely';
-import type { DatabaseDialect } from '../config.js';
 import type { Executor } from '../db/executor.js';
+import type { WriteTx } from '../db/transaction.js';
 import { type TopicEventMessage, toTopicEventView } from './live-message.js';
 
 /** One event to append. */
@@ -25,8 +25,9 @@ export interface NewTopicEvent {
  * write transaction holds the database's write lock already.
  * @returns the stored event.
  */
-export async function insertTopicEvent(db: Executor, dialect: DatabaseDialect, event: NewTopicEvent): Promise<TopicEventMessage> {
-  if (dialect === 'postgres') {
+export async function insertTopicEvent(tx: WriteTx, event: NewTopicEvent): Promise<TopicEventMessage> {
+  const { db } = tx;
+  if (tx.dialect === 'postgres') {
     await sql`select pg_advisory_xact_lock(hashtext(${`topic_event:${event.topic}`}))`.execute(db);
     const row = await db
       .insertInto('topic_event')

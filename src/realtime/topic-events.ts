@@ -3,7 +3,6 @@
  * caller's write transaction (so it exists exactly when the change it reports commits) and fanned
  * out to SSE and WebSocket subscribers, on this instance and others, after commit.
  */
-import type { DatabaseDialect } from '../config.js';
 import type { Executor } from '../db/executor.js';
 import type { WriteTx } from '../db/transaction.js';
 import type { JobHub } from '../jobs/job-hub.js';
@@ -21,7 +20,6 @@ const EVENT_TYPE = /^[a-z][a-z0-9_-]*(\.[a-z][a-z0-9_-]*)+$/;
 /** Dependencies of {@link TopicEvents}. */
 export interface TopicEventsOptions {
   db: Executor;
-  dialect: DatabaseDialect;
   clock: Clock;
   hub: JobHub;
   /** Knows which topic families modules declared. */
@@ -49,7 +47,7 @@ export class TopicEvents {
     if (!EVENT_TYPE.test(type) || type.startsWith('job.')) throw new Error(`"${type}" is not a topic event type (noun.verb, not job.*).`);
     const text = JSON.stringify(data);
     if (Buffer.byteLength(text) > TOPIC_EVENT_MAX_BYTES) throw new Error(`The ${type} event on ${topic} is over ${TOPIC_EVENT_MAX_BYTES} bytes.`);
-    const message = await insertTopicEvent(tx.db, this.options.dialect, {
+    const message = await insertTopicEvent(tx, {
       topic,
       type,
       data: text,

@@ -15,9 +15,8 @@ import type { Kysely } from 'kysely';
 import { allows } from '../access/permissions.js';
 import { SYSTEM_ACTOR } from '../audit/audit.service.js';
 import type { Principal } from '../auth/auth.service.js';
-import type { DatabaseDialect } from '../config.js';
 import type { Database, FileRow } from '../db/schema.js';
-import { inWriteTransaction } from '../db/transaction.js';
+import type { WriteTransaction } from '../db/transaction.js';
 import type { FileAccessRule, FileService } from '../files/files.service.js';
 import type { ByteRange } from '../files/storage.js';
 import type { JobOutcomeEvent } from '../jobs/job-hooks.js';
@@ -165,7 +164,8 @@ export interface SessionListQuery {
 /** Dependencies of {@link SpeechService}. */
 export interface SpeechServiceOptions {
   db: Kysely<Database>;
-  dialect: DatabaseDialect;
+  /** The database handle's write transaction (`gatehouse.database.write`). */
+  write: WriteTransaction;
   clock: Clock;
   files: FileService;
   jobs: JobService;
@@ -319,7 +319,7 @@ export class SpeechService {
    *   `storage_quota_exceeded`, `forbidden`.
    */
   async createSession(principal: Principal, input: { questionId?: string | undefined }, source: RecordingSource): Promise<SessionView> {
-    const { db, dialect, clock, files, platform, settings } = this.options;
+    const { db, write, clock, files, platform, settings } = this.options;
     const question = input.questionId ? await findQuestion(db, input.questionId) : undefined;
     if (input.questionId && !question) {
       source.stream.resume();
@@ -343,7 +343,7 @@ export class SpeechService {
       try {
         const id = newId();
         const now = clock.now().toISOString();
-        return await inWriteTransaction(db, dialect, async (tx) => {
+        return await write(async (tx) => {
           const [job] = await platform.enqueueIn(
             tx,
             settings.queue,
@@ -563,8 +563,8 @@ export class SpeechService {
    * in one transaction; nothing happens when the step is not new (see {@link startProgressRelay}).
    */
   async relayProgress(jobId: string, progress: number, message: string | null): Promise<void> {
-    const { db, dialect, clock, platform } = this.options;
-    await inWriteTransaction(db, dialect, async (tx) => {
+    const { write, clock, platform } = this.options;
+    await write(async (tx) => {
       const row = await recordSessionProgress(tx.db, jobId, progress, message, clock.now().toISOString());
       if (row) await platform.publish(tx, sessionTopic(row.id), 'speech-session.progress', { session_id: row.id, progress, message });
     });

@@ -7,7 +7,6 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { tallyModule } from '../../examples/tally/index.js';
-import { inWriteTransaction } from '../../src/db/transaction.js';
 import { defineModule } from '../../src/modules/contract.js';
 import type { TopicEventView } from '../../src/realtime/live-message.js';
 import { AppError } from '../../src/shared/errors.js';
@@ -48,7 +47,7 @@ describe.each(dialects)('module topics over SSE and WebSocket (%s)', (dialect) =
   };
   /** Publishes on `topic` in a transaction of its own. */
   const publish = (topic: string, type: string, data: Record<string, unknown>) =>
-    inWriteTransaction(ctx.gatehouse.database.db, dialect, (tx) => ctx.gatehouse.topics.publish(tx, topic, type, data));
+    ctx.gatehouse.database.write((tx) => ctx.gatehouse.topics.publish(tx, topic, type, data));
   /** Topic events of one SSE client, parsed. */
   const topicEvents = (client: SseClient) =>
     client.messages.filter((m) => m.data !== undefined && m.event?.startsWith('note.')).map((m) => JSON.parse(m.data!) as TopicEventView);
@@ -72,7 +71,7 @@ describe.each(dialects)('module topics over SSE and WebSocket (%s)', (dialect) =
     await until(() => ctx.gatehouse.hub.subscriptionCount > 0);
     const first = await publish('note:ok-frame', 'note.added', { text: 'one' });
     await expect(
-      inWriteTransaction(ctx.gatehouse.database.db, dialect, async (tx) => {
+      ctx.gatehouse.database.write(async (tx) => {
         await ctx.gatehouse.topics.publish(tx, 'note:ok-frame', 'note.added', { text: 'rolled back' });
         throw new Error('roll back');
       }),
