@@ -17,7 +17,7 @@ import { isUniqueViolation } from '../db/executor.js';
 import type { Database, FileRow } from '../db/schema.js';
 import type { WriteTransaction, WriteTx } from '../db/transaction.js';
 import type { JobHub } from '../jobs/job-hub.js';
-import { isTopicMessage } from '../realtime/live-message.js';
+import { isTopicMessage } from '../event-log/events.js';
 import type { JobOutcomeEvent } from '../jobs/job-hooks.js';
 import type { JobService } from '../jobs/jobs.service.js';
 import type { JobView } from '../jobs/model.js';

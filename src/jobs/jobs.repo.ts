@@ -10,7 +10,7 @@ import type { DatabaseDialect } from '../config.js';
 import type { Executor } from '../db/executor.js';
 import type { JobEventRow, JobRow, JobState, JobTable, WorkerTable } from '../db/schema.js';
 import type { WriteDatabase, WriteTx } from '../db/transaction.js';
-import { insertEvents } from './job-events.repo.js';
+import { insertJobEvents } from '../event-log/event-log.repo.js';
 import { FINAL_STATES } from './model.js';
 
 /**
@@ -213,7 +213,7 @@ function stateEventData(row: JobRow, from: string | null): string {
  * @returns the rows with their events, in the order of `rows`.
  */
 async function withEvents(db: Executor, rows: JobRow[], data: (row: JobRow) => string, nowIso: string, type = 'state'): Promise<JobWithEvent[]> {
-  const events = await insertEvents(
+  const events = await insertJobEvents(
     db,
     rows.map((row) => ({ job_id: row.id, queue: row.queue, seq: row.event_seq, type, data: data(row), created_at: nowIso })),
   );

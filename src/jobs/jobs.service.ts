@@ -14,8 +14,8 @@ import type { Clock } from '../shared/clock.js';
 import { AppError } from '../shared/errors.js';
 import { newId } from '../shared/ids.js';
 import { pageOfRows } from '../shared/paging.js';
+import { latestJobEvents, latestQueueEventId, listJobEvents, replayJobEvents } from '../event-log/event-log.repo.js';
 import { appendEvents, stateEvent } from './job-events.js';
-import { latestJobEvents, latestQueueEventId, listJobEvents, replayEvents } from './job-events.repo.js';
 import type { JobHooks } from './job-hooks.js';
 import type { JobHub } from './job-hub.js';
 import {
@@ -304,7 +304,7 @@ export class JobService {
 
   /** Events of every job of `queue` with a global id above `afterId`, in id order (operators: no owner filter). */
   async queueEvents(queue: string, afterId: number, limit: number): Promise<JobEventView[]> {
-    const messages = await replayEvents(this.options.db, { jobIds: [], queues: [queue], afterId, limit, queueOwnerId: null });
+    const messages = await replayJobEvents(this.options.db, { jobIds: [], queues: [queue], afterId, limit, queueOwnerId: null });
     return messages.map((m) => m.event);
   }
 

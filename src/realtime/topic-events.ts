@@ -8,8 +8,8 @@ import type { WriteTx } from '../db/transaction.js';
 import type { JobHub } from '../jobs/job-hub.js';
 import type { Clock } from '../shared/clock.js';
 import type { LiveEvents } from './event-stream.js';
-import type { TopicEventView } from './live-message.js';
-import { deleteTopicEvents, deleteTopicEventsBefore, insertTopicEvent, latestTopicEvents } from './topic-events.repo.js';
+import { deleteTopicEvents, deleteTopicEventsBefore, insertTopicEvent, latestTopicEvents } from '../event-log/event-log.repo.js';
+import type { TopicEventView } from '../event-log/events.js';
 
 /** Largest serialised `data` of one topic event, in bytes (events are notifications, not documents). */
 export const TOPIC_EVENT_MAX_BYTES = 64 * 1024;

@@ -22,7 +22,7 @@ import type { ByteRange } from '../files/storage.js';
 import type { JobOutcomeEvent } from '../jobs/job-hooks.js';
 import type { JobHub } from '../jobs/job-hub.js';
 import type { JobService } from '../jobs/jobs.service.js';
-import { isTopicMessage } from '../realtime/live-message.js';
+import { isTopicMessage } from '../event-log/events.js';
 import type { QueueService } from '../jobs/queues.service.js';
 import type { Clock } from '../shared/clock.js';
 import { AppError, isAppError } from '../shared/errors.js';

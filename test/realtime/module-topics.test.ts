@@ -8,7 +8,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { tallyModule } from '../../examples/tally/index.js';
 import { defineModule } from '../../src/modules/contract.js';
-import type { TopicEventView } from '../../src/realtime/live-message.js';
+import type { TopicEventView } from '../../src/event-log/events.js';
 import { AppError } from '../../src/shared/errors.js';
 import { dialects } from '../helpers/dialects.js';
 import { createTestContext, type Fixture, loginCookie, makeUser, type TestContext } from '../helpers/harness.js';
