@@ -7,6 +7,7 @@ import type { Executor } from '../db/executor.js';
 import type { WriteTx } from '../db/transaction.js';
 import type { JobHub } from '../jobs/job-hub.js';
 import type { Clock } from '../shared/clock.js';
+import { isEventName } from '../shared/event-names.js';
 import type { LiveEvents } from './event-stream.js';
 import { deleteTopicEvents, deleteTopicEventsBefore, insertTopicEvent, latestTopicEvents } from '../event-log/event-log.repo.js';
 import type { TopicEventView } from '../event-log/events.js';
@@ -14,8 +15,6 @@ import type { TopicEventView } from '../event-log/events.js';
 /** Largest serialised `data` of one topic event, in bytes (events are notifications, not documents). */
 export const TOPIC_EVENT_MAX_BYTES = 64 * 1024;
 
-/** `noun.verb` (lower case, `-`/`_` allowed); `job.*` is the job system's. */
-const EVENT_TYPE = /^[a-z][a-z0-9_-]*(\.[a-z][a-z0-9_-]*)+$/;
 
 /** Dependencies of {@link TopicEvents}. */
 export interface TopicEventsOptions {
@@ -44,7 +43,8 @@ export class TopicEvents {
     const colon = topic.indexOf(':');
     const prefix = colon > 0 ? topic.slice(0, colon) : '';
     if (!this.options.live.hasModuleTopic(prefix)) throw new Error(`No module declares the topic family of "${topic}".`);
-    if (!EVENT_TYPE.test(type) || type.startsWith('job.')) throw new Error(`"${type}" is not a topic event type (noun.verb, not job.*).`);
+    // The one event naming scheme (src/shared/event-names.ts); `job.*` is the job system's.
+    if (!isEventName(type) || type.startsWith('job.')) throw new Error(`"${type}" is not a topic event type (noun.verb, not job.*).`);
     const text = JSON.stringify(data);
     if (Buffer.byteLength(text) > TOPIC_EVENT_MAX_BYTES) throw new Error(`The ${type} event on ${topic} is over ${TOPIC_EVENT_MAX_BYTES} bytes.`);
     const message = await insertTopicEvent(tx, {
