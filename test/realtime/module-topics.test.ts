@@ -13,7 +13,7 @@ import { AppError } from '../../src/shared/errors.js';
 import { dialects } from '../helpers/dialects.js';
 import { createTestContext, type Fixture, loginCookie, makeUser, type TestContext } from '../helpers/harness.js';
 import { call, claim, JOBS_ENV, makeCast, workerCall } from '../jobs/job-fixtures.js';
-import { makeJob, makeQueue, progress, SseClient, until, WsClient } from './fixtures.js';
+import { makeJob, makeQueue, progress, type SseClient, sseStreams, until, WsClient } from './fixtures.js';
 
 /** A module whose `note:{id}` topics anyone may watch when the id starts with `ok`; `missing…` is unknown. */
 const notesModule = defineModule<null>({
@@ -38,13 +38,9 @@ describe.each(dialects)('module topics over SSE and WebSocket (%s)', (dialect) =
   let owner: Fixture;
   let ownerCookie: string;
   let queue: string;
-  const open: SseClient[] = [];
 
-  const sse = async (query: string, headers: Record<string, string> = {}) => {
-    const client = await SseClient.open(`${base}/api/v1/events?${query}`, headers);
-    open.push(client);
-    return client;
-  };
+  const streams = sseStreams(() => base);
+  const sse = streams.open;
   /** Publishes on `topic` in a transaction of its own. */
   const publish = (topic: string, type: string, data: Record<string, unknown>) =>
     ctx.gatehouse.database.write((tx) => ctx.gatehouse.topics.publish(tx, topic, type, data));
@@ -60,7 +56,7 @@ describe.each(dialects)('module topics over SSE and WebSocket (%s)', (dialect) =
     queue = await makeQueue(ctx.gatehouse);
   }, 120_000);
   afterAll(async () => {
-    for (const client of open) await client.close();
+    await streams.closeAll();
     ctx?.app.server.closeAllConnections();
     await ctx?.close();
   });
