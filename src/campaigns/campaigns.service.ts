@@ -46,7 +46,7 @@ import {
   saveRun,
   updateCampaign,
 } from './campaigns.repo.js';
-import type { CampaignRow, CampaignRunRow, CampaignStatus } from './campaigns.schema.js';
+import type { CampaignObjective, CampaignRow, CampaignRunRow, CampaignStatus } from './campaigns.schema.js';
 import type { AllCampaignStats, CampaignRunView, CampaignStats, CampaignView, ChannelMoeParams, CreateCampaignInput, Spread } from './campaigns.views.js';
 
 /** The one built-in kind. */
@@ -163,7 +163,8 @@ export class CampaignService {
     const { settings, clock } = this.options;
     if (input.kind !== CHANNEL_MOE) throw invalid('/kind', `must be "${CHANNEL_MOE}" (the only kind so far)`);
     const objective = input.objective ?? 'min';
-    if (objective !== 'min') throw invalid('/objective', 'must be "min" for channel-moe (it minimises the output entropy)');
+    // channel-moe: "min" is the minimum output entropy; "max" the maximum output entropy over pure inputs.
+    if (objective !== 'min' && objective !== 'max') throw invalid('/objective', 'must be "min" or "max"');
     const name = input.name.trim();
     if (!name) throw invalid('/name', 'is empty');
     const runs = input.runs ?? 100;
@@ -354,6 +355,7 @@ export class CampaignService {
     const best = await listBest(this.options.db, id);
     const live = await this.liveCounts(id);
     return {
+      objective: row.objective,
       ...(await this.summarise(runs, live, row.runs_requested, row.runs_spawned)),
       best_value: row.best_value === null ? null : Number(row.best_value),
       best_over_time: best.map((b) => ({ at: b.at, value: Number(b.value), job_id: b.job_id })),
@@ -375,15 +377,27 @@ export class CampaignService {
     const sum = (f: (r: CampaignRow) => number) => rows.reduce((a, r) => a + f(r), 0);
     const summary = await this.summarise(runs, live, sum((r) => r.runs_requested), sum((r) => r.runs_spawned));
     const byStatus = Object.fromEntries(STATUSES.map((s) => [s, rows.filter((r) => r.status === s).length])) as Record<CampaignStatus, number>;
-    const bests = rows.map((r) => r.best_value).filter((v): v is number => v !== null).map(Number);
+    const bestsOf = (objective: CampaignObjective) =>
+      rows
+        .filter((r) => r.objective === objective)
+        .map((r) => r.best_value)
+        .filter((v): v is number => v !== null)
+        .map(Number);
+    const lowest = bestsOf('min');
+    const highest = bestsOf('max');
+    const bestValues = { min: lowest.length ? Math.min(...lowest) : null, max: highest.length ? Math.max(...highest) : null };
+    const objectives = new Set(rows.map((r) => r.objective));
+    const objective = objectives.size === 1 ? rows[0]!.objective : null;
     return {
+      objective,
       ...summary,
-      best_value: bests.length ? Math.min(...bests) : null,
+      best_value: objective ? bestValues[objective] : null,
+      best_values: bestValues,
       best_over_time: [],
       campaigns: { total: rows.length, by_status: byStatus },
       items: rows.map((r) => {
         const v = toCampaignView(r);
-        return { id: v.id, name: v.name, kind: v.kind, status: v.status, runs_requested: v.runs_requested, runs_completed: v.runs_completed, runs_failed: v.runs_failed, best_value: v.best_value };
+        return { id: v.id, name: v.name, kind: v.kind, status: v.status, objective: v.objective, runs_requested: v.runs_requested, runs_completed: v.runs_completed, runs_failed: v.runs_failed, best_value: v.best_value };
       }),
     };
   }
@@ -530,6 +544,7 @@ export class CampaignService {
           seed: params.seed + 1 + run,
           restarts: params.restarts,
           max_iterations: params.max_iterations,
+          objective: row.objective,
         },
         input_files: [row.input_file_id],
         parent_type: CAMPAIGN_PARENT,
@@ -550,7 +565,7 @@ export class CampaignService {
       campaign_id: row.id,
       campaign_name: row.name,
       runs_completed: row.runs_completed,
-      best_result: row.best_value === null ? null : `${Number(row.best_value)} bits`,
+      best_result: row.best_value === null ? null : `${Number(row.best_value)} bits${row.objective === 'max' ? ' (highest)' : ''}`,
       url: `${this.options.publicUrl}/api/v1/campaigns/${row.id}`,
     });
   }
@@ -571,7 +586,12 @@ export class CampaignService {
     });
   }
 
-  private async summarise(runs: CampaignRunRow[], live: { queued: number; running: number; paused: number }, requested: number, spawned: number): Promise<Omit<CampaignStats, 'best_value' | 'best_over_time'>> {
+  private async summarise(
+    runs: CampaignRunRow[],
+    live: { queued: number; running: number; paused: number },
+    requested: number,
+    spawned: number,
+  ): Promise<Omit<CampaignStats, 'objective' | 'best_value' | 'best_over_time'>> {
     const succeeded = runs.filter((r) => r.outcome === 'succeeded');
     const values = succeeded.map((r) => r.value).filter((v): v is number => v !== null).map(Number);
     const seconds = succeeded.map((r) => r.run_seconds).filter((s): s is number => s !== null).map(Number).sort((a, b) => a - b);

@@ -36,7 +36,7 @@ export const CampaignSchema = Type.Object(
     kind: Type.String(),
     queue: Type.String(),
     status: StatusSchema,
-    objective: Type.Union([Type.Literal('min'), Type.Literal('max')]),
+    objective: Type.Union([Type.Literal('min'), Type.Literal('max')], { description: 'min: the campaign keeps the lowest run value; max: the highest' }),
     params: ParamsSchema,
     input_file_id: Nullable(Id),
     generate_job_id: Nullable(Id),
@@ -45,7 +45,9 @@ export const CampaignSchema = Type.Object(
     runs_completed: Type.Integer(),
     runs_failed: Type.Integer(),
     runs_cancelled: Type.Integer(),
-    best_value: Nullable(Type.Number({ description: 'channel-moe: the lowest output entropy found, in bits' })),
+    best_value: Nullable(
+      Type.Number({ description: 'The best value of a succeeded run by the objective (min: lowest, max: highest); channel-moe: an output entropy in bits' }),
+    ),
     best_job_id: Nullable(Id),
     best_file_id: Nullable(Id),
     error: Nullable(Type.String()),
@@ -75,7 +77,9 @@ export const RunSchema = Type.Object(
 );
 
 const NullableNumber = Nullable(Type.Number());
+const Objective = Type.Union([Type.Literal('min'), Type.Literal('max')]);
 const StatsCore = {
+  objective: Type.Union([Objective, Type.Null()], { description: 'The objective (all campaigns: the one they share, null when both occur)' }),
   runs: Type.Object({
     requested: Type.Integer(),
     spawned: Type.Integer(),
@@ -99,6 +103,7 @@ export const StatsSchema = Type.Object(StatsCore, { $id: 'CampaignStats' });
 export const AllStatsSchema = Type.Object(
   {
     ...StatsCore,
+    best_values: Type.Object({ min: NullableNumber, max: NullableNumber }, { description: 'The lowest best of the min campaigns, the highest best of the max campaigns' }),
     campaigns: Type.Object({ total: Type.Integer(), by_status: Type.Record(Type.String(), Type.Integer()) }),
     items: Type.Array(
       Type.Object({
@@ -106,6 +111,7 @@ export const AllStatsSchema = Type.Object(
         name: Type.String(),
         kind: Type.String(),
         status: StatusSchema,
+        objective: Objective,
         runs_requested: Type.Integer(),
         runs_completed: Type.Integer(),
         runs_failed: Type.Integer(),
@@ -122,8 +128,12 @@ export const CreateCampaignSchema = Type.Object(
     name: Type.String({ minLength: 1, maxLength: 200 }),
     kind: Type.String({ maxLength: 50, description: 'channel-moe' }),
     queue: Type.Optional(Type.String({ pattern: '^[a-z0-9._-]{1,64}$' })),
-    runs: Type.Optional(Type.Integer({ minimum: 1, description: 'Minimisation runs to spawn (default 100)' })),
-    objective: Type.Optional(Type.Union([Type.Literal('min'), Type.Literal('max')])),
+    runs: Type.Optional(Type.Integer({ minimum: 1, description: 'Runs to spawn (default 100)' })),
+    objective: Type.Optional(
+      Type.Union([Type.Literal('min'), Type.Literal('max')], {
+        description: 'min (default): the minimum output entropy, the best is the lowest run value; max: the maximum output entropy over pure inputs, the best is the highest',
+      }),
+    ),
     params: Type.Object(
       {
         d_in: Type.Integer(),
@@ -154,13 +164,17 @@ export type CampaignView = Static<typeof CampaignSchema>;
  */
 export type CampaignRunView = Static<typeof RunSchema>;
 /**
- * Statistics of one campaign or of all (`GET /campaigns/{id}/stats`, `GET /campaigns/stats`): runs
- * by state, the best value and its improvements over time (oldest first; empty for all), values of
+ * Statistics of one campaign or of all (`GET /campaigns/{id}/stats`, `GET /campaigns/stats`): the
+ * objective (all campaigns: the one they share, or null when both occur), runs by state, the best
+ * value by the objective and its improvements over time (oldest first; empty for all), values of
  * the succeeded runs, their run time in seconds, succeeded runs per hour (null with fewer than one
  * succeeded run or a zero span), finished runs per worker (most productive first).
  */
 export type CampaignStats = Static<typeof StatsSchema>;
 /** Minimum, median and maximum of some durations, in seconds (null when there are none). */
 export type Spread = CampaignStats['run_seconds'];
-/** Statistics of every campaign: the same summary, plus campaigns by status and each one's progress. */
+/**
+ * Statistics of every campaign: the same summary, plus `best_values` (the lowest best among `min`
+ * campaigns, the highest among `max` ones), campaigns by status and each one's progress.
+ */
 export type AllCampaignStats = Static<typeof AllStatsSchema>;
