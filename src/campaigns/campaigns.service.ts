@@ -145,7 +145,6 @@ async function readAll(stream: Readable, maxBytes: number): Promise<Buffer> {
 
 /** Campaigns: create, read, control, statistics, and the job hooks that keep them in step with their jobs. */
 export class CampaignService {
-  private queueReady: Promise<void> | undefined;
 
   constructor(private readonly options: CampaignServiceOptions) {}
 
@@ -744,15 +743,7 @@ export class CampaignService {
    * instance racing to it finds it there).
    */
   ensureQueue(): Promise<void> {
-    this.queueReady ??= this.options.queues.create(this.options.settings.queue, {}, SYSTEM_ACTOR).then(
-      () => undefined,
-      (error: unknown) => {
-        if (isAppError(error, 'conflict')) return;
-        this.queueReady = undefined;
-        throw error;
-      },
-    );
-    return this.queueReady;
+    return this.options.queues.ensure(this.options.settings.queue, {}, SYSTEM_ACTOR);
   }
 }
 

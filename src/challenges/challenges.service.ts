@@ -355,7 +355,6 @@ interface CachedLeaderboard {
 /** Challenges, resources, participants, submissions, the evaluation hook and leaderboards. */
 export class ChallengeService {
   private readonly leaderboards = new Map<string, CachedLeaderboard>();
-  private readonly readyQueues = new Map<string, Promise<void>>();
   /** Queue topics the progress relay listens to, with their unsubscribe functions (empty until started). */
   private relayed: Map<string, () => void> | undefined;
   private relayChain: Promise<void> = Promise.resolve();
@@ -1073,19 +1072,7 @@ export class ChallengeService {
   private async ensureQueues(evaluators: readonly Evaluator[]): Promise<void> {
     for (const { queue } of evaluators) {
       this.relayQueue(queue);
-      let ready = this.readyQueues.get(queue);
-      if (!ready) {
-        ready = this.options.queues.create(queue, { description: 'Challenge evaluations' }, SYSTEM_ACTOR).then(
-          () => undefined,
-          (error: unknown) => {
-            if (isAppError(error, 'conflict')) return;
-            this.readyQueues.delete(queue);
-            throw error;
-          },
-        );
-        this.readyQueues.set(queue, ready);
-      }
-      await ready;
+      await this.options.queues.ensure(queue, { description: 'Challenge evaluations' }, SYSTEM_ACTOR);
     }
   }
 }

@@ -239,7 +239,6 @@ class ByteLimit extends Transform {
 
 /** Questions, sessions, reports, progress, and the analysis job's hook. */
 export class SpeechService {
-  private queueReady: Promise<void> | undefined;
   /** The progress relay's unsubscribe, while it runs. */
   private stopRelay: (() => void) | undefined;
   /** Relays run one after another, so a session's progress events keep their order. */
@@ -572,15 +571,7 @@ export class SpeechService {
 
   /** Creates the module's queue when it is missing (start-up; a racing instance finds it there). */
   ensureQueue(): Promise<void> {
-    this.queueReady ??= this.options.queues.create(this.options.settings.queue, { description: 'Speech-practice recordings to analyse (speech module).' }, SYSTEM_ACTOR).then(
-      () => undefined,
-      (error: unknown) => {
-        if (isAppError(error, 'conflict')) return;
-        this.queueReady = undefined;
-        throw error;
-      },
-    );
-    return this.queueReady;
+    return this.options.queues.ensure(this.options.settings.queue, { description: 'Speech-practice recordings to analyse (speech module).' }, SYSTEM_ACTOR);
   }
 
   private async visibleSession(principal: Principal, id: string): Promise<SpeechSessionRow> {
