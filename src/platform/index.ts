@@ -10,6 +10,7 @@ import { operationsFeature } from '../cli/operations-feature.js';
 import { filesFeature } from '../files/feature.js';
 import { jobsFeature } from '../jobs/feature.js';
 import { limitsFeature } from '../limits/feature.js';
+import { mfaFeature } from '../mfa/feature.js';
 import { notifyFeature } from '../notify/feature.js';
 import { realtimeFeature } from '../realtime/feature.js';
 import { schedulerFeature } from '../scheduler/feature.js';
@@ -20,6 +21,7 @@ export const PLATFORM_FEATURES: readonly PlatformFeature[] = [
   authFeature,
   accountsFeature,
   accessFeature,
+  mfaFeature,
   auditFeature,
   notifyFeature,
   operationsFeature,
