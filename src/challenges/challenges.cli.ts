@@ -14,7 +14,8 @@ import { ExitCode, ExitError, renderTable } from '../cli/output.js';
 import { createProgressBar } from '../cli/progress.js';
 import type { OpenModule } from '../modules/contract.js';
 import { isUuid } from '../shared/ids.js';
-import type { ChallengeInput, ChallengePatch, ChallengeService, ChallengeView, SubmissionView } from './challenges.service.js';
+import type { ChallengeService } from './challenges.service.js';
+import type { ChallengeInput, ChallengePatch, ChallengeView, SubmissionView } from './challenges.views.js';
 
 /** Who acts in the audit log (as the platform's own commands: an operator). Not imported from cli/context, which builds Gatehouse and would import this module back. */
 const CLI_ACTOR: ActorContext = { actorId: null, ip: null, userAgent: 'gatehouse-cli' };

@@ -11,126 +11,10 @@ import type { FileService } from '../files/files.service.js';
 import { requirePrincipal } from '../http/authenticate.js';
 import { PageOf, PageQuery, readPage, toPage } from '../http/pagination.js';
 import { AUTHENTICATED, problemResponses } from '../http/schemas.js';
-import { JOB_KIND_PATTERN } from '../jobs/jobs.service.js';
 import { AppError } from '../shared/errors.js';
-import { type ChallengeService, SCORE_NAME_PATTERN, SLUG_PATTERN } from './challenges.service.js';
+import type { ChallengeService } from './challenges.service.js';
+import { ChallengeBody, ChallengePatchBody, ChallengeSchema, LeaderboardItemSchema, ParticipantSchema, ResourceSchema, SLUG_PATTERN, SubmissionSchema, SubmissionStateSchema } from './challenges.views.js';
 import { partReader } from '../files/multipart-parts.js';
-
-const QUEUE_PATTERN = '^[a-z0-9][a-z0-9._-]{0,63}$';
-
-const EvaluatorSchema = Type.Object(
-  { kind: Type.String({ pattern: JOB_KIND_PATTERN }), queue: Type.String({ pattern: QUEUE_PATTERN }) },
-  { additionalProperties: false },
-);
-const DateTimeOrNull = Type.Union([Type.String({ format: 'date-time' }), Type.Null()]);
-const LimitsSchema = Type.Object(
-  {
-    per_day: Type.Optional(Type.Union([Type.Integer({ minimum: 1, maximum: 100_000 }), Type.Null()])),
-    concurrent: Type.Optional(Type.Union([Type.Integer({ minimum: 1, maximum: 10_000 }), Type.Null()])),
-  },
-  { additionalProperties: false },
-);
-const LeaderboardRuleSchema = Type.Object(
-  { score: Type.String({ pattern: SCORE_NAME_PATTERN }), direction: Type.Union([Type.Literal('asc'), Type.Literal('desc')]) },
-  { additionalProperties: false },
-);
-const VisibilitySchema = Type.Union([Type.Literal('public'), Type.Literal('participants')]);
-
-const ChallengeBody = Type.Object(
-  {
-    slug: Type.String({ pattern: SLUG_PATTERN }),
-    title: Type.String({ minLength: 1, maxLength: 200 }),
-    description: Type.Optional(Type.String({ maxLength: 20_000 })),
-    url: Type.Optional(Type.Union([Type.String({ maxLength: 2000 }), Type.Null()])),
-    active: Type.Optional(Type.Boolean()),
-    opens_at: Type.Optional(DateTimeOrNull),
-    closes_at: Type.Optional(DateTimeOrNull),
-    evaluators: Type.Array(EvaluatorSchema, { minItems: 1, maxItems: 20 }),
-    leaderboard: LeaderboardRuleSchema,
-    limits: Type.Optional(LimitsSchema),
-    visibility: Type.Optional(VisibilitySchema),
-  },
-  { additionalProperties: false },
-);
-const ChallengePatchBody = Type.Partial(Type.Omit(ChallengeBody, ['slug']), { additionalProperties: false });
-
-const ChallengeSchema = Type.Object(
-  {
-    id: Type.String({ format: 'uuid' }),
-    slug: Type.String(),
-    title: Type.String(),
-    description: Type.String(),
-    url: Type.Union([Type.String(), Type.Null()]),
-    active: Type.Boolean(),
-    opens_at: DateTimeOrNull,
-    closes_at: DateTimeOrNull,
-    evaluators: Type.Array(EvaluatorSchema),
-    leaderboard: LeaderboardRuleSchema,
-    limits: Type.Object({ per_day: Type.Union([Type.Integer(), Type.Null()]), concurrent: Type.Union([Type.Integer(), Type.Null()]) }),
-    visibility: VisibilitySchema,
-    created_at: Type.String({ format: 'date-time' }),
-    updated_at: Type.String({ format: 'date-time' }),
-  },
-  { $id: 'Challenge' },
-);
-
-const ResourceSchema = Type.Object(
-  {
-    id: Type.String({ format: 'uuid', description: 'The file id' }),
-    name: Type.String(),
-    size: Type.Integer({ description: 'bytes' }),
-    sha256: Type.String(),
-    hidden: Type.Boolean(),
-    download_url: Type.String(),
-    created_at: Type.String({ format: 'date-time' }),
-  },
-  { $id: 'ChallengeResource' },
-);
-
-const ScoresSchema = Type.Record(Type.String(), Type.Number());
-const SubmissionStateSchema = Type.Union([Type.Literal('evaluating'), Type.Literal('scored'), Type.Literal('failed')]);
-const SubmissionSchema = Type.Object(
-  {
-    id: Type.String({ format: 'uuid' }),
-    challenge: Type.String(),
-    user_id: Type.String({ format: 'uuid' }),
-    state: SubmissionStateSchema,
-    scores: ScoresSchema,
-    errors: Type.Array(Type.Object({ kind: Type.String(), message: Type.String() })),
-    meta: Type.Record(Type.String(), Type.Unknown()),
-    files: Type.Array(Type.String()),
-    evaluations: Type.Array(
-      Type.Object({
-        kind: Type.String(),
-        queue: Type.String(),
-        job_id: Type.String({ format: 'uuid' }),
-        state: Type.Union([Type.Literal('pending'), Type.Literal('succeeded'), Type.Literal('failed')]),
-        scores: ScoresSchema,
-        details: Type.Unknown(),
-        error: Type.Union([Type.String(), Type.Null()]),
-        progress: Type.Number(),
-        progress_message: Type.Union([Type.String(), Type.Null()]),
-        updated_at: Type.String({ format: 'date-time' }),
-      }),
-    ),
-    created_at: Type.String({ format: 'date-time' }),
-    updated_at: Type.String({ format: 'date-time' }),
-    settled_at: DateTimeOrNull,
-  },
-  { $id: 'Submission' },
-);
-
-const LeaderboardItemSchema = Type.Object(
-  {
-    rank: Type.Integer({ minimum: 1 }),
-    user: Type.Object({ id: Type.String({ format: 'uuid' }), name: Type.String(), profile: Type.Record(Type.String(), Type.Unknown()) }),
-    submission_id: Type.String({ format: 'uuid' }),
-    score: Type.Number(),
-    scores: ScoresSchema,
-    submitted_at: Type.String({ format: 'date-time' }),
-  },
-  { $id: 'LeaderboardItem' },
-);
 
 const SlugParams = Type.Object({ slug: Type.String({ pattern: SLUG_PATTERN }) });
 const IdParams = Type.Object({ id: Type.String({ format: 'uuid' }) });
@@ -327,7 +211,7 @@ export async function challengesRoutes(api: FastifyInstance, challenges: Challen
         params: SlugParams,
         querystring: Type.Object(PageQuery),
         response: {
-          200: PageOf(Type.Object({ user_id: Type.String(), name: Type.String(), email: Type.String(), joined_at: Type.String({ format: 'date-time' }) })),
+          200: PageOf(ParticipantSchema),
           ...problemResponses(400, 401, 403, 404),
         },
       },

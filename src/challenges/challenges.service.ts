@@ -62,133 +62,33 @@ import {
   submissionsSince,
   updateChallenge,
 } from './challenges.repo.js';
-import type { ChallengeRow, ChallengeTable, EvaluationRow, EvaluationState, SubmissionRow, SubmissionState } from './challenges.schema.js';
+import type { ChallengeRow, ChallengeTable, EvaluationRow, SubmissionRow, SubmissionState } from './challenges.schema.js';
 import { type RankedEntry, rankSubmissions } from './leaderboard.js';
+import {
+  type ChallengeInput,
+  type ChallengePatch,
+  type ChallengeView,
+  type EvaluationView,
+  type Evaluator,
+  type LeaderboardItem,
+  type ParticipantView,
+  type ResourceView,
+  SCORE_NAME_PATTERN,
+  SLUG_PATTERN,
+  type SubmissionView,
+} from './challenges.views.js';
 import type { EnqueueIn, ForgetIn, PublishIn } from './platform.js';
 
 /** `parent_type` of evaluation jobs. */
 export const SUBMISSION_PARENT = 'submission';
 
 /** A challenge slug: lower-case letters, digits and `-`, 1–64 characters, starting with a letter or digit. */
-export const SLUG_PATTERN = '^[a-z0-9][a-z0-9-]{0,63}$';
 const SLUG_RE = new RegExp(SLUG_PATTERN);
 /** A score name: letters, digits, `_`, `.`, `-`; 1–64 characters. */
-export const SCORE_NAME_PATTERN = '^[A-Za-z0-9_][A-Za-z0-9_.-]{0,63}$';
 const SCORE_RE = new RegExp(SCORE_NAME_PATTERN);
 
 /** Length of the submission-limit window, in milliseconds (24 h). */
 export const DAY_MS = 86_400_000;
-
-/** One evaluator: a job `kind` run on `queue` for every submission. */
-export interface Evaluator {
-  kind: string;
-  queue: string;
-}
-
-/** A challenge as the API shows it. */
-export interface ChallengeView {
-  id: string;
-  slug: string;
-  title: string;
-  description: string;
-  url: string | null;
-  active: boolean;
-  opens_at: string | null;
-  closes_at: string | null;
-  evaluators: Evaluator[];
-  leaderboard: { score: string; direction: 'asc' | 'desc' };
-  limits: { per_day: number | null; concurrent: number | null };
-  visibility: 'public' | 'participants';
-  created_at: string;
-  updated_at: string;
-}
-
-/** What `POST /challenges` takes. */
-export interface ChallengeInput {
-  slug: string;
-  title: string;
-  description?: string | undefined;
-  url?: string | null | undefined;
-  active?: boolean | undefined;
-  opens_at?: string | null | undefined;
-  closes_at?: string | null | undefined;
-  evaluators: Evaluator[];
-  leaderboard: { score: string; direction: 'asc' | 'desc' };
-  limits?: { per_day?: number | null | undefined; concurrent?: number | null | undefined } | undefined;
-  visibility?: 'public' | 'participants' | undefined;
-}
-
-/** What `PATCH /challenges/{slug}` takes: any member of {@link ChallengeInput} but the slug. */
-export type ChallengePatch = Partial<Omit<ChallengeInput, 'slug'>>;
-
-/** A resource in the index. */
-export interface ResourceView {
-  /** The file's id. */
-  id: string;
-  name: string;
-  /** Bytes. */
-  size: number;
-  /** Lower-case hex SHA-256. */
-  sha256: string;
-  hidden: boolean;
-  /** `/api/v1/files/{id}`: Range and ETag like every file. */
-  download_url: string;
-  created_at: string;
-}
-
-/** One participant (managers' list). */
-export interface ParticipantView {
-  user_id: string;
-  name: string;
-  email: string;
-  joined_at: string;
-}
-
-/** One evaluation of a submission. */
-export interface EvaluationView {
-  kind: string;
-  queue: string;
-  job_id: string;
-  state: EvaluationState;
-  scores: Record<string, number>;
-  details: unknown;
-  error: string | null;
-  /** 0..1. */
-  progress: number;
-  progress_message: string | null;
-  updated_at: string;
-}
-
-/** A submission as the API shows it. */
-export interface SubmissionView {
-  id: string;
-  /** The challenge's slug. */
-  challenge: string;
-  user_id: string;
-  state: SubmissionState;
-  /** Every evaluator's scores merged (complete once `scored`). */
-  scores: Record<string, number>;
-  /** Why it failed: one entry per failing evaluator. */
-  errors: Array<{ kind: string; message: string }>;
-  meta: Record<string, unknown>;
-  /** The uploaded files' ids. */
-  files: string[];
-  evaluations: EvaluationView[];
-  created_at: string;
-  updated_at: string;
-  settled_at: string | null;
-}
-
-/** One leaderboard row as the API shows it. */
-export interface LeaderboardItem {
-  rank: number;
-  /** The user's public profile (`PUBLIC_PROFILE_FIELDS`). */
-  user: { id: string; name: string; profile: Record<string, unknown> };
-  submission_id: string;
-  score: number;
-  scores: Record<string, number>;
-  submitted_at: string;
-}
 
 /** The module's settings (`CHALLENGES_*`). */
 export interface ChallengesSettings {
