@@ -17,6 +17,7 @@ import type { Config } from './config.js';
 import { PasswordHasher } from './crypto/passwords.js';
 import { type DatabaseHandle, openDatabase, pingDatabase } from './db/database.js';
 import { migrateToLatest, migrationStatus } from './db/migrate.js';
+import { IdentityService } from './identities/identities.service.js';
 import { JobHooks } from './jobs/job-hooks.js';
 import { JobHub } from './jobs/job-hub.js';
 import { JobService } from './jobs/jobs.service.js';
@@ -79,6 +80,8 @@ export interface Gatehouse {
   accessTokens: AccessTokenService;
   accounts: AccountService;
   auth: AuthService;
+  /** Social sign-in: providers, flows, linked provider accounts (src/identities). */
+  identities: IdentityService;
   audit: AuditLog;
   access: AccessService;
   apiKeys: ApiKeyService;
@@ -314,6 +317,18 @@ export async function buildGatehouse(config: Config, overrides: GatehouseOverrid
       loginObserver: notify,
       requireEmailVerification: config.auth.requireEmailVerification,
     });
+    const identities = new IdentityService({
+      db,
+      clock,
+      logger: logger.child({ component: 'identities' }),
+      config: config.identities,
+      publicUrl: config.server.publicUrl,
+      accessTokens,
+      auth,
+      accounts,
+      audit,
+      notify,
+    });
     const quota = new QuotaService(limits, config.quota, clock, async (userId, seconds, reason) => {
       await users.ban(userId, { durationSeconds: seconds, reason, automatic: true }, SYSTEM_ACTOR);
     });
@@ -424,6 +439,7 @@ export async function buildGatehouse(config: Config, overrides: GatehouseOverrid
       accessTokens,
       accounts,
       auth,
+      identities,
       audit,
       access,
       apiKeys,

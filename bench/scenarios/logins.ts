@@ -67,7 +67,7 @@ async function probeFor(url: string, seconds: number): Promise<LatencySummary> {
 /** Measures logins/s, raw verifies/s and /healthz latency under login load. */
 export async function measureLogins(gh: BenchGatehouse, options: LoginOptions): Promise<LoginFigures> {
   const user = await findUserByEmail(gh.server.gatehouse.database.db, gh.email);
-  if (!user) throw new Error('bench user not found');
+  if (!user?.password_hash) throw new Error('bench user (with a password) not found');
   const params = /\$m=(\d+),t=(\d+),p=(\d+)\$/.exec(user.password_hash)?.slice(1, 4);
   const healthzUrl = `${gh.base}/healthz`;
   const healthzIdle = await probeFor(healthzUrl, 1);

@@ -73,6 +73,17 @@ export const NO_LOGIN_GUARD: LoginGuard = {
   recordSuccess: async () => undefined,
 };
 
+/** How the first factor of a sign-in was proven: a password, or an external provider's sign-in. */
+export type PrimaryMethod = { method: 'password' } | { method: 'identity'; provider: string };
+
+/** A browser sign-in's result: the user, the new session and its cookie secret. */
+export interface BrowserSignIn {
+  user: UserRow;
+  session: SessionRow;
+  /** The session cookie's secret (set it as the session cookie; stored only as a hash). */
+  token: string;
+}
+
 /** An RFC 6749 §5.1 successful token response. */
 export interface TokenResponse {
   access_token: string;
@@ -125,24 +136,14 @@ export class AuthService {
       throw new AppError('invalid_credentials');
     }
     await guard.recordSuccess(email, client.ip);
-    const now = this.options.clock.now();
-    const refusal =
-      user.status !== 'active'
-        ? new AppError('account_deactivated')
-        : user.banned_until && Date.parse(user.banned_until) > now.getTime()
-          ? new AppError('user_banned', `The account is banned until ${user.banned_until}.`, {
-              extra: { banned_until: user.banned_until },
-            })
-          : this.options.requireEmailVerification && !user.email_verified_at
-            ? new AppError('email_not_verified')
-            : null;
+    const refusal = this.refusalFor(user);
     if (refusal) {
       await this.recordAttempt(email, user, client, refusal.code);
       throw refusal;
     }
     await this.options.loginObserver?.passwordVerified(user, client);
     await this.recordAttempt(email, user, client, 'success');
-    if (this.options.hasher.needsRehash(user.password_hash)) {
+    if (user.password_hash && this.options.hasher.needsRehash(user.password_hash)) {
       const rehashed = await this.options.hasher.hash(password);
       const updated = await updateUser(this.options.db, user.id, { password_hash: rehashed });
       if (updated) return updated;
@@ -154,33 +155,64 @@ export class AuthService {
    * Password login for browsers: creates a cookie session (lifetime from the user's groups).
    * @returns the user, the session and the cookie secret (to be set as the session cookie).
    */
-  async login(email: string, password: string, client: ClientInfo): Promise<{ user: UserRow; session: SessionRow; token: string }> {
+  async login(email: string, password: string, client: ClientInfo): Promise<BrowserSignIn> {
     const user = await this.verifyPassword(email, password, client);
-    const access = await this.options.access.effectiveAccess(user);
-    const { session, token } = await this.options.sessions.create(
-      this.options.db,
-      user.id,
-      'browser',
-      client,
-      access.sessionTtlSeconds,
-    );
-    return { user, session, token: token as string };
+    return this.completePrimaryAuthentication(user, client, { method: 'password' }, 'browser');
   }
 
   /**
-   * RFC 6749 §4.3 resource owner password credentials grant: creates an API session with a
-   * refresh token family and returns an access token.
-   * @throws AppError `invalid_grant` (400) for any credential problem.
+   * Sign-in through an external provider (`identities/`), once the provider's answer has been
+   * verified and resolved to `user`: the same refusals as a password sign-in (deactivated,
+   * banned, unverified email when AUTH_REQUIRE_EMAIL_VERIFICATION is on), the same new-device
+   * notice, login attempt and audit entry (`auth.login` with `method: identity` and the
+   * provider), then {@link completePrimaryAuthentication}.
+   * @throws AppError `account_deactivated` (401), `user_banned` (403), `email_not_verified` (403).
    */
-  async passwordGrant(username: string, password: string, client: ClientInfo): Promise<TokenResponse> {
-    let user: UserRow;
-    try {
-      user = await this.verifyPassword(username, password, client);
-    } catch (error) {
-      if (isAppError(error) && error.status !== 429) throw new AppError('invalid_grant', error.detail ?? error.message);
-      throw error;
-    }
+  async signInWithIdentity(user: UserRow, client: ClientInfo, provider: string, kind: 'browser'): Promise<BrowserSignIn>;
+  async signInWithIdentity(user: UserRow, client: ClientInfo, provider: string, kind: 'api'): Promise<TokenResponse>;
+  async signInWithIdentity(user: UserRow, client: ClientInfo, provider: string, kind: 'browser' | 'api'): Promise<BrowserSignIn | TokenResponse> {
+    const via: PrimaryMethod = { method: 'identity', provider };
+    await this.assertMaySignIn(user, client, via);
+    await this.options.loginObserver?.passwordVerified(user, client);
+    await this.recordAttempt(user.email, user, client, 'success', via);
+    return kind === 'browser'
+      ? this.completePrimaryAuthentication(user, client, via, 'browser')
+      : this.completePrimaryAuthentication(user, client, via, 'api');
+  }
+
+  /**
+   * Refuses a sign-in of `user` as a password sign-in would after the password was proven
+   * (recording the refused attempt): deactivated, banned, or an unverified email while
+   * AUTH_REQUIRE_EMAIL_VERIFICATION is on.
+   * @throws AppError `account_deactivated` (401), `user_banned` (403), `email_not_verified` (403).
+   */
+  async assertMaySignIn(user: UserRow, client: ClientInfo, via: PrimaryMethod): Promise<void> {
+    const refusal = this.refusalFor(user);
+    if (!refusal) return;
+    await this.recordAttempt(user.email, user, client, refusal.code, via);
+    throw refusal;
+  }
+
+  /**
+   * The one place where primary authentication (a proven password, or a verified provider
+   * sign-in) turns into credentials: a browser session (cookie secret) or an API session with
+   * a refresh-token family and an access token. A second factor, when one is added, belongs
+   * here: every way of signing in passes through this function once its first factor holds.
+   * Session lifetime comes from the user's groups.
+   */
+  async completePrimaryAuthentication(user: UserRow, client: ClientInfo, via: PrimaryMethod, kind: 'browser'): Promise<BrowserSignIn>;
+  async completePrimaryAuthentication(user: UserRow, client: ClientInfo, via: PrimaryMethod, kind: 'api'): Promise<TokenResponse>;
+  async completePrimaryAuthentication(
+    user: UserRow,
+    client: ClientInfo,
+    _via: PrimaryMethod,
+    kind: 'browser' | 'api',
+  ): Promise<BrowserSignIn | TokenResponse> {
     const access = await this.options.access.effectiveAccess(user);
+    if (kind === 'browser') {
+      const { session, token } = await this.options.sessions.create(this.options.db, user.id, 'browser', client, access.sessionTtlSeconds);
+      return { user, session, token: token as string };
+    }
     const now = this.options.clock.now().toISOString();
     const refreshToken = generateToken();
     const session = await inTransaction(this.options.db, async (tx) => {
@@ -197,6 +229,22 @@ export class AuthService {
       return created.session;
     });
     return this.tokenResponse(user.id, session.id, refreshToken);
+  }
+
+  /**
+   * RFC 6749 §4.3 resource owner password credentials grant: creates an API session with a
+   * refresh token family and returns an access token.
+   * @throws AppError `invalid_grant` (400) for any credential problem.
+   */
+  async passwordGrant(username: string, password: string, client: ClientInfo): Promise<TokenResponse> {
+    let user: UserRow;
+    try {
+      user = await this.verifyPassword(username, password, client);
+    } catch (error) {
+      if (isAppError(error) && error.status !== 429) throw new AppError('invalid_grant', error.detail ?? error.message);
+      throw error;
+    }
+    return this.completePrimaryAuthentication(user, client, { method: 'password' }, 'api');
   }
 
   /**
@@ -344,7 +392,21 @@ export class AuthService {
     });
   }
 
-  private async recordAttempt(email: string, user: UserRow | null, client: ClientInfo, outcome: string): Promise<void> {
+  /** The refusal a proven sign-in of `user` meets now (deactivated, banned, unverified), or null. */
+  private refusalFor(user: UserRow): AppError | null {
+    const now = this.options.clock.now();
+    return user.status !== 'active'
+      ? new AppError('account_deactivated')
+      : user.banned_until && Date.parse(user.banned_until) > now.getTime()
+        ? new AppError('user_banned', `The account is banned until ${user.banned_until}.`, {
+            extra: { banned_until: user.banned_until },
+          })
+        : this.options.requireEmailVerification && !user.email_verified_at
+          ? new AppError('email_not_verified')
+          : null;
+  }
+
+  private async recordAttempt(email: string, user: UserRow | null, client: ClientInfo, outcome: string, via: PrimaryMethod = { method: 'password' }): Promise<void> {
     const actor: ActorContext = { actorId: user?.id ?? null, ip: client.ip, userAgent: client.userAgent };
     await inTransaction(this.options.db, async (tx) => {
       await this.options.audit.recordLoginAttempt(tx.db, { email, userId: user?.id ?? null, ip: client.ip, outcome });
@@ -352,7 +414,11 @@ export class AuthService {
         action: outcome === 'success' ? 'auth.login' : 'auth.login_failed',
         targetType: 'user',
         targetId: user?.id ?? null,
-        details: { email: email.trim().toLowerCase().slice(0, 254), outcome },
+        details: {
+          email: email.trim().toLowerCase().slice(0, 254),
+          outcome,
+          ...(via.method === 'identity' ? { method: 'identity', provider: via.provider } : {}),
+        },
       });
     });
   }
