@@ -35,7 +35,9 @@ export interface TestOp {
 export async function startTestOp(redirectUris: string[]): Promise<TestOp> {
   // oidc-provider warns that Node 20 is not a supported runtime; it serves the code flow fine.
   const originalWarn = console.warn;
-  const { default: Provider } = (await import('oidc-provider')) as unknown as { default: new (issuer: string, config: unknown) => OidcProvider };
+  // oidc-provider ships no type declarations; the little used here is typed below.
+  const moduleName = 'oidc-provider';
+  const { default: Provider } = (await import(moduleName)) as { default: new (issuer: string, config: unknown) => OidcProvider };
   console.warn = originalWarn;
   const accounts = new Map<string, OpAccount>();
   const server: Server = createServer();

@@ -16,6 +16,7 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { DatabaseDialect } from '../../src/config.js';
+import { cliFor } from '../cli/cli-helpers.js';
 import { dialects } from '../helpers/dialects.js';
 import { createTestContext, makeUser, STRONG_PASSWORD, type TestContext, uniqueEmail } from '../helpers/harness.js';
 import { FlowClient, startTestOp, type TestOp } from './op.js';
@@ -206,6 +207,14 @@ describe.each(dialects)('social sign-in (%s)', (dialect) => {
     const removed = await fetch(`${base}/api/v1/users/me/identities/${items[0]?.id}`, { method: 'DELETE', headers: { cookie: again.cookieHeader(base), origin: base } });
     expect(removed.status).toBe(409);
     expect(((await removed.json()) as { code: string }).code).toBe('last_sign_in_method');
+
+    // Operators see the linked providers (the CLI runs dist/: `npm run build` first). One dialect suffices.
+    if (dialect === 'sqlite') {
+      const shown = await cliFor(ctx.database)(['users', 'show', email, '--json']);
+      expect(JSON.parse(shown.stdout).identities).toMatchObject([{ provider: 'testop', email, email_verified: true }]);
+      const text = await cliFor(ctx.database)(['users', 'show', email]);
+      expect(text.stdout).toMatch(/Sign-in providers:\s+testop \(/);
+    }
   });
 
   it('links an existing account only after its password, then signs in with the provider directly', async () => {
