@@ -75,6 +75,22 @@ function wantsJson(request: FastifyRequest): boolean {
   return /json/.test(accept) && !/text\/html/.test(accept);
 }
 
+/** The readable page of a failed sign-in: the problem's title, detail and code, and the way back. */
+function errorPage(reply: FastifyReply, error: AppError): FastifyReply {
+  const detail = error.detail ?? '';
+  if (error.headers) reply.headers(error.headers);
+  return sendHtmlPage(
+    reply,
+    error.status,
+    'Sign-in failed',
+    `<h1>Sign-in failed</h1>
+<p class="status error" id="status" role="status">${escapeHtml(errorDefinition(error.code).title)}.</p>
+${detail ? `<p id="detail">${escapeHtml(detail)}</p>` : ''}
+<p>Code: <code id="code">${escapeHtml(error.code)}</code></p>
+<p><a href="/sign-in">Back to sign-in</a></p>`,
+  );
+}
+
 export const identitiesRoutes: FastifyPluginAsyncTypebox<IdentitiesRoutesOptions> = async (app, options) => {
   const { identities, cookieName, publicUrl } = options;
   const flowCookieName = `${cookieName}_oauth`;
@@ -122,7 +138,14 @@ export const identitiesRoutes: FastifyPluginAsyncTypebox<IdentitiesRoutesOptions
     },
     async (request, reply) => {
       const q = request.query;
-      const flow = await identities.start(request.params.provider, { redirect: q.redirect, mode: q.mode ?? 'browser', codeChallenge: q.code_challenge });
+      let flow: Awaited<ReturnType<IdentityService['start']>>;
+      try {
+        flow = await identities.start(request.params.provider, { redirect: q.redirect, mode: q.mode ?? 'browser', codeChallenge: q.code_challenge });
+      } catch (error) {
+        // A person who pressed a sign-in button gets a page; API clients (mode=api, or Accept: JSON) a problem document.
+        if (q.mode === 'api' || wantsJson(request) || !/text\/html/.test(request.headers.accept ?? '')) throw error;
+        return errorPage(reply, toAppError(error));
+      }
       // form_post providers answer with a cross-site POST: a Lax cookie would not come along.
       const crossSite = flow.crossSitePost && options.cookieSecure;
       reply.setCookie(flowCookieName, flow.flowCookie, {
@@ -176,17 +199,7 @@ export const identitiesRoutes: FastifyPluginAsyncTypebox<IdentitiesRoutesOptions
       return reply.redirect(withQuery(target.redirect, { error: appError.code, error_description: appError.detail ?? appError.message }), 303);
     }
     if (wantsJson(request)) throw appError;
-    const detail = appError.detail ?? '';
-    return sendHtmlPage(
-      reply,
-      appError.status,
-      'Sign-in failed',
-      `<h1>Sign-in failed</h1>
-<p class="status error" id="status" role="status">${escapeHtml(errorDefinition(appError.code).title)}.</p>
-${detail ? `<p id="detail">${escapeHtml(detail)}</p>` : ''}
-<p>Code: <code id="code">${escapeHtml(appError.code)}</code></p>
-<p><a href="/sign-in">Back to sign-in</a></p>`,
-    );
+    return errorPage(reply, appError);
   };
 
   const callbackSchema = {
