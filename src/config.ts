@@ -266,7 +266,8 @@ const envSchema = z.object({
     .pipe(z.number().int().min(0).max(65535, 'must be at most 65535'))
     .default(3000),
   HOST: z.string().min(1).default('127.0.0.1'),
-  PUBLIC_URL: httpUrl.default('http://localhost:3000'),
+  // Unset: http://localhost:PORT (3000 when PORT is 0, an ephemeral port no link can name).
+  PUBLIC_URL: httpUrl.optional(),
   SITE_URL: httpUrl.optional(),
   TRUST_PROXY: z.string().default('false'),
   BODY_LIMIT_BYTES: positiveInt(64 * 1024 * 1024).default(262_144),
@@ -465,12 +466,13 @@ export function loadConfig(env: RawEnv = withDotenv(process.env)): Config {
   const e = parsed.data;
   checkTimeouts(e);
   const dataDir = path.resolve(e.DATA_DIR);
-  const publicUrl = new URL(e.PUBLIC_URL);
+  const publicUrlText = e.PUBLIC_URL ?? `http://localhost:${e.PORT === 0 ? 3000 : e.PORT}`;
+  const publicUrl = new URL(publicUrlText);
   return {
     server: {
       port: e.PORT,
       host: e.HOST,
-      publicUrl: e.PUBLIC_URL,
+      publicUrl: publicUrlText,
       publicOrigin: publicUrl.origin,
       siteUrl: e.SITE_URL ?? null,
       trustProxy: parseTrustProxy(e.TRUST_PROXY),

@@ -11,8 +11,9 @@ Jobs (docs/campaigns.md):
   V: C^d_in -> C^(n_kraus*d_out) (QR of a complex Ginibre matrix with Mezzadri's phase fix),
   cut into n_kraus blocks of d_out rows; uploads ``kraus.npy`` (complex128,
   ``(n_kraus, d_out, d_in)``); result ``{kraus_file_id, completeness_deviation}``.
-* ``channel-moe.minimize`` ``{kraus_file_id, seed, restarts, max_iterations}``: the minimum output
-  entropy in bits from ``restarts`` random starts; uploads the best vector (``(d_in,)``, complex128)
+* ``channel-moe.minimize`` ``{kraus_file_id, seed, restarts, max_iterations, objective}``: the
+  minimum output entropy in bits (``objective`` "max": the maximum over pure inputs) from
+  ``restarts`` random starts; uploads the best vector (``(d_in,)``, complex128)
   as checkpoints and output; result ``{value, vector_file_id, iterations, restarts}``.
 
 Usage::
@@ -170,35 +171,56 @@ def output_state(kraus, psi):
     return w @ w.conj().T
 
 
-def minimize_output_entropy(kraus, restarts, max_iterations, seed, on_restart):
-    """Alternating minimisation (Klein's inequality): sigma = Phi(psi psi*), psi = top eigenvector of
-    Phi^dagger(log sigma); S never increases. Returns (value in bits, vector, iterations)."""
+def entropy_and_gradient(kraus, psi):
+    """S(Phi(psi psi*)) in bits and its Riemannian gradient at the unit vector psi.
+
+    Euclidean gradient (real inner product Re<a, b>): -(2/ln 2) sum_i K_i^+ U diag(ln l + 1) U^+ K_i psi
+    for rho = U diag(l) U^+, eigenvalues clipped at 1e-300 (the derivative of -l ln l); projected
+    by (I - psi psi^+) onto the tangent space of the sphere (which also drops the phase direction).
+    """
+    ev, u = np.linalg.eigh(output_state(kraus, psi))
+    weight = np.log(np.maximum(ev, 1e-300)) + 1.0
+    g = sum(k.conj().T @ (u @ (weight * (u.conj().T @ (k @ psi)))) for k in kraus) * (-2.0 / np.log(2.0))
+    return entropy_bits(ev), g - psi * np.vdot(psi, g)
+
+
+def minimize_output_entropy(kraus, restarts, max_iterations, seed, on_restart, objective="min"):
+    """Riemannian steepest descent on the unit sphere with Armijo backtracking and the retraction
+    psi -> (psi + t d)/|psi + t d| (Absil, Mahony & Sepulchre, "Optimization Algorithms on Matrix
+    Manifolds", 2008, sections 3.6 and 4.2), from ``restarts`` random starts. ``objective`` "max"
+    runs the same search on -S. Returns (value in bits, vector, iterations)."""
+    sign = -1.0 if objective == "max" else 1.0
     rng = np.random.default_rng(seed)
     d_in = kraus.shape[2]
-    best = (np.inf, None)
+    best = (None, None)
     iterations = 0
     for restart in range(restarts):
         psi = rng.standard_normal(d_in) + 1j * rng.standard_normal(d_in)
         psi /= np.linalg.norm(psi)
-        ev, u = np.linalg.eigh(output_state(kraus, psi))
-        value = entropy_bits(ev)
+        value, grad = entropy_and_gradient(kraus, psi)
+        grad = sign * grad
+        t = 1.0
         stalls = 0
         for _ in range(max_iterations):
-            iterations += 1
-            log_sigma = (u * np.log(np.maximum(ev, 1e-300))) @ u.conj().T
-            g = sum(k.conj().T @ log_sigma @ k for k in kraus)
-            _, vectors = np.linalg.eigh((g + g.conj().T) / 2)
-            candidate = vectors[:, -1]
-            c_ev, c_u = np.linalg.eigh(output_state(kraus, candidate))
-            c_value = entropy_bits(c_ev)
-            if c_value > value:
+            g2 = float(np.vdot(grad, grad).real)
+            if g2 <= 1e-18:
                 break
-            gain = value - c_value
-            psi, ev, u, value = candidate, c_ev, c_u, c_value
-            stalls = stalls + 1 if gain < 1e-13 else 0
+            iterations += 1
+            t = min(2.0 * t, 1e6)
+            while True:
+                candidate = psi - t * grad
+                candidate /= np.linalg.norm(candidate)
+                c_value, c_grad = entropy_and_gradient(kraus, candidate)
+                if sign * c_value <= sign * value - 1e-4 * t * g2 or t * g2 < 1e-16:
+                    break
+                t *= 0.5
+            if sign * c_value > sign * value:
+                break
+            stalls = stalls + 1 if abs(value - c_value) < 1e-13 else 0
+            psi, value, grad = candidate, c_value, sign * c_grad
             if stalls >= 3:
                 break
-        improved = value < best[0]
+        improved = best[0] is None or sign * value < sign * best[0]
         if improved:
             best = (value, psi)
         on_restart(restart + 1, restarts, best[0], best[1], improved)
@@ -228,7 +250,8 @@ def run_minimize(client, job, attempt):
         if command == "pause":
             client.wait_while_paused(job["id"], attempt)
 
-    value, vector, iterations = minimize_output_entropy(kraus.astype(np.complex128), p["restarts"], p["max_iterations"], p["seed"], on_restart)
+    objective = p.get("objective", "min")
+    value, vector, iterations = minimize_output_entropy(kraus.astype(np.complex128), p["restarts"], p["max_iterations"], p["seed"], on_restart, objective)
     file_id = client.upload(job["id"], attempt, "output", "vector.npy", npy_bytes(vector))
     return {"value": value, "vector_file_id": file_id, "iterations": iterations, "restarts": p["restarts"]}, [file_id]
 

@@ -24,6 +24,7 @@ function progressRow(c: CampaignView): Record<string, string> {
     status: c.status,
     runs: `${c.runs_completed + c.runs_failed + c.runs_cancelled}/${c.runs_requested}`,
     failed: String(c.runs_failed),
+    objective: c.objective,
     best: best(c.best_value),
   };
 }
@@ -34,16 +35,27 @@ const PROGRESS_COLUMNS: Array<[string, keyof ReturnType<typeof progressRow>]> = 
   ['STATUS', 'status'],
   ['RUNS DONE', 'runs'],
   ['FAILED', 'failed'],
+  ['OBJECTIVE', 'objective'],
   ['BEST (bits)', 'best'],
 ];
 
-function printStats(stats: CampaignStats): void {
+/** What "best" means under an objective. */
+function bestLabel(objective: 'min' | 'max' | null): string {
+  return objective === 'max' ? 'best (bits, highest)' : objective === 'min' ? 'best (bits, lowest)' : 'best (bits)';
+}
+
+function printStats(stats: CampaignStats & { best_values?: { min: number | null; max: number | null } }): void {
   const r = stats.runs;
   console.log(
     renderTable(
       [
         { what: 'runs', value: `${r.requested} requested, ${r.spawned} spawned: ${r.queued} queued, ${r.running} running, ${r.paused} paused, ${r.succeeded} succeeded, ${r.failed} failed, ${r.cancelled} cancelled` },
-        { what: 'best (bits)', value: best(stats.best_value) },
+        ...(stats.objective === null && stats.best_values
+          ? [
+              { what: 'best of min campaigns (bits)', value: best(stats.best_values.min) },
+              { what: 'best of max campaigns (bits)', value: best(stats.best_values.max) },
+            ]
+          : [{ what: bestLabel(stats.objective), value: best(stats.best_value) }]),
         { what: 'values', value: stats.values.count ? `min ${best(stats.values.min)}, mean ${best(stats.values.mean)}, max ${best(stats.values.max)}` : '' },
         {
           what: 'run time (s)',
@@ -130,14 +142,15 @@ export function campaignCommands(program: Command, open: OpenModule<CampaignServ
     .requiredOption('--d-in <n>', 'input dimension', parseInteger)
     .requiredOption('--d-out <n>', 'output dimension', parseInteger)
     .requiredOption('--n-kraus <n>', 'number of Kraus operators', parseInteger)
-    .option('--runs <n>', 'minimisation runs (default 100)', parseInteger)
+    .option('--runs <n>', 'runs (default 100)', parseInteger)
+    .option('--objective <min|max>', 'min (default): the minimum output entropy; max: the maximum over pure inputs')
     .option('--seed <n>', 'seed of the channel (default: random, stored)', parseInteger)
     .option('--restarts <n>', 'random starts per run (default 10)', parseInteger)
     .option('--max-iterations <n>', 'iterations per start at most (default 1000)', parseInteger)
     .option('--queue <name>', 'queue (default CAMPAIGNS_QUEUE)')
     .option('--json', 'JSON output')
     .action(
-      (options: { name: string; dIn: number; dOut: number; nKraus: number; runs?: number; seed?: number; restarts?: number; maxIterations?: number; queue?: string; json?: boolean }) =>
+      (options: { name: string; dIn: number; dOut: number; nKraus: number; runs?: number; objective?: string; seed?: number; restarts?: number; maxIterations?: number; queue?: string; json?: boolean }) =>
         open(async (service) => {
           const campaign = await service.create(
             null,
@@ -146,12 +159,13 @@ export function campaignCommands(program: Command, open: OpenModule<CampaignServ
               kind: 'channel-moe',
               queue: options.queue,
               runs: options.runs,
+              objective: options.objective as 'min' | 'max' | undefined,
               params: { d_in: options.dIn, d_out: options.dOut, n_kraus: options.nKraus, seed: options.seed, restarts: options.restarts, max_iterations: options.maxIterations },
             },
             CLI_ACTOR,
           );
           if (options.json) console.log(JSON.stringify(campaign));
-          else console.log(`campaign ${campaign.id} created (${campaign.status}, ${campaign.runs_requested} runs, seed ${campaign.params.seed})`);
+          else console.log(`campaign ${campaign.id} created (${campaign.status}, ${campaign.runs_requested} runs, objective ${campaign.objective}, seed ${campaign.params.seed})`);
         }),
     );
 
@@ -189,7 +203,7 @@ export function campaignCommands(program: Command, open: OpenModule<CampaignServ
           console.log('');
           console.log(
             renderTable(
-              all.items.map((c): Record<string, string> => ({ id: c.id, name: c.name, status: c.status, runs: `${c.runs_completed}/${c.runs_requested}`, failed: String(c.runs_failed), best: best(c.best_value) })),
+              all.items.map((c): Record<string, string> => ({ id: c.id, name: c.name, status: c.status, runs: `${c.runs_completed}/${c.runs_requested}`, failed: String(c.runs_failed), objective: c.objective, best: best(c.best_value) })),
               PROGRESS_COLUMNS,
             ),
           );
@@ -209,7 +223,7 @@ export function campaignCommands(program: Command, open: OpenModule<CampaignServ
         for (;;) {
           bar.update(campaign.runs_completed + campaign.runs_failed + campaign.runs_cancelled);
           if (campaign.best_value !== lastBest) {
-            bar.log(`new best ${best(campaign.best_value)} bits (job ${campaign.best_job_id})`);
+            bar.log(`new best ${best(campaign.best_value)} bits (${campaign.objective === 'max' ? 'highest' : 'lowest'} so far; job ${campaign.best_job_id})`);
             lastBest = campaign.best_value;
           }
           if (campaign.status === 'complete' || campaign.status === 'cancelled' || campaign.status === 'failed') break;

@@ -39,7 +39,7 @@ const CampaignSchema = Type.Object(
     kind: Type.String(),
     queue: Type.String(),
     status: StatusSchema,
-    objective: Type.Union([Type.Literal('min'), Type.Literal('max')]),
+    objective: Type.Union([Type.Literal('min'), Type.Literal('max')], { description: 'min: the campaign keeps the lowest run value; max: the highest' }),
     params: ParamsSchema,
     input_file_id: Nullable(Id),
     generate_job_id: Nullable(Id),
@@ -48,7 +48,9 @@ const CampaignSchema = Type.Object(
     runs_completed: Type.Integer(),
     runs_failed: Type.Integer(),
     runs_cancelled: Type.Integer(),
-    best_value: Nullable(Type.Number({ description: 'channel-moe: the lowest output entropy found, in bits' })),
+    best_value: Nullable(
+      Type.Number({ description: 'The best value of a succeeded run by the objective (min: lowest, max: highest); channel-moe: an output entropy in bits' }),
+    ),
     best_job_id: Nullable(Id),
     best_file_id: Nullable(Id),
     error: Nullable(Type.String()),
@@ -78,7 +80,9 @@ const RunSchema = Type.Object(
 );
 
 const NullableNumber = Nullable(Type.Number());
+const Objective = Type.Union([Type.Literal('min'), Type.Literal('max')]);
 const StatsCore = {
+  objective: Type.Union([Objective, Type.Null()], { description: 'The objective (all campaigns: the one they share, null when both occur)' }),
   runs: Type.Object({
     requested: Type.Integer(),
     spawned: Type.Integer(),
@@ -102,6 +106,7 @@ const StatsSchema = Type.Object(StatsCore, { $id: 'CampaignStats' });
 const AllStatsSchema = Type.Object(
   {
     ...StatsCore,
+    best_values: Type.Object({ min: NullableNumber, max: NullableNumber }, { description: 'The lowest best of the min campaigns, the highest best of the max campaigns' }),
     campaigns: Type.Object({ total: Type.Integer(), by_status: Type.Record(Type.String(), Type.Integer()) }),
     items: Type.Array(
       Type.Object({
@@ -109,6 +114,7 @@ const AllStatsSchema = Type.Object(
         name: Type.String(),
         kind: Type.String(),
         status: StatusSchema,
+        objective: Objective,
         runs_requested: Type.Integer(),
         runs_completed: Type.Integer(),
         runs_failed: Type.Integer(),
@@ -150,8 +156,12 @@ export async function campaignRoutes(api: FastifyInstance, campaigns: CampaignSe
             name: Type.String({ minLength: 1, maxLength: 200 }),
             kind: Type.String({ maxLength: 50, description: 'channel-moe' }),
             queue: Type.Optional(Type.String({ pattern: '^[a-z0-9._-]{1,64}$' })),
-            runs: Type.Optional(Type.Integer({ minimum: 1, description: 'Minimisation runs to spawn (default 100)' })),
-            objective: Type.Optional(Type.Union([Type.Literal('min'), Type.Literal('max')])),
+            runs: Type.Optional(Type.Integer({ minimum: 1, description: 'Runs to spawn (default 100)' })),
+            objective: Type.Optional(
+              Type.Union([Type.Literal('min'), Type.Literal('max')], {
+                description: 'min (default): the minimum output entropy, the best is the lowest run value; max: the maximum output entropy over pure inputs, the best is the highest',
+              }),
+            ),
             params: Type.Object(
               {
                 d_in: Type.Integer(),

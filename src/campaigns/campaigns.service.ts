@@ -151,9 +151,15 @@ export interface Spread {
 
 /** Statistics of one campaign or of all (`GET /campaigns/{id}/stats`, `GET /campaigns/stats`). */
 export interface CampaignStats {
+  /** The campaign's objective (all campaigns: the one they share, or null when both occur). */
+  objective: CampaignObjective | null;
   /** Run jobs by state: spawned and not finished (`queued`, `running`, `paused`) from the jobs; finished from the recorded outcomes. */
   runs: { requested: number; spawned: number; queued: number; running: number; paused: number; succeeded: number; failed: number; cancelled: number };
-  /** Best value (by objective) and the improvements over time, oldest first (one campaign only; empty for all). */
+  /**
+   * Best value by the objective (`min`: the lowest, `max`: the highest; all campaigns: the best of
+   * their bests when they share an objective, else null — see `best_values`) and the improvements
+   * over time, oldest first (one campaign only; empty for all).
+   */
   best_value: number | null;
   best_over_time: Array<{ at: string; value: number; job_id: string }>;
   /** Values of the succeeded runs. */
@@ -171,8 +177,10 @@ export interface CampaignStats {
 
 /** Statistics of every campaign: the same summary, plus campaigns by status and each one's progress. */
 export interface AllCampaignStats extends CampaignStats {
+  /** The lowest best among `min` campaigns and the highest best among `max` campaigns (null where there is none). */
+  best_values: { min: number | null; max: number | null };
   campaigns: { total: number; by_status: Record<CampaignStatus, number> };
-  items: Array<Pick<CampaignView, 'id' | 'name' | 'kind' | 'status' | 'runs_requested' | 'runs_completed' | 'runs_failed' | 'best_value'>>;
+  items: Array<Pick<CampaignView, 'id' | 'name' | 'kind' | 'status' | 'objective' | 'runs_requested' | 'runs_completed' | 'runs_failed' | 'best_value'>>;
 }
 
 /** Dependencies of {@link CampaignService}. */
@@ -266,7 +274,8 @@ export class CampaignService {
     const { settings, clock } = this.options;
     if (input.kind !== CHANNEL_MOE) throw invalid('/kind', `must be "${CHANNEL_MOE}" (the only kind so far)`);
     const objective = input.objective ?? 'min';
-    if (objective !== 'min') throw invalid('/objective', 'must be "min" for channel-moe (it minimises the output entropy)');
+    // channel-moe: "min" is the minimum output entropy; "max" the maximum output entropy over pure inputs.
+    if (objective !== 'min' && objective !== 'max') throw invalid('/objective', 'must be "min" or "max"');
     const name = input.name.trim();
     if (!name) throw invalid('/name', 'is empty');
     const runs = input.runs ?? 100;
@@ -457,6 +466,7 @@ export class CampaignService {
     const best = await listBest(this.options.db, id);
     const live = await this.liveCounts(id);
     return {
+      objective: row.objective,
       ...(await this.summarise(runs, live, row.runs_requested, row.runs_spawned)),
       best_value: row.best_value === null ? null : Number(row.best_value),
       best_over_time: best.map((b) => ({ at: b.at, value: Number(b.value), job_id: b.job_id })),
@@ -478,15 +488,27 @@ export class CampaignService {
     const sum = (f: (r: CampaignRow) => number) => rows.reduce((a, r) => a + f(r), 0);
     const summary = await this.summarise(runs, live, sum((r) => r.runs_requested), sum((r) => r.runs_spawned));
     const byStatus = Object.fromEntries(STATUSES.map((s) => [s, rows.filter((r) => r.status === s).length])) as Record<CampaignStatus, number>;
-    const bests = rows.map((r) => r.best_value).filter((v): v is number => v !== null).map(Number);
+    const bestsOf = (objective: CampaignObjective) =>
+      rows
+        .filter((r) => r.objective === objective)
+        .map((r) => r.best_value)
+        .filter((v): v is number => v !== null)
+        .map(Number);
+    const lowest = bestsOf('min');
+    const highest = bestsOf('max');
+    const bestValues = { min: lowest.length ? Math.min(...lowest) : null, max: highest.length ? Math.max(...highest) : null };
+    const objectives = new Set(rows.map((r) => r.objective));
+    const objective = objectives.size === 1 ? rows[0]!.objective : null;
     return {
+      objective,
       ...summary,
-      best_value: bests.length ? Math.min(...bests) : null,
+      best_value: objective ? bestValues[objective] : null,
+      best_values: bestValues,
       best_over_time: [],
       campaigns: { total: rows.length, by_status: byStatus },
       items: rows.map((r) => {
         const v = toCampaignView(r);
-        return { id: v.id, name: v.name, kind: v.kind, status: v.status, runs_requested: v.runs_requested, runs_completed: v.runs_completed, runs_failed: v.runs_failed, best_value: v.best_value };
+        return { id: v.id, name: v.name, kind: v.kind, status: v.status, objective: v.objective, runs_requested: v.runs_requested, runs_completed: v.runs_completed, runs_failed: v.runs_failed, best_value: v.best_value };
       }),
     };
   }
@@ -633,6 +655,7 @@ export class CampaignService {
           seed: params.seed + 1 + run,
           restarts: params.restarts,
           max_iterations: params.max_iterations,
+          objective: row.objective,
         },
         input_files: [row.input_file_id],
         parent_type: CAMPAIGN_PARENT,
@@ -653,7 +676,7 @@ export class CampaignService {
       campaign_id: row.id,
       campaign_name: row.name,
       runs_completed: row.runs_completed,
-      best_result: row.best_value === null ? null : `${Number(row.best_value)} bits`,
+      best_result: row.best_value === null ? null : `${Number(row.best_value)} bits${row.objective === 'max' ? ' (highest)' : ''}`,
       url: `${this.options.publicUrl}/api/v1/campaigns/${row.id}`,
     });
   }
@@ -674,7 +697,12 @@ export class CampaignService {
     });
   }
 
-  private async summarise(runs: CampaignRunRow[], live: { queued: number; running: number; paused: number }, requested: number, spawned: number): Promise<Omit<CampaignStats, 'best_value' | 'best_over_time'>> {
+  private async summarise(
+    runs: CampaignRunRow[],
+    live: { queued: number; running: number; paused: number },
+    requested: number,
+    spawned: number,
+  ): Promise<Omit<CampaignStats, 'objective' | 'best_value' | 'best_over_time'>> {
     const succeeded = runs.filter((r) => r.outcome === 'succeeded');
     const values = succeeded.map((r) => r.value).filter((v): v is number => v !== null).map(Number);
     const seconds = succeeded.map((r) => r.run_seconds).filter((s): s is number => s !== null).map(Number).sort((a, b) => a - b);

@@ -5,8 +5,9 @@
  * - `channel-moe.generate` `{d_in, d_out, n_kraus, mode: 'haar', seed}` → uploads the Haar-random
  *   Kraus operators as `kraus.npy` (complex128, shape `(n_kraus, d_out, d_in)`) and returns
  *   `{kraus_file_id, completeness_deviation}`.
- * - `channel-moe.minimize` `{kraus_file_id, d_in, d_out, n_kraus, seed, restarts, max_iterations}`
- *   → minimises the output entropy (bits) from `restarts` random starts; after each start it
+ * - `channel-moe.minimize` `{kraus_file_id, d_in, d_out, n_kraus, seed, restarts, max_iterations,
+ *   objective?}` → minimises (`objective` "min", the default) or maximises ("max") the output
+ *   entropy (bits) over pure inputs from `restarts` random starts; after each start it
  *   reports progress with `metrics: {value}` (the best so far) and, when the best improved,
  *   uploads it as a checkpoint (`vector.npy`, complex128, shape `(d_in,)`); uploads the final
  *   vector as output and returns `{value, vector_file_id, iterations, restarts}`.
@@ -63,6 +64,8 @@ const minimize: JobHandler = async (job, ctx: JobContext) => {
   const restarts = integer(p, 'restarts');
   const maxIterations = integer(p, 'max_iterations');
   const seed = integer(p, 'seed', 0);
+  const objective = p.objective ?? 'min';
+  if (objective !== 'min' && objective !== 'max') throw new PermanentError('payload.objective must be "min" or "max"');
   return withTempDir(async (dir) => {
     const krausPath = path.join(dir, 'kraus.npy');
     await ctx.download(krausFileId, krausPath);
@@ -74,6 +77,7 @@ const minimize: JobHandler = async (job, ctx: JobContext) => {
     }
     let checkpoints = 0;
     const result = await minimizeOutputEntropy(channel, {
+      objective,
       restarts,
       maxIterations,
       seed,

@@ -73,8 +73,31 @@ function measurePrepare(): KrausChannel {
   };
 }
 
+/** The Pauli channel ρ ↦ 0.7ρ + 0.1XρX + 0.15YρY + 0.05ZρZ: Bloch vector shrunk by (0.6, 0.7, 0.5), so max S over pure inputs = h(0.75), min = h(0.85). */
+function pauli(): KrausChannel {
+  const [a, b, c, d] = [0.7, 0.1, 0.15, 0.05].map(Math.sqrt) as [number, number, number, number];
+  const ks = [
+    { re: [a, 0, 0, a], im: [0, 0, 0, 0] },
+    { re: [0, b, b, 0], im: [0, 0, 0, 0] },
+    { re: [0, 0, 0, 0], im: [0, -c, c, 0] },
+    { re: [d, 0, 0, -d], im: [0, 0, 0, 0] },
+  ];
+  return {
+    dIn: 2,
+    dOut: 2,
+    kraus: ks.map((k) => {
+      const m = zeros(2, 2);
+      m.re.set(k.re);
+      m.im.set(k.im);
+      return m;
+    }),
+  };
+}
+
 interface CampaignJson {
   id: string;
+  name: string;
+  objective: string;
   status: string;
   input_file_id: string | null;
   runs_completed: number;
@@ -153,9 +176,16 @@ def S(psi):
     rho = sum(np.outer(k @ psi, (k @ psi).conj()) for k in K)
     ev = np.linalg.eigvalsh(rho); ev = ev[ev > 1e-300]
     return float(-(ev * np.log2(ev)).sum())
-f = lambda x: S(x[:2] + 1j * x[2:])
-rng = np.random.default_rng(1)
-ref = min(minimize(f, rng.standard_normal(4), method='Nelder-Mead', options={'xatol': 1e-12, 'fatol': 1e-15, 'maxiter': 20000}).fun for _ in range(20))
+# Brute force over the Bloch sphere (d_in = 2): a 1° grid of (θ, φ), vectorised, then Nelder–Mead from the 10 best points.
+def S_grid(a, b):
+    v = np.stack([np.cos(a / 2), np.exp(1j * b) * np.sin(a / 2)], axis=-1)
+    W = np.einsum('kij,...j->...ki', K, v)
+    ev = np.clip(np.linalg.eigvalsh(np.einsum('...ki,...kj->...ij', W, W.conj())), 1e-300, None)
+    return -(ev * np.log2(ev)).sum(-1)
+A, B = np.meshgrid(np.linspace(0, np.pi, 181), np.linspace(0, 2 * np.pi, 361), indexing='ij')
+V = S_grid(A, B).ravel()
+f = lambda t: float(S_grid(np.array(t[0]), np.array(t[1])))
+ref = min(minimize(f, [A.ravel()[i], B.ravel()[i]], method='Nelder-Mead', options={'xatol': 1e-12, 'fatol': 1e-15, 'maxiter': 10000}).fun for i in np.argsort(V)[:10])
 print(json.dumps({'deviation': dev, 'entropy': S(psi), 'norm': float(np.linalg.norm(psi)), 'reference': ref}))`);
     expect(checked.deviation).toBeLessThan(1e-13);
     expect(checked.norm).toBeCloseTo(1, 12);
@@ -169,6 +199,14 @@ print(json.dumps({'deviation': dev, 'entropy': S(psi), 'norm': float(np.linalg.n
     expect(Math.min(...reported)).toBeGreaterThanOrEqual(bestRun.value - 1e-12);
     expect(reported.at(-1)).toBeCloseTo(bestRun.value, 12);
 
+    // It uploaded its best vector as a checkpoint (the last one is the final best), which campaigns:read holders may download.
+    const checkpoints = await ctx.gatehouse.files.jobFileIds(bestRun.job_id, 'checkpoint');
+    expect(checkpoints.length).toBeGreaterThan(0);
+    const lastCheckpoint = await call(ctx, 'GET', `/api/v1/files/${checkpoints.at(-1)!}`, admin);
+    expect(lastCheckpoint.statusCode).toBe(200);
+    const finalVector = await call(ctx, 'GET', `/api/v1/files/${campaign.best_file_id!}`, admin);
+    expect(Buffer.from(lastCheckpoint.rawPayload).equals(Buffer.from(finalVector.rawPayload))).toBe(true);
+
     const stats = (await call(ctx, 'GET', `/api/v1/campaigns/${campaign.id}/stats`, admin)).json<{ runs: { succeeded: number }; values: { min: number }; workers: Array<{ worker_name: string; succeeded: number }> }>();
     expect(stats.runs.succeeded).toBe(3);
     expect(stats.values.min).toBe(campaign.best_value);
@@ -176,7 +214,7 @@ print(json.dumps({'deviation': dev, 'entropy': S(psi), 'norm': float(np.linalg.n
     expect(stats.workers.every((w) => w.worker_name.startsWith('channel-moe-'))).toBe(true);
   }, 120_000);
 
-  it('an uploaded channel with a closed-form MOE: the campaign finds h(0.1) within 1e-6 bits', async () => {
+  it('uploaded channels with closed forms: a min campaign finds the MOE h(0.1), a max campaign the maximum h(0.75), within 1e-6 bits', async () => {
     const token = admin.authorization!.slice('Bearer '.length);
     const uploaded = await upload(base, token, [['file', new Blob([krausToNpy(measurePrepare())]), 'kraus.npy']]);
     expect(uploaded.status).toBe(201);
@@ -191,9 +229,29 @@ print(json.dumps({'deviation': dev, 'entropy': S(psi), 'norm': float(np.linalg.n
     const campaign = await finished(created.json<CampaignJson>().id);
     expect(campaign.status).toBe('complete');
     expect(Math.abs(campaign.best_value! - h(0.1))).toBeLessThan(1e-6);
+
+    // objective "max": the built-in worker maximises, and the campaign's best is the highest run value.
+    const pauliFile = await upload(base, token, [['file', new Blob([krausToNpy(pauli())]), 'pauli.npy']]);
+    expect(pauliFile.status).toBe(201);
+    const createdMax = await call(ctx, 'POST', '/api/v1/campaigns', admin, {
+      name: 'highest',
+      kind: 'channel-moe',
+      runs: 2,
+      objective: 'max',
+      params: { d_in: 2, d_out: 2, n_kraus: 4, seed: 6, restarts: 3 },
+      input_file_id: pauliFile.json.id,
+    });
+    expect(createdMax.statusCode, createdMax.body).toBe(201);
+    const highest = await finished(createdMax.json<CampaignJson>().id);
+    expect(highest).toMatchObject({ status: 'complete', objective: 'max' });
+    expect(Math.abs(highest.best_value! - h(0.75))).toBeLessThan(1e-6);
+    const maxRuns = (await call(ctx, 'GET', `/api/v1/campaigns/${highest.id}/runs`, admin)).json<{ items: Array<{ value: number }> }>().items;
+    expect(highest.best_value).toBe(Math.max(...maxRuns.map((r) => r.value)));
+    // Every pure input of this channel has S ≤ h(0.75) < 1 bit, far above the minimum h(0.85).
+    expect(maxRuns.every((r) => r.value > h(0.85) + 0.1)).toBe(true);
   }, 120_000);
 
-  it('gatehouse campaigns list/show/stats/create/cancel use the same database', async () => {
+  it('gatehouse campaigns list/show/stats/watch/create/pause/resume/cancel use the same database', async () => {
     // No built-in worker may take the CLI's campaign before it is cancelled.
     await ctx.gatehouse.builtinWorkers.stop();
     const saved = { ...process.env };
@@ -203,27 +261,47 @@ print(json.dumps({'deviation': dev, 'entropy': S(psi), 'norm': float(np.linalg.n
     try {
       expect(await main(['node', 'gatehouse', 'campaigns', 'list', '--json'])).toBe(0);
       const listed = lines.map((l) => JSON.parse(l) as CampaignJson);
-      expect(listed.map((c) => c.status)).toEqual(['complete', 'complete']);
+      expect(listed.map((c) => [c.name, c.status])).toEqual([
+        ['highest', 'complete'],
+        ['known', 'complete'],
+        ['tiny', 'complete'],
+      ]);
+      lines.length = 0;
+      expect(await main(['node', 'gatehouse', 'campaigns', 'show', listed[1]!.id])).toBe(0);
+      expect(lines.join('\n')).toMatch(/known\s+complete\s+2\/2\s+0\s+min/);
+      expect(lines.join('\n')).toContain(listed[1]!.best_value!.toFixed(9));
+      expect(lines.join('\n')).toMatch(/best \(bits, lowest\)/);
       lines.length = 0;
       expect(await main(['node', 'gatehouse', 'campaigns', 'show', listed[0]!.id])).toBe(0);
-      expect(lines.join('\n')).toMatch(/known\s+complete\s+2\/2/);
-      expect(lines.join('\n')).toContain(listed[0]!.best_value!.toFixed(9));
+      expect(lines.join('\n')).toMatch(/highest\s+complete\s+2\/2\s+0\s+max/);
+      expect(lines.join('\n')).toMatch(/best \(bits, highest\)\s+0\.81127812/);
       lines.length = 0;
       // watch on a finished campaign prints its final row at once; stats ID prints the summary table.
-      expect(await main(['node', 'gatehouse', 'campaigns', 'watch', listed[1]!.id])).toBe(0);
+      expect(await main(['node', 'gatehouse', 'campaigns', 'watch', listed[2]!.id])).toBe(0);
       expect(lines.join('\n')).toMatch(/tiny\s+complete\s+3\/3/);
       lines.length = 0;
-      expect(await main(['node', 'gatehouse', 'campaigns', 'stats', listed[1]!.id])).toBe(0);
+      expect(await main(['node', 'gatehouse', 'campaigns', 'stats', listed[2]!.id])).toBe(0);
       expect(lines.join('\n')).toMatch(/runs\s+3 requested, 3 spawned: 0 queued, 0 running, 0 paused, 3 succeeded, 0 failed, 0 cancelled/);
       lines.length = 0;
       expect(await main(['node', 'gatehouse', 'campaigns', 'stats', '--json'])).toBe(0);
-      const all = JSON.parse(lines.join('')) as { campaigns: { total: number }; runs: { succeeded: number } };
-      expect(all.campaigns.total).toBe(2);
-      expect(all.runs.succeeded).toBe(5);
+      const all = JSON.parse(lines.join('')) as { objective: string | null; best_value: number | null; best_values: { min: number; max: number }; campaigns: { total: number }; runs: { succeeded: number } };
+      expect(all.campaigns.total).toBe(3);
+      expect(all.runs.succeeded).toBe(7);
+      // Both objectives occur: no single best; the best of each kind instead.
+      expect(all).toMatchObject({ objective: null, best_value: null, best_values: { min: Math.min(listed[1]!.best_value!, listed[2]!.best_value!), max: listed[0]!.best_value } });
       lines.length = 0;
-      expect(await main(['node', 'gatehouse', 'campaigns', 'create', '--name', 'cli', '--d-in', '2', '--d-out', '2', '--n-kraus', '2', '--runs', '1', '--json'])).toBe(0);
-      const made = JSON.parse(lines.join('')) as CampaignJson & { params: { seed: number } };
-      expect(made.status).toBe('generating');
+      expect(await main(['node', 'gatehouse', 'campaigns', 'stats'])).toBe(0);
+      expect(lines.join('\n')).toMatch(/best of max campaigns \(bits\)\s+0\.81127812/);
+      lines.length = 0;
+      expect(await main(['node', 'gatehouse', 'campaigns', 'create', '--name', 'cli', '--d-in', '2', '--d-out', '2', '--n-kraus', '2', '--runs', '1', '--objective', 'max', '--json'])).toBe(0);
+      const made = JSON.parse(lines.join('')) as CampaignJson & { params: { seed: number }; objective: string };
+      expect(made).toMatchObject({ status: 'generating', objective: 'max' });
+      lines.length = 0;
+      expect(await main(['node', 'gatehouse', 'campaigns', 'pause', made.id, '--json'])).toBe(0);
+      expect(JSON.parse(lines.join(''))).toMatchObject({ id: made.id, status: 'paused' });
+      lines.length = 0;
+      expect(await main(['node', 'gatehouse', 'campaigns', 'resume', made.id])).toBe(0);
+      expect(lines.join('\n')).toContain(`campaign ${made.id}: generating`);
       lines.length = 0;
       expect(await main(['node', 'gatehouse', 'campaigns', 'cancel', made.id])).toBe(0);
       expect(lines.join('\n')).toContain('cancelled');

@@ -73,10 +73,11 @@ describe.each(dialects)('a campaign over three worker processes, one killed (%s)
     await createQueue(js, { name: 'moe', lease_seconds: 5 });
     const created = await http(js.base, '/api/v1/campaigns', {
       bearer: js.adminToken,
-      json: { name: 'twenty', kind: 'channel-moe', queue: 'moe', runs: 20, params: { d_in: 4, d_out: 4, n_kraus: 4, seed: 99, restarts: 6, max_iterations: 500 } },
+      json: { name: 'twenty', kind: 'channel-moe', queue: 'moe', runs: 20, params: { d_in: 8, d_out: 8, n_kraus: 8, seed: 99, restarts: 40, max_iterations: 500 } },
     });
     expect(created.status, created.text).toBe(201);
     const id = created.json.id as string;
+    // Runs of 40 starts at d = 8 (a few tenths of a second each): long enough to be caught running.
     const keys = await workerKeys(3);
     const processes = keys.map((key, i) => startWorker(`moe-${i + 1}`, key.secret, 'moe'));
 

@@ -5,7 +5,7 @@
  * resume / cancel through the job system, raising runs, the runs list and the statistics
  * (against figures computed by hand).
  */
-import { spawn } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { haarChannel, type KrausChannel } from '../../src/campaigns/channel/channel.js';
@@ -19,7 +19,7 @@ import { dialects } from '../helpers/dialects.js';
 import { createTestContext, type TestContext } from '../helpers/harness.js';
 import { listen, upload } from '../files/files-helpers.js';
 import { call, claim, createQueue, type Headers, JOBS_ENV, makeCast, workerCall } from '../jobs/job-fixtures.js';
-import { SseClient, until } from '../realtime/fixtures.js';
+import { SseClient, until, WsClient } from '../realtime/fixtures.js';
 
 /** A second module whose hook on campaign jobs throws while `failNext` is set (fault injection). */
 const faults = { failNext: false, calls: 0 };
@@ -177,7 +177,7 @@ describe.each(dialects)('campaigns on %s', (dialect) => {
 
   it.each([
     ['an unknown kind', { kind: 'nope', params: { d_in: 2, d_out: 2, n_kraus: 2 } }, '/kind'],
-    ['objective max for channel-moe', { objective: 'max', params: { d_in: 2, d_out: 2, n_kraus: 2 } }, '/objective'],
+    ['an objective other than min or max', { objective: 'mean', params: { d_in: 2, d_out: 2, n_kraus: 2 } }, '/objective'],
     ['a dimension past CAMPAIGNS_MAX_DIMENSION', { params: { d_in: 65, d_out: 2, n_kraus: 40 } }, '/params/d_in'],
     ['n_kraus·d_out < d_in (no channel has that shape)', { params: { d_in: 5, d_out: 2, n_kraus: 2 } }, '/params/n_kraus'],
     ['zero runs', { runs: 0, params: { d_in: 2, d_out: 2, n_kraus: 2 } }, '/runs'],
@@ -326,6 +326,44 @@ describe.each(dialects)('campaigns on %s', (dialect) => {
     expect(all.campaigns.by_status.complete).toBeGreaterThanOrEqual(1);
   });
 
+  it('objective max: runs are told to maximise, the best moves up, and the statistics say so', async () => {
+    const queue = await freshQueue();
+    const fileId = await uploadNpy(krausToNpy(measurePrepare()));
+    const campaign = await create({ queue, runs: 3, objective: 'max', params: { d_in: 2, d_out: 2, n_kraus: 4, seed: 40 }, input_file_id: fileId });
+    expect(campaign).toMatchObject({ status: 'running', objective: 'max', runs_spawned: 3 });
+    const workers = [await newWorker(), await newWorker(), await newWorker()];
+    const jobs = [];
+    for (const w of workers) jobs.push(await claimOne(w.headers, queue));
+    expect(jobs.map((j) => j.payload.objective)).toEqual(['max', 'max', 'max']);
+    const t0 = ctx.clock.now().getTime();
+    const values = [0.5, 0.8, 0.6];
+    for (const [i, job] of jobs.entries()) {
+      ctx.clock.advance(10);
+      const done = await workerCall(ctx, workers[i]!.headers, job.id, 'complete', { attempt: job.attempt, result: { value: values[i] } });
+      expect(done.statusCode, done.body).toBe(200);
+      // 0.5, then 0.8 (up); 0.6 is lower, so the best stays 0.8.
+      expect((await getCampaign(campaign.id)).best_value).toBe(i === 0 ? 0.5 : 0.8);
+    }
+    expect(await getCampaign(campaign.id)).toMatchObject({ status: 'complete', runs_completed: 3, best_value: 0.8, best_job_id: jobs[1]!.id });
+    const stats = (await call(ctx, 'GET', `/api/v1/campaigns/${campaign.id}/stats`, user)).json<Record<string, unknown>>();
+    expect(stats).toMatchObject({
+      objective: 'max',
+      best_value: 0.8,
+      best_over_time: [
+        { value: 0.5, job_id: jobs[0]!.id, at: new Date(t0 + 10_000).toISOString() },
+        { value: 0.8, job_id: jobs[1]!.id, at: new Date(t0 + 20_000).toISOString() },
+      ],
+      values: { count: 3, min: 0.5, max: 0.8 },
+    });
+    // Over every campaign, once a min campaign exists too: no single best, the best of each objective.
+    await create({ queue: await freshQueue(), runs: 1, params: { d_in: 2, d_out: 2, n_kraus: 4 }, input_file_id: fileId });
+    const all = (await call(ctx, 'GET', '/api/v1/campaigns/stats', user)).json<{ objective: string | null; best_value: number | null; best_values: { min: number | null; max: number | null }; items: Array<{ id: string; objective: string }> }>();
+    expect(all.objective).toBeNull();
+    expect(all.best_value).toBeNull();
+    expect(all.best_values.max).toBeGreaterThanOrEqual(0.8);
+    expect(all.items.find((c) => c.id === campaign.id)?.objective).toBe('max');
+  });
+
   it('a hook that throws rolls back the outcome and the campaign together; the retried complete counts once', async () => {
     const queue = await freshQueue();
     const fileId = await uploadNpy(krausToNpy(identityChannel(2)));
@@ -338,7 +376,11 @@ describe.each(dialects)('campaigns on %s', (dialect) => {
     const subscriptions = ctx.gatehouse.hub.subscriptionCount;
     const live = await SseClient.open(`${base}/api/v1/events?topics=campaign:${campaign.id}`, user);
     expect(live.status, live.body).toBe(200);
-    await until(() => ctx.gatehouse.hub.subscriptionCount > subscriptions);
+    // …and over the WebSocket.
+    const ws = await WsClient.connect(`${base.replace('http', 'ws')}/api/v1/ws`, user);
+    ws.send({ type: 'subscribe', topics: [`campaign:${campaign.id}`] });
+    expect(await ws.waitFor((m) => m.type === 'subscribed')).toEqual({ type: 'subscribed', topics: [`campaign:${campaign.id}`] });
+    await until(() => ctx.gatehouse.hub.subscriptionCount > subscriptions + 1);
     faults.failNext = true;
     const refused = await workerCall(ctx, worker.headers, job.id, 'complete', { attempt: job.attempt, result: { value: 0 } });
     expect(refused.statusCode, refused.body).toBe(503);
@@ -360,6 +402,11 @@ describe.each(dialects)('campaigns on %s', (dialect) => {
     expect(last).toMatchObject({ topic: `campaign:${campaign.id}`, type: 'campaign.completed', data: { status: 'complete', runs_completed: 1, best_value: 0, best_job_id: job.id } });
     expect(JSON.parse(events[1]!.data!)).toMatchObject({ data: { job_id: job.id, outcome: 'succeeded', value: 0 } });
     await live.close();
+    await ws.waitFor((m) => m.type === 'event' && (m.event as { type: string }).type === 'campaign.completed');
+    const wsEvents = ws.received.filter((m) => m.type === 'event').map((m) => m.event as { topic: string; type: string; data: Record<string, unknown> });
+    expect(wsEvents.map((e) => e.type)).toEqual(['campaign.improved', 'campaign.progressed', 'campaign.completed']);
+    expect(wsEvents[2]).toMatchObject({ topic: `campaign:${campaign.id}`, data: { status: 'complete', runs_completed: 1, best_value: 0 } });
+    ws.close();
 
     // Who may watch: campaigns:read (a worker account has not: 403); an unknown campaign is 404.
     const stranger = (await makePrincipals(ctx, { role: 'worker' })).jwt;
@@ -394,6 +441,21 @@ describe.each(dialects)('campaigns on %s', (dialect) => {
     expect((await workerCall(ctx, worker.headers, gen.id, 'complete', { attempt: gen.attempt, result: { kraus_file_id: kraus.json.id } })).statusCode).toBe(200);
     expect(await getCampaign(campaign.id)).toMatchObject({ status: 'running', runs_spawned: 5 });
     expect(await runsOf(campaign.id)).toHaveLength(5);
+    // The runs list is cursor-paged: pages of 2 give each of the 5 runs once, then next_cursor null.
+    const seen: number[] = [];
+    let cursor: string | null = null;
+    let pages = 0;
+    do {
+      const res = await call(ctx, 'GET', `/api/v1/campaigns/${campaign.id}/runs?limit=2${cursor ? `&cursor=${encodeURIComponent(cursor)}` : ''}`, user);
+      expect(res.statusCode, res.body).toBe(200);
+      const page = res.json<{ items: RunJson[]; next_cursor: string | null }>();
+      expect(page.items.length).toBeLessThanOrEqual(2);
+      seen.push(...page.items.map((r) => r.run));
+      cursor = page.next_cursor;
+      pages++;
+    } while (cursor);
+    expect(pages).toBe(3);
+    expect(seen.sort()).toEqual([0, 1, 2, 3, 4]);
   });
 
   it('pause holds queued runs and tells running ones; raised runs wait; resume continues; cancel ends every run', async () => {
@@ -449,6 +511,8 @@ describe.each(dialects)('campaigns on %s', (dialect) => {
     const generated = await create({ queue, runs: 2, params: { d_in: 2, d_out: 3, n_kraus: 2, seed: 11, restarts: 3 } });
     const fileId = await uploadNpy(krausToNpy(measurePrepare()));
     const known = await create({ queue, runs: 1, params: { d_in: 2, d_out: 2, n_kraus: 4, restarts: 4 }, input_file_id: fileId });
+    // The same channel's maximum over pure inputs: S(p σ₀ + (1 − p) σ₁) is largest at p* (SciPy below).
+    const highest = await create({ queue, runs: 1, objective: 'max', params: { d_in: 2, d_out: 2, n_kraus: 4, restarts: 4 }, input_file_id: fileId });
     const worker = await newWorker('python');
     const child = spawn('/usr/bin/python3', [PYTHON_WORKER, '--server', base, '--queue', queue, '--name', 'python-1', '--exit-when-idle'], {
       env: { ...process.env, GATEHOUSE_API_KEY: worker.headers.authorization!.slice('Bearer '.length) },
@@ -459,12 +523,32 @@ describe.each(dialects)('campaigns on %s', (dialect) => {
     child.stderr.on('data', (chunk: Buffer) => (output += chunk.toString()));
     const code = await new Promise<number | null>((resolve) => child.on('exit', resolve));
     expect(code, output).toBe(0);
-    expect(output).toContain('idle after 4 jobs');
+    expect(output).toContain('idle after 5 jobs');
     expect(await getCampaign(generated.id)).toMatchObject({ status: 'complete', runs_completed: 2, runs_failed: 0 });
     const found = await getCampaign(known.id);
     expect(found.status).toBe('complete');
     // h(0.1) = 0.4689955935892812 bits.
     expect(Math.abs(found.best_value! - 0.4689955935892812)).toBeLessThan(1e-6);
+    const max = await getCampaign(highest.id);
+    expect(max.status).toBe('complete');
+    const reference = Number(
+      execFileSync(
+        '/usr/bin/python3',
+        [
+          '-c',
+          `import numpy as np
+from scipy.optimize import minimize_scalar
+s0 = np.diag([0.9, 0.1]); p = np.array([1, 1]) / np.sqrt(2); m = np.array([1, -1]) / np.sqrt(2)
+s1 = 0.7 * np.outer(p, p) + 0.3 * np.outer(m, m)
+def S(x):
+    ev = np.clip(np.linalg.eigvalsh(x * s0 + (1 - x) * s1), 1e-300, None)
+    return float(-(ev * np.log2(ev)).sum())
+print(S(minimize_scalar(lambda x: -S(x), bounds=(0, 1), method='bounded', options={'xatol': 1e-12}).x))`,
+        ],
+        { encoding: 'utf8' },
+      ).trim(),
+    );
+    expect(Math.abs(max.best_value! - reference)).toBeLessThan(1e-6);
     const stats = (await call(ctx, 'GET', `/api/v1/campaigns/${generated.id}/stats`, user)).json<{ workers: Array<{ worker_name: string; succeeded: number }> }>();
     expect(stats.workers).toEqual([expect.objectContaining({ worker_name: 'python-1', succeeded: 2 })]);
   }, 120_000);

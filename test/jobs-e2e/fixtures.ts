@@ -38,7 +38,8 @@ export async function startJobServer(dialect: DatabaseDialect, extra: Record<str
       RATE_LIMIT_USER_PER_MINUTE: '10000000',
       ...extra,
     }, });
-  const server = await startServerProcess({ env });
+  // Generous: several spawned servers start at once when the suite runs on a loaded 2-core machine.
+  const server = await startServerProcess({ env, readyTimeoutMs: 60_000 });
   const admin = `admin-${process.pid}-${Date.now()}@example.com`;
   await cliOk(['users', 'create', '--email', admin, '--admin', '--password-stdin'], env, `${STRONG_PASSWORD}\n`);
   const adminToken = await accessToken(server.url, admin);
@@ -49,7 +50,7 @@ export async function startJobServer(dialect: DatabaseDialect, extra: Record<str
     base: server.url,
     adminToken,
     async restart() {
-      handle.server = await startServerProcess({ env });
+      handle.server = await startServerProcess({ env, readyTimeoutMs: 60_000 });
       return handle.server;
     },
   };

@@ -31,6 +31,12 @@ describe('loadConfig defaults', () => {
     });
   });
 
+  it('follows PORT with PUBLIC_URL unless PUBLIC_URL is set (an ephemeral port 0 keeps :3000)', () => {
+    expect(loadConfig({ PORT: '3999' }).server).toMatchObject({ publicUrl: 'http://localhost:3999', publicOrigin: 'http://localhost:3999' });
+    expect(loadConfig({ PORT: '0' }).server.publicUrl).toBe('http://localhost:3000');
+    expect(loadConfig({ PORT: '3999', PUBLIC_URL: 'https://auth.example.org' }).server.publicOrigin).toBe('https://auth.example.org');
+  });
+
   it('keeps data in ./data with the SQLite file DATA_DIR/gatehouse.db', () => {
     expect(config.dataDir).toBe(path.resolve('data'));
     expect(config.database).toEqual({ dialect: 'sqlite', url: path.join(path.resolve('data'), 'gatehouse.db'), poolSize: 10, preparedStatements: true });

@@ -1,9 +1,10 @@
 /**
  * Small dense complex linear algebra for the channel-moe kind: matrices as split real and
  * imaginary parts in row-major `Float64Array`s, a seedable random source, the Haar isometry,
- * and the Hermitian eigen-decomposition. Pure functions, no I/O: they run in the built-in worker's
- * thread and in the server (to check an uploaded Kraus set).
+ * and the Hermitian eigen-decomposition (ml-matrix on the real embedding). Pure functions, no
+ * I/O: they run in the built-in worker's thread and in the server (to check an uploaded Kraus set).
  */
+import { EigenvalueDecomposition, Matrix } from 'ml-matrix';
 
 /** A dense complex matrix of `rows × cols`, row-major: entry (r, c) is `re[r*cols+c] + i·im[r*cols+c]`. */
 export interface CMatrix {
@@ -191,40 +192,49 @@ export interface HermitianEigen {
 }
 
 /**
- * Eigenvalues and eigenvectors of a Hermitian `n × n` matrix H = A + iB, by the cyclic Jacobi
- * method (Golub & Van Loan, "Matrix Computations", 4th ed., §8.5) on its real symmetric embedding
+ * Eigenvalues and eigenvectors of a Hermitian `n × n` matrix H = A + iB, from ml-matrix's
+ * `EigenvalueDecomposition` (the JAMA / EISPACK `tred2` + `tql2` Householder tridiagonalisation
+ * and implicit QL, backward stable) applied to the real symmetric embedding
  * M = [[A, −B], [B, A]] of size 2n. M has every eigenvalue of H twice, and an eigenvector
- * [x; y] of M gives the eigenvector x + iy of H (A x − B y = λx and B x + A y = λy). Of each
- * pair the method keeps n mutually orthogonal complex vectors by Gram–Schmidt over the 2n real
- * ones, in ascending order. Jacobi is accurate to a small multiple of machine precision times
- * ‖H‖ for every eigenvalue, and is plenty fast for the dimensions campaigns use (up to ~100).
+ * [x; y] of M gives the eigenvector x + iy of H (A x − B y = λx and B x + A y = λy); its twin is
+ * [−y; x], which is i·(x + iy), the same complex direction. After sorting the 2n real pairs
+ * ascending, the eigenvalues of H are every other one (pairs 2k, 2k+1, averaged: they agree to
+ * rounding), and of the real eigenvectors taken in that order the method keeps n mutually
+ * orthogonal complex vectors by complex Gram–Schmidt, dropping each twin (what remains of it
+ * after removing the kept vectors is ~0). Unlike "take every other vector", this also holds when
+ * H has a repeated eigenvalue, where the real solver may return any basis of the 2k-dimensional
+ * eigenspace. Eigenvalues are accurate to a small multiple of machine precision times ‖H‖.
  * Only the Hermitian part of `h` is read (its lower triangle and diagonal, as LAPACK's `zheev`
  * with `UPLO='L'` reads it).
- * @throws Error when `h` is not square.
+ * @throws Error when `h` is not square or the pairs cannot be separated (not seen in practice).
  */
 export function eigh(h: CMatrix): HermitianEigen {
   const n = h.rows;
   if (h.cols !== n) throw new Error(`eigh needs a square matrix, got ${h.rows}×${h.cols}`);
   const N = 2 * n;
-  const m = new Float64Array(N * N);
+  const m = new Matrix(N, N);
   for (let i = 0; i < n; i++) {
     for (let j = 0; j <= i; j++) {
       const a = h.re[i * n + j]!;
       const b = i === j ? 0 : h.im[i * n + j]!;
       // M = [[A, -B], [B, A]] with A symmetric, B antisymmetric (from the lower triangle).
-      set(m, N, i, j, a);
-      set(m, N, j, i, a);
-      set(m, N, i + n, j + n, a);
-      set(m, N, j + n, i + n, a);
-      set(m, N, i + n, j, b);
-      set(m, N, j, i + n, b);
-      set(m, N, j + n, i, -b);
-      set(m, N, i, j + n, -b);
+      m.set(i, j, a);
+      m.set(j, i, a);
+      m.set(i + n, j + n, a);
+      m.set(j + n, i + n, a);
+      m.set(i + n, j, b);
+      m.set(j, i + n, b);
+      m.set(j + n, i, -b);
+      m.set(i, j + n, -b);
     }
   }
-  const { values, vectors } = jacobiSymmetric(m, N);
+  // M is symmetric by construction: skip ml-matrix's exact symmetry test.
+  const evd = new EigenvalueDecomposition(m, { assumeSymmetric: true });
+  const values = evd.realEigenvalues;
+  const vectors = evd.eigenvectorMatrix;
   const order = Array.from({ length: N }, (_, i) => i).sort((p, q) => values[p]! - values[q]!);
   const outValues = new Float64Array(n);
+  for (let k = 0; k < n; k++) outValues[k] = (values[order[2 * k]!]! + values[order[2 * k + 1]!]!) / 2;
   const out = zeros(n, n);
   let kept = 0;
   const vr = new Float64Array(n);
@@ -232,8 +242,8 @@ export function eigh(h: CMatrix): HermitianEigen {
   for (const col of order) {
     if (kept === n) break;
     for (let r = 0; r < n; r++) {
-      vr[r] = vectors[r * N + col]!;
-      vi[r] = vectors[(r + n) * N + col]!;
+      vr[r] = vectors.get(r, col);
+      vi[r] = vectors.get(r + n, col);
     }
     // Remove the components along the complex vectors kept so far (the twin of a kept vector is i times it).
     for (let pass = 0; pass < 2; pass++) {
@@ -257,70 +267,14 @@ export function eigh(h: CMatrix): HermitianEigen {
     let norm = 0;
     for (let r = 0; r < n; r++) norm += vr[r]! ** 2 + vi[r]! ** 2;
     norm = Math.sqrt(norm);
-    // A real eigenvector of M has norm 1; what is left after removing its twin is ~0.
+    // A real eigenvector of M has norm 1; what is left of a twin after removing its kept vector is ~0.
     if (norm < 0.5) continue;
     for (let r = 0; r < n; r++) {
       out.re[r * n + kept] = vr[r]! / norm;
       out.im[r * n + kept] = vi[r]! / norm;
     }
-    outValues[kept] = values[col]!;
     kept++;
   }
   if (kept < n) throw new Error('eigh: could not separate the eigenvector pairs');
   return { values: outValues, vectors: out };
-}
-
-function set(m: Float64Array, n: number, i: number, j: number, v: number): void {
-  m[i * n + j] = v;
-}
-
-/**
- * Cyclic Jacobi for a real symmetric `n × n` matrix `a` (overwritten), with Rutishauser's stable
- * rotation formulas (Golub & Van Loan §8.5.2), until the off-diagonal mass is below 1e-30 of the
- * total (or 100 sweeps).
- * @returns the eigenvalues (unsorted, the final diagonal) and the eigenvectors as columns of `vectors` (row-major n×n).
- */
-export function jacobiSymmetric(a: Float64Array, n: number): { values: Float64Array; vectors: Float64Array } {
-  const v = new Float64Array(n * n);
-  for (let i = 0; i < n; i++) v[i * n + i] = 1;
-  let total = 0;
-  for (let i = 0; i < n * n; i++) total += a[i]! * a[i]!;
-  for (let sweep = 0; sweep < 100; sweep++) {
-    let off = 0;
-    for (let p = 0; p < n; p++) for (let q = p + 1; q < n; q++) off += a[p * n + q]! ** 2;
-    if (off <= 1e-30 * total || off === 0) break;
-    for (let p = 0; p < n - 1; p++) {
-      for (let q = p + 1; q < n; q++) {
-        const apq = a[p * n + q]!;
-        if (apq === 0) continue;
-        const app = a[p * n + p]!;
-        const aqq = a[q * n + q]!;
-        const theta = (aqq - app) / (2 * apq);
-        const t = Math.sign(theta || 1) / (Math.abs(theta) + Math.sqrt(theta * theta + 1));
-        const c = 1 / Math.sqrt(t * t + 1);
-        const s = t * c;
-        for (let k = 0; k < n; k++) {
-          const akp = a[k * n + p]!;
-          const akq = a[k * n + q]!;
-          a[k * n + p] = c * akp - s * akq;
-          a[k * n + q] = s * akp + c * akq;
-        }
-        for (let k = 0; k < n; k++) {
-          const apk = a[p * n + k]!;
-          const aqk = a[q * n + k]!;
-          a[p * n + k] = c * apk - s * aqk;
-          a[q * n + k] = s * apk + c * aqk;
-        }
-        for (let k = 0; k < n; k++) {
-          const vkp = v[k * n + p]!;
-          const vkq = v[k * n + q]!;
-          v[k * n + p] = c * vkp - s * vkq;
-          v[k * n + q] = s * vkp + c * vkq;
-        }
-      }
-    }
-  }
-  const values = new Float64Array(n);
-  for (let i = 0; i < n; i++) values[i] = a[i * n + i]!;
-  return { values, vectors: v };
 }
