@@ -263,6 +263,37 @@ describe.each(dialects)('social sign-in (%s)', (dialect) => {
     expect(replay.statusCode).toBe(400);
   });
 
+  it('links a provider to a signed-in account on request, and never one linked to someone else', async () => {
+    const owner = await makeUser(ctx);
+    const login = opAccount(uniqueEmail('other-address'), false);
+    const signIn = await ctx.request({ method: 'POST', url: '/api/v1/auth/login', headers: { origin: base }, payload: { email: owner.email, password: owner.password } });
+    const session = signIn.cookies.find((c) => c.name === ctx.config.auth.cookieName);
+    const client = new FlowClient();
+    client.jar.set(base, new Map([[session?.name as string, session?.value as string]]));
+    const asked = await client.request(`${base}/api/v1/users/me/identities`, { form: { provider: 'testop', redirect: '/account' }, accept: 'application/json' });
+    expect(asked.status, asked.body).toBe(200);
+    const { authorization_url } = JSON.parse(asked.body) as { authorization_url: string };
+    const { last } = await client.follow(authorization_url, { login, stopAt: [`${base}/account`] });
+    expect(last.location).toBe(`${base}/account?linked=testop`);
+    expect(await identityRows(owner.id)).toMatchObject([{ provider: 'testop', subject: login, email_verified: 0 }]);
+
+    // The same provider account for another account: refused.
+    const other = await makeUser(ctx);
+    const otherSignIn = await ctx.request({ method: 'POST', url: '/api/v1/auth/login', headers: { origin: base }, payload: { email: other.email, password: other.password } });
+    const otherSession = otherSignIn.cookies.find((c) => c.name === ctx.config.auth.cookieName);
+    const second = new FlowClient();
+    second.jar.set(base, new Map([[otherSession?.name as string, otherSession?.value as string]]));
+    const again = JSON.parse((await second.request(`${base}/api/v1/users/me/identities`, { form: { provider: 'testop' }, accept: 'application/json' })).body) as { authorization_url: string };
+    const refused = await second.follow(again.authorization_url, { login, accept: 'application/json' });
+    expect(refused.last.status).toBe(409);
+    expect(JSON.parse(refused.last.body)).toMatchObject({ code: 'identity_taken' });
+    expect(await identityRows(other.id)).toEqual([]);
+
+    // Without the Origin of this site (another site's form), no link can be started.
+    const forged = await fetch(`${base}/api/v1/users/me/identities`, { method: 'POST', headers: { cookie: `${session?.name}=${session?.value}`, origin: 'https://evil.example', 'content-type': 'application/json' }, body: JSON.stringify({ provider: 'testop' }) });
+    expect(forged.status).toBe(403);
+  });
+
   it('never links or verifies on an unverified provider email', async () => {
     // No account yet: one is created, unverified, and refused until the address is confirmed.
     const email = uniqueEmail('unverified');
