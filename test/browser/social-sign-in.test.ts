@@ -46,7 +46,7 @@ describe.runIf(chromiumAvailable())('social sign-in in Chromium', () => {
     // The OP's dev pages import a web font; this machine is offline, so anything off loopback fails fast.
     await context.route((url) => url.hostname !== '127.0.0.1', (route) => route.abort());
     const page = await context.newPage();
-    page.setDefaultTimeout(10_000);
+    page.setDefaultTimeout(20_000);
     return { context, page };
   }
 
@@ -65,7 +65,7 @@ describe.runIf(chromiumAvailable())('social sign-in in Chromium', () => {
         return false; // navigating
       }
     };
-    await expect.poll(async () => !page.url().startsWith(op.issuer) || (await asked()), { timeout: 10_000 }).toBe(true);
+    await expect.poll(async () => !page.url().startsWith(op.issuer) || (await asked()), { timeout: 20_000 }).toBe(true);
     if (await asked()) await page.locator('button[type="submit"]').click();
   }
 
