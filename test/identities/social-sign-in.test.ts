@@ -213,7 +213,7 @@ describe.each(dialects)('social sign-in (%s)', (dialect) => {
       const shown = await cliFor(ctx.database)(['users', 'show', email, '--json']);
       expect(JSON.parse(shown.stdout).identities).toMatchObject([{ provider: 'testop', email, email_verified: true }]);
     }
-  });
+  }, 60_000);
 
   it('links an existing account only after its password, then signs in with the provider directly', async () => {
     const owner = await makeUser(ctx);
