@@ -11,6 +11,7 @@ import { Cron } from 'croner';
 import { parse as parseDotenv } from 'dotenv';
 import { z } from 'zod';
 import { type IdentitiesConfig, identitiesConfig, isIdentityVariable } from './identities/identities.config.js';
+import { mfaEnvShape, type MfaSettings, mfaSettings } from './mfa/mfa.config.js';
 
 /** Which database engine a `DATABASE_URL` selects. */
 export type DatabaseDialect = 'sqlite' | 'postgres';
@@ -210,6 +211,8 @@ export interface Config {
     /** Open SSE streams plus WebSockets one user may hold on this instance; more are 429. Default 20. */
     maxConnectionsPerUser: number;
   };
+  /** Two-factor authentication and passkeys (src/mfa/mfa.config.ts). */
+  mfa: MfaSettings;
 }
 
 /** Thrown when one or more variables are invalid; `message` lists every problem, one per line. */
@@ -363,6 +366,7 @@ const envSchema = z.object({
   AUDIT_RETENTION_DAYS: nonNegativeInt(100_000).default(365),
   LOGIN_ATTEMPT_RETENTION_DAYS: nonNegativeInt(100_000).default(90),
   BACKUP_RETENTION: positiveInt(10_000).default(7),
+  ...mfaEnvShape,
 });
 
 type RawEnv = Record<string, string | undefined>;
@@ -562,6 +566,7 @@ export function loadConfig(env: RawEnv = withDotenv(process.env)): Config {
       maxTopics: e.REALTIME_MAX_TOPICS,
       maxConnectionsPerUser: e.REALTIME_MAX_CONNECTIONS_PER_USER,
     },
+    mfa: mfaSettings(e, publicUrl),
   };
 }
 

@@ -19,6 +19,7 @@ import { type DatabaseHandle, openDatabase, pingDatabase } from './db/database.j
 import { migrateToLatest, migrationStatus } from './db/migrate.js';
 import { IdentityService } from './identities/identities.service.js';
 import { JobHooks } from './jobs/job-hooks.js';
+import { MfaService } from './mfa/mfa.service.js';
 import { JobHub } from './jobs/job-hub.js';
 import { JobService } from './jobs/jobs.service.js';
 import { LeaseSweeper } from './jobs/lease-sweeper.js';
@@ -86,6 +87,8 @@ export interface Gatehouse {
   access: AccessService;
   apiKeys: ApiKeyService;
   users: UserAdminService;
+  /** Two-factor authentication (TOTP, recovery codes) and passkeys; the second-factor gate of every sign-in. */
+  mfa: MfaService;
   /** Rate-limit and quota counters: memory, or Redis when REDIS_URL is set. */
   limiterStore: LimiterStore;
   /** Brute-force protection around password checks (the AuthService's login guard by default). */
@@ -315,6 +318,8 @@ export async function buildGatehouse(config: Config, overrides: GatehouseOverrid
       audit,
       loginGuard: overrides.loginGuard ?? loginThrottle,
       loginObserver: notify,
+      // `mfa` is built just below; the gate is only asked once someone signs in.
+      secondFactor: { challenge: (user, attempt) => mfa.challenge(user, attempt) },
       requireEmailVerification: config.auth.requireEmailVerification,
     });
     const identities = new IdentityService({
@@ -328,6 +333,17 @@ export async function buildGatehouse(config: Config, overrides: GatehouseOverrid
       accounts,
       audit,
       notify,
+    });
+    const mfa: MfaService = new MfaService({
+      db,
+      clock,
+      settings: config.mfa,
+      audit,
+      notify,
+      changes,
+      loginGuard: overrides.loginGuard ?? loginThrottle,
+      confirmIdentity: (principal, password, client) => auth.confirmIdentity(principal, password, client),
+      publicUrl: config.server.publicUrl,
     });
     const quota = new QuotaService(limits, config.quota, clock, async (userId, seconds, reason) => {
       await users.ban(userId, { durationSeconds: seconds, reason, automatic: true }, SYSTEM_ACTOR);
@@ -444,6 +460,7 @@ export async function buildGatehouse(config: Config, overrides: GatehouseOverrid
       access,
       apiKeys,
       users,
+      mfa,
       limiterStore: limits,
       loginThrottle,
       quota,

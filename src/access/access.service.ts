@@ -44,6 +44,8 @@ export interface EffectiveAccess {
   quotaPerDay: number;
   /** Bytes of stored files the user may own (uploads beyond get `413 storage_quota_exceeded`); 0 = unlimited. */
   storageQuotaBytes: number;
+  /** True when one of the user's groups sets `require_mfa`: until TOTP is on, only enrolment is allowed. */
+  requireMfa: boolean;
 }
 
 /** Defaults that apply when no group of the user sets a value. */
@@ -67,6 +69,8 @@ export interface GroupView {
   quota_per_hour: number | null;
   quota_per_day: number | null;
   storage_quota_bytes: number | null;
+  /** Members must turn on two-factor authentication (TOTP) before anything else. */
+  require_mfa: boolean;
   created_at: string;
   updated_at: string;
 }
@@ -81,11 +85,12 @@ export interface GroupInput {
   quota_per_hour?: number | null | undefined;
   quota_per_day?: number | null | undefined;
   storage_quota_bytes?: number | null | undefined;
+  require_mfa?: boolean | undefined;
 }
 
 /** Converts a row to its API view. */
 export function toGroupView(row: GroupRow): GroupView {
-  return { ...row, permissions: JSON.parse(row.permissions) as string[] };
+  return { ...row, permissions: JSON.parse(row.permissions) as string[], require_mfa: Number(row.require_mfa) === 1 };
 }
 
 /** "Most generous wins" where 0 means unlimited. */
@@ -136,6 +141,8 @@ export class AccessService {
       quotaPerHour: mostGenerous(groups.map((g) => g.quota_per_hour), d.quotaPerHour),
       quotaPerDay: mostGenerous(groups.map((g) => g.quota_per_day), d.quotaPerDay),
       storageQuotaBytes: mostGenerous(groups.map((g) => g.storage_quota_bytes), d.storageQuotaBytes),
+      // The one policy where the strictest group wins: a requirement cannot be waived by another group.
+      requireMfa: groups.some((g) => Number(g.require_mfa) === 1),
     };
     this.options.cache.rememberAccess(user.id, access);
     return access;
@@ -180,6 +187,7 @@ export class AccessService {
           quota_per_hour: input.quota_per_hour ?? null,
           quota_per_day: input.quota_per_day ?? null,
           storage_quota_bytes: input.storage_quota_bytes ?? null,
+          require_mfa: input.require_mfa ? 1 : 0,
           created_at: now,
           updated_at: now,
         });
@@ -217,6 +225,7 @@ export class AccessService {
     for (const key of ['session_ttl_seconds', 'api_key_max_ttl_seconds', 'quota_per_hour', 'quota_per_day', 'storage_quota_bytes'] as const) {
       if (input[key] !== undefined) changes[key] = input[key];
     }
+    if (input.require_mfa !== undefined) changes.require_mfa = input.require_mfa ? 1 : 0;
     try {
       const row = await inTransaction(this.options.db, async (tx) => {
         const updated = await updateGroup(tx.db, group.id, changes);
@@ -298,6 +307,7 @@ export class AccessService {
         quota_per_hour: z.number().int().min(0).nullable().optional(),
         quota_per_day: z.number().int().min(0).nullable().optional(),
         storage_quota_bytes: z.number().int().min(0).nullable().optional(),
+        require_mfa: z.boolean().optional(),
       }),
     );
     let groups: z.infer<typeof schema>;

@@ -27,6 +27,9 @@ const GroupFields = {
       description: 'Bytes of stored files each member may own; 0 = unlimited; null = default (STORAGE_QUOTA_BYTES)',
     }),
   ),
+  require_mfa: Type.Optional(
+    Type.Boolean({ description: 'Members must turn on two-factor authentication (TOTP); until they do, everything but enrolment answers 403 mfa_enrollment_required' }),
+  ),
 };
 
 const GroupSchema = Type.Object(
@@ -40,6 +43,7 @@ const GroupSchema = Type.Object(
     quota_per_hour: Type.Union([Type.Integer(), Type.Null()]),
     quota_per_day: Type.Union([Type.Integer(), Type.Null()]),
     storage_quota_bytes: Type.Union([Type.Integer(), Type.Null()]),
+    require_mfa: Type.Boolean(),
     created_at: Type.String({ format: 'date-time' }),
     updated_at: Type.String({ format: 'date-time' }),
   },

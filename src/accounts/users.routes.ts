@@ -18,7 +18,7 @@ export const usersRoutes: FastifyPluginAsyncTypebox<UsersRoutesOptions> = async 
   app.get(
     '/users/me',
     {
-      config: { permission: 'account:self' },
+      config: { permission: 'account:self', allowBeforeMfaEnrollment: true },
       schema: {
         tags: ['users'],
         summary: 'The signed-in user',

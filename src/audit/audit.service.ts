@@ -48,7 +48,17 @@ export type AuditAction =
   | 'job.pause'
   | 'job.resume'
   | 'job.cancel'
-  | 'job.retry';
+  | 'job.retry'
+  | 'mfa.totp_enable'
+  | 'mfa.totp_disable'
+  | 'mfa.reset'
+  | 'mfa.recovery_codes_regenerate'
+  | 'mfa.recovery_code_use'
+  | 'mfa.failed'
+  | 'passkey.add'
+  | 'passkey.rename'
+  | 'passkey.remove'
+  | 'auth.passkey_login';
 
 /** Who is acting and from where; every field may be unknown (e.g. the CLI has no IP). */
 export interface ActorContext {
@@ -68,7 +78,7 @@ export const SYSTEM_ACTOR: ActorContext = { actorId: null, ip: null, userAgent: 
 /** One entry to record. */
 export interface AuditEntry {
   action: AuditAction;
-  targetType?: 'user' | 'api_key' | 'group' | 'session' | 'signing_key' | 'queue' | 'job';
+  targetType?: 'user' | 'api_key' | 'group' | 'session' | 'signing_key' | 'queue' | 'job' | 'passkey';
   targetId?: string | null;
   details?: Record<string, unknown>;
 }

@@ -164,7 +164,7 @@ export const authRoutes: FastifyPluginAsyncTypebox<AuthRoutesOptions> = async (a
         appError = new AppError('invalid_request', appError.detail);
       }
       if (appError.status >= 500) request.log.error({ err: error }, 'token request failed');
-      const oauthError = ['invalid_grant', 'unsupported_grant_type', 'invalid_request'].includes(appError.code)
+      const oauthError = ['invalid_grant', 'unsupported_grant_type', 'invalid_request', 'mfa_required'].includes(appError.code)
         ? appError.code
         : appError.status === 429
           ? 'slow_down'
@@ -237,7 +237,7 @@ export const authRoutes: FastifyPluginAsyncTypebox<AuthRoutesOptions> = async (a
   app.post(
     '/auth/logout',
     {
-      config: { auth: 'required' },
+      config: { auth: 'required', allowBeforeMfaEnrollment: true },
       schema: {
         tags: ['auth'],
         summary: 'Sign out (the cookie session, or the session behind the bearer token)',

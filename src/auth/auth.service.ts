@@ -93,6 +93,36 @@ export interface TokenResponse {
   refresh_token: string;
 }
 
+/** What a sign-in issues: `browser` a cookie session, `api` an API session with tokens. */
+export type SignInFlow = 'browser' | 'api';
+
+/** How a sign-in was started: what it should issue (`browser`: cookie session; `api`: tokens) and how the first factor was proven. */
+export interface SignInAttempt<F extends SignInFlow = SignInFlow> {
+  flow: F;
+  /** `password`, `passkey` or `oidc:<provider>`. */
+  method: string;
+}
+
+/** A second factor the sign-in waits for: an `mfa` token to complete at `POST /api/v1/auth/mfa`. */
+export interface SecondFactorChallenge {
+  mfa_token: string;
+  /** Seconds the token stays valid. */
+  expires_in: number;
+  /** How it may be completed: `totp`, `recovery_code`. */
+  methods: string[];
+}
+
+/** Decides whether a sign-in needs a second factor (implemented by `mfa/`). */
+export interface SecondFactorGate {
+  /** A challenge when `user` must prove a second factor before `attempt` completes; null to sign in at once. */
+  challenge(user: UserRow, attempt: SignInAttempt): Promise<SecondFactorChallenge | null>;
+}
+
+/** What {@link AuthService.completeSignIn} issued. */
+export type SignInResult =
+  | { flow: 'browser'; user: UserRow; session: SessionRow; /** The cookie secret. */ token: string }
+  | { flow: 'api'; user: UserRow; tokens: TokenResponse };
+
 /** Options for {@link AuthService}. */
 export interface AuthServiceOptions {
   db: Kysely<Database>;
@@ -108,6 +138,8 @@ export interface AuthServiceOptions {
   loginGuard: LoginGuard;
   /** Optional: told about successful sign-ins before they are recorded. */
   loginObserver?: LoginObserver;
+  /** Optional: asked before a sign-in completes whether it needs a second factor (`mfa/`). */
+  secondFactor?: SecondFactorGate;
   requireEmailVerification: boolean;
 }
 
@@ -136,7 +168,7 @@ export class AuthService {
       throw new AppError('invalid_credentials');
     }
     await guard.recordSuccess(email, client.ip);
-    const refusal = this.refusalFor(user);
+    const refusal = this.signInRefusal(user);
     if (refusal) {
       await this.recordAttempt(email, user, client, refusal.code);
       throw refusal;
@@ -152,66 +184,68 @@ export class AuthService {
   }
 
   /**
-   * Password login for browsers: creates a cookie session (lifetime from the user's groups).
-   * @returns the user, the session and the cookie secret (to be set as the session cookie).
+   * Why `user` may not sign in now (deactivated, banned, email not verified), or null.
+   * Checked after the first factor is proven, so a refusal reveals nothing to a guesser.
    */
-  async login(email: string, password: string, client: ClientInfo): Promise<BrowserSignIn> {
-    const user = await this.verifyPassword(email, password, client);
-    return this.completePrimaryAuthentication(user, client, { method: 'password' }, 'browser');
+  private signInRefusal(user: UserRow): AppError | null {
+    const now = this.options.clock.now();
+    return user.status !== 'active'
+      ? new AppError('account_deactivated')
+      : user.banned_until && Date.parse(user.banned_until) > now.getTime()
+        ? new AppError('user_banned', `The account is banned until ${user.banned_until}.`, {
+            extra: { banned_until: user.banned_until },
+          })
+        : this.options.requireEmailVerification && !user.email_verified_at
+          ? new AppError('email_not_verified')
+          : null;
   }
 
   /**
-   * Sign-in through an external provider (`identities/`), once the provider's answer has been
-   * verified and resolved to `user`: the same refusals as a password sign-in (deactivated,
-   * banned, unverified email when AUTH_REQUIRE_EMAIL_VERIFICATION is on), the same new-device
-   * notice, login attempt and audit entry (`auth.login` with `method: identity` and the
-   * provider), then {@link completePrimaryAuthentication}.
-   * @throws AppError `account_deactivated` (401), `user_banned` (403), `email_not_verified` (403).
+   * THE one place where a proven primary authentication becomes a session. Every sign-in method
+   * (password, passkey, social login) calls it once its first factor is proven:
+   *
+   * 1. refuses deactivated, banned and (when required) unverified accounts;
+   * 2. unless `options.mfaSatisfied`, asks the second-factor gate: a user with TOTP on gets
+   *    `AppError('mfa_required')` (401) carrying `mfa_token`, `mfa_expires_in` (seconds) and
+   *    `mfa_methods`; `POST /api/v1/auth/mfa` completes it and calls this again with
+   *    `mfaSatisfied: true` and the same `attempt`;
+   * 3. issues what the flow asks for: `browser` a cookie session (lifetime from the user's
+   *    groups), `api` an API session with a refresh token family and an access token.
+   *
+   * @param user the user whose first factor was proven.
+   * @param attempt `flow` (`browser` | `api`) and `method` (`password`, `passkey`,
+   *   `oidc:<provider>`: recorded with the `mfa` challenge).
+   * @param client IP and user agent, recorded on the session.
+   * @param options `mfaSatisfied`: the first factor already counts as multi-factor (a passkey
+   *   with user verification) or the second factor was just verified.
+   * @throws AppError `account_deactivated` (401), `user_banned` (403), `email_not_verified`
+   *   (403), `mfa_required` (401).
    */
-  async signInWithIdentity(user: UserRow, client: ClientInfo, provider: string, kind: 'browser'): Promise<BrowserSignIn>;
-  async signInWithIdentity(user: UserRow, client: ClientInfo, provider: string, kind: 'api'): Promise<TokenResponse>;
-  async signInWithIdentity(user: UserRow, client: ClientInfo, provider: string, kind: 'browser' | 'api'): Promise<BrowserSignIn | TokenResponse> {
-    const via: PrimaryMethod = { method: 'identity', provider };
-    await this.assertMaySignIn(user, client, via);
-    await this.options.loginObserver?.passwordVerified(user, client);
-    await this.recordAttempt(user.email, user, client, 'success', via);
-    return kind === 'browser'
-      ? this.completePrimaryAuthentication(user, client, via, 'browser')
-      : this.completePrimaryAuthentication(user, client, via, 'api');
-  }
-
-  /**
-   * Refuses a sign-in of `user` as a password sign-in would after the password was proven
-   * (recording the refused attempt): deactivated, banned, or an unverified email while
-   * AUTH_REQUIRE_EMAIL_VERIFICATION is on.
-   * @throws AppError `account_deactivated` (401), `user_banned` (403), `email_not_verified` (403).
-   */
-  async assertMaySignIn(user: UserRow, client: ClientInfo, via: PrimaryMethod): Promise<void> {
-    const refusal = this.refusalFor(user);
-    if (!refusal) return;
-    await this.recordAttempt(user.email, user, client, refusal.code, via);
-    throw refusal;
-  }
-
-  /**
-   * The one place where primary authentication (a proven password, or a verified provider
-   * sign-in) turns into credentials: a browser session (cookie secret) or an API session with
-   * a refresh-token family and an access token. A second factor, when one is added, belongs
-   * here: every way of signing in passes through this function once its first factor holds.
-   * Session lifetime comes from the user's groups.
-   */
-  async completePrimaryAuthentication(user: UserRow, client: ClientInfo, via: PrimaryMethod, kind: 'browser'): Promise<BrowserSignIn>;
-  async completePrimaryAuthentication(user: UserRow, client: ClientInfo, via: PrimaryMethod, kind: 'api'): Promise<TokenResponse>;
-  async completePrimaryAuthentication(
+  async completeSignIn<F extends SignInFlow>(
     user: UserRow,
+    attempt: SignInAttempt<F>,
     client: ClientInfo,
-    _via: PrimaryMethod,
-    kind: 'browser' | 'api',
-  ): Promise<BrowserSignIn | TokenResponse> {
+    options: { mfaSatisfied?: boolean } = {},
+  ): Promise<Extract<SignInResult, { flow: F }>> {
+    return (await this.signIn(user, attempt, client, options)) as Extract<SignInResult, { flow: F }>;
+  }
+
+  /** {@link completeSignIn} without the flow-narrowed return type. */
+  private async signIn(user: UserRow, attempt: SignInAttempt, client: ClientInfo, options: { mfaSatisfied?: boolean }): Promise<SignInResult> {
+    const refusal = this.signInRefusal(user);
+    if (refusal) throw refusal;
+    if (!options.mfaSatisfied && this.options.secondFactor) {
+      const challenge = await this.options.secondFactor.challenge(user, attempt);
+      if (challenge) {
+        throw new AppError('mfa_required', 'Send a code from your authenticator app (or a recovery code) with this mfa_token to POST /api/v1/auth/mfa.', {
+          extra: { mfa_token: challenge.mfa_token, mfa_expires_in: challenge.expires_in, mfa_methods: challenge.methods },
+        });
+      }
+    }
     const access = await this.options.access.effectiveAccess(user);
-    if (kind === 'browser') {
+    if (attempt.flow === 'browser') {
       const { session, token } = await this.options.sessions.create(this.options.db, user.id, 'browser', client, access.sessionTtlSeconds);
-      return { user, session, token: token as string };
+      return { flow: 'browser', user, session, token: token as string };
     }
     const now = this.options.clock.now().toISOString();
     const refreshToken = generateToken();
@@ -228,13 +262,55 @@ export class AuthService {
       });
       return created.session;
     });
-    return this.tokenResponse(user.id, session.id, refreshToken);
+    return { flow: 'api', user, tokens: await this.tokenResponse(user.id, session.id, refreshToken) };
+  }
+
+  /**
+   * Password login for browsers: creates a cookie session (lifetime from the user's groups).
+   * @returns the user, the session and the cookie secret (to be set as the session cookie).
+   * @throws AppError `mfa_required` (401) when the user has TOTP on (see {@link completeSignIn}).
+   */
+  async login(email: string, password: string, client: ClientInfo): Promise<{ user: UserRow; session: SessionRow; token: string }> {
+    const user = await this.verifyPassword(email, password, client);
+    return this.completeSignIn(user, { flow: 'browser', method: 'password' }, client);
+  }
+
+  /**
+   * Sign-in through an external provider (`identities/`), once the provider's answer has been
+   * verified and resolved to `user`: the same refusals as a password sign-in (deactivated,
+   * banned, unverified email when AUTH_REQUIRE_EMAIL_VERIFICATION is on, recorded as refused
+   * attempts), the same new-device notice, login attempt and audit entry (`auth.login` with
+   * `method: identity` and the provider), then {@link completeSignIn} with method
+   * `oidc:<provider>`: a user with a second factor gets `mfa_required` as after a password.
+   * @throws AppError `account_deactivated` (401), `user_banned` (403), `email_not_verified`
+   *   (403), `mfa_required` (401).
+   */
+  async signInWithIdentity<F extends SignInFlow>(user: UserRow, client: ClientInfo, provider: string, flow: F): Promise<Extract<SignInResult, { flow: F }>> {
+    const via: PrimaryMethod = { method: 'identity', provider };
+    await this.assertMaySignIn(user, client, via);
+    await this.options.loginObserver?.passwordVerified(user, client);
+    await this.recordAttempt(user.email, user, client, 'success', via);
+    return this.completeSignIn(user, { flow, method: `oidc:${provider}` }, client);
+  }
+
+  /**
+   * Refuses a sign-in of `user` as a password sign-in would after the password was proven
+   * (recording the refused attempt): deactivated, banned, or an unverified email while
+   * AUTH_REQUIRE_EMAIL_VERIFICATION is on.
+   * @throws AppError `account_deactivated` (401), `user_banned` (403), `email_not_verified` (403).
+   */
+  async assertMaySignIn(user: UserRow, client: ClientInfo, via: PrimaryMethod): Promise<void> {
+    const refusal = this.signInRefusal(user);
+    if (!refusal) return;
+    await this.recordAttempt(user.email, user, client, refusal.code, via);
+    throw refusal;
   }
 
   /**
    * RFC 6749 §4.3 resource owner password credentials grant: creates an API session with a
    * refresh token family and returns an access token.
-   * @throws AppError `invalid_grant` (400) for any credential problem.
+   * @throws AppError `invalid_grant` (400) for any credential problem; `mfa_required` (401) when
+   *   the user has TOTP on.
    */
   async passwordGrant(username: string, password: string, client: ClientInfo): Promise<TokenResponse> {
     let user: UserRow;
@@ -244,7 +320,12 @@ export class AuthService {
       if (isAppError(error) && error.status !== 429) throw new AppError('invalid_grant', error.detail ?? error.message);
       throw error;
     }
-    return this.completePrimaryAuthentication(user, client, { method: 'password' }, 'api');
+    try {
+      return (await this.completeSignIn(user, { flow: 'api', method: 'password' }, client)).tokens;
+    } catch (error) {
+      if (isAppError(error) && error.code !== 'mfa_required') throw new AppError('invalid_grant', error.detail ?? error.message);
+      throw error;
+    }
   }
 
   /**
@@ -390,20 +471,6 @@ export class AuthService {
         targetId: sessionId,
       });
     });
-  }
-
-  /** The refusal a proven sign-in of `user` meets now (deactivated, banned, unverified), or null. */
-  private refusalFor(user: UserRow): AppError | null {
-    const now = this.options.clock.now();
-    return user.status !== 'active'
-      ? new AppError('account_deactivated')
-      : user.banned_until && Date.parse(user.banned_until) > now.getTime()
-        ? new AppError('user_banned', `The account is banned until ${user.banned_until}.`, {
-            extra: { banned_until: user.banned_until },
-          })
-        : this.options.requireEmailVerification && !user.email_verified_at
-          ? new AppError('email_not_verified')
-          : null;
   }
 
   private async recordAttempt(email: string, user: UserRow | null, client: ClientInfo, outcome: string, via: PrimaryMethod = { method: 'password' }): Promise<void> {

@@ -32,6 +32,7 @@ const MUTATING_COMMANDS = new Set([
   'users reactivate',
   'users delete',
   'users import',
+  'users reset-mfa',
   'groups create',
   'groups update',
   'groups delete',

@@ -25,6 +25,8 @@ export interface UserTable {
   ban_reason: string | null;
   created_at: string;
   updated_at: string;
+  /** When the user confirmed a TOTP authenticator; null without one (migration 0011). */
+  mfa_enabled_at: string | null;
 }
 
 /**
@@ -120,6 +122,8 @@ export interface GroupTable {
   quota_per_day: number | null;
   /** Bytes of stored files each member may own; 0 = unlimited; null = STORAGE_QUOTA_BYTES (the largest of their groups wins). */
   storage_quota_bytes: number | null;
+  /** 1: members must enrol TOTP before anything else (migration 0011); 0: no requirement. */
+  require_mfa: number;
   created_at: string;
   updated_at: string;
 }
@@ -386,6 +390,69 @@ export interface IdentityTicketTable {
   used_at: string | null;
 }
 
+/** `totp_credential`: a user's TOTP authenticator (RFC 6238), pending until confirmed (migration 0011). */
+export interface TotpCredentialTable {
+  user_id: string;
+  /** The shared secret as stored: `v1:<iv>:<tag>:<ciphertext>` (AES-256-GCM, MFA_ENCRYPTION_KEY) or `plain:<base32>`. */
+  secret: string;
+  /** Null while enrolment awaits its first code. */
+  confirmed_at: string | null;
+  /** The last time step (30-second periods since the epoch) a code was accepted for; older or equal steps are refused. */
+  last_step: number | null;
+  created_at: string;
+}
+
+/** `recovery_code`: single-use recovery codes, as SHA-256 hashes of their normalised form. */
+export interface RecoveryCodeTable {
+  id: string;
+  user_id: string;
+  code_hash: string;
+  created_at: string;
+  used_at: string | null;
+}
+
+/** `passkey`: a WebAuthn credential (discoverable), with its public key and signature counter. */
+export interface PasskeyTable {
+  id: string;
+  user_id: string;
+  /** The credential id, base64url. */
+  credential_id: string;
+  /** COSE public key, base64url. */
+  public_key: string;
+  /** The signature counter last seen (WebAuthn §6.1.1); 0 when the authenticator keeps none. */
+  counter: number;
+  /** JSON array of transports, serialised. */
+  transports: string;
+  name: string;
+  /** `singleDevice` or `multiDevice` (synced). */
+  device_type: string;
+  /** 1 when the credential is backed up (synced). */
+  backed_up: number;
+  created_at: string;
+  last_used_at: string | null;
+}
+
+/**
+ * `mfa_challenge`: a short-lived, single-use challenge, stored as a hash: `mfa` (a sign-in waiting
+ * for its second factor, bound to the user and the primary sign-in's flow and method),
+ * `passkey_register` and `passkey_login` (WebAuthn ceremony challenges).
+ */
+export interface MfaChallengeTable {
+  id: string;
+  purpose: 'mfa' | 'passkey_register' | 'passkey_login';
+  token_hash: string;
+  user_id: string | null;
+  /** `browser` (cookie session) or `api` (tokens): what completing the sign-in issues. */
+  flow: string | null;
+  /** How the primary factor was proven (`password`, `oidc:<provider>`, …). */
+  method: string | null;
+  /** Wrong codes presented against this challenge. */
+  attempts: number;
+  created_at: string;
+  expires_at: string;
+  used_at: string | null;
+}
+
 export interface Database {
   identity: IdentityTable;
   identity_ticket: IdentityTicketTable;
@@ -409,6 +476,10 @@ export interface Database {
   topic_event: TopicEventTable;
   worker: WorkerTable;
   file: FileTable;
+  totp_credential: TotpCredentialTable;
+  recovery_code: RecoveryCodeTable;
+  passkey: PasskeyTable;
+  mfa_challenge: MfaChallengeTable;
 }
 
 export type UserRow = Selectable<UserTable>;
@@ -433,3 +504,6 @@ export type WorkerRow = Selectable<WorkerTable>;
 export type FileRow = Selectable<FileTable>;
 export type IdentityRow = Selectable<IdentityTable>;
 export type IdentityTicketRow = Selectable<IdentityTicketTable>;
+export type TotpCredentialRow = Selectable<TotpCredentialTable>;
+export type PasskeyRow = Selectable<PasskeyTable>;
+export type MfaChallengeRow = Selectable<MfaChallengeTable>;

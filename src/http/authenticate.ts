@@ -28,6 +28,12 @@ declare module 'fastify' {
     permission?: string | readonly string[];
     /** The route sets the session cookie (login): a foreign Origin is refused even without a cookie. */
     setsSessionCookie?: boolean;
+    /**
+     * The route stays open to a user whose group requires two-factor authentication before they
+     * have turned it on (enrolment, `GET /users/me`, sign-out); every other authenticated route
+     * answers them `403 mfa_enrollment_required`.
+     */
+    allowBeforeMfaEnrollment?: boolean;
   }
   interface FastifyRequest {
     /** The authenticated caller, or null. Set before validation for routes with `config.auth`. */
@@ -98,6 +104,10 @@ export function installAuthentication(app: FastifyInstance, options: Authenticat
     const principal = await resolvePrincipal(request, reply, options, mode === 'required', unsafe);
     if (!principal) return;
     request.principal = principal;
+    // A group's `require_mfa`: until TOTP is on, the account may only enrol (and read itself, sign out).
+    if (principal.access.requireMfa && principal.user.mfa_enabled_at === null && !config.allowBeforeMfaEnrollment) {
+      throw new AppError('mfa_enrollment_required', 'A group you belong to requires two-factor authentication: turn it on at POST /api/v1/users/me/mfa/totp first.');
+    }
     if (config.permission) {
       const anyOf = typeof config.permission === 'string' ? [config.permission] : config.permission;
       if (!anyOf.some((p) => allows(principal.permissions, p))) {

@@ -10,7 +10,8 @@
  *
  * The callback never answers 500 for a provider's failure: browser flows get a readable error
  * page (or, with `Accept: application/json`, a problem document); API-client flows are sent
- * back to their redirect with `error` and `error_description` (RFC 6749 §4.1.2.1).
+ * back to their redirect with `error` and `error_description` (RFC 6749 §4.1.2.1). A browser
+ * whose account has a second factor goes to `/sign-in?mfa_token=…` for the code step.
  */
 import formbody from '@fastify/formbody';
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
@@ -195,6 +196,11 @@ export const identitiesRoutes: FastifyPluginAsyncTypebox<IdentitiesRoutesOptions
     const target = await identities.flowTarget(request.cookies[flowCookieName]);
     clearFlowCookie(reply);
     reply.header('Cache-Control', 'no-store');
+    const mfaToken = appError.code === 'mfa_required' ? appError.extra?.mfa_token : undefined;
+    if (typeof mfaToken === 'string' && target?.mode !== 'api' && !wantsJson(request)) {
+      // The provider proved the first factor; the sign-in page asks for the second (POST /auth/mfa).
+      return reply.redirect(`${publicUrl}/sign-in?mfa_token=${encodeURIComponent(mfaToken)}`, 303);
+    }
     if (target?.mode === 'api') {
       return reply.redirect(withQuery(target.redirect, { error: appError.code, error_description: appError.detail ?? appError.message }), 303);
     }

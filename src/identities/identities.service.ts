@@ -15,8 +15,8 @@
  *
  * Every successful sign-in goes through {@link AuthService.signInWithIdentity} (refusals for
  * deactivated, banned and unverified accounts, the new-device notice, the login attempt and
- * audit entry, then {@link AuthService.completePrimaryAuthentication}): the same path as a
- * password.
+ * audit entry, then {@link AuthService.completeSignIn}, which asks for the second factor of
+ * users who have one): the same path as a password.
  *
  * Flow state (`state`, `nonce`, the PKCE verifier, where to return) travels in a short-lived
  * cookie signed with the server's key ({@link AccessTokenService.signStatement}), so any
@@ -278,9 +278,10 @@ export class IdentityService {
     const user = await findUserById(this.options.db, ticket.user_id);
     if (!user) throw new AppError('invalid_grant', 'The account no longer exists.');
     try {
-      return await this.options.auth.signInWithIdentity(user, client, ticket.provider, 'api');
+      return (await this.options.auth.signInWithIdentity(user, client, ticket.provider, 'api')).tokens;
     } catch (error) {
-      if (error instanceof AppError && error.status < 429) throw new AppError('invalid_grant', error.detail ?? error.message);
+      // A second factor is asked as after the password grant: `mfa_required` with its `mfa_token`.
+      if (error instanceof AppError && error.status < 429 && error.code !== 'mfa_required') throw new AppError('invalid_grant', error.detail ?? error.message);
       throw error;
     }
   }
@@ -316,7 +317,8 @@ export class IdentityService {
     await this.link(user.id, provider, ticketProfile(consumed), { actorId: user.id, ip: client.ip, userAgent: client.userAgent }, 'password');
     const redirect = consumed.redirect_uri ?? `${this.options.publicUrl}/`;
     if (consumed.mode === 'api') return { kind: 'code', code: await this.issueLoginCode(user, provider.name, consumed.code_challenge, redirect), redirect };
-    const signIn = await this.options.auth.completePrimaryAuthentication(user, client, { method: 'password' }, 'browser');
+    // The password was just proven by verifyPassword (throttle, attempt log, refusals): finish as a password sign-in (second factor included).
+    const signIn = await this.options.auth.completeSignIn(user, { flow: 'browser', method: 'password' }, client);
     return { kind: 'session', signIn, redirect };
   }
 

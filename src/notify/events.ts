@@ -90,6 +90,12 @@ export interface NotifyEvents {
     best_result: string | null;
     url: string | null;
   };
+  /**
+   * The user's second factors changed (`change`: what happened, in words, e.g. "Two-factor
+   * authentication was turned on"): enrol, disable, an administrator's reset, recovery codes,
+   * passkeys added or removed.
+   */
+  'user.mfa_changed': { user: NotifyUser; change: string; at: string; reset_url: string };
   /** A test message sent by `gatehouse notify test --channel …`. */
   'notify.test': { requested_by: string };
 }
@@ -146,6 +152,7 @@ export const EVENT_ROUTES: { readonly [E in NotifyEventName]: readonly EventRout
   'login.locked_out': [{ audience: 'admins', template: 'admin_login_locked_out' }],
   'job.failed': [{ audience: 'admins', template: 'admin_job_failed' }],
   'campaign.completed': [{ audience: 'admins', template: 'admin_campaign_completed' }],
+  'user.mfa_changed': [{ audience: 'user', template: 'mfa_changed' }],
   'notify.test': [{ audience: 'admins', template: 'test_message' }],
 };
 

@@ -209,6 +209,15 @@ export const BUILT_IN_TEMPLATES: Readonly<Record<string, string>> = {
     ],
     footer: SECURITY_NOTICE,
   }),
+  ...emailTemplates('mfa_changed', {
+    subject: 'Your sign-in security settings changed',
+    title: lit('Your sign-in security settings changed'),
+    paragraphs: [
+      '<%= it.change %> on your <%= it.appName %> account at <%= it.at %> (UTC).',
+      'If you did not do this, reset your password now at <%= it.reset_url %> and contact the administrator.',
+    ],
+    footer: SECURITY_NOTICE,
+  }),
   ...emailTemplates('api_keys_revoked', {
     subject: 'Your API keys were revoked',
     title: lit('Your API keys were revoked'),

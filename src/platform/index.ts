@@ -11,6 +11,7 @@ import { filesFeature } from '../files/feature.js';
 import { identitiesFeature } from '../identities/feature.js';
 import { jobsFeature } from '../jobs/feature.js';
 import { limitsFeature } from '../limits/feature.js';
+import { mfaFeature } from '../mfa/feature.js';
 import { notifyFeature } from '../notify/feature.js';
 import { realtimeFeature } from '../realtime/feature.js';
 import { schedulerFeature } from '../scheduler/feature.js';
@@ -22,6 +23,7 @@ export const PLATFORM_FEATURES: readonly PlatformFeature[] = [
   identitiesFeature,
   accountsFeature,
   accessFeature,
+  mfaFeature,
   auditFeature,
   notifyFeature,
   operationsFeature,

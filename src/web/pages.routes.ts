@@ -3,7 +3,8 @@
  * email change, reset password) plus the forgot-password form. The link pages never act on GET — mail scanners
  * prefetch links — the person presses a button, which POSTs to the API.
  *
- * Also the sign-in form and the job pages (`/jobs`, `/jobs/{id}`). These routes stay HTTP-only
+ * Also the sign-in form (with its two-factor step and passkey button), the account security page
+ * (`/account/security`: TOTP enrolment, passkeys) and the job pages (`/jobs`, `/jobs/{id}`). These routes stay HTTP-only
  * and look nothing up: the page's script reads `/api/v1/jobs…` with the session cookie and
  * follows the job live over `/api/v1/events` (Server-Sent Events); its buttons POST to the API.
  */
@@ -31,6 +32,14 @@ const assets = {
   },
   'jobs.js': {
     body: readFileSync(new URL('./assets/jobs.js', import.meta.url)),
+    type: 'text/javascript; charset=utf-8',
+  },
+  'webauthn.js': {
+    body: readFileSync(new URL('./assets/webauthn.js', import.meta.url)),
+    type: 'text/javascript; charset=utf-8',
+  },
+  'security.js': {
+    body: readFileSync(new URL('./assets/security.js', import.meta.url)),
     type: 'text/javascript; charset=utf-8',
   },
   'pages.css': { body: readFileSync(new URL('./assets/pages.css', import.meta.url)), type: 'text/css; charset=utf-8' },
@@ -111,6 +120,7 @@ export const pagesRoutes: FastifyPluginAsync<PagesRoutesOptions> = async (app, o
 <li><a href="/openapi.json">OpenAPI 3.1 document</a></li>
 <li><a href="/.well-known/jwks.json">Token signing keys (JWKS)</a></li>
 <li><a href="/jobs">Your jobs</a> (<a href="/sign-in">sign in</a> first)</li>
+<li><a href="/account/security">Account security: two-factor authentication and passkeys</a></li>
 <li><a href="/forgot-password">Forgot your password?</a></li>
 ${site}
 </ul>`,
@@ -203,9 +213,17 @@ ${providers
 <input id="password" name="password" type="password" autocomplete="current-password" maxlength="256" required>
 <button type="submit">Sign in</button>
 </form>
+<form id="mfa-form" hidden>
+<p>Two-factor authentication is on for this account. Enter the 6-digit code from your authenticator app, or one of your recovery codes.</p>
+<label for="mfa-code">Authentication code</label>
+<input id="mfa-code" name="code" type="text" inputmode="numeric" autocomplete="one-time-code" maxlength="64" required>
+<button type="submit">Verify</button>
+</form>
+<p id="passkey-box"><button type="button" id="passkey-sign-in" class="secondary">Sign in with a passkey</button></p>
 ${buttons}
 <p><a href="/forgot-password">Forgot your password?</a></p>
 ${statusBox}`,
+      { scripts: ['webauthn.js'] },
     );
   });
 
@@ -218,6 +236,45 @@ ${statusBox}`,
 <form id="link-account-form"><button type="submit">Link my account</button></form>
 ${statusBox}
 <p><a href="/sign-in">Sign in</a></p>`,
+    ),
+  );
+
+  app.get('/account/security', hidden, async (_request, reply) =>
+    sendPage(
+      reply,
+      'Account security',
+      `<h1>Account security</h1>
+<section>
+<h2>Two-factor authentication</h2>
+<p id="totp-status">…</p>
+<button type="button" id="totp-start" hidden>Set up an authenticator app</button>
+<div id="totp-setup" hidden>
+<p>Scan this code with your authenticator app (or type the key), then enter the 6-digit code it shows.</p>
+<div id="totp-qr" class="qr"></div>
+<p>Key: <code id="totp-secret"></code></p>
+<form id="totp-confirm-form">
+<label for="totp-code">Code from the app</label>
+<input id="totp-code" name="code" type="text" inputmode="numeric" autocomplete="one-time-code" maxlength="16" required>
+<button type="submit">Turn on</button>
+</form>
+</div>
+<div id="recovery-codes-box" hidden>
+<h2>Recovery codes</h2>
+<p>Each works once, if you lose your device. They are shown only now.</p>
+<ul id="recovery-codes" class="codes"></ul>
+</div>
+</section>
+<section>
+<h2>Passkeys</h2>
+<p>Sign in without a password, with your device's screen lock or a security key.</p>
+<ul id="passkey-list" class="links"></ul>
+<p id="passkeys-empty" hidden>No passkeys yet.</p>
+<label for="passkey-name">Name of the new passkey</label>
+<input id="passkey-name" name="name" type="text" maxlength="100" placeholder="e.g. Laptop">
+<button type="button" id="passkey-add">Add a passkey</button>
+</section>
+${statusBox}`,
+      { scripts: ['webauthn.js', 'security.js'] },
     ),
   );
 

@@ -30,6 +30,7 @@ const GROUP_KEYS = [
   'permissions',
   'quota_per_day',
   'quota_per_hour',
+  'require_mfa',
   'session_ttl_seconds',
   'storage_quota_bytes',
   'updated_at',

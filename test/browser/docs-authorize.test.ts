@@ -31,7 +31,8 @@ describe.runIf(chromiumAvailable())('docs and pages in Chromium', () => {
     const page = await browser.newPage();
     page.setDefaultTimeout(8_000);
     await page.goto(`${base}/docs`);
-    await page.locator('button.authorize').first().click();
+    // Swagger UI renders the whole document before its top bar: 8-12 s after load on a busy 2-core box.
+    await page.locator('button.authorize').first().click({ timeout: 30_000 });
     await page.locator('#oauth_username').fill(user.email);
     await page.locator('#oauth_password').fill(user.password);
     await page.locator('.auth-container').filter({ has: page.locator('#oauth_username') }).locator('button.authorize').click();

@@ -12,6 +12,7 @@ interface GroupOptions {
   quotaPerHour?: number | 'default';
   quotaPerDay?: number | 'default';
   storageQuota?: number | 'default';
+  requireMfa?: boolean;
   rename?: string;
   json: boolean;
 }
@@ -29,6 +30,8 @@ function withPolicyOptions(command: Command): Command {
     .option('--quota-per-hour <n>', 'API calls per hour (0 = unlimited; "default")', countOrDefault)
     .option('--quota-per-day <n>', 'API calls per day (0 = unlimited; "default")', countOrDefault)
     .option('--storage-quota <bytes>', 'bytes of stored files each member may own (0 = unlimited; "default" = STORAGE_QUOTA_BYTES)', countOrDefault)
+    .option('--require-mfa', 'members must turn on two-factor authentication (TOTP) before anything else')
+    .option('--no-require-mfa', 'lift the two-factor requirement')
     .option('--json', 'print JSON', false);
 }
 
@@ -46,6 +49,7 @@ function toInput(options: GroupOptions): GroupInput {
     quota_per_hour: orNull(options.quotaPerHour),
     quota_per_day: orNull(options.quotaPerDay),
     storage_quota_bytes: orNull(options.storageQuota),
+    require_mfa: options.requireMfa,
   };
 }
 

@@ -4,7 +4,9 @@
   'use strict';
   var params = new URLSearchParams(window.location.search);
   var token = params.get('token');
-  if (token) {
+  // A sign-in finished elsewhere (e.g. a social login callback) that waits for its second factor.
+  var pendingMfa = params.get('mfa_token');
+  if (token || pendingMfa) {
     // Keep the secret out of the address bar, history and any later Referer.
     window.history.replaceState(null, '', window.location.pathname);
   }
@@ -135,6 +137,16 @@
         });
       });
     }
+    var mfaForm = document.getElementById('mfa-form');
+    var mfaToken = pendingMfa;
+    if (mfaToken) {
+      signInForm.hidden = true;
+      mfaForm.hidden = false;
+    }
+    var signedIn = function () {
+      show(signInStatus, 'ok', 'Signed in.');
+      window.location.assign(next);
+    };
     signInForm.addEventListener('submit', function (event) {
       event.preventDefault();
       var button = signInForm.querySelector('button');
@@ -148,8 +160,15 @@
       request
         .then(function (result) {
           if (result.ok) {
-            show(signInStatus, 'ok', linking ? 'Linked and signed in.' : 'Signed in.');
-            window.location.assign(linking && result.body && result.body.redirect ? result.body.redirect : next);
+            if (linking && result.body && result.body.redirect) next = result.body.redirect;
+            signedIn();
+          } else if (result.body && result.body.code === 'mfa_required') {
+            // The password was right; the second step asks for a code.
+            mfaToken = result.body.mfa_token;
+            signInForm.hidden = true;
+            mfaForm.hidden = false;
+            signInStatus.hidden = true;
+            document.getElementById('mfa-code').focus();
           } else {
             show(signInStatus, 'error', problemText(result.body, 'Signing in failed.'));
             button.disabled = false;
@@ -158,6 +177,48 @@
         .catch(function () {
           show(signInStatus, 'error', 'The server could not be reached. Try again.');
           button.disabled = false;
+        });
+    });
+    mfaForm.addEventListener('submit', function (event) {
+      event.preventDefault();
+      var value = document.getElementById('mfa-code').value.trim();
+      var payload = /^\d{6}$/.test(value) ? { mfa_token: mfaToken, code: value } : { mfa_token: mfaToken, recovery_code: value };
+      post('/api/v1/auth/mfa', payload)
+        .then(function (result) {
+          if (result.ok) return signedIn();
+          if (result.body && result.body.code === 'invalid_token') {
+            // Expired or used up: start again from the password.
+            mfaForm.hidden = true;
+            signInForm.hidden = false;
+            signInForm.querySelector('button').disabled = false;
+          }
+          show(signInStatus, 'error', problemText(result.body, 'The code was not accepted.'));
+        })
+        .catch(function () {
+          show(signInStatus, 'error', 'The server could not be reached. Try again.');
+        });
+    });
+    var passkeyButton = document.getElementById('passkey-sign-in');
+    passkeyButton.addEventListener('click', function () {
+      if (!window.GatehouseWebAuthn || !window.GatehouseWebAuthn.supported()) {
+        show(signInStatus, 'error', 'This browser does not support passkeys.');
+        return;
+      }
+      passkeyButton.disabled = true;
+      post('/api/v1/auth/passkey/options', {})
+        .then(function (result) {
+          if (!result.ok) throw new Error(problemText(result.body, 'Could not start.'));
+          return window.GatehouseWebAuthn.get(result.body);
+        })
+        .then(function (credential) { return post('/api/v1/auth/passkey', { response: credential }); })
+        .then(function (result) {
+          passkeyButton.disabled = false;
+          if (result.ok) return signedIn();
+          show(signInStatus, 'error', problemText(result.body, 'Signing in with the passkey failed.'));
+        })
+        .catch(function (error) {
+          passkeyButton.disabled = false;
+          show(signInStatus, 'error', 'No passkey was used' + (error && error.message ? ': ' + error.message : '.'));
         });
     });
   }

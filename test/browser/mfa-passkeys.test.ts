@@ -1,0 +1,201 @@
+/**
+ * Two-factor authentication and passkeys in Debian's Chromium (playwright-core) with the DevTools
+ * virtual authenticator (CDP `WebAuthn.addVirtualAuthenticator`: a platform authenticator with
+ * resident keys and user verification): TOTP enrolled on /account/security and then asked for by
+ * the /sign-in page's second step (also when another flow hands it an `mfa_token`); a passkey registered from a signed-in session, then used to
+ * sign in without a password (no code asked: a user-verified passkey satisfies MFA); the
+ * signature counter grows and a regression is refused; list, rename and remove.
+ *
+ * On both dialects (the passkey counter is a bigint on PostgreSQL).
+ * WebAuthn needs a secure context and a domain RP id, so the server's PUBLIC_URL is
+ * `http://localhost:<port>` (RP id `localhost`).
+ */
+import type { Browser, BrowserContext, CDPSession, Page } from 'playwright-core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { totpCode } from '../../src/mfa/totp.js';
+import { chromiumAvailable, launchChromium } from '../helpers/browser.js';
+import { dialects } from '../helpers/dialects.js';
+import { createTestContext, type Fixture, makeUser, type TestContext } from '../helpers/harness.js';
+import { freePort } from '../helpers/server-process.js';
+
+describe.runIf(chromiumAvailable()).each(dialects)('two-factor authentication and passkeys in Chromium (%s)', (dialect) => {
+  let ctx: TestContext;
+  let browser: Browser;
+  let base: string;
+
+  beforeAll(async () => {
+    const port = await freePort();
+    base = `http://localhost:${port}`;
+    ctx = await createTestContext(dialect, { env: { PUBLIC_URL: base } });
+    await ctx.app.listen({ port, host: '127.0.0.1' });
+    browser = await launchChromium();
+    // Start just after a TOTP step boundary.
+    const seconds = ctx.clock.now().getTime() / 1000;
+    ctx.clock.advance(30 - (seconds % 30) + 1);
+  }, 60_000);
+  afterAll(async () => {
+    await browser?.close();
+    await ctx?.close();
+  });
+
+  async function newPage(): Promise<{ context: BrowserContext; page: Page }> {
+    const context = await browser.newContext();
+    const page = await context.newPage();
+    page.setDefaultTimeout(10_000);
+    return { context, page };
+  }
+
+  async function signInWithPassword(page: Page, who: Fixture): Promise<void> {
+    await page.goto(`${base}/sign-in`);
+    await page.locator('#email').fill(who.email);
+    await page.locator('#password').fill(who.password);
+    await page.locator('#sign-in-form button').click();
+  }
+
+  const me = (page: Page) =>
+    page.evaluate(async () => {
+      const res = await fetch('/api/v1/users/me', { credentials: 'same-origin' });
+      return { status: res.status, body: (await res.json()) as { email?: string } };
+    });
+
+  async function virtualAuthenticator(page: Page): Promise<{ cdp: CDPSession; authenticatorId: string }> {
+    const cdp = await page.context().newCDPSession(page);
+    await cdp.send('WebAuthn.enable');
+    const { authenticatorId } = await cdp.send('WebAuthn.addVirtualAuthenticator', {
+      options: {
+        protocol: 'ctap2',
+        transport: 'internal',
+        hasResidentKey: true,
+        hasUserVerification: true,
+        isUserVerified: true,
+        automaticPresenceSimulation: true,
+      },
+    });
+    return { cdp, authenticatorId };
+  }
+
+  it('TOTP: enrolled on /account/security; the sign-in page then asks for the code (a wrong one refused)', async () => {
+    const user = await makeUser(ctx);
+    const { context, page } = await newPage();
+    await signInWithPassword(page, user);
+    await page.waitForURL(`${base}/jobs`);
+
+    await page.goto(`${base}/account/security`);
+    await expect.poll(() => page.locator('#totp-status').textContent()).toContain('off');
+    await page.locator('#totp-start').click();
+    await expect.poll(() => page.locator('#totp-qr svg').count()).toBe(1);
+    const secret = (await page.locator('#totp-secret').textContent()) ?? '';
+    expect(secret).toMatch(/^[A-Z2-7]{32}$/);
+    await page.locator('#totp-code').fill(totpCode(secret, ctx.clock.now()));
+    await page.locator('#totp-confirm-form button').click();
+    await expect.poll(() => page.locator('#recovery-codes li').count()).toBe(10);
+    await expect.poll(() => page.locator('#totp-status').textContent()).toContain('is on');
+    await context.close();
+
+    ctx.clock.advance(30);
+    const second = await newPage();
+    await signInWithPassword(second.page, user);
+    await expect.poll(() => second.page.locator('#mfa-form').isVisible()).toBe(true);
+    expect(await second.page.locator('#sign-in-form').isVisible()).toBe(false);
+    expect((await me(second.page)).status).toBe(401); // no session yet
+    await second.page.locator('#mfa-code').fill(totpCode(secret, new Date(ctx.clock.now().getTime() + 90_000)));
+    await second.page.locator('#mfa-form button').click();
+    await expect.poll(() => second.page.locator('#status').textContent()).toContain('not correct');
+    await second.page.locator('#mfa-code').fill(totpCode(secret, ctx.clock.now()));
+    await second.page.locator('#mfa-form button').click();
+    await second.page.waitForURL(`${base}/jobs`);
+    expect((await me(second.page)).body.email).toBe(user.email.toLowerCase());
+    await second.context.close();
+
+    // A sign-in started elsewhere (say a social login's callback) hands its mfa_token to the page.
+    ctx.clock.advance(30);
+    const started = await ctx.request({ method: 'POST', url: '/api/v1/auth/login', headers: { origin: base }, payload: { email: user.email, password: user.password } });
+    expect(started.json().code).toBe('mfa_required');
+    const third = await newPage();
+    await third.page.goto(`${base}/sign-in?mfa_token=${encodeURIComponent(started.json().mfa_token)}&next=/account/security`);
+    expect(third.page.url()).toBe(`${base}/sign-in`); // the token left the address bar
+    expect(await third.page.locator('#mfa-form').isVisible()).toBe(true);
+    await third.page.locator('#mfa-code').fill(totpCode(secret, ctx.clock.now()));
+    await third.page.locator('#mfa-form button').click();
+    await third.page.waitForURL(`${base}/account/security`);
+    expect((await me(third.page)).body.email).toBe(user.email.toLowerCase());
+    await third.context.close();
+  }, 60_000);
+
+  it('passkeys: registered from a signed-in session, then sign-in without a password (TOTP not asked); counter checked; rename and remove', async () => {
+    const user = await makeUser(ctx, { name: 'Passkey Person' });
+    // TOTP on as well: a passkey sign-in satisfies it.
+    const db = ctx.gatehouse.database.db;
+    const { context, page } = await newPage();
+    const { cdp, authenticatorId } = await virtualAuthenticator(page);
+    await signInWithPassword(page, user);
+    await page.waitForURL(`${base}/jobs`);
+    const begin = await page.evaluate(async () => (await fetch('/api/v1/users/me/mfa/totp', { method: 'POST', credentials: 'same-origin' })).json());
+    const secret = (begin as { secret: string }).secret;
+    const confirmed = await page.evaluate(
+      async (code) =>
+        (await fetch('/api/v1/users/me/mfa/totp/confirm', { method: 'POST', credentials: 'same-origin', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify({ code }) })).status,
+      totpCode(secret, ctx.clock.now()),
+    );
+    expect(confirmed).toBe(200);
+
+    await page.goto(`${base}/account/security`);
+    await expect.poll(() => page.locator('#passkeys-empty').isVisible()).toBe(true);
+    await page.locator('#passkey-name').fill('Virtual laptop');
+    await page.locator('#passkey-add').click();
+    await expect.poll(() => page.locator('#status').textContent()).toContain('Passkey "Virtual laptop" added');
+    await expect.poll(() => page.locator('#passkey-list li').count()).toBe(1);
+    const { credentials } = await cdp.send('WebAuthn.getCredentials', { authenticatorId });
+    expect(credentials).toHaveLength(1);
+    expect(credentials[0]?.isResidentCredential).toBe(true);
+    const stored = await db.selectFrom('passkey').selectAll().where('user_id', '=', user.id).executeTakeFirstOrThrow();
+    expect(stored.credential_id).toBe(credentials[0]?.credentialId.replace(/\+/g, '-').replace(/\//g, '_').replace(/=+$/, ''));
+
+    // Sign out; sign in with the passkey alone (discoverable: no email typed, no code asked).
+    await page.evaluate(async () => fetch('/api/v1/auth/logout', { method: 'POST', credentials: 'same-origin' }));
+    expect((await me(page)).status).toBe(401);
+    await page.goto(`${base}/sign-in`);
+    await page.locator('#passkey-sign-in').click();
+    await page.waitForURL(`${base}/jobs`);
+    expect((await me(page)).body.email).toBe(user.email.toLowerCase());
+    const used = await db.selectFrom('passkey').selectAll().where('id', '=', stored.id).executeTakeFirstOrThrow();
+    expect(used.last_used_at).not.toBeNull();
+    expect(used.counter).toBeGreaterThan(stored.counter);
+    const audit = await db.selectFrom('audit_log').select('action').where('target_id', '=', stored.id).execute();
+    expect(audit.map((a) => a.action)).toEqual(expect.arrayContaining(['passkey.add', 'auth.passkey_login']));
+
+    // Rename and list through the API with the passkey-made session.
+    const renamed = await page.evaluate(
+      async (id) => (await fetch(`/api/v1/users/me/passkeys/${id}`, { method: 'PATCH', credentials: 'same-origin', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify({ name: 'Work laptop' }) })).json(),
+      stored.id,
+    );
+    expect(renamed).toMatchObject({ id: stored.id, name: 'Work laptop', backed_up: false });
+    const list = (await page.evaluate(async () => (await fetch('/api/v1/users/me/passkeys', { credentials: 'same-origin' })).json())) as { items: Array<{ name: string }> };
+    expect(list.items.map((p) => p.name)).toEqual(['Work laptop']);
+
+    // A counter that went backwards (a cloned authenticator) is refused.
+    await db.updateTable('passkey').set({ counter: used.counter + 1000 }).where('id', '=', stored.id).execute();
+    await page.evaluate(async () => fetch('/api/v1/auth/logout', { method: 'POST', credentials: 'same-origin' }));
+    await page.goto(`${base}/sign-in`);
+    await page.locator('#passkey-sign-in').click();
+    await expect.poll(() => page.locator('#status').textContent()).toContain('counter');
+    expect((await me(page)).status).toBe(401);
+    await db.updateTable('passkey').set({ counter: used.counter }).where('id', '=', stored.id).execute();
+
+    // Sign in again, remove the passkey on the security page; the passkey no longer signs in.
+    await page.locator('#passkey-sign-in').click();
+    await page.waitForURL(`${base}/jobs`);
+    await page.goto(`${base}/account/security`);
+    await page.locator('#passkey-list li button').click();
+    await expect.poll(() => page.locator('#passkeys-empty').isVisible()).toBe(true);
+    await page.evaluate(async () => fetch('/api/v1/auth/logout', { method: 'POST', credentials: 'same-origin' }));
+    await page.goto(`${base}/sign-in`);
+    await page.locator('#passkey-sign-in').click();
+    await expect.poll(() => page.locator('#status').textContent()).toContain('not registered');
+    const removed = await db.selectFrom('audit_log').select('action').where('target_id', '=', stored.id).where('action', '=', 'passkey.remove').execute();
+    expect(removed).toHaveLength(1);
+    await ctx.flushMail();
+    await ctx.smtp.waitFor((m) => m.to === user.email.toLowerCase() && m.text.includes('A passkey ("Virtual laptop") was added'));
+    await context.close();
+  }, 90_000);
+});
