@@ -17,6 +17,7 @@ import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { DatabaseDialect } from '../../src/config.js';
 import { cliFor } from '../cli/cli-helpers.js';
+import { totpCode } from '../../src/mfa/totp.js';
 import { dialects } from '../helpers/dialects.js';
 import { createTestContext, makeUser, STRONG_PASSWORD, type TestContext, tokenFromLatestMail, uniqueEmail } from '../helpers/harness.js';
 import { FlowClient, startTestOp, type TestOp } from './op.js';
@@ -398,6 +399,45 @@ describe.each(dialects)('social sign-in (%s)', (dialect) => {
     const id = listed.json().items[0].id as string;
     expect((await ctx.request({ method: 'DELETE', url: `/api/v1/users/me/identities/${id}`, headers })).statusCode).toBe(204);
     expect((await ctx.request({ url: '/api/v1/users/me/identities', headers })).json().items).toEqual([]);
+  });
+
+  it('asks a user with a second factor for it after the provider, as after a password', async () => {
+    const email = uniqueEmail('mfa');
+    const login = opAccount(email, true);
+    const first = new FlowClient();
+    await first.follow(`${base}/api/v1/auth/oauth/testop/start`, { login, stopAt: [`${base}/`] });
+    const cookie = first.cookieHeader(base);
+    const begin = await ctx.request({ method: 'POST', url: '/api/v1/users/me/mfa/totp', headers: { cookie, origin: base } });
+    expect(begin.statusCode, begin.body).toBe(200);
+    const secret = begin.json<{ secret: string }>().secret;
+    const code = () => totpCode(secret, ctx.clock.now());
+    const confirm = await ctx.request({ method: 'POST', url: '/api/v1/users/me/mfa/totp/confirm', headers: { cookie, origin: base }, payload: { code: code() } });
+    expect(confirm.statusCode, confirm.body).toBe(200);
+    ctx.clock.advance(30);
+
+    // A browser: no session yet; the sign-in page's code step, then the session.
+    const browser = new FlowClient();
+    const { last } = await browser.follow(`${base}/api/v1/auth/oauth/testop/start`, { login, stopAt: [`${base}/sign-in`] });
+    expect(last.status).toBe(303);
+    const mfaToken = new URL(last.location as string).searchParams.get('mfa_token') as string;
+    expect(mfaToken).toBeTruthy();
+    expect(browser.cookie(base, ctx.config.auth.cookieName)).toBeUndefined();
+    const finished = await ctx.request({ method: 'POST', url: '/api/v1/auth/mfa', headers: { origin: base }, payload: { mfa_token: mfaToken, code: code() } });
+    expect(finished.statusCode, finished.body).toBe(200);
+    expect(finished.cookies.some((c) => c.name === ctx.config.auth.cookieName)).toBe(true);
+    ctx.clock.advance(30);
+
+    // An API client: the code exchange answers mfa_required; the second factor gives the tokens.
+    const verifier = randomBytes(32).toString('base64url');
+    const challenge = createHash('sha256').update(verifier).digest('base64url');
+    const appCallback = `${base}/app/callback`;
+    const api = await new FlowClient().follow(`${base}/api/v1/auth/oauth/testop/start?mode=api&code_challenge=${challenge}&redirect=${encodeURIComponent(appCallback)}`, { login, stopAt: [appCallback] });
+    const exchanged = await ctx.request({ method: 'POST', url: '/api/v1/auth/token', payload: { grant_type: 'authorization_code', code: new URL(api.stoppedAt as string).searchParams.get('code'), code_verifier: verifier } });
+    expect(exchanged.statusCode, exchanged.body).toBe(401);
+    expect(exchanged.json()).toMatchObject({ error: 'mfa_required', code: 'mfa_required' });
+    const tokens = await ctx.request({ method: 'POST', url: '/api/v1/auth/mfa', headers: { origin: base }, payload: { mfa_token: exchanged.json().mfa_token, code: code() } });
+    expect(tokens.statusCode, tokens.body).toBe(200);
+    expect(tokens.json().access_token).toBeTruthy();
   });
 
   it('refuses a banned user at the provider sign-in as at the password', async () => {
