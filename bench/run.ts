@@ -1,39 +1,57 @@
 /**
  * `npm run bench`: Gatehouse's performance figures as ratios measured in one run (DESIGN.md,
  * "Performance targets"). Prints a table and writes `bench/RESULTS.md`; see that file's first
- * paragraph for the knobs and the method.
+ * paragraph for the knobs and the method. `npm run bench:smoke` (`--smoke`) runs every scenario for a
+ * second or so and writes nothing (CI runs it so the bench cannot rot; it asserts no timings).
  */
 import { execFileSync } from 'node:child_process';
-import { writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
+import path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
-import { sqliteDataVersionProbe } from '../src/sessions/auth-changes.js';
-import { type BenchReport, formatConsole, formatMarkdown } from './lib/report.js';
+import { type GatehouseProcess, startGatehouseProcess } from './lib/gatehouse-process.js';
+import { freePort, type ServerProcess, startProcess } from './lib/processes.js';
+import { type BenchReport, formatConsole, formatMarkdown, type HttpRun } from './lib/report.js';
 import { scratchPostgres, scratchSqlite, type ScratchDatabase } from './lib/scratch.js';
-import { type BenchGatehouse, type BenchLogLevel, startBare, startGatehouse } from './lib/servers.js';
+import { ensureWrk } from './lib/wrk.js';
 import { measureLogins } from './scenarios/logins.js';
 import { measureSessionScale } from './scenarios/session-scale.js';
-import { compareThroughput, type Target, type ThroughputOptions } from './scenarios/throughput.js';
+import { compareThroughput, type Target, type TargetGroup, type ThroughputOptions } from './scenarios/throughput.js';
 
 const env = process.env;
+const smoke = process.argv.includes('--smoke');
 const positive = (name: string, fallback: number): number => {
   const value = Number(env[name] ?? fallback);
   if (!Number.isFinite(value) || value <= 0) throw new Error(`${name} must be a positive number`);
   return value;
 };
-const logLevel = (env.BENCH_LOG_LEVEL ?? 'silent') as BenchLogLevel;
-if (logLevel !== 'silent' && logLevel !== 'info') throw new Error('BENCH_LOG_LEVEL must be silent or info');
+/** The log levels measured: both in a full run; the smoke run only the deployed one. */
+const LEVELS: ReadonlyArray<'info' | 'silent'> = smoke ? ['info'] : ['info', 'silent'];
 const throughputOptions: ThroughputOptions = {
-  rounds: positive('BENCH_ROUNDS', 3),
-  durationSeconds: positive('BENCH_DURATION', 3),
-  warmupSeconds: 2,
-  connections: positive('BENCH_CONNECTIONS', 100),
-  onProgress: (round, name, r) =>
-    log(`  round ${round + 1} ${name}: ${Math.round(r.rps)} req/s, ${r.cpuUsPerRequest.toFixed(1)} µs CPU/request, p99 ${r.p99} ms`),
+  rounds: smoke ? 1 : positive('BENCH_ROUNDS', 3),
+  durationSeconds: smoke ? 1 : positive('BENCH_DURATION', 5),
+  warmupSeconds: smoke ? 0 : 2,
+  threads: 2,
+  connections: positive('BENCH_CONNECTIONS', 32),
+  onProgress: (round, label, r) =>
+    log(
+      `  round ${round + 1} ${label}: ${Math.round(r.rps)} req/s, ${r.cpuUsPerRequest.toFixed(1)} µs CPU/request (main thread ${r.mainCpuUsPerRequest.toFixed(1)}), p99 ${r.p99.toFixed(2)} ms`,
+    ),
 };
-const sessionSizes = (env.BENCH_SESSIONS ?? '10000,1000000').split(',').map((s) => Number(s.trim()));
-const postgresUrl = env.BENCH_DATABASE_URL ?? env.TEST_DATABASE_URL;
+const sessionSizes = smoke ? [1000] : (env.BENCH_SESSIONS ?? '10000,1000000').split(',').map((s) => Number(s.trim()));
+const postgresUrl = smoke ? undefined : (env.BENCH_DATABASE_URL ?? env.TEST_DATABASE_URL);
+/** `BENCH_PROFILE=1`: Gatehouse runs with `node --cpu-prof`; profiles land in bench/profiles/raw/. */
+const profileDir = env.BENCH_PROFILE ? fileURLToPath(new URL('./profiles/raw/', import.meta.url)) : null;
+const ROOT = fileURLToPath(new URL('..', import.meta.url));
+/**
+ * `BENCH_BASELINE=DIR`: another checkout of Gatehouse (built, e.g. the main branch) measured in
+ * the same rounds as this one — its routes appear as `cookie@base` etc. — for before/after
+ * figures that share the machine's load.
+ */
+const baselineCheckout = smoke ? undefined : env.BENCH_BASELINE;
+/** RESULTS.md keeps everything from this heading on when it is rewritten. */
+const NOTES_HEADING = '## Notes (kept when the bench rewrites this file)';
 
 function log(message: string): void {
   process.stderr.write(`${message}\n`);
@@ -49,38 +67,20 @@ function commit(): string {
   }
 }
 
-function meTargets(gh: BenchGatehouse): Target[] {
+function meTargets(gh: GatehouseProcess): Target[] {
   const url = `${gh.base}/api/v1/users/me`;
   return [
-    { name: 'cookie', url, headers: { cookie: gh.cookie } },
-    { name: 'jwt', url, headers: { authorization: `Bearer ${gh.accessToken}` } },
-    { name: 'api-key', url, headers: { authorization: `Bearer ${gh.apiKey}` } },
-  ];
-}
-
-/**
- * The cookie route again with the SQLite cross-process change probe (`PRAGMA data_version` on
- * every request) swapped for one that never reports a change: what that check costs. Diagnostic
- * only; the real probe is reinstalled right after each load.
- */
-function withoutProbe(gh: BenchGatehouse): Target[] {
-  const { cache, database } = gh.server.gatehouse;
-  const dataVersion = database.dataVersion;
-  if (!dataVersion) return [];
-  return [
-    {
-      name: 'cookie-no-probe',
-      url: `${gh.base}/api/v1/users/me`,
-      headers: { cookie: gh.cookie },
-      before: () => cache.watchExternalChanges({ healthy: () => true, changedSinceLastCheck: () => false }),
-      after: () => cache.watchExternalChanges(sqliteDataVersionProbe(dataVersion)),
-    },
+    { name: 'cookie', url, headers: { cookie: gh.cookie }, server: gh.server },
+    { name: 'jwt', url, headers: { authorization: `Bearer ${gh.accessToken}` }, server: gh.server },
+    { name: 'api-key', url, headers: { authorization: `Bearer ${gh.apiKey}` }, server: gh.server },
   ];
 }
 
 async function main(): Promise<void> {
   const started = performance.now();
   const loadBefore = os.loadavg();
+  if (!existsSync(path.join(ROOT, 'dist', 'cli', 'main.js'))) throw new Error('dist/ is missing: run `npm run build` first');
+  ensureWrk(log);
   const cleanups: Array<() => Promise<void>> = [];
   const cleanup = async () => {
     for (const fn of cleanups.splice(0).reverse()) await fn().catch((e: unknown) => log(`cleanup failed: ${String(e)}`));
@@ -89,50 +89,107 @@ async function main(): Promise<void> {
     log('interrupted; cleaning up');
     void cleanup().then(() => process.exit(130));
   });
+  const logDir = mkdtempSync(path.join(os.tmpdir(), 'gatehouse-bench-logs-'));
+  cleanups.push(async () => rmSync(logDir, { recursive: true, force: true }));
+  if (profileDir) mkdirSync(profileDir, { recursive: true });
+  const nodeFlags = profileDir ? ['--cpu-prof', `--cpu-prof-dir=${profileDir}`] : [];
+
+  const startGatehouses = async (label: string, makeDb: () => Promise<ScratchDatabase>) => {
+    const servers = new Map<string, GatehouseProcess>();
+    for (const checkout of baselineCheckout ? [undefined, baselineCheckout] : [undefined]) {
+      for (const level of LEVELS) {
+        const db = await makeDb();
+        cleanups.push(() => db.drop());
+        const gh = await startGatehouseProcess({
+          databaseUrl: db.url,
+          dataDir: db.dataDir,
+          level,
+          logFile: path.join(logDir, `gatehouse-${label}-${level}${checkout ? '-base' : ''}.log`),
+          nodeFlags,
+          ...(checkout ? { checkout } : {}),
+        });
+        cleanups.push(() => gh.stop());
+        servers.set(checkout ? `${level}@base` : level, gh);
+      }
+    }
+    return servers;
+  };
+  const logBytes = (gh: GatehouseProcess) => statSync(gh.server.logFile).size;
 
   try {
-    log(`log level ${logLevel}; ${throughputOptions.rounds} rounds × ${throughputOptions.durationSeconds} s per figure`);
-    const bare = await startBare(logLevel);
-    cleanups.push(() => bare.close());
-    const baseline: Target = { name: 'bare', url: bare.url };
+    log(`${throughputOptions.rounds} rounds × ${throughputOptions.durationSeconds} s per figure, wrk -t${throughputOptions.threads} -c${throughputOptions.connections}`);
+    log('SQLite: starting Gatehouse (LOG_LEVEL=info and silent) and the bare route');
+    const sqliteGh = await startGatehouses('sqlite', async () => scratchSqlite());
+    const meBytes = (sqliteGh.get('info') as GatehouseProcess).meBytes;
+    const bares = new Map<string, ServerProcess>();
+    for (const level of LEVELS) {
+      const port = await freePort();
+      const bare = await startProcess({
+        args: [path.join(ROOT, 'bench', 'lib', 'bare-server.mjs')],
+        env: { PORT: String(port), LOG_LEVEL: level, BARE_BODY_BYTES: String(meBytes) },
+        port,
+        logFile: path.join(logDir, `bare-${level}.log`),
+        readyPath: '/',
+      });
+      cleanups.push(() => bare.stop());
+      bares.set(level, bare);
+    }
+    const groups = (servers: Map<string, GatehouseProcess>): TargetGroup[] =>
+      LEVELS.map((level) => {
+        const bare = bares.get(level) as ServerProcess;
+        const base = servers.get(`${level}@base`);
+        const targets = meTargets(servers.get(level) as GatehouseProcess);
+        if (base) targets.push(...meTargets(base).map((t) => ({ ...t, name: `${t.name}@base` })));
+        return { name: level, baseline: { name: 'bare', url: `${bare.base}/`, server: bare }, targets };
+      });
 
-    log('SQLite: bare vs GET /api/v1/users/me');
-    const sqliteDb: ScratchDatabase = scratchSqlite();
-    cleanups.push(() => sqliteDb.drop());
-    const sqliteGh = await startGatehouse({ databaseUrl: sqliteDb.url, dataDir: sqliteDb.dataDir, level: logLevel });
-    cleanups.push(() => sqliteGh.close());
-    const calibration: Target = { name: 'bare-busy', url: bare.busyUrl };
-    const sqlite = await compareThroughput(
-      baseline,
-      [...meTargets(sqliteGh), ...withoutProbe(sqliteGh), calibration],
-      throughputOptions,
-    );
+    const sqliteLogBefore = logBytes(sqliteGh.get('info') as GatehouseProcess);
+    const sqlite = await compareThroughput(groups(sqliteGh), throughputOptions);
+    const sqliteRequests = sqlite
+      .filter((f) => f.group === 'info' && f.name !== 'bare')
+      .reduce((n, f) => n + f.rps * f.rounds.length * throughputOptions.durationSeconds, 0);
+    const sqliteLogBytesPerRequest = (logBytes(sqliteGh.get('info') as GatehouseProcess) - sqliteLogBefore) / sqliteRequests;
+    for (const [key, gh] of sqliteGh) if (key !== 'info' && key !== 'info@base') await gh.stop();
+    const runs: HttpRun[] = [{ dialect: 'SQLite', figures: sqlite, logBytesPerRequest: sqliteLogBytesPerRequest }];
 
-    let postgres: BenchReport['postgres'] = null;
     let postgresSkipped: string | null = null;
     if (postgresUrl) {
-      log('PostgreSQL: bare vs GET /api/v1/users/me');
-      const pgDb = await scratchPostgres(postgresUrl);
-      cleanups.push(() => pgDb.drop());
-      const pgGh = await startGatehouse({ databaseUrl: pgDb.url, dataDir: pgDb.dataDir, level: logLevel });
-      try {
-        postgres = await compareThroughput(baseline, meTargets(pgGh), throughputOptions);
-      } finally {
-        await pgGh.close();
-      }
+      log('PostgreSQL: starting Gatehouse (LOG_LEVEL=info and silent)');
+      const pgGh = await startGatehouses('postgres', () => scratchPostgres(postgresUrl));
+      const postgres = await compareThroughput(groups(pgGh), throughputOptions);
+      for (const gh of pgGh.values()) await gh.stop();
+      runs.push({ dialect: 'PostgreSQL', figures: postgres, logBytesPerRequest: null });
     } else {
-      postgresSkipped = 'not measured (set BENCH_DATABASE_URL or TEST_DATABASE_URL).';
+      postgresSkipped = smoke ? 'not measured in a smoke run.' : 'not measured (set BENCH_DATABASE_URL or TEST_DATABASE_URL).';
       log(`PostgreSQL: ${postgresSkipped}`);
     }
+    for (const bare of bares.values()) await bare.stop();
 
-    log('Logins vs raw argon2id');
-    const logins = await measureLogins(sqliteGh, {
+    log('Logins vs raw argon2id (SQLite, LOG_LEVEL=info)');
+    const logins = await measureLogins(sqliteGh.get('info') as GatehouseProcess, {
       concurrency: os.availableParallelism() * 4,
-      rounds: 2,
-      durationSeconds: Math.max(4, throughputOptions.durationSeconds),
+      rounds: smoke ? 1 : 3,
+      durationSeconds: smoke ? 1 : Math.max(4, throughputOptions.durationSeconds),
+      warmupSeconds: smoke ? 0 : 1,
       onProgress: log,
     });
+    const baseLogins = sqliteGh.get('info@base')
+      ? await measureLogins(sqliteGh.get('info@base') as GatehouseProcess, {
+          concurrency: os.availableParallelism() * 4,
+          rounds: 3,
+          durationSeconds: Math.max(4, throughputOptions.durationSeconds),
+          warmupSeconds: 1,
+          onProgress: (m) => log(`  (baseline checkout) ${m.trim()}`),
+        })
+      : null;
     await cleanup();
+    if (profileDir) {
+      // Name the profiles after what they show (the newest first: one per Gatehouse process).
+      for (const file of readdirSync(profileDir).filter((f) => f.startsWith('CPU.'))) {
+        renameSync(path.join(profileDir, file), path.join(profileDir, `gatehouse-${file.slice(4)}`));
+      }
+      log(`CPU profiles in ${profileDir}`);
+    }
 
     log('Session lookups vs sessions stored');
     const scale = await measureSessionScale(sessionSizes, log);
@@ -149,24 +206,33 @@ async function main(): Promise<void> {
         loadAfter: os.loadavg(),
       },
       commit: commit(),
-      logLevel,
       settings: {
         rounds: throughputOptions.rounds,
         durationSeconds: throughputOptions.durationSeconds,
         warmupSeconds: throughputOptions.warmupSeconds,
+        threads: throughputOptions.threads,
         connections: throughputOptions.connections,
       },
-      sqlite,
-      postgres,
+      meBytes,
+      http: runs,
       postgresSkipped,
       logins,
+      baseLogins,
+      baseline: baselineCheckout ?? null,
       scale,
       totalSeconds: (performance.now() - started) / 1000,
     };
-    const resultsPath = fileURLToPath(new URL('./RESULTS.md', import.meta.url));
-    writeFileSync(resultsPath, formatMarkdown(report));
     console.log(formatConsole(report));
-    log(`\nwritten to ${resultsPath} (${report.totalSeconds.toFixed(0)} s)`);
+    if (smoke) {
+      log(`\nsmoke run done (${report.totalSeconds.toFixed(0)} s); bench/RESULTS.md left as it was`);
+    } else {
+      const resultsPath = fileURLToPath(new URL('./RESULTS.md', import.meta.url));
+      // A hand-written section at the end (before/after comparisons, what bounds a figure) survives reruns.
+      const previous = existsSync(resultsPath) ? readFileSync(resultsPath, 'utf8') : '';
+      const notesAt = previous.indexOf(NOTES_HEADING);
+      writeFileSync(resultsPath, formatMarkdown(report) + (notesAt >= 0 ? `\n${previous.slice(notesAt)}` : ''));
+      log(`\nwritten to ${resultsPath} (${report.totalSeconds.toFixed(0)} s)`);
+    }
   } finally {
     await cleanup();
   }

@@ -16,7 +16,8 @@ import { rejectNulCharacters } from './http/input-guards.js';
 import { installFailedAuthenticationGuard, installRequestLimits } from './limits/request-limits.js';
 import { installProblemHandlers, sendProblem, toAppError } from './http/problem.js';
 import { sharedSchemas } from './http/schemas.js';
-import { newId } from './shared/ids.js';
+import { newRequestId } from './shared/ids.js';
+import { lazyChildLoggerFactory, RequestLogController } from './http/request-logging.js';
 import { PLATFORM_FEATURES } from './platform/index.js';
 import { VERSION } from './version.js';
 import { GATEHOUSE_LOGO_SVG, PRODUCT_SUMMARY, pagesRoutes } from './web/pages.routes.js';
@@ -52,6 +53,9 @@ export async function buildApp(gatehouse: Gatehouse, options: BuildAppOptions = 
   const { config } = gatehouse;
   const app = Fastify({
     loggerInstance: gatehouse.logger as FastifyBaseLogger,
+    // One log line per request, and no child logger per request (see http/request-logging.ts).
+    logController: new RequestLogController(gatehouse.logger),
+    childLoggerFactory: lazyChildLoggerFactory,
     // A hop count is valid for Fastify (proxy-addr) even though its types omit it.
     trustProxy: config.server.trustProxy as boolean | string,
     bodyLimit: config.server.bodyLimitBytes,
@@ -73,7 +77,7 @@ export async function buildApp(gatehouse: Gatehouse, options: BuildAppOptions = 
     requestIdHeader: false,
     genReqId: (req) => {
       const incoming = req.headers['x-request-id'];
-      return typeof incoming === 'string' && REQUEST_ID_PATTERN.test(incoming) ? incoming : newId();
+      return typeof incoming === 'string' && REQUEST_ID_PATTERN.test(incoming) ? incoming : newRequestId();
     },
     ajv: {
       customOptions: {
@@ -183,7 +187,6 @@ export async function buildApp(gatehouse: Gatehouse, options: BuildAppOptions = 
   installFailedAuthenticationGuard(app, { store: gatehouse.limiterStore, config });
   installAuthentication(app, {
     auth: gatehouse.auth,
-    cache: gatehouse.cache,
     cookieName: config.auth.cookieName,
     cookieSecure: config.auth.cookieSecure,
     publicOrigin: config.server.publicOrigin,

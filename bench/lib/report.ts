@@ -2,19 +2,31 @@
 import type { LoginFigures } from '../scenarios/logins.js';
 import type { SessionScaleFigures } from '../scenarios/session-scale.js';
 import type { TargetFigures } from '../scenarios/throughput.js';
-import { CALIBRATION_BUSY_US } from './servers.js';
+import { median } from './stats.js';
+
+/** The HTTP figures of one dialect: groups `info` and `silent`, each with `bare`, `cookie`, `jwt`, `api-key`. */
+export interface HttpRun {
+  dialect: 'SQLite' | 'PostgreSQL';
+  figures: TargetFigures[];
+  /** Bytes of log written per authenticated request at LOG_LEVEL=info (null when not measured). */
+  logBytesPerRequest: number | null;
+}
 
 /** Everything one run measured. */
 export interface BenchReport {
   date: string;
   machine: { cores: number; cpu: string; memoryGib: number; node: string; platform: string; loadBefore: number[]; loadAfter: number[] };
   commit: string;
-  logLevel: string;
-  settings: { rounds: number; durationSeconds: number; warmupSeconds: number; connections: number };
-  sqlite: TargetFigures[];
-  postgres: TargetFigures[] | null;
+  settings: { rounds: number; durationSeconds: number; warmupSeconds: number; threads: number; connections: number };
+  /** Size of the `/users/me` body, which the bare route matches. */
+  meBytes: number;
+  http: HttpRun[];
   postgresSkipped: string | null;
   logins: LoginFigures;
+  /** The same login figures for the `BENCH_BASELINE` checkout, when one was measured. */
+  baseLogins: LoginFigures | null;
+  /** The `BENCH_BASELINE` checkout, or null. */
+  baseline: string | null;
   scale: SessionScaleFigures;
   totalSeconds: number;
 }
@@ -32,40 +44,92 @@ const int = (n: number) => Math.round(n).toLocaleString('en-US');
 const fixed = (n: number, digits = 2) => n.toFixed(digits);
 const verdict = (met: boolean | null) => (met === null ? '' : met ? 'yes' : '**no**');
 
-function find(figures: TargetFigures[], name: string): TargetFigures {
-  const f = figures.find((x) => x.name === name);
-  if (!f) throw new Error(`no figures for ${name}`);
+function find(figures: TargetFigures[], group: string, name: string): TargetFigures {
+  const f = figures.find((x) => x.group === group && x.name === name);
+  if (!f) throw new Error(`no figures for ${group}/${name}`);
   return f;
 }
+
+/** Median over rounds of (info req/s ÷ silent req/s) for one route: what request logging costs. */
+export function loggingRatio(figures: TargetFigures[], name: string): number {
+  const info = find(figures, 'info', name).rounds;
+  const silent = find(figures, 'silent', name).rounds;
+  return median(info.map((r, i) => r / (silent[i] as number)));
+}
+
+const LABELS: Record<string, string> = {
+  cookie: 'cookie session `GET /api/v1/users/me`',
+  jwt: 'bearer JWT `GET /api/v1/users/me`',
+  'api-key': 'API key + rate limiting `GET /api/v1/users/me`',
+};
 
 /** The targets table rows (DESIGN.md "Performance targets"). */
 function rows(report: BenchReport): Row[] {
   const out: Row[] = [];
-  const http = (label: string, figures: TargetFigures[], name: string, target: number | null, note = '') => {
-    const f = find(figures, name);
+  for (const run of report.http) {
+    const sqlite = run.dialect === 'SQLite';
+    const targets: Record<string, number> = sqlite ? { cookie: 0.7, jwt: 0.6, 'api-key': 0.55 } : { cookie: 0.5, jwt: 0.5, 'api-key': 0.5 };
+    const levels = ['info', 'silent'].filter((level) => run.figures.some((f) => f.group === level));
+    for (const level of levels) {
+      const bare = find(run.figures, level, 'bare');
+      out.push({
+        figure: `bare Fastify JSON route, ${run.dialect} run, LOG_LEVEL=${level}`,
+        measured: `${int(bare.rps)} req/s, ${fixed(bare.cpuUs, 1)} µs CPU/req`,
+        ratio: '1.00×',
+        target: 'baseline',
+        met: null,
+      });
+      for (const name of ['cookie', 'jwt', 'api-key']) {
+        const before = run.figures.find((x) => x.group === level && x.name === `${name}@base`);
+        if (before) {
+          out.push({
+            figure: `${LABELS[name]}, ${run.dialect}, LOG_LEVEL=${level}, **before** (baseline checkout)`,
+            measured: `${int(before.rps)} req/s, ${fixed(before.cpuUs, 1)} µs CPU/req`,
+            ratio: `${fixed(before.ratio)}×`,
+            target: `≥ ${fixed(targets[name] as number)}×`,
+            met: before.ratio >= (targets[name] as number),
+          });
+        }
+        const f = find(run.figures, level, name);
+        const target = targets[name] as number;
+        out.push({
+          figure: `${LABELS[name]}, ${run.dialect}, LOG_LEVEL=${level}`,
+          measured: `${int(f.rps)} req/s, ${fixed(f.cpuUs, 1)} µs CPU/req`,
+          ratio: `${fixed(f.ratio)}×`,
+          target: `≥ ${fixed(target)}×`,
+          met: f.ratio >= target,
+        });
+      }
+    }
+    if (sqlite && levels.length === 2) {
+      for (const name of ['cookie', 'jwt', 'api-key']) {
+        const ratio = loggingRatio(run.figures, name);
+        out.push({
+          figure: `request logging cost: ${name} at LOG_LEVEL=info vs silent, ${run.dialect}`,
+          measured: `${fixed((1 - ratio) * 100, 1)} % fewer req/s`,
+          ratio: `${fixed(ratio)}×`,
+          target: '≤ 10 % cost',
+          met: ratio >= 0.9,
+        });
+      }
+    }
+  }
+  const b = report.baseLogins;
+  if (b) {
     out.push({
-      figure: `${label}${note}`,
-      measured: `${int(f.rps)} req/s`,
-      ratio: name === 'bare' ? '1.00×' : `${fixed(f.ratio)}×`,
-      target: target === null ? (name === 'bare' ? 'baseline' : name === 'bare-busy' ? 'calibration' : 'diagnostic') : `≥ ${fixed(target)}×`,
-      met: target === null ? null : f.ratio >= target,
+      figure: `**before** (baseline checkout): logins/s vs raw argon2id verifies/s (${b.concurrency} in parallel)`,
+      measured: `${fixed(b.loginsPerSecond, 0)} vs ${fixed(b.rawPerSecond, 0)} /s`,
+      ratio: `${fixed(b.ratio)}×`,
+      target: '≥ 0.95×',
+      met: b.ratio >= 0.95,
     });
-  };
-  http('bare Fastify JSON route (SQLite run)', report.sqlite, 'bare', null);
-  http('cookie session `GET /api/v1/users/me`, SQLite', report.sqlite, 'cookie', 0.7);
-  http('bearer JWT `GET /api/v1/users/me`, SQLite', report.sqlite, 'jwt', 0.6);
-  http('API key + rate limiting `GET /api/v1/users/me`, SQLite', report.sqlite, 'api-key', 0.55);
-  if (report.sqlite.some((f) => f.name === 'cookie-no-probe')) {
-    http('cookie session, SQLite, cross-process change probe off', report.sqlite, 'cookie-no-probe', null, ' (diagnostic only: not a safe configuration)');
-  }
-  if (report.sqlite.some((f) => f.name === 'bare-busy')) {
-    http(`calibration: the bare route plus ${CALIBRATION_BUSY_US} µs of busy JavaScript per request`, report.sqlite, 'bare-busy', null, ' (what a fixed cost does to the ratio here)');
-  }
-  if (report.postgres) {
-    http('bare Fastify JSON route (PostgreSQL run)', report.postgres, 'bare', null);
-    http('cookie session `GET /api/v1/users/me`, PostgreSQL', report.postgres, 'cookie', 0.5);
-    http('bearer JWT `GET /api/v1/users/me`, PostgreSQL', report.postgres, 'jwt', 0.5);
-    http('API key + rate limiting `GET /api/v1/users/me`, PostgreSQL', report.postgres, 'api-key', 0.5);
+    out.push({
+      figure: `**before** (baseline checkout): \`/healthz\` latency while logins saturate the CPU (${int(b.healthz.count)} probes)`,
+      measured: `p50 ${fixed(b.healthz.p50)} ms, p99 ${fixed(b.healthz.p99)} ms`,
+      ratio: '',
+      target: 'p99 < 10 ms',
+      met: b.healthz.p99 < 10 && b.healthz.failures === 0,
+    });
   }
   const l = report.logins;
   out.push({
@@ -112,16 +176,17 @@ export function formatConsole(report: BenchReport): string {
   return [line(header), line(widths.map((w) => '-'.repeat(w))), ...table.map(line)].join('\n');
 }
 
-function httpDetails(title: string, figures: TargetFigures[]): string {
+function httpDetails(run: HttpRun): string {
   const lines = [
-    `| ${title} | req/s (median) | ratio (median of rounds) | server main-thread CPU µs/request | p99 ms | req/s per round |`,
-    '|---|---:|---:|---:|---:|---|',
+    `| ${run.dialect} run | req/s (median) | ratio (median of rounds) | server CPU µs/request (all threads) | main thread µs/request | p50 ms | p99 ms | req/s per round |`,
+    '|---|---:|---:|---:|---:|---:|---:|---|',
   ];
-  for (const f of figures) {
+  for (const f of run.figures) {
     lines.push(
-      `| ${f.name} | ${int(f.rps)} | ${fixed(f.ratio)}× | ${fixed(f.cpuUs, 1)} | ${f.p99} | ${f.rounds.map(int).join(', ')} |`,
+      `| ${f.group}/${f.name} | ${int(f.rps)} | ${fixed(f.ratio)}× | ${fixed(f.cpuUs, 1)} | ${fixed(f.mainCpuUs, 1)} | ${fixed(f.p50)} | ${fixed(f.p99)} | ${f.rounds.map(int).join(', ')} |`,
     );
   }
+  if (run.logBytesPerRequest !== null) lines.push('', `Log written at LOG_LEVEL=info: ${fixed(run.logBytesPerRequest, 0)} bytes per request.`);
   return lines.join('\n');
 }
 
@@ -133,21 +198,25 @@ export function formatMarkdown(report: BenchReport): string {
   const scale = report.scale;
   return `# Gatehouse benchmark results
 
-Run \`npm run bench\` (about ${Math.ceil(report.totalSeconds / 10) * 10} s on ${m.cores} cores). It starts everything in
-one process — a bare Fastify JSON route and Gatehouse itself (\`createGatehouse\` + \`buildApp\`,
-listening on 127.0.0.1:0) — loads them with autocannon over loopback, prints the table below and
-rewrites this file. Set \`BENCH_DATABASE_URL\` (or \`TEST_DATABASE_URL\`), e.g.
-\`postgres://postgres@127.0.0.1:5432/postgres\`, to add the PostgreSQL rows: the bench creates a
-scratch database there and drops it afterwards. \`BENCH_LOG_LEVEL=info\` measures both servers
-with production request logging (written to /dev/null); \`BENCH_ROUNDS\`, \`BENCH_DURATION\`
-(seconds per measurement), \`BENCH_CONNECTIONS\` and \`BENCH_SESSIONS\` (e.g. \`10000,1000000\`)
-change the run. Ratios, not absolute numbers, are what to compare between machines.
+Run \`npm run build && npm run bench\` (about ${Math.ceil(report.totalSeconds / 10) * 10} s on ${m.cores} cores; it installs Debian's \`wrk\` with
+apt-get when it is missing). The bench starts Gatehouse as a deployment runs it — \`node
+bin/gatehouse.js serve\` in its own process, configured by environment variables only — and a bare
+Fastify route in another process, loads both with \`wrk -t${s.threads} -c${s.connections}\` over loopback in
+alternating rounds, prints the table below and rewrites this file. Set \`BENCH_DATABASE_URL\` (or
+\`TEST_DATABASE_URL\`), e.g. \`postgres://postgres@127.0.0.1:5432/postgres\`, to add the PostgreSQL
+rows: the bench creates scratch databases there and drops them afterwards. \`BENCH_ROUNDS\`,
+\`BENCH_DURATION\` (seconds per measurement), \`BENCH_CONNECTIONS\` and \`BENCH_SESSIONS\` (e.g.
+\`10000,1000000\`) change the run; \`BENCH_BASELINE=DIR\` also measures another built checkout (e.g. the
+main branch) in the same rounds, for before/after figures under the same load; \`BENCH_PROFILE=1\` runs Gatehouse under \`node --cpu-prof\` and
+leaves the profiles in \`bench/profiles/raw/\` (\`npm run bench:profile\` makes the summarised ones in
+\`bench/profiles/\`). \`npm run bench:smoke\` runs every scenario for about a second and writes nothing
+(CI runs it: \`test/bench/bench-smoke.test.ts\`). Ratios, not absolute numbers, are what to compare
+between machines.
 
 - Date: ${report.date}
 - Machine: ${m.cores} cores (\`nproc\`), ${m.cpu}, ${m.memoryGib} GiB, ${m.platform}; Node ${m.node}
 - Load average (1/5/15 min) before: ${m.loadBefore.map((x) => x.toFixed(2)).join(' / ')}, after: ${m.loadAfter.map((x) => x.toFixed(2)).join(' / ')}
-- Commit: ${report.commit}
-- Log level: \`${report.logLevel}\`, the same for the bare route and for Gatehouse (both use the production logger options — redaction, request serializer — writing to /dev/null)
+- Commit: ${report.commit}${report.baseline ? `\n- Baseline checkout measured in the same rounds (\`BENCH_BASELINE\`): \`${report.baseline}\` (rows marked **before**; \`name@base\` in the details)` : ''}
 - Whole run: ${fixed(report.totalSeconds, 0)} s
 
 ## Targets (DESIGN.md, "Performance targets")
@@ -158,10 +227,10 @@ ${table.map((r) => `| ${r.figure} | ${r.measured} | ${r.ratio} | ${r.target} | $
 ${report.postgresSkipped ? `\nPostgreSQL rows: ${report.postgresSkipped}\n` : ''}
 ## Details
 
-${httpDetails('SQLite run', report.sqlite)}
-${report.postgres ? `\n${httpDetails('PostgreSQL run', report.postgres)}\n` : ''}
+${report.http.map(httpDetails).join('\n\n')}
+
 Logins: raw argon2id ${fixed(report.logins.rawPerSecond, 1)} verifies/s, logins ${fixed(report.logins.loginsPerSecond, 1)}/s
-(medians of 2 alternating rounds); each login also cost ${fixed(report.logins.mainThreadCpuUsPerLogin, 0)} µs of server
+(medians of alternating rounds); each login also cost ${fixed(report.logins.mainThreadCpuUsPerLogin, 0)} µs of server
 main-thread CPU (HTTP, queries, commits), which competes with argon2 for the same cores. \`/healthz\` under login load: p50
 ${fixed(report.logins.healthz.p50)} ms, p99 ${fixed(report.logins.healthz.p99)} ms, max ${fixed(report.logins.healthz.max)} ms over
 ${report.logins.healthz.count} probes (${report.logins.healthz.failures} failed).
@@ -176,33 +245,32 @@ Query plans: by token hash \`${scale.plans.byTokenHash}\`; by id \`${scale.plans
 
 ## Method
 
-- **Load**: autocannon 8 in a worker thread of the bench process (\`workers: 1\`), so the load
-  generator has its own event loop and the server's main thread serves only requests;
-  ${s.connections} connections, no pipelining, loopback only. Every figure runs ${s.warmupSeconds} s of
-  warm-up first, then ${s.rounds} interleaved rounds of ${s.durationSeconds} s (baseline, then each route); a
-  route's ratio is the median over rounds of its req/s divided by the same round's baseline.
-- **Baseline**: a separate minimal Fastify instance in the same process, \`GET /\` →
-  \`{"hello":"world"}\`, with the same logger and level as Gatehouse.
-- **Gatehouse**: \`startServer\` (what \`gatehouse serve\` runs) on a scratch SQLite file or a scratch
-  PostgreSQL database, default configuration except \`RATE_LIMIT_IP_PER_MINUTE\` and
-  \`RATE_LIMIT_USER_PER_MINUTE\` raised to 10⁹ (the limiters still run on every request; the
-  defaults would refuse the bench's traffic after 300 or 1,200 requests); one verified user, one browser session
-  (cookie from \`POST /api/v1/auth/login\`) and one access token (\`POST /api/v1/auth/token\`,
-  password grant). Every request is answered 200, or the bench fails.
-- **CPU µs/request**: user + system time of the main thread (from /proc) over the run divided by
-  the requests served. It moves much less than req/s when other processes compete for the CPU,
-  and includes the kernel's loopback TCP work for each response.
-- **Reading the ratios**: on a virtual machine the kernel's loopback work per response is a large
-  share of the bare route's cost (two thirds of its main-thread time in a CPU profile on our
-  2-core VMs), and it grows when the server
-  is slower, because the idle client then has to be woken for every response. The calibration
-  row measures that: the bare route plus only ${CALIBRATION_BUSY_US} µs of busy JavaScript per request. A route
-  reaches a ratio r only if its extra per-request work stays below what that row implies; the
-  CPU µs/request column shows how much Gatehouse spends per request on top of the bare route.
-- **Logins**: the server's own \`PasswordHasher\` (@node-rs/argon2 on libuv's thread pool) with the
-  configured OWASP parameters; raw verifies and HTTP logins use the same concurrency and
-  alternate by round; \`/healthz\` is probed from another thread every 10 ms over a keep-alive
-  connection during the login rounds (microsecond timer).
+- **Load**: Debian's \`wrk -t${s.threads} -c${s.connections} -d${s.durationSeconds}s --latency\` (a C load generator; a Node one such as
+  autocannon saturates before a bare Fastify route does on two cores and flatters every ratio).
+  Every figure first runs ${s.warmupSeconds} s of warm-up, then ${s.rounds} rounds; in each round, for each log level,
+  the bare route and then each Gatehouse route run for ${s.durationSeconds} s; a route's ratio is the median over
+  rounds of its req/s divided by the same round's bare req/s at the same log level. Every response
+  must be 2xx, or the bench fails.
+- **Baseline**: \`bench/lib/bare-server.mjs\` in a process of its own: Fastify with one route whose
+  JSON body is as long as Gatehouse's \`/users/me\` answer (${report.meBytes} bytes), and Gatehouse's own
+  production logger (\`dist/shared/logger.js\`) at the same level, writing to a file.
+- **Gatehouse**: \`node bin/gatehouse.js serve\` (the README's way) on a scratch SQLite file or a
+  scratch PostgreSQL database, one process per log level, the default configuration except
+  \`RATE_LIMIT_IP_PER_MINUTE\` and \`RATE_LIMIT_USER_PER_MINUTE\` raised to 10⁹ (the limiters still
+  run on every request; the defaults would refuse the bench's traffic after 300 or 1,200
+  requests); stdout (the pino JSON log lines) goes to a file. One user made with \`gatehouse users
+  create\`, one browser session (cookie from \`POST /api/v1/auth/login\`), one access token
+  (\`POST /api/v1/auth/token\`, password grant) and one API key (\`POST /api/v1/api-keys\`).
+- **CPU µs/request**: the server process's user + system time (\`/proc/PID/stat\`, all threads;
+  and its main thread alone from \`/proc/PID/task/PID/stat\`) over the run divided by the requests
+  served, read from outside the server. It moves much less than req/s when other processes
+  compete for the CPU, and includes the kernel's loopback TCP work for each response.
+- **Logging cost**: the same routes on the \`info\` server over the \`silent\` one, round by round.
+- **Logins**: Gatehouse's \`PasswordHasher\` in the bench process (raw verifies, while the server
+  idles) against \`POST /api/v1/auth/login\` on the \`info\` SQLite server, driven by autocannon (a
+  scripted POST client) with the same concurrency; rounds alternate. \`/healthz\` is probed from
+  another thread every 10 ms over a keep-alive connection during the login rounds (microsecond
+  timer).
 - **Session lookups**: rows are inserted in bulk through Kysely (\`INSERT … SELECT\` over a
   recursive CTE) into a scratch SQLite database migrated by Gatehouse; the lookups are the
   repository functions a session-cache miss calls.

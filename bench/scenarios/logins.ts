@@ -1,17 +1,21 @@
 /**
  * Password logins against the raw cost of argon2id, and event-loop responsiveness meanwhile.
  *
- * Raw: `concurrency` loops in this process each await `PasswordHasher.verify` (the server's own
- * hasher instance, so the same @node-rs/argon2 call and parameters) against the bench user's
- * stored hash, back to back. Logins: autocannon keeps `concurrency` connections busy with
- * `POST /api/v1/auth/login` (each one verifies the password and creates a session), while a
- * probe in another thread asks `GET /healthz` every 10 ms. Rounds alternate raw and HTTP.
+ * Raw: `concurrency` loops in this process (while the server idles) each await
+ * `PasswordHasher.verify` — Gatehouse's own hasher class with the configured parameters, so the
+ * same @node-rs/argon2 call on a pool sized to the cores — against a hash of the bench password,
+ * back to back. Logins: autocannon (a scripted POST client, in a worker thread) keeps
+ * `concurrency` connections busy with `POST /api/v1/auth/login` on the server process (each one
+ * verifies the password and records the session, the attempt and the audit entry), while a probe
+ * in another thread asks `GET /healthz` every 10 ms. Rounds alternate raw and HTTP.
  */
 import { performance } from 'node:perf_hooks';
-import { findUserByEmail } from '../../src/accounts/users.repo.js';
+import { loadConfig } from '../../src/config.js';
+import { PasswordHasher } from '../../src/crypto/passwords.js';
+import type { GatehouseProcess } from '../lib/gatehouse-process.js';
 import { type LatencySamples, type LatencySummary, startLatencyProbe, summarize } from '../lib/latency-probe.js';
 import { runLoad } from '../lib/load.js';
-import { BENCH_PASSWORD, BENCH_PUBLIC_URL, type BenchGatehouse } from '../lib/servers.js';
+import { BENCH_PASSWORD, BENCH_PUBLIC_URL } from '../lib/servers.js';
 import { median } from '../lib/stats.js';
 
 /** What {@link measureLogins} found. */
@@ -39,11 +43,12 @@ export interface LoginOptions {
   concurrency: number;
   rounds: number;
   durationSeconds: number;
+  /** Seconds of warm-up (raw verifies, then logins) before the rounds; 0 skips it. */
+  warmupSeconds: number;
   onProgress?: (message: string) => void;
 }
 
-async function rawVerifies(gh: BenchGatehouse, hash: string, concurrency: number, seconds: number): Promise<number> {
-  const hasher = gh.server.gatehouse.hasher;
+async function rawVerifies(hasher: PasswordHasher, hash: string, concurrency: number, seconds: number): Promise<number> {
   let count = 0;
   const start = performance.now();
   const end = start + seconds * 1000;
@@ -65,9 +70,10 @@ async function probeFor(url: string, seconds: number): Promise<LatencySummary> {
 }
 
 /** Measures logins/s, raw verifies/s and /healthz latency under login load. */
-export async function measureLogins(gh: BenchGatehouse, options: LoginOptions): Promise<LoginFigures> {
-  const user = await findUserByEmail(gh.server.gatehouse.database.db, gh.email);
-  if (!user?.password_hash) throw new Error('bench user (with a password) not found');
+export async function measureLogins(gh: GatehouseProcess, options: LoginOptions): Promise<LoginFigures> {
+  const argon2 = loadConfig({ DATA_DIR: '/tmp', PUBLIC_URL: BENCH_PUBLIC_URL }).auth.argon2;
+  const hasher = new PasswordHasher(argon2);
+  const user = { password_hash: await hasher.hash(BENCH_PASSWORD) };
   const params = /\$m=(\d+),t=(\d+),p=(\d+)\$/.exec(user.password_hash)?.slice(1, 4);
   const healthzUrl = `${gh.base}/healthz`;
   const healthzIdle = await probeFor(healthzUrl, 1);
@@ -80,8 +86,10 @@ export async function measureLogins(gh: BenchGatehouse, options: LoginOptions): 
     connections: options.concurrency,
   };
   // Warm-up: thread pool, JIT, the login route.
-  await rawVerifies(gh, user.password_hash, options.concurrency, 1);
-  await runLoad({ ...login, durationSeconds: 1 });
+  if (options.warmupSeconds > 0) {
+    await rawVerifies(hasher, user.password_hash, options.concurrency, options.warmupSeconds);
+    await runLoad({ ...login, durationSeconds: options.warmupSeconds });
+  }
 
   const raw: number[] = [];
   const logins: number[] = [];
@@ -89,10 +97,12 @@ export async function measureLogins(gh: BenchGatehouse, options: LoginOptions): 
   const ratios: number[] = [];
   const latencies: LatencySamples[] = [];
   for (let round = 0; round < options.rounds; round++) {
-    const r = await rawVerifies(gh, user.password_hash, options.concurrency, options.durationSeconds);
+    const r = await rawVerifies(hasher, user.password_hash, options.concurrency, options.durationSeconds);
     raw.push(r);
     const probe = startLatencyProbe(healthzUrl, 10);
+    const main0 = gh.server.mainThreadCpuMs();
     const l = await runLoad({ ...login, durationSeconds: options.durationSeconds });
+    l.cpuUsPerRequest = l.total > 0 ? ((gh.server.mainThreadCpuMs() - main0) * 1000) / l.total : 0;
     const seen = await probe.stop();
     const latency = summarize(seen);
     latencies.push(seen);

@@ -144,7 +144,22 @@ export interface AuthServiceOptions {
 }
 
 export class AuthService {
+  /**
+   * An API key's permissions (its scopes intersected with its user's grants), per cached key row
+   * and effective-access object: both are replaced, never mutated, when they change, so an entry
+   * made for an older row or access is simply not found again.
+   */
+  private readonly keyGrants = new WeakMap<ApiKeyRow, { access: EffectiveAccess; permissions: ReadonlySet<string> }>();
+
   constructor(private readonly options: AuthServiceOptions) {}
+
+  private keyPermissions(key: ApiKeyRow, access: EffectiveAccess): ReadonlySet<string> {
+    const known = this.keyGrants.get(key);
+    if (known?.access === access) return known.permissions;
+    const permissions = intersectGrants(access.permissions, JSON.parse(key.scopes) as string[]);
+    this.keyGrants.set(key, { access, permissions });
+    return permissions;
+  }
 
   /**
    * Checks an email and password, behind the brute-force guard. Unknown emails cost a dummy
@@ -439,7 +454,7 @@ export class AuthService {
         renewed: false,
         method: 'api_key',
         access,
-        permissions: intersectGrants(access.permissions, JSON.parse(found.key.scopes) as string[]),
+        permissions: this.keyPermissions(found.key, access),
       };
     }
     const claims = await this.options.accessTokens.verify(token);

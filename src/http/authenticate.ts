@@ -14,7 +14,6 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { allows } from '../access/permissions.js';
 import type { AuthService, Principal } from '../auth/auth.service.js';
-import type { AuthCache } from '../sessions/auth-cache.js';
 import { AppError } from '../shared/errors.js';
 
 declare module 'fastify' {
@@ -49,8 +48,6 @@ const API_KEY_MARK = 'gh_';
 /** Options for {@link installAuthentication}. */
 export interface AuthenticationOptions {
   auth: AuthService;
-  /** Told when each request begins, so the request's lookups share one external-change check. */
-  cache: AuthCache;
   cookieName: string;
   /** Whether the session cookie carries `Secure`. */
   cookieSecure: boolean;
@@ -87,7 +84,6 @@ function bearerToken(request: FastifyRequest): string | null | undefined {
 export function installAuthentication(app: FastifyInstance, options: AuthenticationOptions): void {
   app.decorateRequest('principal', null);
   app.addHook('onRequest', async (request: FastifyRequest, reply: FastifyReply) => {
-    options.cache.beginRequest();
     const config = request.routeOptions.config;
     // A WebSocket upgrade is a GET, but a browser opens one to any site with the user's cookies:
     // cookie-authenticated upgrades get the Origin check of unsafe requests (Cross-Site WebSocket Hijacking).

@@ -11,6 +11,7 @@
 import { createHash } from 'node:crypto';
 import type { Logger } from 'pino';
 import { type RateLimiterAbstract, RateLimiterMemory, RateLimiterRedis } from 'rate-limiter-flexible';
+import { LimiterWindowCounter, MemoryWindowCounter, type WindowCounter } from './window-counter.js';
 
 /** A limit: `points` actions per fixed window of `durationSeconds`, optionally blocking past it. */
 export interface LimitRule {
@@ -32,6 +33,12 @@ export interface LimiterStore {
    * @throws Error when `name` was already created with another rule, or the rule is out of range.
    */
   create(name: string, rule: LimitRule): RateLimiterAbstract;
+  /**
+   * A counter for the per-request limits named `name` (same naming rule as {@link create}):
+   * synchronous in memory, a Redis limiter's count with Redis. Same name and rule, same counter.
+   * @throws Error when `name` was already created with another rule, or the rule is out of range.
+   */
+  createCounter(name: string, rule: LimitRule): WindowCounter;
   /** Quits the Redis client (no-op in memory). Safe to call twice. */
   close(): Promise<void>;
 }
@@ -103,9 +110,9 @@ function memoryLimiter(keyPrefix: string, rule: LimitRule): RateLimiterMemory {
 }
 
 /** Caches limiters by name so that one name always means one set of counters. */
-function limiterRegistry(build: (keyPrefix: string, rule: LimitRule) => RateLimiterAbstract, prefix: string) {
-  const created = new Map<string, { rule: LimitRule; limiter: RateLimiterAbstract }>();
-  return (name: string, rule: LimitRule): RateLimiterAbstract => {
+function limiterRegistry<L>(build: (keyPrefix: string, rule: LimitRule) => L, prefix: string) {
+  const created = new Map<string, { rule: LimitRule; limiter: L }>();
+  return (name: string, rule: LimitRule): L => {
     validateRule(name, rule);
     const existing = created.get(name);
     if (existing) {
@@ -130,7 +137,12 @@ export async function createLimiterStore(options: LimiterStoreOptions): Promise<
   const prefix = options.keyPrefix ?? 'gatehouse';
   const logger = options.logger;
   if (!options.redisUrl) {
-    return { kind: 'memory', create: limiterRegistry(memoryLimiter, prefix), close: async () => undefined };
+    return {
+      kind: 'memory',
+      create: limiterRegistry(memoryLimiter, prefix),
+      createCounter: limiterRegistry((_keyPrefix, rule) => new MemoryWindowCounter(rule.durationSeconds), `${prefix}:counter`),
+      close: async () => undefined,
+    };
   }
 
   // ioredis is loaded only when Redis is configured (a third of a second of start-up otherwise).
@@ -193,6 +205,11 @@ export async function createLimiterStore(options: LimiterStoreOptions): Promise<
   return {
     kind: 'redis',
     create: limiterRegistry(build, prefix),
+    // Counters never refuse by themselves (the hooks compare the count): the largest points.
+    createCounter: limiterRegistry(
+      (keyPrefix, rule) => new LimiterWindowCounter(build(keyPrefix, { ...rule, points: Number.MAX_SAFE_INTEGER - 1 })),
+      `${prefix}:counter`,
+    ),
     close: () =>
       (closed ??= (async () => {
         closing = true;

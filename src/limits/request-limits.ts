@@ -21,11 +21,11 @@
  */
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import { type RateLimiterAbstract, RateLimiterRes } from 'rate-limiter-flexible';
 import type { Config } from '../config.js';
 import type { LimiterStore } from './limiter-store.js';
 import type { QuotaService } from './quota.service.js';
-import { rateLimitedError, rateLimitHeaders } from './rate-limit-headers.js';
+import { rateLimitedError, secondsFrom } from './rate-limit-headers.js';
+import type { WindowCount, WindowCounter } from './window-counter.js';
 
 declare module 'fastify' {
   interface FastifyContextConfig {
@@ -59,12 +59,21 @@ function isUnlimitedRoute(pattern: string | undefined): boolean {
 }
 
 interface Limit {
-  limiter: RateLimiterAbstract;
+  counter: WindowCounter;
   points: number;
 }
 
+/** The `RateLimit-*` headers of an allowed request (see `rate-limit-headers.ts`). */
+function setLimitHeaders(reply: FastifyReply, points: number, count: WindowCount): void {
+  reply.header('RateLimit-Limit', points);
+  reply.header('RateLimit-Remaining', Math.max(0, points - count.consumed));
+  reply.header('RateLimit-Reset', secondsFrom(count.msBeforeNext));
+}
+
 /**
- * Registers the rate-limit and quota `onRequest` hook on `app` (see the module comment).
+ * Registers the rate-limit and quota `onRequest` hook on `app` (see the module comment). With
+ * the in-memory store the count is synchronous and the hook completes without a promise unless
+ * a quota applies.
  *
  * @throws (from the hook) AppError `rate_limited` (429) past a rate limit; `quota_exceeded`
  *   (429) or `user_banned` (403) from {@link QuotaService.consume}.
@@ -72,11 +81,11 @@ interface Limit {
 export function installRequestLimits(app: FastifyInstance, deps: RequestLimitsDeps): void {
   const { store, config, quota } = deps;
   const perIp: Limit = {
-    limiter: store.create('req-ip', { points: config.limits.ipPerMinute, durationSeconds: 60 }),
+    counter: store.createCounter('req-ip', { points: config.limits.ipPerMinute, durationSeconds: 60 }),
     points: config.limits.ipPerMinute,
   };
   const perUser: Limit = {
-    limiter: store.create('req-user', { points: config.limits.userPerMinute, durationSeconds: 60 }),
+    counter: store.createCounter('req-user', { points: config.limits.userPerMinute, durationSeconds: 60 }),
     points: config.limits.userPerMinute,
   };
   const perRoute = new Map<string, Limit>();
@@ -85,31 +94,54 @@ export function installRequestLimits(app: FastifyInstance, deps: RequestLimitsDe
     const name = `req-route:${request.routeOptions.method}:${request.routeOptions.url}`;
     let limit = perRoute.get(name);
     if (!limit) {
-      limit = { limiter: store.create(name, rule), points: rule.points };
+      limit = { counter: store.createCounter(name, rule), points: rule.points };
       perRoute.set(name, limit);
     }
     return limit;
   }
 
-  app.addHook('onRequest', async (request: FastifyRequest, reply: FastifyReply) => {
-    const routeConfig = request.routeOptions.config;
-    if (routeConfig.rateLimit === false || isUnlimitedRoute(request.routeOptions.url)) return;
+  /** After the count: 429 past the limit, else the headers, then the quota (may be async). */
+  function afterCount(request: FastifyRequest, reply: FastifyReply, limit: Limit, count: WindowCount, done: (error?: Error) => void): void {
+    if (count.consumed > limit.points) {
+      done(rateLimitedError(limit.points, count.msBeforeNext, 'Too many requests; try again in {seconds} seconds.'));
+      return;
+    }
+    setLimitHeaders(reply, limit.points, count);
+    const principal = request.principal;
+    if (!principal || request.routeOptions.config.quotaExempt) {
+      done();
+      return;
+    }
+    const access = principal.access;
+    // No quota configured for this user: nothing to count (QuotaService.consume would do nothing).
+    if (!(access.quotaPerHour > 0) && !(access.quotaPerDay > 0)) {
+      done();
+      return;
+    }
+    quota.consume(principal.user.id, access).then(
+      ({ delayMs }) => (delayMs > 0 ? sleep(delayMs).then(() => done()) : done()),
+      (error: Error) => done(error),
+    );
+  }
 
+  // Callback style: with the in-memory store this hook runs on every request without a promise.
+  app.addHook('onRequest', (request: FastifyRequest, reply: FastifyReply, done: (error?: Error) => void) => {
+    const routeConfig = request.routeOptions.config;
+    if (routeConfig.rateLimit === false || isUnlimitedRoute(request.routeOptions.url)) {
+      done();
+      return;
+    }
     const principal = request.principal;
     const subject = principal ? `u:${principal.user.id}` : `ip:${request.ip}`;
     const limit = routeConfig.rateLimit ? routeLimit(request, routeConfig.rateLimit) : principal ? perUser : perIp;
-    let res: RateLimiterRes;
-    try {
-      res = await limit.limiter.consume(subject);
-    } catch (error) {
-      if (!(error instanceof RateLimiterRes)) throw error;
-      throw rateLimitedError(limit.points, error.msBeforeNext, 'Too many requests; try again in {seconds} seconds.');
-    }
-    reply.headers(rateLimitHeaders(limit.points, res.remainingPoints, res.msBeforeNext));
-
-    if (principal && !routeConfig.quotaExempt) {
-      const { delayMs } = await quota.consume(principal.user.id, principal.access);
-      if (delayMs > 0) await sleep(delayMs);
+    const counted = limit.counter.consume(subject);
+    if (counted instanceof Promise) {
+      counted.then(
+        (count) => afterCount(request, reply, limit, count, done),
+        (error: Error) => done(error),
+      );
+    } else {
+      afterCount(request, reply, limit, counted, done);
     }
   });
 }
@@ -125,23 +157,31 @@ export function installRequestLimits(app: FastifyInstance, deps: RequestLimitsDe
  */
 export function installFailedAuthenticationGuard(app: FastifyInstance, deps: Pick<RequestLimitsDeps, 'store' | 'config'>): void {
   const points = deps.config.limits.ipPerMinute;
-  const limiter = deps.store.create('auth-fail-ip', { points, durationSeconds: 60 });
-
-  app.addHook('onRequest', async (request: FastifyRequest) => {
-    if (isUnlimitedRoute(request.routeOptions.url)) return;
-    const res = await limiter.get(`ip:${request.ip}`);
-    if (res && res.consumedPoints >= points) {
-      throw rateLimitedError(points, res.msBeforeNext, 'Too many failed authentications; try again in {seconds} seconds.');
+  const counter = deps.store.createCounter('auth-fail-ip', { points, durationSeconds: 60 });
+  const check = (count: WindowCount | null, done: (error?: Error) => void) => {
+    if (count && count.consumed >= points) {
+      done(rateLimitedError(points, count.msBeforeNext, 'Too many failed authentications; try again in {seconds} seconds.'));
+    } else {
+      done();
     }
+  };
+
+  app.addHook('onRequest', (request: FastifyRequest, _reply: FastifyReply, done: (error?: Error) => void) => {
+    if (isUnlimitedRoute(request.routeOptions.url)) {
+      done();
+      return;
+    }
+    const seen = counter.peek(`ip:${request.ip}`);
+    if (seen instanceof Promise) seen.then((count) => check(count, done), (error: Error) => done(error));
+    else check(seen, done);
   });
 
   app.addHook('onResponse', async (request: FastifyRequest, reply: FastifyReply) => {
     if (reply.statusCode !== 401) return;
     try {
-      await limiter.consume(`ip:${request.ip}`);
+      await counter.consume(`ip:${request.ip}`);
     } catch (error) {
-      // Spent already: the guard above refuses this IP's next requests.
-      if (!(error instanceof RateLimiterRes)) request.log.warn({ err: error }, 'failed-authentication limiter unavailable');
+      request.log.warn({ err: error }, 'failed-authentication limiter unavailable');
     }
   });
 }

@@ -71,12 +71,9 @@ export class AuthCache {
   private readonly ttlMs: number;
   private readonly nowMs: () => number;
   private externalChanges: ExternalChangeProbe | undefined;
-  /** Inside a request (between {@link beginRequest} and the end of that event-loop turn). */
-  private inRequest = false;
-  /** The probe was asked since the current request began: its answer still holds for that request. */
+  /** The probe was asked during the current event-loop turn: its answer holds until the turn ends. */
   private probeAnswered = false;
   private readonly endTurn = (): void => {
-    this.inRequest = false;
     this.probeAnswered = false;
   };
 
@@ -91,22 +88,6 @@ export class AuthCache {
     this.apiKeyHashById = new BoundedMap(max);
     this.ttlMs = options.ttlMs ?? 30_000;
     this.nowMs = options.nowMs ?? (() => performance.now());
-  }
-
-  /**
-   * Marks the start of a request (the authentication hook calls it first thing). The request's
-   * lookups then ask the external-change probe once, not once each: with SQLite that is one
-   * `PRAGMA data_version` (two fcntl calls) per request instead of one per session, user and
-   * access lookup. The answer is taken after the request arrived, so a change another process
-   * committed before that is still seen (revocation stays immediate); it is dropped when the next
-   * request begins and at the end of the event-loop turn, so it never serves a later request.
-   */
-  beginRequest(): void {
-    this.probeAnswered = false;
-    if (!this.inRequest) {
-      this.inRequest = true;
-      setImmediate(this.endTurn);
-    }
   }
 
   /** Installs (or replaces) the probe for writes made by other processes. */
@@ -202,15 +183,22 @@ export class AuthCache {
     }
   }
 
+  /**
+   * The entry's value when it is younger than `ttlMs` and no other process may have changed the
+   * database since it was stored. The external-change probe (with SQLite a `PRAGMA data_version`,
+   * two fcntl calls) is asked at most once per event-loop turn: the first lookup of a turn asks,
+   * the other lookups of that turn (every request parsed in the same poll phase) reuse its
+   * answer, which is dropped when the turn ends. A change another process committed before the
+   * turn began is therefore always seen; one committed during the turn is seen from the next.
+   */
   private fresh<T>(entry: Entry<T> | undefined): T | undefined {
     if (!entry) return undefined;
     const probe = this.externalChanges;
     if (probe) {
       if (!probe.healthy()) return undefined;
       if (!this.probeAnswered) {
-        // Within a request the first lookup asks and the others reuse that answer (see
-        // `beginRequest`); outside requests every lookup asks.
-        this.probeAnswered = this.inRequest;
+        this.probeAnswered = true;
+        setImmediate(this.endTurn);
         if (probe.changedSinceLastCheck()) {
           this.clear();
           return undefined;

@@ -95,11 +95,15 @@ describe.each(dialects)('graceful shutdown (%s)', (dialect) => {
   it('SIGTERM lets in-flight requests finish, then exits 0', async () => {
     database = await createTestDatabase(dialect);
     const port = await freePort();
-    const server = await startServerProcess({ env: serverEnv({ port, dataDir: database.dataDir, databaseUrl: database.url }) });
+    // LOG_LEVEL=debug: the `incoming request` line (written at debug only) tells when each request arrived.
+    const server = await startServerProcess({
+      env: serverEnv({ port, dataDir: database.dataDir, databaseUrl: database.url, extra: { LOG_LEVEL: 'debug' } }),
+    });
     const emails = Array.from({ length: 6 }, () => uniqueEmail('sigterm'));
     const responses = emails.map((email) => http(server.url, '/api/v1/auth/register', { json: { email, password: STRONG_PASSWORD } }));
     // Wait until the server has received every request, then ask it to stop while they are being handled.
-    const received = (line: LogLine) => (line.req as { url?: string } | undefined)?.url === '/api/v1/auth/register';
+    const received = (line: LogLine) =>
+      line.msg === 'incoming request' && (line.req as { url?: string } | undefined)?.url === '/api/v1/auth/register';
     const deadline = Date.now() + 10_000;
     while (server.logs().filter(received).length < emails.length && Date.now() < deadline) {
       await new Promise((resolve) => setTimeout(resolve, 5));

@@ -1,0 +1,116 @@
+/**
+ * `npm run bench:profile`: CPU profiles of Gatehouse under wrk, as a deployment runs it
+ * (`node --cpu-prof bin/gatehouse.js serve`, SQLite, LOG_LEVEL=info to a file, request limits
+ * raised). Loads `GET /api/v1/users/me` with a cookie, a bearer JWT and an API key in turn
+ * (PROFILE_SECONDS each, default 5), stops the server (which writes the profile), and saves
+ * under bench/profiles/ (kept small enough to commit):
+ *
+ * - `users-me.folded`: collapsed stacks (`frame;frame;frame count`), the input of a flame graph
+ *   (flamegraph.pl, speedscope, or https://www.speedscope.app);
+ * - `users-me.top.txt`: the frames with the most self time and the most inclusive time.
+ *
+ * `PROFILE_NAME` changes the file stem (e.g. `before`); `PROFILE_LEVEL` the log level.
+ */
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { startGatehouseProcess } from './lib/gatehouse-process.js';
+import { scratchSqlite } from './lib/scratch.js';
+import { ensureWrk, runWrk } from './lib/wrk.js';
+
+interface ProfileNode {
+  id: number;
+  callFrame: { functionName: string; url: string; lineNumber: number };
+  children?: number[];
+}
+interface CpuProfile {
+  nodes: ProfileNode[];
+  samples: number[];
+}
+
+const seconds = Number(process.env.PROFILE_SECONDS ?? 5);
+const name = process.env.PROFILE_NAME ?? 'users-me';
+const level = process.env.PROFILE_LEVEL ?? 'info';
+const OUT = fileURLToPath(new URL('./profiles/', import.meta.url));
+const ROOT = fileURLToPath(new URL('..', import.meta.url));
+
+function frameLabel(node: ProfileNode): string {
+  const { functionName, url, lineNumber } = node.callFrame;
+  // Short labels keep the collapsed stacks small: package or file name, no directories.
+  const file = url ? url.replace(`file://${ROOT}`, '').replace(/^.*node_modules\//, '').replace(/^(@[^/]+\/[^/]+|[^/]+)\/.*\/([^/]+)$/, '$1/$2') : '';
+  return `${functionName || '(anonymous)'}${file ? ` ${file}:${lineNumber + 1}` : ''}`;
+}
+
+/** Collapsed stacks and top-frame tables from a V8 .cpuprofile. */
+export function summarise(profile: CpuProfile): { folded: string; top: string } {
+  const byId = new Map(profile.nodes.map((n) => [n.id, n]));
+  const parent = new Map<number, number>();
+  for (const n of profile.nodes) for (const c of n.children ?? []) parent.set(c, n.id);
+  const counts = new Map<number, number>();
+  for (const s of profile.samples) counts.set(s, (counts.get(s) ?? 0) + 1);
+  const total = profile.samples.length;
+  const folded = new Map<string, number>();
+  const self = new Map<string, number>();
+  const inclusive = new Map<string, number>();
+  for (const [id, count] of counts) {
+    const stack: string[] = [];
+    for (let at: number | undefined = id; at !== undefined; at = parent.get(at)) {
+      const node = byId.get(at) as ProfileNode;
+      if (node.callFrame.functionName !== '(root)') stack.push(frameLabel(node));
+    }
+    const label = stack[0] ?? '(root)';
+    self.set(label, (self.get(label) ?? 0) + count);
+    for (const frame of new Set(stack)) inclusive.set(frame, (inclusive.get(frame) ?? 0) + count);
+    const key = stack.reverse().join(';');
+    folded.set(key, (folded.get(key) ?? 0) + count);
+  }
+  const table = (map: Map<string, number>, n: number) =>
+    [...map.entries()]
+      .sort((a, b) => b[1] - a[1])
+      .slice(0, n)
+      .map(([frame, c]) => `${((100 * c) / total).toFixed(1).padStart(5)} %  ${frame}`)
+      .join('\n');
+  return {
+    // Stacks seen fewer than 3 times are left out of the flame graph's input (size; noise).
+    folded: [...folded.entries()].filter(([, v]) => v >= 3).map(([k, v]) => `${k} ${v}`).join('\n'),
+    top: `${total} samples\n\nSelf time:\n${table(self, 40)}\n\nInclusive time:\n${table(inclusive, 60)}\n`,
+  };
+}
+
+async function main(): Promise<void> {
+  ensureWrk((m) => process.stderr.write(`${m}\n`));
+  const db = scratchSqlite();
+  const profDir = mkdtempSync(path.join(os.tmpdir(), 'gatehouse-prof-'));
+  const gh = await startGatehouseProcess({
+    databaseUrl: db.url,
+    dataDir: db.dataDir,
+    level,
+    logFile: path.join(db.dataDir, 'server.log'),
+    nodeFlags: ['--cpu-prof', `--cpu-prof-dir=${profDir}`],
+  });
+  try {
+    const url = `${gh.base}/api/v1/users/me`;
+    const credentials: Array<Record<string, string>> = [{ cookie: gh.cookie }, { authorization: `Bearer ${gh.accessToken}` }, { authorization: `Bearer ${gh.apiKey}` }];
+    for (const headers of credentials) {
+      const r = await runWrk({ url, headers, threads: 2, connections: 32, durationSeconds: seconds });
+      process.stderr.write(`${Object.keys(headers)[0]}: ${Math.round(r.rps)} req/s\n`);
+    }
+  } finally {
+    await gh.stop();
+    await db.drop();
+  }
+  const file = readdirSync(profDir).find((f) => f.endsWith('.cpuprofile'));
+  if (!file) throw new Error('no profile written');
+  const { folded, top } = summarise(JSON.parse(readFileSync(path.join(profDir, file), 'utf8')) as CpuProfile);
+  rmSync(profDir, { recursive: true, force: true });
+  mkdirSync(OUT, { recursive: true });
+  writeFileSync(path.join(OUT, `${name}.folded`), `${folded}\n`);
+  writeFileSync(path.join(OUT, `${name}.top.txt`), top);
+  process.stdout.write(top);
+}
+
+main().catch((error: unknown) => {
+  console.error(error);
+  process.exitCode = 1;
+});

@@ -1,0 +1,109 @@
+/**
+ * Request logging at a cost a busy server can pay: one line per request, not Fastify's two
+ * ("incoming request" and "request completed"), and no pino child logger per request unless the
+ * request actually logs something of its own. (At `debug`, the `incoming request` line is kept.)
+ *
+ * The line is written when the response has been sent: `{reqId, req: {method, url, ip,
+ * userAgent}, res: {statusCode}, responseTime}` (milliseconds) with the message
+ * `request completed`, at `info`. Secret query parameters are cut out of the URL; no header but
+ * the user agent is logged, so the line is written by the root logger's unredacted sibling
+ * (`plainSiblingOf`), which skips the redaction walk every other line pays. Errors are still logged by
+ * Fastify's error paths, through the request's own logger.
+ */
+import { type FastifyBaseLogger, type FastifyReply, type FastifyRequest, LogController } from 'fastify';
+import type { Bindings, ChildLoggerOptions, Logger } from 'pino';
+import { plainSiblingOf, redactUrl } from '../shared/logger.js';
+
+/** Fastify's log controller with the two per-request lines folded into one (see the module comment). */
+export class RequestLogController extends LogController {
+  /** The root's unredacted sibling: every field of the line is built here from non-secret values. */
+  private readonly plain: Logger | undefined;
+
+  constructor(private readonly root: Logger) {
+    super();
+    this.plain = plainSiblingOf(root);
+  }
+
+  /** At `debug` only (a second line per request is what `info` must not pay). */
+  override incomingRequest(request: FastifyRequest): void {
+    if (this.root.isLevelEnabled('debug')) request.log.debug({ req: request }, 'incoming request');
+  }
+
+  override requestCompleted(error: Error | null | undefined, request: FastifyRequest, reply: FastifyReply): void {
+    if (error) {
+      super.requestCompleted(error, request, reply);
+      return;
+    }
+    if (!this.root.isLevelEnabled('info')) return;
+    const res = { statusCode: reply.statusCode };
+    if (this.plain) {
+      const req = { method: request.method, url: redactUrl(request.url), ip: request.ip, userAgent: request.headers['user-agent'] };
+      this.plain.info({ reqId: request.id, req, res, responseTime: reply.elapsedTime }, 'request completed');
+    } else {
+      this.root.info({ reqId: request.id, req: request, res, responseTime: reply.elapsedTime }, 'request completed');
+    }
+  }
+}
+
+const LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace'] as const;
+
+/**
+ * A request's logger that becomes `root.child(bindings)` on first use: most requests log
+ * nothing of their own, and a pino child costs an object and a serialised binding each.
+ */
+class LazyChildLogger {
+  made: Logger | undefined;
+
+  constructor(
+    private readonly root: Logger,
+    private readonly bindingsOf: Bindings,
+    private readonly options: ChildLoggerOptions,
+  ) {}
+
+  get target(): Logger {
+    return (this.made ??= this.root.child(this.bindingsOf, this.options));
+  }
+
+  get level(): string {
+    return this.made?.level ?? this.options.level ?? this.root.level;
+  }
+
+  set level(level: string) {
+    this.target.level = level;
+  }
+
+  child(bindings: Bindings, options?: ChildLoggerOptions): Logger {
+    return this.target.child(bindings, options);
+  }
+
+  isLevelEnabled(level: string): boolean {
+    return (this.made ?? this.root).isLevelEnabled(level);
+  }
+
+  bindings(): Bindings {
+    return { ...this.root.bindings(), ...this.bindingsOf };
+  }
+
+  silent(): void {
+    // Nothing to write.
+  }
+}
+for (const level of LEVELS) {
+  Object.defineProperty(LazyChildLogger.prototype, level, {
+    value(this: LazyChildLogger, ...args: unknown[]) {
+      // Below the level there is nothing to write and no child to make.
+      if (!this.isLevelEnabled(level)) return;
+      (this.target[level] as (...a: unknown[]) => void)(...args);
+    },
+  });
+}
+
+/** Fastify `childLoggerFactory` making {@link LazyChildLogger}s. */
+export function lazyChildLoggerFactory(
+  this: unknown,
+  logger: FastifyBaseLogger,
+  bindings: Bindings,
+  options: ChildLoggerOptions,
+): FastifyBaseLogger {
+  return new LazyChildLogger(logger as unknown as Logger, bindings, options) as unknown as FastifyBaseLogger;
+}
