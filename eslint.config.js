@@ -10,15 +10,17 @@ import tseslint from 'typescript-eslint';
  * Tests and benchmarks may read any table and are not checked.
  *
  * The exceptions, each argued where the file is declared:
- * - SHARED_REPOSITORIES: core tables every feature reads. `accounts/users.repo.js`: the `user` row
- *   is the identity every credential resolves to (sessions, API keys, sign-in on each request,
- *   access control, admin and self-service both write it).
- * - FEATURE_EXCEPTIONS: one feature allowed one other repository. `realtime/` reads
- *   `jobs/job-events.repo.js`: the event log (job events and module topics, one id space) is
- *   what SSE/WebSocket replay from `Last-Event-ID`; realtime is its delivery side.
+ * - SHARED_REPOSITORIES: core tables other features read or write. `accounts/users.repo.js`: the
+ *   `user` row is the identity every credential resolves to (sessions, API keys, sign-in on each
+ *   request, access control, admin and self-service both write it). `event-log/event-log.repo.js`:
+ *   the live event log (`job_event` and `topic_event`, one global id space), a core module of its
+ *   own: jobs append job events inside the statement or transaction that changes a job, topics
+ *   append inside the caller's transaction, and realtime replays both from `Last-Event-ID`.
+ * - FEATURE_EXCEPTIONS: one feature allowed one other repository (none today).
  */
-const SHARED_REPOSITORIES = ['accounts/users.repo.js'];
-const FEATURE_EXCEPTIONS = [{ files: ['src/realtime/**/*.ts'], allow: ['jobs/job-events.repo.js'] }];
+const SHARED_REPOSITORIES = ['accounts/users.repo.js', 'event-log/event-log.repo.js'];
+/** @type {Array<{ files: string[], allow: string[] }>} */
+const FEATURE_EXCEPTIONS = [];
 
 const escapeRegex = (text) => text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
 

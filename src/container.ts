@@ -369,10 +369,9 @@ export async function buildGatehouse(config: Config, overrides: GatehouseOverrid
     });
     const queues = new QueueService({ db, clock, audit, hub });
     const jobHooks = new JobHooks();
-    const jobs = new JobService({ db, dialect: database.dialect, clock, hub, audit, files: { findByIds: (ids, executor) => files.findByIds(ids, executor) }, payloadMaxBytes: config.jobs.payloadMaxBytes, hooks: jobHooks });
+    const jobs = new JobService({ db, write: database.write, clock, hub, audit, files: { findByIds: (ids, executor) => files.findByIds(ids, executor) }, payloadMaxBytes: config.jobs.payloadMaxBytes, hooks: jobHooks });
     const workerProtocol = new WorkerProtocol({
-      db,
-      dialect: database.dialect,
+      database,
       clock,
       hub,
       logger: logger.child({ component: 'jobs' }),
@@ -405,7 +404,7 @@ export async function buildGatehouse(config: Config, overrides: GatehouseOverrid
       checkCredential: (principal) => auth.credentialStillValid(principal),
       logger: logger.child({ component: 'live-events' }),
     });
-    const topics = new TopicEvents({ db, dialect: database.dialect, clock, hub, live });
+    const topics = new TopicEvents({ db, clock, hub, live });
     // Streams opened with a credential that is revoked here, or on another instance, are closed.
     changes.observe((kind, id) => live.credentialChanged(kind, id));
     // SQLite: the CLI revokes credentials from its own process; data_version shows its commits.

@@ -59,7 +59,7 @@ export const tallyModule = defineModule<TallyService, TallySettings>({
   create: ({ gatehouse, settings }) =>
     new TallyService({
       db: gatehouse.database.db,
-      dialect: gatehouse.database.dialect,
+      write: gatehouse.database.write,
       clock: gatehouse.clock,
       jobs: gatehouse.jobs,
       queues: gatehouse.queues,

@@ -9,8 +9,7 @@ import { SYSTEM_ACTOR } from '../../src/audit/audit.service.js';
 import type { Principal } from '../../src/auth/auth.service.js';
 import type { Database } from '../../src/db/schema.js';
 import type { JobOutcomeEvent } from '../../src/jobs/job-hooks.js';
-import type { DatabaseDialect } from '../../src/config.js';
-import { inWriteTransaction } from '../../src/db/transaction.js';
+import type { WriteTransaction } from '../../src/db/transaction.js';
 import type { JobService } from '../../src/jobs/jobs.service.js';
 import type { TopicEvents } from '../../src/realtime/topic-events.js';
 import type { NotifyService } from '../../src/notify/notify.service.js';
@@ -52,7 +51,8 @@ export interface TallySettings {
 export interface TallyServiceOptions {
   db: Kysely<Database>;
   clock: Clock;
-  dialect: DatabaseDialect;
+  /** The database handle's write transaction (`gatehouse.database.write`). */
+  write: WriteTransaction;
   jobs: JobService;
   queues: QueueService;
   topics: TopicEvents;
@@ -86,14 +86,14 @@ export class TallyService {
    * @throws AppError `tally_too_long` (422) past `TALLY_MAX_NUMBERS`, `validation_failed` for an empty list.
    */
   async create(principal: Principal, numbers: number[]): Promise<TallyView> {
-    const { db, dialect, clock, jobs, settings } = this.options;
+    const { write, clock, jobs, settings } = this.options;
     if (!numbers.length) throw new AppError('validation_failed', 'Give at least one number.', { errors: [{ field: '/numbers', message: 'is empty' }] });
     if (numbers.length > settings.maxNumbers) throw new AppError('tally_too_long', `At most ${settings.maxNumbers} numbers (TALLY_MAX_NUMBERS).`);
     await this.ensureQueue();
     const now = clock.now().toISOString();
     const id = newId();
     // The tally and its job commit together: a crash leaves either both or neither.
-    await inWriteTransaction(db, dialect, async (tx) => {
+    await write(async (tx) => {
       await insertTally(tx.db, { id, owner_id: principal.user.id, numbers: JSON.stringify(numbers), status: 'pending', result: null, job_id: null, created_at: now, updated_at: now });
       const [job] = await jobs.enqueueIn(
         tx,
@@ -117,7 +117,7 @@ export class TallyService {
   /** Deletes a tally of the caller's (any, with `tallies:manage`) with its live events. @throws AppError `not_found`. */
   async remove(principal: Principal | null, id: string): Promise<void> {
     await this.get(principal, id);
-    await inWriteTransaction(this.options.db, this.options.dialect, async (tx) => {
+    await this.options.write(async (tx) => {
       await deleteTally(tx.db, id);
       await this.options.topics.forget(tx, [`${TALLY_TOPIC}:${id}`]);
     });

@@ -14,9 +14,8 @@ import type { Kysely } from 'kysely';
 import { allows } from '../access/permissions.js';
 import { type ActorContext, SYSTEM_ACTOR } from '../audit/audit.service.js';
 import type { Principal } from '../auth/auth.service.js';
-import type { DatabaseDialect } from '../config.js';
 import type { Database, FileRow, JobState } from '../db/schema.js';
-import { inWriteTransaction, type WriteTx } from '../db/transaction.js';
+import type { WriteTransaction, WriteTx } from '../db/transaction.js';
 import type { FileService } from '../files/files.service.js';
 import type { JobOutcomeEvent } from '../jobs/job-hooks.js';
 import type { EnqueueInput, JobService } from '../jobs/jobs.service.js';
@@ -48,6 +47,7 @@ import {
   updateCampaign,
 } from './campaigns.repo.js';
 import type { CampaignObjective, CampaignRow, CampaignRunRow, CampaignStatus } from './campaigns.schema.js';
+import type { AllCampaignStats, CampaignRunView, CampaignStats, CampaignView, ChannelMoeParams, CreateCampaignInput, Spread } from './campaigns.views.js';
 
 /** The one built-in kind. */
 export const CHANNEL_MOE = 'channel-moe';
@@ -69,124 +69,13 @@ export interface CampaignSettings {
   maxDimension: number;
 }
 
-/** `channel-moe` parameters as stored and shown. */
-export interface ChannelMoeParams {
-  d_in: number;
-  d_out: number;
-  n_kraus: number;
-  mode: 'haar';
-  /** Seed of the generated channel; run i's starting vectors use seed + 1 + i. Chosen at random when not given, and stored. */
-  seed: number;
-  /** Random starting vectors per run. */
-  restarts: number;
-  /** Most iterations per start. */
-  max_iterations: number;
-}
-
-/** What `POST /campaigns` takes. */
-export interface CreateCampaignInput {
-  name: string;
-  kind: string;
-  queue?: string | undefined;
-  runs?: number | undefined;
-  objective?: CampaignObjective | undefined;
-  params: { d_in: number; d_out: number; n_kraus: number; mode?: string | undefined; seed?: number | undefined; restarts?: number | undefined; max_iterations?: number | undefined };
-  input_file_id?: string | undefined;
-}
-
-/** A campaign as the API shows it. */
-export interface CampaignView {
-  id: string;
-  owner_id: string | null;
-  name: string;
-  kind: string;
-  queue: string;
-  status: CampaignStatus;
-  objective: CampaignObjective;
-  params: ChannelMoeParams;
-  input_file_id: string | null;
-  generate_job_id: string | null;
-  runs_requested: number;
-  runs_spawned: number;
-  runs_completed: number;
-  runs_failed: number;
-  runs_cancelled: number;
-  best_value: number | null;
-  best_job_id: string | null;
-  best_file_id: string | null;
-  error: string | null;
-  created_at: string;
-  updated_at: string;
-  completed_at: string | null;
-}
-
-/** One run as `GET /campaigns/{id}/runs` shows it: the job plus its value. */
-export interface CampaignRunView {
-  job_id: string;
-  /** 0-based index of the run in its campaign. */
-  run: number | null;
-  state: JobState;
-  attempt: number;
-  worker_id: string | null;
-  progress: number;
-  /** The final value once succeeded, else the best so far from its heartbeats (`metrics.value`), else null. */
-  value: number | null;
-  /** True when `value` is the run's final result. */
-  final: boolean;
-  /** The run's output vector (succeeded runs). */
-  vector_file_id: string | null;
-  /** Unfinished runs: the latest checkpoint (the best vector so far) its worker uploaded, or the one it was released with. */
-  checkpoint_file_id: string | null;
-  started_at: string | null;
-  finished_at: string | null;
-}
-
-/** Minimum, median and maximum of some durations, in seconds (null when there are none). */
-export interface Spread {
-  count: number;
-  min: number | null;
-  median: number | null;
-  max: number | null;
-}
-
-/** Statistics of one campaign or of all (`GET /campaigns/{id}/stats`, `GET /campaigns/stats`). */
-export interface CampaignStats {
-  /** The campaign's objective (all campaigns: the one they share, or null when both occur). */
-  objective: CampaignObjective | null;
-  /** Run jobs by state: spawned and not finished (`queued`, `running`, `paused`) from the jobs; finished from the recorded outcomes. */
-  runs: { requested: number; spawned: number; queued: number; running: number; paused: number; succeeded: number; failed: number; cancelled: number };
-  /**
-   * Best value by the objective (`min`: the lowest, `max`: the highest; all campaigns: the best of
-   * their bests when they share an objective, else null — see `best_values`) and the improvements
-   * over time, oldest first (one campaign only; empty for all).
-   */
-  best_value: number | null;
-  best_over_time: Array<{ at: string; value: number; job_id: string }>;
-  /** Values of the succeeded runs. */
-  values: { count: number; min: number | null; max: number | null; mean: number | null };
-  /** Run time (started → finished) of the succeeded runs, seconds. */
-  run_seconds: Spread;
-  /**
-   * Succeeded runs per hour between the first succeeded run's start and the last one's finish
-   * (null with fewer than one succeeded run or a zero span).
-   */
-  throughput_per_hour: number | null;
-  /** Finished runs per worker (the API key that held the job), most productive first. */
-  workers: Array<{ worker_id: string | null; worker_name: string | null; succeeded: number; failed: number; cancelled: number }>;
-}
-
-/** Statistics of every campaign: the same summary, plus campaigns by status and each one's progress. */
-export interface AllCampaignStats extends CampaignStats {
-  /** The lowest best among `min` campaigns and the highest best among `max` campaigns (null where there is none). */
-  best_values: { min: number | null; max: number | null };
-  campaigns: { total: number; by_status: Record<CampaignStatus, number> };
-  items: Array<Pick<CampaignView, 'id' | 'name' | 'kind' | 'status' | 'objective' | 'runs_requested' | 'runs_completed' | 'runs_failed' | 'best_value'>>;
-}
+export type { AllCampaignStats, CampaignRunView, CampaignStats, CampaignView, ChannelMoeParams, CreateCampaignInput, Spread };
 
 /** Dependencies of {@link CampaignService}. */
 export interface CampaignServiceOptions {
   db: Kysely<Database>;
-  dialect: DatabaseDialect;
+  /** The database handle's write transaction (`gatehouse.database.write`). */
+  write: WriteTransaction;
   clock: Clock;
   jobs: JobService;
   queues: QueueService;
@@ -256,7 +145,6 @@ async function readAll(stream: Readable, maxBytes: number): Promise<Buffer> {
 
 /** Campaigns: create, read, control, statistics, and the job hooks that keep them in step with their jobs. */
 export class CampaignService {
-  private queueReady: Promise<void> | undefined;
 
   constructor(private readonly options: CampaignServiceOptions) {}
 
@@ -781,7 +669,7 @@ export class CampaignService {
   }
 
   private write<T>(work: (tx: WriteTx) => Promise<T>): Promise<T> {
-    return inWriteTransaction(this.options.db, this.options.dialect, work);
+    return this.options.write(work);
   }
 
   /** Validates and completes `channel-moe` params. @throws AppError `validation_failed`. */
@@ -855,15 +743,7 @@ export class CampaignService {
    * instance racing to it finds it there).
    */
   ensureQueue(): Promise<void> {
-    this.queueReady ??= this.options.queues.create(this.options.settings.queue, {}, SYSTEM_ACTOR).then(
-      () => undefined,
-      (error: unknown) => {
-        if (isAppError(error, 'conflict')) return;
-        this.queueReady = undefined;
-        throw error;
-      },
-    );
-    return this.queueReady;
+    return this.options.queues.ensure(this.options.settings.queue, {}, SYSTEM_ACTOR);
   }
 }
 

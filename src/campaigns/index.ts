@@ -38,7 +38,7 @@ export const campaignsModule = defineModule<CampaignService, CampaignSettings>({
   create: ({ gatehouse, settings }) =>
     new CampaignService({
       db: gatehouse.database.db,
-      dialect: gatehouse.database.dialect,
+      write: gatehouse.database.write,
       clock: gatehouse.clock,
       jobs: gatehouse.jobs,
       queues: gatehouse.queues,

@@ -14,6 +14,7 @@ import { AUTHENTICATED, problemResponses } from '../http/schemas.js';
 import { JOB_KIND_PATTERN } from '../jobs/jobs.service.js';
 import { AppError } from '../shared/errors.js';
 import { type ChallengeService, SCORE_NAME_PATTERN, SLUG_PATTERN } from './challenges.service.js';
+import { partReader } from '../files/multipart-parts.js';
 
 const QUEUE_PATTERN = '^[a-z0-9][a-z0-9._-]{0,63}$';
 
@@ -154,17 +155,9 @@ function multipartProblem(error: unknown): AppError {
 }
 
 /** Iterates the parts of a multipart request; parser failures become 400 problems. */
-function partReader(request: FastifyRequest): () => Promise<MultipartFile | MultipartValue | null> {
+function multipartParts(request: FastifyRequest): () => Promise<MultipartFile | MultipartValue | null> {
   if (!request.isMultipart()) throw new AppError('unsupported_media_type', 'Send multipart/form-data.');
-  const parts = request.parts();
-  return async () => {
-    try {
-      const next = await parts.next();
-      return next.done ? null : next.value;
-    } catch (error) {
-      throw multipartProblem(error);
-    }
-  };
+  return partReader(request, multipartProblem);
 }
 
 /** A short text field's value. @throws AppError `validation_failed`. */
@@ -459,7 +452,7 @@ export async function challengesRoutes(api: FastifyInstance, challenges: Challen
       async (request, reply) => {
         const principal = requirePrincipal(request);
         await challenges.assertExists(request.params.slug);
-        const next = partReader(request);
+        const next = multipartParts(request);
         const fields = new Map<string, string>();
         let result: Awaited<ReturnType<ChallengeService['addResource']>> | undefined;
         for (let part = await next(); part; part = await next()) {
@@ -505,7 +498,7 @@ export async function challengesRoutes(api: FastifyInstance, challenges: Challen
         const slug = request.params.slug;
         // Refuse before reading any bytes: a closed challenge or an exhausted limit costs no upload.
         await challenges.assertMaySubmit(slug, principal);
-        const next = partReader(request);
+        const next = multipartParts(request);
         const fileIds: string[] = [];
         let meta: Record<string, unknown> = {};
         for (let part = await next(); part; part = await next()) {

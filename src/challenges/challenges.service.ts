@@ -13,12 +13,11 @@ import { allows } from '../access/permissions.js';
 import type { UserAdminService } from '../access/user-admin.service.js';
 import { SYSTEM_ACTOR } from '../audit/audit.service.js';
 import type { Principal } from '../auth/auth.service.js';
-import type { DatabaseDialect } from '../config.js';
 import { isUniqueViolation } from '../db/executor.js';
 import type { Database, FileRow } from '../db/schema.js';
-import { inWriteTransaction, type WriteTx } from '../db/transaction.js';
+import type { WriteTransaction, WriteTx } from '../db/transaction.js';
 import type { JobHub } from '../jobs/job-hub.js';
-import { isTopicMessage } from '../realtime/live-message.js';
+import { isTopicMessage } from '../event-log/events.js';
 import type { JobOutcomeEvent } from '../jobs/job-hooks.js';
 import type { JobService } from '../jobs/jobs.service.js';
 import type { JobView } from '../jobs/model.js';
@@ -202,7 +201,8 @@ export interface ChallengesSettings {
 /** Dependencies of {@link ChallengeService}. */
 export interface ChallengeServiceOptions {
   db: Kysely<Database>;
-  dialect: DatabaseDialect;
+  /** The database handle's write transaction (`gatehouse.database.write`). */
+  write: WriteTransaction;
   clock: Clock;
   jobs: JobService;
   queues: QueueService;
@@ -355,7 +355,6 @@ interface CachedLeaderboard {
 /** Challenges, resources, participants, submissions, the evaluation hook and leaderboards. */
 export class ChallengeService {
   private readonly leaderboards = new Map<string, CachedLeaderboard>();
-  private readonly readyQueues = new Map<string, Promise<void>>();
   /** Queue topics the progress relay listens to, with their unsubscribe functions (empty until started). */
   private relayed: Map<string, () => void> | undefined;
   private relayChain: Promise<void> = Promise.resolve();
@@ -464,7 +463,7 @@ export class ChallengeService {
         if (page.length <= 200) break;
       }
     }
-    await inWriteTransaction(this.options.db, this.options.dialect, async (tx) => {
+    await this.options.write(async (tx) => {
       const ids = await listSubmissionIds(tx.db, challenge.id);
       await deleteChallenge(tx.db, challenge.id);
       // Their objects are gone: so are their stored live events.
@@ -588,13 +587,13 @@ export class ChallengeService {
    * @throws as {@link assertMaySubmit} (checked again inside the transaction, under the participant's row lock).
    */
   async submit(slug: string, principal: Principal, fileIds: string[], meta: Record<string, unknown>): Promise<SubmissionView> {
-    const { db, dialect, clock, enqueueIn, publish } = this.options;
+    const { write, clock, enqueueIn, publish } = this.options;
     if (!fileIds.length) throw new AppError('validation_failed', 'A submission needs at least one file part named "file".', { errors: [{ field: '/file', message: 'is required' }] });
     const challengeRow = await this.visibleChallenge(slug, principal);
     const evaluators = parseJson<Evaluator[]>(challengeRow.evaluators, []);
     await this.ensureQueues(evaluators);
     const id = newId();
-    return inWriteTransaction(db, dialect, async (tx) => {
+    return write(async (tx) => {
       const now = clock.now();
       const nowIso = now.toISOString();
       const challenge = await findChallengeById(tx.db, challengeRow.id);
@@ -668,12 +667,12 @@ export class ChallengeService {
    * @throws AppError `not_found`.
    */
   async reevaluate(id: string, principal: Principal | null): Promise<SubmissionView> {
-    const { db, dialect, clock, enqueueIn, publish } = this.options;
+    const { write, clock, enqueueIn, publish } = this.options;
     const { row, challenge } = await this.visibleSubmission(id, principal);
     await this.cancelEvaluations(row.id, principal);
     const evaluators = parseJson<Evaluator[]>(challenge.evaluators, []);
     await this.ensureQueues(evaluators);
-    return inWriteTransaction(db, dialect, async (tx) => {
+    return write(async (tx) => {
       const nowIso = clock.now().toISOString();
       const restarted = await restartSubmission(tx.db, row.id, nowIso);
       if (!restarted) throw new AppError('not_found', 'There is no such submission.');
@@ -714,7 +713,7 @@ export class ChallengeService {
     const { row, challenge } = await this.visibleSubmission(id, principal);
     if (!this.isManager(principal) && row.state === 'scored') throw new AppError('conflict', 'A scored submission stays on the leaderboard; ask the organisers to remove it.');
     await this.cancelEvaluations(row.id, principal);
-    await inWriteTransaction(this.options.db, this.options.dialect, async (tx) => {
+    await this.options.write(async (tx) => {
       const nowIso = this.options.clock.now().toISOString();
       const current = await findSubmission(tx.db, row.id);
       if (!current) return;
@@ -854,7 +853,7 @@ export class ChallengeService {
    * publish it once.
    */
   async relayProgress(jobId: string, progress: number, message: string | null): Promise<void> {
-    await inWriteTransaction(this.options.db, this.options.dialect, async (tx) => {
+    await this.options.write(async (tx) => {
       const updated = await recordEvaluationProgress(tx.db, jobId, progress, message, this.options.clock.now().toISOString());
       if (updated) await this.options.publish(tx, submissionTopic(updated.submission_id), 'evaluation.progress', { evaluation: toEvaluationView(updated) });
     });
@@ -1073,19 +1072,7 @@ export class ChallengeService {
   private async ensureQueues(evaluators: readonly Evaluator[]): Promise<void> {
     for (const { queue } of evaluators) {
       this.relayQueue(queue);
-      let ready = this.readyQueues.get(queue);
-      if (!ready) {
-        ready = this.options.queues.create(queue, { description: 'Challenge evaluations' }, SYSTEM_ACTOR).then(
-          () => undefined,
-          (error: unknown) => {
-            if (isAppError(error, 'conflict')) return;
-            this.readyQueues.delete(queue);
-            throw error;
-          },
-        );
-        this.readyQueues.set(queue, ready);
-      }
-      await ready;
+      await this.options.queues.ensure(queue, { description: 'Challenge evaluations' }, SYSTEM_ACTOR);
     }
   }
 }

@@ -104,7 +104,7 @@ export const challengesModule = defineModule<ChallengeService, ChallengesSetting
     const { enqueueIn, publish, forget } = platformCalls(gatehouse);
     return new ChallengeService({
       db: gatehouse.database.db,
-      dialect: gatehouse.config.database.dialect,
+      write: gatehouse.database.write,
       clock: gatehouse.clock,
       jobs: gatehouse.jobs,
       queues: gatehouse.queues,

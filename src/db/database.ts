@@ -5,18 +5,28 @@
  */
 import { existsSync } from 'node:fs';
 import type SqliteDatabase from 'better-sqlite3';
-import { Kysely, PostgresDialect, SqliteDialect, sql } from 'kysely';
+import { Kysely, type KyselyPlugin, PostgresDialect, SqliteDialect, sql } from 'kysely';
 import type pg from 'pg';
 import type { Config, DatabaseDialect } from '../config.js';
 import { preparePrivateFile } from '../shared/private-files.js';
 import type { Database } from './schema.js';
 import { loadBetterSqlite3, loadPg } from './drivers.js';
 import { withPreparedStatements } from './pg-prepared.js';
+import { type WriteDatabase, WriteTransactions } from './transaction.js';
 
-/** An open database: the query builder, which engine it is, and how to close it. */
-export interface DatabaseHandle {
+/**
+ * An open database: the query builder, which engine it is, its write transactions (`write`,
+ * `writeLocking`: bound to the dialect, with this handle's own SQLite group commit), and how to
+ * close it.
+ */
+export interface DatabaseHandle extends WriteDatabase {
   db: Kysely<Database>;
   dialect: DatabaseDialect;
+  /**
+   * The same connections seen through a Kysely plugin (tests count queries this way), with write
+   * transactions of its own. Closing either handle closes the connections.
+   */
+  withPlugin(plugin: KyselyPlugin): DatabaseHandle;
   /**
    * SQLite only: `PRAGMA data_version`, which changes whenever ANOTHER connection (another
    * process, e.g. the CLI) commits to the file. Lets caches notice outside writes cheaply.
@@ -123,7 +133,7 @@ export function openDatabase(config: Config['database']): DatabaseHandle {
     // An idle client losing its connection must not crash the process; the pool replaces it.
     pool.on('error', () => undefined);
     const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool: config.preparedStatements ? withPreparedStatements(pool) : pool }) });
-    return { db, dialect: 'postgres', close: onceAsync(() => db.destroy()) };
+    return handleOf(db, 'postgres', { close: onceAsync(() => db.destroy()) });
   }
   if (config.url !== ':memory:' && !existsSync(config.url)) preparePrivateFile(config.url);
   const sqlite = new (loadBetterSqlite3())(config.url);
@@ -134,15 +144,23 @@ export function openDatabase(config: Config['database']): DatabaseHandle {
   sqlite.pragma('synchronous = NORMAL');
   const db = new Kysely<Database>({ dialect: new SqliteDialect({ database: withStatementCache(sqlite) }) });
   const dataVersionStatement = sqlite.prepare('PRAGMA data_version').pluck();
-  return {
-    db,
-    dialect: 'sqlite',
+  return handleOf(db, 'sqlite', {
     dataVersion: () => (sqlite.open ? Number(dataVersionStatement.get()) : -1),
     backup: async (destination) => {
       await sqlite.backup(destination);
     },
     close: onceAsync(() => db.destroy()),
-  };
+  });
+}
+
+/** A handle on `db` with its own write transactions; `extras` are the engine's own members. */
+function handleOf(
+  db: Kysely<Database>,
+  dialect: DatabaseDialect,
+  extras: Pick<DatabaseHandle, 'close' | 'dataVersion' | 'backup'>,
+): DatabaseHandle {
+  const { write, writeLocking } = new WriteTransactions(db, dialect);
+  return { db, dialect, write, writeLocking, withPlugin: (plugin) => handleOf(db.withPlugin(plugin), dialect, extras), ...extras };
 }
 
 /** Runs `SELECT 1`; resolves true when the database answers. */

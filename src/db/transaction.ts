@@ -37,34 +37,99 @@ export async function inTransaction<T>(db: Kysely<Database>, work: (tx: Tx) => P
   return result;
 }
 
-/** A write transaction on either dialect (see {@link inWriteTransaction}). */
+/** A write transaction on either dialect (see {@link WriteTransactions}). */
 export interface WriteTx {
   db: Executor;
+  /** The engine the transaction runs on, for repository functions that choose their SQL by it. */
+  dialect: DatabaseDialect;
   /** Runs `fn` after a successful commit (in registration order); errors in `fn` are swallowed. */
   afterCommit(fn: () => void): void;
 }
 
-/**
- * Like {@link inTransaction}, but on SQLite the work joins a group commit ({@link SqliteGroupCommit}):
- * a `BEGIN IMMEDIATE` transaction that takes the write lock before its first read, so a
- * read-then-write (a claim) can never be invalidated by another process's commit in between
- * (SQLITE_BUSY_SNAPSHOT). On PostgreSQL it is an ordinary READ COMMITTED transaction.
- * Never call it from inside another write transaction's `work` (the inner call would wait for
- * the outer batch to finish).
- * @returns what `work` returned, once committed. @throws what `work` threw (its changes undone).
- */
-export async function inWriteTransaction<T>(
-  db: Kysely<Database>,
-  dialect: DatabaseDialect,
-  work: (tx: WriteTx) => Promise<T>,
-): Promise<T> {
-  if (dialect === 'postgres') return inTransaction(db, work);
-  let batcher = groupCommits.get(db);
-  if (!batcher) groupCommits.set(db, (batcher = new SqliteGroupCommit(db)));
-  return batcher.submit(work);
+/** Either kind of transaction, for code that only writes through `db` and defers side effects. */
+export type AnyTx = Pick<WriteTx, 'db' | 'afterCommit'>;
+
+/** Runs `work` in a write transaction (see {@link WriteTransactions.write}). */
+export type WriteTransaction = <T>(work: (tx: WriteTx) => Promise<T>) => Promise<T>;
+
+/** The row a {@link WriteTransactions.writeLocking} transaction locks first. */
+export interface RowLock {
+  table: 'worker';
+  /** A lower-case UUID (it travels as a literal, never as user text). */
+  id: string;
 }
 
-const groupCommits = new WeakMap<Kysely<Database>, SqliteGroupCommit>();
+/**
+ * A database handle's query builder, its engine and its write transactions: what services and
+ * the repository functions that choose SQL (or a transaction) by dialect take.
+ */
+export interface WriteDatabase {
+  readonly db: Kysely<Database>;
+  readonly dialect: DatabaseDialect;
+  /** See {@link WriteTransactions.write}. */
+  readonly write: WriteTransaction;
+  /** See {@link WriteTransactions.writeLocking}. */
+  readonly writeLocking: <T>(lock: RowLock, work: (tx: WriteTx) => Promise<T>) => Promise<T>;
+}
+
+/**
+ * The write transactions of one database handle, bound to its dialect. On SQLite it owns the
+ * handle's group-commit batcher ({@link SqliteGroupCommit}); there is no batcher shared between
+ * handles. `write` and `writeLocking` are bound functions: pass them on without their object.
+ */
+export class WriteTransactions {
+  private readonly groupCommit: SqliteGroupCommit | undefined;
+
+  constructor(
+    private readonly db: Kysely<Database>,
+    private readonly dialect: DatabaseDialect,
+  ) {
+    this.groupCommit = dialect === 'sqlite' ? new SqliteGroupCommit(db) : undefined;
+  }
+
+  /**
+   * Like {@link inTransaction}, but on SQLite the work joins a group commit: a `BEGIN IMMEDIATE`
+   * transaction that takes the write lock before its first read, so a read-then-write (a claim)
+   * can never be invalidated by another process's commit in between (SQLITE_BUSY_SNAPSHOT). On
+   * PostgreSQL it is an ordinary READ COMMITTED transaction.
+   * Never call it from inside another write transaction's `work` (the inner call would wait for
+   * the outer batch to finish).
+   * @returns what `work` returned, once committed. @throws what `work` threw (its changes undone).
+   */
+  readonly write: WriteTransaction = (work) => {
+    if (this.groupCommit) return this.groupCommit.submit(work);
+    return inTransaction(this.db, (tx) => work({ db: tx.db, dialect: 'postgres', afterCommit: tx.afterCommit }));
+  };
+
+  /**
+   * A write transaction that first locks one row (`SELECT … FOR UPDATE`), serialising every
+   * transaction that locks the same row. On PostgreSQL the BEGIN and the lock travel as one
+   * simple-protocol message (one round trip instead of two: the id is a validated UUID literal,
+   * never user text). On SQLite the group commit already runs one unit at a time, so no lock is
+   * needed. `work` must tolerate that the row may not exist (then nothing is locked).
+   * @throws Error when `lock.id` is not a lower-case UUID; what `work` threw (after rollback).
+   */
+  readonly writeLocking = async <T>(lock: RowLock, work: (tx: WriteTx) => Promise<T>): Promise<T> => {
+    if (this.groupCommit) return this.groupCommit.submit(work);
+    if (!UUID_LITERAL.test(lock.id)) throw new Error(`refusing to lock a row by a non-UUID id: ${lock.id}`);
+    const callbacks: Array<() => void> = [];
+    const result = await this.db.connection().execute(async (connection) => {
+      await sql.raw(`begin; select 1 from "${lock.table}" where id = '${lock.id}' for update`).execute(connection);
+      try {
+        const value = await work({ db: connection, dialect: 'postgres', afterCommit: (fn) => callbacks.push(fn) });
+        await sql`commit`.execute(connection);
+        return value;
+      } catch (error) {
+        await sql`rollback`.execute(connection).catch(() => undefined);
+        throw error;
+      }
+    });
+    runAfterCommit(callbacks);
+    return result;
+  };
+}
+
+
 
 interface PendingWork {
   work: (tx: WriteTx) => Promise<unknown>;
@@ -84,7 +149,7 @@ const MAX_GROUP = 256;
  * With one caller at a time this is a plain transaction; with fifty concurrent workers it turns
  * fifty commits (each a WAL write, hundreds of microseconds) into a few.
  */
-export class SqliteGroupCommit {
+class SqliteGroupCommit {
   private queue: PendingWork[] = [];
   private draining = false;
 
@@ -127,7 +192,7 @@ export class SqliteGroupCommit {
             const callbacks: Array<() => void> = [];
             await sql`savepoint unit`.execute(connection);
             try {
-              const value = await item.work({ db: connection, afterCommit: (fn) => callbacks.push(fn) });
+              const value = await item.work({ db: connection, dialect: 'sqlite', afterCommit: (fn) => callbacks.push(fn) });
               await sql`release unit`.execute(connection);
               outcomes.push({ item, ok: true, value, callbacks });
             } catch (error) {
@@ -159,35 +224,3 @@ export class SqliteGroupCommit {
 }
 
 const UUID_LITERAL = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
-
-/**
- * A write transaction that first locks one row (`SELECT … FOR UPDATE`), serialising every
- * transaction that locks the same row. On PostgreSQL the BEGIN and the lock travel as one
- * simple-protocol message (one round trip instead of two: the id is a validated UUID literal,
- * never user text). On SQLite the group commit already runs one unit at a time, so no lock is
- * needed. `work` must tolerate that the row may not exist (then nothing is locked).
- * @throws Error when `id` is not a lower-case UUID; what `work` threw (after rollback).
- */
-export async function inWriteTransactionLocking<T>(
-  db: Kysely<Database>,
-  dialect: DatabaseDialect,
-  lock: { table: 'worker'; id: string },
-  work: (tx: WriteTx) => Promise<T>,
-): Promise<T> {
-  if (dialect === 'sqlite') return inWriteTransaction(db, dialect, work);
-  if (!UUID_LITERAL.test(lock.id)) throw new Error(`refusing to lock a row by a non-UUID id: ${lock.id}`);
-  const callbacks: Array<() => void> = [];
-  const result = await db.connection().execute(async (connection) => {
-    await sql.raw(`begin; select 1 from "${lock.table}" where id = '${lock.id}' for update`).execute(connection);
-    try {
-      const value = await work({ db: connection, afterCommit: (fn) => callbacks.push(fn) });
-      await sql`commit`.execute(connection);
-      return value;
-    } catch (error) {
-      await sql`rollback`.execute(connection).catch(() => undefined);
-      throw error;
-    }
-  });
-  runAfterCommit(callbacks);
-  return result;
-}

@@ -5,13 +5,14 @@
 import type { MultipartFile, MultipartValue } from '@fastify/multipart';
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from '@sinclair/typebox';
-import type { FastifyRequest } from 'fastify';
 import { requirePrincipal } from '../http/authenticate.js';
 import { AUTHENTICATED, problemResponses } from '../http/schemas.js';
 import { AppError, type FieldError } from '../shared/errors.js';
 import { isUuid } from '../shared/ids.js';
 import { FILE_PURPOSES, type FilePurpose, type FileService, type UploadInput } from './files.service.js';
-import { attachmentDisposition, decideRange, ifNoneMatchMatches, ifRangeAllows, type RangeDecision } from './http-range.js';
+import { replyWithContent } from './file-reply.js';
+import { partReader } from './multipart-parts.js';
+import { attachmentDisposition } from './http-range.js';
 
 /** Options for {@link filesRoutes}. */
 export interface FilesRoutesOptions {
@@ -117,18 +118,6 @@ function readField(fields: Map<UploadField, string>, part: MultipartValue): void
   fields.set(name, String(value).trim());
 }
 
-/** The next part of the body, or null at its end; parser failures become 400 problems. */
-function partReader(request: FastifyRequest): () => Promise<MultipartFile | MultipartValue | null> {
-  const parts = request.parts();
-  return async () => {
-    try {
-      const next = await parts.next();
-      return next.done ? null : next.value;
-    } catch (error) {
-      throw multipartProblem(error);
-    }
-  };
-}
 
 /** Lets a file part's remaining bytes flow into nothing (so the parser reaches the end of the body). */
 function discard(part: MultipartFile | MultipartValue): void {
@@ -167,7 +156,7 @@ export const filesRoutes: FastifyPluginAsyncTypebox<FilesRoutesOptions> = async 
         throw new AppError('unsupported_media_type', 'Send multipart/form-data with one file part named "file".');
       }
       
-      const next = partReader(request);
+      const next = partReader(request, multipartProblem);
       const fields = new Map<UploadField, string>();
       for (let part = await next(); part; part = await next()) {
         if (part.type === 'field') {
@@ -223,38 +212,11 @@ export const filesRoutes: FastifyPluginAsyncTypebox<FilesRoutesOptions> = async 
     },
     handler: async (request, reply) => {
       const file = await files.findReadable(request.params.id, requirePrincipal(request));
-      const size = Number(file.size_bytes);
-      const etag = `"${file.sha256}"`;
-      reply
-        .header('ETag', etag)
-        .header('Accept-Ranges', 'bytes')
-        // Revalidate every time (access can be revoked), but the ETag makes that cheap.
-        .header('Cache-Control', 'private, no-cache');
-      if (ifNoneMatchMatches(request.headers['if-none-match'], etag)) return reply.code(304).send();
-
-      const ifRange = request.headers['if-range'];
-      const decision: RangeDecision = ifRangeAllows(typeof ifRange === 'string' ? ifRange : undefined, etag)
-        ? decideRange(request.headers.range, size)
-        : { kind: 'full' };
-      if (decision.kind === 'unsatisfiable') {
-        throw new AppError('range_not_satisfiable', `The range is outside the file's ${size} bytes.`, {
-          headers: { 'Content-Range': `bytes */${size}` },
-        });
-      }
-      reply
-        .header('Content-Type', file.content_type)
-        .header('Content-Disposition', attachmentDisposition(file.name))
-        // Uploaded bytes are never run as a page of this origin, whatever their declared type.
-        .header('Content-Security-Policy', "default-src 'none'; sandbox");
-      const range = decision.kind === 'partial' ? decision.range : undefined;
-      if (range) {
-        reply.code(206).header('Content-Range', `bytes ${range.start}-${range.end}/${size}`);
-        reply.header('Content-Length', String(range.end - range.start + 1));
-      } else {
-        reply.header('Content-Length', String(size));
-      }
-      if (request.method === 'HEAD') return reply.send();
-      return reply.send(await files.openContent(file, range));
+      return replyWithContent(request, reply, file, {
+        what: 'file',
+        disposition: attachmentDisposition(file.name),
+        open: (range) => files.openContent(file, range),
+      });
     },
   });
 

@@ -1,8 +1,8 @@
 /** Appending job events inside the transaction that caused them, and publishing them after commit. */
 import type { JobRow } from '../db/schema.js';
 import type { WriteTx } from '../db/transaction.js';
+import { insertJobEvents } from '../event-log/event-log.repo.js';
 import type { JobHub } from './job-hub.js';
-import { insertEvents } from './job-events.repo.js';
 import { type JobEventMessage, type JobEventType, toJobEventView } from './model.js';
 
 /** One event to append: `row` is the job as updated by the same statement that bumped its `event_seq`. */
@@ -20,7 +20,7 @@ export interface PendingEvent {
  */
 export async function appendEvents(tx: WriteTx, hub: JobHub, events: readonly PendingEvent[], nowIso: string): Promise<JobEventMessage[]> {
   if (!events.length) return [];
-  const rows = await insertEvents(
+  const rows = await insertJobEvents(
     tx.db,
     events.map((e) => ({
       job_id: e.row.id,

@@ -15,8 +15,8 @@ import type { Logger } from 'pino';
 import type { Database } from '../db/schema.js';
 import { listenToPgChannel, type PgChannelListener } from '../db/pg-listener.js';
 import { newId } from '../shared/ids.js';
-import { latestLiveEventId, liveEventsAfter, liveEventsByIds } from '../realtime/event-log.js';
-import { isTopicMessage, type LiveMessage } from '../realtime/live-message.js';
+import { latestLiveEventId, liveEventsAfter, liveEventsByIds } from '../event-log/event-log.repo.js';
+import { isTopicMessage, type LiveMessage } from '../event-log/events.js';
 
 /** The PostgreSQL channel instances use to wake each other. */
 export const JOB_EVENTS_CHANNEL = 'gatehouse_job_events';

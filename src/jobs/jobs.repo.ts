@@ -9,7 +9,18 @@ import { type Expression, type RawBuilder, sql } from 'kysely';
 import type { DatabaseDialect } from '../config.js';
 import type { Executor } from '../db/executor.js';
 import type { JobEventRow, JobRow, JobState, JobTable, WorkerTable } from '../db/schema.js';
+import type { WriteDatabase, WriteTx } from '../db/transaction.js';
+import { insertJobEvents } from '../event-log/event-log.repo.js';
 import { FINAL_STATES } from './model.js';
+
+/**
+ * A job row changed by one operation and the event that operation appended to its history (in the
+ * same statement on PostgreSQL, the same transaction on SQLite). Publish `event` once it returns.
+ */
+export interface JobWithEvent {
+  row: JobRow;
+  event: JobEventRow;
+}
 
 /** `now + seconds` as an ISO timestamp, computed by the database (seconds may be a column). */
 function plusSeconds(dialect: DatabaseDialect, nowIso: string, seconds: Expression<number> | RawBuilder<number>): RawBuilder<string> {
@@ -19,7 +30,7 @@ function plusSeconds(dialect: DatabaseDialect, nowIso: string, seconds: Expressi
 }
 
 /** `lease_expires_at` of a job claimed or heartbeaten at `nowIso`: now + its queue's lease. */
-export function leaseFromNow(dialect: DatabaseDialect, nowIso: string): RawBuilder<string> {
+function leaseFromNow(dialect: DatabaseDialect, nowIso: string): RawBuilder<string> {
   return plusSeconds(dialect, nowIso, leaseOfQueue);
 }
 
@@ -141,15 +152,18 @@ export interface ClaimRequest {
 }
 
 /**
- * Claims up to `limit` claimable jobs in one statement: queued, due, in an unpaused requested
- * queue, of a requested kind, best priority first, and only while the worker holds fewer jobs than
- * the queue's `worker_concurrency` (the limit is part of the statement, not trusted to the caller).
- * PostgreSQL skips rows other claims have locked (`FOR UPDATE SKIP LOCKED`); SQLite runs it inside
- * a `BEGIN IMMEDIATE` transaction (see `inWriteTransaction`). On PostgreSQL the same statement
- * also appends each job's `state` event ({@link claimEventOf}); on SQLite the caller does.
- * @returns the claimed rows, now `running` with `attempt + 1`, a fresh lease and one more event seq.
+ * Claims up to `limit` claimable jobs inside the caller's write transaction, and appends each
+ * one's `state` event (`queued` → `running`): queued, due, in an unpaused requested queue, of a
+ * requested kind, best priority first, and only while the worker holds fewer jobs than the
+ * queue's `worker_concurrency` (the limit is part of the statement, not trusted to the caller).
+ * PostgreSQL: one statement (claim and events in a data-modifying CTE), skipping rows other claims
+ * have locked (`FOR UPDATE SKIP LOCKED`). SQLite: the claim, then one insert of the events, in
+ * the `BEGIN IMMEDIATE` transaction of `WriteTransactions.write`.
+ * @returns the claimed rows (now `running` with `attempt + 1`, a fresh lease and one more event
+ *   seq), each with its event.
  */
-export async function claimJobs(db: Executor, dialect: DatabaseDialect, request: ClaimRequest): Promise<JobRow[]> {
+export async function claimJobs(tx: WriteTx, request: ClaimRequest): Promise<JobWithEvent[]> {
+  const { db, dialect } = tx;
   const { workerId, queues, kinds, limit, nowIso } = request;
   const kindFilter = kinds?.length ? sql`and j.kind in (${sql.join(kinds)})` : sql``;
   const held = sql`(select count(*) from job h where h.worker_id = ${workerId} and h.state in ('running', 'paused'))`;
@@ -167,7 +181,10 @@ export async function claimJobs(db: Executor, dialect: DatabaseDialect, request:
     lease_expires_at = ${plusSeconds(dialect, nowIso, leaseOfQueue)},
     started_at = coalesce(job.started_at, ${nowIso}), heartbeat_at = ${nowIso}, updated_at = ${nowIso},
     event_seq = job.event_seq + 1`;
-  if (dialect === 'sqlite') return (await sql<JobRow>`update job set ${set} where job.id in (${candidates}) returning *`.execute(db)).rows;
+  if (dialect === 'sqlite') {
+    const rows = (await sql<JobRow>`update job set ${set} where job.id in (${candidates}) returning *`.execute(db)).rows;
+    return withEvents(db, rows, (row) => stateEventData(row, 'queued'), nowIso);
+  }
   // PostgreSQL: the claim and its `state` events in one statement (one round trip).
   const result = await sql<JobRow & { ev_id: number; ev_data: string }>`
     with claimed as (
@@ -180,20 +197,28 @@ export async function claimJobs(db: Executor, dialect: DatabaseDialect, request:
       returning id, job_id, data
     )
     select claimed.*, ev.id as ev_id, ev.data as ev_data from claimed join ev on ev.job_id = claimed.id`.execute(db);
-  return result.rows.map(({ ev_id, ev_data, ...row }) => {
-    const claimed = row as JobRow;
-    return Object.assign(claimed, {
-      [CLAIM_EVENT]: { id: ev_id, job_id: claimed.id, queue: claimed.queue, seq: claimed.event_seq, type: 'state', data: ev_data, created_at: nowIso },
-    });
+  return result.rows.map(({ ev_id, ev_data, ...rest }) => {
+    const row = rest as JobRow;
+    return { row, event: { id: ev_id, job_id: row.id, queue: row.queue, seq: row.event_seq, type: 'state', data: ev_data, created_at: nowIso } };
   });
 }
 
-/** On PostgreSQL, {@link claimJobs} rows carry their already-inserted claim event under this key. */
-export const CLAIM_EVENT = Symbol('claim event');
+/** The data of a `state` event of a job that moved from `from` to its current state (JSON text). */
+function stateEventData(row: JobRow, from: string | null): string {
+  return JSON.stringify({ state: row.state, from, attempt: row.attempt, worker_id: row.worker_id });
+}
 
-/** The claim event a PostgreSQL claim inserted with the row, if any. */
-export function claimEventOf(row: JobRow): JobEventRow | undefined {
-  return (row as JobRow & { [CLAIM_EVENT]?: JobEventRow })[CLAIM_EVENT];
+/**
+ * Appends one event per updated row (`seq` = the row's new `event_seq`) in one insert.
+ * @returns the rows with their events, in the order of `rows`.
+ */
+async function withEvents(db: Executor, rows: JobRow[], data: (row: JobRow) => string, nowIso: string, type = 'state'): Promise<JobWithEvent[]> {
+  const events = await insertJobEvents(
+    db,
+    rows.map((row) => ({ job_id: row.id, queue: row.queue, seq: row.event_seq, type, data: data(row), created_at: nowIso })),
+  );
+  const byJob = new Map(events.map((e) => [e.job_id, e]));
+  return rows.map((row) => ({ row, event: byJob.get(row.id) as JobEventRow }));
 }
 
 /** Column changes of a job; a value may also be an SQL expression evaluated on the row. */
@@ -225,19 +250,52 @@ export interface HeartbeatChange {
   message?: string | undefined;
   /** Serialised metrics object. */
   metrics?: string | undefined;
-  /** True when the heartbeat carries progress and so appends an event. */
-  appendsEvent: boolean;
 }
 
 /**
- * Extends the lease of a held job and records its progress, fenced.
- * @returns the updated row, or undefined when the fence does not hold.
+ * Extends the lease of a held job and records its progress, fenced. A heartbeat that carries
+ * progress, a message or metrics also appends a `progress` event (`{progress, message, metrics?}`):
+ * on PostgreSQL in the same statement (one round trip, no explicit transaction), on SQLite in one
+ * write transaction.
+ * @returns the updated row (with its event when one was appended), or undefined when the fence does not hold.
  */
 export async function heartbeatJob(
+  database: WriteDatabase,
+  fence: Fence,
+  change: HeartbeatChange,
+): Promise<{ row: JobRow; event?: JobEventRow } | undefined> {
+  const appendsEvent = change.progress !== undefined || change.message !== undefined || change.metrics !== undefined;
+  if (!appendsEvent) {
+    const row = await heartbeatUpdate(database.db, database.dialect, fence, change, false);
+    return row && { row };
+  }
+  if (database.dialect === 'postgres') {
+    const changes: Record<string, unknown> = { lease_expires_at: leaseFromNow('postgres', fence.nowIso), heartbeat_at: fence.nowIso };
+    if (change.progress !== undefined) changes.progress = change.progress;
+    if (change.message !== undefined) changes.progress_message = change.message;
+    if (change.metrics !== undefined) changes.metrics = change.metrics;
+    const data = sql`jsonb_build_object('progress', progress, 'message', progress_message)${change.metrics === undefined ? sql`` : sql` || jsonb_build_object('metrics', metrics)`}`;
+    return updateFencedJobWithEventPg(database.db, fence, changes, { type: 'progress', data });
+  }
+  return database.write(async (tx) => {
+    const row = await heartbeatUpdate(tx.db, tx.dialect, fence, change, true);
+    if (!row) return undefined;
+    const data = (r: JobRow) => {
+      const text = JSON.stringify({ progress: r.progress, message: r.progress_message });
+      return change.metrics === undefined ? text : `${text.slice(0, -1)},"metrics":${change.metrics}}`;
+    };
+    const [done] = await withEvents(tx.db, [row], data, fence.nowIso, 'progress');
+    return done;
+  });
+}
+
+/** The heartbeat's fenced update (lease, progress), bumping `event_seq` when an event follows. */
+async function heartbeatUpdate(
   db: Executor,
   dialect: DatabaseDialect,
   fence: Fence,
   change: HeartbeatChange,
+  appendsEvent: boolean,
 ): Promise<JobRow | undefined> {
   const assignments = [
     sql`lease_expires_at = ${plusSeconds(dialect, fence.nowIso, leaseOfQueue)}`,
@@ -247,7 +305,7 @@ export async function heartbeatJob(
   if (change.progress !== undefined) assignments.push(sql`progress = ${change.progress}`);
   if (change.message !== undefined) assignments.push(sql`progress_message = ${change.message}`);
   if (change.metrics !== undefined) assignments.push(sql`metrics = ${change.metrics}`);
-  if (change.appendsEvent) assignments.push(sql`event_seq = event_seq + 1`);
+  if (appendsEvent) assignments.push(sql`event_seq = event_seq + 1`);
   const result = await sql<JobRow>`
     update job set ${sql.join(assignments)}
     where id = ${fence.jobId} and attempt = ${fence.attempt} and worker_id = ${fence.workerId}
@@ -350,7 +408,7 @@ export async function deleteFinishedJobs(db: Executor, beforeIso: string, limit:
 }
 
 /** The ids (JSON array text, oldest first) of the output files uploaded for the job being updated. */
-export function outputFilesOfUpdatedJob(dialect: DatabaseDialect): RawBuilder<string> {
+function outputFilesOfUpdatedJob(dialect: DatabaseDialect): RawBuilder<string> {
   return dialect === 'postgres'
     ? sql<string>`coalesce((select jsonb_agg(f.id order by f.id) from file f where f.job_id = job.id and f.purpose = 'output'), '[]'::jsonb)`
     : sql<string>`(select json_group_array(id) from (select f.id from file f where f.job_id = job.id and f.purpose = 'output' order by f.id))`;
@@ -362,12 +420,12 @@ export function outputFilesOfUpdatedJob(dialect: DatabaseDialect): RawBuilder<st
  * a jsonb expression that may read the updated row's columns.
  * @returns the updated row and its event row, or undefined when the fence does not hold.
  */
-export async function updateFencedJobWithEventPg(
+async function updateFencedJobWithEventPg(
   db: Executor,
   fence: Fence,
   changes: Record<string, unknown>,
   event: { type: string; data: RawBuilder<unknown> },
-): Promise<{ row: JobRow; event: JobEventRow } | undefined> {
+): Promise<JobWithEvent | undefined> {
   const assignments = Object.entries(changes).map(([column, value]) => sql`${sql.ref(column)} = ${value}`);
   const result = await sql<JobRow & { ev_id: number; ev_seq: number; ev_created_at: string; ev_data: string }>`
     with upd as (
@@ -390,7 +448,7 @@ export async function updateFencedJobWithEventPg(
   };
 }
 
-/** One fenced completion of {@link completeJobsPg}: `result` is JSON text. */
+/** One fenced completion of {@link completeJobs}: `result` is JSON text. */
 export interface BatchItem {
   id: string;
   attempt: number;
@@ -403,7 +461,7 @@ export interface BatchItem {
  * simply not updated).
  * @returns the completed jobs with their event rows.
  */
-export async function completeJobsPg(
+async function completeJobsPg(
   db: Executor,
   workerId: string,
   items: readonly BatchItem[],
@@ -432,6 +490,87 @@ export async function completeJobsPg(
     row: { id: r.id, queue: r.queue, owner_id: r.owner_id, event_seq: r.event_seq },
     event: { id: r.ev_id, job_id: r.id, queue: r.queue, seq: r.event_seq, type: 'state', data: r.ev_data, created_at: nowIso },
   }));
+}
+
+
+/** What a completion records: the result (JSON text) and, when the worker names them, its output files. */
+export interface Completion {
+  result: string;
+  /** Without a list, the outputs are what the worker uploaded for the job, read by the same statement. */
+  outputFiles?: readonly string[] | undefined;
+}
+
+/**
+ * Work to run inside the transaction that records a job's outcome (the modules' job hooks). Its
+ * presence makes the completion a transaction on PostgreSQL too; a throw rolls the outcome back.
+ */
+export type InOutcomeTransaction = (tx: WriteTx, done: JobWithEvent) => Promise<void>;
+
+/**
+ * Completes a held, running job (fenced, `fence.state` must be `running`) and appends its `state`
+ * event (`{state: 'succeeded', from: null, attempt, worker_id}`). PostgreSQL without `within`: one
+ * statement and no transaction (the common, fast case). Otherwise one write transaction holding the
+ * update, the event and `within`.
+ * @returns the completed row and its event, or undefined when the fence does not hold (lapsed,
+ *   paused, finished, another holder). @throws what `within` threw (nothing recorded).
+ */
+export async function completeJob(database: WriteDatabase, fence: Fence, completion: Completion, within?: InOutcomeTransaction): Promise<JobWithEvent | undefined> {
+  const changes = (dialect: DatabaseDialect) => ({
+    state: 'succeeded' as const,
+    result: completion.result,
+    output_files: completion.outputFiles ? JSON.stringify(completion.outputFiles) : outputFilesOfUpdatedJob(dialect),
+    progress: 1,
+    finished_at: fence.nowIso,
+    lease_expires_at: null,
+  });
+  if (database.dialect === 'postgres' && !within) {
+    const data = { state: 'succeeded', from: null, attempt: fence.attempt, worker_id: fence.workerId };
+    return updateFencedJobWithEventPg(database.db, fence, changes('postgres'), { type: 'state', data: sql`cast(${JSON.stringify(data)} as jsonb)` });
+  }
+  return database.write(async (tx) => {
+    const row = await updateFencedJob(tx.db, fence, changes(tx.dialect));
+    if (!row) return undefined;
+    const [done] = await withEvents(tx.db, [row], (r) => stateEventData(r, null), fence.nowIso);
+    await within?.(tx, done!);
+    return done;
+  });
+}
+
+/** A job completed by {@link completeJobs}, with its event. */
+export interface CompletedJob {
+  row: Pick<JobRow, 'id' | 'queue' | 'owner_id' | 'event_seq'>;
+  event: JobEventRow;
+}
+
+/**
+ * Completes many held, running jobs of one worker, each fenced on its own (jobs whose fence fails,
+ * or that are paused, are simply not updated), and appends their `state` events. PostgreSQL
+ * without `within`: ONE statement for the whole batch. Otherwise one write transaction, running
+ * `within` for each completed job (a throw rolls back the whole batch).
+ * @returns the completed jobs with their events.
+ */
+export async function completeJobs(
+  database: WriteDatabase,
+  workerId: string,
+  items: readonly BatchItem[],
+  nowIso: string,
+  within?: (tx: WriteTx, row: JobRow) => Promise<void>,
+): Promise<CompletedJob[]> {
+  if (database.dialect === 'postgres' && !within) return completeJobsPg(database.db, workerId, items, nowIso);
+  return database.write(async (tx) => {
+    const rows: JobRow[] = [];
+    for (const item of items) {
+      const row = await updateFencedJob(
+        tx.db,
+        { jobId: item.id, attempt: item.attempt, workerId, nowIso, state: 'running' },
+        { state: 'succeeded', result: item.result, progress: 1, finished_at: nowIso, lease_expires_at: null, output_files: outputFilesOfUpdatedJob(tx.dialect) },
+      );
+      if (!row) continue;
+      rows.push(row);
+      await within?.(tx, row);
+    }
+    return rows.length ? withEvents(tx.db, rows, (r) => stateEventData(r, null), nowIso) : [];
+  });
 }
 
 /**

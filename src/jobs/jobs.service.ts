@@ -7,16 +7,15 @@ import type { Kysely } from 'kysely';
 import { allows } from '../access/permissions.js';
 import type { ActorContext, AuditLog } from '../audit/audit.service.js';
 import type { Principal } from '../auth/auth.service.js';
-import type { DatabaseDialect } from '../config.js';
 import type { Database, FileRow, JobRow, JobState, JobTable } from '../db/schema.js';
 import type { Executor } from '../db/executor.js';
-import { inWriteTransaction, type WriteTx } from '../db/transaction.js';
+import type { WriteTransaction, WriteTx } from '../db/transaction.js';
 import type { Clock } from '../shared/clock.js';
 import { AppError } from '../shared/errors.js';
 import { newId } from '../shared/ids.js';
 import { pageOfRows } from '../shared/paging.js';
+import { latestJobEvents, latestQueueEventId, listJobEvents, replayJobEvents } from '../event-log/event-log.repo.js';
 import { appendEvents, stateEvent } from './job-events.js';
-import { latestJobEvents, latestQueueEventId, listJobEvents, replayEvents } from './job-events.repo.js';
 import type { JobHooks } from './job-hooks.js';
 import type { JobHub } from './job-hub.js';
 import {
@@ -128,7 +127,8 @@ function batchResult(rows: readonly JobTable[], inserted: readonly JobRow[], exi
 /** Dependencies of {@link JobService}. */
 export interface JobServiceOptions {
   db: Kysely<Database>;
-  dialect: DatabaseDialect;
+  /** The database handle's write transaction (`gatehouse.database.write`). */
+  write: WriteTransaction;
   clock: Clock;
   hub: JobHub;
   audit: AuditLog;
@@ -184,17 +184,17 @@ export class JobService {
    *   `idempotency_conflict` (409) when a key is repeated with a different body.
    */
   async enqueueBatch(queueName: string, inputs: readonly EnqueueInput[], by: Enqueuer): Promise<{ items: JobView[]; created: number; existing: number }> {
-    const { db, dialect, hub } = this.options;
+    const { db, write, hub } = this.options;
     await this.assertMayEnqueue(db, queueName, by);
     const batch = this.prepareBatch(queueName, inputs, by);
     await this.assertFilesVisible(batch.rows, by, db);
-    const { inserted, existing } = await inWriteTransaction(db, dialect, (tx) => this.insertBatch(tx, batch));
+    const { inserted, existing } = await write((tx) => this.insertBatch(tx, batch));
     if (inserted.some((r) => r.run_after <= batch.nowIso)) hub.announceWork(queueName);
     return batchResult(batch.rows, inserted, existing);
   }
 
   /**
-   * Enqueues jobs inside the caller's write transaction (`inWriteTransaction`, or a job hook's
+   * Enqueues jobs inside the caller's write transaction (`gatehouse.database.write`, or a job hook's
    * `tx`), so a domain row and the jobs that work on it commit together or not at all: what a
    * feature module uses to spawn work (a submission's evaluations, a campaign's runs). Every read
    * goes through `tx.db`. Workers waiting on the queue are woken once `tx` commits.
@@ -304,7 +304,7 @@ export class JobService {
 
   /** Events of every job of `queue` with a global id above `afterId`, in id order (operators: no owner filter). */
   async queueEvents(queue: string, afterId: number, limit: number): Promise<JobEventView[]> {
-    const messages = await replayEvents(this.options.db, { jobIds: [], queues: [queue], afterId, limit, queueOwnerId: null });
+    const messages = await replayJobEvents(this.options.db, { jobIds: [], queues: [queue], afterId, limit, queueOwnerId: null });
     return messages.map((m) => m.event);
   }
 
@@ -467,13 +467,13 @@ export class JobService {
     action: 'pause' | 'resume' | 'cancel' | 'retry',
     decide: (row: JobRow) => { from: JobState[]; changes: Partial<JobTable>; held?: boolean; announce?: boolean } | null,
   ): Promise<JobView> {
-    const { db, dialect, clock, hub, audit } = this.options;
+    const { write, clock, hub, audit } = this.options;
     for (let tries = 0; ; tries++) {
       const current = await this.visibleJob(id, principal);
       const plan = decide(current);
       if (!plan) return toJobView(current);
       const nowIso = clock.now().toISOString();
-      const updated = await inWriteTransaction(db, dialect, async (tx) => {
+      const updated = await write(async (tx) => {
         const row = await transitionJob(tx.db, id, plan.from, plan.changes, nowIso, plan.held);
         if (!row) return undefined;
         await appendEvents(tx, hub, [stateEvent(row, current.state, { reason: action, by: actor.actorId })], nowIso);

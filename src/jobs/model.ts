@@ -2,7 +2,7 @@
  * The public shapes of the job system (what the API, the CLI, the worker SDK and the live
  * streams show) and the conversions from database rows. Protocol: docs/jobs.md.
  */
-import type { JobEventRow, JobRow, JobState, QueueRow } from '../db/schema.js';
+import type { JobRow, JobState, QueueRow } from '../db/schema.js';
 
 export type { JobState };
 
@@ -71,31 +71,8 @@ export interface JobView {
   updated_at: string;
 }
 
-/** The kinds of job event. */
-export type JobEventType = 'state' | 'progress' | 'log';
-
-/**
- * One job event as streams and history show it: `id` is global (SSE `id:`), `seq` counts per job
- * from 1 without gaps.
- */
-export interface JobEventView {
-  id: number;
-  job_id: string;
-  queue: string;
-  seq: number;
-  type: JobEventType;
-  data: Record<string, unknown>;
-  created_at: string;
-}
-
-/**
- * An event on its way to live subscribers: the view plus the job's owner, so a `queue:` topic
- * can show each user only their own jobs without another query.
- */
-export interface JobEventMessage {
-  event: JobEventView;
-  owner_id: string | null;
-}
+export type { JobEventMessage, JobEventType, JobEventView } from '../event-log/events.js';
+export { toJobEventView } from '../event-log/events.js';
 
 function parseJson<T>(text: string | null): T | null {
   return text === null ? null : (JSON.parse(text) as T);
@@ -152,19 +129,6 @@ export function toJobView(row: JobRow): JobView {
     heartbeat_at: row.heartbeat_at,
     finished_at: row.finished_at,
     updated_at: row.updated_at,
-  };
-}
-
-/** Row → API shape. */
-export function toJobEventView(row: JobEventRow): JobEventView {
-  return {
-    id: Number(row.id),
-    job_id: row.job_id,
-    queue: row.queue,
-    seq: row.seq,
-    type: row.type as JobEventType,
-    data: JSON.parse(row.data) as Record<string, unknown>,
-    created_at: row.created_at,
   };
 }
 

@@ -9,7 +9,7 @@ import { isUniqueViolation } from '../db/executor.js';
 import type { Database, QueueTable } from '../db/schema.js';
 import { inTransaction } from '../db/transaction.js';
 import type { Clock } from '../shared/clock.js';
-import { AppError } from '../shared/errors.js';
+import { AppError, isAppError } from '../shared/errors.js';
 import type { JobHub } from './job-hub.js';
 import { JOB_STATES, type JobState, type QueueView, toQueueView } from './model.js';
 import { findQueue, insertQueue, listQueues, queueFigures, updateQueue } from './queues.repo.js';
@@ -67,7 +67,33 @@ function percentile(sorted: number[], p: number): number {
 
 /** Queue administration and statistics. */
 export class QueueService {
+  /** Queues {@link ensure} created or found, by name (a failed attempt is forgotten, so the next call tries again). */
+  private readonly ensured = new Map<string, Promise<void>>();
+
   constructor(private readonly options: QueueServiceOptions) {}
+
+  /**
+   * Makes sure a queue named `name` exists, creating it with `settings` the first time (a module's
+   * own queue, created at start-up or before its first enqueue). One attempt per name and process:
+   * later calls share it; an existing queue (`conflict`, also when another instance created it
+   * meanwhile) counts as done and keeps its settings.
+   * @throws what {@link create} throws other than `conflict` (the attempt is then forgotten).
+   */
+  ensure(name: string, settings: QueueSettings, actor: ActorContext): Promise<void> {
+    let ready = this.ensured.get(name);
+    if (!ready) {
+      ready = this.create(name, settings, actor).then(
+        () => undefined,
+        (error: unknown) => {
+          if (isAppError(error, 'conflict')) return;
+          this.ensured.delete(name);
+          throw error;
+        },
+      );
+      this.ensured.set(name, ready);
+    }
+    return ready;
+  }
 
   /**
    * Creates a queue.

@@ -3,37 +3,33 @@
  * release, and the lease sweeper. A worker is the identity behind one API key (`worker.id` is the
  * key's id). Every call about a held job is fenced by `(job id, attempt)`; see docs/jobs.md.
  */
-import { type Kysely, sql } from 'kysely';
 import type { Logger } from 'pino';
 import { allows } from '../access/permissions.js';
 import type { Principal } from '../auth/auth.service.js';
-import type { DatabaseDialect } from '../config.js';
-import type { Database, JobEventRow, JobRow, JobTable, QueueRow } from '../db/schema.js';
-import type { Executor } from '../db/executor.js';
-import { inWriteTransaction, inWriteTransactionLocking, type WriteTx } from '../db/transaction.js';
+import type { JobRow, JobTable, QueueRow } from '../db/schema.js';
+import type { WriteDatabase, WriteTx } from '../db/transaction.js';
 import type { NotifyService } from '../notify/notify.service.js';
 import type { Clock } from '../shared/clock.js';
 import { AppError, isAppError } from '../shared/errors.js';
-import { appendEvents, type PendingEvent, stateEvent } from './job-events.js';
+import { appendEvents, stateEvent } from './job-events.js';
 import { JobHooks } from './job-hooks.js';
 import type { JobHub } from './job-hub.js';
 import type { JobFileLookup } from './jobs.service.js';
 import {
-  claimEventOf,
   claimJobs,
-  completeJobsPg,
+  completeJob,
+  completeJobs,
   countHeldJobs,
   type Fence,
   findJob,
   findLapsedLeases,
   findQueuesWithJobsBecomingDue,
   heartbeatJob,
-  leaseFromNow,
-  outputFilesOfUpdatedJob,
+  type InOutcomeTransaction,
+  type JobWithEvent,
   reclaimLapsedJob,
   touchWorker,
   updateFencedJob,
-  updateFencedJobWithEventPg,
   upsertWorker,
 } from './jobs.repo.js';
 import { type JobError, type JobView, toJobEventView, toJobView } from './model.js';
@@ -75,8 +71,8 @@ export interface BatchCompletion {
 
 /** Dependencies of {@link WorkerProtocol}. */
 export interface WorkerProtocolOptions {
-  db: Kysely<Database>;
-  dialect: DatabaseDialect;
+  /** The database handle: reads through `db`, writes in its `write` transactions. */
+  database: WriteDatabase;
   clock: Clock;
   hub: JobHub;
   logger: Logger;
@@ -262,39 +258,16 @@ export class WorkerProtocol {
     jobId: string,
     input: { attempt: number; progress?: number | undefined; message?: string | undefined; metrics?: Record<string, number> | undefined },
   ): Promise<HeartbeatResult> {
-    const { db, dialect, clock, hub } = this.options;
+    const { database, clock, hub } = this.options;
     const workerId = this.workerIdOf(principal);
     const nowIso = clock.now().toISOString();
     const fence: Fence = { jobId, attempt: input.attempt, workerId, nowIso };
     const metrics = input.metrics === undefined ? undefined : this.serialiseLimited(input.metrics, 'metrics');
-    const appendsEvent = input.progress !== undefined || input.message !== undefined || metrics !== undefined;
-    const change = { progress: input.progress, message: input.message, metrics, appendsEvent };
-    let row: JobRow | undefined;
-    if (appendsEvent && dialect === 'postgres') {
-      const changes: Record<string, unknown> = { lease_expires_at: leaseFromNow(dialect, nowIso), heartbeat_at: nowIso };
-      if (input.progress !== undefined) changes.progress = input.progress;
-      if (input.message !== undefined) changes.progress_message = input.message;
-      if (metrics !== undefined) changes.metrics = metrics;
-      const data = sql`jsonb_build_object('progress', progress, 'message', progress_message)${metrics === undefined ? sql`` : sql` || jsonb_build_object('metrics', metrics)`}`;
-      const done = await updateFencedJobWithEventPg(db, fence, changes, { type: 'progress', data });
-      if (done) hub.publish([{ event: toJobEventView(done.event), owner_id: done.row.owner_id }]);
-      row = done?.row;
-    } else {
-      row = appendsEvent
-        ? await inWriteTransaction(db, dialect, async (tx) => {
-            const updated = await heartbeatJob(tx.db, dialect, fence, change);
-            if (updated) {
-              const data: Record<string, unknown> = { progress: updated.progress, message: updated.progress_message };
-              if (input.metrics) data.metrics = input.metrics;
-              await appendEvents(tx, hub, [{ row: updated, type: 'progress', data }], nowIso);
-            }
-            return updated;
-          })
-        : await heartbeatJob(db, dialect, fence, change);
-    }
+    const done = await heartbeatJob(database, fence, { progress: input.progress, message: input.message, metrics });
+    if (done?.event) hub.publish([{ event: toJobEventView(done.event), owner_id: done.row.owner_id }]);
     this.touch(workerId, nowIso);
-    if (row) return { lease_expires_at: row.lease_expires_at, command: row.state === 'paused' ? 'pause' : 'continue' };
-    const job = await findJob(db, jobId);
+    if (done) return { lease_expires_at: done.row.lease_expires_at, command: done.row.state === 'paused' ? 'pause' : 'continue' };
+    const job = await findJob(database.db, jobId);
     if (job && job.state === 'cancelled' && job.worker_id === workerId && job.attempt === input.attempt) {
       return { lease_expires_at: null, command: 'cancel' };
     }
@@ -303,10 +276,10 @@ export class WorkerProtocol {
 
   /** Appends log lines to a held job's history. @throws AppError `lease_lost`. */
   async log(principal: Principal, jobId: string, input: { attempt: number; lines: string[] }): Promise<void> {
-    const { db, dialect, clock, hub } = this.options;
+    const { database, clock, hub } = this.options;
     const workerId = this.workerIdOf(principal);
     const nowIso = clock.now().toISOString();
-    await inWriteTransaction(db, dialect, async (tx) => {
+    await database.write(async (tx) => {
       const row = await updateFencedJob(tx.db, { jobId, attempt: input.attempt, workerId, nowIso }, {});
       if (!row) throw leaseLost();
       await appendEvents(tx, hub, [{ row, type: 'log', data: { lines: input.lines } }], nowIso);
@@ -321,7 +294,7 @@ export class WorkerProtocol {
    *   (output files not uploaded for this job), `payload_too_large` (result).
    */
   async complete(principal: Principal, jobId: string, input: { attempt: number; result?: unknown; outputFiles?: string[] | undefined }): Promise<JobView> {
-    const { db, dialect, clock, hub } = this.options;
+    const { database, clock, hub } = this.options;
     const workerId = this.workerIdOf(principal);
     const result = this.serialiseLimited(input.result ?? null, 'result');
     if (input.outputFiles?.length) {
@@ -331,45 +304,34 @@ export class WorkerProtocol {
     }
     const nowIso = clock.now().toISOString();
     const fence: Fence = { jobId, attempt: input.attempt, workerId, nowIso, state: 'running' };
-    // Without a list, the outputs are what the worker uploaded for the job, read by the same statement.
-    const changes = {
-      state: 'succeeded' as const,
-      result,
-      output_files: input.outputFiles ? JSON.stringify(input.outputFiles) : outputFilesOfUpdatedJob(dialect),
-      progress: 1,
-      finished_at: nowIso,
-      lease_expires_at: null,
-    };
-    // One statement and no transaction while no module hooks job outcomes (the common, fast case).
-    if (dialect === 'postgres' && this.hooks.empty) {
-      const data = { state: 'succeeded', from: null, attempt: input.attempt, worker_id: workerId };
-      const done = await updateFencedJobWithEventPg(db, fence, changes, { type: 'state', data: sql`cast(${JSON.stringify(data)} as jsonb)` });
-      if (!done) throw await this.whyNotCompleted(fence);
-      hub.publish([{ event: toJobEventView(done.event), owner_id: done.row.owner_id }]);
-      return toJobView(done.row);
-    }
-    const row = await inWriteTransaction(db, dialect, async (tx) => {
-      const updated = await updateFencedJob(tx.db, fence, changes);
-      if (!updated) throw await this.whyNotCompleted(fence, tx.db);
-      await appendEvents(tx, hub, [stateEvent(updated, null)], nowIso);
-      await this.hooks.run(tx, updated, nowIso);
-      return updated;
-    });
-    return toJobView(row);
+    const publish = (done: JobWithEvent) => hub.publish([{ event: toJobEventView(done.event), owner_id: done.row.owner_id }]);
+    // Without hooks, PostgreSQL records the completion in one statement and no transaction.
+    const hooks: InOutcomeTransaction | undefined = this.hooks.empty
+      ? undefined
+      : async (tx, done) => {
+          // Registered before the hooks' own after-commit work, so the job's event goes out first.
+          tx.afterCommit(() => publish(done));
+          await this.hooks.run(tx, done.row, nowIso);
+        };
+    const done = await completeJob(database, fence, { result, outputFiles: input.outputFiles }, hooks);
+    if (!done) throw await this.whyNotCompleted(fence);
+    if (!hooks) publish(done);
+    return toJobView(done.row);
   }
 
   /**
    * Why a fenced completion changed nothing: `job_paused` when this worker still holds the job
    * under this attempt with a live lease but it is paused, else `lease_lost`.
    */
-  private async whyNotCompleted(fence: Fence, db: Executor = this.options.db): Promise<AppError> {
-    const job = await findJob(db, fence.jobId);
+  private async whyNotCompleted(fence: Fence): Promise<AppError> {
+    const job = await findJob(this.options.database.db, fence.jobId);
     const held = job?.state === 'paused' && job.worker_id === fence.workerId && job.attempt === fence.attempt && (job.lease_expires_at ?? '') > fence.nowIso;
     return held ? jobPaused() : leaseLost();
   }
 
   /** The ids among `ids` that `workerId` holds paused under a live lease (their completion is refused with `job_paused`). */
-  private async pausedAmong(workerId: string, items: ReadonlyArray<{ id: string; attempt: number }>, nowIso: string, db: Executor = this.options.db): Promise<Set<string>> {
+  private async pausedAmong(workerId: string, items: ReadonlyArray<{ id: string; attempt: number }>, nowIso: string): Promise<Set<string>> {
+    const { db } = this.options.database;
     const paused = new Set<string>();
     for (const item of items) {
       const job = await findJob(db, item.id);
@@ -384,42 +346,19 @@ export class WorkerProtocol {
    * @returns per item `{id, ok}` or `{id, ok: false, code: 'lease_lost' | 'job_paused'}`.
    */
   async completeBatch(principal: Principal, items: BatchCompletion[]): Promise<Array<{ id: string; ok: boolean; code?: string }>> {
-    const { db, dialect, clock, hub } = this.options;
+    const { database, clock, hub } = this.options;
     const workerId = this.workerIdOf(principal);
     const results = items.map((item) => ({ item, result: this.serialiseLimited(item.result ?? null, 'result') }));
     const nowIso = clock.now().toISOString();
-    if (dialect === 'postgres' && this.hooks.empty) {
-      // One statement for the whole batch: one round trip instead of one per job.
-      const done = await completeJobsPg(db, workerId, results.map(({ item, result }) => ({ id: item.id, attempt: item.attempt, result })), nowIso);
-      hub.publish(done.map((d) => ({ event: toJobEventView(d.event), owner_id: d.row.owner_id })).sort((a, b) => a.event.id - b.event.id));
-      const completed = new Set(done.map((d) => d.row.id));
-      const paused = await this.pausedAmong(workerId, items.filter((item) => !completed.has(item.id)), nowIso);
-      return items.map((item) =>
-        completed.has(item.id) ? { id: item.id, ok: true } : { id: item.id, ok: false, code: paused.has(item.id) ? 'job_paused' : 'lease_lost' },
-      );
-    }
-    return inWriteTransaction(db, dialect, async (tx) => {
-      const outcomes: Array<{ id: string; ok: boolean; code?: string }> = [];
-      const events: PendingEvent[] = [];
-      for (const { item, result } of results) {
-        const row = await updateFencedJob(
-          tx.db,
-          { jobId: item.id, attempt: item.attempt, workerId, nowIso, state: 'running' },
-          { state: 'succeeded', result, progress: 1, finished_at: nowIso, lease_expires_at: null, output_files: outputFilesOfUpdatedJob(dialect) },
-        );
-        if (!row) {
-          const paused = await this.pausedAmong(workerId, [item], nowIso, tx.db);
-          outcomes.push({ id: item.id, ok: false, code: paused.size ? 'job_paused' : 'lease_lost' });
-          continue;
-        }
-        events.push(stateEvent(row, null));
-        // A hook that throws fails the whole batch (nothing recorded); the worker retries it.
-        await this.hooks.run(tx, row, nowIso);
-        outcomes.push({ id: item.id, ok: true });
-      }
-      await appendEvents(tx, hub, events, nowIso);
-      return outcomes;
-    });
+    // Without hooks, PostgreSQL completes the whole batch in one statement (one round trip).
+    const hooks = this.hooks.empty ? undefined : (tx: WriteTx, row: JobRow) => this.hooks.run(tx, row, nowIso);
+    const done = await completeJobs(database, workerId, results.map(({ item, result }) => ({ id: item.id, attempt: item.attempt, result })), nowIso, hooks);
+    hub.publish(done.map((d) => ({ event: toJobEventView(d.event), owner_id: d.row.owner_id })).sort((a, b) => a.event.id - b.event.id));
+    const completed = new Set(done.map((d) => d.row.id));
+    const paused = await this.pausedAmong(workerId, items.filter((item) => !completed.has(item.id)), nowIso);
+    return items.map((item) =>
+      completed.has(item.id) ? { id: item.id, ok: true } : { id: item.id, ok: false, code: paused.has(item.id) ? 'job_paused' : 'lease_lost' },
+    );
   }
 
   /**
@@ -432,8 +371,8 @@ export class WorkerProtocol {
   async fail(principal: Principal, jobId: string, input: { attempt: number; error: JobError; retryable: boolean }): Promise<JobView> {
     const workerId = this.workerIdOf(principal);
     const error = this.serialiseLimited(input.error, 'error');
-    const current = await findJob(this.options.db, jobId);
-    const queue = current ? await findQueue(this.options.db, current.queue) : undefined;
+    const current = await findJob(this.options.database.db, jobId);
+    const queue = current ? await findQueue(this.options.database.db, current.queue) : undefined;
     if (!current || !queue) throw leaseLost();
     return this.finish(workerId, jobId, input.attempt, (row, nowIso, now) => {
       const failures = row.failures + 1;
@@ -482,7 +421,8 @@ export class WorkerProtocol {
    * @returns how many jobs this call reclaimed.
    */
   async sweep(limit = 500): Promise<number> {
-    const { db, dialect, clock, hub } = this.options;
+    const { database, clock, hub } = this.options;
+    const { db } = database;
     const now = clock.now();
     const nowIso = now.toISOString();
     const lapsed = await findLapsedLeases(db, nowIso, limit);
@@ -499,7 +439,7 @@ export class WorkerProtocol {
         : { state: row.state === 'paused' ? 'paused' : 'queued', lease_expiries: expiries, worker_id: null, lease_expires_at: null, run_after: nowIso };
       let updated: JobRow | undefined;
       try {
-        updated = await inWriteTransaction(db, dialect, async (tx) => {
+        updated = await database.write(async (tx) => {
           const done = await reclaimLapsedJob(tx.db, row, nowIso, changes);
           if (!done) return undefined;
           await appendEvents(tx, hub, [stateEvent(done, row.state, { reason: 'lease_expired', lease_expiries: expiries })], nowIso);
@@ -531,7 +471,7 @@ export class WorkerProtocol {
     const now = performance.now();
     const fresh = names.map((n) => this.queueCache.get(n)).filter((e) => e !== undefined && now - e.readAt < QUEUE_CACHE_MS);
     if (fresh.length === names.length) return fresh.map((e) => (e as { row: QueueRow }).row);
-    const rows = await findQueues(this.options.db, names);
+    const rows = await findQueues(this.options.database.db, names);
     for (const row of rows) this.queueCache.set(row.name, { row, readAt: now });
     return rows;
   }
@@ -552,14 +492,14 @@ export class WorkerProtocol {
     maxJobs: number,
     maxConcurrency: number,
   ): Promise<ClaimedJob[] | 'busy'> {
-    const { db, dialect, clock, hub } = this.options;
+    const { database, clock, hub } = this.options;
     const nowIso = clock.now().toISOString();
     // This worker's claims must run one at a time, so its held count is exact: the first claim (and
     // one every TOUCH_INTERVAL_MS) registers the worker with an upsert, which locks its row; the
     // others lock the row in the transaction's first round trip.
     const registered = performance.now() - (this.lastRegistered.get(worker.id) ?? -Infinity) < TOUCH_INTERVAL_MS;
     const transaction = <T>(work: (tx: WriteTx) => Promise<T>): Promise<T> =>
-      registered ? inWriteTransactionLocking(db, dialect, { table: 'worker', id: worker.id }, work) : inWriteTransaction(db, dialect, work);
+      registered ? database.writeLocking({ table: 'worker', id: worker.id }, work) : database.write(work);
     const rows = await transaction(async (tx) => {
       if (!registered) await upsertWorker(tx.db, { ...worker, created_at: nowIso, last_seen_at: nowIso });
       let limit = maxJobs;
@@ -570,18 +510,13 @@ export class WorkerProtocol {
         limit = Math.min(maxJobs, maxConcurrency - held);
         if (limit <= 0) return 'busy' as const;
       }
-      const claimed = await claimJobs(tx.db, dialect, { workerId: worker.id, queues, kinds, limit, nowIso });
+      const claimed = await claimJobs(tx, { workerId: worker.id, queues, kinds, limit, nowIso });
       if (!claimed.length) {
         return (held ?? (await countHeldJobs(tx.db, worker.id))) >= maxConcurrency ? ('busy' as const) : [];
       }
-      const inserted = claimed.map(claimEventOf).filter((e): e is JobEventRow => e !== undefined);
-      if (inserted.length) {
-        const messages = inserted.map((e) => ({ event: toJobEventView(e), owner_id: claimed.find((r) => r.id === e.job_id)?.owner_id ?? null }));
-        tx.afterCommit(() => hub.publish(messages.sort((a, b) => a.event.id - b.event.id)));
-      } else {
-        await appendEvents(tx, hub, claimed.map((row) => stateEvent(row, 'queued')), nowIso);
-      }
-      return claimed;
+      const messages = claimed.map(({ row, event }) => ({ event: toJobEventView(event), owner_id: row.owner_id }));
+      tx.afterCommit(() => hub.publish(messages.sort((a, b) => a.event.id - b.event.id)));
+      return claimed.map((c) => c.row);
     });
     if (!registered) this.lastRegistered.set(worker.id, performance.now());
     if (rows === 'busy') return rows;
@@ -672,7 +607,7 @@ export class WorkerProtocol {
     for (const wanted of this.waiting.values()) for (const q of wanted) queues.add(q);
     try {
       this.dueScans += 1;
-      const due = new Set(await findQueuesWithJobsBecomingDue(this.options.db, [...queues], from, until));
+      const due = new Set(await findQueuesWithJobsBecomingDue(this.options.database.db, [...queues], from, until));
       // Set meanwhile by claims that started waiting during the query (TypeScript cannot see that).
       const pending = this.dueScanFrom as string | undefined;
       if (this.waiting.size) this.dueScanFrom = pending !== undefined && pending < until ? pending : until;
@@ -710,7 +645,8 @@ export class WorkerProtocol {
     decide: (row: JobRow, nowIso: string, now: Date) => { changes: Partial<JobTable>; extra?: Record<string, unknown> },
     known?: JobRow,
   ): Promise<JobView> {
-    const { db, dialect, clock, hub } = this.options;
+    const { database, clock, hub } = this.options;
+    const { db } = database;
     const now = clock.now();
     const nowIso = now.toISOString();
     let current = known ?? (await findJob(db, jobId));
@@ -721,7 +657,7 @@ export class WorkerProtocol {
       if (current.state !== 'running' && current.state !== 'paused') throw leaseLost();
       const from = current.state;
       const plan = decide(current, nowIso, now);
-      const row = await inWriteTransaction(db, dialect, async (tx) => {
+      const row = await database.write(async (tx) => {
         const updated = await updateFencedJob(tx.db, { jobId, attempt, workerId, nowIso, state: from }, plan.changes);
         if (!updated) return undefined;
         await appendEvents(tx, hub, [stateEvent(updated, from, plan.extra)], nowIso);
@@ -765,7 +701,7 @@ export class WorkerProtocol {
     const last = this.lastTouched.get(workerId) ?? -Infinity;
     if (performance.now() - last < TOUCH_INTERVAL_MS) return;
     this.lastTouched.set(workerId, performance.now());
-    touchWorker(this.options.db, workerId, nowIso).catch((error: unknown) => {
+    touchWorker(this.options.database.db, workerId, nowIso).catch((error: unknown) => {
       this.options.logger.warn({ err: (error as Error).message }, 'could not record worker last_seen_at');
     });
   }

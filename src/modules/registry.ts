@@ -11,6 +11,7 @@ import type { AnyModule, ModuleTask } from './contract.js';
 import type { SchedulerTask } from '../scheduler/scheduler.service.js';
 import { EVENT_ROUTES, type EventRoute } from '../notify/events.js';
 import { isBuiltInTemplate, missingTemplates } from '../notify/templates.js';
+import { isEventName } from '../shared/event-names.js';
 
 /** A module whose config section has been validated. */
 export interface PreparedModule {
@@ -73,7 +74,7 @@ export function moduleNotifications(modules: readonly Pick<AnyModule, 'name' | '
   for (const module of modules) {
     if (!module.notifications) continue;
     for (const [event, eventRoutes] of Object.entries(module.notifications.events)) {
-      if (!/^[a-z][a-z0-9_-]*\.[a-z][a-z0-9_]*$/.test(event)) throw new Error(`Module ${module.name}: notification event "${event}" must be noun.verb.`);
+      if (!isEventName(event)) throw new Error(`Module ${module.name}: notification event "${event}" must be noun.verb (<object>.<past-tense verb>).`);
       if (Object.hasOwn(EVENT_ROUTES, event) || Object.hasOwn(routes, event)) throw new Error(`Module ${module.name}: notification event ${event} exists already.`);
       routes[event] = eventRoutes;
     }

@@ -12,7 +12,7 @@
 import type { Kysely } from 'kysely';
 import type { Logger } from 'pino';
 import type { Database, OutboxRow, UserRow } from '../db/schema.js';
-import { inTransaction, type WriteTx as Tx } from '../db/transaction.js';
+import { type AnyTx as Tx, inTransaction } from '../db/transaction.js';
 import type { Outbox, OutboxMessage } from '../outbox/outbox.service.js';
 import type { Clock } from '../shared/clock.js';
 import { newId } from '../shared/ids.js';

@@ -16,12 +16,10 @@ import type { Logger } from 'pino';
 import type { Principal } from '../auth/auth.service.js';
 import type { Executor } from '../db/executor.js';
 import type { JobHub } from '../jobs/job-hub.js';
-import { replayEvents } from '../jobs/job-events.repo.js';
+import { replayJobEvents, replayTopicEvents } from '../event-log/event-log.repo.js';
 import { AppError } from '../shared/errors.js';
-import { mergePages } from './event-log.js';
-import { isTopicMessage, type LiveEventView, type LiveMessage, orderingKey } from './live-message.js';
+import { isTopicMessage, type LiveEventView, type LiveMessage, mergePages, orderingKey } from '../event-log/events.js';
 import { type AuthorizedTopic, liveTopicKey, type ModuleTopic, parseTopics, TopicAccess } from './topic-access.js';
-import { replayTopicEvents } from './topic-events.repo.js';
 
 /** Rows read per replay query. */
 const REPLAY_PAGE = 500;
@@ -117,7 +115,7 @@ export class EventSubscription {
       // a connection dropped mid-replay resumes without a gap.
       const exact = async (after: number) => {
         const [jobEvents, topicEvents] = await Promise.all([
-          replayEvents(this.db, { jobIds: jobs, queues: [], afterId: after, limit: REPLAY_PAGE }),
+          replayJobEvents(this.db, { jobIds: jobs, queues: [], afterId: after, limit: REPLAY_PAGE }),
           replayTopicEvents(this.db, moduleTopics, after, REPLAY_PAGE),
         ]);
         return mergePages([jobEvents, topicEvents], REPLAY_PAGE);
@@ -131,7 +129,7 @@ export class EventSubscription {
       }
       for (const [ownerId, names] of open ? byOwner : []) {
         const page = async (after: number) => {
-          const messages = await replayEvents(this.db, { jobIds: [], queues: names, afterId: after, limit: REPLAY_PAGE, queueOwnerId: ownerId });
+          const messages = await replayJobEvents(this.db, { jobIds: [], queues: names, afterId: after, limit: REPLAY_PAGE, queueOwnerId: ownerId });
           return { messages, more: messages.length >= REPLAY_PAGE };
         };
         if (!(open = await this.replay(afterId, page))) break;

@@ -13,7 +13,7 @@ import { requirePrincipal } from '../http/authenticate.js';
 import { type ProblemDocument, problemFor } from '../http/problem.js';
 import { AUTHENTICATED, problemResponses } from '../http/schemas.js';
 import { AppError } from '../shared/errors.js';
-import { isTopicEvent, type LiveEventView } from './live-message.js';
+import { isTopicEvent, type LiveEventView } from '../event-log/events.js';
 import { type LiveEvents, parseEventId } from './event-stream.js';
 
 /** Options for {@link eventsRoutes}. */

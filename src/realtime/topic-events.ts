@@ -3,25 +3,22 @@
  * caller's write transaction (so it exists exactly when the change it reports commits) and fanned
  * out to SSE and WebSocket subscribers, on this instance and others, after commit.
  */
-import type { DatabaseDialect } from '../config.js';
 import type { Executor } from '../db/executor.js';
 import type { WriteTx } from '../db/transaction.js';
 import type { JobHub } from '../jobs/job-hub.js';
 import type { Clock } from '../shared/clock.js';
+import { isEventName } from '../shared/event-names.js';
 import type { LiveEvents } from './event-stream.js';
-import type { TopicEventView } from './live-message.js';
-import { deleteTopicEvents, deleteTopicEventsBefore, insertTopicEvent, latestTopicEvents } from './topic-events.repo.js';
+import { deleteTopicEvents, deleteTopicEventsBefore, insertTopicEvent, latestTopicEvents } from '../event-log/event-log.repo.js';
+import type { TopicEventView } from '../event-log/events.js';
 
 /** Largest serialised `data` of one topic event, in bytes (events are notifications, not documents). */
 export const TOPIC_EVENT_MAX_BYTES = 64 * 1024;
 
-/** `noun.verb` (lower case, `-`/`_` allowed); `job.*` is the job system's. */
-const EVENT_TYPE = /^[a-z][a-z0-9_-]*(\.[a-z][a-z0-9_-]*)+$/;
 
 /** Dependencies of {@link TopicEvents}. */
 export interface TopicEventsOptions {
   db: Executor;
-  dialect: DatabaseDialect;
   clock: Clock;
   hub: JobHub;
   /** Knows which topic families modules declared. */
@@ -46,10 +43,11 @@ export class TopicEvents {
     const colon = topic.indexOf(':');
     const prefix = colon > 0 ? topic.slice(0, colon) : '';
     if (!this.options.live.hasModuleTopic(prefix)) throw new Error(`No module declares the topic family of "${topic}".`);
-    if (!EVENT_TYPE.test(type) || type.startsWith('job.')) throw new Error(`"${type}" is not a topic event type (noun.verb, not job.*).`);
+    // The one event naming scheme (src/shared/event-names.ts); `job.*` is the job system's.
+    if (!isEventName(type) || type.startsWith('job.')) throw new Error(`"${type}" is not a topic event type (noun.verb, not job.*).`);
     const text = JSON.stringify(data);
     if (Buffer.byteLength(text) > TOPIC_EVENT_MAX_BYTES) throw new Error(`The ${type} event on ${topic} is over ${TOPIC_EVENT_MAX_BYTES} bytes.`);
-    const message = await insertTopicEvent(tx.db, this.options.dialect, {
+    const message = await insertTopicEvent(tx, {
       topic,
       type,
       data: text,

@@ -55,7 +55,7 @@ export const speechModule = defineModule<SpeechService, SpeechSettings>({
   create: ({ gatehouse, settings }) =>
     new SpeechService({
       db: gatehouse.database.db,
-      dialect: gatehouse.config.database.dialect,
+      write: gatehouse.database.write,
       clock: gatehouse.clock,
       files: gatehouse.files,
       jobs: gatehouse.jobs,

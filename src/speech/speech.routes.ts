@@ -1,10 +1,11 @@
 /** `/api/v1/speech`: questions, sessions (multipart upload, report, audio, delete) and progress. HTTP only; logic lives in SpeechService. */
-import multipart, { type MultipartFile, type MultipartValue } from '@fastify/multipart';
+import multipart from '@fastify/multipart';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import { Type } from '@sinclair/typebox';
-import type { FastifyInstance, FastifyRequest } from 'fastify';
+import type { FastifyInstance } from 'fastify';
 import { multipartLimits } from '../files/files.routes.js';
-import { decideRange, ifNoneMatchMatches, ifRangeAllows, type RangeDecision } from '../files/http-range.js';
+import { replyWithContent } from '../files/file-reply.js';
+import { partReader } from '../files/multipart-parts.js';
 import { requirePrincipal } from '../http/authenticate.js';
 import { PageOf, PageQuery, readPage, toPage } from '../http/pagination.js';
 import { AUTHENTICATED, problemResponses } from '../http/schemas.js';
@@ -103,17 +104,6 @@ function multipartProblem(error: unknown): AppError {
   return new AppError('bad_request', 'The multipart/form-data body is malformed.', { cause: error });
 }
 
-function partReader(request: FastifyRequest): () => Promise<MultipartFile | MultipartValue | null> {
-  const parts = request.parts();
-  return async () => {
-    try {
-      const next = await parts.next();
-      return next.done ? null : next.value;
-    } catch (error) {
-      throw multipartProblem(error);
-    }
-  };
-}
 
 /** Registers the speech routes on `api` (mounted under `/api/v1`, in the module's own scope). */
 export async function speechRoutes(api: FastifyInstance, speech: SpeechService, maxUploadBytes: number): Promise<void> {
@@ -220,7 +210,7 @@ export async function speechRoutes(api: FastifyInstance, speech: SpeechService, 
     async (request, reply) => {
       const principal = requirePrincipal(request);
       if (!request.isMultipart()) throw new AppError('unsupported_media_type', 'Send multipart/form-data with one file part named "audio".');
-      const next = partReader(request);
+      const next = partReader(request, multipartProblem);
       let questionId: string | undefined;
       for (let part = await next(); part; part = await next()) {
         if (part.type === 'field') {
@@ -304,21 +294,7 @@ export async function speechRoutes(api: FastifyInstance, speech: SpeechService, 
     },
     handler: async (request, reply) => {
       const file = await speech.audioFile(requirePrincipal(request), request.params.id);
-      const size = Number(file.size_bytes);
-      const etag = `"${file.sha256}"`;
-      reply.header('ETag', etag).header('Accept-Ranges', 'bytes').header('Cache-Control', 'private, no-cache');
-      if (ifNoneMatchMatches(request.headers['if-none-match'], etag)) return reply.code(304).send();
-      const ifRange = request.headers['if-range'];
-      const decision: RangeDecision = ifRangeAllows(typeof ifRange === 'string' ? ifRange : undefined, etag) ? decideRange(request.headers.range, size) : { kind: 'full' };
-      if (decision.kind === 'unsatisfiable') {
-        throw new AppError('range_not_satisfiable', `The range is outside the recording's ${size} bytes.`, { headers: { 'Content-Range': `bytes */${size}` } });
-      }
-      reply.header('Content-Type', file.content_type).header('Content-Security-Policy', "default-src 'none'; sandbox");
-      const range = decision.kind === 'partial' ? decision.range : undefined;
-      if (range) reply.code(206).header('Content-Range', `bytes ${range.start}-${range.end}/${size}`).header('Content-Length', String(range.end - range.start + 1));
-      else reply.header('Content-Length', String(size));
-      if (request.method === 'HEAD') return reply.send();
-      return reply.send(await speech.openAudio(file, range));
+      return replyWithContent(request, reply, file, { what: 'recording', open: (range) => speech.openAudio(file, range) });
     },
   });
 

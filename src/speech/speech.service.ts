@@ -15,15 +15,14 @@ import type { Kysely } from 'kysely';
 import { allows } from '../access/permissions.js';
 import { SYSTEM_ACTOR } from '../audit/audit.service.js';
 import type { Principal } from '../auth/auth.service.js';
-import type { DatabaseDialect } from '../config.js';
 import type { Database, FileRow } from '../db/schema.js';
-import { inWriteTransaction } from '../db/transaction.js';
+import type { WriteTransaction } from '../db/transaction.js';
 import type { FileAccessRule, FileService } from '../files/files.service.js';
 import type { ByteRange } from '../files/storage.js';
 import type { JobOutcomeEvent } from '../jobs/job-hooks.js';
 import type { JobHub } from '../jobs/job-hub.js';
 import type { JobService } from '../jobs/jobs.service.js';
-import { isTopicMessage } from '../realtime/live-message.js';
+import { isTopicMessage } from '../event-log/events.js';
 import type { QueueService } from '../jobs/queues.service.js';
 import type { Clock } from '../shared/clock.js';
 import { AppError, isAppError } from '../shared/errors.js';
@@ -165,7 +164,8 @@ export interface SessionListQuery {
 /** Dependencies of {@link SpeechService}. */
 export interface SpeechServiceOptions {
   db: Kysely<Database>;
-  dialect: DatabaseDialect;
+  /** The database handle's write transaction (`gatehouse.database.write`). */
+  write: WriteTransaction;
   clock: Clock;
   files: FileService;
   jobs: JobService;
@@ -239,7 +239,6 @@ class ByteLimit extends Transform {
 
 /** Questions, sessions, reports, progress, and the analysis job's hook. */
 export class SpeechService {
-  private queueReady: Promise<void> | undefined;
   /** The progress relay's unsubscribe, while it runs. */
   private stopRelay: (() => void) | undefined;
   /** Relays run one after another, so a session's progress events keep their order. */
@@ -319,7 +318,7 @@ export class SpeechService {
    *   `storage_quota_exceeded`, `forbidden`.
    */
   async createSession(principal: Principal, input: { questionId?: string | undefined }, source: RecordingSource): Promise<SessionView> {
-    const { db, dialect, clock, files, platform, settings } = this.options;
+    const { db, write, clock, files, platform, settings } = this.options;
     const question = input.questionId ? await findQuestion(db, input.questionId) : undefined;
     if (input.questionId && !question) {
       source.stream.resume();
@@ -343,7 +342,7 @@ export class SpeechService {
       try {
         const id = newId();
         const now = clock.now().toISOString();
-        return await inWriteTransaction(db, dialect, async (tx) => {
+        return await write(async (tx) => {
           const [job] = await platform.enqueueIn(
             tx,
             settings.queue,
@@ -563,8 +562,8 @@ export class SpeechService {
    * in one transaction; nothing happens when the step is not new (see {@link startProgressRelay}).
    */
   async relayProgress(jobId: string, progress: number, message: string | null): Promise<void> {
-    const { db, dialect, clock, platform } = this.options;
-    await inWriteTransaction(db, dialect, async (tx) => {
+    const { write, clock, platform } = this.options;
+    await write(async (tx) => {
       const row = await recordSessionProgress(tx.db, jobId, progress, message, clock.now().toISOString());
       if (row) await platform.publish(tx, sessionTopic(row.id), 'speech-session.progress', { session_id: row.id, progress, message });
     });
@@ -572,15 +571,7 @@ export class SpeechService {
 
   /** Creates the module's queue when it is missing (start-up; a racing instance finds it there). */
   ensureQueue(): Promise<void> {
-    this.queueReady ??= this.options.queues.create(this.options.settings.queue, { description: 'Speech-practice recordings to analyse (speech module).' }, SYSTEM_ACTOR).then(
-      () => undefined,
-      (error: unknown) => {
-        if (isAppError(error, 'conflict')) return;
-        this.queueReady = undefined;
-        throw error;
-      },
-    );
-    return this.queueReady;
+    return this.options.queues.ensure(this.options.settings.queue, { description: 'Speech-practice recordings to analyse (speech module).' }, SYSTEM_ACTOR);
   }
 
   private async visibleSession(principal: Principal, id: string): Promise<SpeechSessionRow> {

@@ -4,7 +4,6 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { SYSTEM_ACTOR } from '../../src/audit/audit.service.js';
-import { inWriteTransaction } from '../../src/db/transaction.js';
 import { dialects } from '../helpers/dialects.js';
 import { createTestContext, type TestContext } from '../helpers/harness.js';
 import { makeQueue } from '../realtime/fixtures.js';
@@ -26,7 +25,7 @@ describe.each(dialects)('enqueue inside a caller transaction (%s)', (dialect) =>
     const woken: string[] = [];
     const stop = ctx.gatehouse.hub.onWork((q) => woken.push(q));
     try {
-      const jobs = await inWriteTransaction(ctx.gatehouse.database.db, dialect, async (tx) => {
+      const jobs = await ctx.gatehouse.database.write(async (tx) => {
         const made = await ctx.gatehouse.jobs.enqueueIn(tx, queue, [
           { kind: 'a', parent_type: 'thing', parent_id: 'p-commit' },
           { kind: 'b', parent_type: 'thing', parent_id: 'p-commit', idempotency_key: 'k1' },
@@ -49,7 +48,7 @@ describe.each(dialects)('enqueue inside a caller transaction (%s)', (dialect) =>
 
   it('leaves nothing behind when the caller rolls back', async () => {
     await expect(
-      inWriteTransaction(ctx.gatehouse.database.db, dialect, async (tx) => {
+      ctx.gatehouse.database.write(async (tx) => {
         await ctx.gatehouse.jobs.enqueueIn(tx, queue, [{ kind: 'a', parent_type: 'thing', parent_id: 'p-rollback' }], SYSTEM_ACTOR);
         throw new Error('domain write failed');
       }),
@@ -58,9 +57,9 @@ describe.each(dialects)('enqueue inside a caller transaction (%s)', (dialect) =>
   });
 
   it('refuses an unknown queue and a missing enqueue permission with problems', async () => {
-    await expect(inWriteTransaction(ctx.gatehouse.database.db, dialect, (tx) => ctx.gatehouse.jobs.enqueueIn(tx, 'no-such-queue', [{ kind: 'a' }], SYSTEM_ACTOR))).rejects.toMatchObject({ code: 'not_found' });
+    await expect(ctx.gatehouse.database.write((tx) => ctx.gatehouse.jobs.enqueueIn(tx, 'no-such-queue', [{ kind: 'a' }], SYSTEM_ACTOR))).rejects.toMatchObject({ code: 'not_found' });
     await expect(
-      inWriteTransaction(ctx.gatehouse.database.db, dialect, (tx) => ctx.gatehouse.jobs.enqueueIn(tx, queue, [{ kind: 'a' }], { ...SYSTEM_ACTOR, permissions: new Set<string>() })),
+      ctx.gatehouse.database.write((tx) => ctx.gatehouse.jobs.enqueueIn(tx, queue, [{ kind: 'a' }], { ...SYSTEM_ACTOR, permissions: new Set<string>() })),
     ).rejects.toMatchObject({ code: 'forbidden' });
   });
 });

@@ -1,6 +1,5 @@
 /** `prune-jobs`: finished jobs older than JOB_RETENTION_DAYS go, with their events, and module topic events as old; others stay. */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { inWriteTransaction } from '../../src/db/transaction.js';
 import { defineModule } from '../../src/modules/contract.js';
 import { dialects } from '../helpers/dialects.js';
 import { createTestContext, type TestContext } from '../helpers/harness.js';
@@ -26,7 +25,7 @@ describe.each(dialects)('prune-jobs (%s)', (dialect) => {
 
   it('deletes jobs finished before the retention window and keeps the rest', async () => {
     const publish = (topic: string) =>
-      inWriteTransaction(ctx.gatehouse.database.db, dialect, (tx) => ctx.gatehouse.topics.publish(tx, topic, 'note.added', {}));
+      ctx.gatehouse.database.write((tx) => ctx.gatehouse.topics.publish(tx, topic, 'note.added', {}));
     await publish('note:old');
     await createQueue(ctx, cast.admin, { name: 'prune' });
     const old = await enqueue(ctx, cast.owner, 'prune', { kind: 'k' });

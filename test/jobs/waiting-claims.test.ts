@@ -23,7 +23,7 @@ async function countingContext(dialect: 'sqlite' | 'postgres', env: Record<strin
       return Promise.resolve(args.result);
     },
   };
-  const ctx = await createTestContext(dialect, { env, wrapDatabase: (handle) => ({ ...handle, db: handle.db.withPlugin(counter) }) });
+  const ctx = await createTestContext(dialect, { env, wrapDatabase: (handle) => handle.withPlugin(counter) });
   return { ctx, queries: () => count };
 }
 

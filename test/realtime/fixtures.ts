@@ -213,6 +213,24 @@ export class SseClient {
   }
 }
 
+/**
+ * Opens SSE streams on `GET /api/v1/events?<query>` of the app listening at `base()` and keeps
+ * every one it opened, so the test file's `afterAll` ends them with `closeAll()`.
+ */
+export function sseStreams(base: () => string): { open(query: string, headers?: Record<string, string>): Promise<SseClient>; closeAll(): Promise<void> } {
+  const opened: SseClient[] = [];
+  return {
+    async open(query, headers = {}) {
+      const client = await SseClient.open(`${base()}/api/v1/events?${query}`, headers);
+      opened.push(client);
+      return client;
+    },
+    async closeAll() {
+      for (const client of opened.splice(0)) await client.close();
+    },
+  };
+}
+
 /** A `ws` client that records every server message. */
 export class WsClient {
   readonly received: Array<Record<string, unknown>> = [];

@@ -7,14 +7,13 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { tallyModule } from '../../examples/tally/index.js';
-import { inWriteTransaction } from '../../src/db/transaction.js';
 import { defineModule } from '../../src/modules/contract.js';
-import type { TopicEventView } from '../../src/realtime/live-message.js';
+import type { TopicEventView } from '../../src/event-log/events.js';
 import { AppError } from '../../src/shared/errors.js';
 import { dialects } from '../helpers/dialects.js';
 import { createTestContext, type Fixture, loginCookie, makeUser, type TestContext } from '../helpers/harness.js';
 import { call, claim, JOBS_ENV, makeCast, workerCall } from '../jobs/job-fixtures.js';
-import { makeJob, makeQueue, progress, SseClient, until, WsClient } from './fixtures.js';
+import { makeJob, makeQueue, progress, type SseClient, sseStreams, until, WsClient } from './fixtures.js';
 
 /** A module whose `note:{id}` topics anyone may watch when the id starts with `ok`; `missing…` is unknown. */
 const notesModule = defineModule<null>({
@@ -39,16 +38,12 @@ describe.each(dialects)('module topics over SSE and WebSocket (%s)', (dialect) =
   let owner: Fixture;
   let ownerCookie: string;
   let queue: string;
-  const open: SseClient[] = [];
 
-  const sse = async (query: string, headers: Record<string, string> = {}) => {
-    const client = await SseClient.open(`${base}/api/v1/events?${query}`, headers);
-    open.push(client);
-    return client;
-  };
+  const streams = sseStreams(() => base);
+  const sse = streams.open;
   /** Publishes on `topic` in a transaction of its own. */
   const publish = (topic: string, type: string, data: Record<string, unknown>) =>
-    inWriteTransaction(ctx.gatehouse.database.db, dialect, (tx) => ctx.gatehouse.topics.publish(tx, topic, type, data));
+    ctx.gatehouse.database.write((tx) => ctx.gatehouse.topics.publish(tx, topic, type, data));
   /** Topic events of one SSE client, parsed. */
   const topicEvents = (client: SseClient) =>
     client.messages.filter((m) => m.data !== undefined && m.event?.startsWith('note.')).map((m) => JSON.parse(m.data!) as TopicEventView);
@@ -61,7 +56,7 @@ describe.each(dialects)('module topics over SSE and WebSocket (%s)', (dialect) =
     queue = await makeQueue(ctx.gatehouse);
   }, 120_000);
   afterAll(async () => {
-    for (const client of open) await client.close();
+    await streams.closeAll();
     ctx?.app.server.closeAllConnections();
     await ctx?.close();
   });
@@ -72,7 +67,7 @@ describe.each(dialects)('module topics over SSE and WebSocket (%s)', (dialect) =
     await until(() => ctx.gatehouse.hub.subscriptionCount > 0);
     const first = await publish('note:ok-frame', 'note.added', { text: 'one' });
     await expect(
-      inWriteTransaction(ctx.gatehouse.database.db, dialect, async (tx) => {
+      ctx.gatehouse.database.write(async (tx) => {
         await ctx.gatehouse.topics.publish(tx, 'note:ok-frame', 'note.added', { text: 'rolled back' });
         throw new Error('roll back');
       }),

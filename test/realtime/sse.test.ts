@@ -5,7 +5,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { dialects } from '../helpers/dialects.js';
 import { createTestContext, type Fixture, loginCookie, makeApiKey, makeUser, type TestContext } from '../helpers/harness.js';
-import { appendEvent, makeJob, makeQueue, progress, registerWorker, SseClient, until } from './fixtures.js';
+import { appendEvent, makeJob, makeQueue, progress, registerWorker, sseStreams, until } from './fixtures.js';
 
 describe.each(dialects)('live events over SSE (%s)', (dialect) => {
   let ctx: TestContext;
@@ -16,13 +16,8 @@ describe.each(dialects)('live events over SSE (%s)', (dialect) => {
   let otherCookie: string;
   let adminCookie: string;
   let queue: string;
-  const open: SseClient[] = [];
-
-  const sse = async (query: string, headers: Record<string, string> = {}) => {
-    const client = await SseClient.open(`${base}/api/v1/events?${query}`, headers);
-    open.push(client);
-    return client;
-  };
+  const streams = sseStreams(() => base);
+  const sse = streams.open;
 
   beforeAll(async () => {
     ctx = await createTestContext(dialect, { env: { REALTIME_MAX_TOPICS: '3', REALTIME_KEEPALIVE_SECONDS: '1' } });
@@ -36,7 +31,7 @@ describe.each(dialects)('live events over SSE (%s)', (dialect) => {
     queue = await makeQueue(ctx.gatehouse);
   });
   afterAll(async () => {
-    for (const client of open) await client.close();
+    await streams.closeAll();
     // fetch (undici) may leave a spare connection on which it never sends a request; Node's
     // closeIdleConnections does not count it as idle, so it would hold app.close() forever.
     ctx?.app.server.closeAllConnections();
@@ -221,7 +216,7 @@ describe.each(dialects)('live events over SSE (%s)', (dialect) => {
   });
 
   it('releases its hub subscriptions when the client disconnects', async () => {
-    for (const client of open) await client.close();
+    await streams.closeAll();
     await until(() => ctx.gatehouse.hub.subscriptionCount === 0, 5000, 'subscriptions released');
     await until(() => ctx.gatehouse.live.connectionCount === 0, 5000, 'connections released');
     expect(ctx.gatehouse.live.keepAlive.size).toBe(0);
