@@ -198,7 +198,7 @@ export async function buildApp(gatehouse: Gatehouse, options: BuildAppOptions = 
     accessTokens: gatehouse.accessTokens,
     logLevel: config.server.logLevel,
   });
-  await app.register(pagesRoutes, { appName: APP_NAME, siteUrl: config.server.siteUrl, version: VERSION });
+  await app.register(pagesRoutes, { appName: APP_NAME, siteUrl: config.server.siteUrl, version: VERSION, providers: gatehouse.identities.listProviders() });
   await app.register(
     async (api) => {
       // The platform's features, then the feature modules, each in its own encapsulated scope

@@ -10,6 +10,7 @@ import path from 'node:path';
 import { Cron } from 'croner';
 import { parse as parseDotenv } from 'dotenv';
 import { z } from 'zod';
+import { type IdentitiesConfig, identitiesConfig, isIdentityVariable } from './identities/identities.config.js';
 import { mfaEnvShape, type MfaSettings, mfaSettings } from './mfa/mfa.config.js';
 
 /** Which database engine a `DATABASE_URL` selects. */
@@ -200,6 +201,8 @@ export interface Config {
     /** Bytes of stored files a user may own unless a group grants more; 0 = unlimited. Default 1 GiB. */
     storageQuotaBytes: number;
   };
+  /** Social sign-in: the enabled providers and the allowed `redirect` origins (src/identities/identities.config.ts). */
+  identities: IdentitiesConfig;
   realtime: {
     /** Seconds between keep-alive comments on SSE streams and pings on WebSockets. Default 15. */
     keepAliveSeconds: number;
@@ -557,6 +560,7 @@ export function loadConfig(env: RawEnv = withDotenv(process.env)): Config {
       maxBytes: e.FILE_MAX_BYTES,
       storageQuotaBytes: e.STORAGE_QUOTA_BYTES,
     },
+    identities: identitiesConfig(env),
     realtime: {
       keepAliveSeconds: e.REALTIME_KEEPALIVE_SECONDS,
       maxTopics: e.REALTIME_MAX_TOPICS,
@@ -631,7 +635,7 @@ export function describeConfig(env: RawEnv = process.env): ConfigSetting[] {
   const parsed = envSchema.parse(
     Object.fromEntries(Object.keys(envSchema.shape).flatMap((k) => (merged[k] ? [[k, merged[k]]] : []))),
   ) as Record<string, unknown>;
-  return Object.keys(envSchema.shape).map((name) => {
+  const settings = Object.keys(envSchema.shape).map((name): ConfigSetting => {
     const fromEnv = env[name] !== undefined && env[name] !== '';
     const source: ConfigSetting['source'] = fromEnv ? 'environment' : merged[name] ? '.env' : 'default';
     let effective = parsed[name];
@@ -640,4 +644,11 @@ export function describeConfig(env: RawEnv = process.env): ConfigSetting[] {
     const value = effective === undefined ? null : maskSecret(name, String(effective));
     return { name, value, source };
   });
+  // Sign-in providers are named by their variables (OIDC_<NAME>_…): list the ones that are set.
+  for (const name of Object.keys(merged).filter(isIdentityVariable).sort()) {
+    const raw = merged[name];
+    if (!raw) continue;
+    settings.push({ name, value: maskSecret(name, raw), source: env[name] ? 'environment' : '.env' });
+  }
+  return settings;
 }

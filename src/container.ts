@@ -17,6 +17,7 @@ import type { Config } from './config.js';
 import { PasswordHasher } from './crypto/passwords.js';
 import { type DatabaseHandle, openDatabase, pingDatabase } from './db/database.js';
 import { migrateToLatest, migrationStatus } from './db/migrate.js';
+import { IdentityService } from './identities/identities.service.js';
 import { JobHooks } from './jobs/job-hooks.js';
 import { MfaService } from './mfa/mfa.service.js';
 import { JobHub } from './jobs/job-hub.js';
@@ -80,6 +81,8 @@ export interface Gatehouse {
   accessTokens: AccessTokenService;
   accounts: AccountService;
   auth: AuthService;
+  /** Social sign-in: providers, flows, linked provider accounts (src/identities). */
+  identities: IdentityService;
   audit: AuditLog;
   access: AccessService;
   apiKeys: ApiKeyService;
@@ -319,6 +322,18 @@ export async function buildGatehouse(config: Config, overrides: GatehouseOverrid
       secondFactor: { challenge: (user, attempt) => mfa.challenge(user, attempt) },
       requireEmailVerification: config.auth.requireEmailVerification,
     });
+    const identities = new IdentityService({
+      db,
+      clock,
+      logger: logger.child({ component: 'identities' }),
+      config: config.identities,
+      publicUrl: config.server.publicUrl,
+      accessTokens,
+      auth,
+      accounts,
+      audit,
+      notify,
+    });
     const mfa: MfaService = new MfaService({
       db,
       clock,
@@ -439,6 +454,7 @@ export async function buildGatehouse(config: Config, overrides: GatehouseOverrid
       accessTokens,
       accounts,
       auth,
+      identities,
       audit,
       access,
       apiKeys,

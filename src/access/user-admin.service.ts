@@ -384,7 +384,7 @@ export class UserAdminService {
         ban_reason: u.ban_reason,
         created_at: u.created_at,
         updated_at: u.updated_at,
-        password_hash: u.password_hash,
+        password_hash: u.password_hash ?? '',
       }));
   }
 
@@ -446,7 +446,7 @@ export class UserAdminService {
           action: 'user.import',
           targetType: 'user',
           targetId: row.id,
-          details: { email: row.email, hash: row.password_hash === UNUSABLE_PASSWORD_HASH ? 'none' : row.password_hash.split('$')[1] },
+          details: { email: row.email, hash: row.password_hash === UNUSABLE_PASSWORD_HASH || !row.password_hash ? 'none' : row.password_hash.split('$')[1] },
         });
         if (options.dryRun) throw new DryRunRollback();
       });

@@ -12,7 +12,7 @@ import { randomBytes } from 'node:crypto';
 import type { Kysely } from 'kysely';
 import { isUniqueViolation } from '../db/executor.js';
 import type { Database, NewUserRow, UserRow } from '../db/schema.js';
-import { inTransaction } from '../db/transaction.js';
+import { inTransaction, type Tx } from '../db/transaction.js';
 import { assertPasswordStrength, type PasswordHasher } from '../crypto/passwords.js';
 import { generateToken, hashToken, looksLikeToken } from '../crypto/tokens.js';
 import type { KeyedLimiter } from '../limits/rate-limits.js';
@@ -112,7 +112,7 @@ export interface CreateUserInput {
 }
 
 /** A new active user's row: an empty profile, `email_normalized` derived, created and updated `now` (ISO). */
-function newUserRow(input: { email: string; passwordHash: string; name: string; role: UserRow['role']; verifiedAt: string | null; now: string }): NewUserRow {
+function newUserRow(input: { email: string; passwordHash: string | null; name: string; role: UserRow['role']; verifiedAt: string | null; now: string }): NewUserRow {
   return {
     id: newId(),
     email: input.email,
@@ -182,6 +182,39 @@ export class AccountService {
       if (!this.options.requireEmailVerification) throw new AppError('email_taken');
       return { kind: 'accepted' };
     }
+  }
+
+  /**
+   * Creates the account of a person signing in through a provider for the first time, inside the
+   * caller's transaction (which also links the provider account): no password (`password_hash`
+   * null: password sign-in fails for it like a wrong password, and its owner can set one through
+   * "forgot password"), role `user`. The email counts as verified only when the provider vouched
+   * for it; otherwise, with AUTH_REQUIRE_EMAIL_VERIFICATION on, a verification link is emailed as
+   * at registration. The admins are told of the new account, as of a registration.
+   * @throws the driver's unique violation when the email has an account (the caller decides).
+   */
+  async createWithoutPassword(
+    tx: Tx,
+    input: { email: string; name: string; emailVerified: boolean; provider: string },
+    actor: ActorContext = SYSTEM_ACTOR,
+  ): Promise<UserRow> {
+    const now = this.options.clock.now().toISOString();
+    const created = await insertUser(
+      tx.db,
+      newUserRow({ email: input.email.trim(), passwordHash: null, name: input.name.trim().slice(0, 200), role: 'user', verifiedAt: input.emailVerified ? now : null, now }),
+    );
+    if (!input.emailVerified && this.options.requireEmailVerification) {
+      const token = await this.issueOneTimeToken(tx.db, created.id, 'verify_email');
+      await this.options.mails.verifyEmail(tx, created, token);
+    }
+    await this.options.mails.userRegistered(tx, created);
+    await this.options.audit.record(tx.db, { ...actor, actorId: created.id }, {
+      action: 'user.register',
+      targetType: 'user',
+      targetId: created.id,
+      details: { provider: input.provider },
+    });
+    return created;
   }
 
   /**

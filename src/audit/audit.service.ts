@@ -32,6 +32,8 @@ export type AuditAction =
   | 'user.verify_email_by_admin'
   | 'user.import'
   | 'session.revoke_by_admin'
+  | 'identity.link'
+  | 'identity.unlink'
   | 'api_key.create'
   | 'api_key.revoke'
   | 'group.create'

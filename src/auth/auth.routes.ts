@@ -15,7 +15,7 @@ import { problemFor, toAppError } from '../http/problem.js';
 import { AUTHENTICATED, EmailSchema, MessageSchema, NewPasswordSchema, OpaqueTokenSchema, PasswordSchema, problemResponses, UserRef } from '../http/schemas.js';
 import type { ClientInfo, SessionService } from '../sessions/sessions.service.js';
 import { AppError } from '../shared/errors.js';
-import type { AuthService } from './auth.service.js';
+import type { AuthService, TokenResponse } from './auth.service.js';
 
 /** Options for {@link authRoutes}. */
 export interface AuthRoutesOptions {
@@ -24,6 +24,11 @@ export interface AuthRoutesOptions {
   sessions: SessionService;
   cookieName: string;
   cookieSecure: boolean;
+  /**
+   * The `authorization_code` grant of social sign-in's API clients (IdentityService.exchangeCode):
+   * a one-time code with its PKCE verifier → tokens.
+   */
+  exchangeCode?: (code: string, codeVerifier: string, redirectUri: string | undefined, client: ClientInfo) => Promise<TokenResponse>;
 }
 
 function clientInfo(request: FastifyRequest): ClientInfo {
@@ -179,9 +184,9 @@ export const authRoutes: FastifyPluginAsyncTypebox<AuthRoutesOptions> = async (a
       {
         schema: {
           tags: ['auth'],
-          summary: 'OAuth 2.0 token endpoint (password and refresh_token grants)',
+          summary: 'OAuth 2.0 token endpoint (password, refresh_token and authorization_code grants)',
           description:
-            'RFC 6749 §4.3 and §6. Form-encoded or JSON. Returns a short-lived EdDSA access token (JWT) and a refresh token that rotates on every use; re-using a rotated refresh token revokes the whole session.',
+            'RFC 6749 §4.3 and §6. Form-encoded or JSON. Returns a short-lived EdDSA access token (JWT) and a refresh token that rotates on every use; re-using a rotated refresh token revokes the whole session. `authorization_code` (RFC 6749 §4.1.3 with PKCE, RFC 7636 §4.5): the one-time `code` a social sign-in by an API client returned to its redirect, with the client’s `code_verifier` (and optionally the same `redirect_uri`).',
           consumes: ['application/x-www-form-urlencoded', 'application/json'],
           body: Type.Object(
             {
@@ -189,6 +194,9 @@ export const authRoutes: FastifyPluginAsyncTypebox<AuthRoutesOptions> = async (a
               username: Type.Optional(Type.String({ maxLength: 254 })),
               password: Type.Optional(PasswordSchema),
               refresh_token: Type.Optional(OpaqueTokenSchema),
+              code: Type.Optional(OpaqueTokenSchema),
+              code_verifier: Type.Optional(Type.String({ maxLength: 128 })),
+              redirect_uri: Type.Optional(Type.String({ maxLength: 2048 })),
               scope: Type.Optional(Type.String({ maxLength: 1024 })),
             },
             { additionalProperties: true },
@@ -217,7 +225,11 @@ export const authRoutes: FastifyPluginAsyncTypebox<AuthRoutesOptions> = async (a
           if (!body.refresh_token) throw new AppError('invalid_request', 'The refresh_token grant needs refresh_token.');
           return auth.refreshGrant(body.refresh_token);
         }
-        throw new AppError('unsupported_grant_type', `Supported grant types: password, refresh_token.`);
+        if (body.grant_type === 'authorization_code' && options.exchangeCode) {
+          if (!body.code || !body.code_verifier) throw new AppError('invalid_request', 'The authorization_code grant needs code and code_verifier.');
+          return options.exchangeCode(body.code, body.code_verifier, body.redirect_uri, clientInfo(request));
+        }
+        throw new AppError('unsupported_grant_type', `Supported grant types: password, refresh_token${options.exchangeCode ? ', authorization_code' : ''}.`);
       },
     );
   });

@@ -73,6 +73,17 @@ export const NO_LOGIN_GUARD: LoginGuard = {
   recordSuccess: async () => undefined,
 };
 
+/** How the first factor of a sign-in was proven: a password, or an external provider's sign-in. */
+export type PrimaryMethod = { method: 'password' } | { method: 'identity'; provider: string };
+
+/** A browser sign-in's result: the user, the new session and its cookie secret. */
+export interface BrowserSignIn {
+  user: UserRow;
+  session: SessionRow;
+  /** The session cookie's secret (set it as the session cookie; stored only as a hash). */
+  token: string;
+}
+
 /** An RFC 6749 §5.1 successful token response. */
 export interface TokenResponse {
   access_token: string;
@@ -179,7 +190,7 @@ export class AuthService {
     }
     await this.options.loginObserver?.passwordVerified(user, client);
     await this.recordAttempt(email, user, client, 'success');
-    if (this.options.hasher.needsRehash(user.password_hash)) {
+    if (user.password_hash && this.options.hasher.needsRehash(user.password_hash)) {
       const rehashed = await this.options.hasher.hash(password);
       const updated = await updateUser(this.options.db, user.id, { password_hash: rehashed });
       if (updated) return updated;
@@ -277,6 +288,37 @@ export class AuthService {
   async login(email: string, password: string, client: ClientInfo): Promise<{ user: UserRow; session: SessionRow; token: string }> {
     const user = await this.verifyPassword(email, password, client);
     return this.completeSignIn(user, { flow: 'browser', method: 'password' }, client);
+  }
+
+  /**
+   * Sign-in through an external provider (`identities/`), once the provider's answer has been
+   * verified and resolved to `user`: the same refusals as a password sign-in (deactivated,
+   * banned, unverified email when AUTH_REQUIRE_EMAIL_VERIFICATION is on, recorded as refused
+   * attempts), the same new-device notice, login attempt and audit entry (`auth.login` with
+   * `method: identity` and the provider), then {@link completeSignIn} with method
+   * `oidc:<provider>`: a user with a second factor gets `mfa_required` as after a password.
+   * @throws AppError `account_deactivated` (401), `user_banned` (403), `email_not_verified`
+   *   (403), `mfa_required` (401).
+   */
+  async signInWithIdentity<F extends SignInFlow>(user: UserRow, client: ClientInfo, provider: string, flow: F): Promise<Extract<SignInResult, { flow: F }>> {
+    const via: PrimaryMethod = { method: 'identity', provider };
+    await this.assertMaySignIn(user, client, via);
+    await this.options.loginObserver?.passwordVerified(user, client);
+    await this.recordAttempt(user.email, user, client, 'success', via);
+    return this.completeSignIn(user, { flow, method: `oidc:${provider}` }, client);
+  }
+
+  /**
+   * Refuses a sign-in of `user` as a password sign-in would after the password was proven
+   * (recording the refused attempt): deactivated, banned, or an unverified email while
+   * AUTH_REQUIRE_EMAIL_VERIFICATION is on.
+   * @throws AppError `account_deactivated` (401), `user_banned` (403), `email_not_verified` (403).
+   */
+  async assertMaySignIn(user: UserRow, client: ClientInfo, via: PrimaryMethod): Promise<void> {
+    const refusal = this.signInRefusal(user);
+    if (!refusal) return;
+    await this.recordAttempt(user.email, user, client, refusal.code, via);
+    throw refusal;
   }
 
   /**
@@ -446,7 +488,7 @@ export class AuthService {
     });
   }
 
-  private async recordAttempt(email: string, user: UserRow | null, client: ClientInfo, outcome: string): Promise<void> {
+  private async recordAttempt(email: string, user: UserRow | null, client: ClientInfo, outcome: string, via: PrimaryMethod = { method: 'password' }): Promise<void> {
     const actor: ActorContext = { actorId: user?.id ?? null, ip: client.ip, userAgent: client.userAgent };
     await inTransaction(this.options.db, async (tx) => {
       await this.options.audit.recordLoginAttempt(tx.db, { email, userId: user?.id ?? null, ip: client.ip, outcome });
@@ -454,7 +496,11 @@ export class AuthService {
         action: outcome === 'success' ? 'auth.login' : 'auth.login_failed',
         targetType: 'user',
         targetId: user?.id ?? null,
-        details: { email: email.trim().toLowerCase().slice(0, 254), outcome },
+        details: {
+          email: email.trim().toLowerCase().slice(0, 254),
+          outcome,
+          ...(via.method === 'identity' ? { method: 'identity', provider: via.provider } : {}),
+        },
       });
     });
   }

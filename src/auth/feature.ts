@@ -14,6 +14,7 @@ export const authFeature = definePlatformFeature({
       sessions: gatehouse.sessions,
       cookieName: gatehouse.config.auth.cookieName,
       cookieSecure: gatehouse.config.auth.cookieSecure,
+      exchangeCode: (code, verifier, redirectUri, client) => gatehouse.identities.exchangeCode(code, verifier, redirectUri, client),
     });
   },
 });

@@ -72,9 +72,15 @@ export class PasswordHasher {
 
   /**
    * Checks `password` against a stored hash: argon2 (PHC string) or an imported bcrypt hash.
-   * Returns false (never throws) for malformed or unsupported hashes.
+   * Returns false (never throws) for malformed or unsupported hashes, and for `null` (an account
+   * without a password, created through a sign-in provider): that costs a dummy verify, so such
+   * an account answers a password exactly as a wrong password would, in the same time.
    */
-  async verify(storedHash: string, password: string): Promise<boolean> {
+  async verify(storedHash: string | null, password: string): Promise<boolean> {
+    if (storedHash === null) {
+      await this.dummyVerify(password);
+      return false;
+    }
     try {
       // bcrypt only sees the first 72 bytes of a password; acceptable for a legacy hash that is
       // replaced by argon2id (of the whole password) at this very login.

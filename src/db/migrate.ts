@@ -13,6 +13,7 @@ import { migration0006 } from './migrations/0006-jobs.js';
 import { migration0007 } from './migrations/0007-storage-quota.js';
 import { migration0008 } from './migrations/0008-job-owner-scopes.js';
 import { migration0009 } from './migrations/0009-topic-events.js';
+import { migration0010 } from './migrations/0010-identities.js';
 import { migration0011 } from './migrations/0011-mfa.js';
 import type { MigrationTypes } from './migrations/types.js';
 import type { AnyModule } from '../modules/contract.js';
@@ -34,6 +35,7 @@ function allMigrations(dialect: DatabaseDialect): Record<string, Migration> {
     '0007-storage-quota': migration0007(types),
     '0008-job-owner-scopes': migration0008(types),
     '0009-topic-events': migration0009(types),
+    '0010-identities': migration0010(types),
     '0011-mfa': migration0011(types),
   };
 }

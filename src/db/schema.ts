@@ -12,7 +12,8 @@ export interface UserTable {
   id: string;
   email: string;
   email_normalized: string;
-  password_hash: string;
+  /** argon2id PHC string; null for an account created through a provider that has not set a password (migration 0010). */
+  password_hash: string | null;
   name: string;
   /** JSON object, serialised. */
   profile: string;
@@ -347,6 +348,48 @@ export interface FileTable {
   created_at: string;
 }
 
+/** `identity`: an account at an external sign-in provider linked to a user (migration 0010). */
+export interface IdentityTable {
+  id: string;
+  user_id: string;
+  /** The provider's configured name (`google`, `github`, an `OIDC_<NAME>` lower-cased). */
+  provider: string;
+  /** The provider's stable id of the account (OIDC `sub`; GitHub's numeric user id). */
+  subject: string;
+  /** The email the provider reported at the last sign-in, if any. */
+  email: string | null;
+  /** 1 when the provider said that email is verified, else 0. */
+  email_verified: number;
+  linked_at: string;
+  last_sign_in_at: string | null;
+}
+
+/**
+ * `identity_ticket`: a single-use secret of a social sign-in flow, stored as its SHA-256 hash
+ * (migration 0010): an API client's one-time `login_code`, a pending `link` awaiting proof of
+ * the existing account, or its emailed `link_email` confirmation.
+ */
+export interface IdentityTicketTable {
+  id: string;
+  purpose: 'login_code' | 'link' | 'link_email';
+  token_hash: string;
+  /** The user signing in (`login_code`) or the existing account to link to (`link`, `link_email`). */
+  user_id: string;
+  provider: string;
+  subject: string;
+  email: string | null;
+  email_verified: number;
+  /** How the flow finishes: `browser` (session cookie) or `api` (one-time code for `/auth/token`). */
+  mode: 'browser' | 'api';
+  /** PKCE S256 challenge of an API client's `login_code` (RFC 7636). */
+  code_challenge: string | null;
+  /** Where the flow returns to. */
+  redirect_uri: string | null;
+  created_at: string;
+  expires_at: string;
+  used_at: string | null;
+}
+
 /** `totp_credential`: a user's TOTP authenticator (RFC 6238), pending until confirmed (migration 0011). */
 export interface TotpCredentialTable {
   user_id: string;
@@ -411,6 +454,8 @@ export interface MfaChallengeTable {
 }
 
 export interface Database {
+  identity: IdentityTable;
+  identity_ticket: IdentityTicketTable;
   user: UserTable;
   session: SessionTable;
   refresh_token: RefreshTokenTable;
@@ -457,6 +502,8 @@ export type JobEventRow = Selectable<JobEventTable>;
 export type TopicEventRow = Selectable<TopicEventTable>;
 export type WorkerRow = Selectable<WorkerTable>;
 export type FileRow = Selectable<FileTable>;
+export type IdentityRow = Selectable<IdentityTable>;
+export type IdentityTicketRow = Selectable<IdentityTicketTable>;
 export type TotpCredentialRow = Selectable<TotpCredentialTable>;
 export type PasskeyRow = Selectable<PasskeyTable>;
 export type MfaChallengeRow = Selectable<MfaChallengeTable>;

@@ -68,6 +68,14 @@ export interface NotifyEvents {
   /** A sign-in from an IP address and browser (user agent) pair this account never used before. */
   'user.new_login': { user: NotifyUser; ip: string | null; user_agent: string | null; at: string; reset_url: string };
   /**
+   * Someone signed in with a provider account (`provider`: its display name) whose verified
+   * email is this account's, and asked to link it by email: the confirmation link (`url` carries
+   * the single-use token) goes to the account's address.
+   */
+  'user.identity_link_requested': { user: NotifyUser; provider: string; url: string; ttl_minutes: number };
+  /** A provider account (`provider`: its display name) was linked: it can sign in to this account from now on. */
+  'user.identity_linked': { user: NotifyUser; provider: string; linked_at: string; reset_url: string };
+  /**
    * Repeated failed sign-ins locked out an email/IP pair (`scope: 'account'`) or an IP for the
    * day (`scope: 'ip'`); `email` is as typed and may belong to no account (admins are told).
    */
@@ -139,6 +147,8 @@ export const EVENT_ROUTES: { readonly [E in NotifyEventName]: readonly EventRout
   ],
   'user.unbanned': [{ audience: 'user', template: 'account_unbanned' }],
   'user.new_login': [{ audience: 'user', template: 'new_login' }],
+  'user.identity_link_requested': [{ audience: 'user', template: 'identity_link_requested' }],
+  'user.identity_linked': [{ audience: 'user', template: 'identity_linked' }],
   'login.locked_out': [{ audience: 'admins', template: 'admin_login_locked_out' }],
   'job.failed': [{ audience: 'admins', template: 'admin_job_failed' }],
   'campaign.completed': [{ audience: 'admins', template: 'admin_campaign_completed' }],

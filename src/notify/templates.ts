@@ -294,6 +294,25 @@ export const BUILT_IN_TEMPLATES: Readonly<Record<string, string>> = {
     ],
     footer: SECURITY_NOTICE,
   }),
+  ...emailTemplates('identity_link_requested', {
+    subject: 'Link your <%= it.provider %> account',
+    title: `'Link your ' + it.provider + ' account'`,
+    paragraphs: [
+      'Someone (perhaps you) signed in to <%= it.appName %> with a <%= it.provider %> account that uses this email address, and asked to link it to your account.',
+      'If it was you, confirm with the button: from then on that <%= it.provider %> account signs you in. The link works once and expires in <%= it.ttl_minutes %> minutes.',
+    ],
+    action: { label: 'Link my account', url: 'it.url' },
+    footer: 'If this was not you, ignore this email: nothing is linked unless you confirm.',
+  }),
+  ...emailTemplates('identity_linked', {
+    subject: '<%= it.provider %> can now sign in to your account',
+    title: `it.provider + ' account linked'`,
+    paragraphs: [
+      'A <%= it.provider %> account was linked to your <%= it.appName %> account at <%= it.linked_at %> (UTC): it can sign you in from now on.',
+      'If this was not you, reset your password now at <%= it.reset_url %> and remove the link from your account.',
+    ],
+    footer: SECURITY_NOTICE,
+  }),
 
   ...emailTemplates('admin_user_registered', {
     subject: 'New user: <%= it.user.email %>',

@@ -8,6 +8,7 @@ import { auditFeature } from '../audit/feature.js';
 import { authFeature } from '../auth/feature.js';
 import { operationsFeature } from '../cli/operations-feature.js';
 import { filesFeature } from '../files/feature.js';
+import { identitiesFeature } from '../identities/feature.js';
 import { jobsFeature } from '../jobs/feature.js';
 import { limitsFeature } from '../limits/feature.js';
 import { mfaFeature } from '../mfa/feature.js';
@@ -19,6 +20,7 @@ import type { PlatformFeature } from './feature.js';
 /** Every platform feature, in mounting and listing order. */
 export const PLATFORM_FEATURES: readonly PlatformFeature[] = [
   authFeature,
+  identitiesFeature,
   accountsFeature,
   accessFeature,
   mfaFeature,

@@ -53,6 +53,15 @@ export const errorCatalogue = {
   internal_error: { status: 500, title: 'Internal server error' },
   service_unavailable: { status: 503, title: 'The service is temporarily unavailable' },
   job_hook_failed: { status: 503, title: 'A job outcome hook failed; the outcome was not recorded' },
+  identity_flow_invalid: { status: 400, title: 'The sign-in with the provider is invalid, expired or was already completed' },
+  redirect_not_allowed: { status: 400, title: 'The redirect address is not allowed' },
+  identity_denied: { status: 403, title: 'The sign-in provider did not grant the sign-in' },
+  identity_link_required: { status: 409, title: 'An account with this email exists: prove it is yours to link the provider' },
+  identity_email_in_use: { status: 409, title: 'An account with this email exists, and the provider does not vouch for the email' },
+  identity_taken: { status: 409, title: 'This provider account is linked to another account' },
+  last_sign_in_method: { status: 409, title: 'This is the last way to sign in to the account' },
+  identity_email_required: { status: 422, title: 'The sign-in provider gave no email address' },
+  identity_provider_unavailable: { status: 503, title: 'The sign-in provider could not be reached' },
 } as const satisfies Record<string, ErrorDefinition>;
 
 /** An error code's HTTP status and human title. */

@@ -229,6 +229,54 @@ export class AccessTokenService {
     }
   }
 
+  /**
+   * Signs a short-lived statement Gatehouse hands to a browser and reads back later (the state of
+   * a social sign-in flow, in a cookie), with the current signing key. It can never pass for an
+   * access token, nor one purpose's statement for another's: its audience is
+   * `<PUBLIC_URL>#<purpose>` and its header `typ` is `<purpose>+jwt` (RFC 8725 §3.11).
+   * @param purpose `[a-z-]+`, e.g. `oauth-flow`.
+   * @param claims JSON claims (no registered names: `iss`, `aud`, `iat`, `exp` are set here).
+   * @param ttlSeconds lifetime in seconds.
+   * @returns the compact JWS.
+   */
+  async signStatement(purpose: string, claims: Record<string, unknown>, ttlSeconds: number): Promise<string> {
+    await this.refreshIfOlderThan(RELOAD_INTERVAL_MS);
+    const key = this.keys.find((k) => k.active);
+    if (!key) throw new Error('AccessTokenService.init() was not called');
+    const { SignJWT } = await loadJose();
+    const nowSeconds = Math.floor(this.options.clock.now().getTime() / 1000);
+    return new SignJWT(claims)
+      .setProtectedHeader({ alg: ALGORITHM, kid: key.kid, typ: `${purpose}+jwt` })
+      .setIssuer(this.options.issuer)
+      .setAudience(`${this.options.issuer}#${purpose}`)
+      .setIssuedAt(nowSeconds)
+      .setExpirationTime(nowSeconds + ttlSeconds)
+      .sign(key.privateKey);
+  }
+
+  /**
+   * Verifies a statement made by {@link signStatement} for `purpose` (signature, `typ`, issuer,
+   * audience, expiry against the injected clock).
+   * @returns its claims, or `null` when it is malformed, foreign, expired or for another purpose.
+   */
+  async verifyStatement(purpose: string, token: string): Promise<Record<string, unknown> | null> {
+    if (token.length > 8192) return null;
+    const { jwtVerify, errors: joseErrors } = await loadJose();
+    try {
+      const { payload } = await jwtVerify(token, async (header) => this.publicKeyFor(header.kid), {
+        issuer: this.options.issuer,
+        audience: `${this.options.issuer}#${purpose}`,
+        typ: `${purpose}+jwt`,
+        algorithms: [ALGORITHM],
+        currentDate: this.options.clock.now(),
+      });
+      return payload as Record<string, unknown>;
+    } catch (error) {
+      if (error instanceof joseErrors.JOSEError || error instanceof TypeError || error instanceof SyntaxError) return null;
+      throw error;
+    }
+  }
+
   private async publicKeyFor(kid: string | undefined): Promise<Key> {
     let key = this.keys.find((k) => k.kid === kid);
     if (!key && kid) {

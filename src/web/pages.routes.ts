@@ -18,6 +18,8 @@ export interface PagesRoutesOptions {
   appName: string;
   siteUrl: string | null;
   version: string;
+  /** The enabled sign-in providers: `/sign-in` shows a button for each. Default none. */
+  providers?: ReadonlyArray<{ name: string; display_name: string }>;
 }
 
 /** Gatehouse's logo (SVG): the pages' favicon and the logo and favicon of Swagger UI at `/docs`. */
@@ -86,6 +88,14 @@ function sendPage(reply: FastifyReply, title: string, content: string, options: 
     .header('Referrer-Policy', 'same-origin')
     .header('Cache-Control', 'no-store')
     .send(page(title, content, options));
+}
+
+/**
+ * Sends a page in Gatehouse's layout with the pages' security headers (for other features'
+ * readable error pages, such as a failed social sign-in). `content` is HTML: escape what you put in.
+ */
+export function sendHtmlPage(reply: FastifyReply, status: number, title: string, content: string): FastifyReply {
+  return sendPage(reply.code(status), title, content);
 }
 
 const statusBox = '<p id="status" class="status" role="status" aria-live="polite" hidden></p>';
@@ -172,11 +182,30 @@ ${statusBox}`,
     ),
   );
 
-  app.get('/sign-in', hidden, async (_request, reply) =>
-    sendPage(
+  app.get<{ Querystring: { next?: string } }>('/sign-in', hidden, async (request, reply) => {
+    // Only a path of this site (never `//host`): the start endpoint checks the redirect again.
+    const asked = typeof request.query.next === 'string' ? request.query.next : '';
+    const next = /^\/(?![/\\])/.test(asked) ? asked : '/jobs';
+    const providers = options.providers ?? [];
+    const buttons = providers.length
+      ? `<div class="providers" id="providers">
+<p>Or sign in with</p>
+${providers
+  .map(
+    (p) =>
+      `<a class="button provider" data-provider="${escapeHtml(p.name)}" href="/api/v1/auth/oauth/${encodeURIComponent(p.name)}/start?redirect=${encodeURIComponent(next)}">Sign in with ${escapeHtml(p.display_name)}</a>`,
+  )
+  .join('\n')}
+</div>`
+      : '';
+    return sendPage(
       reply,
       'Sign in',
       `<h1>Sign in</h1>
+<div id="link-notice" class="notice" hidden>
+<p id="link-text"></p>
+<button type="button" id="link-by-email">Email me a confirmation link instead</button>
+</div>
 <form id="sign-in-form">
 <label for="email">Email address</label>
 <input id="email" name="email" type="email" autocomplete="username" maxlength="254" required>
@@ -191,9 +220,22 @@ ${statusBox}`,
 <button type="submit">Verify</button>
 </form>
 <p id="passkey-box"><button type="button" id="passkey-sign-in" class="secondary">Sign in with a passkey</button></p>
+${buttons}
 <p><a href="/forgot-password">Forgot your password?</a></p>
 ${statusBox}`,
       { scripts: ['webauthn.js'] },
+    );
+  });
+
+  app.get('/link-account', hidden, async (_request, reply) =>
+    sendPage(
+      reply,
+      'Link your account',
+      `<h1>Link a sign-in provider</h1>
+<p>Press the button to link the provider account to your account. From then on it signs you in.</p>
+<form id="link-account-form"><button type="submit">Link my account</button></form>
+${statusBox}
+<p><a href="/sign-in">Sign in</a></p>`,
     ),
   );
 

@@ -127,7 +127,8 @@ describe.each(dialects)('token endpoint and API tokens (%s)', (dialect) => {
 
     const malformed: Array<[string, Record<string, string>, string]> = [
       ['an unsupported grant type', { grant_type: 'client_credentials' }, 'unsupported_grant_type'],
-      ['the authorization_code grant', { grant_type: 'authorization_code', code: 'x' }, 'unsupported_grant_type'],
+      ['an authorization_code grant without code_verifier', { grant_type: 'authorization_code', code: 'x' }, 'invalid_request'],
+      ['an authorization_code grant with an unknown code', { grant_type: 'authorization_code', code: 'x', code_verifier: 'v'.repeat(43) }, 'invalid_grant'],
       ['no grant_type', { username: 'a@example.com', password: STRONG_PASSWORD }, 'invalid_request'],
       ['a password grant without password', { grant_type: 'password', username: 'a@example.com' }, 'invalid_request'],
       ['a password grant without username', { grant_type: 'password', password: STRONG_PASSWORD }, 'invalid_request'],

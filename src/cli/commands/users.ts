@@ -173,20 +173,27 @@ export function registerUserCommands(program: Command): void {
 
   users
     .command('show <user>')
-    .description('Show one user (email or id), with their active sessions and API keys.')
+    .description('Show one user (email or id), with their active sessions, API keys and linked sign-in providers.')
     .option('--json', 'print JSON', false)
     .action(async (emailOrId: string, opts: { json: boolean }) => {
       await withGatehouse(async (gatehouse) => {
         const user = await findUser(gatehouse, emailOrId);
         const sessions = await gatehouse.users.listSessions(user.id);
         const keys = await gatehouse.apiKeys.list({ userId: user.id, limit: 1000 });
+        const identities = await gatehouse.identities.listOwn(user.id);
         if (opts.json) {
-          return console.log(JSON.stringify({ ...user, active_sessions: sessions.length, active_api_keys: keys.items.length }, null, 2));
+          return console.log(JSON.stringify({ ...user, active_sessions: sessions.length, active_api_keys: keys.items.length, identities }, null, 2));
         }
         console.log(
           describeUser(user, [
             ['Sessions', String(sessions.length)],
             ['API keys', String(keys.items.length)],
+            [
+              'Sign-in providers',
+              identities.length
+                ? identities.map((i) => `${i.display_name} (${i.email ?? 'no email'}${i.email_verified ? ', verified' : ''}, linked ${i.linked_at})`).join('; ')
+                : 'none',
+            ],
           ]),
         );
       });

@@ -104,6 +104,39 @@
       } catch { /* keep the default */ }
     }
     var signInStatus = document.getElementById('status');
+    // Back from a provider whose verified email has an account here: prove that account to link it.
+    var linking = params.get('link');
+    if (linking) {
+      var notice = document.getElementById('link-notice');
+      fetch('/api/v1/auth/oauth/link', { credentials: 'same-origin', headers: { Accept: 'application/json' } })
+        .then(function (res) { return res.json().then(function (body) { return { ok: res.ok, body: body }; }); })
+        .then(function (result) {
+          if (!result.ok) {
+            show(signInStatus, 'error', problemText(result.body, 'This link has expired. Sign in with the provider again.'));
+            linking = null;
+            return;
+          }
+          var email = document.getElementById('email');
+          email.value = result.body.email;
+          email.readOnly = true;
+          document.getElementById('link-text').textContent =
+            'An account with the email address ' + result.body.email + ' already exists. Enter its password to link your ' +
+            result.body.provider.display_name + ' account to it, or confirm by email.';
+          notice.hidden = false;
+        })
+        .catch(function () { show(signInStatus, 'error', 'The server could not be reached. Try again.'); });
+      document.getElementById('link-by-email').addEventListener('click', function () {
+        post('/api/v1/auth/oauth/link/email', {}).then(function (result) {
+          if (result.ok) {
+            show(signInStatus, 'ok', 'We sent a confirmation link to the account\u2019s email address. Open it to link the accounts, then sign in with the provider.');
+            signInForm.hidden = true;
+            notice.hidden = true;
+          } else {
+            show(signInStatus, 'error', problemText(result.body, 'Sending the link failed.'));
+          }
+        });
+      });
+    }
     var mfaForm = document.getElementById('mfa-form');
     var mfaToken = pendingMfa;
     if (mfaToken) {
@@ -118,12 +151,16 @@
       event.preventDefault();
       var button = signInForm.querySelector('button');
       button.disabled = true;
-      post('/api/v1/auth/login', {
-        email: document.getElementById('email').value,
-        password: document.getElementById('password').value,
-      })
+      var request = linking
+        ? post('/api/v1/auth/oauth/link', { password: document.getElementById('password').value })
+        : post('/api/v1/auth/login', {
+          email: document.getElementById('email').value,
+          password: document.getElementById('password').value,
+        });
+      request
         .then(function (result) {
           if (result.ok) {
+            if (linking && result.body && result.body.redirect) next = result.body.redirect;
             signedIn();
           } else if (result.body && result.body.code === 'mfa_required') {
             // The password was right; the second step asks for a code.
@@ -184,6 +221,13 @@
           show(signInStatus, 'error', 'No passkey was used' + (error && error.message ? ': ' + error.message : '.'));
         });
     });
+  }
+
+  var linkAccountForm = document.getElementById('link-account-form');
+  if (linkAccountForm) {
+    if (!token) show(document.getElementById('status'), 'error', 'This link has no token. Open the link from the email again.');
+    wire(linkAccountForm, function () { return token ? { token: token } : null; }, '/api/v1/auth/oauth/link/confirm',
+      'The accounts are linked. You can now sign in with the provider.');
   }
 
   var forgotForm = document.getElementById('forgot-form');
