@@ -2,7 +2,9 @@
  * The public shapes of the job system (what the API, the CLI, the worker SDK and the live
  * streams show) and the conversions from database rows. Protocol: docs/jobs.md.
  */
+import type { Static } from '@sinclair/typebox';
 import type { JobRow, JobState, QueueRow } from '../db/schema.js';
+import type { JobSchema, QueueSchema } from './job-schemas.js';
 
 export type { JobState };
 
@@ -15,61 +17,14 @@ export const HELD_STATES: readonly JobState[] = ['running', 'paused'];
 /** States a job never leaves on its own (only `retry` moves it again). */
 export const FINAL_STATES: readonly JobState[] = ['succeeded', 'failed', 'cancelled', 'dead'];
 
-/** A queue as the API shows it. */
-export interface QueueView {
-  name: string;
-  description: string;
-  paused: boolean;
-  lease_seconds: number;
-  max_attempts: number;
-  max_lease_expiries: number;
-  backoff_base_seconds: number;
-  backoff_max_seconds: number;
-  enqueue_permission: string;
-  claim_permission: string;
-  worker_concurrency: number;
-  created_at: string;
-  updated_at: string;
-}
+/** A queue as the API shows it (the `Queue` component of /openapi.json). */
+export type QueueView = Static<typeof QueueSchema>;
+
+/** A job as the API shows it (the `Job` component). Times are ISO-8601 UTC strings. */
+export type JobView = Static<typeof JobSchema>;
 
 /** A job's error: what the worker reported (or why the server gave up on it). */
-export interface JobError {
-  message: string;
-  details?: unknown;
-}
-
-/** A job as the API shows it. Times are ISO-8601 UTC strings. */
-export interface JobView {
-  id: string;
-  queue: string;
-  kind: string;
-  payload: unknown;
-  priority: number;
-  run_after: string;
-  idempotency_key: string | null;
-  state: JobState;
-  attempt: number;
-  failures: number;
-  lease_expiries: number;
-  lease_expires_at: string | null;
-  worker_id: string | null;
-  progress: number;
-  progress_message: string | null;
-  metrics: Record<string, number> | null;
-  result: unknown;
-  error: JobError | null;
-  input_files: string[];
-  output_files: string[];
-  checkpoint_file_id: string | null;
-  owner_id: string | null;
-  parent_type: string | null;
-  parent_id: string | null;
-  created_at: string;
-  started_at: string | null;
-  heartbeat_at: string | null;
-  finished_at: string | null;
-  updated_at: string;
-}
+export type JobError = NonNullable<JobView['error']>;
 
 export type { JobEventMessage, JobEventType, JobEventView } from '../event-log/events.js';
 export { toJobEventView } from '../event-log/events.js';
