@@ -5,7 +5,7 @@
  * One scheme for every provider:
  * - any OpenID Connect issuer, found by discovery: `OIDC_<NAME>_ISSUER`, `OIDC_<NAME>_CLIENT_ID`,
  *   `OIDC_<NAME>_CLIENT_SECRET`, optional `OIDC_<NAME>_SCOPES` (default `openid email profile`)
- *   and `OIDC_<NAME>_DISPLAY_NAME` (default: the name). The provider is called `<name>` in lower
+ *   and `OIDC_<NAME>_DISPLAY_NAME` (default: `<NAME>` capitalised, `_` as a space). The provider is called `<name>` in lower
  *   case, `_` as `-` (`OIDC_MY_IDP_…` → `my-idp`).
  * - presets, enabled by `<PRESET>_CLIENT_ID` and `<PRESET>_CLIENT_SECRET` (`GITHUB`, `GOOGLE`,
  *   `GITLAB`, `MICROSOFT`, `APPLE`, `FACEBOOK`), with optional `<PRESET>_SCOPES` and
