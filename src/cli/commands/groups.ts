@@ -55,7 +55,7 @@ function toInput(options: GroupOptions): GroupInput {
 
 function printGroup(group: GroupView, json: boolean): void {
   if (json) console.log(JSON.stringify(group, null, 2));
-  else console.log(`${group.name} (${group.id}): permissions ${group.permissions.join(', ') || '-'}`);
+  else console.log(`${group.name} (${group.id}): permissions ${group.permissions.join(', ') || '-'}${group.require_mfa ? '; two-factor required' : ''}`);
 }
 
 /** Registers the `groups` command tree on `program`. */
@@ -81,6 +81,7 @@ export function registerGroupCommands(program: Command): void {
               key_ttl: show(g.api_key_max_ttl_seconds),
               per_hour: show(g.quota_per_hour),
               per_day: show(g.quota_per_day),
+              mfa: g.require_mfa ? 'required' : '-',
             })),
             [
               ['NAME', 'name'],
@@ -89,6 +90,7 @@ export function registerGroupCommands(program: Command): void {
               ['KEY MAX TTL (s)', 'key_ttl'],
               ['QUOTA/HOUR', 'per_hour'],
               ['QUOTA/DAY', 'per_day'],
+              ['TWO-FACTOR', 'mfa'],
             ],
           ),
         );
