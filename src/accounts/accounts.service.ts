@@ -33,20 +33,17 @@ import {
 } from './one-time-tokens.repo.js';
 import { normalizeEmail } from './email.js';
 import { findUserByEmail, findUserById, insertUser, updateUser } from './users.repo.js';
+import type { Static } from '@sinclair/typebox';
+import type { UserSchema } from '../http/schemas.js';
 
 /** Largest accepted serialised `profile` object, in bytes. */
 export const PROFILE_MAX_BYTES = 16 * 1024;
 
-/** A user as the API shows it to themselves (and to admins). */
-export interface UserView {
-  id: string;
-  email: string;
-  name: string;
-  email_verified: boolean;
-  role: UserRow['role'];
-  profile: Record<string, unknown>;
-  created_at: string;
-}
+/**
+ * A user as the API shows it to themselves (and to admins): the `User` component
+ * (`UserSchema`), with `profile` typed as the free-form object the schema allows.
+ */
+export type UserView = Omit<Static<typeof UserSchema>, 'profile'> & { profile: Record<string, unknown> };
 
 /** Converts a row to its API view (never includes the password hash). */
 export function toUserView(user: UserRow): UserView {

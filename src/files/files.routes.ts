@@ -11,6 +11,7 @@ import { AppError, type FieldError } from '../shared/errors.js';
 import { isUuid } from '../shared/ids.js';
 import { FILE_PURPOSES, type FilePurpose, type FileService, type UploadInput } from './files.service.js';
 import { replyWithContent } from './file-reply.js';
+import { FileMetaSchema } from './files.views.js';
 import { partReader } from './multipart-parts.js';
 import { attachmentDisposition } from './http-range.js';
 
@@ -36,21 +37,6 @@ export function multipartLimits(maxBytes: number) {
 
 const UPLOAD_FIELDS = ['purpose', 'job_id', 'attempt'] as const;
 type UploadField = (typeof UPLOAD_FIELDS)[number];
-
-const FileMetaSchema = Type.Object(
-  {
-    id: Type.String({ format: 'uuid' }),
-    owner_id: Type.Union([Type.String({ format: 'uuid' }), Type.Null()]),
-    purpose: Type.Union(FILE_PURPOSES.map((p) => Type.Literal(p))),
-    name: Type.String(),
-    content_type: Type.String(),
-    size_bytes: Type.Integer({ minimum: 0, description: 'bytes' }),
-    sha256: Type.String({ pattern: '^[0-9a-f]{64}$', description: 'Lower-case hex SHA-256 of the content (also the ETag).' }),
-    job_id: Type.Union([Type.String(), Type.Null()]),
-    created_at: Type.String({ format: 'date-time' }),
-  },
-  { $id: 'FileMeta' },
-);
 
 const IdParams = Type.Object({ id: Type.String({ format: 'uuid' }) });
 

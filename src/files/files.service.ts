@@ -18,6 +18,7 @@ import { AppError, isAppError } from '../shared/errors.js';
 import { newId } from '../shared/ids.js';
 import { deleteFileById, findFileById, findFilesByIds, insertFile, listJobFileIds, sumFileBytesOwnedBy } from './files.repo.js';
 import type { ByteRange, FileStorage } from './storage.js';
+import type { FileView } from './files.views.js';
 
 /** What a file is for. Users upload `input` and `attachment`; workers upload `output` and `checkpoint` for a job they hold. */
 export type FilePurpose = FileRow['purpose'];
@@ -37,21 +38,7 @@ export const DEFAULT_FILE_NAME = 'file';
 /** Longest stored file name, in characters (code points). */
 const MAX_NAME_LENGTH = 200;
 
-/** The API view of a file (`GET /api/v1/files/{id}/meta`, the upload's 201 body). */
-export interface FileView {
-  id: string;
-  owner_id: string | null;
-  purpose: FilePurpose;
-  name: string;
-  content_type: string;
-  /** Size in bytes. */
-  size_bytes: number;
-  /** Lower-case hex SHA-256 of the content. */
-  sha256: string;
-  job_id: string | null;
-  /** ISO-8601 UTC. */
-  created_at: string;
-}
+export type { FileView };
 
 /** Converts a row to its API view (the storage key stays private). */
 export function toFileView(row: FileRow): FileView {
