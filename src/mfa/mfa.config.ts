@@ -1,7 +1,8 @@
 /**
  * The `mfa` configuration section: two-factor authentication (TOTP) and passkeys (WebAuthn).
- * Its variables are merged into the one environment schema of `config.ts` (the only reader of
- * `process.env`), so an invalid value stops start-up with a message naming the variable.
+ * Its variables are composed with the other sections into the one environment schema of
+ * `config.ts` (the only reader of `process.env`), so an invalid value stops start-up with a
+ * message naming the variable.
  */
 import { z } from 'zod';
 

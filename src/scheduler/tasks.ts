@@ -1,6 +1,6 @@
 /**
  * The built-in scheduler tasks. Each is a small function over repositories and services; none
- * builds SQL itself. Defaults and the variables that change them are in `config.ts`
+ * builds SQL itself. Defaults and the variables that change them are in `config/scheduler.ts`
  * (`SCHEDULE_<TASK>`, retention settings) and the README.
  */
 import { execFile } from 'node:child_process';

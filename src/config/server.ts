@@ -1,0 +1,92 @@
+/**
+ * The `server` configuration section: the HTTP listener (src/server.ts, src/app.ts), the public
+ * URL and logging.
+ */
+import { z } from 'zod';
+import { httpUrl, type ParsedShape, positiveInt } from './schema.js';
+
+/** The `server` section of the configuration. */
+export interface ServerConfig {
+  /** TCP port to listen on. Default 3000. */
+  port: number;
+  /** Interface to bind. Default `127.0.0.1`. */
+  host: string;
+  /** The externally visible base URL, without trailing slash; used in emailed links, CSRF checks and cookies. */
+  publicUrl: string;
+  /** Origin (scheme://host[:port]) of `publicUrl`; unsafe cookie-authenticated requests must come from it. */
+  publicOrigin: string;
+  /** Link to the project's website, shown on the index page; `null` hides the link. */
+  siteUrl: string | null;
+  /** Fastify `trustProxy` value: `false`, `true`, a hop count or a comma-separated list of addresses/CIDRs. */
+  trustProxy: boolean | number | string;
+  /** Maximum request body size in bytes for JSON and form bodies. */
+  bodyLimitBytes: number;
+  /**
+   * Seconds a client has to send a whole request, headers and body (Fastify `requestTimeout`);
+   * the connection is answered `408` and closed beyond. Responses are not bounded by it (SSE,
+   * WebSocket, long-poll claims, downloads). Default 3600, so a `FILE_MAX_BYTES` upload fits.
+   */
+  requestTimeoutSeconds: number;
+  /**
+   * Seconds a connection may stay idle, nothing read or written (Fastify `connectionTimeout`),
+   * before it is closed: a stalled request (slowloris) ends here. Greater than
+   * `JOB_MAX_WAIT_SECONDS` and `REALTIME_KEEPALIVE_SECONDS`. Default 60.
+   */
+  connectionTimeoutSeconds: number;
+  /** pino log level. */
+  logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
+}
+
+/** The section's environment variables. */
+export const serverEnvShape = {
+  PORT: z
+    .string()
+    .regex(/^\d+$/, 'must be a port number')
+    .transform(Number)
+    .pipe(z.number().int().min(0).max(65535, 'must be at most 65535'))
+    .default(3000),
+  HOST: z.string().min(1).default('127.0.0.1'),
+  // Unset: http://localhost:PORT (3000 when PORT is 0, an ephemeral port no link can name).
+  PUBLIC_URL: httpUrl.optional(),
+  SITE_URL: httpUrl.optional(),
+  TRUST_PROXY: z.string().default('false'),
+  BODY_LIMIT_BYTES: positiveInt(64 * 1024 * 1024).default(262_144),
+  REQUEST_TIMEOUT_SECONDS: positiveInt(7 * 86_400).default(3600),
+  CONNECTION_TIMEOUT_SECONDS: positiveInt(86_400).default(60),
+  LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+};
+
+function parseTrustProxy(value: string): boolean | number | string {
+  if (value === 'true') return true;
+  if (value === 'false' || value === '') return false;
+  if (/^\d+$/.test(value)) return Number(value);
+  return value;
+}
+
+/**
+ * PUBLIC_URL as a URL: the variable, or `http://localhost:PORT` (port 3000 when PORT is 0).
+ * Other sections derive from it (cookie `Secure` flag, WebAuthn relying party).
+ */
+export function publicUrlOf(e: ParsedShape<typeof serverEnvShape>): URL {
+  return new URL(publicUrlText(e));
+}
+
+function publicUrlText(e: ParsedShape<typeof serverEnvShape>): string {
+  return e.PUBLIC_URL ?? `http://localhost:${e.PORT === 0 ? 3000 : e.PORT}`;
+}
+
+/** Builds the section from the parsed variables. */
+export function serverSettings(e: ParsedShape<typeof serverEnvShape>): ServerConfig {
+  return {
+    port: e.PORT,
+    host: e.HOST,
+    publicUrl: publicUrlText(e),
+    publicOrigin: publicUrlOf(e).origin,
+    siteUrl: e.SITE_URL ?? null,
+    trustProxy: parseTrustProxy(e.TRUST_PROXY),
+    bodyLimitBytes: e.BODY_LIMIT_BYTES,
+    requestTimeoutSeconds: e.REQUEST_TIMEOUT_SECONDS,
+    connectionTimeoutSeconds: e.CONNECTION_TIMEOUT_SECONDS,
+    logLevel: e.LOG_LEVEL,
+  };
+}
