@@ -29,6 +29,7 @@ import {
   updateGroup,
 } from './groups.repo.js';
 import { assertCanGrant, isValidPermission, type Role, ROLE_PERMISSIONS, scopesWithin } from './permissions.js';
+import type { GroupView } from './access.views.js';
 
 /** What a user may do and the limits that apply to them. */
 export interface EffectiveAccess {
@@ -58,22 +59,7 @@ export interface AccessDefaults {
   storageQuotaBytes: number;
 }
 
-/** A group as the API shows it. */
-export interface GroupView {
-  id: string;
-  name: string;
-  description: string;
-  permissions: string[];
-  session_ttl_seconds: number | null;
-  api_key_max_ttl_seconds: number | null;
-  quota_per_hour: number | null;
-  quota_per_day: number | null;
-  storage_quota_bytes: number | null;
-  /** Members must turn on two-factor authentication (TOTP) before anything else. */
-  require_mfa: boolean;
-  created_at: string;
-  updated_at: string;
-}
+export type { GroupView };
 
 /** Fields of a group that can be set on create/update. */
 export interface GroupInput {

@@ -10,6 +10,7 @@ import { allows } from './permissions.js';
 import type { ApiKeyService } from './api-keys.service.js';
 import { type AuthService, FRESH_SIGN_IN_SECONDS } from '../auth/auth.service.js';
 import { PasswordSchema } from '../http/schemas.js';
+import { ApiKeySchema } from './access.views.js';
 
 /** Options for {@link apiKeysRoutes}. */
 export interface ApiKeysRoutesOptions {
@@ -17,21 +18,6 @@ export interface ApiKeysRoutesOptions {
   /** Re-checks the caller's password before a key is created. */
   auth: AuthService;
 }
-
-const ApiKeySchema = Type.Object(
-  {
-    id: Type.String({ format: 'uuid' }),
-    user_id: Type.String({ format: 'uuid' }),
-    name: Type.String(),
-    prefix: Type.String({ description: 'Public part of the key: gh_<prefix>_…' }),
-    scopes: Type.Array(Type.String()),
-    created_at: Type.String({ format: 'date-time' }),
-    last_used_at: Type.Union([Type.String({ format: 'date-time' }), Type.Null()]),
-    expires_at: Type.Union([Type.String({ format: 'date-time' }), Type.Null()]),
-    revoked_at: Type.Union([Type.String({ format: 'date-time' }), Type.Null()]),
-  },
-  { $id: 'ApiKey' },
-);
 
 export const apiKeysRoutes: FastifyPluginAsyncTypebox<ApiKeysRoutesOptions> = async (app, { apiKeys, auth }) => {
   app.addSchema(ApiKeySchema);

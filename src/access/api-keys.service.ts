@@ -31,24 +31,14 @@ import {
 } from './api-keys.repo.js';
 import type { Tx } from '../db/transaction.js';
 import { isValidPermission, scopesWithin } from './permissions.js';
+import type { ApiKeyView } from './access.views.js';
 
 /** `last_used_at` is written at most this often per key (seconds). */
 const LAST_USED_RESOLUTION_SECONDS = 60;
 const PREFIX_ALPHABET = 'abcdefghijklmnopqrstuvwxyz0123456789';
 const KEY_PATTERN = /^gh_([a-z0-9]{8})_([A-Za-z0-9_-]{43})$/;
 
-/** A key as listed (never the secret). */
-export interface ApiKeyView {
-  id: string;
-  user_id: string;
-  name: string;
-  prefix: string;
-  scopes: string[];
-  created_at: string;
-  last_used_at: string | null;
-  expires_at: string | null;
-  revoked_at: string | null;
-}
+export type { ApiKeyView };
 
 /** Converts a row to its API view. */
 export function toApiKeyView(row: ApiKeyRow): ApiKeyView {

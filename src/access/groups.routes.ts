@@ -4,6 +4,7 @@ import { Type } from '@sinclair/typebox';
 import { actorOf } from '../http/actor.js';
 import { AUTHENTICATED, problemResponses } from '../http/schemas.js';
 import type { AccessService } from './access.service.js';
+import { GroupSchema } from './access.views.js';
 
 /** Options for {@link groupsRoutes}. */
 export interface GroupsRoutesOptions {
@@ -32,23 +33,7 @@ const GroupFields = {
   ),
 };
 
-const GroupSchema = Type.Object(
-  {
-    id: Type.String({ format: 'uuid' }),
-    name: Type.String(),
-    description: Type.String(),
-    permissions: Type.Array(Type.String()),
-    session_ttl_seconds: Type.Union([Type.Integer(), Type.Null()]),
-    api_key_max_ttl_seconds: Type.Union([Type.Integer(), Type.Null()]),
-    quota_per_hour: Type.Union([Type.Integer(), Type.Null()]),
-    quota_per_day: Type.Union([Type.Integer(), Type.Null()]),
-    storage_quota_bytes: Type.Union([Type.Integer(), Type.Null()]),
-    require_mfa: Type.Boolean(),
-    created_at: Type.String({ format: 'date-time' }),
-    updated_at: Type.String({ format: 'date-time' }),
-  },
-  { $id: 'Group' },
-);
+
 
 const GroupParams = Type.Object({ group: Type.String({ maxLength: 100, description: 'Group id or name' }) });
 
