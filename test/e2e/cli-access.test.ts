@@ -193,10 +193,10 @@ describe.concurrent.each(dialects)('gatehouse keys and groups commands against a
     const table = await cli(['groups', 'list']);
     expectOk(table);
     const lines = table.stdout.trimEnd().split('\n');
-    expect(lines[0]).toMatch(/^NAME\s+PERMISSIONS\s+SESSION TTL \(s\)\s+KEY MAX TTL \(s\)\s+QUOTA\/HOUR\s+QUOTA\/DAY$/);
-    expect(lines[1]).toMatch(/^-+(\s+-+){5}$/);
+    expect(lines[0]).toMatch(/^NAME\s+PERMISSIONS\s+SESSION TTL \(s\)\s+KEY MAX TTL \(s\)\s+QUOTA\/HOUR\s+QUOTA\/DAY\s+TWO-FACTOR$/);
+    expect(lines[1]).toMatch(/^-+(\s+-+){6}$/);
     expect(lines.slice(2).map((line) => line.split(/\s{2,}/))).toEqual([
-      ['premium', 'users:read', '31536000', 'default', 'unlimited', 'default'],
+      ['premium', 'users:read', '31536000', 'default', 'unlimited', 'default', '-'],
     ]);
 
     expect(await listGroups()).toEqual([
@@ -210,6 +210,7 @@ describe.concurrent.each(dialects)('gatehouse keys and groups commands against a
         quota_per_hour: 0,
         quota_per_day: null,
         storage_quota_bytes: null,
+        require_mfa: false,
         created_at: expect.stringMatching(/^\d{4}-\d\d-\d\dT/),
         updated_at: expect.stringMatching(/^\d{4}-\d\d-\d\dT/),
       },
@@ -234,7 +235,7 @@ describe.concurrent.each(dialects)('gatehouse keys and groups commands against a
     const table = await cli(['groups', 'list']);
     expectOk(table);
     expect(table.stdout.trimEnd().split('\n').slice(2).map((line) => line.split(/\s{2,}/))).toEqual([
-      ['gold', 'users:read', '31536000', 'default', 'unlimited', '500'],
+      ['gold', 'users:read', '31536000', 'default', 'unlimited', '500', '-'],
     ]);
 
     const stale = await cli(['groups', 'update', 'premium', '--quota-per-day', '1']);
