@@ -38,6 +38,11 @@ describe.each(dialects)('access changes across instances (%s)', (dialect) => {
   /** Asserts B answers `status` for `headers` on `url`: on the very next request (SQLite) or within 500 ms (PostgreSQL NOTIFY). */
   async function expectOnB(url: string, headers: Headers, status: number): Promise<void> {
     if (dialect === 'sqlite') {
+      // Immediate: the next request B parses sees the commit. B asks SQLite's data_version at most
+      // once per event-loop turn (AuthCache.fresh), and a request over HTTP always arrives in a
+      // later turn than the other process's commit; in-process inject runs A's commit and B's
+      // request in one chain of microtasks, so let one turn end first, as the socket would.
+      await new Promise((resolve) => setImmediate(resolve));
       expect(await onB(url, headers)).toBe(status);
       return;
     }
