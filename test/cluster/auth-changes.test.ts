@@ -36,7 +36,13 @@ describe.each(dialects)('auth changes across instances (%s)', (dialect) => {
     await a?.close();
   });
 
-  const meOnB = (headers: Record<string, string>) => b.app.inject({ url: '/api/v1/users/me', headers });
+  // Each request reaches B in an event-loop turn of its own, as one over a socket does: B asks
+  // SQLite's data_version at most once per turn (AuthCache.fresh), and in-process inject would
+  // otherwise run A's commit and B's request in one chain of microtasks.
+  const meOnB = async (headers: Record<string, string>) => {
+    await new Promise((resolve) => setImmediate(resolve));
+    return b.app.inject({ url: '/api/v1/users/me', headers });
+  };
 
   it('a logout on one instance ends the cookie session on the other', async () => {
     const user = await makeUser(a);
