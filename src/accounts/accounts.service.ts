@@ -164,12 +164,7 @@ export class AccountService {
           const token = await this.issueOneTimeToken(tx.db, created.id, 'verify_email');
           await this.options.mails.verifyEmail(tx, created, token);
         }
-        await this.options.mails.userRegistered(tx, created);
-        await this.options.audit.record(tx.db, { ...actor, actorId: created.id }, {
-          action: 'user.register',
-          targetType: 'user',
-          targetId: created.id,
-        });
+        await this.recordRegistration(tx, created, actor);
         return created;
       });
       return this.options.requireEmailVerification ? { kind: 'accepted' } : { kind: 'created', user: toUserView(user) };
@@ -204,14 +199,19 @@ export class AccountService {
       const token = await this.issueOneTimeToken(tx.db, created.id, 'verify_email');
       await this.options.mails.verifyEmail(tx, created, token);
     }
+    await this.recordRegistration(tx, created, actor, { provider: input.provider });
+    return created;
+  }
+
+  /** What every new account gets, in its creating transaction: the admins' notice and the `user.register` audit entry (with `details`, e.g. the provider). */
+  private async recordRegistration(tx: Tx, created: UserRow, actor: ActorContext, details?: Record<string, unknown>): Promise<void> {
     await this.options.mails.userRegistered(tx, created);
     await this.options.audit.record(tx.db, { ...actor, actorId: created.id }, {
       action: 'user.register',
       targetType: 'user',
       targetId: created.id,
-      details: { provider: input.provider },
+      ...(details ? { details } : {}),
     });
-    return created;
   }
 
   /**
