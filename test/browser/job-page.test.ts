@@ -8,25 +8,14 @@
  * SQLite only, like the other browser tests: the page talks to the same HTTP API and event
  * stream on both databases, which test/jobs and test/realtime cover on each.
  */
-import { createServer } from 'node:net';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { chromiumAvailable, launchChromium } from '../helpers/browser.js';
 import { createTestContext, type Fixture, makeApiKey, makeUser, type TestContext } from '../helpers/harness.js';
 import { type Headers, JOBS_ENV, claim, createQueue, enqueue, getJob, workerCall } from '../jobs/job-fixtures.js';
+import { freePort } from '../helpers/server-process.js';
 
 /** A free TCP port on 127.0.0.1 (PUBLIC_URL must name the listening origin for the CSRF check). */
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address();
-      server.close(() => (typeof address === 'object' && address ? resolve(address.port) : reject(new Error('no port'))));
-    });
-  });
-}
-
 describe.runIf(chromiumAvailable())('the job page in Chromium', () => {
   let ctx: TestContext;
   let browser: Browser;

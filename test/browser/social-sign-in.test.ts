@@ -8,23 +8,12 @@
  * SQLite only, like the other browser tests: the pages talk to the same HTTP API on both
  * databases, which test/identities/social-sign-in.test.ts covers on each.
  */
-import { createServer } from 'node:net';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { chromiumAvailable, launchChromium } from '../helpers/browser.js';
 import { createTestContext, makeUser, type TestContext, uniqueEmail } from '../helpers/harness.js';
 import { startTestOp, type TestOp } from '../identities/op.js';
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address();
-      server.close(() => (typeof address === 'object' && address ? resolve(address.port) : reject(new Error('no port'))));
-    });
-  });
-}
+import { freePort } from '../helpers/server-process.js';
 
 describe.runIf(chromiumAvailable())('social sign-in in Chromium', () => {
   let ctx: TestContext;

@@ -21,19 +21,9 @@ import { totpCode } from '../../src/mfa/totp.js';
 import { dialects } from '../helpers/dialects.js';
 import { createTestContext, makeUser, STRONG_PASSWORD, type TestContext, tokenFromLatestMail, uniqueEmail } from '../helpers/harness.js';
 import { FlowClient, startTestOp, type TestOp } from './op.js';
+import { freePort } from '../helpers/server-process.js';
 
 /** A free TCP port on 127.0.0.1. */
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const port = (server.address() as AddressInfo).port;
-      server.close(() => resolve(port));
-    });
-  });
-}
-
 /** A small fake of GitHub: authorize (auto-approves), token, /user and /user/emails. */
 async function startFakeGithub(): Promise<{ url: string; user: { id: number; login: string; name: string }; emails: Array<{ email: string; primary: boolean; verified: boolean }>; close(): Promise<void> }> {
   const state = { user: { id: 4242, login: 'octo', name: 'Octo Cat' }, emails: [] as Array<{ email: string; primary: boolean; verified: boolean }> };
