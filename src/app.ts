@@ -7,7 +7,7 @@ import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
 import websocket from '@fastify/websocket';
 import Fastify, { type FastifyBaseLogger, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
-import { APP_NAME, type Gatehouse } from './container.js';
+import type { Gatehouse } from './container.js';
 import { healthRoutes } from './health/health.routes.js';
 import { jobSchemas } from './jobs/job-schemas.js';
 import { installAuthentication } from './http/authenticate.js';
@@ -20,7 +20,9 @@ import { newRequestId } from './shared/ids.js';
 import { lazyChildLoggerFactory, RequestLogController } from './http/request-logging.js';
 import { PLATFORM_FEATURES } from './platform/index.js';
 import { VERSION } from './version.js';
-import { GATEHOUSE_LOGO_SVG, PRODUCT_SUMMARY, pagesRoutes } from './web/pages.routes.js';
+import { GATEHOUSE_LOGO_SVG, pagesRoutes } from './web/pages.routes.js';
+import { PRODUCT_SUMMARY } from './shared/product.js';
+import { webAppRoutes } from './web/app.routes.js';
 
 const REQUEST_ID_PATTERN = /^[A-Za-z0-9._:-]{1,128}$/;
 /** How long a graceful shutdown lets requests in flight finish before it ends every connection. */
@@ -144,7 +146,7 @@ export async function buildApp(gatehouse: Gatehouse, options: BuildAppOptions = 
     openapi: {
       openapi: '3.1.0',
       info: {
-        title: `${APP_NAME} API`,
+        title: `${config.server.appName} API`,
         version: VERSION,
         description: [
           `${PRODUCT_SUMMARY.charAt(0).toUpperCase()}${PRODUCT_SUMMARY.slice(1)}.`,
@@ -198,7 +200,14 @@ export async function buildApp(gatehouse: Gatehouse, options: BuildAppOptions = 
     accessTokens: gatehouse.accessTokens,
     logLevel: config.server.logLevel,
   });
-  await app.register(pagesRoutes, { appName: APP_NAME, siteUrl: config.server.siteUrl, version: VERSION, providers: gatehouse.identities.listProviders() });
+  await app.register(pagesRoutes, { appName: config.server.appName, siteUrl: config.server.siteUrl, version: VERSION, providers: gatehouse.identities.listProviders() });
+  if (config.server.frontendUrl) {
+    // An external frontend serves the pages: the bare origin sends people there.
+    const frontendUrl = config.server.frontendUrl;
+    app.get('/', { schema: { hide: true } }, async (_request, reply) => reply.redirect(`${frontendUrl}/`, 302));
+  } else {
+    await app.register(webAppRoutes);
+  }
   await app.register(
     async (api) => {
       // The platform's features, then the feature modules, each in its own encapsulated scope

@@ -63,8 +63,6 @@ import { BuiltinWorkers, selectBuiltinWorkers } from './modules/builtin-workers.
 import { moduleNotifications, moduleRoleGrants, moduleSchedulerTasks, prepareModules } from './modules/registry.js';
 import { AccessTokenService } from './tokens/access-tokens.service.js';
 
-/** Product name used in emails and pages. */
-export const APP_NAME = 'Gatehouse';
 
 /** Everything a running Gatehouse is made of. */
 export interface Gatehouse {
@@ -236,7 +234,7 @@ export async function buildGatehouse(config: Config, overrides: GatehouseOverrid
       logger: logger.child({ component: 'notify' }),
       outbox,
       renderer,
-      appName: APP_NAME,
+      appName: config.server.appName,
       publicUrl: config.server.publicUrl,
       adminEmails: config.notify.adminEmails,
       configured: transports.map((t) => t.channel as Channel),
@@ -363,7 +361,7 @@ export async function buildGatehouse(config: Config, overrides: GatehouseOverrid
         changes,
         audit,
         jobs: { pruneFinished: (before) => jobs.pruneFinished(before) },
-        appName: APP_NAME,
+        appName: config.server.appName,
         pruneTopicEvents: (before) => topics.prune(before),
       }),
     });

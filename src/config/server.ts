@@ -17,6 +17,16 @@ export interface ServerConfig {
   publicOrigin: string;
   /** Link to the project's website, shown on the index page; `null` hides the link. */
   siteUrl: string | null;
+  /** The deployment's name (APP_NAME): the web app's title, emails, the OpenAPI title. Default `Gatehouse`. */
+  appName: string;
+  /** One or two sentences on what this deployment is for (APP_DESCRIPTION), shown on the home page; `null` when unset. */
+  appDescription: string | null;
+  /**
+   * FRONTEND_URL: the base URL of an external frontend. When set, Gatehouse serves no built-in web
+   * app, emailed links and sign-in redirects point there, and CORS admits its origin with
+   * credentials. `null`: the built-in app at `/`.
+   */
+  frontendUrl: string | null;
   /** Fastify `trustProxy` value: `false`, `true`, a hop count or a comma-separated list of addresses/CIDRs. */
   trustProxy: boolean | number | string;
   /** Maximum request body size in bytes for JSON and form bodies. */
@@ -49,6 +59,9 @@ export const serverEnvShape = {
   // Unset: http://localhost:PORT (3000 when PORT is 0, an ephemeral port no link can name).
   PUBLIC_URL: httpUrl.optional(),
   SITE_URL: httpUrl.optional(),
+  APP_NAME: z.string().trim().min(1).max(80).default('Gatehouse'),
+  APP_DESCRIPTION: z.string().trim().max(500).optional(),
+  FRONTEND_URL: httpUrl.optional(),
   TRUST_PROXY: z.string().default('false'),
   BODY_LIMIT_BYTES: positiveInt(64 * 1024 * 1024).default(262_144),
   REQUEST_TIMEOUT_SECONDS: positiveInt(7 * 86_400).default(3600),
@@ -83,6 +96,9 @@ export function serverSettings(e: ParsedShape<typeof serverEnvShape>): ServerCon
     publicUrl: publicUrlText(e),
     publicOrigin: publicUrlOf(e).origin,
     siteUrl: e.SITE_URL ?? null,
+    appName: e.APP_NAME,
+    appDescription: e.APP_DESCRIPTION || null,
+    frontendUrl: e.FRONTEND_URL ? e.FRONTEND_URL.replace(/\/+$/, '') : null,
     trustProxy: parseTrustProxy(e.TRUST_PROXY),
     bodyLimitBytes: e.BODY_LIMIT_BYTES,
     requestTimeoutSeconds: e.REQUEST_TIMEOUT_SECONDS,
