@@ -129,12 +129,11 @@ export function joinChallenge(slug: string): Promise<{ joined_at: string }> {
   return api(`/challenges/${encodeURIComponent(slug)}/participants`, { method: 'POST' });
 }
 
-/** The signed-in user's submissions, newest first (the first page of 50). */
-export function useMySubmissions(slug: string, enabled: boolean) {
+/** The signed-in user's (`userId`) submissions, newest first (the first page of 50; managers too see only theirs). */
+export function useMySubmissions(slug: string, userId: string) {
   return useQuery({
     queryKey: challengeKeys.submissions(slug),
-    enabled,
-    queryFn: async () => (await api<Page<Submission>>(`/challenges/${encodeURIComponent(slug)}/submissions`, { query: { limit: PAGE_SIZE } })).items,
+    queryFn: async () => (await api<Page<Submission>>(`/challenges/${encodeURIComponent(slug)}/submissions`, { query: { limit: PAGE_SIZE, user_id: userId } })).items,
   });
 }
 

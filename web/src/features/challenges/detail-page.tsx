@@ -95,7 +95,7 @@ function Resources({ slug }: { slug: string }) {
       <ProblemAlert error={resources.error} />
       {resources.data?.length === 0 ? <p className="muted">This challenge has no files to download.</p> : null}
       {resources.data?.length ? (
-        <div className="table-wrap">
+        <div className="table-wrap" role="region" aria-labelledby="resources-heading" tabIndex={0}>
           <table>
             <caption className="visually-hidden">Files of this challenge</caption>
             <thead>
@@ -244,7 +244,7 @@ function SubmitForm({ challenge }: { challenge: Challenge }) {
 }
 
 function MySubmissions({ challenge, me }: { challenge: Challenge; me: Me }) {
-  const submissions = useMySubmissions(challenge.slug, true);
+  const submissions = useMySubmissions(challenge.slug, me.id);
   const mine = submissions.data?.filter((s) => s.user_id === me.id);
   return (
     <>
@@ -362,7 +362,7 @@ function Leaderboard({ challenge, me }: { challenge: Challenge; me: Me | null })
   const others = [...new Set(rows.flatMap((row) => Object.keys(row.scores)))].filter((name) => name !== primary).sort();
   const tied = (row: LeaderboardRow) => rows.filter((other) => other.rank === row.rank).length > 1;
   return (
-    <section aria-labelledby="leaderboard-heading">
+    <section className="leaderboard" aria-labelledby="leaderboard-heading">
       <h2 id="leaderboard-heading">Leaderboard</h2>
       <p className="muted">
         Each participant&apos;s best submission by {primary}, {challenge.leaderboard.direction === 'desc' ? 'higher is better' : 'lower is better'}. Equal scores share a rank.
@@ -371,7 +371,7 @@ function Leaderboard({ challenge, me }: { challenge: Challenge; me: Me | null })
       <ProblemAlert error={board.error} />
       {board.isSuccess && rows.length === 0 ? <p>No submission has been scored yet.</p> : null}
       {rows.length ? (
-        <div className="table-wrap">
+        <div className="table-wrap" role="region" aria-labelledby="leaderboard-heading" tabIndex={0}>
           <table aria-labelledby="leaderboard-heading">
             <thead>
               <tr>
@@ -401,7 +401,12 @@ function Leaderboard({ challenge, me }: { challenge: Challenge; me: Me | null })
                     </td>
                     <th scope="row">
                       {row.user.name || 'Anonymous'}
-                      {mine ? <span className="badge you">You</span> : null}
+                      {mine ? (
+                        <>
+                          {' '}
+                          <span className="badge you">You</span>
+                        </>
+                      ) : null}
                     </th>
                     <td className="num">{formatScore(row.score)}</td>
                     {others.map((name) => (
