@@ -137,11 +137,13 @@ export function useMySubmissions(slug: string, userId: string) {
   });
 }
 
-/** The leaderboard's first 100 rows. */
+/** The leaderboard, 100 rows a page (`fetchNextPage` follows the cursor: the last row's submission). */
 export function useLeaderboard(slug: string) {
-  return useQuery({
+  return useInfiniteQuery({
     queryKey: challengeKeys.leaderboard(slug),
-    queryFn: () => api<Page<LeaderboardRow>>(`/challenges/${encodeURIComponent(slug)}/leaderboard`, { query: { limit: 100 } }),
+    queryFn: ({ pageParam }) => api<Page<LeaderboardRow>>(`/challenges/${encodeURIComponent(slug)}/leaderboard`, { query: { limit: 100, cursor: pageParam } }),
+    initialPageParam: undefined as string | undefined,
+    getNextPageParam: (last) => last.next_cursor ?? undefined,
   });
 }
 

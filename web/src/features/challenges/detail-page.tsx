@@ -357,10 +357,12 @@ function Leaderboard({ challenge, me }: { challenge: Challenge; me: Me | null })
     },
     { enabled: me !== null },
   );
-  const rows = board.data?.items ?? [];
+  const rows = board.data?.pages.flatMap((page) => page.items) ?? [];
   const primary = challenge.leaderboard.score;
   const others = [...new Set(rows.flatMap((row) => Object.keys(row.scores)))].filter((name) => name !== primary).sort();
-  const tied = (row: LeaderboardRow) => rows.filter((other) => other.rank === row.rank).length > 1;
+  const perRank = new Map<number, number>();
+  for (const row of rows) perRank.set(row.rank, (perRank.get(row.rank) ?? 0) + 1);
+  const tied = (row: LeaderboardRow) => (perRank.get(row.rank) ?? 0) > 1;
   return (
     <section className="leaderboard" aria-labelledby="leaderboard-heading">
       <h2 id="leaderboard-heading">Leaderboard</h2>
@@ -423,6 +425,11 @@ function Leaderboard({ challenge, me }: { challenge: Challenge; me: Me | null })
             </tbody>
           </table>
         </div>
+      ) : null}
+      {board.hasNextPage ? (
+        <Button busy={board.isFetchingNextPage} onClick={() => void board.fetchNextPage()}>
+          Show more of the leaderboard
+        </Button>
       ) : null}
     </section>
   );
