@@ -28,7 +28,8 @@ import {
   useMySubmissions,
   useResources,
 } from './api';
-import { Markdown, StatusBadge } from './parts';
+import { Markdown } from './markdown';
+import { StatusBadge } from './parts';
 import './challenges.css';
 
 const route = getRouteApi('/challenges/$slug');
