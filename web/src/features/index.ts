@@ -1,6 +1,11 @@
-/** Every feature of the web app, in navigation order (one line each). */
+/** Every feature of the web app, in navigation order (one import and one array line each). */
+import { challengesFeature } from './challenges';
 import type { WebFeature } from './feature';
 import { homeFeature } from './home';
 import { speechFeature } from './speech';
 
-export const FEATURES: WebFeature[] = [homeFeature, speechFeature];
+export const FEATURES: WebFeature[] = [
+  homeFeature,
+  challengesFeature,
+  speechFeature,
+];
