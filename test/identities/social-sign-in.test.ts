@@ -212,7 +212,7 @@ describe.each(dialects)('social sign-in (%s)', (dialect) => {
     const client = new FlowClient();
     const { last } = await client.follow(`${base}/api/v1/auth/oauth/testop/start`, { login, stopAt: [`${base}/sign-in`] });
     expect(last.status).toBe(303);
-    expect(last.location).toBe(`${base}/sign-in?link=testop`);
+    expect(last.location).toBe(`${base}/link-account?provider=testop`);
     expect(client.cookie(base, ctx.config.auth.cookieName)).toBeUndefined();
     expect(await identityRows(owner.id)).toEqual([]);
 
