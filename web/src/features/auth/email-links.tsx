@@ -51,7 +51,7 @@ function TokenActionPage({
           {done}
         </>
       ) : (
-        <div className="card narrow">
+        <div className="card narrow auth-card">
           <p>{explanation}</p>
           <ProblemAlert error={mutation.error} />
           <Button variant="primary" busy={mutation.isPending} onClick={() => mutation.mutate(token)}>
@@ -183,7 +183,7 @@ function PendingLinkStep() {
       {emailed ? (
         <Notice>We sent a confirmation link to the account’s email address. Open it to link the accounts, then sign in with {provider.display_name}.</Notice>
       ) : (
-        <div className="card narrow">
+        <div className="card narrow auth-card">
           <p>
             An account with the email address <strong>{email}</strong> already exists. Enter its password to link your {provider.display_name} account to it, or
             confirm by email.

@@ -38,7 +38,7 @@ export function ForgotPasswordPage() {
       {sent ? (
         <Notice>If this email has an account, a reset link is on its way. Check your inbox.</Notice>
       ) : (
-        <div className="card narrow">
+        <div className="card narrow auth-card">
           <p>Enter your account's email address and we will send you a link to choose a new password.</p>
           <ProblemAlert error={error} />
           <form onSubmit={submit}>
@@ -109,7 +109,7 @@ export function ResetPasswordPage() {
           </p>
         </>
       ) : (
-        <div className="card narrow">
+        <div className="card narrow auth-card">
           <p>At least 10 characters; a long phrase is easiest to remember. You will be signed out everywhere.</p>
           <ProblemAlert error={error} />
           {problem?.code === 'invalid_token' ? (

@@ -126,7 +126,7 @@ export function SignInPage() {
   if (mfaToken) {
     return (
       <Page title="Two-factor authentication">
-        <div className="card narrow">
+        <div className="card narrow auth-card">
           <p>Two-factor authentication is on for this account. Enter the 6-digit code from your authenticator app, or one of your recovery codes.</p>
           <ProblemAlert error={error} />
           <form onSubmit={submitCode}>

@@ -67,7 +67,7 @@ export function SignUpPage() {
           </p>
         </Notice>
       ) : (
-        <div className="card narrow">
+        <div className="card narrow auth-card">
           <ProblemAlert error={error} />
           <form onSubmit={submit}>
             <Field label="Name" name="name" type="text" autoComplete="name" maxLength={200} hint="Optional: how others see you." value={name} onChange={(event) => setName(event.target.value)} />
