@@ -1,4 +1,5 @@
 /** Every feature of the web app, in navigation order (one import and one array line each). */
+import { authFeature } from './auth';
 import { challengesFeature } from './challenges';
 import type { WebFeature } from './feature';
 import { homeFeature } from './home';
@@ -6,6 +7,7 @@ import { speechFeature } from './speech';
 
 export const FEATURES: WebFeature[] = [
   homeFeature,
+  authFeature,
   challengesFeature,
   speechFeature,
 ];
