@@ -13,7 +13,8 @@
  *
  * What only a spawned binary proves stays spawned (see `runCli` in server-process.ts): the
  * `bin/` entry and the built `dist/`, exit codes set on a real process, signals (Ctrl-C), a
- * terminal (pty), `serve`/`worker`, log lines that pino writes straight to file descriptor 2.
+ * terminal (pty), `serve`/`worker`, and output written straight to file descriptors 1 and 2
+ * (pino's log lines, `users export` without --out).
  */
 import { AsyncLocalStorage } from 'node:async_hooks';
 import path from 'node:path';
