@@ -305,17 +305,18 @@ export class WorkerProtocol {
     const nowIso = clock.now().toISOString();
     const fence: Fence = { jobId, attempt: input.attempt, workerId, nowIso, state: 'running' };
     const publish = (done: JobWithEvent) => hub.publish([{ event: toJobEventView(done.event), owner_id: done.row.owner_id }]);
-    // Without hooks, PostgreSQL records the completion in one statement and no transaction.
-    const hooks: InOutcomeTransaction | undefined = this.hooks.empty
-      ? undefined
-      : async (tx, done) => {
-          // Registered before the hooks' own after-commit work, so the job's event goes out first.
-          tx.afterCommit(() => publish(done));
-          await this.hooks.run(tx, done.row, nowIso);
-        };
+    // PostgreSQL records the completion of a job no hook selects in one statement and no transaction.
+    let published = false;
+    const run: InOutcomeTransaction = async (tx, done) => {
+      // Registered before the hooks' own after-commit work, so the job's event goes out first.
+      tx.afterCommit(() => publish(done));
+      published = true;
+      await this.hooks.run(tx, done.row, nowIso);
+    };
+    const hooks = this.hooks.empty ? undefined : { ...this.hooks.watched, run };
     const done = await completeJob(database, fence, { result, outputFiles: input.outputFiles }, hooks);
     if (!done) throw await this.whyNotCompleted(fence);
-    if (!hooks) publish(done);
+    if (!published) publish(done);
     return toJobView(done.row);
   }
 
@@ -350,8 +351,8 @@ export class WorkerProtocol {
     const workerId = this.workerIdOf(principal);
     const results = items.map((item) => ({ item, result: this.serialiseLimited(item.result ?? null, 'result') }));
     const nowIso = clock.now().toISOString();
-    // Without hooks, PostgreSQL completes the whole batch in one statement (one round trip).
-    const hooks = this.hooks.empty ? undefined : (tx: WriteTx, row: JobRow) => this.hooks.run(tx, row, nowIso);
+    // PostgreSQL completes a batch no hook selects a job of in one statement (one round trip).
+    const hooks = this.hooks.empty ? undefined : { ...this.hooks.watched, run: (tx: WriteTx, row: JobRow) => this.hooks.run(tx, row, nowIso) };
     const done = await completeJobs(database, workerId, results.map(({ item, result }) => ({ id: item.id, attempt: item.attempt, result })), nowIso, hooks);
     hub.publish(done.map((d) => ({ event: toJobEventView(d.event), owner_id: d.row.owner_id })).sort((a, b) => a.event.id - b.event.id));
     const completed = new Set(done.map((d) => d.row.id));
