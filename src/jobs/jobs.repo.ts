@@ -203,6 +203,62 @@ export async function claimJobs(tx: WriteTx, request: ClaimRequest): Promise<Job
   });
 }
 
+/** What {@link claimJobsLockingWorkerPg} takes: a claim request and the worker's concurrency. */
+export interface LockingClaimRequest extends ClaimRequest {
+  /** The largest `worker_concurrency` of the requested queues: a batch claim takes at most this minus what the worker holds. */
+  maxConcurrency: number;
+}
+
+/**
+ * PostgreSQL: a whole claim in ONE statement and no explicit transaction (one round trip): locks
+ * the worker's row and counts the jobs it holds with a snapshot taken after the lock (migration
+ * 0012's `gatehouse_worker_held_jobs`), so concurrent claims of one worker key stay exact on every
+ * instance; then claims up to `min(limit, maxConcurrency − held)` jobs as {@link claimJobs} does
+ * (`FOR UPDATE SKIP LOCKED`; a row another claim took meanwhile is re-checked and skipped) and
+ * appends their `state` events. The worker's row must exist (else nothing is locked: use
+ * {@link claimJobs} in the transaction that upserts it).
+ * @returns the claimed rows with their events, or `busy` when none was claimed and the worker
+ *   holds `maxConcurrency` jobs or more.
+ */
+export async function claimJobsLockingWorkerPg(db: Executor, request: LockingClaimRequest): Promise<JobWithEvent[] | 'busy'> {
+  const { workerId, queues, kinds, limit, nowIso, maxConcurrency } = request;
+  const kindFilter = kinds?.length ? sql`and j.kind in (${sql.join(kinds)})` : sql``;
+  // `room` runs once, before the candidates are read (LIMIT's subquery is evaluated first).
+  const result = await sql<JobRow & { room_held: number; ev_id: number | null; ev_data: string | null }>`
+    with room as materialized (select gatehouse_worker_held_jobs(${workerId}) as held),
+    claimed as (
+      update job set
+        state = 'running', attempt = job.attempt + 1, worker_id = ${workerId},
+        lease_expires_at = ${plusSeconds('postgres', nowIso, leaseOfQueue)},
+        started_at = coalesce(job.started_at, ${nowIso}), heartbeat_at = ${nowIso}, updated_at = ${nowIso},
+        event_seq = job.event_seq + 1
+      from (
+        select j.id from job j join queue q on q.name = j.queue
+        where j.state = 'queued' and j.queue in (${sql.join(queues)}) and j.run_after <= ${nowIso}
+          and q.paused = 0 and (select held from room) < q.worker_concurrency ${kindFilter}
+        order by j.priority desc, j.run_after, j.id
+        limit greatest(0, least(cast(${limit} as integer), cast(${maxConcurrency} as integer) - (select held from room)))
+        for update of j skip locked
+      ) c
+      where job.id = c.id
+      returning job.*
+    ), ev as (
+      insert into job_event (job_id, queue, seq, type, data, created_at)
+      select id, queue, event_seq, 'state',
+        jsonb_build_object('state', 'running', 'from', 'queued', 'attempt', attempt, 'worker_id', worker_id), ${nowIso}
+      from claimed
+      returning id, job_id, data
+    )
+    select room.held as room_held, claimed.*, ev.id as ev_id, ev.data as ev_data
+    from room left join (claimed join ev on ev.job_id = claimed.id) on true`.execute(db);
+  const claimed = result.rows.filter((r) => r.ev_id !== null);
+  if (!claimed.length) return Number(result.rows[0]?.room_held ?? 0) >= maxConcurrency ? 'busy' : [];
+  return claimed.map(({ room_held: _held, ev_id, ev_data, ...rest }) => {
+    const row = rest as JobRow;
+    return { row, event: { id: ev_id as number, job_id: row.id, queue: row.queue, seq: row.event_seq, type: 'state', data: ev_data as string, created_at: nowIso } };
+  });
+}
+
 /** The data of a `state` event of a job that moved from `from` to its current state (JSON text). */
 function stateEventData(row: JobRow, from: string | null): string {
   return JSON.stringify({ state: row.state, from, attempt: row.attempt, worker_id: row.worker_id });

@@ -17,6 +17,7 @@ import type { JobHub } from './job-hub.js';
 import type { JobFileLookup } from './jobs.service.js';
 import {
   claimJobs,
+  claimJobsLockingWorkerPg,
   completeJob,
   completeJobs,
   countHeldJobs,
@@ -497,8 +498,17 @@ export class WorkerProtocol {
     const nowIso = clock.now().toISOString();
     // This worker's claims must run one at a time, so its held count is exact: the first claim (and
     // one every TOUCH_INTERVAL_MS) registers the worker with an upsert, which locks its row; the
-    // others lock the row in the transaction's first round trip.
+    // others lock the row first: on PostgreSQL within the claim's one statement (migration 0012),
+    // on SQLite the group commit runs one unit at a time.
     const registered = performance.now() - (this.lastRegistered.get(worker.id) ?? -Infinity) < TOUCH_INTERVAL_MS;
+    if (registered && database.dialect === 'postgres') {
+      // One statement: the worker row's lock, the held count, the claim and its events.
+      const claimed = await claimJobsLockingWorkerPg(database.db, { workerId: worker.id, queues, kinds, limit: maxJobs, nowIso, maxConcurrency });
+      if (claimed === 'busy') return claimed;
+      if (claimed.length) hub.publish(claimed.map(({ row, event }) => ({ event: toJobEventView(event), owner_id: row.owner_id })).sort((a, b) => a.event.id - b.event.id));
+      this.lastTouched.set(worker.id, performance.now());
+      return claimed.map(({ row }) => ({ job: toJobView(row), attempt: row.attempt, lease_expires_at: row.lease_expires_at ?? nowIso }));
+    }
     const transaction = <T>(work: (tx: WriteTx) => Promise<T>): Promise<T> =>
       registered ? database.writeLocking({ table: 'worker', id: worker.id }, work) : database.write(work);
     const rows = await transaction(async (tx) => {
