@@ -1,5 +1,5 @@
 /**
- * `npm run bench:jobs-profile`: a CPU profile of Gatehouse's main thread (the server) while
+ * `node --import tsx bench/jobs-profile.ts`: a CPU profile of Gatehouse's main thread (the server) while
  * simulated workers (in worker threads) loop claim → complete, one job per request, as in
  * `npm run bench:jobs`. Writes `bench/profiles/jobs-<dialect>.folded` (collapsed stacks, the
  * input of a flame graph) and `jobs-<dialect>.top.txt` (self and inclusive time per frame).
