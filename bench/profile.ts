@@ -110,7 +110,10 @@ async function main(): Promise<void> {
   process.stdout.write(top);
 }
 
-main().catch((error: unknown) => {
-  console.error(error);
-  process.exitCode = 1;
-});
+// Only when run as a script: bench/jobs-profile.ts imports `summarise`.
+if (process.argv[1] && path.resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {
+  main().catch((error: unknown) => {
+    console.error(error);
+    process.exitCode = 1;
+  });
+}
