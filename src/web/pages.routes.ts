@@ -3,8 +3,7 @@
  * email change, reset password) plus the forgot-password form. The link pages never act on GET — mail scanners
  * prefetch links — the person presses a button, which POSTs to the API.
  *
- * Also the sign-in form (with its two-factor step and passkey button), the account security page
- * (`/account/security`: TOTP enrolment, passkeys) and the job pages (`/jobs`, `/jobs/{id}`). These routes stay HTTP-only
+ * Also the sign-in form (with its two-factor step and passkey button) and the job pages (`/jobs`, `/jobs/{id}`). These routes stay HTTP-only
  * and look nothing up: the page's script reads `/api/v1/jobs…` with the session cookie and
  * follows the job live over `/api/v1/events` (Server-Sent Events); its buttons POST to the API.
  */
@@ -36,10 +35,6 @@ const assets = {
   },
   'webauthn.js': {
     body: readFileSync(new URL('./assets/webauthn.js', import.meta.url)),
-    type: 'text/javascript; charset=utf-8',
-  },
-  'security.js': {
-    body: readFileSync(new URL('./assets/security.js', import.meta.url)),
     type: 'text/javascript; charset=utf-8',
   },
   'pages.css': { body: readFileSync(new URL('./assets/pages.css', import.meta.url)), type: 'text/css; charset=utf-8' },
@@ -209,45 +204,6 @@ ${statusBox}`,
 <form id="link-account-form"><button type="submit">Link my account</button></form>
 ${statusBox}
 <p><a href="/sign-in">Sign in</a></p>`,
-    ),
-  );
-
-  app.get('/account/security', hidden, async (_request, reply) =>
-    sendPage(
-      reply,
-      'Account security',
-      `<h1>Account security</h1>
-<section>
-<h2>Two-factor authentication</h2>
-<p id="totp-status">…</p>
-<button type="button" id="totp-start" hidden>Set up an authenticator app</button>
-<div id="totp-setup" hidden>
-<p>Scan this code with your authenticator app (or type the key), then enter the 6-digit code it shows.</p>
-<div id="totp-qr" class="qr"></div>
-<p>Key: <code id="totp-secret"></code></p>
-<form id="totp-confirm-form">
-<label for="totp-code">Code from the app</label>
-<input id="totp-code" name="code" type="text" inputmode="numeric" autocomplete="one-time-code" maxlength="16" required>
-<button type="submit">Turn on</button>
-</form>
-</div>
-<div id="recovery-codes-box" hidden>
-<h2>Recovery codes</h2>
-<p>Each works once, if you lose your device. They are shown only now.</p>
-<ul id="recovery-codes" class="codes"></ul>
-</div>
-</section>
-<section>
-<h2>Passkeys</h2>
-<p>Sign in without a password, with your device's screen lock or a security key.</p>
-<ul id="passkey-list" class="links"></ul>
-<p id="passkeys-empty" hidden>No passkeys yet.</p>
-<label for="passkey-name">Name of the new passkey</label>
-<input id="passkey-name" name="name" type="text" maxlength="100" placeholder="e.g. Laptop">
-<button type="button" id="passkey-add">Add a passkey</button>
-</section>
-${statusBox}`,
-      { scripts: ['webauthn.js', 'security.js'] },
     ),
   );
 
