@@ -137,9 +137,20 @@ describe.runIf(chromiumAvailable())('web app: account pages', () => {
     await expect.poll(() => rows.count()).toBe(3); // header + two sessions
     expect(await page.getByText('This device').count()).toBe(1);
     expect(await page.getByRole('row', { name: /This device/ }).textContent()).toContain('Chrome on Linux');
+    expect(await rows.nth(1).textContent()).toContain('This device'); // listed first
     await page.getByRole('button', { name: /^Sign out .*last seen/ }).click();
     await expect.poll(() => rows.count()).toBe(2);
     expect((await ctx.request({ url: '/api/v1/users/me', headers: { cookie: otherCookie } })).statusCode).toBe(401);
+    expect(await me()).toBe(200);
+
+    // Two more elsewhere; "all others" signs both out after a confirmation, this one stays.
+    const more = [await loginCookie({ email: user.email, password }), await loginCookie({ email: user.email, password })];
+    await page.reload();
+    await expect.poll(() => rows.count()).toBe(4);
+    await page.getByRole('button', { name: 'Sign out all other sessions' }).click();
+    await page.getByRole('dialog', { name: 'Sign out everywhere else?' }).getByRole('button', { name: 'Sign them out' }).click();
+    await expect.poll(() => rows.count()).toBe(2);
+    for (const cookie of more) expect((await ctx.request({ url: '/api/v1/users/me', headers: { cookie } })).statusCode).toBe(401);
     expect(await me()).toBe(200);
   });
 

@@ -70,6 +70,8 @@ function SessionList() {
   });
   if (sessions.isPending) return <Loading />;
   if (sessions.error) return <ProblemAlert error={sessions.error} />;
+  // This device first, then the others as the server orders them.
+  const ordered = [...sessions.data.items].sort((a, b) => Number(b.current) - Number(a.current));
   return (
     <>
       <p className="muted">Browsers and apps signed in to your account. Sign out any you do not recognise, then change your password.</p>
@@ -90,7 +92,7 @@ function SessionList() {
             </tr>
           </thead>
           <tbody>
-            {sessions.data.items.map((session) => (
+            {ordered.map((session) => (
               <tr key={session.id} className={session.current ? 'highlight' : undefined}>
                 <td title={session.user_agent ?? undefined}>
                   {describeDevice(session.user_agent)} {session.current ? <span className="badge ok">This device</span> : null}
