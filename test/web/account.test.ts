@@ -4,7 +4,8 @@
  * password change; sessions (revoke another one); API keys (secret shown once, works as a Bearer
  * key, gone after reload, revoked with confirmation); TOTP enrolment (code from the injected
  * clock), new recovery codes and turning it off; a passkey added with the DevTools virtual
- * authenticator, renamed and removed; linked accounts; download my data; delete the account
+ * authenticator, renamed and removed; a provider account linked through a real OpenID Provider
+ * (oidc-provider), its unlinking refused inline when it is the only way in, then unlinked; download my data; delete the account
  * after three confirmations. axe on every section, screenshots of each (one at 360 px dark).
  *
  * PUBLIC_URL is `http://localhost:<port>` because WebAuthn needs a domain RP id.
@@ -16,6 +17,7 @@ import { totpCode } from '../../src/mfa/totp.js';
 import { expectNoSeriousA11yViolations, screenshot } from '../helpers/axe.js';
 import { chromiumAvailable, launchChromium } from '../helpers/browser.js';
 import { createTestContext, type Fixture, makeUser, type TestContext } from '../helpers/harness.js';
+import { startTestOp, type TestOp } from '../identities/op.js';
 import { freePort } from '../helpers/server-process.js';
 
 const NEW_PASSWORD = 'amber-quartz-meadow-lantern-77';
@@ -28,11 +30,21 @@ describe.runIf(chromiumAvailable())('web app: account pages', () => {
   let page: Page;
   let user: Fixture;
   let password: string;
+  let op: TestOp;
 
   beforeAll(async () => {
     const port = await freePort();
     base = `http://localhost:${port}`;
-    ctx = await createTestContext('sqlite', { env: { PUBLIC_URL: base } });
+    op = await startTestOp([`${base}/api/v1/auth/oauth/testop/callback`]);
+    ctx = await createTestContext('sqlite', {
+      env: {
+        PUBLIC_URL: base,
+        OIDC_TESTOP_ISSUER: op.issuer,
+        OIDC_TESTOP_CLIENT_ID: op.clientId,
+        OIDC_TESTOP_CLIENT_SECRET: op.clientSecret,
+        OIDC_TESTOP_DISPLAY_NAME: 'Test OP',
+      },
+    });
     await ctx.app.listen({ port, host: '127.0.0.1' });
     browser = await launchChromium();
     // Start just after a TOTP step boundary.
@@ -41,12 +53,15 @@ describe.runIf(chromiumAvailable())('web app: account pages', () => {
     user = await makeUser(ctx, { name: 'Ada Account' });
     password = user.password;
     context = await browser.newContext({ viewport: { width: 1280, height: 900 } });
+    // The OP's dev pages import a web font; this machine is offline, so anything off loopback fails fast.
+    await context.route((url) => url.hostname !== '127.0.0.1' && url.hostname !== 'localhost', (route) => route.abort());
     page = await context.newPage();
     page.setDefaultTimeout(15_000);
   }, 60_000);
   afterAll(async () => {
     await browser?.close();
     await ctx?.close();
+    await op?.close();
   });
 
   /** Signs in through the API (from this server's origin); returns the `Cookie` header value. */
@@ -260,11 +275,49 @@ describe.runIf(chromiumAvailable())('web app: account pages', () => {
     await cdp.detach();
   });
 
-  it('shows linked accounts', async () => {
+  it('links a provider account through the provider, refuses to unlink the only way in (409 inline), then unlinks', async () => {
     await openSection('Linked accounts', 'Linked accounts', 'identities');
     expect(await page.getByText('No provider account is linked.').count()).toBe(1);
-    expect(await page.getByText('This server has no sign-in providers configured.').count()).toBe(1);
-  });
+    op.accounts.set('ada-at-op', { email: `op-${user.email}`, email_verified: true, name: 'Ada at OP' });
+    await page.getByRole('button', { name: 'Link Test OP' }).click();
+    // At the OP: its dev login form, then consent when asked.
+    await page.waitForURL(`${op.issuer}/**`);
+    await page.locator('input[name="login"]').fill('ada-at-op');
+    await page.locator('input[name="password"]').fill('any password');
+    await page.locator('button[type="submit"]').click();
+    const consent = page.locator('input[name="prompt"][value="consent"]');
+    const asked = async () => {
+      try {
+        return page.url().startsWith(op.issuer) && (await consent.count()) > 0;
+      } catch {
+        return false; // navigating
+      }
+    };
+    await expect.poll(async () => !page.url().startsWith(op.issuer) || (await asked()), { timeout: 20_000 }).toBe(true);
+    if (await asked()) await page.locator('button[type="submit"]').click();
+    await page.waitForURL(`${base}/account/identities?linked=testop`);
+    await expect.poll(() => page.getByText('Your Test OP account is now linked.').count()).toBe(1);
+    const items = page.getByRole('list', { name: 'Linked accounts' }).getByRole('listitem');
+    await expect.poll(() => items.count()).toBe(1);
+    expect(await items.first().textContent()).toContain('Test OP');
+    await expectNoSeriousA11yViolations(page);
+    await screenshot(page, 'account-identities-linked');
+
+    // Without a password, the only provider account is the only way in: the API's 409 shows inline.
+    const db = ctx.gatehouse.database.db;
+    const { password_hash } = await db.selectFrom('user').select('password_hash').where('id', '=', user.id).executeTakeFirstOrThrow();
+    await db.updateTable('user').set({ password_hash: null }).where('id', '=', user.id).execute();
+    await page.getByRole('button', { name: /^Unlink Test OP account/ }).click();
+    await page.getByRole('dialog', { name: 'Unlink this account?' }).getByRole('button', { name: 'Unlink' }).click();
+    await expect.poll(() => page.getByRole('alert').filter({ hasText: 'only way to sign in' }).count()).toBe(1);
+    expect(await items.count()).toBe(1);
+
+    await db.updateTable('user').set({ password_hash }).where('id', '=', user.id).execute();
+    await page.getByRole('button', { name: /^Unlink Test OP account/ }).click();
+    await page.getByRole('dialog', { name: 'Unlink this account?' }).getByRole('button', { name: 'Unlink' }).click();
+    await expect.poll(() => page.getByText('No provider account is linked.').count()).toBe(1);
+    expect(await ctx.gatehouse.identities.listOwn(user.id)).toEqual([]);
+  }, 60_000);
 
   it('downloads my data and deletes the account after three confirmations (at 360 px, dark)', async () => {
     await openSection('Your data', 'Your data', 'data');
