@@ -55,7 +55,10 @@ function DeleteAccount({ me }: { me: Me }) {
           autoComplete="current-password"
           required
           value={password}
-          onChange={(e) => setPassword(e.target.value)}
+          onChange={(e) => {
+            setPassword(e.target.value);
+            if (remove.isError) remove.reset();
+          }}
           error={error?.code === 'invalid_current_password' ? 'This is not your current password.' : undefined}
         />
         <Button type="submit" variant="danger" disabled={!email || !password}>

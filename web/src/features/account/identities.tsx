@@ -37,7 +37,7 @@ function Identities() {
   });
   const unlink = useMutation({
     mutationFn: (identity: Identity) => api(`/users/me/identities/${identity.id}`, { method: 'DELETE' }),
-    onSuccess: (_result, identity) => setUnlinked(identity.display_name),
+    onSuccess: (_result, identity) => setUnlinked(nameOf(identity.provider)),
     onSettled: () => {
       setUnlinking(null);
       return client.invalidateQueries({ queryKey: IDENTITIES_KEY });
@@ -50,8 +50,8 @@ function Identities() {
   return (
     <>
       <p className="muted">Provider accounts that can sign you in. Link one to sign in with it; unlink it to stop that.</p>
-      {linkedNow ? <Notice>Your {nameOf(linkedNow)} account is now linked.</Notice> : null}
-      {unlinked ? <Notice>{unlinked} was unlinked.</Notice> : null}
+      {linkedNow && !unlinked ? <Notice>Your {nameOf(linkedNow)} account is now linked.</Notice> : null}
+      {unlinked ? <Notice>Your {unlinked} account was unlinked.</Notice> : null}
       <ProblemAlert error={unlink.error ?? link.error} />
       {identities.data.items.length === 0 ? <p>No provider account is linked.</p> : null}
       <ul className="item-list" aria-label="Linked accounts">
@@ -59,14 +59,14 @@ function Identities() {
           <li key={identity.id}>
             <div className="item-main">
               <p>
-                <strong>{nameOf(identity.provider)}</strong>: {identity.display_name}
-                {identity.email ? ` (${identity.email})` : ''}
+                <strong>{nameOf(identity.provider)}</strong>
+                {identity.email ? `: ${identity.email}` : ''}
               </p>
               <p className="muted">
                 linked <Time iso={identity.linked_at} /> · last sign-in {identity.last_sign_in_at ? <Time iso={identity.last_sign_in_at} /> : 'never'}
               </p>
             </div>
-            <Button aria-label={`Unlink ${nameOf(identity.provider)} account ${identity.display_name}`} onClick={() => setUnlinking(identity)}>
+            <Button aria-label={`Unlink ${nameOf(identity.provider)} account${identity.email ? ` ${identity.email}` : ''}`} onClick={() => setUnlinking(identity)}>
               Unlink
             </Button>
           </li>
