@@ -319,8 +319,23 @@ describe.runIf(chromiumAvailable())('web app: account pages', () => {
     expect(await ctx.gatehouse.identities.listOwn(user.id)).toEqual([]);
   }, 60_000);
 
+  it('signing out from an account page goes home; coming back asks to sign in first', async () => {
+    await page.getByRole('button', { name: 'Sign out', exact: true }).click();
+    await page.waitForURL(`${base}/`);
+    expect(await me()).toBe(401);
+    await page.goto(`${base}/account/data`);
+    await page.waitForURL(/\/sign-in\?next=/);
+    expect(new URL(page.url()).searchParams.get('next')).toBe('/account/data');
+    const login = await page.request.post(`${base}/api/v1/auth/login`, { data: { email: user.email, password }, headers: { origin: base } });
+    expect(login.status()).toBe(200);
+    await page.goto(`${base}/account/data`);
+    await expect.poll(() => heading().textContent()).toBe('Your data');
+  });
+
   it('downloads my data and deletes the account after three confirmations (at 360 px, dark)', async () => {
-    await openSection('Your data', 'Your data', 'data');
+    await expect.poll(() => page.getByRole('status').filter({ hasText: 'Loading' }).count()).toBe(0);
+    await expectNoSeriousA11yViolations(page);
+    await screenshot(page, 'account-data');
     const [download] = await Promise.all([page.waitForEvent('download'), page.getByRole('link', { name: 'Download my data' }).click()]);
     expect(download.suggestedFilename()).toMatch(/^account-export-\d{4}-\d\d-\d\d\.json$/);
     const exported = JSON.parse(readFileSync((await download.path()) ?? '', 'utf8'));

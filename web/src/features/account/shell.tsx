@@ -1,10 +1,11 @@
 /**
- * The frame of every account page: signed-out visitors go to `/sign-in?next=…`; signed-in ones
- * see the page's heading, the account sections' navigation (links with `aria-current`, so each
- * section has its own address) and the section itself.
+ * The frame of every account page: the page's heading, the account sections' navigation (links
+ * with `aria-current`, so each section has its own address) and the section itself. The routes'
+ * `beforeLoad` (`requireSignIn`) sends signed-out visitors to `/sign-in?next=…`; a session that
+ * ends while a page is open (signed out in the header, revoked elsewhere) shows a sign-in link.
  */
 import { Link, useRouterState } from '@tanstack/react-router';
-import { type ReactNode, useEffect } from 'react';
+import type { ReactNode } from 'react';
 import type { Me } from '../../api/session';
 import { useMe } from '../../api/session';
 import { Loading, Page, ProblemAlert } from '../../components/ui';
@@ -22,20 +23,20 @@ export const ACCOUNT_SECTIONS = [
   { to: '/account/data', label: 'Your data' },
 ] as const;
 
-/** Sends the browser to the sign-in page, coming back here afterwards. */
-function goToSignIn(): void {
-  const next = `${window.location.pathname}${window.location.search}`;
-  window.location.replace(`/sign-in?next=${encodeURIComponent(next)}`);
-}
-
 /** An account page titled `title`; `children` renders once the signed-in user is known. */
 export function AccountPage({ title, children }: { title: string; children: (me: Me) => ReactNode }) {
   const me = useMe();
   const pathname = useRouterState({ select: (state) => state.location.pathname });
-  useEffect(() => {
-    if (me.data === null) goToSignIn();
-  }, [me.data]);
   if (me.error) return <ProblemAlert error={me.error} />;
+  if (me.data === null) {
+    return (
+      <Page title="Signed out">
+        <p>
+          You are no longer signed in. <a href={`/sign-in?next=${encodeURIComponent(pathname)}`}>Sign in</a> to see your account.
+        </p>
+      </Page>
+    );
+  }
   if (!me.data) return <Loading />;
   return (
     <Page title={title}>
