@@ -11,10 +11,10 @@ function HomePage() {
   const { app } = meta.data;
   return (
     <Page title={app.name}>
-      <p className="lead">{app.description ?? 'Accounts, jobs and live results for the work people send.'}</p>
+      <p className="lead">{app.description}</p>
       {me.data ? (
         <p>
-          Signed in as <strong>{me.data.email}</strong>. <a href="/account/security">Account security</a>
+          Signed in as <strong>{me.data.email}</strong>. <Link to="/account">Your account</Link>
         </p>
       ) : (
         <p className="cta row">
