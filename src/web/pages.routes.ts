@@ -4,9 +4,9 @@
  * prefetch links — the person presses a button, which POSTs to the API.
  *
  * Also the sign-in form (with its two-factor step and passkey button), the account security page
- * (`/account/security`: TOTP enrolment, passkeys) and the job pages (`/jobs`, `/jobs/{id}`). These routes stay HTTP-only
- * and look nothing up: the page's script reads `/api/v1/jobs…` with the session cookie and
- * follows the job live over `/api/v1/events` (Server-Sent Events); its buttons POST to the API.
+ * (`/account/security`: TOTP enrolment, passkeys). These routes stay HTTP-only and look nothing
+ * up: the page's script calls the API with the session cookie. The job pages (`/jobs`,
+ * `/jobs/{id}`) are the web app's (web/src/features/admin/).
  */
 import { readFileSync } from 'node:fs';
 import type { FastifyPluginAsync, FastifyReply } from 'fastify';
@@ -28,10 +28,6 @@ export const GATEHOUSE_LOGO_SVG = readFileSync(new URL('./assets/gatehouse.svg',
 const assets = {
   'pages.js': {
     body: readFileSync(new URL('./assets/pages.js', import.meta.url)),
-    type: 'text/javascript; charset=utf-8',
-  },
-  'jobs.js': {
-    body: readFileSync(new URL('./assets/jobs.js', import.meta.url)),
     type: 'text/javascript; charset=utf-8',
   },
   'webauthn.js': {
@@ -93,9 +89,6 @@ export function sendHtmlPage(reply: FastifyReply, status: number, title: string,
 }
 
 const statusBox = '<p id="status" class="status" role="status" aria-live="polite" hidden></p>';
-
-/** A job id as the API issues them (UUID); anything else is not a job page. */
-const JOB_ID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 export const pagesRoutes: FastifyPluginAsync<PagesRoutesOptions> = async (app, options) => {
   const hidden = { schema: { hide: true } };
@@ -250,61 +243,6 @@ ${statusBox}`,
       { scripts: ['webauthn.js', 'security.js'] },
     ),
   );
-
-  app.get('/jobs', hidden, async (_request, reply) =>
-    sendPage(
-      reply,
-      'Your jobs',
-      `<h1>Your jobs</h1>
-<div id="jobs-list" hidden>
-<table class="jobs">
-<thead><tr><th>Job</th><th>Queue</th><th>Kind</th><th>State</th><th>Progress</th><th>Created</th></tr></thead>
-<tbody id="jobs-rows"></tbody>
-</table>
-<p id="jobs-empty" hidden>No jobs yet.</p>
-</div>
-${statusBox}`,
-      { scripts: ['jobs.js'], wide: true },
-    ),
-  );
-
-  app.get<{ Params: { id: string } }>('/jobs/:id', hidden, async (request, reply) => {
-    const id = request.params.id;
-    if (!JOB_ID.test(id)) throw new AppError('not_found', 'No such job.');
-    const button = (action: string, label: string) =>
-      `<button type="button" data-action="${action}" hidden>${label}</button>`;
-    return sendPage(
-      reply,
-      'Job',
-      `<h1>Job <code>${escapeHtml(id.toLowerCase())}</code></h1>
-<div id="job" data-job-id="${escapeHtml(id.toLowerCase())}" hidden>
-<dl class="fields">
-<dt>Queue</dt><dd id="job-queue"></dd>
-<dt>Kind</dt><dd id="job-kind"></dd>
-<dt>State</dt><dd><span id="job-state" class="state"></span></dd>
-<dt>Attempt</dt><dd id="job-attempt"></dd>
-<dt>Created</dt><dd id="job-created_at"></dd>
-<dt>Started</dt><dd id="job-started_at"></dd>
-<dt>Last heartbeat</dt><dd id="job-heartbeat_at"></dd>
-<dt>Finished</dt><dd id="job-finished_at"></dd>
-</dl>
-<div class="progress">
-<progress id="job-progress" max="1" value="0" aria-label="Progress"></progress>
-<span id="job-progress-text">0 %</span>
-</div>
-<p id="job-progress-message" class="progress-message"></p>
-<section id="job-metrics-box" hidden><h2>Metrics</h2><dl id="job-metrics" class="fields"></dl></section>
-<section id="job-result-box" hidden><h2>Result</h2><pre id="job-result"></pre></section>
-<section id="job-error-box" hidden><h2>Error</h2><pre id="job-error"></pre></section>
-<section id="job-files-box" hidden><h2>Output files</h2><ul id="job-files" class="links"></ul></section>
-<div class="actions">${button('pause', 'Pause')} ${button('resume', 'Resume')} ${button('cancel', 'Cancel')} ${button('retry', 'Retry')}</div>
-<h2>Events <small id="live" class="live">connecting…</small></h2>
-<ol id="job-events" class="events"></ol>
-</div>
-${statusBox}`,
-      { scripts: ['jobs.js'], wide: true },
-    );
-  });
 
   app.get<{ Params: { code: string } }>('/problems/:code', hidden, async (request, reply) => {
     const code = request.params.code;

@@ -1,11 +1,10 @@
 /**
- * The HTML of /sign-in, /jobs and /jobs/{id}: served to anyone with the pages' security headers,
- * looking nothing up (the script reads the API with the visitor's cookie), and 404 for a path
- * that cannot be a job id. Their behaviour in a browser is test/browser/job-page.test.ts.
+ * The server-rendered /sign-in page (security headers, no inline script) and the job pages, now
+ * the web app's: /jobs and /jobs/{id} answer its index.html and the legacy /assets/jobs.js is
+ * gone. The job pages' behaviour in a browser is test/web/admin.test.ts.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { dialects } from '../helpers/dialects.js';
-import { expectProblem } from '../helpers/http-assertions.js';
 import { createTestContext, type TestContext } from '../helpers/harness.js';
 
 const CSP = "default-src 'none'; script-src 'self'; style-src 'self'; connect-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'";
@@ -30,33 +29,20 @@ describe.each(dialects)('job pages (%s)', (dialect) => {
     await ctx?.close();
   });
 
-  it('GET /jobs/{id} is the page shell for any well-formed id, with its script', async () => {
-    const id = '0190f3a4-1b2c-7d3e-8f40-123456789abc';
-    const res = await ctx.request({ url: `/jobs/${id.toUpperCase()}` });
-    expectPage(res);
-    expect(res.body).toContain(`data-job-id="${id}"`);
-    expect(res.body).toContain('<script src="/assets/jobs.js" defer></script>');
-    for (const action of ['pause', 'resume', 'cancel', 'retry']) expect(res.body).toContain(`data-action="${action}"`);
+  it('GET /jobs and /jobs/{id} are the web app\'s (index.html), and the legacy jobs.js is gone', async () => {
+    for (const url of ['/jobs', '/jobs/0190f3a4-1b2c-7d3e-8f40-123456789abc']) {
+      const res = await ctx.request({ url });
+      expect(res.statusCode, url).toBe(200);
+      expect(res.body).toContain('<div id="root">');
+      expect(res.body).not.toContain('/assets/jobs.js');
+    }
+    expect((await ctx.request({ url: '/assets/jobs.js' })).statusCode).toBe(404);
   });
 
-  it.each(['not-a-job', '0190f3a4-1b2c-7d3e-8f40-123456789abz', '%3Cscript%3E'])('GET /jobs/%s → 404 problem', async (bad) => {
-    expectProblem(await ctx.request({ url: `/jobs/${bad}` }), 404, 'not_found');
-  });
-
-  it('GET /jobs and GET /sign-in answer with their pages', async () => {
-    const list = await ctx.request({ url: '/jobs' });
-    expectPage(list);
-    expect(list.body).toContain('id="jobs-rows"');
+  it('GET /sign-in answers with its page', async () => {
     const signIn = await ctx.request({ url: '/sign-in?next=/jobs' });
     expectPage(signIn);
     expect(signIn.body).toContain('id="sign-in-form"');
     expect(signIn.body).toMatch(/<input id="password"[^>]*autocomplete="current-password"/);
-  });
-
-  it('serves /assets/jobs.js, which follows /api/v1/events', async () => {
-    const js = await ctx.request({ url: '/assets/jobs.js' });
-    expect(js.statusCode).toBe(200);
-    expect(js.headers['content-type']).toBe('text/javascript; charset=utf-8');
-    expect(js.body).toContain('/api/v1/events?topics=');
   });
 });

@@ -1,5 +1,6 @@
 /** Every feature of the web app, in navigation order (one line each). */
 import type { WebFeature } from './feature';
+import { adminFeature } from './admin';
 import { homeFeature } from './home';
 
-export const FEATURES: WebFeature[] = [homeFeature];
+export const FEATURES: WebFeature[] = [homeFeature, adminFeature];

@@ -1,0 +1,283 @@
+/**
+ * The admin dashboard and the job pages in Chromium, against one real server (SQLite; the API
+ * tests cover PostgreSQL): an admin bans a user in the users table and finds the ban in the audit
+ * log; pauses and resumes a queue and watches a job's progress bar move live while a worker
+ * drives it over HTTP; the job page (ported from the legacy server page) follows progress, log,
+ * completion and result live, cancels a running job and lists "My jobs"; a campaign's charts
+ * and counts update live while the built-in worker runs it; a scheduled task runs on "Run now";
+ * the outbox lists messages and retries one. axe on every page; a screenshot of each.
+ */
+import type { Browser, BrowserContext, Page } from 'playwright-core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { expectNoSeriousA11yViolations, screenshot } from '../helpers/axe.js';
+import { chromiumAvailable, launchChromium } from '../helpers/browser.js';
+import { createTestContext, type Fixture, makeApiKey, makeUser, type TestContext } from '../helpers/harness.js';
+import { freePort } from '../helpers/server-process.js';
+import { claim, createQueue, enqueue, type Headers, JOBS_ENV, workerCall } from '../jobs/job-fixtures.js';
+
+describe.runIf(chromiumAvailable())('admin dashboard in Chromium', () => {
+  let ctx: TestContext;
+  let browser: Browser;
+  let base: string;
+  let adminApi: Headers;
+  let admin: BrowserContext;
+  let owner: Fixture;
+  let ownerApi: Headers;
+  let ownerBrowser: BrowserContext;
+  let workerUser: Headers;
+  const queue = 'render';
+
+  /** Logs `who` in through the API from this site's origin; returns the `Cookie` header value. */
+  async function loginCookie(who: Fixture): Promise<string> {
+    const res = await ctx.request({ method: 'POST', url: '/api/v1/auth/login', headers: { origin: base }, payload: { email: who.email, password: who.password } });
+    expect(res.statusCode, res.body).toBe(200);
+    const cookie = res.cookies.find((c) => c.name === ctx.config.auth.cookieName);
+    if (!cookie) throw new Error('login set no session cookie');
+    return `${cookie.name}=${cookie.value}`;
+  }
+
+  /** A browser context signed in as `who` (the session cookie from an API login). */
+  async function signedIn(who: Fixture, options: Parameters<Browser['newContext']>[0] = {}): Promise<BrowserContext> {
+    const cookie = await loginCookie(who);
+    const context = await browser.newContext(options);
+    const [name, value] = cookie.split('=') as [string, string];
+    await context.addCookies([{ name, value, url: base }]);
+    return context;
+  }
+
+  async function open(context: BrowserContext, path: string): Promise<Page> {
+    const page = await context.newPage();
+    page.setDefaultTimeout(10_000);
+    await page.goto(`${base}${path}`);
+    return page;
+  }
+
+  async function newWorker(): Promise<Headers> {
+    return (await makeApiKey(ctx, workerUser, { scopes: ['jobs:claim', 'account:self'], name: 'browser-test worker' })).headers;
+  }
+
+  beforeAll(async () => {
+    const port = await freePort();
+    base = `http://127.0.0.1:${port}`;
+    ctx = await createTestContext('sqlite', {
+      env: { ...JOBS_ENV, PUBLIC_URL: base, BUILTIN_WORKERS: 'channel-moe', BUILTIN_WORKER_THREADS: '1' },
+    });
+    await ctx.app.listen({ port, host: '127.0.0.1' });
+    browser = await launchChromium();
+
+    const adminUser = await makeUser(ctx, { role: 'admin', name: 'Ada Admin' });
+    adminApi = { cookie: await loginCookie(adminUser), origin: base };
+    admin = await signedIn(adminUser);
+    await createQueue(ctx, adminApi, { name: queue, lease_seconds: 60 });
+    owner = await makeUser(ctx, { name: 'Owner' });
+    ownerApi = { cookie: await loginCookie(owner), origin: base };
+    ownerBrowser = await signedIn(owner);
+    workerUser = { cookie: await loginCookie(await makeUser(ctx, { role: 'worker' })), origin: base };
+  }, 60_000);
+  afterAll(async () => {
+    await ctx?.gatehouse.builtinWorkers.stop();
+    await browser?.close();
+    await ctx?.close();
+  });
+
+  it('an admin bans a user in the users table and sees the ban in the audit log', async () => {
+    const victim = await makeUser(ctx, { name: 'Mallory Spammer' });
+    const page = await open(admin, '/admin');
+    await expect.poll(() => page.getByRole('link', { name: 'Admin', exact: true }).isVisible()).toBe(true);
+    await expectNoSeriousA11yViolations(page);
+    await screenshot(page, 'admin-home');
+    await page.getByRole('link', { name: 'Users' }).click();
+    await page.waitForURL(`${base}/admin/users`);
+    await page.getByRole('searchbox', { name: 'Search' }).fill('mallory');
+    await page.getByRole('button', { name: 'Apply filters' }).click();
+    const row = page.getByRole('row').filter({ hasText: victim.email });
+    await expect.poll(() => page.getByRole('row').count()).toBe(2); // header + the one match
+    await expectNoSeriousA11yViolations(page);
+    await screenshot(page, 'admin-users');
+
+    await row.getByRole('button', { name: `Ban ${victim.email}` }).click();
+    const dialog = page.getByRole('dialog', { name: `Ban ${victim.email}` });
+    await dialog.getByLabel('Duration').selectOption({ label: '7 days' });
+    await dialog.getByLabel('Reason').fill('Posting spam links');
+    await expectNoSeriousA11yViolations(page);
+    await dialog.getByRole('button', { name: 'Ban user' }).click();
+    await expect.poll(() => page.getByTestId(`status-${victim.email}`).innerText()).toBe('banned');
+    expect(await row.innerText()).toContain('Posting spam links');
+    await expect.poll(() => page.getByRole('status').filter({ hasText: 'is banned' }).isVisible()).toBe(true);
+    const res = await ctx.request({ method: 'GET', url: `/api/v1/users/${victim.id}`, headers: adminApi });
+    expect(res.json()).toMatchObject({ ban_reason: 'Posting spam links' });
+
+    // Filters: banned users only shows them; the ban shows in the audit log.
+    await page.getByRole('link', { name: 'Audit log' }).click();
+    await page.waitForURL(`${base}/admin/audit`);
+    await page.getByRole('textbox', { name: 'Action' }).fill('user.ban');
+    await page.getByRole('button', { name: 'Apply filters' }).click();
+    const entry = page.getByRole('row').filter({ hasText: victim.id });
+    await expect.poll(() => entry.count()).toBe(1);
+    expect(await entry.innerText()).toContain('Posting spam links');
+    expect(await entry.innerText()).toContain('user.ban');
+    await expectNoSeriousA11yViolations(page);
+    await screenshot(page, 'admin-audit');
+
+    // Unban from the table.
+    await page.goto(`${base}/admin/users`);
+    await page.getByLabel('Banned', { exact: true }).selectOption('true');
+    await page.getByRole('button', { name: 'Apply filters' }).click();
+    await page.getByRole('button', { name: `Unban ${victim.email}` }).click();
+    await expect.poll(() => page.getByRole('status').filter({ hasText: 'no longer banned' }).isVisible()).toBe(true);
+    await page.close();
+  });
+
+  it('pages the users table with next and previous', async () => {
+    for (let i = 0; i < 21; i += 1) await makeUser(ctx, { name: `Pager Person ${i}` });
+    const page = await open(admin, '/admin/users');
+    await page.getByRole('searchbox', { name: 'Search' }).fill('pager person');
+    await page.getByRole('button', { name: 'Apply filters' }).click();
+    await expect.poll(() => page.getByRole('row').count()).toBe(21);
+    const firstPage = await page.getByRole('table').innerText();
+    await page.getByRole('button', { name: 'Next page' }).click();
+    await expect.poll(() => page.getByRole('row').count()).toBe(2);
+    expect(await page.getByRole('button', { name: 'Next page' }).isDisabled()).toBe(true);
+    await page.getByRole('button', { name: 'Previous page' }).click();
+    await expect.poll(() => page.getByRole('table').innerText()).toBe(firstPage);
+    await page.close();
+  });
+
+  it('pauses and resumes a queue; a job\'s progress bar moves live in the queue\'s job list', async () => {
+    const worker = await newWorker();
+    const job = await enqueue(ctx, ownerApi, queue, { kind: 'render.frames' });
+    const page = await open(admin, '/admin/queues');
+    await page.getByRole('button', { name: `Pause queue ${queue}` }).click();
+    await expect.poll(() => page.getByTestId(`queue-status-${queue}`).innerText()).toBe('paused');
+    await expectNoSeriousA11yViolations(page);
+    await screenshot(page, 'admin-queues');
+    expect((await claim(ctx, worker, { queues: [queue] })).statusCode).toBe(204);
+    await page.getByRole('button', { name: `Resume queue ${queue}` }).click();
+    await expect.poll(() => page.getByTestId(`queue-status-${queue}`).innerText()).toBe('active');
+
+    await page.getByRole('link', { name: queue, exact: true }).click();
+    await page.waitForURL(`${base}/admin/queues/${queue}`);
+    const bar = page.getByRole('progressbar', { name: `Progress of job ${job.id.slice(-12)}` });
+    await expect.poll(() => bar.getAttribute('value')).toBe('0');
+    await expect.poll(() => page.getByTestId('live-status').innerText()).toBe('live');
+    const claimed = await claim(ctx, worker, { queues: [queue] });
+    expect(claimed.statusCode, claimed.body).toBe(200);
+    const attempt = claimed.json<{ attempt: number }>().attempt;
+    const row = page.getByRole('row').filter({ hasText: job.id.slice(-12) });
+    await expect.poll(() => row.innerText()).toContain('running');
+    await expect.poll(() => page.getByTestId('count-running').innerText()).toBe('1');
+    for (const progress of [0.3, 0.6]) {
+      expect((await workerCall(ctx, worker, job.id, 'heartbeat', { attempt, progress, message: `step ${progress}` })).statusCode).toBe(200);
+      await expect.poll(() => bar.getAttribute('value')).toBe(String(progress));
+      expect(await row.innerText()).toContain(`${progress * 100} %`);
+    }
+    await expectNoSeriousA11yViolations(page);
+    await screenshot(page, 'admin-queue');
+    // The state filter: only succeeded jobs, after the worker completes it.
+    expect((await workerCall(ctx, worker, job.id, 'complete', { attempt, result: { ok: true } })).statusCode).toBe(200);
+    await expect.poll(() => row.innerText()).toContain('succeeded');
+    await page.getByLabel('State').selectOption('queued');
+    await expect.poll(() => page.getByRole('row').filter({ hasText: job.id.slice(-12) }).count()).toBe(0);
+    await page.getByLabel('State').selectOption('succeeded');
+    await expect.poll(() => page.getByRole('row').filter({ hasText: job.id.slice(-12) }).count()).toBe(1);
+    await page.close();
+  });
+
+  it('the job page follows progress, log, completion and result live, without reloading', async () => {
+    const worker = await newWorker();
+    const job = await enqueue(ctx, ownerApi, queue, { kind: 'render.video', payload: { scene: 7 } });
+    const page = await ownerBrowser.newPage();
+    page.setDefaultTimeout(10_000);
+    let navigations = 0;
+    page.on('framenavigated', (frame) => {
+      if (frame === page.mainFrame()) navigations += 1;
+    });
+    await page.goto(`${base}/jobs/${job.id}`);
+    await expect.poll(() => page.getByTestId('job-state').innerText()).toBe('queued');
+    expect(await page.getByTestId('job-queue').innerText()).toBe(queue);
+    expect(await page.getByTestId('job-kind').innerText()).toBe('render.video');
+    expect(await page.getByRole('button', { name: 'Cancel' }).isVisible()).toBe(true);
+    expect(await page.getByRole('button', { name: 'Retry' }).count()).toBe(0);
+    await expect.poll(() => page.getByTestId('live-status').innerText()).toBe('live');
+
+    const claimed = await claim(ctx, worker, { queues: [queue] });
+    expect(claimed.statusCode, claimed.body).toBe(200);
+    const attempt = claimed.json<{ attempt: number }>().attempt;
+    await expect.poll(() => page.getByTestId('job-state').innerText()).toBe('running');
+    expect(await page.getByTestId('job-attempt').innerText()).toBe(String(attempt));
+    await expect.poll(() => page.getByTestId('job-started').innerText()).not.toBe('—');
+
+    const bar = page.getByRole('progressbar', { name: 'Progress' });
+    for (const [progress, message] of [[0.25, 'decoding'], [0.5, 'rendering frames'], [0.75, 'encoding']] as const) {
+      const beat = await workerCall(ctx, worker, job.id, 'heartbeat', { attempt, progress, message, metrics: { frames: progress * 100 } });
+      expect(beat.statusCode, beat.body).toBe(200);
+      await expect.poll(() => bar.getAttribute('value')).toBe(String(progress));
+      expect(await page.getByTestId('job-progress-message').innerText()).toBe(message);
+      expect(await page.getByTestId('job-metrics').innerText()).toContain(String(progress * 100));
+    }
+    await expectNoSeriousA11yViolations(page);
+    await screenshot(page, 'job-running');
+
+    const log = await workerCall(ctx, worker, job.id, 'log', { attempt, lines: ['<b>not markup</b>', 'second line'] });
+    expect(log.statusCode, log.body).toBe(204);
+    await expect.poll(() => page.getByTestId('job-events').innerText()).toContain('<b>not markup</b>');
+    expect(await page.locator('[data-testid="job-events"] b').count()).toBe(0); // text, never HTML
+
+    const done = await workerCall(ctx, worker, job.id, 'complete', { attempt, result: { frames: 42, url: 's3://out/7.mp4' } });
+    expect(done.statusCode, done.body).toBe(200);
+    await expect.poll(() => page.getByTestId('job-state').innerText()).toBe('succeeded');
+    await expect.poll(() => page.getByTestId('job-result').innerText().catch(() => '')).toContain('"frames": 42');
+    expect(await page.getByTestId('job-finished').innerText()).not.toBe('—');
+    expect(await page.getByRole('group', { name: 'Job actions' }).count()).toBe(0);
+    const events = await page.getByTestId('job-events').innerText();
+    expect(events).toContain('queued → running');
+    expect(events).toContain('succeeded (attempt 1)');
+    expect(events).toMatch(/25 % — decoding[\s\S]*50 % — rendering frames[\s\S]*75 % — encoding/);
+    expect(navigations).toBe(1);
+    await page.close();
+  });
+
+  it('Cancel on a running job shows cancelled and the worker is told to cancel', async () => {
+    const worker = await newWorker();
+    const job = await enqueue(ctx, ownerApi, queue, { kind: 'render.video' });
+    const claimed = await claim(ctx, worker, { queues: [queue] });
+    const attempt = claimed.json<{ attempt: number }>().attempt;
+    expect((await workerCall(ctx, worker, job.id, 'heartbeat', { attempt, progress: 0.1, message: 'started' })).json<{ command: string }>().command).toBe('continue');
+    const page = await open(ownerBrowser, `/jobs/${job.id}`);
+    await expect.poll(() => page.getByTestId('job-state').innerText()).toBe('running');
+    expect(await page.getByRole('button', { name: 'Resume' }).count()).toBe(0);
+    await page.getByRole('button', { name: 'Cancel' }).click();
+    await expect.poll(() => page.getByTestId('job-state').innerText()).toBe('cancelled');
+    await expect.poll(() => page.getByRole('button', { name: 'Retry' }).isVisible()).toBe(true);
+    expect(await page.getByRole('button', { name: 'Cancel' }).count()).toBe(0);
+    const next = await workerCall(ctx, worker, job.id, 'heartbeat', { attempt, progress: 0.2 });
+    expect(next.json<{ command: string }>().command).toBe('cancel');
+    await expect.poll(() => page.getByTestId('job-events').innerText()).toContain('running → cancelled');
+    await page.close();
+  });
+
+  it('"My jobs" lists the owner\'s jobs with links; signed out or someone else\'s job: no job shown', async () => {
+    const job = await enqueue(ctx, ownerApi, queue, { kind: 'listed.kind' });
+    const page = await open(ownerBrowser, '/jobs');
+    await page.getByRole('link', { name: job.id.slice(-12) }).click();
+    await page.waitForURL(`${base}/jobs/${job.id}`);
+    await expect.poll(() => page.getByTestId('job-kind').innerText()).toBe('listed.kind');
+    await page.goto(`${base}/jobs`);
+    await expect.poll(() => page.getByRole('heading', { level: 1 }).innerText()).toBe('My jobs');
+    await expectNoSeriousA11yViolations(page);
+    await screenshot(page, 'my-jobs');
+    expect(await page.getByRole('link', { name: 'Admin', exact: true }).count()).toBe(0);
+    await page.close();
+
+    const anonymous = await browser.newContext();
+    const signedOut = await open(anonymous, `/jobs/${job.id}`);
+    await expect.poll(() => signedOut.getByRole('link', { name: 'Sign in' }).first().isVisible()).toBe(true);
+    expect(await signedOut.getByTestId('job-state').count()).toBe(0);
+    await anonymous.close();
+
+    const stranger = await signedIn(await makeUser(ctx, { name: 'Stranger' }));
+    const other = await open(stranger, `/jobs/${job.id}`);
+    await expect.poll(() => other.getByRole('heading', { level: 1 }).innerText()).toBe('Job not found');
+    await stranger.close();
+  });
+});
