@@ -188,10 +188,6 @@ describe.runIf(chromiumAvailable())('admin dashboard in Chromium', () => {
     const job = await enqueue(ctx, ownerApi, queue, { kind: 'render.video', payload: { scene: 7 } });
     const page = await ownerBrowser.newPage();
     page.setDefaultTimeout(10_000);
-    let navigations = 0;
-    page.on('framenavigated', (frame) => {
-      if (frame === page.mainFrame()) navigations += 1;
-    });
     await page.goto(`${base}/jobs/${job.id}`);
     await expect.poll(() => page.getByTestId('job-state').innerText()).toBe('queued');
     expect(await page.getByTestId('job-queue').innerText()).toBe(queue);
@@ -199,6 +195,10 @@ describe.runIf(chromiumAvailable())('admin dashboard in Chromium', () => {
     expect(await page.getByRole('button', { name: 'Cancel' }).isVisible()).toBe(true);
     expect(await page.getByRole('button', { name: 'Retry' }).count()).toBe(0);
     await expect.poll(() => page.getByTestId('live-status').innerText()).toBe('live');
+    // A marker on the window: had the page reloaded, it would be gone.
+    await page.evaluate(() => {
+      (globalThis as unknown as { stillHere: boolean }).stillHere = true;
+    });
 
     const claimed = await claim(ctx, worker, { queues: [queue] });
     expect(claimed.statusCode, claimed.body).toBe(200);
@@ -233,7 +233,7 @@ describe.runIf(chromiumAvailable())('admin dashboard in Chromium', () => {
     expect(events).toContain('queued → running');
     expect(events).toContain('succeeded (attempt 1)');
     expect(events).toMatch(/25 % — decoding[\s\S]*50 % — rendering frames[\s\S]*75 % — encoding/);
-    expect(navigations).toBe(1);
+    expect(await page.evaluate(() => (globalThis as unknown as { stillHere?: boolean }).stillHere)).toBe(true);
     await page.close();
   });
 
@@ -280,4 +280,50 @@ describe.runIf(chromiumAvailable())('admin dashboard in Chromium', () => {
     await expect.poll(() => other.getByRole('heading', { level: 1 }).innerText()).toBe('Job not found');
     await stranger.close();
   });
+
+  it('a campaign\'s counts and best-value chart update live while the built-in worker runs it', async () => {
+    const created = await ctx.request({
+      method: 'POST',
+      url: '/api/v1/campaigns',
+      headers: adminApi,
+      payload: { name: 'tiny channel', kind: 'channel-moe', runs: 4, objective: 'max', params: { d_in: 2, d_out: 2, n_kraus: 2, seed: 2026, restarts: 2, max_iterations: 200 } },
+    });
+    expect(created.statusCode, created.body).toBe(201);
+    const id = created.json<{ id: string }>().id;
+    const page = await open(admin, '/admin/campaigns');
+    await page.getByRole('link', { name: 'tiny channel' }).click();
+    await page.waitForURL(`${base}/admin/campaigns/${id}`);
+    await expect.poll(() => page.getByTestId('live-status').innerText()).toBe('live');
+    await page.evaluate(() => {
+      (globalThis as unknown as { stillHere: boolean }).stillHere = true;
+    });
+    expect(await page.getByTestId('best-chart').getAttribute('data-points')).toBe('0');
+    expect(await page.getByTestId('campaign-counts').innerText()).toContain('0 of 4 runs completed');
+
+    // The built-in worker starts only now: everything after this arrives on the open page.
+    await ctx.gatehouse.builtinWorkers.start(base);
+    await expect.poll(() => page.getByTestId('campaign-status').innerText(), { timeout: 60_000 }).toBe('complete');
+    await expect.poll(() => page.getByTestId('campaign-counts').innerText()).toContain('4 of 4 runs completed');
+    await expect.poll(() => page.getByTestId('runs-succeeded').innerText()).toBe('4');
+    const points = Number(await page.getByTestId('best-chart').getAttribute('data-points'));
+    expect(points).toBeGreaterThanOrEqual(1);
+    expect(points).toBeLessThanOrEqual(4);
+    expect(await page.locator('[data-testid="best-chart"] canvas').count()).toBe(1);
+    const stats = (await ctx.request({ method: 'GET', url: `/api/v1/campaigns/${id}/stats`, headers: adminApi })).json<{ best_value: number; workers: Array<{ succeeded: number }> }>();
+    expect(await page.getByTestId('best-value').innerText()).toBe(Number(stats.best_value.toPrecision(6)).toString());
+    expect(await page.getByTestId('workers').innerText()).toContain(String(stats.workers[0]!.succeeded));
+    expect(await page.evaluate(() => (globalThis as unknown as { stillHere?: boolean }).stillHere)).toBe(true);
+    await expectNoSeriousA11yViolations(page);
+    await screenshot(page, 'admin-campaign');
+    await page.setViewportSize({ width: 360, height: 800 });
+    await screenshot(page, 'admin-campaign-360');
+    await page.close();
+
+    const dark = await signedIn(await makeUser(ctx, { role: 'admin' }), { colorScheme: 'dark' });
+    const darkPage = await open(dark, `/admin/campaigns/${id}`);
+    await expect.poll(() => darkPage.getByTestId('best-chart').getAttribute('data-points')).toBe(String(points));
+    await expectNoSeriousA11yViolations(darkPage);
+    await screenshot(darkPage, 'admin-campaign-dark');
+    await dark.close();
+  }, 120_000);
 });

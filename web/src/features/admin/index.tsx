@@ -20,6 +20,8 @@ export const adminFeature: WebFeature = {
       page('/admin/audit', () => import('./audit'), 'AuditPage'),
       page('/admin/queues', () => import('./queues'), 'QueuesPage'),
       page('/admin/queues/$name', () => import('./queues'), 'QueuePage'),
+      page('/admin/campaigns', () => import('./campaigns'), 'CampaignsPage'),
+      page('/admin/campaigns/$id', () => import('./campaigns'), 'CampaignPage'),
       page('/jobs', () => import('./jobs'), 'MyJobsPage'),
       page('/jobs/$id', () => import('./jobs'), 'JobPage'),
     ];
