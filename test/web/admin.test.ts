@@ -326,4 +326,74 @@ describe.runIf(chromiumAvailable())('admin dashboard in Chromium', () => {
     await screenshot(darkPage, 'admin-campaign-dark');
     await dark.close();
   }, 120_000);
+
+  it('runs a scheduled task now and shows its outcome', async () => {
+    const page = await open(admin, '/admin/scheduled-tasks');
+    const row = page.locator('tr[data-task="purge-tokens"]');
+    await expect.poll(() => row.innerText()).toContain('never');
+    await expectNoSeriousA11yViolations(page);
+    await page.getByRole('button', { name: 'Run purge-tokens now' }).click();
+    await expect.poll(() => page.getByRole('status').filter({ hasText: 'purge-tokens ran: success' }).isVisible()).toBe(true);
+    await expect.poll(() => page.getByTestId('outcome-purge-tokens').innerText()).toBe('success');
+    const tasks = (await ctx.request({ method: 'GET', url: '/api/v1/scheduled-tasks', headers: adminApi })).json<{ items: Array<{ task: string; last_outcome: string }> }>();
+    expect(tasks.items.find((t) => t.task === 'purge-tokens')?.last_outcome).toBe('success');
+    await screenshot(page, 'admin-scheduled-tasks');
+    await page.close();
+  });
+
+  it('lists the notification outbox by status and retries a pending message', async () => {
+    // No Mattermost transport is configured here: the message stays pending.
+    const id = await ctx.gatehouse.outbox.enqueueMessage(ctx.gatehouse.database.db, { channel: 'mattermost', recipient: 'ops', subject: 'Nightly report', body: JSON.stringify({ text: 'hidden body' }), template: 'test.report' });
+    const page = await open(admin, '/admin/outbox');
+    await page.getByLabel('Status').selectOption('pending');
+    const row = page.getByRole('row').filter({ hasText: 'Nightly report' });
+    await expect.poll(() => row.count()).toBe(1);
+    expect(await page.content()).not.toContain('hidden body');
+    await expectNoSeriousA11yViolations(page);
+    await screenshot(page, 'admin-outbox');
+    ctx.clock.advance(120);
+    await row.getByRole('button', { name: 'Retry “Nightly report” to ops' }).click();
+    await expect.poll(() => page.getByRole('status').filter({ hasText: 'will be sent again now' }).isVisible()).toBe(true);
+    expect((await ctx.gatehouse.outbox.get(id))?.next_attempt_at).toBe(ctx.clock.now().toISOString());
+    await page.getByLabel('Status').selectOption('sent');
+    await expect.poll(() => page.getByRole('row').filter({ hasText: 'Nightly report' }).count()).toBe(0);
+    await page.close();
+  });
+
+  it('creates a challenge, uploads a resource and sees its (empty) submissions', async () => {
+    const page = await open(admin, '/admin/challenges');
+    await page.getByRole('link', { name: 'New challenge' }).click();
+    await page.waitForURL(`${base}/admin/challenges/new`);
+    await page.getByLabel('Slug').fill('admin-made');
+    await page.getByLabel('Title').fill('Made in the dashboard');
+    await page.getByLabel('Description (Markdown)').fill('Predict **well**.');
+    await page.getByLabel('Evaluators').fill('score-predictions evaluations');
+    await page.getByLabel('Leaderboard score').fill('accuracy');
+    await expectNoSeriousA11yViolations(page);
+    await screenshot(page, 'admin-challenge-new');
+    await page.getByRole('button', { name: 'Create challenge' }).click();
+    await page.waitForURL(`${base}/admin/challenges/admin-made`);
+    await expect.poll(() => page.getByRole('heading', { level: 1 }).innerText()).toBe('Challenge Made in the dashboard');
+
+    await page.getByLabel('File').setInputFiles({ name: 'train.csv', mimeType: 'text/csv', buffer: Buffer.from('id,label\n1,0\n2,1\n') });
+    await page.getByRole('button', { name: 'Upload resource' }).click();
+    const resource = page.getByRole('row').filter({ hasText: 'train.csv' });
+    await expect.poll(() => resource.count()).toBe(1);
+    expect(await resource.innerText()).toContain('17 B');
+    await expect.poll(() => page.getByText('No submissions.').isVisible()).toBe(true);
+    const stored = (await ctx.request({ method: 'GET', url: '/api/v1/challenges/admin-made', headers: adminApi })).json<{ leaderboard: { score: string }; evaluators: unknown }>();
+    expect(stored).toMatchObject({ leaderboard: { score: 'accuracy', direction: 'desc' }, evaluators: [{ kind: 'score-predictions', queue: 'evaluations' }] });
+
+    // Edit: deactivate it.
+    await page.getByText('Settings').click();
+    await page.getByLabel('Active (accepts submissions)').uncheck();
+    await page.getByRole('button', { name: 'Save changes' }).click();
+    await expect.poll(async () => (await ctx.request({ method: 'GET', url: '/api/v1/challenges/admin-made', headers: adminApi })).json<{ active: boolean }>().active).toBe(false);
+    await expectNoSeriousA11yViolations(page);
+    await screenshot(page, 'admin-challenge');
+    await page.goto(`${base}/admin/challenges`);
+    await expect.poll(() => page.getByRole('link', { name: 'Made in the dashboard' }).isVisible()).toBe(true);
+    await expectNoSeriousA11yViolations(page);
+    await page.close();
+  });
 });

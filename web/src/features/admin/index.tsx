@@ -22,6 +22,11 @@ export const adminFeature: WebFeature = {
       page('/admin/queues/$name', () => import('./queues'), 'QueuePage'),
       page('/admin/campaigns', () => import('./campaigns'), 'CampaignsPage'),
       page('/admin/campaigns/$id', () => import('./campaigns'), 'CampaignPage'),
+      page('/admin/challenges', () => import('./challenges'), 'ChallengesAdminPage'),
+      page('/admin/challenges/new', () => import('./challenges'), 'NewChallengePage'),
+      page('/admin/challenges/$slug', () => import('./challenges'), 'EditChallengePage'),
+      page('/admin/outbox', () => import('./outbox'), 'OutboxPage'),
+      page('/admin/scheduled-tasks', () => import('./scheduler'), 'ScheduledTasksPage'),
       page('/jobs', () => import('./jobs'), 'MyJobsPage'),
       page('/jobs/$id', () => import('./jobs'), 'JobPage'),
     ];
