@@ -3,6 +3,7 @@
  * listens; tests use the very same app with `inject` or a real port).
  */
 import cookie from '@fastify/cookie';
+import cors from '@fastify/cors';
 import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
 import websocket from '@fastify/websocket';
@@ -61,6 +62,9 @@ export async function buildApp(gatehouse: Gatehouse, options: BuildAppOptions = 
     // A hop count is valid for Fastify (proxy-addr) even though its types omit it.
     trustProxy: config.server.trustProxy as boolean | string,
     bodyLimit: config.server.bodyLimitBytes,
+    // Route plugins import their modules on first use; on a loaded machine (a CI box running tests
+    // in parallel) that can take longer than Fastify's 10 s default, which would fail the start.
+    pluginTimeout: 120_000,
     // Slowloris: a request (headers and body) must arrive within requestTimeout, and a connection
     // with nothing read or written for connectionTimeout is closed. Node applies requestTimeout only
     // while a request is being received: streamed and hijacked responses (SSE, WebSocket after its
@@ -183,6 +187,17 @@ export async function buildApp(gatehouse: Gatehouse, options: BuildAppOptions = 
   app.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger());
 
   await app.register(cookie);
+  if (config.server.frontendUrl) {
+    // An external frontend calls the API from its own origin, with the session cookie (it must be
+    // same-site with PUBLIC_URL for the SameSite=Lax cookie to travel) or a bearer token.
+    await app.register(cors, {
+      origin: [new URL(config.server.frontendUrl).origin],
+      credentials: true,
+      methods: ['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE'],
+      exposedHeaders: ['location', 'content-disposition', 'retry-after', 'ratelimit-limit', 'ratelimit-remaining', 'ratelimit-reset', 'x-request-id'],
+      maxAge: 600,
+    });
+  }
   // No permessage-deflate: its zlib contexts cost ~300 KB per socket (10,000 idle sockets must fit
   // in 500 MB). Client messages are small subscribe/unsubscribe requests.
   await app.register(websocket, { options: { perMessageDeflate: false, maxPayload: 64 * 1024 } });
@@ -191,7 +206,7 @@ export async function buildApp(gatehouse: Gatehouse, options: BuildAppOptions = 
     auth: gatehouse.auth,
     cookieName: config.auth.cookieName,
     cookieSecure: config.auth.cookieSecure,
-    publicOrigin: config.server.publicOrigin,
+    trustedOrigins: config.server.trustedOrigins,
   });
   installRequestLimits(app, { store: gatehouse.limiterStore, config, quota: gatehouse.quota });
 

@@ -235,7 +235,8 @@ export async function buildGatehouse(config: Config, overrides: GatehouseOverrid
       outbox,
       renderer,
       appName: config.server.appName,
-      publicUrl: config.server.publicUrl,
+      // Templates link people to pages (the dashboard, forgot-password): the frontend's when FRONTEND_URL is set.
+      publicUrl: config.server.appUrl,
       adminEmails: config.notify.adminEmails,
       configured: transports.map((t) => t.channel as Channel),
       moduleRoutes: notifications.routes,
@@ -249,7 +250,7 @@ export async function buildGatehouse(config: Config, overrides: GatehouseOverrid
     });
     const mails = new AccountMails({
       notify,
-      publicUrl: config.server.publicUrl,
+      publicUrl: config.server.appUrl,
       verifyTokenTtlSeconds: config.auth.verifyTokenTtlSeconds,
       resetTokenTtlSeconds: config.auth.resetTokenTtlSeconds,
     });
@@ -326,6 +327,7 @@ export async function buildGatehouse(config: Config, overrides: GatehouseOverrid
       logger: logger.child({ component: 'identities' }),
       config: config.identities,
       publicUrl: config.server.publicUrl,
+      appUrl: config.server.appUrl,
       accessTokens,
       auth,
       accounts,
@@ -341,7 +343,7 @@ export async function buildGatehouse(config: Config, overrides: GatehouseOverrid
       changes,
       loginGuard: overrides.loginGuard ?? loginThrottle,
       confirmIdentity: (principal, password, client) => auth.confirmIdentity(principal, password, client),
-      publicUrl: config.server.publicUrl,
+      publicUrl: config.server.appUrl,
     });
     const quota = new QuotaService(limits, config.quota, clock, async (userId, seconds, reason) => {
       await users.ban(userId, { durationSeconds: seconds, reason, automatic: true }, SYSTEM_ACTOR);

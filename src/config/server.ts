@@ -27,6 +27,13 @@ export interface ServerConfig {
    * credentials. `null`: the built-in app at `/`.
    */
   frontendUrl: string | null;
+  /** Where people's pages live: FRONTEND_URL, else PUBLIC_URL. Emailed links and sign-in redirects start here. */
+  appUrl: string;
+  /**
+   * Origins allowed to make cookie-authenticated unsafe requests and WebSocket upgrades: PUBLIC_URL's,
+   * plus FRONTEND_URL's when set.
+   */
+  trustedOrigins: string[];
   /** Fastify `trustProxy` value: `false`, `true`, a hop count or a comma-separated list of addresses/CIDRs. */
   trustProxy: boolean | number | string;
   /** Maximum request body size in bytes for JSON and form bodies. */
@@ -88,6 +95,15 @@ function publicUrlText(e: ParsedShape<typeof serverEnvShape>): string {
   return e.PUBLIC_URL ?? `http://localhost:${e.PORT === 0 ? 3000 : e.PORT}`;
 }
 
+function frontendUrlText(e: ParsedShape<typeof serverEnvShape>): string | null {
+  return e.FRONTEND_URL ? e.FRONTEND_URL.replace(/\/+$/, '') : null;
+}
+
+/** FRONTEND_URL as a URL, or null: other sections admit its origin (WebAuthn). */
+export function frontendUrlOf(e: ParsedShape<typeof serverEnvShape>): URL | null {
+  return e.FRONTEND_URL ? new URL(e.FRONTEND_URL) : null;
+}
+
 /** Builds the section from the parsed variables. */
 export function serverSettings(e: ParsedShape<typeof serverEnvShape>): ServerConfig {
   return {
@@ -98,7 +114,9 @@ export function serverSettings(e: ParsedShape<typeof serverEnvShape>): ServerCon
     siteUrl: e.SITE_URL ?? null,
     appName: e.APP_NAME,
     appDescription: e.APP_DESCRIPTION || null,
-    frontendUrl: e.FRONTEND_URL ? e.FRONTEND_URL.replace(/\/+$/, '') : null,
+    frontendUrl: frontendUrlText(e),
+    appUrl: frontendUrlText(e) ?? publicUrlText(e),
+    trustedOrigins: [...new Set([publicUrlOf(e).origin, ...(e.FRONTEND_URL ? [new URL(e.FRONTEND_URL).origin] : [])])],
     trustProxy: parseTrustProxy(e.TRUST_PROXY),
     bodyLimitBytes: e.BODY_LIMIT_BYTES,
     requestTimeoutSeconds: e.REQUEST_TIMEOUT_SECONDS,

@@ -11,7 +11,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { WEB_APP_DIR } from '../../src/web/app.routes.js';
 import { expectNoSeriousA11yViolations, screenshot } from '../helpers/axe.js';
 import { chromiumAvailable, launchChromium } from '../helpers/browser.js';
-import { createTestContext, type TestContext } from '../helpers/harness.js';
+import { createTestContext, loginCookie, makeUser, STRONG_PASSWORD, type TestContext, uniqueEmail } from '../helpers/harness.js';
 
 const DESCRIPTION = 'Practice answers out loud and compete on challenges.';
 
@@ -150,5 +150,36 @@ describe('FRONTEND_URL', () => {
     expect((await ctx.request({ method: 'GET', url: '/challenges' })).statusCode).toBe(404);
     const meta = (await ctx.request({ method: 'GET', url: '/api/v1/meta' })).json();
     expect(meta.features.built_in_app).toBe(false);
+  });
+
+  it('points emailed links at the frontend', async () => {
+    const email = uniqueEmail('frontend');
+    expect((await ctx.request({ method: 'POST', url: '/api/v1/auth/register', payload: { email, password: STRONG_PASSWORD } })).statusCode).toBe(202);
+    await ctx.flushMail();
+    const mail = await ctx.smtp.waitFor((m) => m.to === email && m.text.includes('/verify-email'));
+    expect(mail.text).toMatch(/https:\/\/app\.example\.org\/verify-email\?token=/);
+    expect(mail.text).not.toContain(`${ctx.config.server.publicUrl}/verify-email`);
+  });
+
+  it('admits the frontend origin by CORS with credentials, and cookie-authenticated writes from it', async () => {
+    const preflight = await ctx.request({
+      method: 'OPTIONS',
+      url: '/api/v1/users/me',
+      headers: { origin: 'https://app.example.org', 'access-control-request-method': 'PATCH', 'access-control-request-headers': 'content-type' },
+    });
+    expect(preflight.statusCode).toBe(204);
+    expect(preflight.headers['access-control-allow-origin']).toBe('https://app.example.org');
+    expect(preflight.headers['access-control-allow-credentials']).toBe('true');
+    const foreign = await ctx.request({ method: 'OPTIONS', url: '/api/v1/users/me', headers: { origin: 'https://evil.example', 'access-control-request-method': 'PATCH' } });
+    expect(foreign.headers['access-control-allow-origin']).toBeUndefined();
+
+    const user = await makeUser(ctx);
+    const cookie = await loginCookie(ctx, user);
+    const fromFrontend = await ctx.request({ method: 'PATCH', url: '/api/v1/users/me', headers: { cookie, origin: 'https://app.example.org' }, payload: { name: 'From the frontend' } });
+    expect(fromFrontend.statusCode).toBe(200);
+    expect(fromFrontend.headers['access-control-allow-origin']).toBe('https://app.example.org');
+    const fromElsewhere = await ctx.request({ method: 'PATCH', url: '/api/v1/users/me', headers: { cookie, origin: 'https://evil.example' }, payload: { name: 'x' } });
+    expect(fromElsewhere.statusCode).toBe(403);
+    expect(fromElsewhere.json().detail).toContain('https://app.example.org');
   });
 });
