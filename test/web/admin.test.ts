@@ -15,6 +15,11 @@ import { createTestContext, type Fixture, makeApiKey, makeUser, type TestContext
 import { freePort } from '../helpers/server-process.js';
 import { claim, createQueue, enqueue, type Headers, JOBS_ENV, workerCall } from '../jobs/job-fixtures.js';
 
+/** `expect.poll` with a timeout for a loaded CI machine (its default is 1 s). */
+function poll<T>(read: () => T | Promise<T>, timeout = 15_000) {
+  return expect.poll(read, { timeout });
+}
+
 describe.runIf(chromiumAvailable())('admin dashboard in Chromium', () => {
   let ctx: TestContext;
   let browser: Browser;
@@ -83,7 +88,7 @@ describe.runIf(chromiumAvailable())('admin dashboard in Chromium', () => {
   it('an admin bans a user in the users table and sees the ban in the audit log', async () => {
     const victim = await makeUser(ctx, { name: 'Mallory Spammer' });
     const page = await open(admin, '/admin');
-    await expect.poll(() => page.getByRole('link', { name: 'Admin', exact: true }).isVisible()).toBe(true);
+    await poll(() => page.getByRole('link', { name: 'Admin', exact: true }).isVisible()).toBe(true);
     await expectNoSeriousA11yViolations(page);
     await screenshot(page, 'admin-home');
     await page.getByRole('link', { name: 'Users' }).click();
@@ -91,7 +96,7 @@ describe.runIf(chromiumAvailable())('admin dashboard in Chromium', () => {
     await page.getByRole('searchbox', { name: 'Search' }).fill('mallory');
     await page.getByRole('button', { name: 'Apply filters' }).click();
     const row = page.getByRole('row').filter({ hasText: victim.email });
-    await expect.poll(() => page.getByRole('row').count()).toBe(2); // header + the one match
+    await poll(() => page.getByRole('row').count()).toBe(2); // header + the one match
     await expectNoSeriousA11yViolations(page);
     await screenshot(page, 'admin-users');
 
@@ -101,9 +106,9 @@ describe.runIf(chromiumAvailable())('admin dashboard in Chromium', () => {
     await dialog.getByLabel('Reason').fill('Posting spam links');
     await expectNoSeriousA11yViolations(page);
     await dialog.getByRole('button', { name: 'Ban user' }).click();
-    await expect.poll(() => page.getByTestId(`status-${victim.email}`).innerText()).toBe('banned');
+    await poll(() => page.getByTestId(`status-${victim.email}`).innerText()).toBe('banned');
     expect(await row.innerText()).toContain('Posting spam links');
-    await expect.poll(() => page.getByRole('status').filter({ hasText: 'is banned' }).isVisible()).toBe(true);
+    await poll(() => page.getByRole('status').filter({ hasText: 'is banned' }).isVisible()).toBe(true);
     const res = await ctx.request({ method: 'GET', url: `/api/v1/users/${victim.id}`, headers: adminApi });
     expect(res.json()).toMatchObject({ ban_reason: 'Posting spam links' });
 
@@ -113,7 +118,7 @@ describe.runIf(chromiumAvailable())('admin dashboard in Chromium', () => {
     await page.getByRole('textbox', { name: 'Action' }).fill('user.ban');
     await page.getByRole('button', { name: 'Apply filters' }).click();
     const entry = page.getByRole('row').filter({ hasText: victim.id });
-    await expect.poll(() => entry.count()).toBe(1);
+    await poll(() => entry.count()).toBe(1);
     expect(await entry.innerText()).toContain('Posting spam links');
     expect(await entry.innerText()).toContain('user.ban');
     await expectNoSeriousA11yViolations(page);
@@ -124,7 +129,7 @@ describe.runIf(chromiumAvailable())('admin dashboard in Chromium', () => {
     await page.getByLabel('Banned', { exact: true }).selectOption('true');
     await page.getByRole('button', { name: 'Apply filters' }).click();
     await page.getByRole('button', { name: `Unban ${victim.email}` }).click();
-    await expect.poll(() => page.getByRole('status').filter({ hasText: 'no longer banned' }).isVisible()).toBe(true);
+    await poll(() => page.getByRole('status').filter({ hasText: 'no longer banned' }).isVisible()).toBe(true);
     await page.close();
   });
 
@@ -134,14 +139,14 @@ describe.runIf(chromiumAvailable())('admin dashboard in Chromium', () => {
     await page.getByRole('searchbox', { name: 'Search' }).fill('pager person');
     await page.getByRole('button', { name: 'Apply filters' }).click();
     // 20 rows of the 21 matches (and nothing else: the unfiltered page shows until the answer comes).
-    await expect.poll(() => page.getByRole('row').filter({ hasText: 'Pager Person' }).count()).toBe(20);
+    await poll(() => page.getByRole('row').filter({ hasText: 'Pager Person' }).count()).toBe(20);
     expect(await page.getByRole('row').count()).toBe(21);
     const firstPage = await page.getByRole('table').innerText();
     await page.getByRole('button', { name: 'Next page' }).click();
-    await expect.poll(() => page.getByRole('row').count()).toBe(2);
+    await poll(() => page.getByRole('row').count()).toBe(2);
     expect(await page.getByRole('button', { name: 'Next page' }).isDisabled()).toBe(true);
     await page.getByRole('button', { name: 'Previous page' }).click();
-    await expect.poll(() => page.getByRole('table').innerText()).toBe(firstPage);
+    await poll(() => page.getByRole('table').innerText()).toBe(firstPage);
     await page.close();
   });
 
@@ -150,38 +155,38 @@ describe.runIf(chromiumAvailable())('admin dashboard in Chromium', () => {
     const job = await enqueue(ctx, ownerApi, queue, { kind: 'render.frames' });
     const page = await open(admin, '/admin/queues');
     await page.getByRole('button', { name: `Pause queue ${queue}` }).click();
-    await expect.poll(() => page.getByTestId(`queue-status-${queue}`).innerText()).toBe('paused');
+    await poll(() => page.getByTestId(`queue-status-${queue}`).innerText()).toBe('paused');
     await expectNoSeriousA11yViolations(page);
     await screenshot(page, 'admin-queues');
     expect((await claim(ctx, worker, { queues: [queue] })).statusCode).toBe(204);
     await page.getByRole('button', { name: `Resume queue ${queue}` }).click();
-    await expect.poll(() => page.getByTestId(`queue-status-${queue}`).innerText()).toBe('active');
+    await poll(() => page.getByTestId(`queue-status-${queue}`).innerText()).toBe('active');
 
     await page.getByRole('link', { name: queue, exact: true }).click();
     await page.waitForURL(`${base}/admin/queues/${queue}`);
     const bar = page.getByRole('progressbar', { name: `Progress of job ${job.id.slice(-12)}` });
-    await expect.poll(() => bar.getAttribute('value')).toBe('0');
-    await expect.poll(() => page.getByTestId('live-status').innerText()).toBe('live');
+    await poll(() => bar.getAttribute('value')).toBe('0');
+    await poll(() => page.getByTestId('live-status').innerText()).toBe('live');
     const claimed = await claim(ctx, worker, { queues: [queue] });
     expect(claimed.statusCode, claimed.body).toBe(200);
     const attempt = claimed.json<{ attempt: number }>().attempt;
     const row = page.getByRole('row').filter({ hasText: job.id.slice(-12) });
-    await expect.poll(() => row.innerText()).toContain('running');
-    await expect.poll(() => page.getByTestId('count-running').innerText()).toBe('1');
+    await poll(() => row.innerText()).toContain('running');
+    await poll(() => page.getByTestId('count-running').innerText()).toBe('1');
     for (const progress of [0.3, 0.6]) {
       expect((await workerCall(ctx, worker, job.id, 'heartbeat', { attempt, progress, message: `step ${progress}` })).statusCode).toBe(200);
-      await expect.poll(() => bar.getAttribute('value')).toBe(String(progress));
+      await poll(() => bar.getAttribute('value')).toBe(String(progress));
       expect(await row.innerText()).toContain(`${progress * 100} %`);
     }
     await expectNoSeriousA11yViolations(page);
     await screenshot(page, 'admin-queue');
     // The state filter: only succeeded jobs, after the worker completes it.
     expect((await workerCall(ctx, worker, job.id, 'complete', { attempt, result: { ok: true } })).statusCode).toBe(200);
-    await expect.poll(() => row.innerText()).toContain('succeeded');
+    await poll(() => row.innerText()).toContain('succeeded');
     await page.getByLabel('State').selectOption('queued');
-    await expect.poll(() => page.getByRole('row').filter({ hasText: job.id.slice(-12) }).count()).toBe(0);
+    await poll(() => page.getByRole('row').filter({ hasText: job.id.slice(-12) }).count()).toBe(0);
     await page.getByLabel('State').selectOption('succeeded');
-    await expect.poll(() => page.getByRole('row').filter({ hasText: job.id.slice(-12) }).count()).toBe(1);
+    await poll(() => page.getByRole('row').filter({ hasText: job.id.slice(-12) }).count()).toBe(1);
     await page.close();
   });
 
@@ -191,12 +196,12 @@ describe.runIf(chromiumAvailable())('admin dashboard in Chromium', () => {
     const page = await ownerBrowser.newPage();
     page.setDefaultTimeout(10_000);
     await page.goto(`${base}/jobs/${job.id}`);
-    await expect.poll(() => page.getByTestId('job-state').innerText()).toBe('queued');
+    await poll(() => page.getByTestId('job-state').innerText()).toBe('queued');
     expect(await page.getByTestId('job-queue').innerText()).toBe(queue);
     expect(await page.getByTestId('job-kind').innerText()).toBe('render.video');
     expect(await page.getByRole('button', { name: 'Cancel' }).isVisible()).toBe(true);
     expect(await page.getByRole('button', { name: 'Retry' }).count()).toBe(0);
-    await expect.poll(() => page.getByTestId('live-status').innerText()).toBe('live');
+    await poll(() => page.getByTestId('live-status').innerText()).toBe('live');
     // A marker on the window: had the page reloaded, it would be gone.
     await page.evaluate(() => {
       (globalThis as unknown as { stillHere: boolean }).stillHere = true;
@@ -205,15 +210,15 @@ describe.runIf(chromiumAvailable())('admin dashboard in Chromium', () => {
     const claimed = await claim(ctx, worker, { queues: [queue] });
     expect(claimed.statusCode, claimed.body).toBe(200);
     const attempt = claimed.json<{ attempt: number }>().attempt;
-    await expect.poll(() => page.getByTestId('job-state').innerText()).toBe('running');
+    await poll(() => page.getByTestId('job-state').innerText()).toBe('running');
     expect(await page.getByTestId('job-attempt').innerText()).toBe(String(attempt));
-    await expect.poll(() => page.getByTestId('job-started').innerText()).not.toBe('—');
+    await poll(() => page.getByTestId('job-started').innerText()).not.toBe('—');
 
     const bar = page.getByRole('progressbar', { name: 'Progress' });
     for (const [progress, message] of [[0.25, 'decoding'], [0.5, 'rendering frames'], [0.75, 'encoding']] as const) {
       const beat = await workerCall(ctx, worker, job.id, 'heartbeat', { attempt, progress, message, metrics: { frames: progress * 100 } });
       expect(beat.statusCode, beat.body).toBe(200);
-      await expect.poll(() => bar.getAttribute('value')).toBe(String(progress));
+      await poll(() => bar.getAttribute('value')).toBe(String(progress));
       expect(await page.getByTestId('job-progress-message').innerText()).toBe(message);
       expect(await page.getByTestId('job-metrics').innerText()).toContain(String(progress * 100));
     }
@@ -222,13 +227,13 @@ describe.runIf(chromiumAvailable())('admin dashboard in Chromium', () => {
 
     const log = await workerCall(ctx, worker, job.id, 'log', { attempt, lines: ['<b>not markup</b>', 'second line'] });
     expect(log.statusCode, log.body).toBe(204);
-    await expect.poll(() => page.getByTestId('job-events').innerText()).toContain('<b>not markup</b>');
+    await poll(() => page.getByTestId('job-events').innerText()).toContain('<b>not markup</b>');
     expect(await page.locator('[data-testid="job-events"] b').count()).toBe(0); // text, never HTML
 
     const done = await workerCall(ctx, worker, job.id, 'complete', { attempt, result: { frames: 42, url: 's3://out/7.mp4' } });
     expect(done.statusCode, done.body).toBe(200);
-    await expect.poll(() => page.getByTestId('job-state').innerText()).toBe('succeeded');
-    await expect.poll(() => page.getByTestId('job-result').innerText().catch(() => '')).toContain('"frames": 42');
+    await poll(() => page.getByTestId('job-state').innerText()).toBe('succeeded');
+    await poll(() => page.getByTestId('job-result').innerText().catch(() => '')).toContain('"frames": 42');
     expect(await page.getByTestId('job-finished').innerText()).not.toBe('—');
     expect(await page.getByRole('group', { name: 'Job actions' }).count()).toBe(0);
     const events = await page.getByTestId('job-events').innerText();
@@ -246,15 +251,15 @@ describe.runIf(chromiumAvailable())('admin dashboard in Chromium', () => {
     const attempt = claimed.json<{ attempt: number }>().attempt;
     expect((await workerCall(ctx, worker, job.id, 'heartbeat', { attempt, progress: 0.1, message: 'started' })).json<{ command: string }>().command).toBe('continue');
     const page = await open(ownerBrowser, `/jobs/${job.id}`);
-    await expect.poll(() => page.getByTestId('job-state').innerText()).toBe('running');
+    await poll(() => page.getByTestId('job-state').innerText()).toBe('running');
     expect(await page.getByRole('button', { name: 'Resume' }).count()).toBe(0);
     await page.getByRole('button', { name: 'Cancel' }).click();
-    await expect.poll(() => page.getByTestId('job-state').innerText()).toBe('cancelled');
-    await expect.poll(() => page.getByRole('button', { name: 'Retry' }).isVisible()).toBe(true);
+    await poll(() => page.getByTestId('job-state').innerText()).toBe('cancelled');
+    await poll(() => page.getByRole('button', { name: 'Retry' }).isVisible()).toBe(true);
     expect(await page.getByRole('button', { name: 'Cancel' }).count()).toBe(0);
     const next = await workerCall(ctx, worker, job.id, 'heartbeat', { attempt, progress: 0.2 });
     expect(next.json<{ command: string }>().command).toBe('cancel');
-    await expect.poll(() => page.getByTestId('job-events').innerText()).toContain('running → cancelled');
+    await poll(() => page.getByTestId('job-events').innerText()).toContain('running → cancelled');
     await page.close();
   });
 
@@ -263,9 +268,9 @@ describe.runIf(chromiumAvailable())('admin dashboard in Chromium', () => {
     const page = await open(ownerBrowser, '/jobs');
     await page.getByRole('link', { name: job.id.slice(-12) }).click();
     await page.waitForURL(`${base}/jobs/${job.id}`);
-    await expect.poll(() => page.getByTestId('job-kind').innerText()).toBe('listed.kind');
+    await poll(() => page.getByTestId('job-kind').innerText()).toBe('listed.kind');
     await page.goto(`${base}/jobs`);
-    await expect.poll(() => page.getByRole('heading', { level: 1 }).innerText()).toBe('My jobs');
+    await poll(() => page.getByRole('heading', { level: 1 }).innerText()).toBe('My jobs');
     await expectNoSeriousA11yViolations(page);
     await screenshot(page, 'my-jobs');
     expect(await page.getByRole('link', { name: 'Admin', exact: true }).count()).toBe(0);
@@ -273,13 +278,13 @@ describe.runIf(chromiumAvailable())('admin dashboard in Chromium', () => {
 
     const anonymous = await browser.newContext();
     const signedOut = await open(anonymous, `/jobs/${job.id}`);
-    await expect.poll(() => signedOut.getByRole('link', { name: 'Sign in' }).first().isVisible()).toBe(true);
+    await poll(() => signedOut.getByRole('link', { name: 'Sign in' }).first().isVisible()).toBe(true);
     expect(await signedOut.getByTestId('job-state').count()).toBe(0);
     await anonymous.close();
 
     const stranger = await signedIn(await makeUser(ctx, { name: 'Stranger' }));
     const other = await open(stranger, `/jobs/${job.id}`);
-    await expect.poll(() => other.getByRole('heading', { level: 1 }).innerText()).toBe('Job not found');
+    await poll(() => other.getByRole('heading', { level: 1 }).innerText()).toBe('Job not found');
     await stranger.close();
   });
 
@@ -295,7 +300,7 @@ describe.runIf(chromiumAvailable())('admin dashboard in Chromium', () => {
     const page = await open(admin, '/admin/campaigns');
     await page.getByRole('link', { name: 'tiny channel' }).click();
     await page.waitForURL(`${base}/admin/campaigns/${id}`);
-    await expect.poll(() => page.getByTestId('live-status').innerText()).toBe('live');
+    await poll(() => page.getByTestId('live-status').innerText()).toBe('live');
     await page.evaluate(() => {
       (globalThis as unknown as { stillHere: boolean }).stillHere = true;
     });
@@ -304,9 +309,9 @@ describe.runIf(chromiumAvailable())('admin dashboard in Chromium', () => {
 
     // The built-in worker starts only now: everything after this arrives on the open page.
     await ctx.gatehouse.builtinWorkers.start(base);
-    await expect.poll(() => page.getByTestId('campaign-status').innerText(), { timeout: 60_000 }).toBe('complete');
-    await expect.poll(() => page.getByTestId('campaign-counts').innerText()).toContain('4 of 4 runs completed');
-    await expect.poll(() => page.getByTestId('runs-succeeded').innerText()).toBe('4');
+    await poll(() => page.getByTestId('campaign-status').innerText(), 60_000).toBe('complete');
+    await poll(() => page.getByTestId('campaign-counts').innerText()).toContain('4 of 4 runs completed');
+    await poll(() => page.getByTestId('runs-succeeded').innerText()).toBe('4');
     const points = Number(await page.getByTestId('best-chart').getAttribute('data-points'));
     expect(points).toBeGreaterThanOrEqual(1);
     expect(points).toBeLessThanOrEqual(4);
@@ -323,7 +328,7 @@ describe.runIf(chromiumAvailable())('admin dashboard in Chromium', () => {
 
     const dark = await signedIn(await makeUser(ctx, { role: 'admin' }), { colorScheme: 'dark' });
     const darkPage = await open(dark, `/admin/campaigns/${id}`);
-    await expect.poll(() => darkPage.getByTestId('best-chart').getAttribute('data-points')).toBe(String(points));
+    await poll(() => darkPage.getByTestId('best-chart').getAttribute('data-points')).toBe(String(points));
     await expectNoSeriousA11yViolations(darkPage);
     await screenshot(darkPage, 'admin-campaign-dark');
     await dark.close();
@@ -332,11 +337,11 @@ describe.runIf(chromiumAvailable())('admin dashboard in Chromium', () => {
   it('runs a scheduled task now and shows its outcome', async () => {
     const page = await open(admin, '/admin/scheduled-tasks');
     const row = page.locator('tr[data-task="purge-tokens"]');
-    await expect.poll(() => row.innerText()).toContain('never');
+    await poll(() => row.innerText()).toContain('never');
     await expectNoSeriousA11yViolations(page);
     await page.getByRole('button', { name: 'Run purge-tokens now' }).click();
-    await expect.poll(() => page.getByRole('status').filter({ hasText: 'purge-tokens ran: success' }).isVisible()).toBe(true);
-    await expect.poll(() => page.getByTestId('outcome-purge-tokens').innerText()).toBe('success');
+    await poll(() => page.getByRole('status').filter({ hasText: 'purge-tokens ran: success' }).isVisible()).toBe(true);
+    await poll(() => page.getByTestId('outcome-purge-tokens').innerText()).toBe('success');
     const tasks = (await ctx.request({ method: 'GET', url: '/api/v1/scheduled-tasks', headers: adminApi })).json<{ items: Array<{ task: string; last_outcome: string }> }>();
     expect(tasks.items.find((t) => t.task === 'purge-tokens')?.last_outcome).toBe('success');
     await screenshot(page, 'admin-scheduled-tasks');
@@ -349,16 +354,16 @@ describe.runIf(chromiumAvailable())('admin dashboard in Chromium', () => {
     const page = await open(admin, '/admin/outbox');
     await page.getByLabel('Status').selectOption('pending');
     const row = page.getByRole('row').filter({ hasText: 'Nightly report' });
-    await expect.poll(() => row.count()).toBe(1);
+    await poll(() => row.count()).toBe(1);
     expect(await page.content()).not.toContain('hidden body');
     await expectNoSeriousA11yViolations(page);
     await screenshot(page, 'admin-outbox');
     ctx.clock.advance(120);
     await row.getByRole('button', { name: 'Retry “Nightly report” to ops' }).click();
-    await expect.poll(() => page.getByRole('status').filter({ hasText: 'will be sent again now' }).isVisible()).toBe(true);
+    await poll(() => page.getByRole('status').filter({ hasText: 'will be sent again now' }).isVisible()).toBe(true);
     expect((await ctx.gatehouse.outbox.get(id))?.next_attempt_at).toBe(ctx.clock.now().toISOString());
     await page.getByLabel('Status').selectOption('sent');
-    await expect.poll(() => page.getByRole('row').filter({ hasText: 'Nightly report' }).count()).toBe(0);
+    await poll(() => page.getByRole('row').filter({ hasText: 'Nightly report' }).count()).toBe(0);
     await page.close();
   });
 
@@ -375,14 +380,14 @@ describe.runIf(chromiumAvailable())('admin dashboard in Chromium', () => {
     await screenshot(page, 'admin-challenge-new');
     await page.getByRole('button', { name: 'Create challenge' }).click();
     await page.waitForURL(`${base}/admin/challenges/admin-made`);
-    await expect.poll(() => page.getByRole('heading', { level: 1 }).innerText()).toBe('Challenge Made in the dashboard');
+    await poll(() => page.getByRole('heading', { level: 1 }).innerText()).toBe('Challenge Made in the dashboard');
 
     await page.getByLabel('File').setInputFiles({ name: 'train.csv', mimeType: 'text/csv', buffer: Buffer.from('id,label\n1,0\n2,1\n') });
     await page.getByRole('button', { name: 'Upload resource' }).click();
     const resource = page.getByRole('row').filter({ hasText: 'train.csv' });
-    await expect.poll(() => resource.count()).toBe(1);
+    await poll(() => resource.count()).toBe(1);
     expect(await resource.innerText()).toContain('17 B');
-    await expect.poll(() => page.getByText('No submissions.').isVisible()).toBe(true);
+    await poll(() => page.getByText('No submissions.').isVisible()).toBe(true);
     const stored = (await ctx.request({ method: 'GET', url: '/api/v1/challenges/admin-made', headers: adminApi })).json<{ leaderboard: { score: string }; evaluators: unknown }>();
     expect(stored).toMatchObject({ leaderboard: { score: 'accuracy', direction: 'desc' }, evaluators: [{ kind: 'score-predictions', queue: 'evaluations' }] });
 
@@ -390,11 +395,11 @@ describe.runIf(chromiumAvailable())('admin dashboard in Chromium', () => {
     await page.getByText('Settings').click();
     await page.getByLabel('Active (accepts submissions)').uncheck();
     await page.getByRole('button', { name: 'Save changes' }).click();
-    await expect.poll(async () => (await ctx.request({ method: 'GET', url: '/api/v1/challenges/admin-made', headers: adminApi })).json<{ active: boolean }>().active).toBe(false);
+    await poll(async () => (await ctx.request({ method: 'GET', url: '/api/v1/challenges/admin-made', headers: adminApi })).json<{ active: boolean }>().active).toBe(false);
     await expectNoSeriousA11yViolations(page);
     await screenshot(page, 'admin-challenge');
     await page.goto(`${base}/admin/challenges`);
-    await expect.poll(() => page.getByRole('link', { name: 'Made in the dashboard' }).isVisible()).toBe(true);
+    await poll(() => page.getByRole('link', { name: 'Made in the dashboard' }).isVisible()).toBe(true);
     await expectNoSeriousA11yViolations(page);
     await page.close();
   });
