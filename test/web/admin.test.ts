@@ -130,6 +130,25 @@ describe.runIf(chromiumAvailable())('admin dashboard in Chromium', () => {
     await page.getByRole('button', { name: 'Apply filters' }).click();
     await page.getByRole('button', { name: `Unban ${victim.email}` }).click();
     await poll(() => page.getByRole('status').filter({ hasText: 'no longer banned' }).isVisible()).toBe(true);
+
+    // Role and group membership from the same table.
+    const group = await ctx.request({ method: 'POST', url: '/api/v1/groups', headers: adminApi, payload: { name: 'moderators', description: 'Keep the peace' } });
+    expect(group.statusCode, group.body).toBe(201);
+    await page.getByRole('button', { name: 'Clear' }).click();
+    await page.getByRole('searchbox', { name: 'Search' }).fill('mallory');
+    await page.getByRole('button', { name: 'Apply filters' }).click();
+    await page.getByRole('combobox', { name: `Role of ${victim.email}` }).selectOption('worker');
+    await poll(() => page.getByRole('status').filter({ hasText: 'is now worker' }).isVisible()).toBe(true);
+    await page.getByRole('button', { name: `Groups of ${victim.email}` }).click();
+    const groups = page.getByRole('dialog', { name: `Groups of ${victim.email}` });
+    await groups.getByRole('checkbox', { name: /moderators/ }).check();
+    await poll(() => groups.getByRole('checkbox', { name: /moderators/ }).isChecked()).toBe(true);
+    await expectNoSeriousA11yViolations(page);
+    await groups.getByRole('button', { name: 'Done' }).click();
+    await poll(() => page.getByRole('row').filter({ hasText: victim.email }).innerText()).toContain('moderators');
+    expect((await ctx.request({ method: 'GET', url: `/api/v1/users/${victim.id}`, headers: adminApi })).json()).toMatchObject({ role: 'worker', groups: ['moderators'] });
+    await page.setViewportSize({ width: 360, height: 800 });
+    await screenshot(page, 'admin-users-360');
     await page.close();
   });
 

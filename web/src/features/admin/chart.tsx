@@ -32,22 +32,22 @@ export function TimeChart({ points, title, valueLabel, testId }: { points: TimeP
     const text = cssVar('--text', '#1b1d21');
     const grid = cssVar('--border', '#d5d8de');
     const accent = cssVar('--accent', '#2554c7');
+    // Fixed windows, padded: points at one instant or of (nearly) one value still read well.
+    const xMin = Math.min(...xs);
+    const xMax = Math.max(...xs);
+    const xRange: uPlot.Range.MinMax = xMax - xMin < 1 ? [xMin - 60, xMax + 60] : [xMin, xMax];
+    const yMin = Math.min(...ys);
+    const yMax = Math.max(...ys);
+    const span = yMax - yMin;
+    const yPad = span > Math.abs(yMax) * 1e-6 ? span * 0.1 : Math.abs(yMax) * 0.05 || 1;
+    const yRange: uPlot.Range.MinMax = [yMin - yPad, yMax + yPad];
     const axis = { stroke: text, grid: { stroke: grid, width: 1 }, ticks: { stroke: grid, width: 1 } };
     const options: uPlot.Options = {
       width: Math.max(280, element.clientWidth),
       height: 240,
       legend: { show: false },
       cursor: { drag: { x: false, y: false } },
-      scales: {
-        // One point (or a flat line) still gets a readable window around it.
-        x: { time: true, range: (_u, min, max) => (min === max ? [min - 60, max + 60] : [min, max]) },
-        y: {
-          range: (_u, min, max) => {
-            const pad = (max - min) * 0.1 || Math.abs(min) * 0.1 || 1;
-            return [min - pad, max + pad];
-          },
-        },
-      },
+      scales: { x: { time: true, range: xRange }, y: { range: yRange } },
       axes: [axis, { ...axis, label: valueLabel, size: 70 }],
       series: [{}, { label: valueLabel, stroke: accent, width: 2, paths: uPlot.paths.stepped?.({ align: 1 }), points: { show: true, size: 6, fill: accent } }],
     };

@@ -235,7 +235,6 @@ export function UsersPage() {
       {editingGroups ? (
         <GroupsDialog
           user={editingGroups}
-          groups={groups.data?.items ?? []}
           onClose={async (changed) => {
             setEditingGroups(null);
             if (changed) {
@@ -289,7 +288,10 @@ function BanDialog({ user, busy, onCancel, onBan }: { user: AdminUser | null; bu
 }
 
 /** Group memberships of one user, as checkboxes applied one change at a time. */
-function GroupsDialog({ user, groups, onClose }: { user: AdminUser; groups: Group[]; onClose: (changed: boolean) => void }) {
+function GroupsDialog({ user, onClose }: { user: AdminUser; onClose: (changed: boolean) => void }) {
+  // Read again on every opening: groups may have been created since the page loaded.
+  const list = useQuery({ queryKey: ['admin', 'groups'], queryFn: () => api<{ items: Group[] }>('/groups'), refetchOnMount: 'always' });
+  const groups = list.data?.items ?? [];
   const [member, setMember] = useState(() => new Set(user.groups));
   const [changed, setChanged] = useState(false);
   const toggle = useMutation({
@@ -309,8 +311,9 @@ function GroupsDialog({ user, groups, onClose }: { user: AdminUser; groups: Grou
   });
   return (
     <ConfirmDialog open title={`Groups of ${user.email}`} confirmLabel="Done" onConfirm={() => onClose(changed)} onCancel={() => onClose(changed)}>
-      <ProblemAlert error={toggle.error} />
-      {groups.length === 0 ? <p>No groups yet.</p> : null}
+      <ProblemAlert error={toggle.error ?? list.error} />
+      {list.isFetching && !list.data ? <Loading label="Loading groups…" /> : null}
+      {list.data && groups.length === 0 ? <p>No groups yet.</p> : null}
       <fieldset className="checks">
         <legend>Member of</legend>
         {groups.map((group) => (
