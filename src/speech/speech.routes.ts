@@ -65,6 +65,16 @@ const SessionSchema = Type.Object(
     metrics: Type.Union([Type.Ref('SpeechMetrics'), Type.Null()]),
     pauses: Type.Array(IntervalSchema),
     feedback: Type.Array(Type.String()),
+    contours: Type.Optional(
+      Type.Object(
+        {
+          step_s: Type.Number({ description: 'seconds between points, from 0' }),
+          f0_hz: Type.Array(NumberOrNull, { description: 'median F0 of the voiced frames in each step; null where none is voiced' }),
+          loudness_dbfs: Type.Array(NumberOrNull, { description: 'level of each step (dBFS RMS); null below the silence floor' }),
+        },
+        { description: 'Pitch and loudness over time, for plotting (at most 600 points)' },
+      ),
+    ),
     transcript: Type.Optional(Type.String()),
     words_per_minute: Type.Optional(Type.Number()),
     filler_words: Type.Optional(Type.Record(Type.String(), Type.Integer())),

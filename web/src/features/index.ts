@@ -2,5 +2,6 @@
 import type { WebFeature } from './feature';
 import { adminFeature } from './admin';
 import { homeFeature } from './home';
+import { speechFeature } from './speech';
 
-export const FEATURES: WebFeature[] = [homeFeature, adminFeature];
+export const FEATURES: WebFeature[] = [homeFeature, speechFeature, adminFeature];

@@ -77,7 +77,7 @@ export function TimeChart({ points, title, valueLabel, testId }: { points: TimeP
       {points.length === 0 ? (
         <p className="chart-empty muted">No values yet.</p>
       ) : (
-        <div ref={box} className="chart" role="img" aria-label={`${title}: ${points.length} points, latest ${ys[ys.length - 1]}`} />
+        <div ref={box} className="time-chart" role="img" aria-label={`${title}: ${points.length} points, latest ${ys[ys.length - 1]}`} />
       )}
       <table className="visually-hidden">
         <caption>{title}</caption>
