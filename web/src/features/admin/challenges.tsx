@@ -198,7 +198,7 @@ function ChallengeForm({ challenge, onSaved }: { challenge?: Challenge; onSaved:
   const set = <K extends keyof Form>(key: K, value: Form[K]) => setForm((f) => ({ ...f, [key]: value }));
   return (
     <form
-      className="card stack"
+      className={creating ? 'card stack' : 'stack'}
       aria-label={creating ? 'New challenge' : 'Challenge settings'}
       onSubmit={(event: FormEvent) => {
         event.preventDefault();
@@ -288,7 +288,7 @@ export function EditChallengePage() {
       </p>
       <details className="card">
         <summary>Settings</summary>
-        <ChallengeForm key={challenge.data.updated_at} challenge={challenge.data} onSaved={(c) => client.setQueryData(['admin', 'challenge', slug], c)} />
+        <ChallengeForm key={challenge.data.id} challenge={challenge.data} onSaved={(c) => client.setQueryData(['admin', 'challenge', slug], c)} />
       </details>
       <Resources slug={slug} />
       <Submissions slug={slug} />
