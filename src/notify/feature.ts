@@ -8,7 +8,7 @@ export const notifyFeature = definePlatformFeature({
   description: 'Notifications by email, Mattermost and webhook through the outbox.',
   async routes(api, gatehouse) {
     const { outboxRoutes } = await import('./outbox.routes.js');
-    await api.register(outboxRoutes, { outbox: gatehouse.outbox });
+    await api.register(outboxRoutes, { outbox: gatehouse.outbox, audit: gatehouse.audit });
   },
   commands: (program) => registerNotifyCommands(program),
 });

@@ -1,7 +1,9 @@
 /** `/api/v1/outbox`: the notification outbox for operators (list, retry). HTTP only; logic in Outbox. */
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from '@sinclair/typebox';
+import type { AuditLog } from '../audit/audit.service.js';
 import type { OutboxRow } from '../db/schema.js';
+import { actorOf } from '../http/actor.js';
 import { PageOf, PageQuery, readPage, toPage } from '../http/pagination.js';
 import { AUTHENTICATED, problemResponses } from '../http/schemas.js';
 import type { Outbox } from '../outbox/outbox.service.js';
@@ -9,6 +11,8 @@ import type { Outbox } from '../outbox/outbox.service.js';
 /** Options for {@link outboxRoutes}. */
 export interface OutboxRoutesOptions {
   outbox: Outbox;
+  /** Records `outbox.retry` for each retry asked over HTTP. */
+  audit: AuditLog;
 }
 
 const Nullable = (schema: ReturnType<typeof Type.String>) => Type.Union([schema, Type.Null()]);
@@ -52,7 +56,7 @@ function toView(row: OutboxRow) {
 }
 
 /** Registers `GET /outbox` and `POST /outbox/{id}/retry` (mount under `/api/v1`), both `outbox:manage`. */
-export const outboxRoutes: FastifyPluginAsyncTypebox<OutboxRoutesOptions> = async (app, { outbox }) => {
+export const outboxRoutes: FastifyPluginAsyncTypebox<OutboxRoutesOptions> = async (app, { outbox, audit }) => {
   app.addSchema(OutboxMessageSchema);
   const MessageRef = Type.Ref('OutboxMessage');
 
@@ -82,11 +86,16 @@ export const outboxRoutes: FastifyPluginAsyncTypebox<OutboxRoutesOptions> = asyn
       schema: {
         tags: ['admin'],
         summary: 'Send an unsent (pending or dead) message again now, with a fresh series of attempts',
+        description: 'Recorded in the audit log (`outbox.retry`).',
         security: AUTHENTICATED,
         params: Type.Object({ id: Type.String({ format: 'uuid' }) }),
         response: { 200: MessageRef, ...problemResponses(400, 401, 403, 404, 409) },
       },
     },
-    async (request) => toView(await outbox.retryMessage(request.params.id)),
+    async (request) => {
+      const message = await outbox.retryMessage(request.params.id);
+      await audit.recordNow(actorOf(request), { action: 'outbox.retry', targetType: 'outbox_message', targetId: message.id, details: { channel: message.channel, template: message.template } });
+      return toView(message);
+    },
   );
 };

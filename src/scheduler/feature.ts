@@ -8,7 +8,7 @@ export const schedulerFeature = definePlatformFeature({
   description: 'Scheduled tasks, run once per due time across instances.',
   async routes(api, gatehouse) {
     const { schedulerRoutes } = await import('./scheduler.routes.js');
-    await api.register(schedulerRoutes, { scheduler: gatehouse.scheduler });
+    await api.register(schedulerRoutes, { scheduler: gatehouse.scheduler, audit: gatehouse.audit });
   },
   commands: (program) => registerScheduleCommands(program),
 });

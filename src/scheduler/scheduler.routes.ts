@@ -1,12 +1,16 @@
 /** `/api/v1/scheduled-tasks`: scheduled tasks for operators (list, run now). HTTP only; logic in Scheduler. */
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from '@sinclair/typebox';
+import type { AuditLog } from '../audit/audit.service.js';
+import { actorOf } from '../http/actor.js';
 import { AUTHENTICATED, problemResponses } from '../http/schemas.js';
 import type { Scheduler } from './scheduler.service.js';
 
 /** Options for {@link schedulerRoutes}. */
 export interface SchedulerRoutesOptions {
   scheduler: Scheduler;
+  /** Records `scheduled_task.run` for each run started over HTTP. */
+  audit: AuditLog;
 }
 
 const DateTime = Type.String({ format: 'date-time' });
@@ -45,7 +49,7 @@ export const TaskRunSchema = Type.Object(
 );
 
 /** Registers `GET /scheduled-tasks` and `POST /scheduled-tasks/{name}/run` (mount under `/api/v1`), both `scheduler:manage`. */
-export const schedulerRoutes: FastifyPluginAsyncTypebox<SchedulerRoutesOptions> = async (app, { scheduler }) => {
+export const schedulerRoutes: FastifyPluginAsyncTypebox<SchedulerRoutesOptions> = async (app, { scheduler, audit }) => {
   app.addSchema(ScheduledTaskSchema);
   app.addSchema(TaskRunSchema);
 
@@ -70,12 +74,16 @@ export const schedulerRoutes: FastifyPluginAsyncTypebox<SchedulerRoutesOptions> 
       schema: {
         tags: ['admin'],
         summary: 'Run a task now, whatever its schedule; answers when the run has finished',
-        description: 'Recorded like a scheduled run (trigger `manual`). `409 conflict` while a run of it is in progress on any instance.',
+        description: 'Recorded like a scheduled run (trigger `manual`) and in the audit log (`scheduled_task.run`). `409 conflict` while a run of it is in progress on any instance.',
         security: AUTHENTICATED,
         params: Type.Object({ name: Type.String({ maxLength: 100 }) }),
         response: { 200: Type.Ref('TaskRun'), ...problemResponses(400, 401, 403, 404, 409) },
       },
     },
-    async (request) => scheduler.runNow(request.params.name),
+    async (request) => {
+      const run = await scheduler.runNow(request.params.name);
+      await audit.recordNow(actorOf(request), { action: 'scheduled_task.run', targetType: 'scheduled_task', targetId: run.task, details: { run_id: run.id, outcome: run.outcome } });
+      return run;
+    },
   );
 };

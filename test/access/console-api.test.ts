@@ -2,7 +2,7 @@
  * The APIs the admin dashboard reads besides the existing ones: `GET /users/me/permissions`
  * (role + groups, narrowed by an API key's scopes), `GET /scheduled-tasks` and
  * `POST /scheduled-tasks/{name}/run`, `GET /outbox` (cursor pages, status filter, never a body)
- * and `POST /outbox/{id}/retry`. Both dialects.
+ * and `POST /outbox/{id}/retry` (both recorded in the audit log). Both dialects.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { dialects } from '../helpers/dialects.js';
@@ -63,6 +63,8 @@ describe.each(dialects)('dashboard APIs (%s)', (dialect) => {
     const after = (await call(ctx, 'GET', '/api/v1/scheduled-tasks', admin.cookie)).json<{ items: Array<{ task: string; last_outcome: string | null; last_run_at: string | null }> }>();
     expect(after.items.find((t) => t.task === 'purge-tokens')).toMatchObject({ last_outcome: 'success', last_run_at: ctx.clock.now().toISOString() });
 
+    const audit = (await call(ctx, 'GET', '/api/v1/audit?action=scheduled_task.run', admin.cookie)).json<{ items: Array<Record<string, unknown>> }>().items;
+    expect(audit[0]).toMatchObject({ actor_id: admin.user.id, target_type: 'scheduled_task', target_id: 'purge-tokens', details: { outcome: 'success', run_id: run.json().id } });
     await expectProblem(await call(ctx, 'POST', '/api/v1/scheduled-tasks/make-coffee/run', admin.cookie), 404, 'not_found');
     await expectProblem(await call(ctx, 'GET', '/api/v1/scheduled-tasks', user.cookie), 403, 'forbidden');
     await expectProblem(await call(ctx, 'POST', '/api/v1/scheduled-tasks/purge-tokens/run', user.cookie), 403, 'forbidden');
@@ -98,6 +100,8 @@ describe.each(dialects)('dashboard APIs (%s)', (dialect) => {
     const retried = await call(ctx, 'POST', `/api/v1/outbox/${pending[0]}/retry`, admin.cookie);
     expect(retried.statusCode, retried.body).toBe(200);
     expect(retried.json()).toMatchObject({ id: pending[0], status: 'pending', attempts: 0, next_attempt_at: ctx.clock.now().toISOString() });
+    const audit = (await call(ctx, 'GET', '/api/v1/audit?action=outbox.retry', admin.cookie)).json<{ items: Array<Record<string, unknown>> }>().items;
+    expect(audit[0]).toMatchObject({ actor_id: admin.user.id, target_type: 'outbox_message', target_id: pending[0], details: { channel: 'mattermost', template: 'test.note' } });
     await expectProblem(await call(ctx, 'POST', `/api/v1/outbox/${emailId}/retry`, admin.cookie), 409, 'conflict');
     await expectProblem(await call(ctx, 'POST', '/api/v1/outbox/0190a0a0-0000-7000-8000-000000000000/retry', admin.cookie), 404, 'not_found');
     await expectProblem(await call(ctx, 'GET', '/api/v1/outbox', user.cookie), 403, 'forbidden');
