@@ -1,7 +1,15 @@
-/** Every feature of the web app, in navigation order (one line each). */
-import type { WebFeature } from './feature';
+/** Every feature of the web app, in navigation order (one import and one array line each). */
 import { adminFeature } from './admin';
+import { authFeature } from './auth';
+import { challengesFeature } from './challenges';
+import type { WebFeature } from './feature';
 import { homeFeature } from './home';
 import { speechFeature } from './speech';
 
-export const FEATURES: WebFeature[] = [homeFeature, speechFeature, adminFeature];
+export const FEATURES: WebFeature[] = [
+  homeFeature,
+  authFeature,
+  challengesFeature,
+  speechFeature,
+  adminFeature,
+];
