@@ -69,7 +69,7 @@ ${scripts.trimStart()}
 function sendPage(reply: FastifyReply, title: string, content: string, options: PageOptions = {}): FastifyReply {
   return reply
     .type('text/html; charset=utf-8')
-    .header('Content-Security-Policy', "default-src 'none'; script-src 'self'; style-src 'self'; connect-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'")
+    .header('Content-Security-Policy', "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'")
     .header('Referrer-Policy', 'same-origin')
     .header('Cache-Control', 'no-store')
     .send(page(title, content, options));

@@ -30,7 +30,10 @@ function HomePage() {
       )}
       <ul className="links">
         <li>
-          <a href={app.docs_url}>API documentation</a> (OpenAPI, try requests in the browser)
+          <a href={app.docs_url}>API documentation</a> (try requests in the browser)
+        </li>
+        <li>
+          <a href={app.openapi_url}>OpenAPI document</a>
         </li>
         {app.site_url ? (
           <li>
