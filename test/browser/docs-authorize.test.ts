@@ -40,7 +40,7 @@ describe.runIf(chromiumAvailable())('docs and pages in Chromium', () => {
     await page.locator('.btn-done').first().click();
 
     const operation = page.locator('#operations-users-get_api_v1_users_me');
-    await operation.locator('.opblock-summary').first().click();
+    await operation.locator('.opblock-summary').first().click({ timeout: 30_000 });
     // /docs is configured with "Try it out" already on, so Execute is there at once.
     await operation.locator('button.execute').click();
     const status = operation.locator('.live-responses-table tbody .response-col_status').first();
