@@ -94,7 +94,8 @@ export default tseslint.config(
       'no-restricted-syntax': [
         'error',
         {
-          selector: "CallExpression[callee.object.name='Date'][callee.property.name='now']",
+          // Calls and references alike (`Date.now()`, a default argument `= Date.now`).
+          selector: "MemberExpression[object.name='Date'][property.name='now']",
           message: 'Use the injected clock (clock.now()) for the current time, or performance.now() to measure a duration.',
         },
         {
