@@ -12,7 +12,7 @@ import type { Logger } from 'pino';
 import type { AccessService, EffectiveAccess } from '../access/access.service.js';
 import { type ApiKeyService, looksLikeApiKey } from '../access/api-keys.service.js';
 import { intersectGrants } from '../access/permissions.js';
-import { findUserByEmail, findUserById, updateUser } from '../accounts/users.repo.js';
+import type { UserDirectory } from '../accounts/user-directory.service.js';
 import type { ActorContext, AuditLog } from '../audit/audit.service.js';
 import type { ApiKeyRow, Database, SessionRow, UserRow } from '../db/schema.js';
 import { inTransaction } from '../db/transaction.js';
@@ -126,6 +126,8 @@ export type SignInResult =
 /** Options for {@link AuthService}. */
 export interface AuthServiceOptions {
   db: Kysely<Database>;
+  /** The `user` rows (the accounts module's service). */
+  users: UserDirectory;
   clock: Clock;
   logger: Logger;
   hasher: PasswordHasher;
@@ -173,7 +175,7 @@ export class AuthService {
   async verifyPassword(email: string, password: string, client: ClientInfo): Promise<UserRow> {
     const guard = this.options.loginGuard;
     await guard.assertAllowed(email, client.ip);
-    const user = await findUserByEmail(this.options.db, email);
+    const user = await this.options.users.findByEmail(email);
     const passwordOk = user
       ? await this.options.hasher.verify(user.password_hash, password)
       : (await this.options.hasher.dummyVerify(password), false);
@@ -192,7 +194,7 @@ export class AuthService {
     await this.recordAttempt(email, user, client, 'success');
     if (user.password_hash && this.options.hasher.needsRehash(user.password_hash)) {
       const rehashed = await this.options.hasher.hash(password);
-      const updated = await updateUser(this.options.db, user.id, { password_hash: rehashed });
+      const updated = await this.options.users.update(user.id, { password_hash: rehashed });
       if (updated) return updated;
     }
     return user;
@@ -420,7 +422,7 @@ export class AuthService {
     const guard = this.options.loginGuard;
     const email = principal.user.email;
     await guard.assertAllowed(email, client.ip);
-    const user = await findUserById(this.options.db, principal.user.id);
+    const user = await this.options.users.findById(principal.user.id);
     if (!user || !(await this.options.hasher.verify(user.password_hash, password))) {
       await guard.recordFailure(email, client.ip);
       throw new AppError('reauthentication_required', 'The password is not correct.', {

@@ -10,7 +10,7 @@ import type { Kysely } from 'kysely';
 import type { Executor } from '../db/executor.js';
 import type { Database, SessionRow, UserRow } from '../db/schema.js';
 import type { Tx } from '../db/transaction.js';
-import { findUserById } from '../accounts/users.repo.js';
+import type { UserDirectory } from '../accounts/user-directory.service.js';
 import { addSeconds, type Clock } from '../shared/clock.js';
 import { AppError } from '../shared/errors.js';
 import { newId } from '../shared/ids.js';
@@ -62,6 +62,8 @@ export interface SessionView {
 /** Options for {@link SessionService}. */
 export interface SessionServiceOptions {
   db: Kysely<Database>;
+  /** The `user` rows (the accounts module's service). */
+  users: UserDirectory;
   clock: Clock;
   cache: AuthCache;
   /** Announces revocations to this and other instances' caches. */
@@ -197,7 +199,7 @@ export class SessionService {
     const session = await findSessionById(this.options.db, sessionId);
     const now = this.options.clock.now().getTime();
     if (!session || session.revoked_at || Date.parse(session.expires_at) <= now) return false;
-    const user = await findUserById(this.options.db, session.user_id);
+    const user = await this.options.users.findById(session.user_id);
     return !!user && user.status === 'active' && !(user.banned_until && Date.parse(user.banned_until) > now);
   }
 
@@ -216,7 +218,7 @@ export class SessionService {
     if (session.revoked_at || Date.parse(session.expires_at) <= now.getTime()) return null;
     let user = this.options.cache.user(session.user_id);
     if (!user) {
-      user = await findUserById(this.options.db, session.user_id);
+      user = await this.options.users.findById(session.user_id);
       if (!user) return null;
       this.options.cache.rememberUser(user);
     }
