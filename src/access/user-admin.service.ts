@@ -9,7 +9,7 @@
 import type { Kysely } from 'kysely';
 import { z } from 'zod';
 import type { AccountMails } from '../accounts/account-mails.js';
-import { PROFILE_MAX_BYTES, toUserView, type UserView } from '../accounts/accounts.service.js';
+import { PROFILE_MAX_BYTES, toUserView } from '../accounts/accounts.service.js';
 import { normalizeEmail } from '../accounts/email.js';
 import type { UserDirectory } from '../accounts/user-directory.service.js';
 import type { ActorContext, AuditLog } from '../audit/audit.service.js';
@@ -26,23 +26,11 @@ import { newId } from '../shared/ids.js';
 import { revokeUserApiKeys } from './api-keys.repo.js';
 import { addMember, findGroup, groupNamesOfUsers } from './groups.repo.js';
 import type { AccessService } from './access.service.js';
+import type { AdminUserView, PublicProfileView } from './access.views.js';
 import { assertCanGrant, type Role, ROLE_PERMISSIONS } from './permissions.js';
 
-/** A user as administrators see them. */
-export interface AdminUserView extends UserView {
-  status: UserRow['status'];
-  groups: string[];
-  banned_until: string | null;
-  ban_reason: string | null;
-  updated_at: string;
-}
-
-/** The fields of a user anyone may see. */
-export interface PublicProfileView {
-  id: string;
-  name: string;
-  profile: Record<string, unknown>;
-}
+/** The views this service returns (schemas in `access.views.ts`). */
+export type { AdminUserView, PublicProfileView };
 
 /** Filters for {@link UserAdminService.list}. */
 export interface UserFilters {

@@ -54,6 +54,7 @@ import {
   touchIdentity,
 } from './identities.repo.js';
 import { type ProviderProfile, ProviderClients } from './provider-client.js';
+import type { IdentityView, ProviderView } from './identities.views.js';
 
 /** Seconds a started flow may take before its callback (the flow cookie's lifetime). */
 export const FLOW_TTL_SECONDS = 600;
@@ -66,25 +67,6 @@ export const LINK_EMAIL_TTL_SECONDS = 3600;
 
 /** The statement purpose (audience suffix and `typ`) of flow cookies. */
 const FLOW_PURPOSE = 'oauth-flow';
-
-/** A provider as `GET /auth/providers` lists it. */
-export interface ProviderView {
-  name: string;
-  display_name: string;
-  /** Absolute URL that starts a browser sign-in (add `?redirect=` to return elsewhere). */
-  start_url: string;
-}
-
-/** A linked provider account as its owner sees it. */
-export interface IdentityView {
-  id: string;
-  provider: string;
-  display_name: string;
-  email: string | null;
-  email_verified: boolean;
-  linked_at: string;
-  last_sign_in_at: string | null;
-}
 
 /** What {@link IdentityService.start} hands the route: where to send the browser, and the flow cookie. */
 export interface StartedFlow {

@@ -67,6 +67,7 @@ import {
   sealSecret,
   totpUri,
 } from './totp.js';
+import type { PasskeyView } from './mfa.views.js';
 
 /** A user's second factors, as `GET /users/me/mfa` shows them. */
 export interface MfaStatus {
@@ -95,18 +96,6 @@ export interface TotpEnrolment {
 export interface SecondFactorProof {
   code?: string | undefined;
   recovery_code?: string | undefined;
-}
-
-/** A passkey as the API shows it. */
-export interface PasskeyView {
-  id: string;
-  name: string;
-  created_at: string;
-  last_used_at: string | null;
-  /** `singleDevice` or `multiDevice` (synced between devices). */
-  device_type: string;
-  backed_up: boolean;
-  transports: string[];
 }
 
 /** A completed `mfa` challenge: whom it signs in and how (what the primary sign-in would have issued). */
