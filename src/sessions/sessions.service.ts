@@ -27,6 +27,7 @@ import {
   revokeUserSessions,
   touchSession,
 } from './sessions.repo.js';
+import type { SessionView } from './sessions.views.js';
 
 /** The lifetime used for sessions that "never expire" (a group with session TTL 0): 100 years. */
 const NEVER_EXPIRES_SECONDS = 100 * 365 * 24 * 3600;
@@ -48,16 +49,8 @@ export interface SessionWithUser {
   renewed: boolean;
 }
 
-/** A session as shown to its owner. */
-export interface SessionView {
-  id: string;
-  created_at: string;
-  last_seen_at: string;
-  expires_at: string;
-  ip: string | null;
-  user_agent: string | null;
-  current: boolean;
-}
+/** A session as shown to its owner (schema in `sessions.views.ts`). */
+export type { SessionView };
 
 /** Options for {@link SessionService}. */
 export interface SessionServiceOptions {
