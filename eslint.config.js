@@ -1,4 +1,5 @@
 // ESLint flat config: typescript-eslint's recommended rules over the whole project.
+import reactHooks from 'eslint-plugin-react-hooks';
 import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
 
@@ -109,6 +110,15 @@ export default tseslint.config(
     // Migrations take Kysely<any> by design: they are frozen in time and never import app types.
     files: ['src/db/migrations/**/*.ts', 'src/db/migrate.ts'],
     rules: { '@typescript-eslint/no-explicit-any': 'off' },
+  },
+  {
+    // The web app (web/): browser code, React hooks rules.
+    files: ['web/**/*.{ts,tsx}'],
+    plugins: { 'react-hooks': reactHooks },
+    rules: {
+      'react-hooks/rules-of-hooks': 'error',
+      'react-hooks/exhaustive-deps': 'warn',
+    },
   },
   {
     files: ['src/web/assets/**/*.js'],

@@ -3,11 +3,12 @@
  * listens; tests use the very same app with `inject` or a real port).
  */
 import cookie from '@fastify/cookie';
+import cors from '@fastify/cors';
 import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
 import websocket from '@fastify/websocket';
 import Fastify, { type FastifyBaseLogger, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
-import { APP_NAME, type Gatehouse } from './container.js';
+import type { Gatehouse } from './container.js';
 import { healthRoutes } from './health/health.routes.js';
 import { jobSchemas } from './jobs/job-schemas.js';
 import { installAuthentication } from './http/authenticate.js';
@@ -20,7 +21,9 @@ import { newRequestId } from './shared/ids.js';
 import { lazyChildLoggerFactory, RequestLogController } from './http/request-logging.js';
 import { PLATFORM_FEATURES } from './platform/index.js';
 import { VERSION } from './version.js';
-import { GATEHOUSE_LOGO_SVG, PRODUCT_SUMMARY, pagesRoutes } from './web/pages.routes.js';
+import { GATEHOUSE_LOGO_SVG, pagesRoutes } from './web/pages.routes.js';
+import { PRODUCT_SUMMARY } from './shared/product.js';
+import { webAppRoutes } from './web/app.routes.js';
 
 const REQUEST_ID_PATTERN = /^[A-Za-z0-9._:-]{1,128}$/;
 /** How long a graceful shutdown lets requests in flight finish before it ends every connection. */
@@ -59,6 +62,9 @@ export async function buildApp(gatehouse: Gatehouse, options: BuildAppOptions = 
     // A hop count is valid for Fastify (proxy-addr) even though its types omit it.
     trustProxy: config.server.trustProxy as boolean | string,
     bodyLimit: config.server.bodyLimitBytes,
+    // Route plugins import their modules on first use; on a loaded machine (a CI box running tests
+    // in parallel) that can take longer than Fastify's 10 s default, which would fail the start.
+    pluginTimeout: 120_000,
     // Slowloris: a request (headers and body) must arrive within requestTimeout, and a connection
     // with nothing read or written for connectionTimeout is closed. Node applies requestTimeout only
     // while a request is being received: streamed and hijacked responses (SSE, WebSocket after its
@@ -144,7 +150,7 @@ export async function buildApp(gatehouse: Gatehouse, options: BuildAppOptions = 
     openapi: {
       openapi: '3.1.0',
       info: {
-        title: `${APP_NAME} API`,
+        title: `${config.server.appName} API`,
         version: VERSION,
         description: [
           `${PRODUCT_SUMMARY.charAt(0).toUpperCase()}${PRODUCT_SUMMARY.slice(1)}.`,
@@ -181,6 +187,17 @@ export async function buildApp(gatehouse: Gatehouse, options: BuildAppOptions = 
   app.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger());
 
   await app.register(cookie);
+  if (config.server.frontendUrl) {
+    // An external frontend calls the API from its own origin, with the session cookie (it must be
+    // same-site with PUBLIC_URL for the SameSite=Lax cookie to travel) or a bearer token.
+    await app.register(cors, {
+      origin: [new URL(config.server.frontendUrl).origin],
+      credentials: true,
+      methods: ['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE'],
+      exposedHeaders: ['location', 'content-disposition', 'retry-after', 'ratelimit-limit', 'ratelimit-remaining', 'ratelimit-reset', 'x-request-id'],
+      maxAge: 600,
+    });
+  }
   // No permessage-deflate: its zlib contexts cost ~300 KB per socket (10,000 idle sockets must fit
   // in 500 MB). Client messages are small subscribe/unsubscribe requests.
   await app.register(websocket, { options: { perMessageDeflate: false, maxPayload: 64 * 1024 } });
@@ -189,7 +206,7 @@ export async function buildApp(gatehouse: Gatehouse, options: BuildAppOptions = 
     auth: gatehouse.auth,
     cookieName: config.auth.cookieName,
     cookieSecure: config.auth.cookieSecure,
-    publicOrigin: config.server.publicOrigin,
+    trustedOrigins: config.server.trustedOrigins,
   });
   installRequestLimits(app, { store: gatehouse.limiterStore, config, quota: gatehouse.quota });
 
@@ -198,7 +215,14 @@ export async function buildApp(gatehouse: Gatehouse, options: BuildAppOptions = 
     accessTokens: gatehouse.accessTokens,
     logLevel: config.server.logLevel,
   });
-  await app.register(pagesRoutes, { appName: APP_NAME, siteUrl: config.server.siteUrl, version: VERSION, providers: gatehouse.identities.listProviders() });
+  await app.register(pagesRoutes, { appName: config.server.appName, siteUrl: config.server.siteUrl, version: VERSION, providers: gatehouse.identities.listProviders() });
+  if (config.server.frontendUrl) {
+    // An external frontend serves the pages: the bare origin sends people there.
+    const frontendUrl = config.server.frontendUrl;
+    app.get('/', { schema: { hide: true } }, async (_request, reply) => reply.redirect(`${frontendUrl}/`, 302));
+  } else {
+    await app.register(webAppRoutes);
+  }
   await app.register(
     async (api) => {
       // The platform's features, then the feature modules, each in its own encapsulated scope

@@ -25,7 +25,7 @@ import { type NotifyConfig, notifyEnvShape, notifySettings } from './config/noti
 import { type RealtimeConfig, realtimeEnvShape, realtimeSettings } from './config/realtime.js';
 import { type SchedulerConfig, schedulerEnvShape, schedulerSettings } from './config/scheduler.js';
 import { ConfigError, type RawEnv } from './config/schema.js';
-import { publicUrlOf, type ServerConfig, serverEnvShape, serverSettings } from './config/server.js';
+import { frontendUrlOf, publicUrlOf, type ServerConfig, serverEnvShape, serverSettings } from './config/server.js';
 import { type IdentitiesConfig, identitiesConfig, isIdentityVariable } from './identities/identities.config.js';
 import { mfaEnvShape, type MfaSettings, mfaSettings } from './mfa/mfa.config.js';
 
@@ -172,7 +172,7 @@ export function loadConfig(env: RawEnv = withDotenv(process.env)): Config {
     files: filesSettings(e, dataDir),
     identities: identitiesConfig(env),
     realtime: realtimeSettings(e),
-    mfa: mfaSettings(e, publicUrl),
+    mfa: mfaSettings(e, publicUrl, frontendUrlOf(e)),
   };
 }
 

@@ -64,8 +64,6 @@ import { BuiltinWorkers, selectBuiltinWorkers } from './modules/builtin-workers.
 import { moduleNotifications, moduleRoleGrants, moduleSchedulerTasks, prepareModules } from './modules/registry.js';
 import { AccessTokenService } from './tokens/access-tokens.service.js';
 
-/** Product name used in emails and pages. */
-export const APP_NAME = 'Gatehouse';
 
 /** Everything a running Gatehouse is made of. */
 export interface Gatehouse {
@@ -237,8 +235,9 @@ export async function buildGatehouse(config: Config, overrides: GatehouseOverrid
       logger: logger.child({ component: 'notify' }),
       outbox,
       renderer,
-      appName: APP_NAME,
-      publicUrl: config.server.publicUrl,
+      appName: config.server.appName,
+      // Templates link people to pages (the dashboard, forgot-password): the frontend's when FRONTEND_URL is set.
+      publicUrl: config.server.appUrl,
       adminEmails: config.notify.adminEmails,
       configured: transports.map((t) => t.channel as Channel),
       moduleRoutes: notifications.routes,
@@ -253,7 +252,7 @@ export async function buildGatehouse(config: Config, overrides: GatehouseOverrid
     });
     const mails = new AccountMails({
       notify,
-      publicUrl: config.server.publicUrl,
+      publicUrl: config.server.appUrl,
       verifyTokenTtlSeconds: config.auth.verifyTokenTtlSeconds,
       resetTokenTtlSeconds: config.auth.resetTokenTtlSeconds,
     });
@@ -334,6 +333,7 @@ export async function buildGatehouse(config: Config, overrides: GatehouseOverrid
       logger: logger.child({ component: 'identities' }),
       config: config.identities,
       publicUrl: config.server.publicUrl,
+      appUrl: config.server.appUrl,
       accessTokens,
       auth,
       accounts,
@@ -350,7 +350,7 @@ export async function buildGatehouse(config: Config, overrides: GatehouseOverrid
       changes,
       loginGuard: overrides.loginGuard ?? loginThrottle,
       confirmIdentity: (principal, password, client) => auth.confirmIdentity(principal, password, client),
-      publicUrl: config.server.publicUrl,
+      publicUrl: config.server.appUrl,
     });
     const quota = new QuotaService(limits, config.quota, clock, async (userId, seconds, reason) => {
       await users.ban(userId, { durationSeconds: seconds, reason, automatic: true }, SYSTEM_ACTOR);
@@ -370,7 +370,7 @@ export async function buildGatehouse(config: Config, overrides: GatehouseOverrid
         changes,
         audit,
         jobs: { pruneFinished: (before) => jobs.pruneFinished(before) },
-        appName: APP_NAME,
+        appName: config.server.appName,
         pruneTopicEvents: (before) => topics.prune(before),
       }),
     });

@@ -11,7 +11,7 @@ import { notifyUser, type NotifyService } from '../notify/notify.service.js';
 /** Options for {@link AccountMails}. */
 export interface AccountMailsOptions {
   notify: NotifyService;
-  /** Base URL for links, without trailing slash. */
+  /** Base URL of the pages links open (FRONTEND_URL, else PUBLIC_URL), without trailing slash. */
   publicUrl: string;
   verifyTokenTtlSeconds: number;
   resetTokenTtlSeconds: number;

@@ -17,6 +17,23 @@ export interface ServerConfig {
   publicOrigin: string;
   /** Link to the project's website, shown on the index page; `null` hides the link. */
   siteUrl: string | null;
+  /** The deployment's name (APP_NAME): the web app's title, emails, the OpenAPI title. Default `Gatehouse`. */
+  appName: string;
+  /** One or two sentences on what this deployment is for (APP_DESCRIPTION), shown on the home page; `null` when unset. */
+  appDescription: string | null;
+  /**
+   * FRONTEND_URL: the base URL of an external frontend. When set, Gatehouse serves no built-in web
+   * app, emailed links and sign-in redirects point there, and CORS admits its origin with
+   * credentials. `null`: the built-in app at `/`.
+   */
+  frontendUrl: string | null;
+  /** Where people's pages live: FRONTEND_URL, else PUBLIC_URL. Emailed links and sign-in redirects start here. */
+  appUrl: string;
+  /**
+   * Origins allowed to make cookie-authenticated unsafe requests and WebSocket upgrades: PUBLIC_URL's,
+   * plus FRONTEND_URL's when set.
+   */
+  trustedOrigins: string[];
   /** Fastify `trustProxy` value: `false`, `true`, a hop count or a comma-separated list of addresses/CIDRs. */
   trustProxy: boolean | number | string;
   /** Maximum request body size in bytes for JSON and form bodies. */
@@ -49,6 +66,9 @@ export const serverEnvShape = {
   // Unset: http://localhost:PORT (3000 when PORT is 0, an ephemeral port no link can name).
   PUBLIC_URL: httpUrl.optional(),
   SITE_URL: httpUrl.optional(),
+  APP_NAME: z.string().trim().min(1).max(80).default('Gatehouse'),
+  APP_DESCRIPTION: z.string().trim().max(500).optional(),
+  FRONTEND_URL: httpUrl.optional(),
   TRUST_PROXY: z.string().default('false'),
   BODY_LIMIT_BYTES: positiveInt(64 * 1024 * 1024).default(262_144),
   REQUEST_TIMEOUT_SECONDS: positiveInt(7 * 86_400).default(3600),
@@ -75,6 +95,15 @@ function publicUrlText(e: ParsedShape<typeof serverEnvShape>): string {
   return e.PUBLIC_URL ?? `http://localhost:${e.PORT === 0 ? 3000 : e.PORT}`;
 }
 
+function frontendUrlText(e: ParsedShape<typeof serverEnvShape>): string | null {
+  return e.FRONTEND_URL ? e.FRONTEND_URL.replace(/\/+$/, '') : null;
+}
+
+/** FRONTEND_URL as a URL, or null: other sections admit its origin (WebAuthn). */
+export function frontendUrlOf(e: ParsedShape<typeof serverEnvShape>): URL | null {
+  return e.FRONTEND_URL ? new URL(e.FRONTEND_URL) : null;
+}
+
 /** Builds the section from the parsed variables. */
 export function serverSettings(e: ParsedShape<typeof serverEnvShape>): ServerConfig {
   return {
@@ -83,6 +112,11 @@ export function serverSettings(e: ParsedShape<typeof serverEnvShape>): ServerCon
     publicUrl: publicUrlText(e),
     publicOrigin: publicUrlOf(e).origin,
     siteUrl: e.SITE_URL ?? null,
+    appName: e.APP_NAME,
+    appDescription: e.APP_DESCRIPTION || null,
+    frontendUrl: frontendUrlText(e),
+    appUrl: frontendUrlText(e) ?? publicUrlText(e),
+    trustedOrigins: [...new Set([publicUrlOf(e).origin, ...(e.FRONTEND_URL ? [new URL(e.FRONTEND_URL).origin] : [])])],
     trustProxy: parseTrustProxy(e.TRUST_PROXY),
     bodyLimitBytes: e.BODY_LIMIT_BYTES,
     requestTimeoutSeconds: e.REQUEST_TIMEOUT_SECONDS,

@@ -51,8 +51,18 @@ export interface AuthenticationOptions {
   cookieName: string;
   /** Whether the session cookie carries `Secure`. */
   cookieSecure: boolean;
-  /** The only origin allowed to make cookie-authenticated unsafe requests. */
-  publicOrigin: string;
+  /**
+   * The origins allowed to make cookie-authenticated unsafe requests: PUBLIC_URL's, and
+   * FRONTEND_URL's when an external frontend is configured (config `server.trustedOrigins`).
+   */
+  trustedOrigins: readonly string[];
+}
+
+/** `https://a.example` (PUBLIC_URL), or `https://a.example or https://b.example` (PUBLIC_URL, FRONTEND_URL). */
+function expectedOrigins(options: AuthenticationOptions): string {
+  return options.trustedOrigins.length > 1
+    ? `${options.trustedOrigins.join(' or ')} (PUBLIC_URL, FRONTEND_URL)`
+    : `${options.trustedOrigins[0]} (PUBLIC_URL)`;
 }
 
 function requestOrigin(request: FastifyRequest): string | null {
@@ -90,8 +100,8 @@ export function installAuthentication(app: FastifyInstance, options: Authenticat
     const unsafe = !SAFE_METHODS.has(request.method) || request.headers.upgrade?.toLowerCase() === 'websocket';
     if (config.setsSessionCookie && unsafe) {
       const origin = request.headers.origin;
-      if (typeof origin === 'string' && origin !== options.publicOrigin) {
-        throw new AppError('csrf_failed', `Requests from ${origin} may not sign in here: the expected origin is ${options.publicOrigin} (PUBLIC_URL).`);
+      if (typeof origin === 'string' && !options.trustedOrigins.includes(origin)) {
+        throw new AppError('csrf_failed', `Requests from ${origin} may not sign in here: the expected origin is ${expectedOrigins(options)}.`);
       }
     }
     const mode = config.permission ? 'required' : config.auth;
@@ -139,10 +149,11 @@ async function resolvePrincipal(
       if (required) throw new AppError('session_expired', 'The session has expired or was revoked; sign in again.');
       return null;
     }
-    if (unsafe && requestOrigin(request) !== options.publicOrigin) {
+    const origin = unsafe ? requestOrigin(request) : null;
+    if (unsafe && (origin === null || !options.trustedOrigins.includes(origin))) {
       throw new AppError(
         'csrf_failed',
-        `Cookie-authenticated requests must come from ${options.publicOrigin} (PUBLIC_URL) in their Origin or Referer header.`,
+        `Cookie-authenticated requests must come from ${expectedOrigins(options)} in their Origin or Referer header.`,
       );
     }
     if (principal.renewed && principal.session) {

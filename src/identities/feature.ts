@@ -12,7 +12,7 @@ export const identitiesFeature = definePlatformFeature({
       identities: gatehouse.identities,
       cookieName: gatehouse.config.auth.cookieName,
       cookieSecure: gatehouse.config.auth.cookieSecure,
-      publicUrl: gatehouse.config.server.publicUrl,
+      publicUrl: gatehouse.config.server.appUrl,
     });
   },
 });

@@ -35,7 +35,7 @@ export interface IdentitiesRoutesOptions {
   /** The session cookie's name; the flow and link cookies are named after it. */
   cookieName: string;
   cookieSecure: boolean;
-  /** PUBLIC_URL, without trailing slash. */
+  /** Where people's pages live (FRONTEND_URL, else PUBLIC_URL), without trailing slash: the sign-in page redirects go there. */
   publicUrl: string;
 }
 

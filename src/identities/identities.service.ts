@@ -123,8 +123,10 @@ export interface IdentityServiceOptions {
   clock: Clock;
   logger: Logger;
   config: IdentitiesConfig;
-  /** PUBLIC_URL, without trailing slash. */
+  /** PUBLIC_URL, without trailing slash: the API's own URLs (provider callbacks). */
   publicUrl: string;
+  /** Where people's pages live (FRONTEND_URL, else PUBLIC_URL), without trailing slash: redirects and emailed links. */
+  appUrl: string;
   accessTokens: AccessTokenService;
   auth: AuthService;
   accounts: AccountService;
@@ -141,7 +143,7 @@ export class IdentityService {
 
   constructor(private readonly options: IdentityServiceOptions) {
     this.clients = new ProviderClients((provider) => this.callbackUrl(provider.name));
-    this.allowedOrigins = new Set([new URL(options.publicUrl).origin, ...options.config.redirectOrigins]);
+    this.allowedOrigins = new Set([new URL(options.publicUrl).origin, new URL(options.appUrl).origin, ...options.config.redirectOrigins]);
   }
 
   /** The enabled providers, in configuration order. */
@@ -299,7 +301,7 @@ export class IdentityService {
     if (!consumed) throw new AppError('identity_flow_invalid', 'This link was already completed.');
     const provider = this.provider(consumed.provider);
     await this.link(user.id, provider, ticketProfile(consumed), { actorId: user.id, ip: client.ip, userAgent: client.userAgent }, 'password');
-    const redirect = consumed.redirect_uri ?? `${this.options.publicUrl}/`;
+    const redirect = consumed.redirect_uri ?? `${this.options.appUrl}/`;
     if (consumed.mode === 'api') return { kind: 'code', code: await this.issueLoginCode(user, provider.name, consumed.code_challenge, redirect), redirect };
     // The password was just proven by verifyPassword (throttle, attempt log, refusals): finish as a password sign-in (second factor included).
     const signIn = await this.options.auth.completeSignIn(user, { flow: 'browser', method: 'password' }, client);
@@ -323,7 +325,7 @@ export class IdentityService {
       await this.options.notify.enqueue(tx, 'user.identity_link_requested', {
         user: notifyUser(user),
         provider: this.provider(row.provider).displayName,
-        url: `${this.options.publicUrl}/link-account?token=${encodeURIComponent(token)}`,
+        url: `${this.options.appUrl}/link-account?token=${encodeURIComponent(token)}`,
         ttl_minutes: Math.round(LINK_EMAIL_TTL_SECONDS / 60),
       });
     });
@@ -494,7 +496,7 @@ export class IdentityService {
           user: notifyUser(user),
           provider: provider.displayName,
           linked_at: now,
-          reset_url: `${this.options.publicUrl}/forgot-password`,
+          reset_url: `${this.options.appUrl}/forgot-password`,
         });
       });
     } catch (error) {
@@ -532,21 +534,21 @@ export class IdentityService {
   }
 
   /**
-   * Resolves `redirect` against PUBLIC_URL and checks its origin (PUBLIC_URL's or one of
-   * AUTH_REDIRECT_ORIGINS): an open redirect would hand the session or code to anyone.
+   * Resolves `redirect` against the pages' URL (FRONTEND_URL, else PUBLIC_URL) and checks its origin
+   * (PUBLIC_URL's, FRONTEND_URL's or one of AUTH_REDIRECT_ORIGINS): an open redirect would hand the session or code to anyone.
    * @throws AppError `redirect_not_allowed`.
    */
   private allowedRedirect(redirect: string | undefined): string {
-    if (!redirect) return `${this.options.publicUrl}/`;
+    if (!redirect) return `${this.options.appUrl}/`;
     let url: URL;
     try {
       // `//evil.example` is protocol-relative: resolved against PUBLIC_URL it leaves the origin, and is refused below.
-      url = new URL(redirect, `${this.options.publicUrl}/`);
+      url = new URL(redirect, `${this.options.appUrl}/`);
     } catch {
       throw new AppError('redirect_not_allowed', 'The redirect is not a URL.');
     }
     if (!this.allowedOrigins.has(url.origin) || url.username || url.password) {
-      throw new AppError('redirect_not_allowed', `The redirect must point to ${[...this.allowedOrigins].join(' or ')} (PUBLIC_URL and AUTH_REDIRECT_ORIGINS).`);
+      throw new AppError('redirect_not_allowed', `The redirect must point to ${[...this.allowedOrigins].join(' or ')} (PUBLIC_URL, FRONTEND_URL and AUTH_REDIRECT_ORIGINS).`);
     }
     url.hash = '';
     return url.toString();

@@ -63,10 +63,13 @@ function decodeKey(value: string): Buffer | null {
  * Builds the section from the parsed variables and PUBLIC_URL.
  * @param e the parsed environment (only this section's keys are read).
  * @param publicUrl PUBLIC_URL, the source of the WebAuthn RP id and origin.
+ * @param frontendUrl FRONTEND_URL or null: its origin may run ceremonies too (the RP id must then
+ *   be a registrable suffix of both hosts: set WEBAUTHN_RP_ID, e.g. `example.org`).
  */
 export function mfaSettings(
   e: z.infer<z.ZodObject<typeof mfaEnvShape>>,
   publicUrl: URL,
+  frontendUrl: URL | null = null,
 ): MfaSettings {
   return {
     issuer: e.MFA_ISSUER,
@@ -75,7 +78,7 @@ export function mfaSettings(
     maxAttempts: e.MFA_MAX_ATTEMPTS,
     rpId: e.WEBAUTHN_RP_ID ?? publicUrl.hostname,
     rpName: e.WEBAUTHN_RP_NAME,
-    origins: [publicUrl.origin],
+    origins: [...new Set([publicUrl.origin, ...(frontendUrl ? [frontendUrl.origin] : [])])],
     ceremonyTtlSeconds: 300,
   };
 }

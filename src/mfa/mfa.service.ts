@@ -120,6 +120,7 @@ export interface MfaServiceOptions {
   loginGuard: LoginGuard;
   /** Re-authentication (password) before turning TOTP off. */
   confirmIdentity(principal: Principal, password: string, client: ClientInfo): Promise<void>;
+  /** Base URL of the pages emailed links open (FRONTEND_URL, else PUBLIC_URL), without trailing slash. */
   publicUrl: string;
 }
 

@@ -28,7 +28,7 @@ export interface NotifyServiceOptions {
   outbox: Outbox;
   renderer: TemplateRenderer;
   appName: string;
-  /** Base URL for links, without trailing slash. */
+  /** Base URL of the pages links open (FRONTEND_URL, else PUBLIC_URL), without trailing slash. */
   publicUrl: string;
   /** `ADMIN_EMAILS`: always receive admin notifications by email. */
   adminEmails: string[];

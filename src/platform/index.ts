@@ -11,6 +11,7 @@ import { filesFeature } from '../files/feature.js';
 import { identitiesFeature } from '../identities/feature.js';
 import { jobsFeature } from '../jobs/feature.js';
 import { limitsFeature } from '../limits/feature.js';
+import { metaFeature } from '../meta/feature.js';
 import { mfaFeature } from '../mfa/feature.js';
 import { notifyFeature } from '../notify/feature.js';
 import { realtimeFeature } from '../realtime/feature.js';
@@ -19,6 +20,7 @@ import type { PlatformFeature } from './feature.js';
 
 /** Every platform feature, in mounting and listing order. */
 export const PLATFORM_FEATURES: readonly PlatformFeature[] = [
+  metaFeature,
   authFeature,
   identitiesFeature,
   accountsFeature,

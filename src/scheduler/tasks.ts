@@ -172,7 +172,7 @@ async function sendAdminDigest(deps: BuiltInTaskDeps, now: Date): Promise<{ outc
     for (const admin of admins) {
       const mail = deps.renderer.renderEmail('admin_digest', {
         appName: deps.appName,
-        publicUrl: deps.config.server.publicUrl,
+        publicUrl: deps.config.server.appUrl,
         name: admin.name,
         since,
         until,

@@ -46,12 +46,6 @@ const assets = {
   'gatehouse.svg': { body: GATEHOUSE_LOGO_SVG, type: 'image/svg+xml' },
 };
 
-/**
- * What the server offers, in one phrase: the index page and the OpenAPI description say it.
- * Plain text without markup characters, so it is safe in HTML and Markdown alike.
- */
-export const PRODUCT_SUMMARY =
-  'accounts and sessions, access control (roles, groups, API keys, rate limits and quotas), jobs and remote workers, files, live events (Server-Sent Events and WebSocket) and notifications';
 
 /** Extras of one page: more scripts (asset names, after pages.js) and a wider layout. */
 interface PageOptions {
@@ -105,27 +99,6 @@ const JOB_ID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i
 
 export const pagesRoutes: FastifyPluginAsync<PagesRoutesOptions> = async (app, options) => {
   const hidden = { schema: { hide: true } };
-
-  app.get('/', hidden, async (_request, reply) => {
-    const site = options.siteUrl
-      ? `<li><a href="${escapeHtml(options.siteUrl)}">Project website</a></li>`
-      : '';
-    return sendPage(
-      reply,
-      options.appName,
-      `<h1>${escapeHtml(options.appName)}</h1>
-<p>This server is running (version ${escapeHtml(options.version)}). Its API under <code>/api/v1</code> serves ${PRODUCT_SUMMARY}.</p>
-<ul class="links">
-<li><a href="/docs">Interactive API documentation</a></li>
-<li><a href="/openapi.json">OpenAPI 3.1 document</a></li>
-<li><a href="/.well-known/jwks.json">Token signing keys (JWKS)</a></li>
-<li><a href="/jobs">Your jobs</a> (<a href="/sign-in">sign in</a> first)</li>
-<li><a href="/account/security">Account security: two-factor authentication and passkeys</a></li>
-<li><a href="/forgot-password">Forgot your password?</a></li>
-${site}
-</ul>`,
-    );
-  });
 
   app.get('/verify-email', hidden, async (_request, reply) =>
     sendPage(

@@ -48,8 +48,9 @@ describe('zero-configuration start (npm start)', () => {
     const index = await http(server.url, '/');
     expect(index.status).toBe(200);
     expect(index.contentType).toMatch(/^text\/html/);
-    expect(index.text).toContain('href="/docs"');
-    expect(index.text).toContain('href="/openapi.json"');
+    expect(index.text).toContain('<div id="root"></div>');
+    const meta = JSON.parse((await http(server.url, '/api/v1/meta')).text);
+    expect(meta.app).toMatchObject({ docs_url: '/docs', openapi_url: '/openapi.json' });
 
     let docs = await http(server.url, '/docs');
     if (docs.status >= 300 && docs.status < 400) {

@@ -50,15 +50,15 @@ describe.each(dialects)('pages, docs and health (%s)', (dialect) => {
   });
 
   describe('index', () => {
-    it('serves HTML linking to /docs and /openapi.json, without a website link when SITE_URL is unset', async () => {
+    it('serves the web app at / under a strict CSP; /api/v1/meta links the docs and /openapi.json, no website when SITE_URL is unset', async () => {
       const res = await ctx.request({ url: '/' });
       expectHtml(res);
-      expect(res.body).toContain('href="/docs"');
-      expect(res.body).toContain('href="/openapi.json"');
-      expect(res.body).not.toContain('Project website');
+      expect(res.body).toContain('<div id="root"></div>');
       expect(res.headers['content-security-policy']).toMatch(/default-src 'none'/);
       expect(res.headers['x-frame-options']).toBe('DENY');
       expect(res.headers['x-content-type-options']).toBe('nosniff');
+      const meta = (await ctx.request({ url: '/api/v1/meta' })).json();
+      expect(meta.app).toMatchObject({ docs_url: '/docs', openapi_url: '/openapi.json', site_url: null });
     });
   });
 
@@ -269,11 +269,9 @@ describe.each(dialects)('index page with SITE_URL (%s)', (dialect) => {
     await ctx?.close();
   });
 
-  it('links to the project website, escaped', async () => {
-    const res = await ctx.request({ url: '/' });
-    expectHtml(res);
-    expect(res.body).toContain('href="https://gatehouse.example.org/project?ref=a&amp;b=&quot;c&quot;"');
-    expect(res.body).toContain('href="/docs"');
-    expect(res.body).toContain('href="/openapi.json"');
+  it('gives the web app the project website verbatim (the app sets it as an attribute, never as HTML)', async () => {
+    const meta = (await ctx.request({ url: '/api/v1/meta' })).json();
+    expect(meta.app.site_url).toBe('https://gatehouse.example.org/project?ref=a&b="c"');
+    expectHtml(await ctx.request({ url: '/' }));
   });
 });

@@ -30,7 +30,8 @@ describe.each(dialects)('pages hardening (%s)', (dialect) => {
     expect(logo.headers['content-type']).toBe('image/svg+xml');
     expect(logo.body).toContain('<svg');
     const index = await ctx.request({ url: '/' });
-    expect(index.body).toContain('<link rel="icon" href="/assets/gatehouse.svg" type="image/svg+xml">');
+    expect(index.body).toContain('<link rel="icon" href="/favicon.svg" type="image/svg+xml"');
+    expect((await ctx.request({ url: '/favicon.svg' })).body).toBe(logo.body);
   });
 
   it('/docs shows the Gatehouse logo and favicon, not Fastify\'s', async () => {
@@ -47,8 +48,8 @@ describe.each(dialects)('pages hardening (%s)', (dialect) => {
     expect(initializer).toContain(`data:image/svg+xml;base64,${Buffer.from(ours).toString('base64')}`);
   });
 
-  it('the index page and the OpenAPI description name the whole product, and the description documents /api/v1/ws', async () => {
-    const index = (await ctx.request({ url: '/' })).body;
+  it('the home page (its meta description) and the OpenAPI description name the whole product, and the description documents /api/v1/ws', async () => {
+    const index = (await ctx.request({ url: '/api/v1/meta' })).json().app.description as string;
     const doc = (await ctx.request({ url: '/openapi.json' })).json();
     for (const text of [index, doc.info.description as string]) {
       for (const part of ['ccess control', 'jobs', 'workers', 'files', 'live events', 'notifications']) expect(text).toContain(part);

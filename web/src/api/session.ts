@@ -1,0 +1,62 @@
+/**
+ * Who is signed in, and what this deployment offers: the two queries every page reads.
+ * `useMe()` is `null` when nobody is signed in (the API answered 401), never an error page.
+ */
+import { useQuery, useQueryClient } from '@tanstack/react-query';
+import { api, isApiError } from './client';
+
+/** The signed-in user as `GET /api/v1/users/me` returns it (fields the shell needs; pages read more). */
+export interface Me {
+  id: string;
+  email: string;
+  name: string;
+  email_verified: boolean;
+  role: 'user' | 'admin' | 'worker';
+  profile: Record<string, unknown>;
+  created_at: string;
+}
+
+/** `GET /api/v1/meta`: what a frontend needs to know about this deployment. */
+export interface Meta {
+  app: { name: string; description: string | null; version: string; site_url: string | null; docs_url: string };
+  providers: Array<{ name: string; display_name: string }>;
+  features: Record<string, boolean>;
+  limits: Record<string, number>;
+}
+
+/** Query key of {@link useMe}; invalidate it after sign-in, sign-out and profile changes. */
+export const ME_KEY = ['me'] as const;
+
+/** The signed-in user, `null` when signed out; `undefined` while loading. */
+export function useMe() {
+  return useQuery({
+    queryKey: ME_KEY,
+    queryFn: async () => {
+      try {
+        return await api<Me>('/users/me');
+      } catch (error) {
+        if (isApiError(error, 401)) return null;
+        throw error;
+      }
+    },
+    staleTime: 30_000,
+  });
+}
+
+/** This deployment's name, version, providers, features and limits (cached for the tab's life). */
+export function useMeta() {
+  return useQuery({ queryKey: ['meta'], queryFn: () => api<Meta>('/meta'), staleTime: Infinity });
+}
+
+/** Signs out (`POST /api/v1/auth/logout`) and forgets every cached query. */
+export function useSignOut() {
+  const client = useQueryClient();
+  return async () => {
+    try {
+      await api('/auth/logout', { method: 'POST' });
+    } finally {
+      client.clear();
+      client.setQueryData(ME_KEY, null);
+    }
+  };
+}

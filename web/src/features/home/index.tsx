@@ -1,0 +1,45 @@
+/** The home page (`/`): what this deployment is, links to the API docs and the website, sign in / sign up. */
+import { createRoute } from '@tanstack/react-router';
+import { useMe, useMeta } from '../../api/session';
+import { Loading, Page } from '../../components/ui';
+import type { WebFeature } from '../feature';
+
+function HomePage() {
+  const meta = useMeta();
+  const me = useMe();
+  if (!meta.data) return <Loading />;
+  const { app } = meta.data;
+  return (
+    <Page title={app.name}>
+      <p className="lead">{app.description ?? 'Accounts, jobs and live results for the work people send.'}</p>
+      {me.data ? (
+        <p>
+          Signed in as <strong>{me.data.email}</strong>. <a href="/account/security">Account security</a>
+        </p>
+      ) : (
+        <p className="cta">
+          <a className="button primary" href="/sign-in">
+            Sign in
+          </a>
+        </p>
+      )}
+      <ul className="links">
+        <li>
+          <a href={app.docs_url}>API documentation</a> (OpenAPI, try requests in the browser)
+        </li>
+        {app.site_url ? (
+          <li>
+            <a href={app.site_url}>Website</a>
+          </li>
+        ) : null}
+      </ul>
+      <p className="muted">Version {app.version}</p>
+    </Page>
+  );
+}
+
+/** The home feature. */
+export const homeFeature: WebFeature = {
+  id: 'home',
+  routes: (root) => [createRoute({ getParentRoute: () => root, path: '/', component: HomePage })],
+};
