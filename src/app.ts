@@ -215,7 +215,7 @@ export async function buildApp(gatehouse: Gatehouse, options: BuildAppOptions = 
     accessTokens: gatehouse.accessTokens,
     logLevel: config.server.logLevel,
   });
-  await app.register(pagesRoutes, { appName: config.server.appName, siteUrl: config.server.siteUrl, version: VERSION, providers: gatehouse.identities.listProviders() });
+  await app.register(pagesRoutes, { appName: config.server.appName, siteUrl: config.server.siteUrl, version: VERSION });
   if (config.server.frontendUrl) {
     // An external frontend serves the pages: the bare origin sends people there.
     const frontendUrl = config.server.frontendUrl;

@@ -188,6 +188,29 @@ export async function challengesRoutes(api: FastifyInstance, challenges: Challen
     },
   );
 
+  app.get(
+    '/challenges/:slug/participants/me',
+    {
+      config: { permission: PARTICIPATE },
+      schema: {
+        tags,
+        summary: 'Whether you take part in a challenge',
+        description: '`200` with when you joined; `404` when you have not joined (or may not see the challenge).',
+        security: AUTHENTICATED,
+        params: SlugParams,
+        response: {
+          200: Type.Object({ challenge: Type.String(), user_id: Type.String(), joined_at: Type.String({ format: 'date-time' }) }),
+          ...problemResponses(400, 401, 403, 404),
+        },
+      },
+    },
+    async (request) => {
+      const principal = requirePrincipal(request);
+      const { joined_at } = await challenges.membership(request.params.slug, principal);
+      return { challenge: request.params.slug, user_id: principal.user.id, joined_at };
+    },
+  );
+
   app.delete(
     '/challenges/:slug/participants/me',
     {

@@ -452,6 +452,17 @@ export class ChallengeService {
     return { joined, joined_at: row?.joined_at ?? now };
   }
 
+  /**
+   * Whether `principal` takes part in a challenge they may see: when they joined (ISO-8601 UTC).
+   * @throws AppError `not_found` when the challenge is not visible to them or they have not joined.
+   */
+  async membership(slug: string, principal: Principal): Promise<{ joined_at: string }> {
+    const challenge = await this.visibleChallenge(slug, principal);
+    const row = await findParticipant(this.options.db, challenge.id, principal.user.id);
+    if (!row) throw new AppError('not_found', `You are not a participant of "${slug}".`);
+    return { joined_at: row.joined_at };
+  }
+
   /** Leaves a challenge (submissions stay on the leaderboard). @throws AppError `not_found` when not a participant. */
   async leave(slug: string, principal: Principal): Promise<void> {
     const challenge = await this.visibleChallenge(slug, principal);

@@ -169,7 +169,7 @@ export const identitiesRoutes: FastifyPluginAsyncTypebox<IdentitiesRoutesOptions
           );
         }
         reply.setCookie(linkCookieName, outcome.ticket, { path: FLOW_COOKIE_PATH, httpOnly: true, secure: options.cookieSecure, sameSite: 'lax', maxAge: LINK_TTL_SECONDS });
-        return reply.redirect(`${publicUrl}/sign-in?link=${encodeURIComponent(outcome.provider.name)}`, 303);
+        return reply.redirect(`${publicUrl}/link-account?provider=${encodeURIComponent(outcome.provider.name)}`, 303);
     }
   };
 
@@ -197,7 +197,7 @@ export const identitiesRoutes: FastifyPluginAsyncTypebox<IdentitiesRoutesOptions
     tags: ['auth'],
     summary: 'The provider returns here (the redirect URI to register with it)',
     description:
-      'Verifies the answer against the flow cookie (state, PKCE, the code exchange, the ID token and its nonce) and signs in: a session cookie and a 303 to `redirect`; for API clients a 303 to `redirect?code=…`. An existing account with the provider’s verified email is linked only after proof: browsers go to `/sign-in?link=<provider>`, API clients get `error=identity_link_required&link_token=…`. Failures: a readable page (or a problem document with `Accept: application/json`; API clients: `redirect?error=…`).',
+      'Verifies the answer against the flow cookie (state, PKCE, the code exchange, the ID token and its nonce) and signs in: a session cookie and a 303 to `redirect`; for API clients a 303 to `redirect?code=…`. An existing account with the provider’s verified email is linked only after proof: browsers go to `/link-account?provider=<provider>`, API clients get `error=identity_link_required&link_token=…`. Failures: a readable page (or a problem document with `Accept: application/json`; API clients: `redirect?error=…`).',
     params: Type.Object({ provider: Type.String({ maxLength: 40 }) }),
   };
 

@@ -77,6 +77,7 @@ const analyse: JobHandler = async (job, ctx) => {
       syllable_count: analysis.syllables.length,
       threshold_dbfs: analysis.threshold_dbfs,
       decoder: audio.decoder,
+      contours: analysis.contours,
       ...transcript,
     };
   } finally {

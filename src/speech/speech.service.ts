@@ -28,7 +28,7 @@ import type { Clock } from '../shared/clock.js';
 import { AppError, isAppError } from '../shared/errors.js';
 import { newId } from '../shared/ids.js';
 import { pageOfRows } from '../shared/paging.js';
-import type { Interval, SpeechMetrics } from './analysis/analyse.js';
+import type { Contours, Interval, SpeechMetrics } from './analysis/analyse.js';
 import { feedbackFor, sessionScore } from './analysis/feedback.js';
 import { AudioProbeError, probeAudio } from './audio/probe.js';
 import type { SpeechPlatform } from './platform.js';
@@ -87,6 +87,8 @@ export interface AnalysisResult {
   threshold_dbfs: number;
   /** `native` (WAV) or `ffmpeg`. */
   decoder: string;
+  /** Pitch and loudness over time (absent from results of workers that do not compute them). */
+  contours?: Contours;
   transcript?: string;
   words_per_minute?: number;
   filler_words?: Record<string, number>;
@@ -183,6 +185,7 @@ export function toSessionView(row: SpeechSessionRow): SessionView {
     pauses: report?.pauses ?? [],
     feedback: report?.feedback ?? [],
   };
+  if (report?.contours !== undefined) view.contours = report.contours;
   if (report?.transcript !== undefined) view.transcript = report.transcript;
   if (report?.words_per_minute !== undefined) view.words_per_minute = report.words_per_minute;
   if (report?.filler_words !== undefined) view.filler_words = report.filler_words;
@@ -561,7 +564,7 @@ const MAX_EVENT_CHARS = 60_000;
  */
 export function reportEvent(view: SessionView): Record<string, unknown> {
   if (JSON.stringify(view).length <= MAX_EVENT_CHARS) return { session: view };
-  const { transcript: _transcript, ...rest } = view;
+  const { transcript: _transcript, contours: _contours, ...rest } = view;
   return { session: { ...rest, pauses: [] }, truncated: true };
 }
 
@@ -577,7 +580,15 @@ function readResult(value: unknown): AnalysisResult | string {
   }
   if (!Array.isArray(result.pauses) || !result.pauses.every((p) => typeof p?.start_s === 'number' && typeof p.end_s === 'number')) return 'pauses is not a list of {start_s, end_s}';
   if (typeof result.syllable_count !== 'number' || typeof result.threshold_dbfs !== 'number' || typeof result.decoder !== 'string') return 'syllable_count, threshold_dbfs or decoder is missing';
+  if (result.contours !== undefined && !isContours(result.contours)) return 'contours is not {step_s, f0_hz, loudness_dbfs} with lists of equal length';
   return result as AnalysisResult;
+}
+
+function isContours(value: unknown): value is Contours {
+  const c = value as Partial<Contours> | null;
+  const series = (list: unknown): list is Array<number | null> =>
+    Array.isArray(list) && list.length <= 10_000 && list.every((v) => v === null || (typeof v === 'number' && Number.isFinite(v)));
+  return !!c && typeof c === 'object' && typeof c.step_s === 'number' && c.step_s > 0 && series(c.f0_hz) && series(c.loudness_dbfs) && c.f0_hz.length === c.loudness_dbfs.length;
 }
 
 /** Maps a probe failure to the module's problem codes. */

@@ -42,8 +42,9 @@ export const IntervalSchema = Type.Object({ start_s: Type.Number(), end_s: Type.
 
 /**
  * `SpeechSession` component: a session and, once done, its report. `score` 0–100 (docs/speech.md,
- * "Score") and `metrics` null until done; `error` says why the analysis failed; `transcript_note`
- * says why no transcript was made (set whenever `transcript` is absent from a done report).
+ * "Score") and `metrics` null until done; `error` says why the analysis failed; `contours` is
+ * there when the analysis computed them; `transcript_note` says why no transcript was made (set
+ * whenever `transcript` is absent from a done report).
  */
 export const SessionSchema = Type.Object(
   {
@@ -63,6 +64,16 @@ export const SessionSchema = Type.Object(
     metrics: Type.Union([RefTo(MetricsSchema), Type.Null()]),
     pauses: Type.Array(IntervalSchema),
     feedback: Type.Array(Type.String()),
+    contours: Type.Optional(
+      Type.Object(
+        {
+          step_s: Type.Number({ description: 'seconds between points, from 0' }),
+          f0_hz: Type.Array(NumberOrNull, { description: 'median F0 of the voiced frames in each step; null where none is voiced' }),
+          loudness_dbfs: Type.Array(NumberOrNull, { description: 'level of each step (dBFS RMS); null below the silence floor' }),
+        },
+        { description: 'Pitch and loudness over time, for plotting (at most 600 points)' },
+      ),
+    ),
     transcript: Type.Optional(Type.String()),
     words_per_minute: Type.Optional(Type.Number()),
     filler_words: Type.Optional(Type.Record(Type.String(), Type.Integer())),

@@ -1,12 +1,12 @@
 /**
- * Server-rendered pages: the index, and the pages emailed links open (verify email, confirm an
- * email change, reset password) plus the forgot-password form. The link pages never act on GET — mail scanners
- * prefetch links — the person presses a button, which POSTs to the API.
+ * Server-rendered pages that the web app (web/, served by app.routes.ts) has not replaced yet:
+ * the account security page (`/account/security`: TOTP enrolment, passkeys), the job pages
+ * (`/jobs`, `/jobs/{id}`) and the problem-type pages (`/problems/{code}`), plus
+ * {@link sendHtmlPage} for other features' readable error pages (a failed social sign-in). The
+ * auth pages (sign in and up, the pages emailed links open) are the web app's.
  *
- * Also the sign-in form (with its two-factor step and passkey button), the account security page
- * (`/account/security`: TOTP enrolment, passkeys) and the job pages (`/jobs`, `/jobs/{id}`). These routes stay HTTP-only
- * and look nothing up: the page's script reads `/api/v1/jobs…` with the session cookie and
- * follows the job live over `/api/v1/events` (Server-Sent Events); its buttons POST to the API.
+ * These routes stay HTTP-only and look nothing up: a page's script reads the API with the session
+ * cookie (the job page follows the job live over `/api/v1/events`); its buttons POST to the API.
  */
 import { readFileSync } from 'node:fs';
 import type { FastifyPluginAsync, FastifyReply } from 'fastify';
@@ -18,18 +18,12 @@ export interface PagesRoutesOptions {
   appName: string;
   siteUrl: string | null;
   version: string;
-  /** The enabled sign-in providers: `/sign-in` shows a button for each. Default none. */
-  providers?: ReadonlyArray<{ name: string; display_name: string }>;
 }
 
 /** Gatehouse's logo (SVG): the pages' favicon and the logo and favicon of Swagger UI at `/docs`. */
 export const GATEHOUSE_LOGO_SVG = readFileSync(new URL('./assets/gatehouse.svg', import.meta.url));
 
 const assets = {
-  'pages.js': {
-    body: readFileSync(new URL('./assets/pages.js', import.meta.url)),
-    type: 'text/javascript; charset=utf-8',
-  },
   'jobs.js': {
     body: readFileSync(new URL('./assets/jobs.js', import.meta.url)),
     type: 'text/javascript; charset=utf-8',
@@ -47,7 +41,7 @@ const assets = {
 };
 
 
-/** Extras of one page: more scripts (asset names, after pages.js) and a wider layout. */
+/** Extras of one page: its scripts (asset names) and a wider layout. */
 interface PageOptions {
   scripts?: Array<keyof typeof assets>;
   wide?: boolean;
@@ -69,7 +63,7 @@ function page(title: string, content: string, options: PageOptions = {}): string
 <main${options.wide ? ' class="wide"' : ''}>
 ${content}
 </main>
-<script src="/assets/pages.js" defer></script>${scripts}
+${scripts.trimStart()}
 </body>
 </html>
 `;
@@ -97,120 +91,8 @@ const statusBox = '<p id="status" class="status" role="status" aria-live="polite
 /** A job id as the API issues them (UUID); anything else is not a job page. */
 const JOB_ID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
-export const pagesRoutes: FastifyPluginAsync<PagesRoutesOptions> = async (app, options) => {
+export const pagesRoutes: FastifyPluginAsync<PagesRoutesOptions> = async (app, _options) => {
   const hidden = { schema: { hide: true } };
-
-  app.get('/verify-email', hidden, async (_request, reply) =>
-    sendPage(
-      reply,
-      'Confirm your email',
-      `<h1>Confirm your email address</h1>
-<p>Press the button to confirm that this email address is yours.</p>
-<form id="verify-form"><button type="submit">Confirm my email</button></form>
-${statusBox}
-<p><a href="/sign-in">Sign in</a> once your address is confirmed.</p>`,
-    ),
-  );
-
-  app.get('/confirm-email', hidden, async (_request, reply) =>
-    sendPage(
-      reply,
-      'Confirm your new email',
-      `<h1>Confirm your new email address</h1>
-<p>Press the button to confirm that this email address is yours and make it your account's address.</p>
-<form id="confirm-email-form"><button type="submit">Confirm my new email</button></form>
-${statusBox}`,
-    ),
-  );
-
-  app.get('/reset-password', hidden, async (_request, reply) =>
-    sendPage(
-      reply,
-      'Choose a new password',
-      `<h1>Choose a new password</h1>
-<p>At least 10 characters; a long phrase is easiest to remember. You will be signed out everywhere.</p>
-<form id="reset-form">
-<label for="password">New password</label>
-<input id="password" name="password" type="password" autocomplete="new-password" minlength="10" maxlength="256" required>
-<label for="confirm">Repeat the new password</label>
-<input id="confirm" name="confirm" type="password" autocomplete="new-password" minlength="10" maxlength="256" required>
-<button type="submit">Set new password</button>
-</form>
-${statusBox}`,
-    ),
-  );
-
-  app.get('/forgot-password', hidden, async (_request, reply) =>
-    sendPage(
-      reply,
-      'Forgot your password?',
-      `<h1>Forgot your password?</h1>
-<p>Enter your account's email address and we will send you a link to choose a new password.</p>
-<form id="forgot-form">
-<label for="email">Email address</label>
-<input id="email" name="email" type="email" autocomplete="email" maxlength="254" required>
-<button type="submit">Send the link</button>
-</form>
-${statusBox}`,
-    ),
-  );
-
-  app.get<{ Querystring: { next?: string } }>('/sign-in', hidden, async (request, reply) => {
-    // Only a path of this site (never `//host`): the start endpoint checks the redirect again.
-    const asked = typeof request.query.next === 'string' ? request.query.next : '';
-    const next = /^\/(?![/\\])/.test(asked) ? asked : '/jobs';
-    const providers = options.providers ?? [];
-    const buttons = providers.length
-      ? `<div class="providers" id="providers">
-<p>Or sign in with</p>
-${providers
-  .map(
-    (p) =>
-      `<a class="button provider" data-provider="${escapeHtml(p.name)}" href="/api/v1/auth/oauth/${encodeURIComponent(p.name)}/start?redirect=${encodeURIComponent(next)}">Sign in with ${escapeHtml(p.display_name)}</a>`,
-  )
-  .join('\n')}
-</div>`
-      : '';
-    return sendPage(
-      reply,
-      'Sign in',
-      `<h1>Sign in</h1>
-<div id="link-notice" class="notice" hidden>
-<p id="link-text"></p>
-<button type="button" id="link-by-email">Email me a confirmation link instead</button>
-</div>
-<form id="sign-in-form">
-<label for="email">Email address</label>
-<input id="email" name="email" type="email" autocomplete="username" maxlength="254" required>
-<label for="password">Password</label>
-<input id="password" name="password" type="password" autocomplete="current-password" maxlength="256" required>
-<button type="submit">Sign in</button>
-</form>
-<form id="mfa-form" hidden>
-<p>Two-factor authentication is on for this account. Enter the 6-digit code from your authenticator app, or one of your recovery codes.</p>
-<label for="mfa-code">Authentication code</label>
-<input id="mfa-code" name="code" type="text" inputmode="numeric" autocomplete="one-time-code" maxlength="64" required>
-<button type="submit">Verify</button>
-</form>
-<p id="passkey-box"><button type="button" id="passkey-sign-in" class="secondary">Sign in with a passkey</button></p>
-${buttons}
-<p><a href="/forgot-password">Forgot your password?</a></p>
-${statusBox}`,
-      { scripts: ['webauthn.js'] },
-    );
-  });
-
-  app.get('/link-account', hidden, async (_request, reply) =>
-    sendPage(
-      reply,
-      'Link your account',
-      `<h1>Link a sign-in provider</h1>
-<p>Press the button to link the provider account to your account. From then on it signs you in.</p>
-<form id="link-account-form"><button type="submit">Link my account</button></form>
-${statusBox}
-<p><a href="/sign-in">Sign in</a></p>`,
-    ),
-  );
 
   app.get('/account/security', hidden, async (_request, reply) =>
     sendPage(

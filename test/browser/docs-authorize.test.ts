@@ -1,8 +1,8 @@
 /**
  * The interactive docs in a real browser: Swagger UI's "Authorize" button signs in through the
  * OAuth 2.0 password flow against /api/v1/auth/token, and "Try it out" on GET /api/v1/users/me
- * then answers 200 with the user's email. Also: the emailed verify link's page confirms an
- * account only when its button is pressed.
+ * then answers 200 with the user's email. Also: the emailed verify link's page (the web app's)
+ * confirms an account only when its button is pressed.
  */
 import type { AddressInfo } from 'node:net';
 import type { Browser } from 'playwright-core';
@@ -58,10 +58,12 @@ describe.runIf(chromiumAvailable())('docs and pages in Chromium', () => {
 
     const page = await browser.newPage();
     await page.goto(`${base}/verify-email?token=${encodeURIComponent(token)}`);
-    expect(page.url()).toBe(`${base}/verify-email`); // the token left the address bar
+    const button = page.getByRole('button', { name: 'Confirm my email' });
+    await button.waitFor({ timeout: 15_000 });
+    await expect.poll(() => page.url()).toBe(`${base}/verify-email`); // the token left the address bar
     expect((await login()).statusCode).toBe(403); // opening the page verified nothing
-    await page.locator('#verify-form button').click();
-    await expect.poll(() => page.locator('#status').textContent()).toContain('confirmed');
+    await button.click();
+    await expect.poll(() => page.getByRole('status').textContent()).toContain('confirmed');
     expect((await login()).statusCode).toBe(200);
     await page.close();
   });

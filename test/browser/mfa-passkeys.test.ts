@@ -2,7 +2,7 @@
  * Two-factor authentication and passkeys in Debian's Chromium (playwright-core) with the DevTools
  * virtual authenticator (CDP `WebAuthn.addVirtualAuthenticator`: a platform authenticator with
  * resident keys and user verification): TOTP enrolled on /account/security and then asked for by
- * the /sign-in page's second step (also when another flow hands it an `mfa_token`); a passkey registered from a signed-in session, then used to
+ * the web app's /sign-in second step (also when another flow hands it an `mfa_token`); a passkey registered from a signed-in session, then used to
  * sign in without a password (no code asked: a user-verified passkey satisfies MFA); the
  * signature counter grows and a regression is refused; list, rename and remove.
  *
@@ -13,6 +13,7 @@
 import type { Browser, BrowserContext, CDPSession, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { totpCode } from '../../src/mfa/totp.js';
+import { expectNoSeriousA11yViolations, screenshot } from '../helpers/axe.js';
 import { chromiumAvailable, launchChromium } from '../helpers/browser.js';
 import { dialects } from '../helpers/dialects.js';
 import { createTestContext, type Fixture, makeUser, type TestContext } from '../helpers/harness.js';
@@ -45,12 +46,17 @@ describe.runIf(chromiumAvailable()).each(dialects)('two-factor authentication an
     return { context, page };
   }
 
+  /** The web app's sign-in page, back to /jobs afterwards. */
   async function signInWithPassword(page: Page, who: Fixture): Promise<void> {
-    await page.goto(`${base}/sign-in`);
-    await page.locator('#email').fill(who.email);
-    await page.locator('#password').fill(who.password);
-    await page.locator('#sign-in-form button').click();
+    await page.goto(`${base}/sign-in?next=/jobs`);
+    await page.getByLabel('Email address').fill(who.email);
+    await page.getByLabel('Password', { exact: true }).fill(who.password);
+    await page.getByRole('button', { name: 'Sign in', exact: true }).click();
   }
+
+  const codeField = (page: Page) => page.getByLabel('Authentication code');
+  const verify = (page: Page) => page.getByRole('button', { name: 'Verify' });
+  const passkeyButton = (page: Page) => page.getByRole('button', { name: 'Sign in with a passkey' });
 
   const me = (page: Page) =>
     page.evaluate(async () => {
@@ -95,14 +101,17 @@ describe.runIf(chromiumAvailable()).each(dialects)('two-factor authentication an
     ctx.clock.advance(30);
     const second = await newPage();
     await signInWithPassword(second.page, user);
-    await expect.poll(() => second.page.locator('#mfa-form').isVisible()).toBe(true);
-    expect(await second.page.locator('#sign-in-form').isVisible()).toBe(false);
+    await expect.poll(() => codeField(second.page).isVisible()).toBe(true);
+    expect(await second.page.getByRole('heading', { level: 1 }).textContent()).toBe('Two-factor authentication');
+    expect(await second.page.getByLabel('Password', { exact: true }).count()).toBe(0);
     expect((await me(second.page)).status).toBe(401); // no session yet
-    await second.page.locator('#mfa-code').fill(totpCode(secret, new Date(ctx.clock.now().getTime() + 90_000)));
-    await second.page.locator('#mfa-form button').click();
-    await expect.poll(() => second.page.locator('#status').textContent()).toContain('not correct');
-    await second.page.locator('#mfa-code').fill(totpCode(secret, ctx.clock.now()));
-    await second.page.locator('#mfa-form button').click();
+    await expectNoSeriousA11yViolations(second.page);
+    await screenshot(second.page, `auth-sign-in-totp-${dialect}`);
+    await codeField(second.page).fill(totpCode(secret, new Date(ctx.clock.now().getTime() + 90_000)));
+    await verify(second.page).click();
+    await expect.poll(() => second.page.getByRole('alert').textContent()).toContain('not correct');
+    await codeField(second.page).fill(totpCode(secret, ctx.clock.now()));
+    await verify(second.page).click();
     await second.page.waitForURL(`${base}/jobs`);
     expect((await me(second.page)).body.email).toBe(user.email.toLowerCase());
     await second.context.close();
@@ -113,10 +122,10 @@ describe.runIf(chromiumAvailable()).each(dialects)('two-factor authentication an
     expect(started.json().code).toBe('mfa_required');
     const third = await newPage();
     await third.page.goto(`${base}/sign-in?mfa_token=${encodeURIComponent(started.json().mfa_token)}&next=/account/security`);
-    expect(third.page.url()).toBe(`${base}/sign-in`); // the token left the address bar
-    expect(await third.page.locator('#mfa-form').isVisible()).toBe(true);
-    await third.page.locator('#mfa-code').fill(totpCode(secret, ctx.clock.now()));
-    await third.page.locator('#mfa-form button').click();
+    await expect.poll(() => codeField(third.page).isVisible()).toBe(true);
+    await expect.poll(() => third.page.url()).toBe(`${base}/sign-in?next=%2Faccount%2Fsecurity`); // the token left the address bar
+    await codeField(third.page).fill(totpCode(secret, ctx.clock.now()));
+    await verify(third.page).click();
     await third.page.waitForURL(`${base}/account/security`);
     expect((await me(third.page)).body.email).toBe(user.email.toLowerCase());
     await third.context.close();
@@ -154,8 +163,8 @@ describe.runIf(chromiumAvailable()).each(dialects)('two-factor authentication an
     // Sign out; sign in with the passkey alone (discoverable: no email typed, no code asked).
     await page.evaluate(async () => fetch('/api/v1/auth/logout', { method: 'POST', credentials: 'same-origin' }));
     expect((await me(page)).status).toBe(401);
-    await page.goto(`${base}/sign-in`);
-    await page.locator('#passkey-sign-in').click();
+    await page.goto(`${base}/sign-in?next=/jobs`);
+    await passkeyButton(page).click();
     await page.waitForURL(`${base}/jobs`);
     expect((await me(page)).body.email).toBe(user.email.toLowerCase());
     const used = await db.selectFrom('passkey').selectAll().where('id', '=', stored.id).executeTakeFirstOrThrow();
@@ -176,22 +185,22 @@ describe.runIf(chromiumAvailable()).each(dialects)('two-factor authentication an
     // A counter that went backwards (a cloned authenticator) is refused.
     await db.updateTable('passkey').set({ counter: used.counter + 1000 }).where('id', '=', stored.id).execute();
     await page.evaluate(async () => fetch('/api/v1/auth/logout', { method: 'POST', credentials: 'same-origin' }));
-    await page.goto(`${base}/sign-in`);
-    await page.locator('#passkey-sign-in').click();
-    await expect.poll(() => page.locator('#status').textContent()).toContain('counter');
+    await page.goto(`${base}/sign-in?next=/jobs`);
+    await passkeyButton(page).click();
+    await expect.poll(() => page.getByRole('alert').textContent()).toContain('counter');
     expect((await me(page)).status).toBe(401);
     await db.updateTable('passkey').set({ counter: used.counter }).where('id', '=', stored.id).execute();
 
     // Sign in again, remove the passkey on the security page; the passkey no longer signs in.
-    await page.locator('#passkey-sign-in').click();
+    await passkeyButton(page).click();
     await page.waitForURL(`${base}/jobs`);
     await page.goto(`${base}/account/security`);
     await page.locator('#passkey-list li button').click();
     await expect.poll(() => page.locator('#passkeys-empty').isVisible()).toBe(true);
     await page.evaluate(async () => fetch('/api/v1/auth/logout', { method: 'POST', credentials: 'same-origin' }));
-    await page.goto(`${base}/sign-in`);
-    await page.locator('#passkey-sign-in').click();
-    await expect.poll(() => page.locator('#status').textContent()).toContain('not registered');
+    await page.goto(`${base}/sign-in?next=/jobs`);
+    await passkeyButton(page).click();
+    await expect.poll(() => page.getByRole('alert').textContent()).toContain('not registered');
     const removed = await db.selectFrom('audit_log').select('action').where('target_id', '=', stored.id).where('action', '=', 'passkey.remove').execute();
     expect(removed).toHaveLength(1);
     await ctx.flushMail();

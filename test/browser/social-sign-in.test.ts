@@ -1,8 +1,9 @@
 /**
  * Social sign-in in Debian's Chromium (playwright-core) against a real OpenID Provider (panva's
- * `oidc-provider` with its dev login and consent pages, on loopback): the sign-in page's
- * provider button signs a new person in; an existing account is linked after its password on
- * the sign-in page; an unverified provider email and a replayed callback end on a readable
+ * `oidc-provider` with its dev login and consent pages, on loopback): the web app's sign-in
+ * page's provider button signs a new person in and returns to `?next=`; an existing account is
+ * linked after its password on the web app's `/link-account` step, or by the emailed link's
+ * page; an unverified provider email and a replayed callback end on a readable (server-rendered)
  * error page, never a 500.
  *
  * SQLite only, like the other browser tests: the pages talk to the same HTTP API on both
@@ -10,8 +11,10 @@
  */
 import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { expectNoSeriousA11yViolations, screenshot } from '../helpers/axe.js';
 import { chromiumAvailable, launchChromium } from '../helpers/browser.js';
 import { createTestContext, makeUser, type TestContext, uniqueEmail } from '../helpers/harness.js';
+import { tokenFromMail } from '../helpers/smtp-sink.js';
 import { startTestOp, type TestOp } from '../identities/op.js';
 import { freePort } from '../helpers/server-process.js';
 
@@ -93,8 +96,10 @@ describe.runIf(chromiumAvailable())('social sign-in in Chromium', () => {
     const login = opAccount(email, true);
     const { context, page } = await freshPage();
     await page.goto(`${base}/sign-in?next=/jobs`);
-    const button = page.locator('a.provider[data-provider="testop"]');
-    expect(await button.innerText()).toBe('Sign in with Test OP');
+    const button = page.getByRole('link', { name: 'Sign in with Test OP' });
+    expect(await button.getAttribute('href')).toBe('/api/v1/auth/oauth/testop/start?redirect=%2Fjobs');
+    await expectNoSeriousA11yViolations(page);
+    await screenshot(page, 'auth-sign-in-providers');
     await button.click();
     await signInAtOp(page, login);
     await page.waitForURL(`${base}/jobs`);
@@ -102,29 +107,58 @@ describe.runIf(chromiumAvailable())('social sign-in in Chromium', () => {
     await context.close();
   });
 
-  it('links an existing account after its password on the sign-in page', async () => {
+  /** From the sign-in page's button to the linking step, for an account that already has the provider's email. */
+  async function reachLinkStep(page: Page, login: string): Promise<void> {
+    await page.goto(`${base}/sign-in`);
+    await page.getByRole('link', { name: 'Sign in with Test OP' }).click();
+    await signInAtOp(page, login);
+    await page.waitForURL(`${base}/link-account?provider=testop`);
+  }
+
+  it('links an existing account after its password on the link step', async () => {
     const owner = await makeUser(ctx);
     const login = opAccount(owner.email, true);
     const { context, page } = await freshPage();
-    await page.goto(`${base}/sign-in`);
-    await page.locator('a.provider[data-provider="testop"]').click();
-    await signInAtOp(page, login);
-    await page.waitForURL(`${base}/sign-in?link=testop`);
-    await expect.poll(() => page.locator('#link-text').innerText()).toContain(owner.email);
-    expect(await page.locator('#email').inputValue()).toBe(owner.email);
+    await reachLinkStep(page, login);
+    await expect.poll(() => page.getByRole('main').innerText()).toContain(`An account with the email address ${owner.email} already exists`);
+    expect(await page.getByLabel('Email address').inputValue()).toBe(owner.email);
     expect(await currentUser(page)).toMatchObject({ status: 401 });
+    await expectNoSeriousA11yViolations(page);
+    await screenshot(page, 'auth-link-account');
 
-    await page.locator('#password').fill('a wrong password, surely');
-    await page.locator('#sign-in-form button').click();
-    await expect.poll(() => page.locator('#status').innerText()).toMatch(/Invalid email or password/);
+    await page.getByLabel('Password').fill('a wrong password, surely');
+    await page.getByRole('button', { name: 'Link and sign in' }).click();
+    await expect.poll(() => page.getByRole('alert').innerText()).toMatch(/Invalid email or password/);
 
-    await page.locator('#password').fill(owner.password);
-    await page.locator('#sign-in-form button').click();
-    // Where the provider button said to return (the sign-in page's default, /jobs).
-    await page.waitForURL(`${base}/jobs`);
+    await page.getByLabel('Password').fill(owner.password);
+    await page.getByRole('button', { name: 'Link and sign in' }).click();
+    // Where the provider button said to return (the sign-in page's default, the home page).
+    await page.waitForURL(`${base}/`);
+    await expect.poll(() => page.getByRole('main').innerText()).toContain(`Signed in as ${owner.email}`);
     expect(await currentUser(page)).toMatchObject({ status: 200, id: owner.id });
     const identities = await ctx.gatehouse.identities.listOwn(owner.id);
     expect(identities).toMatchObject([{ provider: 'testop' }]);
+    await context.close();
+  });
+
+  it('links by the emailed link instead, only when its button is pressed', async () => {
+    const owner = await makeUser(ctx);
+    const login = opAccount(owner.email, true);
+    const { context, page } = await freshPage();
+    await reachLinkStep(page, login);
+    await page.getByRole('button', { name: 'Email me a confirmation link instead' }).click();
+    await expect.poll(() => page.getByRole('status').innerText()).toContain('We sent a confirmation link');
+    await ctx.flushMail();
+    const mail = await ctx.smtp.waitFor((m) => m.to === owner.email.toLowerCase() && m.text.includes('/link-account?token='));
+    const token = tokenFromMail(mail, '/link-account');
+
+    await page.goto(`${base}/link-account?token=${encodeURIComponent(token)}`);
+    await expect.poll(() => page.url()).toBe(`${base}/link-account`); // the token left the address bar
+    expect(await ctx.gatehouse.identities.listOwn(owner.id)).toEqual([]);
+    await page.getByRole('button', { name: 'Link my account' }).click();
+    await expect.poll(() => page.getByRole('status').innerText()).toContain('You can now sign in with Test OP');
+    expect(await ctx.gatehouse.identities.listOwn(owner.id)).toMatchObject([{ provider: 'testop' }]);
+    expect(await currentUser(page)).toMatchObject({ status: 401 });
     await context.close();
   });
 
@@ -132,7 +166,7 @@ describe.runIf(chromiumAvailable())('social sign-in in Chromium', () => {
     const unverified = opAccount(uniqueEmail('chromium-unverified'), false);
     const first = await freshPage();
     await first.page.goto(`${base}/sign-in`);
-    await first.page.locator('a.provider[data-provider="testop"]').click();
+    await first.page.getByRole('link', { name: 'Sign in with Test OP' }).click();
     await signInAtOp(first.page, unverified);
     await first.page.waitForURL(`${base}/api/v1/auth/oauth/testop/callback**`);
     await expect.poll(() => first.page.locator('h1').innerText()).toBe('Sign-in failed');

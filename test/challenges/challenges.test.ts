@@ -292,8 +292,14 @@ describe.each(dialects)('challenges module on %s', (dialect) => {
     const before = await postForm(`/api/v1/challenges/${slug}/submissions`, cy.apiKey, [['file', 'id,label\n', 'p.csv']]);
     expect(before.status).toBe(403);
     expect(before.json).toMatchObject({ code: 'not_participant' });
+    const notYet = await call(ctx, 'GET', `/api/v1/challenges/${slug}/participants/me`, cy.apiKey);
+    expect(notYet.statusCode).toBe(404);
+    expect(notYet.json()).toMatchObject({ code: 'not_found' });
     const first = await call(ctx, 'POST', `/api/v1/challenges/${slug}/participants`, cy.apiKey);
     expect(first.statusCode).toBe(201);
+    const me = await call(ctx, 'GET', `/api/v1/challenges/${slug}/participants/me`, cy.apiKey);
+    expect(me.statusCode, me.body).toBe(200);
+    expect(me.json()).toEqual({ challenge: slug, user_id: cy.user.id, joined_at: first.json<{ joined_at: string }>().joined_at });
     expect((await call(ctx, 'POST', `/api/v1/challenges/${slug}/participants`, cy.apiKey)).statusCode).toBe(200);
     const list = await call(ctx, 'GET', `/api/v1/challenges/${slug}/participants`, admin.apiKey);
     expect(list.json<{ items: Array<{ user_id: string; name: string }> }>().items).toEqual([expect.objectContaining({ user_id: cy.user.id, name: 'Cy' })]);
@@ -316,6 +322,7 @@ describe.each(dialects)('challenges module on %s', (dialect) => {
     const left = await call(ctx, 'DELETE', `/api/v1/challenges/${slug}/participants/me`, cy.apiKey);
     expect(left.statusCode).toBe(204);
     expect((await call(ctx, 'DELETE', `/api/v1/challenges/${slug}/participants/me`, cy.apiKey)).statusCode).toBe(404);
+    expect((await call(ctx, 'GET', `/api/v1/challenges/${slug}/participants/me`, cy.apiKey)).statusCode).toBe(404);
     expect((await postForm(`/api/v1/challenges/${slug}/submissions`, cy.apiKey, [['file', 'x', 'x.csv']])).status).toBe(403);
   });
 

@@ -76,7 +76,8 @@ export async function createTestContext(dialect: DatabaseDialect, options: TestC
     request(opts) {
       const method = (opts.method ?? 'GET').toUpperCase();
       const headers = { ...(opts.headers ?? {}) } as Record<string, string>;
-      if (!['GET', 'HEAD', 'OPTIONS'].includes(method) && !('origin' in headers)) headers.origin = PUBLIC_URL;
+      // Unsafe requests come from the app's own origin (PUBLIC_URL, or the test's override of it).
+      if (!['GET', 'HEAD', 'OPTIONS'].includes(method) && !('origin' in headers)) headers.origin = config.server.publicOrigin;
       return app.inject({ ...opts, headers });
     },
     async flushMail() {

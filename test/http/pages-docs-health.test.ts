@@ -1,5 +1,5 @@
 /**
- * The HTML pages (index, emailed-link pages, forgot-password, problem types), the OpenAPI
+ * The HTML pages (index, problem types; the emailed-link and auth pages, now the web app's), the OpenAPI
  * document and Swagger UI, static assets, the health probes and request ids.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -112,7 +112,7 @@ describe.each(dialects)('pages, docs and health (%s)', (dialect) => {
     });
   });
 
-  describe('emailed-link pages', () => {
+  describe('emailed-link pages (the web app, which acts only on a button: test/web/auth.test.ts)', () => {
     it('GET /verify-email?token=… shows a page and does not consume the token', async () => {
       const email = uniqueEmail('page');
       await ctx.request({ method: 'POST', url: '/api/v1/auth/register', payload: { email, password: STRONG_PASSWORD } });
@@ -121,10 +121,8 @@ describe.each(dialects)('pages, docs and health (%s)', (dialect) => {
       for (let i = 0; i < 2; i++) {
         const page = await ctx.request({ url: `/verify-email?token=${encodeURIComponent(token)}` });
         expectHtml(page);
-        expect(page.body).toContain('id="verify-form"');
-        expect(page.body).toContain('<script src="/assets/pages.js"');
+        expect(page.body).toContain('<div id="root"></div>');
         expect(page.body).not.toContain(token);
-        expect(page.headers['cache-control']).toBe('no-store');
         expect(page.headers['referrer-policy']).toBe('same-origin');
       }
       const login = await ctx.request({ method: 'POST', url: '/api/v1/auth/login', payload: { email, password: STRONG_PASSWORD } });
@@ -133,15 +131,14 @@ describe.each(dialects)('pages, docs and health (%s)', (dialect) => {
       expect((await ctx.request({ method: 'POST', url: '/api/v1/auth/verify-email', payload: { token } })).statusCode).toBe(204);
     });
 
-    it('GET /reset-password?token=… shows a form and does not consume the token', async () => {
+    it('GET /reset-password?token=… shows a page and does not consume the token', async () => {
       const user = await makeUser(ctx);
       await ctx.request({ method: 'POST', url: '/api/v1/auth/password/forgot', payload: { email: user.email }, remoteAddress: nextIp() });
       const token = await tokenFromLatestMail(ctx, user.email, '/reset-password');
 
       const page = await ctx.request({ url: `/reset-password?token=${encodeURIComponent(token)}` });
       expectHtml(page);
-      expect(page.body).toContain('id="reset-form"');
-      expect(page.body).toMatch(/<input id="password"[^>]*type="password"[^>]*autocomplete="new-password"/);
+      expect(page.body).toContain('<div id="root"></div>');
       expect(page.body).not.toContain(token);
       // The password still works: nothing happened on GET.
       const login = await ctx.request({ method: 'POST', url: '/api/v1/auth/login', payload: { email: user.email, password: user.password } });
@@ -156,11 +153,12 @@ describe.each(dialects)('pages, docs and health (%s)', (dialect) => {
       expectHtml(await ctx.request({ url: '/reset-password' }));
     });
 
-    it('GET /forgot-password shows the email form', async () => {
-      const page = await ctx.request({ url: '/forgot-password' });
-      expectHtml(page);
-      expect(page.body).toContain('id="forgot-form"');
-      expect(page.body).toMatch(/<input id="email"[^>]*type="email"/);
+    it('GET /forgot-password, /sign-in, /sign-up and /link-account answer with the web app', async () => {
+      for (const url of ['/forgot-password', '/sign-in?next=/jobs', '/sign-up', '/link-account?token=abc']) {
+        const page = await ctx.request({ url });
+        expectHtml(page);
+        expect(page.body, url).toContain('<div id="root"></div>');
+      }
     });
   });
 
@@ -186,12 +184,11 @@ describe.each(dialects)('pages, docs and health (%s)', (dialect) => {
   });
 
   describe('assets', () => {
-    it('serves /assets/pages.js and /assets/pages.css with their types', async () => {
-      const js = await ctx.request({ url: '/assets/pages.js' });
+    it('serves /assets/*.js and /assets/pages.css with their types; the auth pages\' old script is gone', async () => {
+      const js = await ctx.request({ url: '/assets/webauthn.js' });
       expect(js.statusCode).toBe(200);
       expect(js.headers['content-type']).toBe('text/javascript; charset=utf-8');
-      expect(js.body).toContain('/api/v1/auth/verify-email');
-      expect(js.body).toContain('/api/v1/auth/password/reset');
+      expect((await ctx.request({ url: '/assets/pages.js' })).statusCode).toBe(404);
       const css = await ctx.request({ url: '/assets/pages.css' });
       expect(css.statusCode).toBe(200);
       expect(css.headers['content-type']).toBe('text/css; charset=utf-8');

@@ -210,9 +210,9 @@ describe.each(dialects)('social sign-in (%s)', (dialect) => {
     const owner = await makeUser(ctx);
     const login = opAccount(owner.email, true);
     const client = new FlowClient();
-    const { last } = await client.follow(`${base}/api/v1/auth/oauth/testop/start`, { login, stopAt: [`${base}/sign-in`] });
+    const { last } = await client.follow(`${base}/api/v1/auth/oauth/testop/start`, { login, stopAt: [`${base}/link-account`] });
     expect(last.status).toBe(303);
-    expect(last.location).toBe(`${base}/sign-in?link=testop`);
+    expect(last.location).toBe(`${base}/link-account?provider=testop`);
     expect(client.cookie(base, ctx.config.auth.cookieName)).toBeUndefined();
     expect(await identityRows(owner.id)).toEqual([]);
 
@@ -241,7 +241,7 @@ describe.each(dialects)('social sign-in (%s)', (dialect) => {
     const owner = await makeUser(ctx);
     const login = opAccount(owner.email, true);
     const client = new FlowClient();
-    await client.follow(`${base}/api/v1/auth/oauth/testop/start`, { login, stopAt: [`${base}/sign-in`] });
+    await client.follow(`${base}/api/v1/auth/oauth/testop/start`, { login, stopAt: [`${base}/link-account`] });
     const asked = await fetch(`${base}/api/v1/auth/oauth/link/email`, { method: 'POST', headers: { cookie: client.cookieHeader(base), origin: base, 'content-type': 'application/json' }, body: '{}' });
     expect(asked.status).toBe(202);
     await ctx.flushMail();

@@ -30,6 +30,7 @@ interface Reference {
   frame_db_sd: number | null;
   pauses: Array<[number, number]>;
   speech_s: number;
+  step_db: Array<number | null>;
 }
 
 /** Writes every named signal with test/speech/signals.py in one Python run; returns paths and numpy's references. */
@@ -99,6 +100,37 @@ describe('analysis of synthetic signals (closed-form truth, numpy references)', 
     expect(Math.abs(metrics.f0_p90_hz! - 220)).toBeLessThanOrEqual(2);
     expect(syllables).toHaveLength(3);
     expect(metrics.speech_rate_syll_s).toBeCloseTo(3 / 5.1, 2);
+  });
+
+  it('contours: the loudness of each 50 ms step as numpy computes it, F0 of 220 Hz inside the tones and none in the silences', async () => {
+    const { path, ref } = sig('tones');
+    const { contours } = await analyseFile(path);
+    expect(contours.step_s).toBe(0.05);
+    // 5.1 s of 10 ms frames in steps of 5: 102 points.
+    expect(contours.loudness_dbfs).toHaveLength(102);
+    expect(contours.f0_hz).toHaveLength(102);
+    expect(ref.step_db).toHaveLength(102);
+    for (const [i, level] of ref.step_db.entries()) {
+      if (level === null) expect(contours.loudness_dbfs[i], `step ${i}`).toBeNull();
+      else expect(Math.abs(contours.loudness_dbfs[i]! - level), `step ${i}`).toBeLessThanOrEqual(0.06);
+    }
+    // Steps wholly inside a tone (0.3–1.3 s, 1.9–2.9 s, 4.1–4.9 s) and wholly inside a silence.
+    const inside = (t: number, spans: Array<[number, number]>) => spans.some(([a, b]) => t >= a && t + 0.05 <= b);
+    const tones: Array<[number, number]> = [[0.3, 1.3], [1.9, 2.9], [4.1, 4.9]];
+    const silences: Array<[number, number]> = [[0, 0.3], [1.3, 1.9], [2.9, 4.1], [4.9, 5.1]];
+    contours.f0_hz.forEach((hz, i) => {
+      const t = Math.round(i * 5) / 100;
+      if (inside(t, tones)) expect(Math.abs(hz! - 220), `step ${i}`).toBeLessThanOrEqual(2);
+      if (inside(t, silences)) expect(hz, `step ${i}`).toBeNull();
+    });
+  });
+
+  it('contours of a long recording stay within 600 points', async () => {
+    const { contours } = await analyseSpeech(new Float32Array(8000 * 70), 8000);
+    // 7,000 frames in steps of ceil(7000 / 600) = 12 frames.
+    expect(contours.step_s).toBe(0.12);
+    expect(contours.loudness_dbfs).toHaveLength(584);
+    expect(contours.loudness_dbfs.every((v) => v === null)).toBe(true);
   });
 
   it.each(Object.keys(VARIANTS).map((name, i) => [name, i] as const))('reads %s natively with the same results', async (_name, i) => {

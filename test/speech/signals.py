@@ -8,7 +8,8 @@ SPEC: {"rate": 16000, "channels": 1, "encoding": "pcm16" | "pcm8" | "pcm24" | "p
                  | {"chirp": [100, 200], "seconds": 2.0, "amp": 0.5}]}
 References: samples, duration_s, tone_rms_dbfs (RMS over every non-silent part, dBFS, full-scale
 square = 0 dB), frame_db_sd (population SD of the 10 ms frame levels over frames wholly inside
-tones), pauses (the silences between two sounding parts, as [start, end] seconds).
+tones), pauses (the silences between two sounding parts, as [start, end] seconds), step_db (the
+level of each whole 50 ms step, None for digital silence).
 """
 import json, struct, sys
 import numpy as np
@@ -80,6 +81,11 @@ def make(spec, out):
         "frame_db_sd": float(np.std(frame_db)) if frame_db else None,
         "pauses": pauses,
         "speech_s": float(sum(b - a for a, b in spans) / rate),
+        # Level of each whole 50 ms step (5 frames of 10 ms), dBFS; None where the step is digital silence.
+        "step_db": [
+            (float(10 * np.log10(m)) if m > 0 else None)
+            for m in (np.mean(read[i * 5 * hop:(i + 1) * 5 * hop] ** 2) for i in range(len(read) // (5 * hop)))
+        ],
     }
 
 

@@ -55,6 +55,7 @@ interface SessionJson {
   metrics: Record<string, number | null> | null;
   pauses: Array<{ start_s: number; end_s: number }>;
   feedback: string[];
+  contours?: { step_s: number; f0_hz: Array<number | null>; loudness_dbfs: Array<number | null> };
   transcript?: string;
   transcript_note?: string;
   created_at: string;
@@ -230,6 +231,11 @@ describe.each(dialects)('speech module on %s', (dialect) => {
     expect(Math.abs(report.metrics!.f0_median_hz! - 220)).toBeLessThanOrEqual(2);
     expect(Math.abs(report.metrics!.loudness_dbfs! - ref.tone_rms_dbfs)).toBeLessThanOrEqual(0.1);
     expect(report.feedback.length).toBeGreaterThan(0);
+    // Pitch and loudness over time reach the report (102 steps of 50 ms; values checked in analysis.test.ts).
+    expect(report.contours!.step_s).toBe(0.05);
+    expect(report.contours!.f0_hz).toHaveLength(102);
+    expect(report.contours!.loudness_dbfs).toHaveLength(102);
+    expect(Math.abs(report.contours!.f0_hz[10]! - 220)).toBeLessThanOrEqual(2);
     expect(report.transcript).toBeUndefined();
     expect(report.transcript_note).toBe('No transcript was made: transcription is turned off (SPEECH_TRANSCRIBE=off).');
     expect(typeof report.score).toBe('number');

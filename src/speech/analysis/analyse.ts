@@ -56,6 +56,21 @@ export interface SpeechMetrics {
   f0_p90_hz: number | null;
 }
 
+/**
+ * Pitch and loudness over time, for plotting: one value per `step_s` seconds from 0 (at most
+ * {@link CONTOUR_MAX_POINTS} points). `f0_hz[i]` is the median F0 of the voiced 10 ms frames in
+ * step i (null when none is voiced); `loudness_dbfs[i]` is 10·log10 of the mean square of the
+ * samples in step i (null below the silence floor).
+ */
+export interface Contours {
+  step_s: number;
+  f0_hz: Array<number | null>;
+  loudness_dbfs: Array<number | null>;
+}
+
+/** Most points in a contour (a 10-minute answer is plotted at 1 s steps). */
+export const CONTOUR_MAX_POINTS = 600;
+
 /** What {@link analyseSpeech} finds. */
 export interface SpeechAnalysis {
   metrics: SpeechMetrics;
@@ -67,6 +82,8 @@ export interface SpeechAnalysis {
   syllables: number[];
   /** The speech threshold used, dBFS. */
   threshold_dbfs: number;
+  /** Pitch and loudness over time. */
+  contours: Contours;
 }
 
 /** Reports a stage's start (`fraction` of the whole analysis done, 0..1). */
@@ -214,7 +231,33 @@ export async function analyseSpeech(samples: Float32Array, rate: number, options
     segments: segments.map((s) => ({ start_s: round(s.start_s, 3), end_s: round(s.end_s, 3) })),
     syllables: syllables.map((f) => round((f + 0.5) * frameS, 3)),
     threshold_dbfs: round(threshold, 2),
+    contours: contoursOf(power, f0, frameS),
   };
+}
+
+/**
+ * Groups 10 ms frames into steps of at least 50 ms (more for long recordings, so that there are at
+ * most {@link CONTOUR_MAX_POINTS}); a step's loudness is the level of its frames' mean power, its
+ * F0 the median of its voiced frames.
+ */
+function contoursOf(power: Float64Array | number[], f0: Float64Array, frameS: number): Contours {
+  const frames = f0.length;
+  const perStep = Math.max(5, Math.ceil(frames / CONTOUR_MAX_POINTS));
+  const contours: Contours = { step_s: round(perStep * frameS, 4), f0_hz: [], loudness_dbfs: [] };
+  for (let start = 0; start < frames; start += perStep) {
+    const end = Math.min(frames, start + perStep);
+    let sum = 0;
+    const voiced: number[] = [];
+    for (let f = start; f < end; f++) {
+      sum += power[f] ?? 0;
+      const hz = f0[f] ?? Number.NaN;
+      if (!Number.isNaN(hz)) voiced.push(hz);
+    }
+    const level = powerToDb(sum / (end - start));
+    contours.loudness_dbfs.push(level > DB_FLOOR ? round(level, 1) : null);
+    contours.f0_hz.push(voiced.length ? round(quantile(voiced, 0.5), 1) : null);
+  }
+  return contours;
 }
 
 /**

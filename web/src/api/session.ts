@@ -2,7 +2,8 @@
  * Who is signed in, and what this deployment offers: the two queries every page reads.
  * `useMe()` is `null` when nobody is signed in (the API answered 401), never an error page.
  */
-import { useQuery, useQueryClient } from '@tanstack/react-query';
+import { type QueryClient, useQuery, useQueryClient } from '@tanstack/react-query';
+import { redirect } from '@tanstack/react-router';
 import { api, isApiError } from './client';
 
 /** The signed-in user as `GET /api/v1/users/me` returns it (fields the shell needs; pages read more). */
@@ -27,20 +28,29 @@ export interface Meta {
 /** Query key of {@link useMe}; invalidate it after sign-in, sign-out and profile changes. */
 export const ME_KEY = ['me'] as const;
 
+/** `GET /users/me`, or null when nobody is signed in (401). */
+async function fetchMe(): Promise<Me | null> {
+  try {
+    return await api<Me>('/users/me');
+  } catch (error) {
+    if (isApiError(error, 401)) return null;
+    throw error;
+  }
+}
+
 /** The signed-in user, `null` when signed out; `undefined` while loading. */
 export function useMe() {
-  return useQuery({
-    queryKey: ME_KEY,
-    queryFn: async () => {
-      try {
-        return await api<Me>('/users/me');
-      } catch (error) {
-        if (isApiError(error, 401)) return null;
-        throw error;
-      }
-    },
-    staleTime: 30_000,
-  });
+  return useQuery({ queryKey: ME_KEY, queryFn: fetchMe, staleTime: 30_000 });
+}
+
+/**
+ * A route's `beforeLoad` for pages that need a signed-in user: resolves the user (from the cache
+ * when fresh) or redirects to `/sign-in?next=<this page>`.
+ */
+export async function requireSignIn({ context, location }: { context: { queryClient: QueryClient }; location: { href: string } }): Promise<{ me: Me }> {
+  const me = await context.queryClient.fetchQuery({ queryKey: ME_KEY, queryFn: fetchMe, staleTime: 30_000 });
+  if (!me) throw redirect({ href: `/sign-in?next=${encodeURIComponent(location.href)}` });
+  return { me };
 }
 
 /** This deployment's name, version, providers, features and limits (cached for the tab's life). */

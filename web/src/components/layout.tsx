@@ -51,7 +51,7 @@ export function Layout() {
               </Button>
             </>
           ) : me.data === null ? (
-            <a href="/sign-in">Sign in</a>
+            <Link to="/sign-in">Sign in</Link>
           ) : null}
         </div>
       </header>

@@ -1,5 +1,13 @@
-/** Every feature of the web app, in navigation order (one line each). */
+/** Every feature of the web app, in navigation order (one import and one array line each). */
+import { authFeature } from './auth';
+import { challengesFeature } from './challenges';
 import type { WebFeature } from './feature';
 import { homeFeature } from './home';
+import { speechFeature } from './speech';
 
-export const FEATURES: WebFeature[] = [homeFeature];
+export const FEATURES: WebFeature[] = [
+  homeFeature,
+  authFeature,
+  challengesFeature,
+  speechFeature,
+];

@@ -1,5 +1,5 @@
 /** The home page (`/`): what this deployment is, links to the API docs and the website, sign in / sign up. */
-import { createRoute } from '@tanstack/react-router';
+import { createRoute, Link } from '@tanstack/react-router';
 import { useMe, useMeta } from '../../api/session';
 import { Loading, Page } from '../../components/ui';
 import type { WebFeature } from '../feature';
@@ -17,10 +17,15 @@ function HomePage() {
           Signed in as <strong>{me.data.email}</strong>. <a href="/account/security">Account security</a>
         </p>
       ) : (
-        <p className="cta">
-          <a className="button primary" href="/sign-in">
+        <p className="cta row">
+          <Link className="button primary" to="/sign-in">
             Sign in
-          </a>
+          </Link>
+          {meta.data.features.registration ? (
+            <Link className="button plain" to="/sign-up">
+              Create an account
+            </Link>
+          ) : null}
         </p>
       )}
       <ul className="links">
