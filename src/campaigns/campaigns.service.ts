@@ -26,7 +26,6 @@ import type { Clock } from '../shared/clock.js';
 import { AppError, isAppError } from '../shared/errors.js';
 import { newId } from '../shared/ids.js';
 import { pageOfRows } from '../shared/paging.js';
-import { completenessDeviation } from './channel/channel.js';
 import { krausFromNpy, NpyFormatError, readNpy } from './channel/npy.js';
 import type { CampaignPlatform } from './campaigns.platform.js';
 import {
@@ -730,6 +729,9 @@ export class CampaignService {
     if (got.some((v, i) => v !== expected[i])) {
       throw new AppError('invalid_kraus', `The Kraus file has shape (${got.join(', ')}); params say (n_kraus, d_out, d_in) = (${expected.join(', ')}).`);
     }
+    // Loaded here, not at start-up: the numerics pull in ml-matrix, which only this check and the
+    // channel-moe worker need.
+    const { completenessDeviation } = await import('./channel/channel.js');
     const deviation = completenessDeviation(channel);
     if (!(deviation <= KRAUS_TOLERANCE)) {
       throw new AppError('invalid_kraus', `The Kraus operators are not trace preserving: the largest entry of Σ K†K − I is ${deviation.toExponential(3)} (at most ${KRAUS_TOLERANCE} allowed).`);

@@ -23,7 +23,7 @@ export interface CliOptions {
   modules?: readonly AnyModule[];
 }
 
-function buildProgram(setExit: (code: number) => void, modules: readonly AnyModule[]): Command {
+function buildProgram(setExit: (code: number) => void, modules: readonly AnyModule[], onSigint: (listener: () => void) => void): Command {
   const program = new Command('gatehouse')
     .description('Gatehouse: accounts, sessions, tokens and work distribution in one server.')
     .version(VERSION, '-v, --version')
@@ -68,7 +68,7 @@ function buildProgram(setExit: (code: number) => void, modules: readonly AnyModu
     setAnnounceDatabase(isMutatingCommand(command));
     // Ctrl-C outside a prompt (a long import, a backup): end cleanly; an open transaction rolls back.
     // `serve` and `worker` stop gracefully on signals themselves.
-    if (command.name() !== 'serve' && command.name() !== 'worker') process.once('SIGINT', () => process.exit(cancelled()));
+    if (command.name() !== 'serve' && command.name() !== 'worker') onSigint(() => process.exit(cancelled()));
   });
   program.hook('postAction', () => setExit(ExitCode.ok));
   return program;
@@ -85,9 +85,19 @@ function cancelled(): number {
  */
 export async function main(argv: string[], options: CliOptions = {}): Promise<number> {
   let exitCode: number = ExitCode.ok;
-  const program = buildProgram((code) => {
-    exitCode = code;
-  }, options.modules ?? MODULES);
+  // Removed when the command ends: an application (or a test) that calls main() many times in one
+  // process keeps no listener of a finished command.
+  let sigint: (() => void) | undefined;
+  const program = buildProgram(
+    (code) => {
+      exitCode = code;
+    },
+    options.modules ?? MODULES,
+    (listener) => {
+      sigint = listener;
+      process.once('SIGINT', listener);
+    },
+  );
   try {
     await program.parseAsync(argv);
     return exitCode;
@@ -113,5 +123,7 @@ export async function main(argv: string[], options: CliOptions = {}): Promise<nu
       console.error('hint: another process is listening on that port; choose another with PORT=…');
     }
     return ExitCode.failure;
+  } finally {
+    if (sigint) process.off('SIGINT', sigint);
   }
 }

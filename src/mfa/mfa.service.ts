@@ -10,18 +10,13 @@
  * Code checks go through the login throttle (keyed `mfa:<email>` + IP), and each `mfa` token also
  * burns after MFA_MAX_ATTEMPTS wrong codes.
  */
-import {
-  type AuthenticationResponseJSON,
-  generateAuthenticationOptions,
-  generateRegistrationOptions,
-  type PublicKeyCredentialCreationOptionsJSON,
-  type PublicKeyCredentialRequestOptionsJSON,
-  type RegistrationResponseJSON,
-  verifyAuthenticationResponse,
-  verifyRegistrationResponse,
+import type {
+  AuthenticationResponseJSON,
+  PublicKeyCredentialCreationOptionsJSON,
+  PublicKeyCredentialRequestOptionsJSON,
+  RegistrationResponseJSON,
 } from '@simplewebauthn/server';
 import type { Kysely } from 'kysely';
-import QRCode from 'qrcode';
 import type { UserDirectory } from '../accounts/user-directory.service.js';
 import type { ActorContext, AuditLog } from '../audit/audit.service.js';
 import type { LoginGuard, Principal, SecondFactorChallenge, SignInAttempt } from '../auth/auth.service.js';
@@ -68,6 +63,15 @@ import {
   totpUri,
 } from './totp.js';
 import type { PasskeyView } from './mfa.views.js';
+
+/**
+ * `@simplewebauthn/server`, loaded on the first passkey ceremony: it pulls in a large ASN.1/X.509
+ * stack (about 0.2 s of start-up) that one-shot CLI commands and servers without passkey traffic
+ * never need.
+ */
+function webauthn(): Promise<typeof import('@simplewebauthn/server')> {
+  return import('@simplewebauthn/server');
+}
 
 /** A user's second factors, as `GET /users/me/mfa` shows them. */
 export interface MfaStatus {
@@ -181,7 +185,7 @@ export class MfaService {
     const secret = newTotpSecret();
     await putPendingTotp(this.options.db, user.id, sealSecret(secret, this.options.settings.encryptionKey), this.nowIso());
     const uri = totpUri(secret, this.options.settings.issuer, user.email);
-    return { secret, otpauth_uri: uri, qr_svg: await QRCode.toString(uri, { type: 'svg', margin: 2 }) };
+    return { secret, otpauth_uri: uri, qr_svg: await (await import('qrcode')).default.toString(uri, { type: 'svg', margin: 2 }) };
   }
 
   /**
@@ -341,7 +345,7 @@ export class MfaService {
   async passkeyRegistrationOptions(user: UserRow): Promise<PublicKeyCredentialCreationOptionsJSON> {
     const s = this.options.settings;
     const existing = await listPasskeys(this.options.db, user.id);
-    const options = await generateRegistrationOptions({
+    const options = await (await webauthn()).generateRegistrationOptions({
       rpName: s.rpName,
       rpID: s.rpId,
       userName: user.email,
@@ -367,7 +371,7 @@ export class MfaService {
     const challenge = await this.takeCeremony('passkey_register', response, user.id);
     let verification;
     try {
-      verification = await verifyRegistrationResponse({
+      verification = await (await webauthn()).verifyRegistrationResponse({
         response,
         expectedChallenge: challenge,
         expectedOrigin: s.origins,
@@ -409,7 +413,7 @@ export class MfaService {
   /** WebAuthn options for signing in with a discoverable passkey (no user named, user verification required). */
   async passkeyAuthenticationOptions(): Promise<PublicKeyCredentialRequestOptionsJSON> {
     const s = this.options.settings;
-    const options = await generateAuthenticationOptions({ rpID: s.rpId, userVerification: 'required', timeout: s.ceremonyTtlSeconds * 1000 });
+    const options = await (await webauthn()).generateAuthenticationOptions({ rpID: s.rpId, userVerification: 'required', timeout: s.ceremonyTtlSeconds * 1000 });
     await this.storeCeremony('passkey_login', options.challenge, null);
     return options;
   }
@@ -432,7 +436,7 @@ export class MfaService {
     if (handle && Buffer.from(handle, 'base64url').toString('utf8') !== passkey.user_id) throw passkeyFailure('The passkey belongs to another user.');
     let verification;
     try {
-      verification = await verifyAuthenticationResponse({
+      verification = await (await webauthn()).verifyAuthenticationResponse({
         response,
         expectedChallenge: challenge,
         expectedOrigin: s.origins,

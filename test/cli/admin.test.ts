@@ -1,5 +1,6 @@
 /**
- * The operator commands through the real binary on both dialects: `api-keys list|revoke` (keys
+ * The operator commands on both dialects (in the test process; the first command, `config …` and
+ * `version bump` through the real binary): `api-keys list|revoke` (keys
  * made over HTTP on a spawned server), `config show` (secrets masked) and `config check` (exit
  * codes for valid, invalid and unreachable), `backup` → wipe → `restore` giving back identical
  * users, sessions and audit rows, and `version bump`.
@@ -17,11 +18,11 @@ import { http } from '../helpers/http-client.js';
 import { inspectDatabase } from '../helpers/inspect-database.js';
 import { cleanEnv, freePort, killAllChildren, REPO_ROOT, runCli } from '../helpers/server-process.js';
 import { createTestDatabase, type TestDatabase } from '../helpers/test-database.js';
-import { cliFor, createUser, expectExit, login, startServer } from './cli-helpers.js';
+import { cliFor, createUser, expectExit, inProcessCliFor, login, startServer } from './cli-helpers.js';
 
 afterAll(killAllChildren);
 
-// Each step spawns the real binary (about a second each, argon2 and migrations included), several per test.
+// A spawned binary or server takes seconds on a loaded machine.
 vi.setConfig({ testTimeout: 180_000 });
 
 /** Every row of the tables a restore must give back, in a stable order. */
@@ -48,8 +49,8 @@ describe.concurrent.each(dialects)('gatehouse api-keys, config, backup, restore 
 
   beforeAll(async () => {
     database = await createTestDatabase(dialect);
-    cli = cliFor(database);
-    await createUser(cli, owner, { name: 'Owner' });
+    cli = inProcessCliFor(database);
+    await createUser(cliFor(database), owner, { name: 'Owner' });
     await createUser(cli, other, { name: 'Other' });
   });
   afterAll(async () => {

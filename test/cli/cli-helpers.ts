@@ -1,8 +1,10 @@
 /**
  * Shared pieces of the CLI suites: assertions on a finished `gatehouse` run, and a per-dialect
- * fixture (an isolated database plus `cli()` running the real binary against it).
+ * fixture (an isolated database plus `cli()` running the real binary against it, or the same
+ * command line inside the test process).
  */
 import { expect } from 'vitest';
+import { runCliInProcess } from '../helpers/cli-in-process.js';
 import { STRONG_PASSWORD } from '../helpers/harness.js';
 import { http, setCookie } from '../helpers/http-client.js';
 import { cleanEnv, type CliResult, freePort, runCli, serverEnv, type ServerProcess, startServerProcess } from '../helpers/server-process.js';
@@ -33,6 +35,15 @@ export function cliEnv(database: TestDatabase, extra: Record<string, string> = {
 export function cliFor(database: TestDatabase, extra: Record<string, string> = {}) {
   return (args: string[], input?: string): Promise<CliResult> =>
     runCli(args, { env: cliEnv(database, extra), ...(input === undefined ? {} : { input }), timeoutMs: 60_000 });
+}
+
+/**
+ * Runs the CLI inside the test process against `database` (same arguments and result as
+ * {@link cliFor}; see test/helpers/cli-in-process.ts for what a spawn alone can prove).
+ */
+export function inProcessCliFor(database: TestDatabase, extra: Record<string, string> = {}) {
+  return (args: string[], input?: string): Promise<CliResult> =>
+    runCliInProcess(args, { env: cliEnv(database, extra), ...(input === undefined ? {} : { input }) });
 }
 
 /** Creates a verified user through `users create` and returns its id. */

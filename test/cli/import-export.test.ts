@@ -1,5 +1,6 @@
 /**
- * `gatehouse users export|import` through the real binary on both dialects: an export → wipe →
+ * `gatehouse users export|import` on both dialects (in the test process; an export and an import
+ * through the real binary): an export → wipe →
  * import round trip (JSON and CSV) that gives back the same users, and imports of bcrypt and
  * argon2 hashes from another system whose owners then sign in over HTTP with their old password
  * (the stored hash becoming argon2id at that login). Per-row errors carry line numbers;
@@ -15,11 +16,11 @@ import { dialects } from '../helpers/dialects.js';
 import { STRONG_PASSWORD, uniqueEmail } from '../helpers/harness.js';
 import { killAllChildren } from '../helpers/server-process.js';
 import { createTestDatabase, type TestDatabase } from '../helpers/test-database.js';
-import { cliFor, createUser, expectExit, login, startServer } from './cli-helpers.js';
+import { cliFor, createUser, expectExit, inProcessCliFor, login, startServer } from './cli-helpers.js';
 
 afterAll(killAllChildren);
 
-// Each step spawns the real binary (about a second each, argon2 and migrations included), several per test.
+// A spawned binary or server takes seconds on a loaded machine.
 vi.setConfig({ testTimeout: 180_000 });
 
 /** The fields an import must give back exactly (updated_at is the import's own time). */
@@ -30,12 +31,17 @@ function comparable(user: ExportedUser): Omit<ExportedUser, 'updated_at'> {
 
 describe.concurrent.each(dialects)('gatehouse users export / import (%s)', (dialect) => {
   let database: TestDatabase;
+  /** The command line in this process. */
   let cli: ReturnType<typeof cliFor>;
+  /** The real binary. */
+  let binary: ReturnType<typeof cliFor>;
 
+  let exports = 0;
+  /** Every user, through `users export --out` (an export to standard output is written straight to file descriptor 1, which only a spawned run captures). */
   async function exportAll(): Promise<ExportedUser[]> {
-    const result = await cli(['users', 'export']);
-    expectExit(result, 0);
-    return JSON.parse(result.stdout) as ExportedUser[];
+    const file = path.join(database.dataDir, `export-${++exports}.json`);
+    expectExit(await cli(['users', 'export', '--out', file]), 0);
+    return JSON.parse(readFileSync(file, 'utf8')) as ExportedUser[];
   }
 
   async function wipe(): Promise<void> {
@@ -45,7 +51,8 @@ describe.concurrent.each(dialects)('gatehouse users export / import (%s)', (dial
 
   beforeAll(async () => {
     database = await createTestDatabase(dialect);
-    cli = cliFor(database);
+    cli = inProcessCliFor(database);
+    binary = cliFor(database);
   });
   afterAll(async () => {
     await database?.drop();
@@ -64,17 +71,21 @@ describe.concurrent.each(dialects)('gatehouse users export / import (%s)', (dial
     expectExit(await cli(['users', 'ban', ben, '--for', '2d', '--reason', 'cool off']), 0);
     const before = (await exportAll()).map(comparable);
     expect(before).toHaveLength(2);
+    // Without --out the export goes to standard output (JSON by default).
+    const toStdout = await binary(['users', 'export']);
+    expectExit(toStdout, 0);
+    expect((JSON.parse(toStdout.stdout) as ExportedUser[]).map(comparable)).toEqual(before);
     expect(before[1]).toMatchObject({ email: ben, groups: ['team-a', 'team-b'], profile: { avatar: 'x,y', n: [1, 2] } });
 
     for (const format of ['json', 'csv'] as const) {
       const file = path.join(database.dataDir, `users.${format}`);
-      const exported = await cli(['users', 'export', '--out', file]);
+      const exported = await (format === 'json' ? binary : cli)(['users', 'export', '--out', file]);
       expectExit(exported, 0);
       expect(exported.stderr).toContain(`Exported 2 user(s) to ${file}`);
       expect(statSync(file).mode & 0o777).toBe(0o600);
       if (format === 'csv') expect(readFileSync(file, 'utf8').split('\n')[0]).toMatch(/^id,email,name,/);
       await wipe();
-      const imported = await cli(['users', 'import', file]);
+      const imported = await (format === 'csv' ? binary : cli)(['users', 'import', file]);
       expectExit(imported, 0);
       expect(imported.stdout.trim()).toBe('Imported 2 of 2 user(s); 0 row(s) failed.');
       expect((await exportAll()).map(comparable)).toEqual(before);

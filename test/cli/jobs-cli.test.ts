@@ -1,5 +1,6 @@
 /**
- * `gatehouse queues …` and `gatehouse jobs …` through the real binary on both dialects: queues
+ * `gatehouse queues …` and `gatehouse jobs …` on both dialects (most commands run in process, a
+ * few through the real binary: exit codes, stdin, and every `jobs watch` that follows live): queues
  * created, paused and resumed from the CLI; jobs enqueued, listed, shown, paused, resumed,
  * cancelled and retried (checked with `jobs show --json`); bad input exiting 2; and `jobs watch`
  * as a child process following a job that a worker drives over HTTP on a spawned server (same
@@ -14,12 +15,12 @@ import { STRONG_PASSWORD, uniqueEmail } from '../helpers/harness.js';
 import { http } from '../helpers/http-client.js';
 import { BIN, freePort, killAllChildren, runInPty, serverEnv, type ServerProcess, startServerProcess } from '../helpers/server-process.js';
 import { createTestDatabase, type TestDatabase } from '../helpers/test-database.js';
-import { cliEnv, cliFor, createUser, expectExit, expectNoStackTrace, login } from './cli-helpers.js';
+import { cliEnv, cliFor, createUser, expectExit, expectNoStackTrace, inProcessCliFor, login } from './cli-helpers.js';
 
 afterAll(killAllChildren);
 
-// Every step spawns the real binary (about a second each, migrations included; 5-8 s at load average 20), many per test.
-vi.setConfig({ testTimeout: 360_000, hookTimeout: 180_000 });
+// A spawned binary takes about a second (5-8 s at load average 20); the server and the watches are spawned.
+vi.setConfig({ testTimeout: 180_000, hookTimeout: 180_000 });
 
 interface JobJson {
   id: string;
@@ -94,12 +95,16 @@ function spawnCli(database: TestDatabase, args: string[], onTestFinished: TestCo
 
 describe.concurrent.each(dialects)('gatehouse queues and jobs (%s)', (dialect) => {
   let database: TestDatabase;
+  /** The command line in this process (most steps). */
   let cli: ReturnType<typeof cliFor>;
+  /** The real binary (a few steps that prove it: exit codes, stdin, output of the built dist/). */
+  let binary: ReturnType<typeof cliFor>;
 
   beforeAll(async () => {
     database = await createTestDatabase(dialect);
-    cli = cliFor(database);
-    expectExit(await cli(['migrate']), 0);
+    cli = inProcessCliFor(database);
+    binary = cliFor(database);
+    expectExit(await binary(['migrate']), 0);
   });
   afterAll(async () => {
     await database?.drop();
@@ -152,14 +157,14 @@ describe.concurrent.each(dialects)('gatehouse queues and jobs (%s)', (dialect) =
       description: 'video transcodes',
     });
 
-    const again = await cli(['queues', 'create', 'cli.media']);
+    const again = await binary(['queues', 'create', 'cli.media']);
     expectExit(again, 2);
     expect(again.stderr).toContain('already exists');
 
     await cli(['jobs', 'enqueue', 'cli.media', '--kind', 'transcode']).then((r) => expectExit(r, 0));
     const listed = await json<{ items: Array<{ name: string; counts: Record<string, number> }> }>(['queues', 'list']);
     expect(listed.items.find((q) => q.name === 'cli.media')).toMatchObject({ counts: { queued: 1, running: 0 } });
-    const table = await cli(['queues', 'list']);
+    const table = await binary(['queues', 'list']);
     expectExit(table, 0);
     expect(table.stdout.split('\n')[0]).toMatch(/^NAME\s+PAUSED\s+LEASE\s+MAX ATTEMPTS\s+CONCURRENCY\s+QUEUED\s+RUNNING/);
     expect(table.stdout).toMatch(/cli\.media\s+no\s+120s\s+7\s+3\s+1\s+0/);
@@ -191,7 +196,12 @@ describe.concurrent.each(dialects)('gatehouse queues and jobs (%s)', (dialect) =
     // The same key with another body is refused, not answered with the first job.
     const conflict = await cli(['jobs', 'enqueue', 'cli.work', '--kind', 'thumb', '--payload', '{"n":2}', '--idempotency-key', 'k-1']);
     expectExit(conflict, 2);
-    const fromStdin = await json<JobJson>(['jobs', 'enqueue', 'cli.work', '--kind', 'later', '--payload-file', '-', '--delay', '1h'], '[1,2,3]');
+    const fromStdin = JSON.parse(
+      await binary(['jobs', 'enqueue', 'cli.work', '--kind', 'later', '--payload-file', '-', '--delay', '1h', '--json'], '[1,2,3]').then((r) => {
+        expectExit(r, 0);
+        return r.stdout;
+      }),
+    ) as JobJson;
     expect(fromStdin.payload).toEqual([1, 2, 3]);
 
     // Newest first; filters combine.
@@ -220,7 +230,7 @@ describe.concurrent.each(dialects)('gatehouse queues and jobs (%s)', (dialect) =
     const unconfirmed = await cli(['jobs', 'cancel', first.id]);
     expectExit(unconfirmed, 2);
     expect(unconfirmed.stderr).toContain('--yes');
-    const declined = await cli(['jobs', 'cancel', first.id], 'no\n');
+    const declined = await binary(['jobs', 'cancel', first.id], 'no\n');
     expectExit(declined, 130);
     expect((await showJob(first.id)).job.state).toBe('queued');
     const piped = await cli(['jobs', 'cancel', second.id], 'yes\n');
@@ -272,8 +282,8 @@ describe.concurrent.each(dialects)('gatehouse queues and jobs (%s)', (dialect) =
       [['queues', 'pause', 'cli.none'], /There is no queue/],
     ];
     const results = [];
-    // A few at a time: each is a process of its own.
-    for (let i = 0; i < cases.length; i += 4) results.push(...(await Promise.all(cases.slice(i, i + 4).map(([args]) => cli(args)))));
+    // One through the real binary: commander's own refusal, printed by the built dist/.
+    for (const [args] of cases) results.push(await (args.includes('finished') ? binary : cli)(args));
     results.forEach((result, i) => {
       const [args, message] = cases[i] ?? [[], /./];
       expect(result.code, `${args.join(' ')}: ${result.stderr}`).toBe(2);

@@ -1,5 +1,6 @@
 /**
- * `gatehouse users …` through the real binary against a real database (both dialects): the list
+ * `gatehouse users …` against a real database (both dialects; in the test process, the first
+ * command and every terminal session through the real binary): the list
  * with its columns, filters and paging; show, edit, verify, roles, bans, sessions (with a spawned
  * server signing users in), deactivation with its triple confirmation (pseudo-terminal, piped
  * stdin, --yes, Ctrl-C at every step) and deletion. Output and exit codes are checked each time.
@@ -13,13 +14,13 @@ import { STRONG_PASSWORD, uniqueEmail } from '../helpers/harness.js';
 import { http } from '../helpers/http-client.js';
 import { BIN, killAllChildren, runInPty, type ServerProcess } from '../helpers/server-process.js';
 import { createTestDatabase, type TestDatabase } from '../helpers/test-database.js';
-import { cliEnv, cliFor, createUser, expectExit, expectNoStackTrace, login, startServer } from './cli-helpers.js';
+import { cliEnv, cliFor, createUser, expectExit, expectNoStackTrace, inProcessCliFor, login, startServer } from './cli-helpers.js';
 
 const UUID = /[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}/;
 
 afterAll(killAllChildren);
 
-// Each step spawns the real binary (about a second each, argon2 and migrations included), several per test.
+// A spawned binary or server takes seconds on a loaded machine.
 vi.setConfig({ testTimeout: 180_000, hookTimeout: 180_000 });
 
 describe.concurrent.each(dialects)('gatehouse users … (%s)', (dialect) => {
@@ -41,8 +42,8 @@ describe.concurrent.each(dialects)('gatehouse users … (%s)', (dialect) => {
 
   beforeAll(async () => {
     database = await createTestDatabase(dialect);
-    cli = cliFor(database);
-    await createUser(cli, admin, { name: 'Root', admin: true });
+    cli = inProcessCliFor(database);
+    await createUser(cliFor(database), admin, { name: 'Root', admin: true });
     aliceId = await createUser(cli, alice, { name: 'Alice Liddell' });
     await createUser(cli, bob, { name: 'Bob' });
     expectExit(await cli(['groups', 'create', 'reviewers', '--permission', 'users:read']), 0);

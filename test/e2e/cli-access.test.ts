@@ -1,5 +1,7 @@
 /**
- * The real `gatehouse` binary (`node bin/gatehouse.js`) for access control and secrets:
+ * The `gatehouse` command line for access control and secrets (the real binary, `node
+ * bin/gatehouse.js`, for the first command of each kind and for `secrets rotate`; the same command
+ * line in the test process for the rest, see test/helpers/cli-in-process.ts):
  * `keys rotate` (and a server started afterwards serving every key still needed, the audit log
  * recording it), `secrets rotate NAME` rewriting a dotenv file, and `groups …` (create, list,
  * update, membership, delete, validation, duration parsing), with the effect of memberships
@@ -12,6 +14,7 @@ import { parse as parseDotenv } from 'dotenv';
 import { createLocalJWKSet, decodeProtectedHeader, type JWK, jwtVerify } from 'jose';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
 import type { GroupView } from '../../src/access/access.service.js';
+import { runCliInProcess } from '../helpers/cli-in-process.js';
 import { dialects } from '../helpers/dialects.js';
 import { STRONG_PASSWORD, uniqueEmail } from '../helpers/harness.js';
 import { http, setCookie } from '../helpers/http-client.js';
@@ -62,7 +65,7 @@ async function within(ms: number, probe: () => Promise<boolean>): Promise<void> 
 
 afterAll(killAllChildren);
 
-// Every step spawns the real binary; tests without a limit of their own get the CLI suites' generous one.
+// Servers and some commands are spawned; tests without a limit of their own get the CLI suites' generous one.
 vi.setConfig({ testTimeout: 180_000, hookTimeout: 180_000 });
 
 // One suite per dialect, run at the same time; the tests inside each suite run in order.
@@ -72,7 +75,10 @@ describe.concurrent.each(dialects)('gatehouse keys and groups commands against a
   const admin = uniqueEmail('cli-keys-admin');
   const member = uniqueEmail('cli-member');
 
-  const cli = (args: string[], input?: string) => runCli(args, { env, timeoutMs: 60_000, ...(input === undefined ? {} : { input }) });
+  /** The real binary. */
+  const binary = (args: string[], input?: string) => runCli(args, { env, timeoutMs: 60_000, ...(input === undefined ? {} : { input }) });
+  /** The same command line in this process. */
+  const cli = (args: string[], input?: string) => runCliInProcess(args, { env, ...(input === undefined ? {} : { input }) });
 
   async function startServer(): Promise<ServerProcess> {
     const port = await freePort();
@@ -97,7 +103,7 @@ describe.concurrent.each(dialects)('gatehouse keys and groups commands against a
   beforeAll(async () => {
     database = await createTestDatabase(dialect);
     env = cleanEnv({ DATA_DIR: database.dataDir, DATABASE_URL: database.url, AUTH_ACCESS_TOKEN_TTL_SECONDS: ACCESS_TOKEN_TTL });
-    expectOk(await cli(['users', 'create', '--email', admin, '--admin', '--password-stdin'], `${STRONG_PASSWORD}\n`));
+    expectOk(await binary(['users', 'create', '--email', admin, '--admin', '--password-stdin'], `${STRONG_PASSWORD}\n`));
   });
   afterAll(async () => {
     // Not killAllChildren() here: it would also kill the other dialect's server (same module, same process).
@@ -109,7 +115,7 @@ describe.concurrent.each(dialects)('gatehouse keys and groups commands against a
     async () => {
       // Commands generate no signing key (only a server's start or a rotation does): the first
       // rotation on this database creates its first key and retires nothing.
-      const first = await cli(['keys', 'rotate']);
+      const first = await binary(['keys', 'rotate']);
       expectOk(first);
       const kid0 = new RegExp(`^New signing key (${UUID.source}) is active\\.$`, 'm').exec(first.stdout)?.[1];
       expect(kid0, first.stdout).toBeDefined();
@@ -186,7 +192,7 @@ describe.concurrent.each(dialects)('gatehouse keys and groups commands against a
   );
 
   it.sequential('groups create takes permissions and policy; groups list shows them as a table and as JSON', async () => {
-    const created = await cli(['groups', 'create', 'premium', '--permission', 'users:read', '--session-ttl', '365d', '--quota-per-hour', '0']);
+    const created = await binary(['groups', 'create', 'premium', '--permission', 'users:read', '--session-ttl', '365d', '--quota-per-hour', '0']);
     expectOk(created);
     expect(created.stdout.trim()).toMatch(new RegExp(`^premium \\(${UUID.source}\\): permissions users:read$`));
 
@@ -337,7 +343,7 @@ describe.concurrent.each(dialects)('gatehouse keys and groups commands against a
         expect(denied.statuses).toEqual([403, 403]);
         expect(denied.byCookie.contentType).toMatch(/^application\/problem\+json/);
 
-        const added = await cli(['groups', 'add-member', 'gold', member]);
+        const added = await binary(['groups', 'add-member', 'gold', member]);
         expectOk(added);
         expect(added.stdout.trim()).toBe(`${member} is now in gold.`);
         const allowed = await expectStatuses(200);

@@ -1,6 +1,6 @@
 /**
- * `gatehouse notify …` through the real binary (`node bin/gatehouse.js`, after `npm run build`)
- * against a real database, a running `gatehouse serve`, a real SMTP sink and a real HTTP
+ * `gatehouse notify …` (the command line in the test process, and the real binary, `node
+ * bin/gatehouse.js` after `npm run build`, for the exit codes 1 and 2) against a real database, a running `gatehouse serve`, a real SMTP sink and a real HTTP
  * receiver: `notify channels`, `notify test --channel …`, `notify disable|enable` pausing and
  * resuming deliveries of the running server, and `notify outbox` showing dead deliveries and
  * retrying them once the receiver is back — also after a restart of the server.
@@ -10,6 +10,7 @@ import path from 'node:path';
 import { sql } from 'kysely';
 import { afterAll, describe, expect, it } from 'vitest';
 import { verifyWebhookSignature } from '../../src/notify/webhook-signature.js';
+import { runCliInProcess } from '../helpers/cli-in-process.js';
 import { dialects } from '../helpers/dialects.js';
 import { STRONG_PASSWORD, uniqueEmail } from '../helpers/harness.js';
 import { http } from '../helpers/http-client.js';
@@ -79,7 +80,8 @@ describe.concurrent.each(dialects)('gatehouse notify against a real server (%s)'
         RATE_LIMIT_IP_PER_MINUTE: '100000',
       },
     });
-    const cli = (...args: string[]) => runCli(args, { env, timeoutMs: 60_000 });
+    const cli = (...args: string[]) => runCliInProcess(args, { env });
+    const binary = (...args: string[]) => runCli(args, { env, timeoutMs: 60_000 });
     const outbox = async (...args: string[]): Promise<OutboxItem[]> => {
       const result = await cli('notify', 'outbox', '--json', ...args);
       expectExit(result, 0);
@@ -111,7 +113,7 @@ describe.concurrent.each(dialects)('gatehouse notify against a real server (%s)'
     expect((await smtp.waitFor((m) => m.to === 'tester@example.com')).subject).toBe('Test notification — Gatehouse');
     expectExit(await cli('notify', 'test', '--channel', 'email'), 0); // to ADMIN_EMAILS
     await smtp.waitFor((m) => m.to === 'ops@example.com' && m.subject.startsWith('Test notification'));
-    const unknown = await cli('notify', 'test', '--channel', 'slack');
+    const unknown = await binary('notify', 'test', '--channel', 'slack');
     expectExit(unknown, 2);
     expect(unknown.stderr).toMatch(/must be one of email, mattermost, webhook/);
 
@@ -149,7 +151,7 @@ describe.concurrent.each(dialects)('gatehouse notify against a real server (%s)'
     const dead = await outbox('--status', 'dead');
     expect(dead.map((m) => m.channel).sort()).toEqual(['mattermost', 'webhook']);
     for (const m of dead) expect(m).toMatchObject({ attempts: 2, last_error: expect.stringMatching(/ECONNREFUSED/) });
-    const failedTest = await cli('notify', 'test', '--channel', 'webhook');
+    const failedTest = await binary('notify', 'test', '--channel', 'webhook');
     expectExit(failedTest, 1);
     expect(failedTest.stderr).toMatch(/the test message on webhook to webhook failed: webhook unreachable: ECONNREFUSED; it stays in the outbox/);
 

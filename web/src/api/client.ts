@@ -125,3 +125,43 @@ export interface Page<T> {
   items: T[];
   next_cursor: string | null;
 }
+
+/**
+ * POSTs `form` (multipart) to `/api/v1{path}` with the session cookie and reports the fraction of
+ * bytes sent (0..1) to `onProgress`: XMLHttpRequest, because `fetch` reports no upload progress.
+ * Resolves the parsed JSON body of a 2xx answer.
+ * @throws ApiError with the server's problem document (413 too large, 415, 422 …), status 0
+ *   `network_error` when the upload never got an answer, or a DOMException `AbortError` when
+ *   `signal` aborts it.
+ */
+export function uploadWithProgress<T>(path: string, form: FormData, onProgress: (fraction: number) => void, signal?: AbortSignal): Promise<T> {
+  return new Promise((resolve, reject) => {
+    const xhr = new XMLHttpRequest();
+    xhr.open('POST', apiUrl(path));
+    xhr.setRequestHeader('accept', 'application/json, application/problem+json');
+    xhr.upload.onprogress = (event) => {
+      if (event.lengthComputable && event.total > 0) onProgress(event.loaded / event.total);
+    };
+    xhr.onload = () => {
+      const body: unknown = xhr.responseText ? safeJson(xhr.responseText) : undefined;
+      if (xhr.status >= 200 && xhr.status < 300) {
+        onProgress(1);
+        resolve(body as T);
+        return;
+      }
+      const problem = (body && typeof body === 'object' ? body : {}) as Partial<Problem>;
+      reject(
+        new ApiError({
+          ...problem,
+          status: xhr.status,
+          code: problem.code ?? `http_${xhr.status}`,
+          detail: problem.detail ?? problem.title ?? `The server answered ${xhr.status} ${xhr.statusText}.`,
+        }),
+      );
+    };
+    xhr.onerror = () => reject(new ApiError({ status: 0, code: 'network_error', detail: 'The upload did not reach the server. Check your connection and try again.' }));
+    xhr.onabort = () => reject(new DOMException('The upload was cancelled.', 'AbortError'));
+    signal?.addEventListener('abort', () => xhr.abort(), { once: true });
+    xhr.send(form);
+  });
+}

@@ -1,10 +1,10 @@
 /**
  * The challenges API as the participant pages use it (src/challenges/challenges.routes.ts is the
  * truth; the shapes below mirror its views): queries with their keys, the join call, and the
- * submission upload, which goes through XMLHttpRequest because `fetch` reports no upload progress.
+ * submission upload (with progress).
  */
 import { useInfiniteQuery, useQuery } from '@tanstack/react-query';
-import { api, apiUrl, ApiError, isApiError, type Page, type Problem } from '../../api/client';
+import { api, isApiError, type Page, uploadWithProgress } from '../../api/client';
 
 /** `Challenge`: one challenge (`opens_at`/`closes_at` ISO-8601 UTC or null). */
 export interface Challenge {
@@ -158,41 +158,7 @@ export function useLeaderboard(slug: string) {
 export function uploadSubmission(slug: string, files: File[], onProgress: (fraction: number) => void, signal?: AbortSignal): Promise<Submission> {
   const form = new FormData();
   for (const file of files) form.append('file', file, file.name);
-  return new Promise((resolve, reject) => {
-    const xhr = new XMLHttpRequest();
-    xhr.open('POST', apiUrl(`/challenges/${encodeURIComponent(slug)}/submissions`));
-    xhr.setRequestHeader('accept', 'application/json, application/problem+json');
-    xhr.withCredentials = true;
-    xhr.upload.onprogress = (event) => {
-      if (event.lengthComputable && event.total > 0) onProgress(event.loaded / event.total);
-    };
-    xhr.onload = () => {
-      let body: unknown;
-      try {
-        body = xhr.responseText ? JSON.parse(xhr.responseText) : undefined;
-      } catch {
-        body = undefined;
-      }
-      if (xhr.status >= 200 && xhr.status < 300) {
-        onProgress(1);
-        resolve(body as Submission);
-        return;
-      }
-      const problem = (body && typeof body === 'object' ? body : {}) as Partial<Problem>;
-      reject(
-        new ApiError({
-          ...problem,
-          status: xhr.status,
-          code: problem.code ?? `http_${xhr.status}`,
-          detail: problem.detail ?? problem.title ?? `The server answered ${xhr.status} ${xhr.statusText}.`,
-        }),
-      );
-    };
-    xhr.onerror = () => reject(new ApiError({ status: 0, code: 'network_error', detail: 'The upload did not reach the server. Check your connection and try again.' }));
-    xhr.onabort = () => reject(new DOMException('The upload was cancelled.', 'AbortError'));
-    signal?.addEventListener('abort', () => xhr.abort(), { once: true });
-    xhr.send(form);
-  });
+  return uploadWithProgress<Submission>(`/challenges/${encodeURIComponent(slug)}/submissions`, form, onProgress, signal);
 }
 
 /** Whether the challenge takes submissions at `now`: active and inside `opens_at..closes_at`. */

@@ -44,7 +44,9 @@ export function SessionPage() {
         void client.invalidateQueries({ queryKey: ['speech', 'progress'] });
       }
     },
-    { enabled: analysing },
+    // Replay the topics from their start: an analysis that finished before the socket subscribed
+    // still delivers its `speech-session.done`.
+    { enabled: analysing, after: 0 },
   );
 
   if (session.isPending) return <Loading />;
