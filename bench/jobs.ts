@@ -6,7 +6,7 @@
  * `bench/JOBS-RESULTS.md`; its first paragraphs list the knobs (environment variables).
  */
 import { execFileSync } from 'node:child_process';
-import { writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import { performance } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
@@ -155,7 +155,10 @@ async function main(): Promise<void> {
     totalSeconds: (performance.now() - started) / 1000,
   };
   const resultsPath = fileURLToPath(new URL('./JOBS-RESULTS.md', import.meta.url));
-  writeFileSync(resultsPath, formatJobsMarkdown(report));
+  // The hand-written "## Notes" section (what changed, what bounds a miss) survives a new run.
+  const previous = existsSync(resultsPath) ? readFileSync(resultsPath, 'utf8') : '';
+  const notesAt = previous.indexOf('\n## Notes');
+  writeFileSync(resultsPath, formatJobsMarkdown(report).trimEnd() + '\n' + (notesAt >= 0 ? previous.slice(notesAt) : ''));
   console.log(formatJobsConsole(report));
   log(`\nwritten to ${resultsPath} (${report.totalSeconds.toFixed(0)} s)`);
 }

@@ -10,6 +10,12 @@
  * - `users-me.top.txt`: the frames with the most self time and the most inclusive time.
  *
  * `PROFILE_NAME` changes the file stem (e.g. `before`); `PROFILE_LEVEL` the log level.
+ * `PROFILE_SCENARIO=logins` profiles `POST /api/v1/auth/login` instead (autocannon, 8 connections,
+ * PROFILE_SECONDS; file stem `logins` unless PROFILE_NAME is set): the main thread's share of a
+ * login, argon2 itself runs on other threads and is not in the profile. With
+ * `PROFILE_CHEAP_HASH=1` the server hashes with m=8 KiB, t=1 (ARGON2_MEMORY_KIB,
+ * ARGON2_ITERATIONS), so that the main thread's work per login is measured without argon2
+ * competing for the cores (it prints the main thread's CPU µs per login).
  */
 import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
@@ -17,6 +23,8 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { startGatehouseProcess } from './lib/gatehouse-process.js';
 import { scratchSqlite } from './lib/scratch.js';
+import { runLoad } from './lib/load.js';
+import { BENCH_PASSWORD, BENCH_PUBLIC_URL } from './lib/servers.js';
 import { ensureWrk, runWrk } from './lib/wrk.js';
 
 interface ProfileNode {
@@ -30,7 +38,9 @@ interface CpuProfile {
 }
 
 const seconds = Number(process.env.PROFILE_SECONDS ?? 5);
-const name = process.env.PROFILE_NAME ?? 'users-me';
+const scenario = process.env.PROFILE_SCENARIO ?? 'users-me';
+if (scenario !== 'users-me' && scenario !== 'logins') throw new Error('PROFILE_SCENARIO must be users-me or logins');
+const name = process.env.PROFILE_NAME ?? scenario;
 const level = process.env.PROFILE_LEVEL ?? 'info';
 const OUT = fileURLToPath(new URL('./profiles/', import.meta.url));
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
@@ -88,11 +98,25 @@ async function main(): Promise<void> {
     level,
     logFile: path.join(db.dataDir, 'server.log'),
     nodeFlags: ['--cpu-prof', `--cpu-prof-dir=${profDir}`],
+    ...(process.env.PROFILE_CHEAP_HASH ? { env: { ARGON2_MEMORY_KIB: '8', ARGON2_ITERATIONS: '1' } } : {}),
   });
   try {
+    if (scenario === 'logins') {
+      const main0 = gh.server.mainThreadCpuMs();
+      const r = await runLoad({
+        url: `${gh.base}/api/v1/auth/login`,
+        method: 'POST',
+        headers: { 'content-type': 'application/json', origin: BENCH_PUBLIC_URL },
+        body: JSON.stringify({ email: gh.email, password: BENCH_PASSWORD }),
+        connections: os.availableParallelism() * 4,
+        durationSeconds: seconds,
+      });
+      const perLogin = r.total > 0 ? ((gh.server.mainThreadCpuMs() - main0) * 1000) / r.total : 0;
+      process.stderr.write(`logins: ${r.rps.toFixed(0)}/s, ${r.failures} failures, ${perLogin.toFixed(0)} µs main-thread CPU per login\n`);
+    }
     const url = `${gh.base}/api/v1/users/me`;
     const credentials: Array<Record<string, string>> = [{ cookie: gh.cookie }, { authorization: `Bearer ${gh.accessToken}` }, { authorization: `Bearer ${gh.apiKey}` }];
-    for (const headers of credentials) {
+    for (const headers of scenario === 'logins' ? [] : credentials) {
       const r = await runWrk({ url, headers, threads: 2, connections: 32, durationSeconds: seconds });
       process.stderr.write(`${Object.keys(headers)[0]}: ${Math.round(r.rps)} req/s\n`);
     }
@@ -110,7 +134,10 @@ async function main(): Promise<void> {
   process.stdout.write(top);
 }
 
-main().catch((error: unknown) => {
-  console.error(error);
-  process.exitCode = 1;
-});
+// Only when run as a script: bench/jobs-profile.ts imports `summarise`.
+if (process.argv[1] && path.resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {
+  main().catch((error: unknown) => {
+    console.error(error);
+    process.exitCode = 1;
+  });
+}

@@ -1,7 +1,8 @@
 /**
  * A Gatehouse in a process of its own, for measurements that must see the server alone (its
  * RSS). Run as `node --import tsx bench/lib/gatehouse-child.ts` with DATABASE_URL and DATA_DIR
- * set, and BENCH_CHILD_JOBS (jobs to create in queue `bench-ws`). It starts the server like the
+ * set, BENCH_CHILD_JOBS (jobs to create in queue `bench-ws`) and BENCH_CHILD_MAX_CONNECTIONS_PER_USER
+ * (REALTIME_MAX_CONNECTIONS_PER_USER: the bench's sockets are all one user's). It starts the server like the
  * in-process bench does ({@link startServer}, 127.0.0.1, an ephemeral port, silent logs), creates
  * the bench admin and the jobs, prints one JSON line `{address, adminKey, jobIds}` on stdout,
  * and stops on SIGTERM or SIGINT.
@@ -31,6 +32,8 @@ async function main(): Promise<void> {
     MAIL_POLL_SECONDS: '3600',
     RATE_LIMIT_IP_PER_MINUTE: String(BENCH_REQUEST_LIMIT),
     RATE_LIMIT_USER_PER_MINUTE: String(BENCH_REQUEST_LIMIT),
+    // The WebSocket memory bench opens all its sockets as one user.
+    REALTIME_MAX_CONNECTIONS_PER_USER: env.BENCH_CHILD_MAX_CONNECTIONS_PER_USER ?? '20',
   });
   const server = await startServer(config, { logger: benchLogger('silent') });
   const stop = () => {

@@ -50,10 +50,13 @@ function readRss(pid: number): { rss: number; hwm: number } {
   return { rss: kib('VmRSS') / 1024, hwm: kib('VmHWM') / 1024 };
 }
 
-async function startChild(databaseUrl: string, dataDir: string): Promise<{ child: ChildProcess; ready: ChildReady }> {
+async function startChild(databaseUrl: string, dataDir: string, subscribers: number): Promise<{ child: ChildProcess; ready: ChildReady }> {
   const entry = fileURLToPath(new URL('../lib/gatehouse-child.ts', import.meta.url));
+  // Every socket is the admin's: the per-user cap (REALTIME_MAX_CONNECTIONS_PER_USER, default 20)
+  // is raised above the count, else all but 20 upgrades are refused with 429.
+  const maxConnections = String(subscribers + 100);
   const child = spawn(process.execPath, ['--import', 'tsx', entry], {
-    env: { PATH: process.env.PATH ?? '/usr/bin:/bin', DATABASE_URL: databaseUrl, DATA_DIR: dataDir, BENCH_CHILD_JOBS: '100' },
+    env: { PATH: process.env.PATH ?? '/usr/bin:/bin', DATABASE_URL: databaseUrl, DATA_DIR: dataDir, BENCH_CHILD_JOBS: '100', BENCH_CHILD_MAX_CONNECTIONS_PER_USER: maxConnections },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let stderr = '';
@@ -126,7 +129,7 @@ export async function measureWsMemory(options: WsMemoryOptions): Promise<WsMemor
   const sockets: WebSocket[] = [];
   let child: ChildProcess | undefined;
   try {
-    const started = await startChild(db.url, db.dataDir);
+    const started = await startChild(db.url, db.dataDir, options.subscribers);
     child = started.child;
     const { ready } = started;
     const pid = child.pid as number;

@@ -3,7 +3,8 @@
  *
  * Raw: `concurrency` loops in this process (while the server idles) each await
  * `PasswordHasher.verify` — Gatehouse's own hasher class with the configured parameters, so the
- * same @node-rs/argon2 call on a pool sized to the cores — against a hash of the bench password,
+ * same @node-rs/argon2 call on its hashing threads, one per core, at ARGON2_THREAD_NICE as the
+ * server (this process reads the same environment) — against a hash of the bench password,
  * back to back. Logins: autocannon (a scripted POST client, in a worker thread) keeps
  * `concurrency` connections busy with `POST /api/v1/auth/login` on the server process (each one
  * verifies the password and records the session, the attempt and the audit entry), while a probe
@@ -71,7 +72,8 @@ async function probeFor(url: string, seconds: number): Promise<LatencySummary> {
 
 /** Measures logins/s, raw verifies/s and /healthz latency under login load. */
 export async function measureLogins(gh: GatehouseProcess, options: LoginOptions): Promise<LoginFigures> {
-  const argon2 = loadConfig({ DATA_DIR: '/tmp', PUBLIC_URL: BENCH_PUBLIC_URL }).auth.argon2;
+  const nice = process.env.ARGON2_THREAD_NICE;
+  const argon2 = loadConfig({ DATA_DIR: '/tmp', PUBLIC_URL: BENCH_PUBLIC_URL, ...(nice ? { ARGON2_THREAD_NICE: nice } : {}) }).auth.argon2;
   const hasher = new PasswordHasher(argon2);
   const user = { password_hash: await hasher.hash(BENCH_PASSWORD) };
   const params = /\$m=(\d+),t=(\d+),p=(\d+)\$/.exec(user.password_hash)?.slice(1, 4);

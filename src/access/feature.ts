@@ -3,7 +3,7 @@ import { registerGroupCommands } from '../cli/commands/groups.js';
 import { registerKeyCommands } from '../cli/commands/keys.js';
 import { definePlatformFeature } from '../platform/feature.js';
 
-/** The access feature: its routes (`/api-keys`, `/admin/users`, `/groups`) and CLI commands (`groups`, `keys`). */
+/** The access feature: its routes (`/api-keys`, `/users` administration, `/groups`) and CLI commands (`groups`, `keys`). */
 export const accessFeature = definePlatformFeature({
   name: 'access',
   description: 'Access control: roles, groups with permissions and policy, API keys with scopes, user administration.',

@@ -9,7 +9,16 @@ export const accountsFeature = definePlatformFeature({
   async routes(api, gatehouse) {
     // Loaded on first use: CLI commands never pay for the HTTP stack.
     const { usersRoutes } = await import('./users.routes.js');
-    await api.register(usersRoutes, { accounts: gatehouse.accounts, cookieName: gatehouse.config.auth.cookieName });
+    const { AccountExportService } = await import('./account-export.service.js');
+    const accountExport = new AccountExportService({
+      clock: gatehouse.clock,
+      sessions: gatehouse.sessions,
+      apiKeys: gatehouse.apiKeys,
+      identities: gatehouse.identities,
+      mfa: gatehouse.mfa,
+      audit: gatehouse.audit,
+    });
+    await api.register(usersRoutes, { accounts: gatehouse.accounts, accountExport, cookieName: gatehouse.config.auth.cookieName });
   },
   commands: (program) => registerUserCommands(program),
 });

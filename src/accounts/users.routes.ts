@@ -4,17 +4,20 @@ import { Type } from '@sinclair/typebox';
 import { actorOf } from '../http/actor.js';
 import { requirePrincipal } from '../http/authenticate.js';
 import { AUTHENTICATED, EmailSchema, MessageSchema, PasswordSchema, problemResponses, UserRef } from '../http/schemas.js';
+import type { AccountExportService } from './account-export.service.js';
 import type { AccountService } from './accounts.service.js';
 import { toUserView } from './accounts.service.js';
 
 /** Options for {@link usersRoutes}. */
 export interface UsersRoutesOptions {
   accounts: AccountService;
+  /** Builds `GET /users/me/export` ("download my data"). */
+  accountExport: AccountExportService;
   /** Name of the session cookie, cleared on deactivation. */
   cookieName: string;
 }
 
-export const usersRoutes: FastifyPluginAsyncTypebox<UsersRoutesOptions> = async (app, { accounts, cookieName }) => {
+export const usersRoutes: FastifyPluginAsyncTypebox<UsersRoutesOptions> = async (app, { accounts, accountExport, cookieName }) => {
   app.get(
     '/users/me',
     {
@@ -65,6 +68,40 @@ export const usersRoutes: FastifyPluginAsyncTypebox<UsersRoutesOptions> = async 
     async (request, reply) => {
       await accounts.requestEmailChange(requirePrincipal(request).user.id, request.body.new_email, request.body.password);
       return reply.code(202).send({ message: 'Check the inbox of the new address: we sent a link to confirm it.' });
+    },
+  );
+
+  app.get(
+    '/users/me/export',
+    {
+      config: { permission: 'account:self' },
+      schema: {
+        tags: ['users'],
+        summary: 'Download your data (a JSON attachment)',
+        description:
+          'Everything kept about you, as one JSON document (`format: "gatehouse.account-export/1"`): your account and profile, sessions, API keys (also revoked ones), linked provider accounts, two-factor status, passkeys, and your own actions from the audit log. Never secrets (no password hash, TOTP secret, key or token hashes, recovery codes). Sent with `Content-Disposition: attachment` and `Cache-Control: no-store`.',
+        security: AUTHENTICATED,
+        response: {
+          200: Type.Object(
+            {
+              format: Type.Literal('gatehouse.account-export/1'),
+              exported_at: Type.String({ format: 'date-time' }),
+              user: UserRef,
+            },
+            { additionalProperties: true, description: 'Also `sessions`, `api_keys`, `identities`, `two_factor`, `passkeys`, `activity` (arrays and objects as the matching endpoints show them).' },
+          ),
+          ...problemResponses(401, 403),
+        },
+      },
+    },
+    async (request, reply) => {
+      const principal = requirePrincipal(request);
+      const document = await accountExport.export(principal.user, principal.session?.id ?? null);
+      const day = document.exported_at.slice(0, 10);
+      return reply
+        .header('Cache-Control', 'no-store')
+        .header('Content-Disposition', `attachment; filename="account-export-${day}.json"`)
+        .send(document);
     },
   );
 

@@ -1,4 +1,4 @@
-/** The audit log (`/api/v1/admin/audit…`) as a platform feature. */
+/** The audit log (`/api/v1/audit`, `/api/v1/audit/login-attempts`) as a platform feature. */
 import { definePlatformFeature } from '../platform/feature.js';
 
 /** The audit feature: its routes. */

@@ -15,7 +15,7 @@ import { intersectGrants } from '../access/permissions.js';
 import type { UserDirectory } from '../accounts/user-directory.service.js';
 import type { ActorContext, AuditLog } from '../audit/audit.service.js';
 import type { ApiKeyRow, Database, SessionRow, UserRow } from '../db/schema.js';
-import { inTransaction } from '../db/transaction.js';
+import { inTransaction, type Tx } from '../db/transaction.js';
 import type { PasswordHasher } from '../crypto/passwords.js';
 import { generateToken, hashToken, looksLikeToken } from '../crypto/tokens.js';
 import type { AuthChanges } from '../sessions/auth-changes.js';
@@ -75,6 +75,20 @@ export const NO_LOGIN_GUARD: LoginGuard = {
 
 /** How the first factor of a sign-in was proven: a password, or an external provider's sign-in. */
 export type PrimaryMethod = { method: 'password' } | { method: 'identity'; provider: string };
+
+/**
+ * A first factor proven but not yet recorded (see `AuthService.provePassword`): what the
+ * sign-in's transaction writes beside the session.
+ */
+interface ProvenSignIn {
+  user: UserRow;
+  /** The email as typed (recorded on the attempt). */
+  email: string;
+  client: ClientInfo;
+  via: PrimaryMethod;
+  /** A new argon2id hash of the password when the stored one has outdated parameters, else null. */
+  rehash: string | null;
+}
 
 /** A browser sign-in's result: the user, the new session and its cookie secret. */
 export interface BrowserSignIn {
@@ -173,6 +187,19 @@ export class AuthService {
    *   three only after the password was proven.
    */
   async verifyPassword(email: string, password: string, client: ClientInfo): Promise<UserRow> {
+    const proof = await this.provePassword(email, password, client);
+    return inTransaction(this.options.db, (tx) => this.recordProof(tx, proof));
+  }
+
+  /**
+   * The first half of {@link verifyPassword}: the guard, the check, the refusals (failed and
+   * refused attempts are recorded at once, in their own transaction) and the new-device
+   * observer; the successful attempt, its audit entry and the rehash (computed here, off the
+   * event loop) are left for {@link recordProof}, so that a sign-in can write them in the same
+   * transaction as its session.
+   * @throws as {@link verifyPassword}.
+   */
+  private async provePassword(email: string, password: string, client: ClientInfo): Promise<ProvenSignIn> {
     const guard = this.options.loginGuard;
     await guard.assertAllowed(email, client.ip);
     const user = await this.options.users.findByEmail(email);
@@ -191,13 +218,19 @@ export class AuthService {
       throw refusal;
     }
     await this.options.loginObserver?.passwordVerified(user, client);
-    await this.recordAttempt(email, user, client, 'success');
-    if (user.password_hash && this.options.hasher.needsRehash(user.password_hash)) {
-      const rehashed = await this.options.hasher.hash(password);
-      const updated = await this.options.users.update(user.id, { password_hash: rehashed });
-      if (updated) return updated;
-    }
-    return user;
+    const rehash = user.password_hash && this.options.hasher.needsRehash(user.password_hash) ? await this.options.hasher.hash(password) : null;
+    return { user, email, client, via: { method: 'password' }, rehash };
+  }
+
+  /**
+   * Writes a proven first factor inside `tx`: the successful login attempt, its `auth.login`
+   * audit entry and, for a password with outdated parameters, the new hash.
+   * @returns the user row (the updated one after a rehash).
+   */
+  private async recordProof(tx: Tx, proof: ProvenSignIn): Promise<UserRow> {
+    await this.writeAttempt(tx, proof.email, proof.user, proof.client, 'success', proof.via);
+    if (!proof.rehash) return proof.user;
+    return (await this.options.users.update(proof.user.id, { password_hash: proof.rehash }, tx.db)) ?? proof.user;
   }
 
   /**
@@ -244,16 +277,29 @@ export class AuthService {
     client: ClientInfo,
     options: { mfaSatisfied?: boolean } = {},
   ): Promise<Extract<SignInResult, { flow: F }>> {
-    return (await this.signIn(user, attempt, client, options)) as Extract<SignInResult, { flow: F }>;
+    return (await this.signIn(user, attempt, client, options, null)) as Extract<SignInResult, { flow: F }>;
   }
 
-  /** {@link completeSignIn} without the flow-narrowed return type. */
-  private async signIn(user: UserRow, attempt: SignInAttempt, client: ClientInfo, options: { mfaSatisfied?: boolean }): Promise<SignInResult> {
+  /**
+   * {@link completeSignIn} without the flow-narrowed return type. With `proof` (a first factor
+   * proven by {@link provePassword} or an identity sign-in, not yet recorded), the successful
+   * attempt, its audit entry and any rehash are written in the same transaction as the session
+   * (one commit per sign-in); when a second factor is asked for, they are written first, on
+   * their own, as the first factor did succeed.
+   */
+  private async signIn(
+    user: UserRow,
+    attempt: SignInAttempt,
+    client: ClientInfo,
+    options: { mfaSatisfied?: boolean },
+    proof: ProvenSignIn | null,
+  ): Promise<SignInResult> {
     const refusal = this.signInRefusal(user);
     if (refusal) throw refusal;
     if (!options.mfaSatisfied && this.options.secondFactor) {
       const challenge = await this.options.secondFactor.challenge(user, attempt);
       if (challenge) {
+        if (proof) await inTransaction(this.options.db, (tx) => this.recordProof(tx, proof));
         throw new AppError('mfa_required', 'Send a code from your authenticator app (or a recovery code) with this mfa_token to POST /api/v1/auth/mfa.', {
           extra: { mfa_token: challenge.mfa_token, mfa_expires_in: challenge.expires_in, mfa_methods: challenge.methods },
         });
@@ -261,12 +307,20 @@ export class AuthService {
     }
     const access = await this.options.access.effectiveAccess(user);
     if (attempt.flow === 'browser') {
-      const { session, token } = await this.options.sessions.create(this.options.db, user.id, 'browser', client, access.sessionTtlSeconds);
-      return { flow: 'browser', user, session, token: token as string };
+      if (!proof) {
+        const { session, token } = await this.options.sessions.create(this.options.db, user.id, 'browser', client, access.sessionTtlSeconds);
+        return { flow: 'browser', user, session, token: token as string };
+      }
+      return inTransaction(this.options.db, async (tx) => {
+        const recorded = await this.recordProof(tx, proof);
+        const { session, token } = await this.options.sessions.create(tx.db, user.id, 'browser', client, access.sessionTtlSeconds);
+        return { flow: 'browser', user: recorded, session, token: token as string };
+      });
     }
     const now = this.options.clock.now().toISOString();
     const refreshToken = generateToken();
     const session = await inTransaction(this.options.db, async (tx) => {
+      if (proof) await this.recordProof(tx, proof);
       const created = await this.options.sessions.create(tx.db, user.id, 'api', client, access.sessionTtlSeconds);
       await insertRefreshToken(tx.db, {
         id: newId(),
@@ -288,8 +342,8 @@ export class AuthService {
    * @throws AppError `mfa_required` (401) when the user has TOTP on (see {@link completeSignIn}).
    */
   async login(email: string, password: string, client: ClientInfo): Promise<{ user: UserRow; session: SessionRow; token: string }> {
-    const user = await this.verifyPassword(email, password, client);
-    return this.completeSignIn(user, { flow: 'browser', method: 'password' }, client);
+    const proof = await this.provePassword(email, password, client);
+    return (await this.signIn(proof.user, { flow: 'browser', method: 'password' }, client, {}, proof)) as BrowserSignIn;
   }
 
   /**
@@ -306,8 +360,8 @@ export class AuthService {
     const via: PrimaryMethod = { method: 'identity', provider };
     await this.assertMaySignIn(user, client, via);
     await this.options.loginObserver?.passwordVerified(user, client);
-    await this.recordAttempt(user.email, user, client, 'success', via);
-    return this.completeSignIn(user, { flow, method: `oidc:${provider}` }, client);
+    const proof: ProvenSignIn = { user, email: user.email, client, via, rehash: null };
+    return (await this.signIn(user, { flow, method: `oidc:${provider}` }, client, {}, proof)) as Extract<SignInResult, { flow: F }>;
   }
 
   /**
@@ -330,15 +384,16 @@ export class AuthService {
    *   the user has TOTP on.
    */
   async passwordGrant(username: string, password: string, client: ClientInfo): Promise<TokenResponse> {
-    let user: UserRow;
+    let proof: ProvenSignIn;
     try {
-      user = await this.verifyPassword(username, password, client);
+      proof = await this.provePassword(username, password, client);
     } catch (error) {
       if (isAppError(error) && error.status !== 429) throw new AppError('invalid_grant', error.detail ?? error.message);
       throw error;
     }
     try {
-      return (await this.completeSignIn(user, { flow: 'api', method: 'password' }, client)).tokens;
+      const result = await this.signIn(proof.user, { flow: 'api', method: 'password' }, client, {}, proof);
+      return (result as Extract<SignInResult, { flow: 'api' }>).tokens;
     } catch (error) {
       if (isAppError(error) && error.code !== 'mfa_required') throw new AppError('invalid_grant', error.detail ?? error.message);
       throw error;
@@ -490,20 +545,24 @@ export class AuthService {
     });
   }
 
+  /** Records a login attempt and its audit entry in a transaction of their own. */
   private async recordAttempt(email: string, user: UserRow | null, client: ClientInfo, outcome: string, via: PrimaryMethod = { method: 'password' }): Promise<void> {
+    await inTransaction(this.options.db, (tx) => this.writeAttempt(tx, email, user, client, outcome, via));
+  }
+
+  /** Writes a login attempt (`login_attempt`) and its `auth.login` / `auth.login_failed` audit entry inside `tx`. */
+  private async writeAttempt(tx: Tx, email: string, user: UserRow | null, client: ClientInfo, outcome: string, via: PrimaryMethod): Promise<void> {
     const actor: ActorContext = { actorId: user?.id ?? null, ip: client.ip, userAgent: client.userAgent };
-    await inTransaction(this.options.db, async (tx) => {
-      await this.options.audit.recordLoginAttempt(tx.db, { email, userId: user?.id ?? null, ip: client.ip, outcome });
-      await this.options.audit.record(tx.db, actor, {
-        action: outcome === 'success' ? 'auth.login' : 'auth.login_failed',
-        targetType: 'user',
-        targetId: user?.id ?? null,
-        details: {
-          email: email.trim().toLowerCase().slice(0, 254),
-          outcome,
-          ...(via.method === 'identity' ? { method: 'identity', provider: via.provider } : {}),
-        },
-      });
+    await this.options.audit.recordLoginAttempt(tx.db, { email, userId: user?.id ?? null, ip: client.ip, outcome });
+    await this.options.audit.record(tx.db, actor, {
+      action: outcome === 'success' ? 'auth.login' : 'auth.login_failed',
+      targetType: 'user',
+      targetId: user?.id ?? null,
+      details: {
+        email: email.trim().toLowerCase().slice(0, 254),
+        outcome,
+        ...(via.method === 'identity' ? { method: 'identity', provider: via.provider } : {}),
+      },
     });
   }
 

@@ -25,7 +25,13 @@ export interface AuthConfig {
   /** Minimum zxcvbn score (0..4) a new password must reach. Default 3. */
   passwordMinScore: number;
   /** argon2id parameters (OWASP Password Storage Cheat Sheet: m=19 MiB, t=2, p=1). */
-  argon2: { memoryKib: number; iterations: number; parallelism: number };
+  argon2: {
+    memoryKib: number;
+    iterations: number;
+    parallelism: number;
+    /** Niceness added to the hashing threads (0..19, Linux; 0 = the process's priority). */
+    threadNice: number;
+  };
   /** Longest API key lifetime for users whose groups set none; 0 = non-expiring keys allowed. */
   apiKeyMaxTtlSeconds: number;
   /** Profile keys that `GET /users/{id}/public` reveals. */
@@ -53,6 +59,7 @@ export const authEnvShape = {
   ARGON2_MEMORY_KIB: positiveInt(4 * 1024 * 1024).default(19_456),
   ARGON2_ITERATIONS: positiveInt(100).default(2),
   ARGON2_PARALLELISM: positiveInt(16).default(1),
+  ARGON2_THREAD_NICE: nonNegativeInt(19).default(0),
 };
 
 /**
@@ -86,6 +93,7 @@ export function authSettings(e: ParsedShape<typeof authEnvShape & typeof authAcc
       memoryKib: e.ARGON2_MEMORY_KIB,
       iterations: e.ARGON2_ITERATIONS,
       parallelism: e.ARGON2_PARALLELISM,
+      threadNice: e.ARGON2_THREAD_NICE,
     },
     apiKeyMaxTtlSeconds: e.API_KEY_MAX_TTL_SECONDS,
     publicProfileFields: e.PUBLIC_PROFILE_FIELDS.split(',').map((f) => f.trim()).filter(Boolean),

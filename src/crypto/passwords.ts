@@ -2,20 +2,21 @@
  * Password hashing and strength rules.
  *
  * Hashing is argon2id with the OWASP Password Storage Cheat Sheet parameters (m = 19 MiB,
- * t = 2, p = 1) via @node-rs/argon2, which runs on libuv's thread pool so the event loop never
- * blocks. Hashes carry their parameters (PHC string format), which lets {@link PasswordHasher.needsRehash}
+ * t = 2, p = 1) via @node-rs/argon2, on a pool of hashing threads of its own sized to the cores
+ * (`argon2-pool.ts`) so the event loop never blocks; those threads may run at a lower priority
+ * (ARGON2_THREAD_NICE) so that the event loop wins the CPU when both want it. Hashes carry their parameters (PHC string format), which lets {@link PasswordHasher.needsRehash}
  * upgrade old hashes transparently on the next successful login. Hashes imported from other
  * systems are accepted too: argon2i/argon2id PHC strings and bcrypt (`$2a$`, `$2b$`, `$2y$`,
  * checked with the pure-JS bcryptjs); they are replaced by argon2id at the next login.
  */
 import { createRequire } from 'node:module';
 import os from 'node:os';
-import { Algorithm, hash, verify } from '@node-rs/argon2';
 import bcrypt from 'bcryptjs';
 import type * as ZxcvbnCore from '@zxcvbn-ts/core';
 import type * as ZxcvbnCommon from '@zxcvbn-ts/language-common';
 import type * as ZxcvbnEn from '@zxcvbn-ts/language-en';
 import { AppError } from '../shared/errors.js';
+import { type Argon2Pool, sharedArgon2Pool } from './argon2-pool.js';
 
 /** Allowed password length in characters (OWASP ASVS 2.1.1 / 2.1.2 allow at least 64; we allow 256). */
 export const PASSWORD_MIN_LENGTH = 10;
@@ -40,6 +41,11 @@ export interface Argon2Params {
   memoryKib: number;
   iterations: number;
   parallelism: number;
+  /**
+   * How much lower than the process's priority (niceness, 0..19) the hashing threads run on
+   * Linux; 0 (the default) leaves them at the process's priority.
+   */
+  threadNice?: number;
 }
 
 /** Hashes and verifies passwords with argon2id; see the module comment for parameters. */
@@ -47,22 +53,23 @@ export class PasswordHasher {
   private dummyHash: Promise<string> | undefined;
   private running = 0;
   private readonly waiting: Array<() => void> = [];
+  private readonly pool: Argon2Pool;
 
   /**
-   * @param maxConcurrent how many hashes may run at once (default: the number of cores). libuv's
-   *   pool has 4 threads; on 2 cores 4 concurrent argon2 runs starve the event loop thread, so
-   *   extra requests wait in a queue instead of competing for the CPU.
+   * @param maxConcurrent how many hashes of this hasher may run at once (default: the number of
+   *   cores, the size of the process's shared hashing pool); extra requests wait in a queue.
    */
   constructor(
     private readonly params: Argon2Params,
     private readonly maxConcurrent: number = Math.max(1, os.availableParallelism()),
-  ) {}
+  ) {
+    this.pool = sharedArgon2Pool(params.threadNice ?? 0);
+  }
 
   /** Returns a PHC-format argon2id hash of `password` (random 16-byte salt). */
   hash(password: string): Promise<string> {
     return this.limited(() =>
-      hash(password, {
-        algorithm: Algorithm.Argon2id,
+      this.pool.hash(password, {
         memoryCost: this.params.memoryKib,
         timeCost: this.params.iterations,
         parallelism: this.params.parallelism,
@@ -85,7 +92,7 @@ export class PasswordHasher {
       // bcrypt only sees the first 72 bytes of a password; acceptable for a legacy hash that is
       // replaced by argon2id (of the whole password) at this very login.
       if (BCRYPT_HASH.test(storedHash)) return await this.limited(() => bcrypt.compare(password, storedHash));
-      return await this.limited(() => verify(storedHash, password));
+      return await this.limited(() => this.pool.verify(storedHash, password));
     } catch {
       return false;
     }

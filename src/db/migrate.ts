@@ -15,6 +15,7 @@ import { migration0008 } from './migrations/0008-job-owner-scopes.js';
 import { migration0009 } from './migrations/0009-topic-events.js';
 import { migration0010 } from './migrations/0010-identities.js';
 import { migration0011 } from './migrations/0011-mfa.js';
+import { migration0012 } from './migrations/0012-job-claim-lock.js';
 import type { MigrationTypes } from './migrations/types.js';
 import type { AnyModule } from '../modules/contract.js';
 
@@ -37,6 +38,7 @@ function allMigrations(dialect: DatabaseDialect): Record<string, Migration> {
     '0009-topic-events': migration0009(types),
     '0010-identities': migration0010(types),
     '0011-mfa': migration0011(types),
+    '0012-job-claim-lock': migration0012(types),
   };
 }
 

@@ -9,10 +9,15 @@
  * the user agent is logged, so the line is written by the root logger's unredacted sibling
  * (`plainSiblingOf`), which skips the redaction walk every other line pays. Errors are still logged by
  * Fastify's error paths, through the request's own logger.
+ *
+ * The server's own built-in workers (worker threads claiming over HTTP, the `builtin-workers@`
+ * service account) poll and heartbeat all day: their successful requests are logged at `debug`,
+ * so that at `info` the log shows what people and remote workers do (a refused one stays `info`).
  */
 import { type FastifyBaseLogger, type FastifyReply, type FastifyRequest, LogController } from 'fastify';
 import type { Bindings, ChildLoggerOptions, Logger } from 'pino';
 import { plainSiblingOf, redactUrl } from '../shared/logger.js';
+import { BUILTIN_WORKER_EMAIL } from '../shared/service-accounts.js';
 
 /** Fastify's log controller with the two per-request lines folded into one (see the module comment). */
 export class RequestLogController extends LogController {
@@ -34,13 +39,14 @@ export class RequestLogController extends LogController {
       super.requestCompleted(error, request, reply);
       return;
     }
-    if (!this.root.isLevelEnabled('info')) return;
+    const level = reply.statusCode < 400 && request.principal?.user.email === BUILTIN_WORKER_EMAIL ? 'debug' : 'info';
+    if (!this.root.isLevelEnabled(level)) return;
     const res = { statusCode: reply.statusCode };
     if (this.plain) {
       const req = { method: request.method, url: redactUrl(request.url), ip: request.ip, userAgent: request.headers['user-agent'] };
-      this.plain.info({ reqId: request.id, req, res, responseTime: reply.elapsedTime }, 'request completed');
+      this.plain[level]({ reqId: request.id, req, res, responseTime: reply.elapsedTime }, 'request completed');
     } else {
-      this.root.info({ reqId: request.id, req: request, res, responseTime: reply.elapsedTime }, 'request completed');
+      this.root[level]({ reqId: request.id, req: request, res, responseTime: reply.elapsedTime }, 'request completed');
     }
   }
 }

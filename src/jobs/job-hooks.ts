@@ -83,6 +83,14 @@ export class JobHooks {
     return [...found].filter((hook) => !hook.outcomes || hook.outcomes.includes(outcome));
   }
 
+  /**
+   * The kinds and parent types some hook selects (any outcome). A job matching neither needs no
+   * outcome transaction: PostgreSQL then records its outcome in one statement.
+   */
+  get watched(): { kinds: readonly string[]; parentTypes: readonly string[] } {
+    return { kinds: [...this.byKind.keys()], parentTypes: [...this.byParentType.keys()] };
+  }
+
   /** True when some hook may react to this job (any outcome). */
   watches(job: Pick<JobRow, 'kind' | 'parent_type'>): boolean {
     return !this.empty && (this.byKind.has(job.kind) || (job.parent_type !== null && this.byParentType.has(job.parent_type)));

@@ -203,6 +203,62 @@ export async function claimJobs(tx: WriteTx, request: ClaimRequest): Promise<Job
   });
 }
 
+/** What {@link claimJobsLockingWorkerPg} takes: a claim request and the worker's concurrency. */
+export interface LockingClaimRequest extends ClaimRequest {
+  /** The largest `worker_concurrency` of the requested queues: a batch claim takes at most this minus what the worker holds. */
+  maxConcurrency: number;
+}
+
+/**
+ * PostgreSQL: a whole claim in ONE statement and no explicit transaction (one round trip): locks
+ * the worker's row and counts the jobs it holds with a snapshot taken after the lock (migration
+ * 0012's `gatehouse_worker_held_jobs`), so concurrent claims of one worker key stay exact on every
+ * instance; then claims up to `min(limit, maxConcurrency − held)` jobs as {@link claimJobs} does
+ * (`FOR UPDATE SKIP LOCKED`; a row another claim took meanwhile is re-checked and skipped) and
+ * appends their `state` events. The worker's row must exist (else nothing is locked: use
+ * {@link claimJobs} in the transaction that upserts it).
+ * @returns the claimed rows with their events, or `busy` when none was claimed and the worker
+ *   holds `maxConcurrency` jobs or more.
+ */
+export async function claimJobsLockingWorkerPg(db: Executor, request: LockingClaimRequest): Promise<JobWithEvent[] | 'busy'> {
+  const { workerId, queues, kinds, limit, nowIso, maxConcurrency } = request;
+  const kindFilter = kinds?.length ? sql`and j.kind in (${sql.join(kinds)})` : sql``;
+  // `room` runs once, before the candidates are read (LIMIT's subquery is evaluated first).
+  const result = await sql<JobRow & { room_held: number; ev_id: number | null; ev_data: string | null }>`
+    with room as materialized (select gatehouse_worker_held_jobs(${workerId}) as held),
+    claimed as (
+      update job set
+        state = 'running', attempt = job.attempt + 1, worker_id = ${workerId},
+        lease_expires_at = ${plusSeconds('postgres', nowIso, leaseOfQueue)},
+        started_at = coalesce(job.started_at, ${nowIso}), heartbeat_at = ${nowIso}, updated_at = ${nowIso},
+        event_seq = job.event_seq + 1
+      from (
+        select j.id from job j join queue q on q.name = j.queue
+        where j.state = 'queued' and j.queue in (${sql.join(queues)}) and j.run_after <= ${nowIso}
+          and q.paused = 0 and (select held from room) < q.worker_concurrency ${kindFilter}
+        order by j.priority desc, j.run_after, j.id
+        limit greatest(0, least(cast(${limit} as integer), cast(${maxConcurrency} as integer) - (select held from room)))
+        for update of j skip locked
+      ) c
+      where job.id = c.id
+      returning job.*
+    ), ev as (
+      insert into job_event (job_id, queue, seq, type, data, created_at)
+      select id, queue, event_seq, 'state',
+        jsonb_build_object('state', 'running', 'from', 'queued', 'attempt', attempt, 'worker_id', worker_id), ${nowIso}
+      from claimed
+      returning id, job_id, data
+    )
+    select room.held as room_held, claimed.*, ev.id as ev_id, ev.data as ev_data
+    from room left join (claimed join ev on ev.job_id = claimed.id) on true`.execute(db);
+  const claimed = result.rows.filter((r) => r.ev_id !== null);
+  if (!claimed.length) return Number(result.rows[0]?.room_held ?? 0) >= maxConcurrency ? 'busy' : [];
+  return claimed.map(({ room_held: _held, ev_id, ev_data, ...rest }) => {
+    const row = rest as JobRow;
+    return { row, event: { id: ev_id as number, job_id: row.id, queue: row.queue, seq: row.event_seq, type: 'state', data: ev_data as string, created_at: nowIso } };
+  });
+}
+
 /** The data of a `state` event of a job that moved from `from` to its current state (JSON text). */
 function stateEventData(row: JobRow, from: string | null): string {
   return JSON.stringify({ state: row.state, from, attempt: row.attempt, worker_id: row.worker_id });
@@ -425,13 +481,15 @@ async function updateFencedJobWithEventPg(
   fence: Fence,
   changes: Record<string, unknown>,
   event: { type: string; data: RawBuilder<unknown> },
+  /** More `and …` conditions on the row `job`. */
+  also: RawBuilder<unknown> = sql``,
 ): Promise<JobWithEvent | undefined> {
   const assignments = Object.entries(changes).map(([column, value]) => sql`${sql.ref(column)} = ${value}`);
   const result = await sql<JobRow & { ev_id: number; ev_seq: number; ev_created_at: string; ev_data: string }>`
     with upd as (
       update job set ${sql.join(assignments)}, event_seq = event_seq + 1, updated_at = ${fence.nowIso}
       where id = ${fence.jobId} and attempt = ${fence.attempt} and worker_id = ${fence.workerId}
-        and ${heldState(fence)} and lease_expires_at > ${fence.nowIso}
+        and ${heldState(fence)} and lease_expires_at > ${fence.nowIso} ${also}
       returning *
     ), ev as (
       insert into job_event (job_id, queue, seq, type, data, created_at)
@@ -466,6 +524,8 @@ async function completeJobsPg(
   workerId: string,
   items: readonly BatchItem[],
   nowIso: string,
+  /** More `and …` conditions on the rows `job`, which may read the batch `v (id, attempt, result)`. */
+  also: RawBuilder<unknown> = sql``,
 ): Promise<Array<{ row: Pick<JobRow, 'id' | 'queue' | 'owner_id' | 'event_seq'>; event: JobEventRow }>> {
   if (!items.length) return [];
   const values = sql.join(items.map((i) => sql`(${i.id}, cast(${i.attempt} as integer), cast(${i.result} as jsonb))`));
@@ -476,7 +536,7 @@ async function completeJobsPg(
         output_files = ${outputFilesOfUpdatedJob('postgres')}, event_seq = job.event_seq + 1, updated_at = ${nowIso}
       from v
       where job.id = v.id and job.attempt = v.attempt and job.worker_id = ${workerId}
-        and job.state = 'running' and job.lease_expires_at > ${nowIso}
+        and job.state = 'running' and job.lease_expires_at > ${nowIso} ${also}
       returning job.id, job.queue, job.owner_id, job.event_seq, job.attempt, job.worker_id
     ), ev as (
       insert into job_event (job_id, queue, seq, type, data, created_at)
@@ -501,20 +561,48 @@ export interface Completion {
 }
 
 /**
- * Work to run inside the transaction that records a job's outcome (the modules' job hooks). Its
- * presence makes the completion a transaction on PostgreSQL too; a throw rolls the outcome back.
+ * Work to run inside the transaction that records a job's outcome (the modules' job hooks). A job
+ * it may select makes the completion a transaction on PostgreSQL too; a throw rolls the outcome back.
  */
 export type InOutcomeTransaction = (tx: WriteTx, done: JobWithEvent) => Promise<void>;
 
 /**
- * Completes a held, running job (fenced, `fence.state` must be `running`) and appends its `state`
- * event (`{state: 'succeeded', from: null, attempt, worker_id}`). PostgreSQL without `within`: one
- * statement and no transaction (the common, fast case). Otherwise one write transaction holding the
- * update, the event and `within`.
- * @returns the completed row and its event, or undefined when the fence does not hold (lapsed,
- *   paused, finished, another holder). @throws what `within` threw (nothing recorded).
+ * The outcome work of {@link completeJob} / {@link completeJobs} and which jobs it concerns: jobs
+ * of one of `kinds` or with one of `parentTypes` (what the registered hooks select). On PostgreSQL
+ * every other job completes in one statement; these go through a transaction that runs `run`.
  */
-export async function completeJob(database: WriteDatabase, fence: Fence, completion: Completion, within?: InOutcomeTransaction): Promise<JobWithEvent | undefined> {
+export interface OutcomeWork<F> {
+  kinds: readonly string[];
+  parentTypes: readonly string[];
+  run: F;
+}
+
+/**
+ * `(<alias>.kind in (…) or <alias>.parent_type in (…))`: the job rows `work` selects, never null;
+ * undefined when it selects none.
+ */
+function watchedByHooks(alias: string, work: OutcomeWork<unknown>): RawBuilder<boolean> | undefined {
+  const parts = [];
+  if (work.kinds.length) parts.push(sql`${sql.ref(`${alias}.kind`)} in (${sql.join(work.kinds)})`);
+  if (work.parentTypes.length) parts.push(sql`coalesce(${sql.ref(`${alias}.parent_type`)} in (${sql.join(work.parentTypes)}), false)`);
+  return parts.length ? sql<boolean>`(${sql.join(parts, sql` or `)})` : undefined;
+}
+
+/**
+ * Completes a held, running job (fenced, `fence.state` must be `running`) and appends its `state`
+ * event (`{state: 'succeeded', from: null, attempt, worker_id}`). PostgreSQL: one statement and no
+ * transaction (the common, fast case) unless `within` selects the job (its kind or parent type):
+ * the statement then leaves the job alone and one write transaction holds the update, the event
+ * and `within.run`. SQLite: always one write transaction (a group commit) with `within.run`.
+ * @returns the completed row and its event, or undefined when the fence does not hold (lapsed,
+ *   paused, finished, another holder). @throws what `within.run` threw (nothing recorded).
+ */
+export async function completeJob(
+  database: WriteDatabase,
+  fence: Fence,
+  completion: Completion,
+  within?: OutcomeWork<InOutcomeTransaction>,
+): Promise<JobWithEvent | undefined> {
   const changes = (dialect: DatabaseDialect) => ({
     state: 'succeeded' as const,
     result: completion.result,
@@ -523,15 +611,20 @@ export async function completeJob(database: WriteDatabase, fence: Fence, complet
     finished_at: fence.nowIso,
     lease_expires_at: null,
   });
-  if (database.dialect === 'postgres' && !within) {
+  if (database.dialect === 'postgres') {
     const data = { state: 'succeeded', from: null, attempt: fence.attempt, worker_id: fence.workerId };
-    return updateFencedJobWithEventPg(database.db, fence, changes('postgres'), { type: 'state', data: sql`cast(${JSON.stringify(data)} as jsonb)` });
+    const event = { type: 'state', data: sql`cast(${JSON.stringify(data)} as jsonb)` };
+    const watched = within && watchedByHooks('job', within);
+    const done = await updateFencedJobWithEventPg(database.db, fence, changes('postgres'), event, watched ? sql`and not ${watched}` : sql``);
+    // Done, or the fence failed, or a hook selects the job: only the last needs the transaction
+    // (which applies the same fence again, so a failed fence still changes nothing).
+    if (done || !within) return done;
   }
   return database.write(async (tx) => {
     const row = await updateFencedJob(tx.db, fence, changes(tx.dialect));
     if (!row) return undefined;
     const [done] = await withEvents(tx.db, [row], (r) => stateEventData(r, null), fence.nowIso);
-    await within?.(tx, done!);
+    await within?.run(tx, done!);
     return done;
   });
 }
@@ -544,9 +637,11 @@ export interface CompletedJob {
 
 /**
  * Completes many held, running jobs of one worker, each fenced on its own (jobs whose fence fails,
- * or that are paused, are simply not updated), and appends their `state` events. PostgreSQL
- * without `within`: ONE statement for the whole batch. Otherwise one write transaction, running
- * `within` for each completed job (a throw rolls back the whole batch).
+ * or that are paused, are simply not updated), and appends their `state` events. PostgreSQL: ONE
+ * statement for the whole batch, unless `within` selects one of its jobs (by kind or parent type):
+ * then, as on SQLite, one write transaction for the whole batch, running `within.run` for each
+ * completed job (a throw rolls back the whole batch, so a retry of the batch finds every job
+ * still held).
  * @returns the completed jobs with their events.
  */
 export async function completeJobs(
@@ -554,9 +649,17 @@ export async function completeJobs(
   workerId: string,
   items: readonly BatchItem[],
   nowIso: string,
-  within?: (tx: WriteTx, row: JobRow) => Promise<void>,
+  within?: OutcomeWork<(tx: WriteTx, row: JobRow) => Promise<void>>,
 ): Promise<CompletedJob[]> {
-  if (database.dialect === 'postgres' && !within) return completeJobsPg(database.db, workerId, items, nowIso);
+  if (database.dialect === 'postgres') {
+    const watched = within && watchedByHooks('w', within);
+    // All or nothing: the statement completes no job when a hook selects any job of the batch.
+    const also = watched ? sql`and not exists (select 1 from job w join v on w.id = v.id where ${watched})` : sql``;
+    const done = await completeJobsPg(database.db, workerId, items, nowIso, also);
+    // Done, or every fence failed, or a hook selects a job: only the last needs the transaction
+    // (which applies the same fences again).
+    if (done.length || !watched) return done;
+  }
   return database.write(async (tx) => {
     const rows: JobRow[] = [];
     for (const item of items) {
@@ -567,7 +670,7 @@ export async function completeJobs(
       );
       if (!row) continue;
       rows.push(row);
-      await within?.(tx, row);
+      await within?.run(tx, row);
     }
     return rows.length ? withEvents(tx.db, rows, (r) => stateEventData(r, null), nowIso) : [];
   });

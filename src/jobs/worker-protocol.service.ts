@@ -17,6 +17,7 @@ import type { JobHub } from './job-hub.js';
 import type { JobFileLookup } from './jobs.service.js';
 import {
   claimJobs,
+  claimJobsLockingWorkerPg,
   completeJob,
   completeJobs,
   countHeldJobs,
@@ -305,17 +306,18 @@ export class WorkerProtocol {
     const nowIso = clock.now().toISOString();
     const fence: Fence = { jobId, attempt: input.attempt, workerId, nowIso, state: 'running' };
     const publish = (done: JobWithEvent) => hub.publish([{ event: toJobEventView(done.event), owner_id: done.row.owner_id }]);
-    // Without hooks, PostgreSQL records the completion in one statement and no transaction.
-    const hooks: InOutcomeTransaction | undefined = this.hooks.empty
-      ? undefined
-      : async (tx, done) => {
-          // Registered before the hooks' own after-commit work, so the job's event goes out first.
-          tx.afterCommit(() => publish(done));
-          await this.hooks.run(tx, done.row, nowIso);
-        };
+    // PostgreSQL records the completion of a job no hook selects in one statement and no transaction.
+    let published = false;
+    const run: InOutcomeTransaction = async (tx, done) => {
+      // Registered before the hooks' own after-commit work, so the job's event goes out first.
+      tx.afterCommit(() => publish(done));
+      published = true;
+      await this.hooks.run(tx, done.row, nowIso);
+    };
+    const hooks = this.hooks.empty ? undefined : { ...this.hooks.watched, run };
     const done = await completeJob(database, fence, { result, outputFiles: input.outputFiles }, hooks);
     if (!done) throw await this.whyNotCompleted(fence);
-    if (!hooks) publish(done);
+    if (!published) publish(done);
     return toJobView(done.row);
   }
 
@@ -350,8 +352,8 @@ export class WorkerProtocol {
     const workerId = this.workerIdOf(principal);
     const results = items.map((item) => ({ item, result: this.serialiseLimited(item.result ?? null, 'result') }));
     const nowIso = clock.now().toISOString();
-    // Without hooks, PostgreSQL completes the whole batch in one statement (one round trip).
-    const hooks = this.hooks.empty ? undefined : (tx: WriteTx, row: JobRow) => this.hooks.run(tx, row, nowIso);
+    // PostgreSQL completes a batch no hook selects a job of in one statement (one round trip).
+    const hooks = this.hooks.empty ? undefined : { ...this.hooks.watched, run: (tx: WriteTx, row: JobRow) => this.hooks.run(tx, row, nowIso) };
     const done = await completeJobs(database, workerId, results.map(({ item, result }) => ({ id: item.id, attempt: item.attempt, result })), nowIso, hooks);
     hub.publish(done.map((d) => ({ event: toJobEventView(d.event), owner_id: d.row.owner_id })).sort((a, b) => a.event.id - b.event.id));
     const completed = new Set(done.map((d) => d.row.id));
@@ -496,8 +498,17 @@ export class WorkerProtocol {
     const nowIso = clock.now().toISOString();
     // This worker's claims must run one at a time, so its held count is exact: the first claim (and
     // one every TOUCH_INTERVAL_MS) registers the worker with an upsert, which locks its row; the
-    // others lock the row in the transaction's first round trip.
+    // others lock the row first: on PostgreSQL within the claim's one statement (migration 0012),
+    // on SQLite the group commit runs one unit at a time.
     const registered = performance.now() - (this.lastRegistered.get(worker.id) ?? -Infinity) < TOUCH_INTERVAL_MS;
+    if (registered && database.dialect === 'postgres') {
+      // One statement: the worker row's lock, the held count, the claim and its events.
+      const claimed = await claimJobsLockingWorkerPg(database.db, { workerId: worker.id, queues, kinds, limit: maxJobs, nowIso, maxConcurrency });
+      if (claimed === 'busy') return claimed;
+      if (claimed.length) hub.publish(claimed.map(({ row, event }) => ({ event: toJobEventView(event), owner_id: row.owner_id })).sort((a, b) => a.event.id - b.event.id));
+      this.lastTouched.set(worker.id, performance.now());
+      return claimed.map(({ row }) => ({ job: toJobView(row), attempt: row.attempt, lease_expires_at: row.lease_expires_at ?? nowIso }));
+    }
     const transaction = <T>(work: (tx: WriteTx) => Promise<T>): Promise<T> =>
       registered ? database.writeLocking({ table: 'worker', id: worker.id }, work) : database.write(work);
     const rows = await transaction(async (tx) => {

@@ -16,11 +16,11 @@ import type { AccountService } from '../accounts/accounts.service.js';
 import type { ApiKeyService } from '../access/api-keys.service.js';
 import { SYSTEM_ACTOR } from '../audit/audit.service.js';
 import { ConfigError } from '../config.js';
+import { BUILTIN_WORKER_EMAIL } from '../shared/service-accounts.js';
 import type { BuiltinThreadData, BuiltinThreadMessage } from './builtin-thread.js';
 import type { BuiltinWorker } from './contract.js';
 
 /** The service account built-in workers act as. */
-export const BUILTIN_WORKER_EMAIL = 'builtin-workers@gatehouse.invalid';
 /** How long stopping threads may take to finish their jobs before they are released and ended, in ms. */
 const STOP_GRACE_MS = 30_000;
 

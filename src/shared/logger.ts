@@ -3,7 +3,7 @@
  * redacted by path (passwords, tokens, cookies, Authorization headers) and token query
  * parameters are cut out of logged URLs.
  */
-import pino, { type Logger } from 'pino';
+import pino, { type DestinationStream, type Logger } from 'pino';
 
 /** Paths whose values are replaced by `[redacted]` in every log line. */
 export const REDACTED_PATHS = [
@@ -53,6 +53,78 @@ export function plainSiblingOf(logger: Logger): Logger | undefined {
   return plainSiblings.get(logger);
 }
 
+/** Bytes of log lines gathered at most before they are written, whatever the event loop does. */
+export const LOG_BUFFER_BYTES = 8192;
+
+type SonicBoom = ReturnType<typeof pino.destination>;
+
+/**
+ * Stdout for log lines, written once per event-loop turn: the lines of every request finished
+ * in one turn leave in one `write(2)` (a busy server finishes many per turn) instead of one each,
+ * and a line never waits past the end of its turn (nothing for a reader to notice). Lines
+ * still buffered when the process exits (`process.exit`, a signal handled by `stopOnSignals`, an
+ * uncaught exception) are written synchronously by an `exit` handler.
+ */
+class TurnBufferedDestination {
+  private scheduled = false;
+
+  constructor(private readonly sonic: SonicBoom) {}
+
+  /** Buffers `line` (pino calls this once per line) and schedules the turn's write. */
+  write(line: string): boolean {
+    const accepted = this.sonic.write(line);
+    if (!this.scheduled) {
+      this.scheduled = true;
+      setImmediate(this.writeTurn);
+    }
+    return accepted;
+  }
+
+  private readonly writeTurn = (): void => {
+    this.scheduled = false;
+    this.sonic.flush();
+  };
+
+  /** Writes what is buffered now (pino's `logger.flush`). */
+  flush(callback?: (error?: Error) => void): void {
+    this.sonic.flush(callback);
+  }
+
+  /** Writes what is buffered synchronously (used while exiting). */
+  flushSync(): void {
+    this.sonic.flushSync();
+  }
+}
+
+/** One destination per file descriptor, shared by every logger of the process (one buffer, lines in order). */
+const destinations = new Map<number, DestinationStream>();
+
+/**
+ * The destination for `fd`: stdout (server logs) is written once per event-loop turn (see
+ * {@link TurnBufferedDestination}); stderr (the CLI's log lines, interleaved with its own
+ * output) line by line. Both write synchronously, as pino does by default.
+ */
+function destinationFor(fd: number): DestinationStream {
+  const known = destinations.get(fd);
+  if (known) return known;
+  let destination: DestinationStream;
+  if (fd === 1) {
+    const buffered = new TurnBufferedDestination(pino.destination({ fd, sync: true, minLength: LOG_BUFFER_BYTES }));
+    process.on('exit', () => {
+      try {
+        buffered.flushSync();
+      } catch {
+        // Nothing more can be done for log lines while exiting (closed or broken stdout).
+      }
+    });
+    destination = buffered;
+  } else {
+    destination = pino.destination({ fd, sync: true });
+  }
+  destinations.set(fd, destination);
+  return destination;
+}
+
 /** Creates the root logger. */
 export function createLogger(options: LoggerOptions): Logger {
   const fd = options.stderr ? 2 : 1;
@@ -65,7 +137,7 @@ export function createLogger(options: LoggerOptions): Logger {
       transport: { target: 'pino-pretty', options: { colorize: true, translateTime: 'SYS:HH:MM:ss', destination: fd } },
     });
   }
-  const destination = pino.destination({ fd, sync: false });
+  const destination: DestinationStream = destinationFor(fd);
   const logger = pino(
     { level: options.level, redact: { paths: REDACTED_PATHS, censor: '[redacted]' }, serializers: { req: serializeRequest } },
     destination,

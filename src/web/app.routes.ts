@@ -3,7 +3,7 @@
  * - `/static/*`: Vite's content-hashed files, immutable for a year, sent precompressed (`.br`,
  *   `.gz` siblings written by the build) when the client accepts it;
  * - every other GET that is not the server's own (`/api/`, `/docs`, `/openapi.json`, `/healthz`,
- *   `/readyz`, `/metrics`, `/problems/`, `/assets/`, `/.well-known/`) gets `index.html`, so client-side routes such
+ *   `/readyz`, `/problems/`, `/assets/`, `/.well-known/`) gets `index.html`, so client-side routes such
  *   as `/challenges/demo` survive a reload. `index.html` is revalidated on every load
  *   (`no-cache`) so a new deployment's files are picked up at once.
  *
@@ -36,7 +36,7 @@ export const WEB_APP_CSP = [
 ].join('; ');
 
 /** Paths the server answers itself: never the app's `index.html`, a 404 problem when nothing matched. */
-const SERVER_PATHS = /^\/(?:api(?:\/|$)|docs(?:\/|$)|openapi\.json$|healthz$|readyz$|metrics$|problems\/|assets\/|static\/|\.well-known\/)/;
+const SERVER_PATHS = /^\/(?:api(?:\/|$)|docs(?:\/|$)|openapi\.json$|healthz$|readyz$|problems\/|assets\/|static\/|\.well-known\/)/;
 
 /** Options for {@link webAppRoutes}. */
 export interface WebAppRoutesOptions {

@@ -1,9 +1,9 @@
 /**
  * Server-rendered pages that the web app (web/, served by app.routes.ts) has not replaced yet:
- * the account security page (`/account/security`: TOTP enrolment, passkeys), the job pages
- * (`/jobs`, `/jobs/{id}`) and the problem-type pages (`/problems/{code}`), plus
+ * the job pages (`/jobs`, `/jobs/{id}`) and the problem-type pages (`/problems/{code}`), plus
  * {@link sendHtmlPage} for other features' readable error pages (a failed social sign-in). The
- * auth pages (sign in and up, the pages emailed links open) are the web app's.
+ * auth pages (sign in and up, the pages emailed links open) and the account pages
+ * (`/account…`, including `/account/security`) are the web app's.
  *
  * These routes stay HTTP-only and look nothing up: a page's script reads the API with the session
  * cookie (the job page follows the job live over `/api/v1/events`); its buttons POST to the API.
@@ -26,14 +26,6 @@ export const GATEHOUSE_LOGO_SVG = readFileSync(new URL('./assets/gatehouse.svg',
 const assets = {
   'jobs.js': {
     body: readFileSync(new URL('./assets/jobs.js', import.meta.url)),
-    type: 'text/javascript; charset=utf-8',
-  },
-  'webauthn.js': {
-    body: readFileSync(new URL('./assets/webauthn.js', import.meta.url)),
-    type: 'text/javascript; charset=utf-8',
-  },
-  'security.js': {
-    body: readFileSync(new URL('./assets/security.js', import.meta.url)),
     type: 'text/javascript; charset=utf-8',
   },
   'pages.css': { body: readFileSync(new URL('./assets/pages.css', import.meta.url)), type: 'text/css; charset=utf-8' },
@@ -72,7 +64,7 @@ ${scripts.trimStart()}
 function sendPage(reply: FastifyReply, title: string, content: string, options: PageOptions = {}): FastifyReply {
   return reply
     .type('text/html; charset=utf-8')
-    .header('Content-Security-Policy', "default-src 'none'; script-src 'self'; style-src 'self'; connect-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'")
+    .header('Content-Security-Policy', "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'")
     .header('Referrer-Policy', 'same-origin')
     .header('Cache-Control', 'no-store')
     .send(page(title, content, options));
@@ -93,45 +85,6 @@ const JOB_ID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i
 
 export const pagesRoutes: FastifyPluginAsync<PagesRoutesOptions> = async (app, _options) => {
   const hidden = { schema: { hide: true } };
-
-  app.get('/account/security', hidden, async (_request, reply) =>
-    sendPage(
-      reply,
-      'Account security',
-      `<h1>Account security</h1>
-<section>
-<h2>Two-factor authentication</h2>
-<p id="totp-status">…</p>
-<button type="button" id="totp-start" hidden>Set up an authenticator app</button>
-<div id="totp-setup" hidden>
-<p>Scan this code with your authenticator app (or type the key), then enter the 6-digit code it shows.</p>
-<div id="totp-qr" class="qr"></div>
-<p>Key: <code id="totp-secret"></code></p>
-<form id="totp-confirm-form">
-<label for="totp-code">Code from the app</label>
-<input id="totp-code" name="code" type="text" inputmode="numeric" autocomplete="one-time-code" maxlength="16" required>
-<button type="submit">Turn on</button>
-</form>
-</div>
-<div id="recovery-codes-box" hidden>
-<h2>Recovery codes</h2>
-<p>Each works once, if you lose your device. They are shown only now.</p>
-<ul id="recovery-codes" class="codes"></ul>
-</div>
-</section>
-<section>
-<h2>Passkeys</h2>
-<p>Sign in without a password, with your device's screen lock or a security key.</p>
-<ul id="passkey-list" class="links"></ul>
-<p id="passkeys-empty" hidden>No passkeys yet.</p>
-<label for="passkey-name">Name of the new passkey</label>
-<input id="passkey-name" name="name" type="text" maxlength="100" placeholder="e.g. Laptop">
-<button type="button" id="passkey-add">Add a passkey</button>
-</section>
-${statusBox}`,
-      { scripts: ['webauthn.js', 'security.js'] },
-    ),
-  );
 
   app.get('/jobs', hidden, async (_request, reply) =>
     sendPage(

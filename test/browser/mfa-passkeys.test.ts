@@ -1,7 +1,7 @@
 /**
  * Two-factor authentication and passkeys in Debian's Chromium (playwright-core) with the DevTools
  * virtual authenticator (CDP `WebAuthn.addVirtualAuthenticator`: a platform authenticator with
- * resident keys and user verification): TOTP enrolled on /account/security and then asked for by
+ * resident keys and user verification): TOTP enrolled on the web app's /account/security and then asked for by
  * the web app's /sign-in second step (also when another flow hands it an `mfa_token`); a passkey registered from a signed-in session, then used to
  * sign in without a password (no code asked: a user-verified passkey satisfies MFA); the
  * signature counter grows and a regression is refused; list, rename and remove.
@@ -86,16 +86,17 @@ describe.runIf(chromiumAvailable()).each(dialects)('two-factor authentication an
     await signInWithPassword(page, user);
     await page.waitForURL(`${base}/jobs`);
 
+    // The web app's account page (web/src/features/account/security.tsx).
     await page.goto(`${base}/account/security`);
-    await expect.poll(() => page.locator('#totp-status').textContent()).toContain('off');
-    await page.locator('#totp-start').click();
-    await expect.poll(() => page.locator('#totp-qr svg').count()).toBe(1);
-    const secret = (await page.locator('#totp-secret').textContent()) ?? '';
+    await expect.poll(() => page.getByText('Two-factor authentication is off.').count()).toBe(1);
+    await page.getByRole('button', { name: 'Set up an authenticator app' }).click();
+    await expect.poll(() => page.getByRole('img', { name: 'QR code of your authenticator key' }).count()).toBe(1);
+    const secret = ((await page.getByLabel('Authenticator key').textContent()) ?? '').trim();
     expect(secret).toMatch(/^[A-Z2-7]{32}$/);
-    await page.locator('#totp-code').fill(totpCode(secret, ctx.clock.now()));
-    await page.locator('#totp-confirm-form button').click();
-    await expect.poll(() => page.locator('#recovery-codes li').count()).toBe(10);
-    await expect.poll(() => page.locator('#totp-status').textContent()).toContain('is on');
+    await page.getByLabel('Code from the app').fill(totpCode(secret, ctx.clock.now()));
+    await page.getByRole('button', { name: 'Turn on' }).click();
+    await expect.poll(() => page.getByRole('list', { name: 'Recovery codes' }).getByRole('listitem').count()).toBe(10);
+    await expect.poll(() => page.getByText('Two-factor authentication is on (10 recovery codes left).').count()).toBe(1);
     await context.close();
 
     ctx.clock.advance(30);
@@ -149,11 +150,11 @@ describe.runIf(chromiumAvailable()).each(dialects)('two-factor authentication an
     expect(confirmed).toBe(200);
 
     await page.goto(`${base}/account/security`);
-    await expect.poll(() => page.locator('#passkeys-empty').isVisible()).toBe(true);
-    await page.locator('#passkey-name').fill('Virtual laptop');
-    await page.locator('#passkey-add').click();
-    await expect.poll(() => page.locator('#status').textContent()).toContain('Passkey "Virtual laptop" added');
-    await expect.poll(() => page.locator('#passkey-list li').count()).toBe(1);
+    await expect.poll(() => page.getByText('No passkeys yet.').isVisible()).toBe(true);
+    await page.getByLabel('Name of the new passkey').fill('Virtual laptop');
+    await page.getByRole('button', { name: 'Add a passkey' }).click();
+    await expect.poll(() => page.getByText('Passkey “Virtual laptop” added').count()).toBe(1);
+    await expect.poll(() => page.getByRole('list', { name: 'Your passkeys' }).getByRole('listitem').count()).toBe(1);
     const { credentials } = await cdp.send('WebAuthn.getCredentials', { authenticatorId });
     expect(credentials).toHaveLength(1);
     expect(credentials[0]?.isResidentCredential).toBe(true);
@@ -195,8 +196,9 @@ describe.runIf(chromiumAvailable()).each(dialects)('two-factor authentication an
     await passkeyButton(page).click();
     await page.waitForURL(`${base}/jobs`);
     await page.goto(`${base}/account/security`);
-    await page.locator('#passkey-list li button').click();
-    await expect.poll(() => page.locator('#passkeys-empty').isVisible()).toBe(true);
+    await page.getByRole('button', { name: 'Remove Work laptop' }).click();
+    await page.getByRole('dialog', { name: 'Remove this passkey?' }).getByRole('button', { name: 'Remove passkey' }).click();
+    await expect.poll(() => page.getByText('No passkeys yet.').isVisible()).toBe(true);
     await page.evaluate(async () => fetch('/api/v1/auth/logout', { method: 'POST', credentials: 'same-origin' }));
     await page.goto(`${base}/sign-in?next=/jobs`);
     await passkeyButton(page).click();

@@ -22,7 +22,7 @@ import {
 } from '../helpers/server-process.js';
 import { type SmtpSink, startSmtpSink, tokenFromMail } from '../helpers/smtp-sink.js';
 import { createTestDatabase, type TestDatabase } from '../helpers/test-database.js';
-import { BUILTIN_WORKER_EMAIL } from '../../src/modules/builtin-workers.js';
+import { BUILTIN_WORKER_EMAIL } from '../../src/shared/service-accounts.js';
 
 afterAll(killAllChildren);
 

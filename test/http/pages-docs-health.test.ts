@@ -184,11 +184,11 @@ describe.each(dialects)('pages, docs and health (%s)', (dialect) => {
   });
 
   describe('assets', () => {
-    it('serves /assets/*.js and /assets/pages.css with their types; the auth pages\' old script is gone', async () => {
-      const js = await ctx.request({ url: '/assets/webauthn.js' });
+    it('serves /assets/*.js and /assets/pages.css with their types; the auth and account pages\' old scripts are gone', async () => {
+      const js = await ctx.request({ url: '/assets/jobs.js' });
       expect(js.statusCode).toBe(200);
       expect(js.headers['content-type']).toBe('text/javascript; charset=utf-8');
-      expect((await ctx.request({ url: '/assets/pages.js' })).statusCode).toBe(404);
+      for (const gone of ['pages.js', 'webauthn.js', 'security.js']) expect((await ctx.request({ url: `/assets/${gone}` })).statusCode, gone).toBe(404);
       const css = await ctx.request({ url: '/assets/pages.css' });
       expect(css.statusCode).toBe(200);
       expect(css.headers['content-type']).toBe('text/css; charset=utf-8');

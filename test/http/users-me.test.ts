@@ -1,11 +1,11 @@
 /**
  * GET, PATCH and DELETE /api/v1/users/me: the exact user view, profile rules, and
- * self-deactivation revoking every credential at once.
+ * self-deactivation revoking every credential at once; GET /users/me/export ("download my data").
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { PROFILE_MAX_BYTES } from '../../src/accounts/accounts.service.js';
 import { dialects } from '../helpers/dialects.js';
-import { createTestContext, loginCookie, makeUser, passwordGrant, type TestContext } from '../helpers/harness.js';
+import { createTestContext, loginCookie, makeApiKey, makeUser, passwordGrant, type TestContext } from '../helpers/harness.js';
 import { expectProblem, mailsTo, nextIp, type Scenario, runScenario, setCookie, waitForMail } from '../helpers/http-assertions.js';
 
 const ME = '/api/v1/users/me';
@@ -134,6 +134,54 @@ describe.each(dialects)('/users/me (%s)', (dialect) => {
 
     it('requires authentication', async () => {
       expectProblem(await ctx.request({ method: 'PATCH', url: ME, payload: { name: 'x' } }), 401, 'authentication_required');
+    });
+  });
+
+  describe('GET /users/me/export', () => {
+    it('sends the user\'s own data as a JSON attachment, without secrets and without other users\' data', async () => {
+      const user = await makeUser(ctx, { name: 'Exporter' });
+      const other = await makeUser(ctx);
+      const cookie = await loginCookie(ctx, user);
+      await ctx.request({ method: 'PATCH', url: ME, headers: { cookie }, payload: { profile: { bio: 'Here' } } });
+      const key = await makeApiKey(ctx, { cookie }, { scopes: ['account:self'], name: 'laptop' });
+      const revoked = await makeApiKey(ctx, { cookie }, { scopes: ['account:self'], name: 'old' });
+      await ctx.request({ method: 'DELETE', url: `/api/v1/api-keys/${revoked.id}`, headers: { cookie } });
+      await loginCookie(ctx, other);
+
+      const res = await ctx.request({ url: `${ME}/export`, headers: { cookie } });
+      expect(res.statusCode).toBe(200);
+      expect(res.headers['content-type']).toMatch(/^application\/json/);
+      expect(res.headers['content-disposition']).toMatch(/^attachment; filename="account-export-\d{4}-\d\d-\d\d\.json"$/);
+      expect(res.headers['cache-control']).toBe('no-store');
+      const body = res.json();
+      expect(body).toMatchObject({
+        format: 'gatehouse.account-export/1',
+        user: { id: user.id, email: user.email, name: 'Exporter', profile: { bio: 'Here' } },
+        identities: [],
+        passkeys: [],
+        two_factor: { totp_enabled: false, recovery_codes_remaining: 0, passkeys: 0 },
+      });
+      expect(body.sessions).toHaveLength(1);
+      expect(body.sessions[0]).toMatchObject({ current: true });
+      expect(body.api_keys.map((k: { name: string }) => k.name).sort()).toEqual(['laptop', 'old']);
+      expect(body.api_keys.find((k: { name: string }) => k.name === 'old').revoked_at).not.toBeNull();
+      const actions = body.activity.map((a: { action: string }) => a.action);
+      expect(actions).toEqual(expect.arrayContaining(['api_key.create', 'api_key.revoke']));
+      expect(body.activity.every((a: { actor_id: string }) => a.actor_id === user.id)).toBe(true);
+      // No secrets, nothing of the other user.
+      expect(res.body).not.toContain(key.secret.slice(-20));
+      expect(res.body).not.toMatch(/argon2|password_hash|secret_hash|token_hash/);
+      expect(res.body).not.toContain(other.id);
+      expect(res.body).not.toContain(other.email);
+
+      // The same through an API key (no current session).
+      const viaKey = await ctx.request({ url: `${ME}/export`, headers: key.headers });
+      expect(viaKey.statusCode).toBe(200);
+      expect(viaKey.json().sessions.every((s: { current: boolean }) => !s.current)).toBe(true);
+    });
+
+    it('requires authentication', async () => {
+      expectProblem(await ctx.request({ url: `${ME}/export` }), 401, 'authentication_required');
     });
   });
 

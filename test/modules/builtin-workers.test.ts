@@ -5,7 +5,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { tallyModule } from '../../examples/tally/index.js';
 import { MODULES } from '../../src/modules/index.js';
-import { BUILTIN_WORKER_EMAIL } from '../../src/modules/builtin-workers.js';
+import { BUILTIN_WORKER_EMAIL } from '../../src/shared/service-accounts.js';
 import { makePrincipals } from '../access/access-fixtures.js';
 import { dialects } from '../helpers/dialects.js';
 import { createTestContext, type TestContext } from '../helpers/harness.js';

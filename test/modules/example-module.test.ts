@@ -14,7 +14,7 @@ import { MODULES } from '../../src/modules/index.js';
 import { makePrincipals } from '../access/access-fixtures.js';
 import { dialects } from '../helpers/dialects.js';
 import { createTestContext, type TestContext } from '../helpers/harness.js';
-import { call, claim, type Headers, JOBS_ENV, makeCast, workerCall } from '../jobs/job-fixtures.js';
+import { call, claim, createQueue, enqueue, type Headers, JOBS_ENV, makeCast, workerCall } from '../jobs/job-fixtures.js';
 
 /** A second module whose hook on tallies fails while `failNext` is set (fault injection). */
 const faults = { failNext: false, calls: 0 };
@@ -188,6 +188,46 @@ describe.each(dialects)('example module (tally) on %s', (dialect) => {
     const batch = await call(ctx, 'POST', '/api/v1/worker/complete-batch', worker, { items: [{ id: a.job_id, attempt: first.attempt, result: { sum: 30, count: 2 } }] });
     expect(batch.statusCode, batch.body).toBe(200);
     expect((await getTally(a.id)).result).toEqual({ sum: 30, count: 2 });
+  });
+
+  it('a job no hook selects completes without the hooks, alone and in a batch with a tally job, whose hooks still run', async () => {
+    const admin = (await makePrincipals(ctx, { role: 'admin' })).jwt;
+    const plainQueue = `plain-${dialect}`;
+    await createQueue(ctx, admin, { name: plainQueue, worker_concurrency: 2 });
+    const claimPlain = async () => {
+      const res = await claim(ctx, worker, { queues: [plainQueue], wait_s: 0 });
+      expect(res.statusCode, res.body).toBe(200);
+      return res.json<{ job: { id: string }; attempt: number }>();
+    };
+    const stateOf = async (id: string) => (await call(ctx, 'GET', `/api/v1/jobs/${id}`, admin)).json<{ job: { state: string; result: unknown } }>().job;
+
+    // A batch mixing a job the hooks select with one they do not: one outcome transaction for both.
+    const tally = await newTally([4, 5]);
+    const held = await claimJob(tally.job_id);
+    await enqueue(ctx, admin, plainQueue, { kind: 'plain' });
+    const plain = await claimPlain();
+    const calls = faults.calls;
+    const batch = await call(ctx, 'POST', '/api/v1/worker/complete-batch', worker, {
+      items: [
+        { id: tally.job_id, attempt: held.attempt, result: { sum: 9, count: 2 } },
+        { id: plain.job.id, attempt: plain.attempt, result: { plain: 1 } },
+      ],
+    });
+    expect(batch.statusCode, batch.body).toBe(200);
+    expect(batch.json<{ results: Array<{ ok: boolean }> }>().results.map((r) => r.ok)).toEqual([true, true]);
+    expect((await getTally(tally.id)).result).toEqual({ sum: 9, count: 2 });
+    expect(faults.calls).toBe(calls + 1);
+    expect(await stateOf(plain.job.id)).toMatchObject({ state: 'succeeded', result: { plain: 1 } });
+
+    // A job no hook selects, alone: completed (on PostgreSQL in one statement), no hook runs; a second complete is fenced out.
+    await enqueue(ctx, admin, plainQueue, { kind: 'plain' });
+    const alone = await claimPlain();
+    const done = await workerCall(ctx, worker, alone.job.id, 'complete', { attempt: alone.attempt, result: { plain: 2 } });
+    expect(done.statusCode, done.body).toBe(200);
+    expect(faults.calls).toBe(calls + 1);
+    expect(await stateOf(alone.job.id)).toMatchObject({ state: 'succeeded', result: { plain: 2 } });
+    const again = await workerCall(ctx, worker, alone.job.id, 'complete', { attempt: alone.attempt, result: { plain: 3 } });
+    expect(again.json()).toMatchObject({ code: 'lease_lost' });
   });
 
   it('a lease swept to dead fails the tally; a failing hook leaves it for the next sweep', async () => {

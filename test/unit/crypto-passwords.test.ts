@@ -1,5 +1,8 @@
 /** Unit tests for `src/crypto/passwords.ts`: argon2id hashing, rehash detection, the strength policy. */
+import { readdirSync, readFileSync } from 'node:fs';
+import os from 'node:os';
 import { describe, expect, it } from 'vitest';
+import { canReniceThreads } from '../../src/crypto/argon2-pool.js';
 import { assertPasswordStrength, PASSWORD_MAX_LENGTH, PASSWORD_MIN_LENGTH, PasswordHasher } from '../../src/crypto/passwords.js';
 import { AppError } from '../../src/shared/errors.js';
 
@@ -25,6 +28,18 @@ describe('PasswordHasher', () => {
     expect(await hasher.verify(hash, 'violet-harbour-lantern-42')).toBe(true);
     expect(await hasher.verify(hash, 'violet-harbour-lantern-43')).toBe(false);
     expect(hasher.needsRehash(hash)).toBe(false);
+  });
+
+  it.runIf(canReniceThreads())('ARGON2_THREAD_NICE: the hashing threads run that much below the process priority, the main thread keeps its own', async () => {
+    const hasher = new PasswordHasher({ ...CHEAP, threadNice: 7 });
+    const hash = await hasher.hash('niced thread password');
+    expect(await hasher.verify(hash, 'niced thread password')).toBe(true);
+    // Field 19 of /proc/<pid>/task/<tid>/stat is the thread's nice value (after the `(comm)` field).
+    const niceOf = (tid: string) => Number(readFileSync(`/proc/self/task/${tid}/stat`, 'utf8').split(') ')[1]?.split(' ')[16]);
+    const base = os.getPriority();
+    const nices = readdirSync('/proc/self/task').map(niceOf);
+    expect(niceOf(String(process.pid))).toBe(base);
+    expect(nices).toContain(Math.min(19, base + 7));
   });
 
   it('salts: two hashes of one password differ and both verify', async () => {

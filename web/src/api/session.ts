@@ -19,7 +19,7 @@ export interface Me {
 
 /** `GET /api/v1/meta`: what a frontend needs to know about this deployment. */
 export interface Meta {
-  app: { name: string; description: string | null; version: string; site_url: string | null; docs_url: string };
+  app: { name: string; description: string; version: string; site_url: string | null; docs_url: string; openapi_url: string };
   providers: Array<{ name: string; display_name: string }>;
   features: Record<string, boolean>;
   limits: Record<string, number>;
@@ -58,15 +58,19 @@ export function useMeta() {
   return useQuery({ queryKey: ['meta'], queryFn: () => api<Meta>('/meta'), staleTime: Infinity });
 }
 
-/** Signs out (`POST /api/v1/auth/logout`) and forgets every cached query. */
+/**
+ * Signs out (`POST /api/v1/auth/logout`): the signed-in user becomes `null` at once for every
+ * mounted component, and every other cached query (the user's data) is dropped.
+ */
 export function useSignOut() {
   const client = useQueryClient();
   return async () => {
     try {
       await api('/auth/logout', { method: 'POST' });
     } finally {
-      client.clear();
+      // Update `me` in place (its observers re-render); `clear()` would detach them from the cache.
       client.setQueryData(ME_KEY, null);
+      client.removeQueries({ predicate: (query) => query.queryKey[0] !== ME_KEY[0] && query.queryKey[0] !== 'meta' });
     }
   };
 }

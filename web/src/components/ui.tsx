@@ -154,14 +154,14 @@ export function ConfirmDialog({
   );
 }
 
-/** Bytes for people: `1.5 MB` (SI units, as file managers show them). */
+/** Bytes for people: `1.5 MiB` (binary units, as the README and limits such as FILE_MAX_BYTES state them). */
 export function formatBytes(bytes: number): string {
-  if (bytes < 1000) return `${bytes} B`;
-  const units = ['kB', 'MB', 'GB', 'TB'];
+  if (bytes < 1024) return `${bytes} B`;
+  const units = ['KiB', 'MiB', 'GiB', 'TiB'];
   let value = bytes;
   let unit = -1;
-  while (value >= 1000 && unit < units.length - 1) {
-    value /= 1000;
+  while (value >= 1024 && unit < units.length - 1) {
+    value /= 1024;
     unit += 1;
   }
   return `${value.toFixed(value < 10 ? 1 : 0)} ${units[unit]}`;

@@ -1,4 +1,5 @@
 /** Every feature of the web app, in navigation order (one import and one array line each). */
+import { accountFeature } from './account';
 import { authFeature } from './auth';
 import { challengesFeature } from './challenges';
 import type { WebFeature } from './feature';
@@ -10,4 +11,5 @@ export const FEATURES: WebFeature[] = [
   authFeature,
   challengesFeature,
   speechFeature,
+  accountFeature,
 ];

@@ -11,10 +11,10 @@ function HomePage() {
   const { app } = meta.data;
   return (
     <Page title={app.name}>
-      <p className="lead">{app.description ?? 'Accounts, jobs and live results for the work people send.'}</p>
+      <p className="lead">{app.description}</p>
       {me.data ? (
         <p>
-          Signed in as <strong>{me.data.email}</strong>. <a href="/account/security">Account security</a>
+          Signed in as <strong>{me.data.email}</strong>. <Link to="/account">Your account</Link>
         </p>
       ) : (
         <p className="cta row">
@@ -30,7 +30,10 @@ function HomePage() {
       )}
       <ul className="links">
         <li>
-          <a href={app.docs_url}>API documentation</a> (OpenAPI, try requests in the browser)
+          <a href={app.docs_url}>API documentation</a> (try requests in the browser)
+        </li>
+        <li>
+          <a href={app.openapi_url}>OpenAPI document</a>
         </li>
         {app.site_url ? (
           <li>

@@ -36,11 +36,9 @@ export function ProgressPage() {
       <ProblemAlert error={progress.error} />
       {progress.data ? (
         <>
-          <p className="lead">
-            {progress.data.session_count
-              ? `${progress.data.session_count} analysed session${progress.data.session_count === 1 ? '' : 's'} from ${monthName(progress.data.from_month)} to ${monthName(progress.data.to_month)}.`
-              : 'No analysed sessions in the last 12 months yet: record an answer to start.'}
-          </p>
+          {progress.data.session_count ? (
+            <p className="lead">{`${progress.data.session_count} analysed session${progress.data.session_count === 1 ? '' : 's'} from ${monthName(progress.data.from_month)} to ${monthName(progress.data.to_month)}.`}</p>
+          ) : null}
           {progress.data.highlights.length ? (
             <ul className="feedback">
               {progress.data.highlights.map((line) => (
