@@ -24,6 +24,8 @@ export const PERMISSIONS = {
   'files:manage': 'Read every stored file',
   'events:read': 'Follow live job events (SSE and WebSocket) of your own jobs',
   'queues:manage': 'Create, change, pause and resume queues',
+  'scheduler:manage': 'List scheduled tasks and run one now',
+  'outbox:manage': 'List notification outbox messages (without bodies) and retry undelivered ones',
 } as const;
 
 /** A permission Gatehouse itself knows. */

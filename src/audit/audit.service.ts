@@ -59,7 +59,9 @@ export type AuditAction =
   | 'passkey.add'
   | 'passkey.rename'
   | 'passkey.remove'
-  | 'auth.passkey_login';
+  | 'auth.passkey_login'
+  | 'scheduled_task.run'
+  | 'outbox.retry';
 
 /** Who is acting and from where; every field may be unknown (e.g. the CLI has no IP). */
 export interface ActorContext {
@@ -79,7 +81,7 @@ export const SYSTEM_ACTOR: ActorContext = { actorId: null, ip: null, userAgent: 
 /** One entry to record. */
 export interface AuditEntry {
   action: AuditAction;
-  targetType?: 'user' | 'api_key' | 'group' | 'session' | 'signing_key' | 'queue' | 'job' | 'passkey';
+  targetType?: 'user' | 'api_key' | 'group' | 'session' | 'signing_key' | 'queue' | 'job' | 'passkey' | 'scheduled_task' | 'outbox_message';
   targetId?: string | null;
   details?: Record<string, unknown>;
 }
@@ -103,6 +105,14 @@ export class AuditLog {
       user_agent: actor.userAgent?.slice(0, 512) ?? null,
       details: JSON.stringify(entry.details ?? {}),
     });
+  }
+
+  /**
+   * Appends an entry on its own, after the action it records (for actions that are not one
+   * transaction: running a scheduled task now, retrying an outbox message).
+   */
+  async recordNow(actor: ActorContext, entry: AuditEntry): Promise<void> {
+    await this.record(this.db, actor, entry);
   }
 
   /** Records a password login attempt (`outcome`: `success`, `invalid_credentials`, `locked`, …). */

@@ -82,6 +82,20 @@ export async function listOutboxMessages(db: Executor, status?: OutboxRow['statu
   return q.execute();
 }
 
+/**
+ * One page of messages, newest first (ids are time-ordered UUIDv7): those with an id below
+ * `beforeId` when given, optionally of one status; at most `limit` rows.
+ */
+export async function listOutboxPage(
+  db: Executor,
+  query: { status?: OutboxRow['status'] | undefined; beforeId?: string | undefined; limit: number },
+): Promise<OutboxRow[]> {
+  let q = db.selectFrom('outbox').selectAll().orderBy('id', 'desc').limit(query.limit);
+  if (query.status) q = q.where('status', '=', query.status);
+  if (query.beforeId) q = q.where('id', '<', query.beforeId);
+  return q.execute();
+}
+
 /** One message by id, or undefined. */
 export async function findOutboxMessage(db: Executor, id: string): Promise<OutboxRow | undefined> {
   return db.selectFrom('outbox').selectAll().where('id', '=', id).executeTakeFirst();

@@ -14,6 +14,7 @@ import type { Logger } from 'pino';
 import type { Executor } from '../db/executor.js';
 import type { Database, OutboxRow } from '../db/schema.js';
 import { addSeconds, type Clock } from '../shared/clock.js';
+import { AppError } from '../shared/errors.js';
 import { newId } from '../shared/ids.js';
 import { TimerLoop } from '../shared/timer-loop.js';
 import {
@@ -22,6 +23,7 @@ import {
   insertOutboxMessage,
   leaseMessage,
   listOutboxMessages,
+  listOutboxPage,
   markMessageFailed,
   markMessageSent,
   resetMessagesForRetry,
@@ -201,6 +203,16 @@ export class Outbox {
     return listOutboxMessages(this.options.db, status, limit);
   }
 
+  /**
+   * A cursor page of messages, newest first (optionally by status): `next` is the last id of a
+   * full page, null at the end (for `toPage`).
+   */
+  async page(query: { status?: OutboxRow['status'] | undefined; afterId?: string | undefined; limit: number }): Promise<{ items: OutboxRow[]; next: string | null }> {
+    const rows = await listOutboxPage(this.options.db, { status: query.status, beforeId: query.afterId, limit: query.limit + 1 });
+    const items = rows.slice(0, query.limit);
+    return { items, next: rows.length > query.limit ? (items.at(-1)?.id ?? null) : null };
+  }
+
   /** One message, or undefined. */
   get(id: string): Promise<OutboxRow | undefined> {
     return findOutboxMessage(this.options.db, id);
@@ -212,6 +224,19 @@ export class Outbox {
    */
   async retry(id: string): Promise<boolean> {
     return (await resetMessagesForRetry(this.options.db, [id], this.options.clock.now().toISOString())) === 1;
+  }
+
+  /**
+   * {@link retry} for one message, then wakes the dispatcher (operators' "Retry" button).
+   * @returns the message afterwards.
+   * @throws AppError `not_found` (no such message), `conflict` (it was already sent).
+   */
+  async retryMessage(id: string): Promise<OutboxRow> {
+    const message = await findOutboxMessage(this.options.db, id);
+    if (!message) throw new AppError('not_found', 'No such message.');
+    if (message.status === 'sent' || !(await this.retry(id))) throw new AppError('conflict', 'This message was already sent.');
+    this.wake();
+    return (await findOutboxMessage(this.options.db, id)) ?? message;
   }
 
   /** {@link retry} for every dead message. @returns how many. */

@@ -1,12 +1,12 @@
 /**
  * Server-rendered pages that the web app (web/, served by app.routes.ts) has not replaced yet:
- * the job pages (`/jobs`, `/jobs/{id}`) and the problem-type pages (`/problems/{code}`), plus
- * {@link sendHtmlPage} for other features' readable error pages (a failed social sign-in). The
- * auth pages (sign in and up, the pages emailed links open) and the account pages
- * (`/account…`, including `/account/security`) are the web app's.
+ * the problem-type pages (`/problems/{code}`), plus {@link sendHtmlPage} for other features'
+ * readable error pages (a failed social sign-in). The auth pages (sign in and up, the pages emailed
+ * links open), the account pages (`/account…`) and the job pages (`/jobs`, `/jobs/{id}`) are the
+ * web app's.
  *
  * These routes stay HTTP-only and look nothing up: a page's script reads the API with the session
- * cookie (the job page follows the job live over `/api/v1/events`); its buttons POST to the API.
+ * cookie; its buttons POST to the API.
  */
 import { readFileSync } from 'node:fs';
 import type { FastifyPluginAsync, FastifyReply } from 'fastify';
@@ -24,14 +24,9 @@ export interface PagesRoutesOptions {
 export const GATEHOUSE_LOGO_SVG = readFileSync(new URL('./assets/gatehouse.svg', import.meta.url));
 
 const assets = {
-  'jobs.js': {
-    body: readFileSync(new URL('./assets/jobs.js', import.meta.url)),
-    type: 'text/javascript; charset=utf-8',
-  },
   'pages.css': { body: readFileSync(new URL('./assets/pages.css', import.meta.url)), type: 'text/css; charset=utf-8' },
   'gatehouse.svg': { body: GATEHOUSE_LOGO_SVG, type: 'image/svg+xml' },
 };
-
 
 /** Extras of one page: its scripts (asset names) and a wider layout. */
 interface PageOptions {
@@ -78,68 +73,8 @@ export function sendHtmlPage(reply: FastifyReply, status: number, title: string,
   return sendPage(reply.code(status), title, content);
 }
 
-const statusBox = '<p id="status" class="status" role="status" aria-live="polite" hidden></p>';
-
-/** A job id as the API issues them (UUID); anything else is not a job page. */
-const JOB_ID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
-
 export const pagesRoutes: FastifyPluginAsync<PagesRoutesOptions> = async (app, _options) => {
   const hidden = { schema: { hide: true } };
-
-  app.get('/jobs', hidden, async (_request, reply) =>
-    sendPage(
-      reply,
-      'Your jobs',
-      `<h1>Your jobs</h1>
-<div id="jobs-list" hidden>
-<table class="jobs">
-<thead><tr><th>Job</th><th>Queue</th><th>Kind</th><th>State</th><th>Progress</th><th>Created</th></tr></thead>
-<tbody id="jobs-rows"></tbody>
-</table>
-<p id="jobs-empty" hidden>No jobs yet.</p>
-</div>
-${statusBox}`,
-      { scripts: ['jobs.js'], wide: true },
-    ),
-  );
-
-  app.get<{ Params: { id: string } }>('/jobs/:id', hidden, async (request, reply) => {
-    const id = request.params.id;
-    if (!JOB_ID.test(id)) throw new AppError('not_found', 'No such job.');
-    const button = (action: string, label: string) =>
-      `<button type="button" data-action="${action}" hidden>${label}</button>`;
-    return sendPage(
-      reply,
-      'Job',
-      `<h1>Job <code>${escapeHtml(id.toLowerCase())}</code></h1>
-<div id="job" data-job-id="${escapeHtml(id.toLowerCase())}" hidden>
-<dl class="fields">
-<dt>Queue</dt><dd id="job-queue"></dd>
-<dt>Kind</dt><dd id="job-kind"></dd>
-<dt>State</dt><dd><span id="job-state" class="state"></span></dd>
-<dt>Attempt</dt><dd id="job-attempt"></dd>
-<dt>Created</dt><dd id="job-created_at"></dd>
-<dt>Started</dt><dd id="job-started_at"></dd>
-<dt>Last heartbeat</dt><dd id="job-heartbeat_at"></dd>
-<dt>Finished</dt><dd id="job-finished_at"></dd>
-</dl>
-<div class="progress">
-<progress id="job-progress" max="1" value="0" aria-label="Progress"></progress>
-<span id="job-progress-text">0 %</span>
-</div>
-<p id="job-progress-message" class="progress-message"></p>
-<section id="job-metrics-box" hidden><h2>Metrics</h2><dl id="job-metrics" class="fields"></dl></section>
-<section id="job-result-box" hidden><h2>Result</h2><pre id="job-result"></pre></section>
-<section id="job-error-box" hidden><h2>Error</h2><pre id="job-error"></pre></section>
-<section id="job-files-box" hidden><h2>Output files</h2><ul id="job-files" class="links"></ul></section>
-<div class="actions">${button('pause', 'Pause')} ${button('resume', 'Resume')} ${button('cancel', 'Cancel')} ${button('retry', 'Retry')}</div>
-<h2>Events <small id="live" class="live">connecting…</small></h2>
-<ol id="job-events" class="events"></ol>
-</div>
-${statusBox}`,
-      { scripts: ['jobs.js'], wide: true },
-    );
-  });
 
   app.get<{ Params: { code: string } }>('/problems/:code', hidden, async (request, reply) => {
     const code = request.params.code;

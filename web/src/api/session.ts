@@ -74,3 +74,43 @@ export function useSignOut() {
     }
   };
 }
+
+/** `GET /api/v1/users/me/permissions`: what the signed-in user may do. */
+export interface MyPermissions {
+  role: 'user' | 'admin' | 'worker';
+  groups: string[];
+  /** Grants, possibly wildcards (`*`, `resource:*`); test them with {@link allows}. */
+  permissions: string[];
+}
+
+/**
+ * True when `granted` allows `needed` (a concrete permission such as `users:manage`): the same
+ * rule as the server's (`*` allows everything, `users:*` every `users:` action).
+ */
+export function allows(granted: readonly string[] | undefined, needed: string): boolean {
+  if (!granted) return false;
+  if (granted.includes('*') || granted.includes(needed)) return true;
+  const colon = needed.indexOf(':');
+  return colon > 0 && granted.includes(`${needed.slice(0, colon)}:*`);
+}
+
+/**
+ * The signed-in user's effective permissions (role + groups), `null` when signed out. Use it to
+ * show only what the user may do; the server still checks every call. Cached with {@link ME_KEY}
+ * as prefix, so signing in or out refreshes it.
+ */
+export function usePermissions() {
+  const me = useMe();
+  const query = useQuery({
+    queryKey: [...ME_KEY, 'permissions', me.data?.id],
+    queryFn: () => api<MyPermissions>('/users/me/permissions'),
+    enabled: Boolean(me.data),
+    staleTime: 30_000,
+  });
+  return {
+    ...query,
+    data: me.data === null ? null : query.data,
+    /** True when the user holds `needed`. */
+    can: (needed: string) => allows(query.data?.permissions, needed),
+  };
+}

@@ -3,7 +3,7 @@
  * navigation (features' entries, filtered by who is signed in) and the account menu.
  */
 import { Link, Outlet, useNavigate } from '@tanstack/react-router';
-import { useMe, useMeta, useSignOut } from '../api/session';
+import { useMe, useMeta, usePermissions, useSignOut } from '../api/session';
 import { FEATURES } from '../features';
 import { Button } from './ui';
 
@@ -12,7 +12,8 @@ export function Layout() {
   const me = useMe();
   const signOut = useSignOut();
   const navigate = useNavigate();
-  const context = { me: me.data ?? null, meta: meta.data };
+  const permissions = usePermissions();
+  const context = { me: me.data ?? null, meta: meta.data, permissions: permissions.data?.permissions };
   const items = FEATURES.flatMap((feature) => feature.nav ?? []).filter((item) => !item.when || item.when(context));
   return (
     <>

@@ -10,6 +10,8 @@ import type { Me, Meta } from '../api/session';
 export interface NavContext {
   me: Me | null;
   meta: Meta | undefined;
+  /** The signed-in user's effective permissions (`GET /users/me/permissions`); undefined while loading or signed out. */
+  permissions: string[] | undefined;
 }
 
 /** An entry of the main navigation. */

@@ -1,5 +1,6 @@
 /** Every feature of the web app, in navigation order (one import and one array line each). */
 import { accountFeature } from './account';
+import { adminFeature } from './admin';
 import { authFeature } from './auth';
 import { challengesFeature } from './challenges';
 import type { WebFeature } from './feature';
@@ -12,4 +13,5 @@ export const FEATURES: WebFeature[] = [
   challengesFeature,
   speechFeature,
   accountFeature,
+  adminFeature,
 ];
