@@ -7,6 +7,7 @@ import path from 'node:path';
 import type { Logger } from 'pino';
 import { AccountMails } from './accounts/account-mails.js';
 import { AccountService } from './accounts/accounts.service.js';
+import { UserDirectory } from './accounts/user-directory.service.js';
 import { AccessService } from './access/access.service.js';
 import { withRoleGrants } from './access/permissions.js';
 import { ApiKeyService } from './access/api-keys.service.js';
@@ -241,7 +242,8 @@ export async function buildGatehouse(config: Config, overrides: GatehouseOverrid
       configured: transports.map((t) => t.channel as Channel),
       moduleRoutes: notifications.routes,
     });
-    const sessions = new SessionService({ db, clock, cache, changes, ttlSeconds: config.auth.sessionTtlSeconds });
+    const userDirectory = new UserDirectory(db);
+    const sessions = new SessionService({ db, users: userDirectory, clock, cache, changes, ttlSeconds: config.auth.sessionTtlSeconds });
     const accessTokens = new AccessTokenService({
       db,
       clock,
@@ -264,6 +266,7 @@ export async function buildGatehouse(config: Config, overrides: GatehouseOverrid
     const access = new AccessService({
       roleGrants,
       db,
+      users: userDirectory,
       clock,
       cache,
       changes,
@@ -276,9 +279,10 @@ export async function buildGatehouse(config: Config, overrides: GatehouseOverrid
         storageQuotaBytes: config.files.storageQuotaBytes,
       },
     });
-    const apiKeys = new ApiKeyService({ db, clock, cache, changes, audit, access });
+    const apiKeys = new ApiKeyService({ db, users: userDirectory, clock, cache, changes, audit, access });
     const users = new UserAdminService({
       db,
+      users: userDirectory,
       clock,
       sessions,
       changes,
@@ -306,6 +310,7 @@ export async function buildGatehouse(config: Config, overrides: GatehouseOverrid
     });
     const auth = new AuthService({
       db,
+      users: userDirectory,
       clock,
       logger: logger.child({ component: 'auth' }),
       hasher,
@@ -323,6 +328,7 @@ export async function buildGatehouse(config: Config, overrides: GatehouseOverrid
     });
     const identities = new IdentityService({
       db,
+      users: userDirectory,
       clock,
       logger: logger.child({ component: 'identities' }),
       config: config.identities,
@@ -336,6 +342,7 @@ export async function buildGatehouse(config: Config, overrides: GatehouseOverrid
     });
     const mfa: MfaService = new MfaService({
       db,
+      users: userDirectory,
       clock,
       settings: config.mfa,
       audit,

@@ -17,7 +17,7 @@ import type { AuthChanges } from '../sessions/auth-changes.js';
 import type { Clock } from '../shared/clock.js';
 import { AppError } from '../shared/errors.js';
 import { newId } from '../shared/ids.js';
-import { findUserById } from '../accounts/users.repo.js';
+import type { UserDirectory } from '../accounts/user-directory.service.js';
 import {
   addMember,
   deleteGroup,
@@ -99,6 +99,8 @@ const POLICY_FIELDS = [
 /** Options for {@link AccessService}. */
 export interface AccessServiceOptions {
   db: Kysely<Database>;
+  /** The `user` rows (the accounts module's service). */
+  users: UserDirectory;
   clock: Clock;
   cache: AuthCache;
   changes: AuthChanges;
@@ -136,7 +138,7 @@ export class AccessService {
 
   /** Effective access by user id. @throws AppError `not_found`. */
   async effectiveAccessOf(userId: string): Promise<EffectiveAccess> {
-    const user = await findUserById(this.options.db, userId);
+    const user = await this.options.users.findById(userId);
     if (!user) throw new AppError('not_found', 'No such user.');
     return this.effectiveAccess(user);
   }
@@ -256,7 +258,7 @@ export class AccessService {
    */
   async setMembership(idOrName: string, userId: string, member: boolean, actor: ActorContext): Promise<void> {
     const group = await this.requireGroup(idOrName);
-    const user = await findUserById(this.options.db, userId);
+    const user = await this.options.users.findById(userId);
     if (!user) throw new AppError('not_found', 'No such user.');
     if (actor.actorId !== userId) await this.assertMayActOn(actor, user);
     if (member) {
@@ -375,7 +377,7 @@ export class AccessService {
   private async rankOf(actor: ActorContext): Promise<ReadonlySet<string> | undefined> {
     if (!actor.permissions) return undefined;
     if (!actor.actorId) return actor.permissions;
-    const user = await findUserById(this.options.db, actor.actorId);
+    const user = await this.options.users.findById(actor.actorId);
     return user ? (await this.effectiveAccess(user)).permissions : actor.permissions;
   }
 

@@ -7,6 +7,7 @@ import { Type } from '@sinclair/typebox';
 import { actorOf } from '../http/actor.js';
 import { PageOf, PageQuery, readPage, toPage } from '../http/pagination.js';
 import { AUTHENTICATED, problemResponses } from '../http/schemas.js';
+import { AdminUserSchema, PublicProfileSchema, RoleSchema, StatusSchema } from './access.views.js';
 import type { UserAdminService } from './user-admin.service.js';
 
 /** Options for {@link adminUsersRoutes}. */
@@ -14,28 +15,8 @@ export interface AdminUsersRoutesOptions {
   users: UserAdminService;
 }
 
-const RoleSchema = Type.Union([Type.Literal('user'), Type.Literal('admin'), Type.Literal('worker')]);
-const StatusSchema = Type.Union([Type.Literal('active'), Type.Literal('deactivated')]);
 const BooleanQuery = Type.Union([Type.Literal('true'), Type.Literal('false')]);
 const IdParams = Type.Object({ id: Type.String({ format: 'uuid' }) });
-
-const AdminUserSchema = Type.Object(
-  {
-    id: Type.String({ format: 'uuid' }),
-    email: Type.String(),
-    name: Type.String(),
-    email_verified: Type.Boolean(),
-    role: RoleSchema,
-    profile: Type.Object({}, { additionalProperties: true }),
-    created_at: Type.String({ format: 'date-time' }),
-    updated_at: Type.String({ format: 'date-time' }),
-    status: StatusSchema,
-    groups: Type.Array(Type.String()),
-    banned_until: Type.Union([Type.String({ format: 'date-time' }), Type.Null()]),
-    ban_reason: Type.Union([Type.String(), Type.Null()]),
-  },
-  { $id: 'AdminUser' },
-);
 
 function parseBoolean(value: 'true' | 'false' | undefined): boolean | undefined {
   return value === undefined ? undefined : value === 'true';
@@ -206,11 +187,7 @@ export const adminUsersRoutes: FastifyPluginAsyncTypebox<AdminUsersRoutesOptions
         description: 'The name and the profile keys listed in PUBLIC_PROFILE_FIELDS; nothing else.',
         params: IdParams,
         response: {
-          200: Type.Object({
-            id: Type.String({ format: 'uuid' }),
-            name: Type.String(),
-            profile: Type.Object({}, { additionalProperties: true }),
-          }),
+          200: PublicProfileSchema,
           ...problemResponses(400, 404),
         },
       },

@@ -9,7 +9,7 @@
 import { randomBytes } from 'node:crypto';
 import type { Kysely } from 'kysely';
 import type { ActorContext, AuditLog } from '../audit/audit.service.js';
-import { findUserById } from '../accounts/users.repo.js';
+import type { UserDirectory } from '../accounts/user-directory.service.js';
 import { hashToken } from '../crypto/tokens.js';
 import type { ApiKeyRow, Database, UserRow } from '../db/schema.js';
 import { inTransaction } from '../db/transaction.js';
@@ -68,6 +68,8 @@ function randomPrefix(): string {
 /** Options for {@link ApiKeyService}. */
 export interface ApiKeyServiceOptions {
   db: Kysely<Database>;
+  /** The `user` rows (the accounts module's service). */
+  users: UserDirectory;
   clock: Clock;
   cache: AuthCache;
   changes: AuthChanges;
@@ -92,7 +94,7 @@ export class ApiKeyService {
    * @throws AppError `not_found` when the user does not exist; as {@link create} otherwise.
    */
   async createForService(userId: string, input: { name: string; scopes: string[]; expiresInSeconds?: number | undefined }, actor: ActorContext): Promise<{ key: ApiKeyView; secret: string }> {
-    const user = await findUserById(this.options.db, userId);
+    const user = await this.options.users.findById(userId);
     if (!user) throw new AppError('not_found', `There is no user ${userId}.`);
     return this.create(user, input, actor);
   }
@@ -214,7 +216,7 @@ export class ApiKeyService {
     if (key.revoked_at || (key.expires_at && Date.parse(key.expires_at) <= now.getTime())) return null;
     let user = this.options.cache.user(key.user_id);
     if (!user) {
-      user = await findUserById(this.options.db, key.user_id);
+      user = await this.options.users.findById(key.user_id);
       if (!user) return null;
       this.options.cache.rememberUser(user);
     }
@@ -237,7 +239,7 @@ export class ApiKeyService {
     const key = await findApiKeyById(this.options.db, keyId);
     const now = this.options.clock.now().getTime();
     if (!key || key.revoked_at || (key.expires_at && Date.parse(key.expires_at) <= now)) return false;
-    const user = await findUserById(this.options.db, key.user_id);
+    const user = await this.options.users.findById(key.user_id);
     return !!user && user.status === 'active' && !(user.banned_until && Date.parse(user.banned_until) > now);
   }
 }

@@ -9,11 +9,11 @@
 import type { Kysely } from 'kysely';
 import { z } from 'zod';
 import type { AccountMails } from '../accounts/account-mails.js';
-import { PROFILE_MAX_BYTES, toUserView, type UserView } from '../accounts/accounts.service.js';
+import { PROFILE_MAX_BYTES, toUserView } from '../accounts/accounts.service.js';
 import { normalizeEmail } from '../accounts/email.js';
-import { deleteUser, findUserByEmail, findUserById, insertUser, listUsers, updateUser } from '../accounts/users.repo.js';
+import type { UserDirectory } from '../accounts/user-directory.service.js';
 import type { ActorContext, AuditLog } from '../audit/audit.service.js';
-import type { Database, UserRow } from '../db/schema.js';
+import type { Database, UserRow, UserUpdate } from '../db/schema.js';
 import { inTransaction, type Tx } from '../db/transaction.js';
 import type { AuthChanges } from '../sessions/auth-changes.js';
 import { isSupportedPasswordHash } from '../crypto/passwords.js';
@@ -26,23 +26,11 @@ import { newId } from '../shared/ids.js';
 import { revokeUserApiKeys } from './api-keys.repo.js';
 import { addMember, findGroup, groupNamesOfUsers } from './groups.repo.js';
 import type { AccessService } from './access.service.js';
+import type { AdminUserView, PublicProfileView } from './access.views.js';
 import { assertCanGrant, type Role, ROLE_PERMISSIONS } from './permissions.js';
 
-/** A user as administrators see them. */
-export interface AdminUserView extends UserView {
-  status: UserRow['status'];
-  groups: string[];
-  banned_until: string | null;
-  ban_reason: string | null;
-  updated_at: string;
-}
-
-/** The fields of a user anyone may see. */
-export interface PublicProfileView {
-  id: string;
-  name: string;
-  profile: Record<string, unknown>;
-}
+/** The views this service returns (schemas in `access.views.ts`). */
+export type { AdminUserView, PublicProfileView };
 
 /** Filters for {@link UserAdminService.list}. */
 export interface UserFilters {
@@ -125,6 +113,8 @@ class DryRunRollback extends Error {}
 /** Options for {@link UserAdminService}. */
 export interface UserAdminServiceOptions {
   db: Kysely<Database>;
+  /** The `user` rows (the accounts module's service). */
+  users: UserDirectory;
   clock: Clock;
   sessions: SessionService;
   changes: AuthChanges;
@@ -149,7 +139,7 @@ export class UserAdminService {
       if (!group) return { items: [], next: null };
       groupId = group.id;
     }
-    const rows = await listUsers(this.options.db, {
+    const rows = await this.options.users.list({
       ...filters,
       groupId,
       limit: page.limit,
@@ -169,7 +159,7 @@ export class UserAdminService {
 
   /** One user by email (case-insensitive). @throws AppError `not_found`. */
   async getByEmail(email: string): Promise<AdminUserView> {
-    const user = await findUserByEmail(this.options.db, email);
+    const user = await this.options.users.findByEmail(email);
     if (!user) throw new AppError('not_found', `No user with email ${email}.`);
     return this.get(user.id);
   }
@@ -189,12 +179,12 @@ export class UserAdminService {
     if (changes.role !== undefined) assertCanGrant(actor.permissions, (this.options.roleGrants ?? ROLE_PERMISSIONS)[changes.role], `the ${changes.role} role`);
     const now = this.options.clock.now().toISOString();
     await inTransaction(this.options.db, async (tx) => {
-      const update: Parameters<typeof updateUser>[2] = { updated_at: now };
+      const update: UserUpdate = { updated_at: now };
       if (changes.name !== undefined) update.name = changes.name.trim();
       if (changes.profile !== undefined) update.profile = JSON.stringify(changes.profile);
       if (changes.role !== undefined) update.role = changes.role;
       if (changes.status !== undefined) update.status = changes.status;
-      await updateUser(tx.db, userId, update);
+      await this.options.users.update(userId, update, tx.db);
       if (changes.role !== undefined && changes.role !== user.role) {
         await this.options.audit.record(tx.db, actor, {
           action: 'user.role_change',
@@ -229,7 +219,7 @@ export class UserAdminService {
     if (!user.email_verified_at) {
       const now = this.options.clock.now().toISOString();
       await inTransaction(this.options.db, async (tx) => {
-        await updateUser(tx.db, userId, { email_verified_at: now, updated_at: now });
+        await this.options.users.update(userId, { email_verified_at: now, updated_at: now }, tx.db);
         await this.options.changes.userChanged(tx, userId);
         await this.options.audit.record(tx.db, actor, {
           action: 'user.verify_email_by_admin',
@@ -275,11 +265,11 @@ export class UserAdminService {
     const indefinite = input.durationSeconds === undefined && input.until === undefined;
     const reason = (input.reason ?? '').trim().slice(0, 500);
     await inTransaction(this.options.db, async (tx) => {
-      await updateUser(tx.db, userId, {
-        banned_until: until.toISOString(),
-        ban_reason: reason || null,
-        updated_at: now.toISOString(),
-      });
+      await this.options.users.update(
+        userId,
+        { banned_until: until.toISOString(), ban_reason: reason || null, updated_at: now.toISOString() },
+        tx.db,
+      );
       await this.revokeEverything(tx, userId, 'banned');
       await this.options.mails.accountBanned(tx, user, indefinite ? null : until.toISOString(), reason, input.automatic ?? false);
       await this.options.audit.record(tx.db, actor, {
@@ -301,7 +291,7 @@ export class UserAdminService {
       throw new AppError('conflict', 'The user is not banned.');
     }
     await inTransaction(this.options.db, async (tx) => {
-      await updateUser(tx.db, userId, { banned_until: null, ban_reason: null, updated_at: now.toISOString() });
+      await this.options.users.update(userId, { banned_until: null, ban_reason: null, updated_at: now.toISOString() }, tx.db);
       await this.options.changes.userChanged(tx, userId);
       await this.options.mails.accountUnbanned(tx, user);
       await this.options.audit.record(tx.db, actor, { action: 'user.unban', targetType: 'user', targetId: userId });
@@ -320,7 +310,7 @@ export class UserAdminService {
     if (actor.actorId === userId) throw new AppError('forbidden', 'Use DELETE /api/v1/users/me for your own account.');
     await this.assertMayActOn(actor, user);
     await inTransaction(this.options.db, async (tx) => {
-      await deleteUser(tx.db, userId);
+      await this.options.users.delete(userId, tx.db);
       await this.options.changes.userSessionsRevoked(tx, userId);
       await this.options.audit.record(tx.db, actor, {
         action: 'user.delete',
@@ -369,7 +359,7 @@ export class UserAdminService {
    * included, in creation order.
    */
   async exportPage(page: { limit: number; afterId?: string | undefined }): Promise<{ items: ExportedUser[]; next: string | null }> {
-    const rows = await listUsers(this.options.db, { limit: page.limit, afterId: page.afterId, nowIso: this.options.clock.now().toISOString() });
+    const rows = await this.options.users.list({ limit: page.limit, afterId: page.afterId, nowIso: this.options.clock.now().toISOString() });
     const groups = await groupNamesOfUsers(this.options.db, rows.slice(0, page.limit).map((u) => u.id));
     return pageOfRows(rows, page.limit, (u) => ({
         id: u.id,
@@ -428,8 +418,8 @@ export class UserAdminService {
       created_at: input.created_at ?? now,
       updated_at: now,
     };
-    if (await findUserByEmail(this.options.db, row.email)) throw new AppError('email_taken', `${row.email} already exists.`);
-    if (input.id && (await findUserById(this.options.db, input.id))) {
+    if (await this.options.users.findByEmail(row.email)) throw new AppError('email_taken', `${row.email} already exists.`);
+    if (input.id && (await this.options.users.findById(input.id))) {
       throw new AppError('conflict', `Another user already has the id ${input.id}.`);
     }
     const groupIds: string[] = [];
@@ -440,7 +430,7 @@ export class UserAdminService {
     }
     try {
       await inTransaction(this.options.db, async (tx) => {
-        await insertUser(tx.db, row);
+        await this.options.users.insert(row, tx.db);
         for (const groupId of groupIds) await addMember(tx.db, groupId, row.id, now);
         await this.options.audit.record(tx.db, actor, {
           action: 'user.import',
@@ -465,7 +455,7 @@ export class UserAdminService {
 
   /** The public fields of an active user. @throws AppError `not_found` (also for deactivated users). */
   async publicProfile(userId: string): Promise<PublicProfileView> {
-    const user = await findUserById(this.options.db, userId);
+    const user = await this.options.users.findById(userId);
     if (!user || user.status !== 'active') throw new AppError('not_found', 'No such user.');
     const profile = JSON.parse(user.profile) as Record<string, unknown>;
     const visible: Record<string, unknown> = {};
@@ -495,7 +485,7 @@ export class UserAdminService {
   }
 
   private async requireUser(userId: string): Promise<UserRow> {
-    const user = await findUserById(this.options.db, userId);
+    const user = await this.options.users.findById(userId);
     if (!user) throw new AppError('not_found', 'No such user.');
     return user;
   }

@@ -6,10 +6,11 @@
  * or key hashes, no recovery codes (their count only).
  */
 import type { ApiKeyView } from '../access/access.views.js';
-import type { AuditEntryView } from '../audit/audit.service.js';
-import type { IdentityView } from '../identities/identities.service.js';
-import type { MfaStatus, PasskeyView } from '../mfa/mfa.service.js';
-import type { SessionView } from '../sessions/sessions.service.js';
+import type { AuditEntryView } from '../audit/audit.views.js';
+import type { IdentityView } from '../identities/identities.views.js';
+import type { MfaStatus } from '../mfa/mfa.service.js';
+import type { PasskeyView } from '../mfa/mfa.views.js';
+import type { SessionView } from '../sessions/sessions.views.js';
 import type { Clock } from '../shared/clock.js';
 import type { UserRow } from '../db/schema.js';
 import { toUserView, type UserView } from './accounts.service.js';

@@ -1,13 +1,8 @@
 /**
- * Queries for the `user` table.
- *
- * A shared core repository: the one repository other features may import (listed in
- * `eslint.config.js`). The `user` row is the identity every credential resolves to, so sessions,
- * API keys and sign-in read it on each authenticated request, access control reads its role and
- * ban, and both self-service (`accounts`) and administration (`access/user-admin`) write it.
- * Routing those reads through a service would add a layer on the hottest path without adding a
- * rule; the domain rules about users (registration, verification, bans, deletion) stay in the
- * services that call these functions.
+ * Queries for the `user` table, imported only by the accounts module. Other features (sessions,
+ * API keys, sign-in, access control, administration) reach the `user` row through
+ * `UserDirectory` (`user-directory.service.ts`), whose methods take the caller's transaction; the
+ * domain rules about users (registration, verification, bans, deletion) stay in the services.
  */
 import { sql } from 'kysely';
 import type { Executor } from '../db/executor.js';

@@ -4,13 +4,12 @@ import { Type } from '@sinclair/typebox';
 import { PageOf, PageQuery, readPage, toPage } from '../http/pagination.js';
 import { AUTHENTICATED, problemResponses } from '../http/schemas.js';
 import type { AuditLog } from './audit.service.js';
+import { AuditEntrySchema, LoginAttemptSchema } from './audit.views.js';
 
 /** Options for {@link auditRoutes}. */
 export interface AuditRoutesOptions {
   audit: AuditLog;
 }
-
-const Nullable = (schema: ReturnType<typeof Type.String>) => Type.Union([schema, Type.Null()]);
 
 export const auditRoutes: FastifyPluginAsyncTypebox<AuditRoutesOptions> = async (app, { audit }) => {
   app.get(
@@ -30,19 +29,7 @@ export const auditRoutes: FastifyPluginAsyncTypebox<AuditRoutesOptions> = async 
           until: Type.Optional(Type.String({ format: 'date-time' })),
         }),
         response: {
-          200: PageOf(
-            Type.Object({
-              id: Type.String(),
-              created_at: Type.String({ format: 'date-time' }),
-              action: Type.String(),
-              actor_id: Nullable(Type.String()),
-              target_type: Nullable(Type.String()),
-              target_id: Nullable(Type.String()),
-              ip: Nullable(Type.String()),
-              user_agent: Nullable(Type.String()),
-              details: Type.Object({}, { additionalProperties: true }),
-            }),
-          ),
+          200: PageOf(AuditEntrySchema),
           ...problemResponses(400, 401, 403),
         },
       },
@@ -79,16 +66,7 @@ export const auditRoutes: FastifyPluginAsyncTypebox<AuditRoutesOptions> = async 
           ip: Type.Optional(Type.String({ maxLength: 64 })),
         }),
         response: {
-          200: PageOf(
-            Type.Object({
-              id: Type.String(),
-              created_at: Type.String({ format: 'date-time' }),
-              email: Type.String(),
-              user_id: Nullable(Type.String()),
-              ip: Nullable(Type.String()),
-              outcome: Type.String(),
-            }),
-          ),
+          200: PageOf(LoginAttemptSchema),
           ...problemResponses(400, 401, 403),
         },
       },

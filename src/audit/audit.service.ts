@@ -10,6 +10,7 @@ import type { Clock } from '../shared/clock.js';
 import { newId } from '../shared/ids.js';
 import { pageOfRows } from '../shared/paging.js';
 import { insertAuditEntry, insertLoginAttempt, listAuditEntries, listLoginAttempts } from './audit.repo.js';
+import type { AuditEntryView, LoginAttemptView } from './audit.views.js';
 
 /** The security events Gatehouse records. */
 export type AuditAction =
@@ -83,29 +84,6 @@ export interface AuditEntry {
   targetType?: 'user' | 'api_key' | 'group' | 'session' | 'signing_key' | 'queue' | 'job' | 'passkey' | 'scheduled_task' | 'outbox_message';
   targetId?: string | null;
   details?: Record<string, unknown>;
-}
-
-/** An audit entry as the API shows it. */
-export interface AuditEntryView {
-  id: string;
-  created_at: string;
-  action: string;
-  actor_id: string | null;
-  target_type: string | null;
-  target_id: string | null;
-  ip: string | null;
-  user_agent: string | null;
-  details: Record<string, unknown>;
-}
-
-/** A login attempt as the API shows it. */
-export interface LoginAttemptView {
-  id: string;
-  created_at: string;
-  email: string;
-  user_id: string | null;
-  ip: string | null;
-  outcome: string;
 }
 
 export class AuditLog {

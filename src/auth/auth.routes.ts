@@ -14,6 +14,7 @@ import { requirePrincipal } from '../http/authenticate.js';
 import { problemFor, toAppError } from '../http/problem.js';
 import { AUTHENTICATED, EmailSchema, MessageSchema, NewPasswordSchema, OpaqueTokenSchema, PasswordSchema, problemResponses, UserRef } from '../http/schemas.js';
 import type { ClientInfo, SessionService } from '../sessions/sessions.service.js';
+import { SessionSchema } from '../sessions/sessions.views.js';
 import { AppError } from '../shared/errors.js';
 import type { AuthService, TokenResponse } from './auth.service.js';
 
@@ -261,17 +262,7 @@ export const authRoutes: FastifyPluginAsyncTypebox<AuthRoutesOptions> = async (a
         security: AUTHENTICATED,
         response: {
           200: Type.Object({
-            items: Type.Array(
-              Type.Object({
-                id: Type.String(),
-                created_at: Type.String({ format: 'date-time' }),
-                last_seen_at: Type.String({ format: 'date-time' }),
-                expires_at: Type.String({ format: 'date-time' }),
-                ip: Type.Union([Type.String(), Type.Null()]),
-                user_agent: Type.Union([Type.String(), Type.Null()]),
-                current: Type.Boolean(),
-              }),
-            ),
+            items: Type.Array(SessionSchema),
           }),
           ...problemResponses(401),
         },

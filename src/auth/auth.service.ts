@@ -12,7 +12,7 @@ import type { Logger } from 'pino';
 import type { AccessService, EffectiveAccess } from '../access/access.service.js';
 import { type ApiKeyService, looksLikeApiKey } from '../access/api-keys.service.js';
 import { intersectGrants } from '../access/permissions.js';
-import { findUserByEmail, findUserById, updateUser } from '../accounts/users.repo.js';
+import type { UserDirectory } from '../accounts/user-directory.service.js';
 import type { ActorContext, AuditLog } from '../audit/audit.service.js';
 import type { ApiKeyRow, Database, SessionRow, UserRow } from '../db/schema.js';
 import { inTransaction, type Tx } from '../db/transaction.js';
@@ -140,6 +140,8 @@ export type SignInResult =
 /** Options for {@link AuthService}. */
 export interface AuthServiceOptions {
   db: Kysely<Database>;
+  /** The `user` rows (the accounts module's service). */
+  users: UserDirectory;
   clock: Clock;
   logger: Logger;
   hasher: PasswordHasher;
@@ -200,7 +202,7 @@ export class AuthService {
   private async provePassword(email: string, password: string, client: ClientInfo): Promise<ProvenSignIn> {
     const guard = this.options.loginGuard;
     await guard.assertAllowed(email, client.ip);
-    const user = await findUserByEmail(this.options.db, email);
+    const user = await this.options.users.findByEmail(email);
     const passwordOk = user
       ? await this.options.hasher.verify(user.password_hash, password)
       : (await this.options.hasher.dummyVerify(password), false);
@@ -228,7 +230,7 @@ export class AuthService {
   private async recordProof(tx: Tx, proof: ProvenSignIn): Promise<UserRow> {
     await this.writeAttempt(tx, proof.email, proof.user, proof.client, 'success', proof.via);
     if (!proof.rehash) return proof.user;
-    return (await updateUser(tx.db, proof.user.id, { password_hash: proof.rehash })) ?? proof.user;
+    return (await this.options.users.update(proof.user.id, { password_hash: proof.rehash }, tx.db)) ?? proof.user;
   }
 
   /**
@@ -475,7 +477,7 @@ export class AuthService {
     const guard = this.options.loginGuard;
     const email = principal.user.email;
     await guard.assertAllowed(email, client.ip);
-    const user = await findUserById(this.options.db, principal.user.id);
+    const user = await this.options.users.findById(principal.user.id);
     if (!user || !(await this.options.hasher.verify(user.password_hash, password))) {
       await guard.recordFailure(email, client.ip);
       throw new AppError('reauthentication_required', 'The password is not correct.', {

@@ -4,24 +4,49 @@
  * Both share one global id space, so a stream that mixes them resumes from a single
  * `Last-Event-ID`. These are wire shapes: SSE `data:`, WebSocket `event`, job history pages.
  */
+import { type Static, Type } from '@sinclair/typebox';
 import type { JobEventRow, TopicEventRow } from '../db/schema.js';
 
-/** The kinds of job event. */
-export type JobEventType = 'state' | 'progress' | 'log';
+const DateTime = Type.String({ format: 'date-time' });
 
 /**
- * One job event as streams and history show it: `id` is global (SSE `id:`), `seq` counts per job
- * from 1 without gaps.
+ * `JobEvent` component: one job event as streams and history show it. `id` is global (the SSE
+ * `id:`), `seq` counts per job from 1 without gaps; `created_at` ISO-8601 UTC.
  */
-export interface JobEventView {
-  id: number;
-  job_id: string;
-  queue: string;
-  seq: number;
-  type: JobEventType;
-  data: Record<string, unknown>;
-  created_at: string;
-}
+export const JobEventSchema = Type.Object(
+  {
+    id: Type.Integer({ description: 'Global, increasing: the SSE event id' }),
+    job_id: Type.String(),
+    queue: Type.String(),
+    seq: Type.Integer({ description: 'Per job, from 1, without gaps' }),
+    type: Type.Union([Type.Literal('state'), Type.Literal('progress'), Type.Literal('log')]),
+    data: Type.Record(Type.String(), Type.Unknown()),
+    created_at: DateTime,
+  },
+  { $id: 'JobEvent' },
+);
+
+/**
+ * A module topic's event as streams send it (SSE `data:`, WebSocket `event`). Not an OpenAPI
+ * component: no JSON route returns it, it only travels on the streams.
+ */
+export const TopicEventSchema = Type.Object({
+  id: Type.Integer({ description: 'Global event id (shared with job events): the SSE id and what Last-Event-ID resumes from' }),
+  topic: Type.String({ description: '<prefix>:<id>, e.g. submission:0190…' }),
+  seq: Type.Integer({ description: 'Per topic, from 1, in commit order' }),
+  type: Type.String({ description: '<object>.<past-tense verb>, chosen by the module, e.g. submission.scored; the SSE event line' }),
+  data: Type.Record(Type.String(), Type.Unknown()),
+  created_at: DateTime,
+});
+
+/** One job event as streams and history show it (schema {@link JobEventSchema}). */
+export type JobEventView = Static<typeof JobEventSchema>;
+
+/** The kinds of job event. */
+export type JobEventType = JobEventView['type'];
+
+/** A module topic's event as streams send it (schema {@link TopicEventSchema}). */
+export type TopicEventView = Static<typeof TopicEventSchema>;
 
 /**
  * A job event on its way to live subscribers: the view plus the job's owner, so a `queue:` topic
@@ -30,21 +55,6 @@ export interface JobEventView {
 export interface JobEventMessage {
   event: JobEventView;
   owner_id: string | null;
-}
-
-/** A module topic's event as streams send it (SSE `data:`, WebSocket `event`). */
-export interface TopicEventView {
-  /** Global event id (shared with job events): the SSE `id:` and what `Last-Event-ID` resumes from. */
-  id: number;
-  /** `<prefix>:<id>`, e.g. `submission:0190…`. */
-  topic: string;
-  /** 1, 2, … per topic, in commit order. */
-  seq: number;
-  /** `<object>.<past-tense verb>`, chosen by the module, e.g. `submission.scored`; the SSE `event:` line. */
-  type: string;
-  data: Record<string, unknown>;
-  /** ISO-8601 UTC. */
-  created_at: string;
 }
 
 /** A module topic event on its way to live subscribers. */

@@ -26,6 +26,7 @@ import type { ClientInfo } from '../sessions/sessions.service.js';
 import { AppError, errorDefinition } from '../shared/errors.js';
 import { escapeHtml } from '../shared/html-escape.js';
 import { sendHtmlPage } from '../web/pages.routes.js';
+import { IdentitySchema, ProviderSchema } from './identities.views.js';
 import { FLOW_TTL_SECONDS, type FlowOutcome, type IdentityService, LINK_TTL_SECONDS } from './identities.service.js';
 
 /** Options for {@link identitiesRoutes}. */
@@ -39,22 +40,6 @@ export interface IdentitiesRoutesOptions {
 }
 
 const FLOW_COOKIE_PATH = '/api/v1/auth/oauth/';
-
-const ProviderSchema = Type.Object({
-  name: Type.String(),
-  display_name: Type.String(),
-  start_url: Type.String({ description: 'Opens the sign-in in a browser; add `?redirect=` to return elsewhere' }),
-});
-
-const IdentitySchema = Type.Object({
-  id: Type.String(),
-  provider: Type.String(),
-  display_name: Type.String(),
-  email: Type.Union([Type.String(), Type.Null()]),
-  email_verified: Type.Boolean(),
-  linked_at: Type.String({ format: 'date-time' }),
-  last_sign_in_at: Type.Union([Type.String({ format: 'date-time' }), Type.Null()]),
-});
 
 const SessionSchema = Type.Object({ id: Type.String(), expires_at: Type.String({ format: 'date-time' }) });
 

@@ -27,7 +27,7 @@ import { createHash } from 'node:crypto';
 import type { Kysely } from 'kysely';
 import type { Logger } from 'pino';
 import type { AccountService } from '../accounts/accounts.service.js';
-import { findUserByEmail, findUserById } from '../accounts/users.repo.js';
+import type { UserDirectory } from '../accounts/user-directory.service.js';
 import type { ActorContext, AuditLog } from '../audit/audit.service.js';
 import type { AuthService, BrowserSignIn, TokenResponse } from '../auth/auth.service.js';
 import { constantTimeEqual, generateToken, hashToken, looksLikeToken } from '../crypto/tokens.js';
@@ -54,6 +54,7 @@ import {
   touchIdentity,
 } from './identities.repo.js';
 import { type ProviderProfile, ProviderClients } from './provider-client.js';
+import type { IdentityView, ProviderView } from './identities.views.js';
 
 /** Seconds a started flow may take before its callback (the flow cookie's lifetime). */
 export const FLOW_TTL_SECONDS = 600;
@@ -66,25 +67,6 @@ export const LINK_EMAIL_TTL_SECONDS = 3600;
 
 /** The statement purpose (audience suffix and `typ`) of flow cookies. */
 const FLOW_PURPOSE = 'oauth-flow';
-
-/** A provider as `GET /auth/providers` lists it. */
-export interface ProviderView {
-  name: string;
-  display_name: string;
-  /** Absolute URL that starts a browser sign-in (add `?redirect=` to return elsewhere). */
-  start_url: string;
-}
-
-/** A linked provider account as its owner sees it. */
-export interface IdentityView {
-  id: string;
-  provider: string;
-  display_name: string;
-  email: string | null;
-  email_verified: boolean;
-  linked_at: string;
-  last_sign_in_at: string | null;
-}
 
 /** What {@link IdentityService.start} hands the route: where to send the browser, and the flow cookie. */
 export interface StartedFlow {
@@ -136,6 +118,8 @@ interface FlowState {
 /** Options for {@link IdentityService}. */
 export interface IdentityServiceOptions {
   db: Kysely<Database>;
+  /** The `user` rows (the accounts module's service). */
+  users: UserDirectory;
   clock: Clock;
   logger: Logger;
   config: IdentitiesConfig;
@@ -240,18 +224,18 @@ export class IdentityService {
     let user: UserRow | undefined;
     if (known) {
       await touchIdentity(this.options.db, known.id, { email: profile.email, email_verified: profile.emailVerified ? 1 : 0, last_sign_in_at: now });
-      user = await findUserById(this.options.db, known.user_id);
+      user = await this.options.users.findById(known.user_id);
       if (!user) throw new AppError('identity_flow_invalid', 'The account of this sign-in no longer exists.');
     } else {
       if (!profile.email) {
         throw new AppError('identity_email_required', `${provider.displayName} did not share an email address: allow Gatehouse to see your email at ${provider.displayName} and try again.`);
       }
-      const existing = await findUserByEmail(this.options.db, profile.email);
+      const existing = await this.options.users.findByEmail(profile.email);
       if (existing) return this.pendingLink(existing, provider, profile, flow);
       user = await this.createAccount(provider, profile, actor);
       if (!user) {
         // A registration took the address between the lookup and the insert.
-        const raced = await findUserByEmail(this.options.db, profile.email);
+        const raced = await this.options.users.findByEmail(profile.email);
         if (!raced) throw new AppError('conflict', 'The account could not be created; try again.');
         return this.pendingLink(raced, provider, profile, flow);
       }
@@ -277,7 +261,7 @@ export class IdentityService {
       throw new AppError('invalid_grant', 'The code_verifier does not match the code_challenge of this sign-in.');
     }
     if (redirectUri !== undefined && redirectUri !== ticket.redirect_uri) throw new AppError('invalid_grant', 'The redirect_uri differs from the one the sign-in started with.');
-    const user = await findUserById(this.options.db, ticket.user_id);
+    const user = await this.options.users.findById(ticket.user_id);
     if (!user) throw new AppError('invalid_grant', 'The account no longer exists.');
     try {
       return (await this.options.auth.signInWithIdentity(user, client, ticket.provider, 'api')).tokens;
@@ -294,7 +278,7 @@ export class IdentityService {
    */
   async pendingLinkInfo(ticket: string): Promise<{ provider: ProviderView; email: string }> {
     const row = await this.liveTicket(ticket, 'link');
-    const user = await findUserById(this.options.db, row.user_id);
+    const user = await this.options.users.findById(row.user_id);
     if (!user) throw new AppError('identity_flow_invalid', 'The account no longer exists.');
     return { provider: this.view(this.provider(row.provider)), email: user.email };
   }
@@ -308,7 +292,7 @@ export class IdentityService {
    */
   async completeLinkWithPassword(ticket: string, password: string, client: ClientInfo): Promise<FlowOutcome> {
     const row = await this.liveTicket(ticket, 'link');
-    const owner = await findUserById(this.options.db, row.user_id);
+    const owner = await this.options.users.findById(row.user_id);
     if (!owner) throw new AppError('identity_flow_invalid', 'The account no longer exists.');
     const user = await this.options.auth.verifyPassword(owner.email, password, client);
     if (user.id !== owner.id) throw new AppError('invalid_credentials');
@@ -334,7 +318,7 @@ export class IdentityService {
     await inTransaction(this.options.db, async (tx) => {
       const row = await consumeTicket(tx.db, hashToken(ticket), 'link', now.toISOString());
       if (!row) throw new AppError('identity_flow_invalid', 'This link has expired or was already used. Sign in with the provider again.');
-      const user = await findUserById(tx.db, row.user_id);
+      const user = await this.options.users.findById(row.user_id, tx.db);
       if (!user || user.status !== 'active') return;
       const token = generateToken();
       await insertTicket(tx.db, { ...row, id: newId(), purpose: 'link_email', token_hash: hashToken(token), created_at: now.toISOString(), expires_at: addSeconds(now, LINK_EMAIL_TTL_SECONDS).toISOString(), used_at: null });
@@ -375,7 +359,7 @@ export class IdentityService {
    */
   async unlink(userId: string, identityId: string, actor: ActorContext): Promise<void> {
     await inTransaction(this.options.db, async (tx) => {
-      const user = await findUserById(tx.db, userId);
+      const user = await this.options.users.findById(userId, tx.db);
       const identities = await listIdentitiesOfUser(tx.db, userId);
       const target = identities.find((i) => i.id === identityId);
       if (!user || !target) throw new AppError('not_found', 'No such linked account.');
@@ -499,7 +483,7 @@ export class IdentityService {
     }
     try {
       await inTransaction(this.options.db, async (tx) => {
-        const user = await findUserById(tx.db, userId);
+        const user = await this.options.users.findById(userId, tx.db);
         if (!user) throw new AppError('not_found', 'No such user.');
         await this.insertIdentityRow(tx, userId, provider, profile, now, null);
         await this.options.audit.record(tx.db, actor, {

@@ -1,5 +1,6 @@
 /** TypeBox schemas of the job system's API shapes (they also document /openapi.json). */
 import { Type } from '@sinclair/typebox';
+import { JobEventSchema } from '../event-log/events.js';
 import { JOB_STATES } from './model.js';
 import { JOB_KIND_PATTERN } from './jobs.service.js';
 import { QUEUE_NAME_PATTERN } from './queues.service.js';
@@ -97,20 +98,6 @@ export const JobSchema = Type.Object(
   { $id: 'Job' },
 );
 
-/** `JobEvent` component. */
-export const JobEventSchema = Type.Object(
-  {
-    id: Type.Integer({ description: 'Global, increasing: the SSE event id' }),
-    job_id: Type.String(),
-    queue: Type.String(),
-    seq: Type.Integer({ description: 'Per job, from 1, without gaps' }),
-    type: Type.Union([Type.Literal('state'), Type.Literal('progress'), Type.Literal('log')]),
-    data: Type.Record(Type.String(), Type.Unknown()),
-    created_at: DateTime,
-  },
-  { $id: 'JobEvent' },
-);
-
 /** One job to enqueue. */
 export const EnqueueItemSchema = Type.Object(
   {
@@ -127,5 +114,5 @@ export const EnqueueItemSchema = Type.Object(
   { additionalProperties: false },
 );
 
-/** Every job-system component schema, registered once on the app. */
+/** Every job-system component schema, registered once on the app (`JobEvent` is the event log's). */
 export const jobSchemas = [QueueSchema, QueueStatsSchema, JobSchema, JobEventSchema];

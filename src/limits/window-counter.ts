@@ -37,11 +37,13 @@ export class MemoryWindowCounter implements WindowCounter {
 
   /**
    * @param durationSeconds window length.
-   * @param nowMs wall-clock milliseconds (tests may pass their own).
+   * @param nowMs a millisecond reading, only ever compared with earlier readings (window ends,
+   *   time left); default the monotonic `performance.now()`, so a wall-clock step cannot stretch
+   *   or cut a window. Tests may pass their own.
    */
   constructor(
     durationSeconds: number,
-    private readonly nowMs: () => number = Date.now,
+    private readonly nowMs: () => number = () => performance.now(),
   ) {
     this.windowMs = durationSeconds * 1000;
     // Forget finished windows once per window length so idle keys do not accumulate.

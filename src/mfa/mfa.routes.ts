@@ -16,6 +16,7 @@ import { requirePrincipal } from '../http/authenticate.js';
 import { AUTHENTICATED, OpaqueTokenSchema, PasswordSchema, problemResponses, UserRef } from '../http/schemas.js';
 import type { ClientInfo } from '../sessions/sessions.service.js';
 import type { MfaService } from './mfa.service.js';
+import { PasskeySchema } from './mfa.views.js';
 
 /** Options for {@link mfaRoutes}. */
 export interface MfaRoutesOptions {
@@ -45,15 +46,6 @@ const WebAuthnResponse = Type.Object(
   },
   { additionalProperties: true, description: 'The PublicKeyCredential as JSON (base64url binary fields), as `PublicKeyCredential.toJSON()` gives it' },
 );
-const PasskeySchema = Type.Object({
-  id: Type.String({ format: 'uuid' }),
-  name: Type.String(),
-  created_at: Type.String({ format: 'date-time' }),
-  last_used_at: Type.Union([Type.String({ format: 'date-time' }), Type.Null()]),
-  device_type: Type.String({ description: '`singleDevice` or `multiDevice` (synced)' }),
-  backed_up: Type.Boolean(),
-  transports: Type.Array(Type.String()),
-});
 const SignInResponse = Type.Object(
   {
     user: Type.Optional(UserRef),

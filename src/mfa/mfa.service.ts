@@ -17,7 +17,7 @@ import type {
   RegistrationResponseJSON,
 } from '@simplewebauthn/server';
 import type { Kysely } from 'kysely';
-import { findUserById, updateUser } from '../accounts/users.repo.js';
+import type { UserDirectory } from '../accounts/user-directory.service.js';
 import type { ActorContext, AuditLog } from '../audit/audit.service.js';
 import type { LoginGuard, Principal, SecondFactorChallenge, SignInAttempt } from '../auth/auth.service.js';
 import { generateToken, hashToken, looksLikeToken } from '../crypto/tokens.js';
@@ -62,7 +62,7 @@ import {
   sealSecret,
   totpUri,
 } from './totp.js';
-
+import type { PasskeyView } from './mfa.views.js';
 
 /**
  * `@simplewebauthn/server`, loaded on the first passkey ceremony: it pulls in a large ASN.1/X.509
@@ -72,6 +72,7 @@ import {
 function webauthn(): Promise<typeof import('@simplewebauthn/server')> {
   return import('@simplewebauthn/server');
 }
+
 /** A user's second factors, as `GET /users/me/mfa` shows them. */
 export interface MfaStatus {
   totp_enabled: boolean;
@@ -101,18 +102,6 @@ export interface SecondFactorProof {
   recovery_code?: string | undefined;
 }
 
-/** A passkey as the API shows it. */
-export interface PasskeyView {
-  id: string;
-  name: string;
-  created_at: string;
-  last_used_at: string | null;
-  /** `singleDevice` or `multiDevice` (synced between devices). */
-  device_type: string;
-  backed_up: boolean;
-  transports: string[];
-}
-
 /** A completed `mfa` challenge: whom it signs in and how (what the primary sign-in would have issued). */
 export interface CompletedChallenge {
   user: UserRow;
@@ -124,6 +113,8 @@ export interface CompletedChallenge {
 /** Options for {@link MfaService}. */
 export interface MfaServiceOptions {
   db: Kysely<Database>;
+  /** The `user` rows (the accounts module's service). */
+  users: UserDirectory;
   clock: Clock;
   settings: MfaSettings;
   audit: AuditLog;
@@ -214,7 +205,7 @@ export class MfaService {
     await inTransaction(this.options.db, async (tx) => {
       if (!(await acceptTotpStep(tx.db, user.id, step, now.toISOString()))) throw new AppError('invalid_mfa_code', 'This code was already used; wait for the next one.');
       await replaceRecoveryCodes(tx.db, user.id, codes.map((c) => ({ id: newId(), code_hash: hashRecoveryCode(c) })), now.toISOString());
-      await updateUser(tx.db, user.id, { mfa_enabled_at: now.toISOString() });
+      await this.options.users.update(user.id, { mfa_enabled_at: now.toISOString() }, tx.db);
       await this.options.audit.record(tx.db, actor, { action: 'mfa.totp_enable', targetType: 'user', targetId: user.id });
       await this.tell(tx, user, 'Two-factor authentication was turned on');
       await this.options.changes.userChanged(tx, user.id);
@@ -236,7 +227,7 @@ export class MfaService {
     await this.proveSecondFactor(user, proof, client);
     await inTransaction(this.options.db, async (tx) => {
       await deleteTotpAndRecoveryCodes(tx.db, user.id);
-      await updateUser(tx.db, user.id, { mfa_enabled_at: null });
+      await this.options.users.update(user.id, { mfa_enabled_at: null }, tx.db);
       await this.options.audit.record(tx.db, actor, { action: 'mfa.totp_disable', targetType: 'user', targetId: user.id });
       await this.tell(tx, user, 'Two-factor authentication was turned off');
       await this.options.changes.userChanged(tx, user.id);
@@ -300,7 +291,7 @@ export class MfaService {
     const db = this.options.db;
     const row = await findLiveChallenge(db, hashToken(mfaToken), 'mfa', this.nowIso());
     if (!row?.user_id) throw expired;
-    const user = await findUserById(db, row.user_id);
+    const user = await this.options.users.findById(row.user_id);
     if (!user) throw expired;
     let factor: 'totp' | 'recovery_code';
     try {
@@ -328,12 +319,12 @@ export class MfaService {
    * @throws AppError `not_found`.
    */
   async reset(userId: string, options: { passkeys: boolean }, actor: ActorContext): Promise<{ totp_removed: boolean; passkeys_removed: number }> {
-    const user = await findUserById(this.options.db, userId);
+    const user = await this.options.users.findById(userId);
     if (!user) throw new AppError('not_found', 'No such user.');
     return inTransaction(this.options.db, async (tx) => {
       const totpRemoved = await deleteTotpAndRecoveryCodes(tx.db, user.id);
       const passkeysRemoved = options.passkeys ? await deleteAllPasskeys(tx.db, user.id) : 0;
-      await updateUser(tx.db, user.id, { mfa_enabled_at: null });
+      await this.options.users.update(user.id, { mfa_enabled_at: null }, tx.db);
       await this.options.audit.record(tx.db, actor, {
         action: 'mfa.reset',
         targetType: 'user',
@@ -476,7 +467,7 @@ export class MfaService {
     if (!(await advancePasskeyCounter(db, passkey.id, passkey.counter, verification.authenticationInfo.newCounter, now))) {
       throw passkeyFailure('The passkey was used concurrently; try again.');
     }
-    const user = await findUserById(db, passkey.user_id);
+    const user = await this.options.users.findById(passkey.user_id);
     if (!user) throw passkeyFailure('This passkey is not registered here.');
     await this.options.audit.record(db, { actorId: user.id, ip: client.ip, userAgent: client.userAgent }, {
       action: 'auth.passkey_login',

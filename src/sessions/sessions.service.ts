@@ -10,7 +10,7 @@ import type { Kysely } from 'kysely';
 import type { Executor } from '../db/executor.js';
 import type { Database, SessionRow, UserRow } from '../db/schema.js';
 import type { Tx } from '../db/transaction.js';
-import { findUserById } from '../accounts/users.repo.js';
+import type { UserDirectory } from '../accounts/user-directory.service.js';
 import { addSeconds, type Clock } from '../shared/clock.js';
 import { AppError } from '../shared/errors.js';
 import { newId } from '../shared/ids.js';
@@ -27,6 +27,7 @@ import {
   revokeUserSessions,
   touchSession,
 } from './sessions.repo.js';
+import type { SessionView } from './sessions.views.js';
 
 /** The lifetime used for sessions that "never expire" (a group with session TTL 0): 100 years. */
 const NEVER_EXPIRES_SECONDS = 100 * 365 * 24 * 3600;
@@ -48,20 +49,14 @@ export interface SessionWithUser {
   renewed: boolean;
 }
 
-/** A session as shown to its owner. */
-export interface SessionView {
-  id: string;
-  created_at: string;
-  last_seen_at: string;
-  expires_at: string;
-  ip: string | null;
-  user_agent: string | null;
-  current: boolean;
-}
+/** A session as shown to its owner (schema in `sessions.views.ts`). */
+export type { SessionView };
 
 /** Options for {@link SessionService}. */
 export interface SessionServiceOptions {
   db: Kysely<Database>;
+  /** The `user` rows (the accounts module's service). */
+  users: UserDirectory;
   clock: Clock;
   cache: AuthCache;
   /** Announces revocations to this and other instances' caches. */
@@ -197,7 +192,7 @@ export class SessionService {
     const session = await findSessionById(this.options.db, sessionId);
     const now = this.options.clock.now().getTime();
     if (!session || session.revoked_at || Date.parse(session.expires_at) <= now) return false;
-    const user = await findUserById(this.options.db, session.user_id);
+    const user = await this.options.users.findById(session.user_id);
     return !!user && user.status === 'active' && !(user.banned_until && Date.parse(user.banned_until) > now);
   }
 
@@ -216,7 +211,7 @@ export class SessionService {
     if (session.revoked_at || Date.parse(session.expires_at) <= now.getTime()) return null;
     let user = this.options.cache.user(session.user_id);
     if (!user) {
-      user = await findUserById(this.options.db, session.user_id);
+      user = await this.options.users.findById(session.user_id);
       if (!user) return null;
       this.options.cache.rememberUser(user);
     }

@@ -11,27 +11,14 @@ import { PageOf, PageQuery, readPage, toPage } from '../http/pagination.js';
 import { AUTHENTICATED, problemResponses } from '../http/schemas.js';
 import { AppError } from '../shared/errors.js';
 import { isUuid } from '../shared/ids.js';
-import { METRIC_NAMES } from './progress.js';
 import { MANAGE, type SpeechService, USE } from './speech.service.js';
+import { MetricsSchema, QuestionSchema, SessionSchema } from './speech.views.js';
 
 const USE_OR_MANAGE = { auth: 'required', permission: [USE, MANAGE] } as const;
 const MANAGE_ONLY = { auth: 'required', permission: MANAGE } as const;
 const tags = ['speech'];
 
 const Nullable = <T extends Parameters<typeof Type.Union>[0][number]>(schema: T) => Type.Union([schema, Type.Null()]);
-
-const QuestionSchema = Type.Object(
-  {
-    id: Type.String({ format: 'uuid' }),
-    text: Type.String(),
-    category: Nullable(Type.String()),
-    difficulty: Nullable(Type.Integer({ minimum: 1, maximum: 5 })),
-    expected_seconds: Nullable(Type.Integer({ minimum: 1, description: 'seconds' })),
-    created_at: Type.String({ format: 'date-time' }),
-    updated_at: Type.String({ format: 'date-time' }),
-  },
-  { $id: 'SpeechQuestion' },
-);
 
 const QuestionFields = {
   text: Type.String({ minLength: 1, maxLength: 2000 }),
@@ -41,47 +28,6 @@ const QuestionFields = {
 };
 
 const NumberOrNull = Nullable(Type.Number());
-const MetricsSchema = Type.Object(Object.fromEntries(METRIC_NAMES.map((name) => [name, NumberOrNull])), {
-  $id: 'SpeechMetrics',
-  description: 'Seconds (`_s`), syllables per second (`_syll_s`), dBFS RMS, dB, Hz; a ratio for pause_ratio. Null where nothing could be measured.',
-});
-const IntervalSchema = Type.Object({ start_s: Type.Number(), end_s: Type.Number() });
-
-const SessionSchema = Type.Object(
-  {
-    id: Type.String({ format: 'uuid' }),
-    owner_id: Type.String({ format: 'uuid' }),
-    question_id: Nullable(Type.String({ format: 'uuid' })),
-    state: Type.Union([Type.Literal('analysing'), Type.Literal('done'), Type.Literal('failed')]),
-    job_id: Type.String({ format: 'uuid' }),
-    format: Type.String(),
-    duration_s: Type.Number(),
-    audio_url: Type.String(),
-    created_at: Type.String({ format: 'date-time' }),
-    updated_at: Type.String({ format: 'date-time' }),
-    finished_at: Nullable(Type.String({ format: 'date-time' })),
-    score: NumberOrNull,
-    error: Nullable(Type.String()),
-    metrics: Type.Union([Type.Ref('SpeechMetrics'), Type.Null()]),
-    pauses: Type.Array(IntervalSchema),
-    feedback: Type.Array(Type.String()),
-    contours: Type.Optional(
-      Type.Object(
-        {
-          step_s: Type.Number({ description: 'seconds between points, from 0' }),
-          f0_hz: Type.Array(NumberOrNull, { description: 'median F0 of the voiced frames in each step; null where none is voiced' }),
-          loudness_dbfs: Type.Array(NumberOrNull, { description: 'level of each step (dBFS RMS); null below the silence floor' }),
-        },
-        { description: 'Pitch and loudness over time, for plotting (at most 600 points)' },
-      ),
-    ),
-    transcript: Type.Optional(Type.String()),
-    words_per_minute: Type.Optional(Type.Number()),
-    filler_words: Type.Optional(Type.Record(Type.String(), Type.Integer())),
-    transcript_note: Type.Optional(Type.String()),
-  },
-  { $id: 'SpeechSession' },
-);
 
 const MonthSchema = Type.Object({
   month: Type.String({ description: 'YYYY-MM (UTC)' }),

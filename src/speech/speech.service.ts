@@ -49,6 +49,7 @@ import {
   updateQuestion,
 } from './speech.repo.js';
 import type { SpeechQuestionRow, SpeechSessionRow } from './speech.schema.js';
+import type { QuestionView, SessionView } from './speech.views.js';
 
 /** The analysis job's kind, and the `parent_type` linking it to its session. */
 export const SPEECH_KIND = 'speech-analysis';
@@ -68,17 +69,6 @@ export interface SpeechSettings {
   minPauseMs: number;
   /** The ffmpeg executable. */
   ffmpegPath: string;
-}
-
-/** A question as the API shows it. */
-export interface QuestionView {
-  id: string;
-  text: string;
-  category: string | null;
-  difficulty: number | null;
-  expected_seconds: number | null;
-  created_at: string;
-  updated_at: string;
 }
 
 /** What a question is made of (create: `text` required; update: any subset; null clears an optional field). */
@@ -103,37 +93,6 @@ export interface AnalysisResult {
   words_per_minute?: number;
   filler_words?: Record<string, number>;
   /** Why there is no transcript, when there is none. */
-  transcript_note?: string;
-}
-
-/** A session and, once done, its report (`GET /speech/sessions/{id}`). */
-export interface SessionView {
-  id: string;
-  owner_id: string;
-  question_id: string | null;
-  state: SpeechSessionRow['state'];
-  job_id: string;
-  format: string;
-  /** Duration measured at upload, seconds. */
-  duration_s: number;
-  /** Where the recording is served (Range requests). */
-  audio_url: string;
-  created_at: string;
-  updated_at: string;
-  finished_at: string | null;
-  /** 0–100 (docs/speech.md, "Score"); null until done. */
-  score: number | null;
-  /** Why the analysis failed; null otherwise. */
-  error: string | null;
-  metrics: SpeechMetrics | null;
-  pauses: Interval[];
-  feedback: string[];
-  /** Pitch and loudness over time, when the analysis computed them. */
-  contours?: Contours;
-  transcript?: string;
-  words_per_minute?: number;
-  filler_words?: Record<string, number>;
-  /** Why no transcript was made (set whenever `transcript` is absent from a done report). */
   transcript_note?: string;
 }
 
@@ -200,9 +159,14 @@ function toQuestionView(row: SpeechQuestionRow): QuestionView {
   };
 }
 
+/** The session's stored report (`speech_session.report`), or null before the analysis is done. */
+function storedReport(row: SpeechSessionRow): StoredReport | null {
+  return row.report ? (JSON.parse(row.report) as StoredReport) : null;
+}
+
 /** Converts a row to its API view. */
 export function toSessionView(row: SpeechSessionRow): SessionView {
-  const report = row.report ? (JSON.parse(row.report) as StoredReport) : null;
+  const report = storedReport(row);
   const view: SessionView = {
     id: row.id,
     owner_id: row.owner_id,
@@ -468,9 +432,11 @@ export class SpeechService {
     const now = this.options.clock.now();
     const { from, to } = progressWindow(now, months);
     const rows = await listDoneSessions(this.options.db, principal.user.id, from, to);
+    // The stored report, typed as the analysis wrote it (the API view allows null for every metric).
     const sessions = rows.flatMap((row) => {
-      const view = toSessionView(row);
-      return view.metrics ? [{ id: row.id, created_at: row.created_at, metrics: view.metrics, score: view.score ?? 0, words_per_minute: view.words_per_minute ?? null }] : [];
+      const report = storedReport(row);
+      const score = row.score === null ? 0 : Number(row.score);
+      return report?.metrics ? [{ id: row.id, created_at: row.created_at, metrics: report.metrics, score, words_per_minute: report.words_per_minute ?? null }] : [];
     });
     return buildProgress(sessions, months, now);
   }

@@ -93,11 +93,20 @@ export function completenessDeviation(channel: KrausChannel): number {
 
 /** Φ(|ψ⟩⟨ψ|) = Σ_i (K_i ψ)(K_i ψ)†, a `dOut × dOut` density matrix (for a unit ψ). */
 export function outputState(channel: KrausChannel, psi: CVector): CMatrix {
+  return applyChannel(channel, psi).rho;
+}
+
+/**
+ * The images K_i ψ (one `dOut` vector per Kraus operator, in order) and ρ = Σ_i (K_i ψ)(K_i ψ)†
+ * accumulated from them: the one pass both {@link outputState} and the optimiser's points use.
+ */
+function applyChannel(channel: KrausChannel, psi: CVector): { rho: CMatrix; images: CVector[] } {
   const { dIn, dOut } = channel;
   const rho = zeros(dOut, dOut);
-  const wr = new Float64Array(dOut);
-  const wi = new Float64Array(dOut);
+  const images: CVector[] = [];
   for (const k of channel.kraus) {
+    const wr = new Float64Array(dOut);
+    const wi = new Float64Array(dOut);
     for (let r = 0; r < dOut; r++) {
       let sr = 0;
       let si = 0;
@@ -117,8 +126,9 @@ export function outputState(channel: KrausChannel, psi: CVector): CMatrix {
         rho.im[a * dOut + b]! += wi[a]! * wr[b]! - wr[a]! * wi[b]!;
       }
     }
+    images.push({ re: wr, im: wi });
   }
-  return rho;
+  return { rho, images };
 }
 
 /**
@@ -308,32 +318,7 @@ export async function minimizeOutputEntropy(channel: KrausChannel, options: Mini
 
 /** The point at unit `psi`: ρ = Φ(|ψ⟩⟨ψ|), its eigen-decomposition, S(ρ) in bits and the images K_i ψ. */
 function evaluate(channel: KrausChannel, psi: CVector): Point {
-  const { dIn, dOut } = channel;
-  const rho = zeros(dOut, dOut);
-  const images: CVector[] = [];
-  for (const k of channel.kraus) {
-    const wr = new Float64Array(dOut);
-    const wi = new Float64Array(dOut);
-    for (let r = 0; r < dOut; r++) {
-      let sr = 0;
-      let si = 0;
-      for (let c = 0; c < dIn; c++) {
-        const kr = k.re[r * dIn + c]!;
-        const ki = k.im[r * dIn + c]!;
-        sr += kr * psi.re[c]! - ki * psi.im[c]!;
-        si += kr * psi.im[c]! + ki * psi.re[c]!;
-      }
-      wr[r] = sr;
-      wi[r] = si;
-    }
-    for (let a = 0; a < dOut; a++) {
-      for (let b = 0; b < dOut; b++) {
-        rho.re[a * dOut + b]! += wr[a]! * wr[b]! + wi[a]! * wi[b]!;
-        rho.im[a * dOut + b]! += wi[a]! * wr[b]! - wr[a]! * wi[b]!;
-      }
-    }
-    images.push({ re: wr, im: wi });
-  }
+  const { rho, images } = applyChannel(channel, psi);
   const eig = eigh(rho);
   return { psi, value: entropyOfEigenvalues(eig.values), eig, images };
 }
