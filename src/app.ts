@@ -177,7 +177,9 @@ export async function buildApp(gatehouse: Gatehouse, options: BuildAppOptions = 
   });
   await app.register(swaggerUi, {
     routePrefix: '/docs',
-    uiConfig: { persistAuthorization: true, tryItOutEnabled: true },
+    // Tags start collapsed: Swagger UI 5 stopped rendering the operation list part-way once the
+    // document passed ~135 operations (found with the browser test), and a list of tags reads better.
+    uiConfig: { persistAuthorization: true, tryItOutEnabled: true, docExpansion: 'none' },
     // Gatehouse's logo in the top bar and as the favicon, instead of Swagger's.
     logo: { type: 'image/svg+xml', content: GATEHOUSE_LOGO_SVG, href: '/', target: '_self' },
     theme: {

@@ -104,7 +104,10 @@ describe.each(dialects)('worker and server crashes (%s)', (dialect) => {
     expect(done.result).toEqual({ n: 1, pid: b.pid });
     expect(b.records().filter((r) => r.id === id)).toEqual([{ id, attempt: 2, kind: 'slow', event: 'done', pid: b.pid }]);
     expect(a.records().filter((r) => r.id === id).map((r) => [r.attempt, r.event])).toEqual([[1, 'start']]);
-    expect(b.output()).toMatch(new RegExp(`succeeded job_id=${id} kind=slow attempt=2`));
+    // B logs the success once the server's answer to its `complete` arrives, which can be a moment
+    // after the server recorded it.
+    const succeededLine = new RegExp(`succeeded job_id=${id} kind=slow attempt=2`);
+    await waitUntil(async () => succeededLine.test(b.output()) || undefined, { timeoutMs: 15_000, describe: async () => `B:\n${b.output()}` });
 
     // The dead worker's late calls under attempt 1 change nothing.
     const before = await getJobWithEvents(server, id);
