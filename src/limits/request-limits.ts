@@ -9,7 +9,9 @@
  *   durationSeconds }` (a separate counter per route, per user or IP as above) or opt out with
  *   `config.rateLimit: false`.
  * - Not limited, by matched route: `/healthz`, `/readyz`, `/docs` and everything under it, and
- *   the static `/assets/*` (probes and documentation must keep working while a client is throttled).
+ *   the static `/assets/*`, the web app's hashed `/static/*` files and its favicon (probes,
+ *   documentation and the app's code must keep loading while a client is throttled; the app's
+ *   pages themselves, `index.html`, count like any request).
  * - Every limited response carries `RateLimit-Limit`, `RateLimit-Remaining` and
  *   `RateLimit-Reset` (IETF draft-ietf-httpapi-ratelimit-headers); past the limit the answer is
  *   a 429 `rate_limited` problem document with `Retry-After`.
@@ -54,7 +56,9 @@ function isUnlimitedRoute(pattern: string | undefined): boolean {
     pattern === '/readyz' ||
     pattern === '/docs' ||
     pattern.startsWith('/docs/') ||
-    pattern.startsWith('/assets/')
+    pattern.startsWith('/assets/') ||
+    pattern.startsWith('/static/') ||
+    pattern === '/favicon.svg'
   );
 }
 

@@ -62,6 +62,11 @@ describe.each(dialects)('permission guard and roles (%s)', (dialect) => {
     { method: 'DELETE', path: '/api/v1/groups/{group}/members/{id}', permission: 'users:manage', admin: 204 },
     { method: 'GET', path: '/api/v1/audit', permission: 'audit:read', admin: 200 },
     { method: 'GET', path: '/api/v1/audit/login-attempts', permission: 'audit:read', admin: 200 },
+    { method: 'GET', path: '/api/v1/outbox', permission: 'outbox:manage', admin: 200 },
+    { method: 'POST', path: '/api/v1/outbox/{missing}/retry', permission: 'outbox:manage', admin: 404 },
+    { method: 'GET', path: '/api/v1/scheduled-tasks', permission: 'scheduler:manage', admin: 200 },
+    // `{name}` is sent as is: no task has that name.
+    { method: 'POST', path: '/api/v1/scheduled-tasks/{name}/run', permission: 'scheduler:manage', admin: 404 },
   ];
   const url = (path: string) => path.replace('{id}', victimId).replace('{missing}', missing).replace('{group}', probeGroup);
 

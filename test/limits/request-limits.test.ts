@@ -1,3 +1,4 @@
+import { readdirSync } from 'node:fs';
 import Fastify, { type FastifyInstance, type LightMyRequestResponse } from 'fastify';
 import pino from 'pino';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
@@ -10,6 +11,7 @@ import { createLimiterStore, type LimiterStore } from '../../src/limits/limiter-
 import { QuotaService } from '../../src/limits/quota.service.js';
 import { installRequestLimits } from '../../src/limits/request-limits.js';
 import { systemClock } from '../../src/shared/clock.js';
+import { WEB_APP_DIR } from '../../src/web/app.routes.js';
 import { dialects } from '../helpers/dialects.js';
 import { createTestContext, loginCookie, makeUser, STRONG_PASSWORD, type TestContext } from '../helpers/harness.js';
 import { randomIp, TEST_REDIS_URL } from './limiter-stores.js';
@@ -135,7 +137,8 @@ describe.each(dialects)('request limits over HTTP (%s)', (dialect) => {
     it('never limits /healthz, /readyz, /docs or static assets', async () => {
       const remoteAddress = randomIp();
       for (let i = 0; i < 4; i++) await ctx.request({ url: '/.well-known/jwks.json', remoteAddress });
-      for (const url of ['/healthz', '/readyz', '/docs', '/docs/', '/docs/json', '/assets/pages.css', '/assets/jobs.js']) {
+      const appFile = readdirSync(`${WEB_APP_DIR}static`).find((name) => name.endsWith('.js'));
+      for (const url of ['/healthz', '/readyz', '/docs', '/docs/', '/docs/json', '/assets/pages.css', `/static/${appFile}`, '/favicon.svg']) {
         for (let i = 0; i < 2; i++) {
           const res = await ctx.request({ url, remoteAddress });
           expect(res.statusCode, url).toBeLessThan(400);

@@ -33,6 +33,25 @@ export interface LineChartProps {
   formatX?: (value: number) => string;
   /** Draw points rather than lines (few values, e.g. months). */
   points?: boolean;
+  /** Draw a step line with its points (a value that holds until the next one, e.g. a best-so-far). */
+  stepped?: boolean;
+  /** `data-testid` of the figure (its `data-points` says how many x values are drawn). */
+  testId?: string;
+}
+
+/**
+ * A scale's range with room around the data: a single instant or a single value still gets a
+ * readable window (uPlot's automatic range spans years for one point in time).
+ */
+function padded(values: Array<number | null>, time: boolean): uPlot.Range.MinMax | undefined {
+  const finite = values.filter((v): v is number => v !== null && Number.isFinite(v));
+  if (!finite.length) return undefined;
+  const min = Math.min(...finite);
+  const max = Math.max(...finite);
+  if (time) return max - min < 1 ? [min - 60, max + 60] : [min, max];
+  const span = max - min;
+  const pad = span > Math.abs(max) * 1e-6 ? span * 0.1 : Math.abs(max) * 0.05 || 1;
+  return [min - pad, max + pad];
 }
 
 function cssColor(color: string | undefined, element: HTMLElement): string {
@@ -42,18 +61,20 @@ function cssColor(color: string | undefined, element: HTMLElement): string {
 }
 
 /** A responsive line chart with a caption and a data table. */
-export function LineChart({ title, summary, x, xLabel, time, series, height = 220, formatX, points }: LineChartProps) {
+export function LineChart({ title, summary, x, xLabel, time, series, height = 220, formatX, points, stepped, testId }: LineChartProps) {
   const box = useRef<HTMLDivElement>(null);
   useEffect(() => {
     const element = box.current;
-    if (!element) return;
+    if (!element || !x.length) return;
+    const xRange = padded(x, !!time);
+    const yRange = padded(series.flatMap((s) => s.values), false);
     const text = cssColor('--text', element);
     const grid = cssColor('--border', element);
     const axis = { stroke: text, grid: { stroke: grid, width: 1 }, ticks: { stroke: grid, width: 1 } };
     const options: uPlot.Options = {
       width: Math.max(200, element.clientWidth),
       height,
-      scales: { x: { time: !!time } },
+      scales: { x: { time: !!time, ...(xRange ? { range: xRange } : {}) }, y: yRange ? { range: yRange } : {} },
       legend: { show: series.length > 1 },
       cursor: { drag: { x: false, y: false } },
       axes: [{ ...axis, label: xLabel }, { ...axis }],
@@ -64,8 +85,8 @@ export function LineChart({ title, summary, x, xLabel, time, series, height = 22
           stroke: cssColor(s.color, element),
           width: 2,
           spanGaps: false,
-          points: { show: !!points, size: 7 },
-          ...(points ? { paths: () => null } : {}),
+          points: { show: !!points || !!stepped, size: 7 },
+          ...(points ? { paths: () => null } : stepped ? { paths: uPlot.paths.stepped?.({ align: 1 }) } : {}),
         })),
       ],
     };
@@ -76,14 +97,14 @@ export function LineChart({ title, summary, x, xLabel, time, series, height = 22
       observer.disconnect();
       plot.destroy();
     };
-  }, [x, series, xLabel, time, height, points]);
+  }, [x, series, xLabel, time, height, points, stepped]);
   const showX = formatX ?? ((value: number) => String(value));
   return (
-    <figure className="chart">
+    <figure className="chart" data-testid={testId} data-points={x.length}>
       <figcaption>
         <strong>{title}</strong> <span className="muted">{summary}</span>
       </figcaption>
-      <div ref={box} className="chart-canvas" role="img" aria-label={`${title}. ${summary}`} />
+      {x.length ? <div ref={box} className="chart-canvas" role="img" aria-label={`${title}. ${summary}`} /> : <p className="muted">No values yet.</p>}
       <details>
         <summary>Data table</summary>
         <div className="table-wrap">

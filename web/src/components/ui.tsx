@@ -8,7 +8,13 @@ import { type ButtonHTMLAttributes, type InputHTMLAttributes, type ReactNode, us
 import { ApiError } from '../api/client';
 import { useMeta } from '../api/session';
 
-/** A page: sets the document title (`title · app name`) and renders its heading, focused on arrival. */
+/** False until the first page has shown: a fresh load leaves the focus at the top (the skip link comes first). */
+let navigatedWithinApp = false;
+
+/**
+ * A page: sets the document title (`title · app name`) and renders its heading, which takes the
+ * focus when the page is reached by a client-side navigation (not on a fresh load).
+ */
 export function Page({ title, children, actions, wide }: { title: string; children: ReactNode; actions?: ReactNode; wide?: boolean }) {
   const meta = useMeta();
   const heading = useRef<HTMLHeadingElement>(null);
@@ -17,8 +23,12 @@ export function Page({ title, children, actions, wide }: { title: string; childr
     document.title = `${title} · ${appName}`;
   }, [title, appName]);
   useEffect(() => {
+    if (!navigatedWithinApp) {
+      navigatedWithinApp = true;
+      return;
+    }
     // After a client-side navigation, screen readers announce the new page from its heading.
-    if (document.activeElement === document.body || document.activeElement?.closest('nav, header')) heading.current?.focus({ preventScroll: true });
+    if (document.activeElement === document.body || document.activeElement?.closest('nav, header, main')) heading.current?.focus({ preventScroll: true });
   }, [title]);
   return (
     <div className={wide ? 'page page-wide' : 'page'}>

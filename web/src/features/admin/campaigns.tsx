@@ -5,12 +5,12 @@
  */
 import { keepPreviousData, useMutation, useQuery, useQueryClient } from '@tanstack/react-query';
 import { Link, useNavigate, useParams } from '@tanstack/react-router';
-import { useId, useState } from 'react';
+import { useId, useMemo, useState } from 'react';
 import { api, type Page as ApiPage } from '../../api/client';
 import { useLiveEvents } from '../../api/live';
 import { usePermissions } from '../../api/session';
 import { Button, Field, Loading, Page, ProblemAlert, Time } from '../../components/ui';
-import { TimeChart } from './chart';
+import { LineChart } from '../../components/chart';
 import { AdminMenu, Pager, ProgressBar, StateBadge, useCursorPager } from './common';
 import { JOB_STATES, LiveBadge } from './jobs';
 
@@ -281,7 +281,7 @@ export function CampaignPage() {
       </dl>
       <section aria-labelledby="best-heading">
         <h2 id="best-heading">Best value over time</h2>
-        {s ? <TimeChart points={s.best_over_time} title={`Best value (${c.objective}) over time`} valueLabel="best value" testId="best-chart" /> : <Loading />}
+        {s ? <BestChart points={s.best_over_time} objective={c.objective} /> : <Loading />}
       </section>
       <div className="two-columns">
         <section aria-labelledby="states-heading">
@@ -423,5 +423,25 @@ function Runs({ id }: { id: string }) {
         <Loading label="Loading runs…" />
       )}
     </section>
+  );
+}
+
+/** The best value so far as a step line over time (it holds until a run improves on it). */
+function BestChart({ points, objective }: { points: Array<{ at: string; value: number }>; objective: string }) {
+  const x = useMemo(() => points.map((p) => Date.parse(p.at) / 1000), [points]);
+  const series = useMemo(() => [{ label: 'Best value', values: points.map((p) => p.value) }], [points]);
+  const latest = points.at(-1);
+  return (
+    <LineChart
+      title={`Best value (${objective}) over time`}
+      summary={latest ? `${points.length} improvement${points.length === 1 ? '' : 's'}; the best is ${latest.value}, found ${new Date(latest.at).toLocaleString()}.` : 'No run has finished yet.'}
+      x={x}
+      time
+      stepped
+      xLabel="Time"
+      series={series}
+      formatX={(v) => new Date(v * 1000).toLocaleString()}
+      testId="best-chart"
+    />
   );
 }

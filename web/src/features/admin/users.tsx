@@ -294,20 +294,20 @@ function GroupsDialog({ user, onClose }: { user: AdminUser; onClose: (changed: b
   const groups = list.data?.items ?? [];
   const [member, setMember] = useState(() => new Set(user.groups));
   const [changed, setChanged] = useState(false);
+  const setMembership = (group: string, on: boolean) =>
+    setMember((current) => {
+      const next = new Set(current);
+      if (on) next.add(group);
+      else next.delete(group);
+      return next;
+    });
+  // The box changes at once (optimistic); a refused change puts it back and shows the problem.
   const toggle = useMutation({
     mutationFn: async ({ group, on }: { group: string; on: boolean }) => {
       await api(`/groups/${encodeURIComponent(group)}/members/${user.id}`, { method: on ? 'PUT' : 'DELETE' });
-      return { group, on };
     },
-    onSuccess: ({ group, on }) => {
-      setChanged(true);
-      setMember((current) => {
-        const next = new Set(current);
-        if (on) next.add(group);
-        else next.delete(group);
-        return next;
-      });
-    },
+    onSuccess: () => setChanged(true),
+    onError: (_error, { group, on }) => setMembership(group, !on),
   });
   return (
     <ConfirmDialog open title={`Groups of ${user.email}`} confirmLabel="Done" onConfirm={() => onClose(changed)} onCancel={() => onClose(changed)}>
@@ -318,7 +318,12 @@ function GroupsDialog({ user, onClose }: { user: AdminUser; onClose: (changed: b
         <legend>Member of</legend>
         {groups.map((group) => (
           <label key={group.id} className="check">
-            <input type="checkbox" checked={member.has(group.name)} disabled={toggle.isPending} onChange={(event) => toggle.mutate({ group: group.name, on: event.target.checked })} />{' '}
+            <input type="checkbox" checked={member.has(group.name)} disabled={toggle.isPending} onChange={(event) => {
+                const on = event.target.checked;
+                setMembership(group.name, on);
+                toggle.mutate({ group: group.name, on });
+              }}
+            />{' '}
             {group.name}
             {group.description ? <span className="muted"> — {group.description}</span> : null}
           </label>
