@@ -4,6 +4,7 @@
  * credential back into JSON, using the browser's own JSON helpers where it has them
  * (`PublicKeyCredential.parseCreationOptionsFromJSON`, `credential.toJSON`).
  */
+import { base64urlToBytes, bytesToBase64url } from '../../api/webauthn';
 
 /** Registration options as `POST /api/v1/users/me/passkeys/options` answers them. */
 export interface CreationOptionsJson {
@@ -13,26 +14,7 @@ export interface CreationOptionsJson {
   [field: string]: unknown;
 }
 
-/** True when this browser can create passkeys. */
-export function passkeysSupported(): boolean {
-  return typeof window !== 'undefined' && 'PublicKeyCredential' in window && Boolean(navigator.credentials);
-}
-
-function toBytes(base64url: string): ArrayBuffer {
-  let base64 = base64url.replace(/-/g, '+').replace(/_/g, '/');
-  while (base64.length % 4) base64 += '=';
-  const raw = atob(base64);
-  const bytes = new Uint8Array(raw.length);
-  for (let i = 0; i < raw.length; i++) bytes[i] = raw.charCodeAt(i);
-  return bytes.buffer;
-}
-
-function toBase64url(buffer: ArrayBuffer): string {
-  const bytes = new Uint8Array(buffer);
-  let raw = '';
-  for (const byte of bytes) raw += String.fromCharCode(byte);
-  return btoa(raw).replace(/\+/g, '-').replace(/\//g, '_').replace(/=+$/, '');
-}
+export { passkeysSupported } from '../../api/webauthn';
 
 type WithJsonHelpers = typeof PublicKeyCredential & {
   parseCreationOptionsFromJSON?: (json: unknown) => PublicKeyCredentialCreationOptions;
@@ -43,9 +25,9 @@ function creationOptions(json: CreationOptionsJson): PublicKeyCredentialCreation
   if (typeof helpers.parseCreationOptionsFromJSON === 'function') return helpers.parseCreationOptionsFromJSON(json);
   return {
     ...(json as unknown as PublicKeyCredentialCreationOptions),
-    challenge: toBytes(json.challenge),
-    user: { ...json.user, id: toBytes(json.user.id) },
-    excludeCredentials: (json.excludeCredentials ?? []).map((c) => ({ ...c, type: 'public-key' as const, id: toBytes(c.id) })) as PublicKeyCredentialDescriptor[],
+    challenge: base64urlToBytes(json.challenge),
+    user: { ...json.user, id: base64urlToBytes(json.user.id) },
+    excludeCredentials: (json.excludeCredentials ?? []).map((c) => ({ ...c, type: 'public-key' as const, id: base64urlToBytes(c.id) })) as PublicKeyCredentialDescriptor[],
   };
 }
 
@@ -55,11 +37,11 @@ function credentialJson(credential: PublicKeyCredential): unknown {
   const response = credential.response as AuthenticatorAttestationResponse;
   return {
     id: credential.id,
-    rawId: toBase64url(credential.rawId),
+    rawId: bytesToBase64url(credential.rawId),
     type: credential.type,
     response: {
-      clientDataJSON: toBase64url(response.clientDataJSON),
-      attestationObject: toBase64url(response.attestationObject),
+      clientDataJSON: bytesToBase64url(response.clientDataJSON),
+      attestationObject: bytesToBase64url(response.attestationObject),
       transports: typeof response.getTransports === 'function' ? response.getTransports() : [],
     },
     clientExtensionResults: credential.getClientExtensionResults(),

@@ -8,45 +8,8 @@ import { Link, useNavigate, useParams } from '@tanstack/react-router';
 import { type FormEvent, useId, useState } from 'react';
 import { api, ApiError, type Page as ApiPage } from '../../api/client';
 import { Button, Field, formatBytes, Loading, Notice, Page, ProblemAlert, Time } from '../../components/ui';
+import type { Challenge, Resource, Submission } from '../challenges/api';
 import { AdminMenu, Pager, StateBadge, useCursorPager } from './common';
-
-/** A challenge as the API shows it. */
-interface Challenge {
-  id: string;
-  slug: string;
-  title: string;
-  description: string;
-  url: string | null;
-  active: boolean;
-  opens_at: string | null;
-  closes_at: string | null;
-  evaluators: Array<{ kind: string; queue: string }>;
-  leaderboard: { score: string; direction: 'asc' | 'desc' };
-  limits: { per_day: number | null; concurrent: number | null };
-  visibility: 'public' | 'participants';
-  created_at: string;
-  updated_at: string;
-}
-
-interface Resource {
-  id: string;
-  name: string;
-  size: number;
-  hidden: boolean;
-  download_url: string;
-  created_at: string;
-}
-
-interface Submission {
-  id: string;
-  user_id: string;
-  state: 'evaluating' | 'scored' | 'failed';
-  scores: Record<string, number>;
-  errors: Array<{ kind: string; message: string }>;
-  files: string[];
-  created_at: string;
-  settled_at: string | null;
-}
 
 export function ChallengesAdminPage() {
   const pager = useCursorPager();

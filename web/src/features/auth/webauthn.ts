@@ -4,6 +4,7 @@
  * makes them) into `navigator.credentials.get` options and the assertion back into JSON, with the
  * browser's own `parseRequestOptionsFromJSON` / `toJSON` where it has them.
  */
+import { base64urlToBytes, bytesToBase64url } from '../../api/webauthn';
 
 /** The JSON form of PublicKeyCredentialRequestOptions (WebAuthn Level 3). */
 export interface RequestOptionsJson {
@@ -19,34 +20,15 @@ interface JsonAwarePublicKeyCredential {
   parseRequestOptionsFromJSON?: (json: RequestOptionsJson) => PublicKeyCredentialRequestOptions;
 }
 
-/** True when this browser can use passkeys at all. */
-export function passkeysSupported(): boolean {
-  return typeof window.PublicKeyCredential === 'function' && Boolean(navigator.credentials);
-}
-
-function toBytes(base64url: string): ArrayBuffer {
-  let base64 = base64url.replace(/-/g, '+').replace(/_/g, '/');
-  while (base64.length % 4) base64 += '=';
-  const raw = atob(base64);
-  const bytes = new Uint8Array(raw.length);
-  for (let i = 0; i < raw.length; i++) bytes[i] = raw.charCodeAt(i);
-  return bytes.buffer;
-}
-
-function toBase64url(buffer: ArrayBuffer): string {
-  const bytes = new Uint8Array(buffer);
-  let raw = '';
-  for (const byte of bytes) raw += String.fromCharCode(byte);
-  return btoa(raw).replace(/\+/g, '-').replace(/\//g, '_').replace(/=+$/, '');
-}
+export { passkeysSupported } from '../../api/webauthn';
 
 function requestOptions(json: RequestOptionsJson): PublicKeyCredentialRequestOptions {
   const native = (window.PublicKeyCredential as unknown as JsonAwarePublicKeyCredential).parseRequestOptionsFromJSON;
   if (native) return native(json);
   return {
     ...(json as unknown as PublicKeyCredentialRequestOptions),
-    challenge: toBytes(json.challenge),
-    allowCredentials: (json.allowCredentials ?? []).map((c) => ({ ...c, type: 'public-key', id: toBytes(c.id) }) as PublicKeyCredentialDescriptor),
+    challenge: base64urlToBytes(json.challenge),
+    allowCredentials: (json.allowCredentials ?? []).map((c) => ({ ...c, type: 'public-key', id: base64urlToBytes(c.id) }) as PublicKeyCredentialDescriptor),
   };
 }
 
@@ -56,13 +38,13 @@ function credentialJson(credential: PublicKeyCredential): CredentialJson {
   const r = credential.response as AuthenticatorAssertionResponse;
   return {
     id: credential.id,
-    rawId: toBase64url(credential.rawId),
+    rawId: bytesToBase64url(credential.rawId),
     type: credential.type,
     response: {
-      clientDataJSON: toBase64url(r.clientDataJSON),
-      authenticatorData: toBase64url(r.authenticatorData),
-      signature: toBase64url(r.signature),
-      ...(r.userHandle ? { userHandle: toBase64url(r.userHandle) } : {}),
+      clientDataJSON: bytesToBase64url(r.clientDataJSON),
+      authenticatorData: bytesToBase64url(r.authenticatorData),
+      signature: bytesToBase64url(r.signature),
+      ...(r.userHandle ? { userHandle: bytesToBase64url(r.userHandle) } : {}),
     },
     clientExtensionResults: credential.getClientExtensionResults(),
     authenticatorAttachment: credential.authenticatorAttachment ?? undefined,

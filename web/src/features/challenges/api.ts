@@ -17,6 +17,8 @@ export interface Challenge {
   active: boolean;
   opens_at: string | null;
   closes_at: string | null;
+  /** The job kinds (and queues) that evaluate each submission. */
+  evaluators: Array<{ kind: string; queue: string }>;
   leaderboard: { score: string; direction: 'asc' | 'desc' };
   limits: { per_day: number | null; concurrent: number | null };
   visibility: 'public' | 'participants';
