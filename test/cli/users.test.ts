@@ -185,7 +185,9 @@ describe.concurrent.each(dialects)('gatehouse users … (%s)', (dialect) => {
     const revoked = await cli(['users', 'sessions', alice, '--revoke', sessions[0]?.id ?? '']);
     expectExit(revoked, 0);
     expect(revoked.stdout.trim()).toBe(`Revoked session ${sessions[0]?.id} of ${alice}.`);
-    expect((await http(serve.url, '/api/v1/users/me', { cookie: second.cookie })).status).toBe(401);
+    // The server hears of another process's revocation by LISTEN/NOTIFY on PostgreSQL (or SQLite's
+    // data_version): within moments, not in the same instant the CLI returns.
+    await expect.poll(async () => (await http(serve.url, '/api/v1/users/me', { cookie: second.cookie })).status).toBe(401);
     expect((await http(serve.url, '/api/v1/users/me', { cookie: first.cookie })).status).toBe(200);
     expectExit(await cli(['users', 'sessions', alice, '--revoke', sessions[0]?.id ?? '']), 2);
     expectExit(await cli(['users', 'sessions', bob, '--revoke', sessions[1]?.id ?? '']), 2);
@@ -193,7 +195,7 @@ describe.concurrent.each(dialects)('gatehouse users … (%s)', (dialect) => {
     const all = await cli(['users', 'sessions', alice, '--revoke-all']);
     expectExit(all, 0);
     expect(all.stdout.trim()).toBe(`Revoked 1 session(s) of ${alice}.`);
-    expect((await http(serve.url, '/api/v1/users/me', { cookie: first.cookie })).status).toBe(401);
+    await expect.poll(async () => (await http(serve.url, '/api/v1/users/me', { cookie: first.cookie })).status).toBe(401);
     expect((await cli(['users', 'sessions', alice])).stdout.trim()).toBe(`${alice} has no active sessions.`);
   });
 
