@@ -11,15 +11,13 @@ import tseslint from 'typescript-eslint';
  * Tests and benchmarks may read any table and are not checked.
  *
  * The exceptions, each argued where the file is declared:
- * - SHARED_REPOSITORIES: core tables other features read or write. (The `user` row is not one:
- *   other features read and write it through the accounts module's `UserDirectory` service, which
- *   takes the caller's transaction.) `event-log/event-log.repo.js`:
- *   the live event log (`job_event` and `topic_event`, one global id space), a core module of its
- *   own: jobs append job events inside the statement or transaction that changes a job, topics
- *   append inside the caller's transaction, and realtime replays both from `Last-Event-ID`.
+ * - SHARED_REPOSITORIES: core tables other features read or write through the repository itself
+ *   (none today: the `user` row goes through the accounts module's `UserDirectory` service and the
+ *   event log through `event-log/event-log.service.js`, both taking the caller's transaction).
  * - FEATURE_EXCEPTIONS: one feature allowed one other repository (none today).
  */
-const SHARED_REPOSITORIES = ['event-log/event-log.repo.js'];
+/** @type {string[]} */
+const SHARED_REPOSITORIES = [];
 /** @type {Array<{ files: string[], allow: string[] }>} */
 const FEATURE_EXCEPTIONS = [];
 

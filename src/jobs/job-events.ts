@@ -1,7 +1,7 @@
 /** Appending job events inside the transaction that caused them, and publishing them after commit. */
 import type { JobRow } from '../db/schema.js';
 import type { WriteTx } from '../db/transaction.js';
-import { insertJobEvents } from '../event-log/event-log.repo.js';
+import { insertJobEvents } from '../event-log/event-log.service.js';
 import type { JobHub } from './job-hub.js';
 import { type JobEventMessage, type JobEventType, toJobEventView } from './model.js';
 

@@ -15,7 +15,7 @@ import type { Logger } from 'pino';
 import type { Database } from '../db/schema.js';
 import { listenToPgChannel, type PgChannelListener } from '../db/pg-listener.js';
 import { newId } from '../shared/ids.js';
-import { latestLiveEventId, liveEventsAfter, liveEventsByIds } from '../event-log/event-log.repo.js';
+import { latestLiveEventId, liveEventsAfter, liveEventsByIds } from '../event-log/event-log.service.js';
 import { isTopicMessage, type LiveMessage } from '../event-log/events.js';
 
 /** The PostgreSQL channel instances use to wake each other. */

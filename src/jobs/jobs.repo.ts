@@ -10,7 +10,7 @@ import type { DatabaseDialect } from '../config.js';
 import type { Executor } from '../db/executor.js';
 import type { JobEventRow, JobRow, JobState, JobTable, WorkerTable } from '../db/schema.js';
 import type { WriteDatabase, WriteTx } from '../db/transaction.js';
-import { insertJobEvents } from '../event-log/event-log.repo.js';
+import { insertJobEvents } from '../event-log/event-log.service.js';
 import { FINAL_STATES } from './model.js';
 
 /**

@@ -14,7 +14,7 @@ import type { Clock } from '../shared/clock.js';
 import { AppError } from '../shared/errors.js';
 import { newId } from '../shared/ids.js';
 import { pageOfRows } from '../shared/paging.js';
-import { latestJobEvents, latestQueueEventId, listJobEvents, replayJobEvents } from '../event-log/event-log.repo.js';
+import { latestJobEvents, latestQueueEventId, listJobEvents, replayJobEvents } from '../event-log/event-log.service.js';
 import { appendEvents, stateEvent } from './job-events.js';
 import type { JobHooks } from './job-hooks.js';
 import type { JobHub } from './job-hub.js';

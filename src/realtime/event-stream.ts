@@ -16,7 +16,7 @@ import type { Logger } from 'pino';
 import type { Principal } from '../auth/auth.service.js';
 import type { Executor } from '../db/executor.js';
 import type { JobHub } from '../jobs/job-hub.js';
-import { replayJobEvents, replayTopicEvents } from '../event-log/event-log.repo.js';
+import { replayJobEvents, replayTopicEvents } from '../event-log/event-log.service.js';
 import { AppError } from '../shared/errors.js';
 import { isTopicMessage, type LiveEventView, type LiveMessage, mergePages, orderingKey } from '../event-log/events.js';
 import { type AuthorizedTopic, liveTopicKey, type ModuleTopic, parseTopics, TopicAccess } from './topic-access.js';

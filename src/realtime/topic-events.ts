@@ -9,7 +9,7 @@ import type { JobHub } from '../jobs/job-hub.js';
 import type { Clock } from '../shared/clock.js';
 import { isEventName } from '../shared/event-names.js';
 import type { LiveEvents } from './event-stream.js';
-import { deleteTopicEvents, deleteTopicEventsBefore, insertTopicEvent, latestTopicEvents } from '../event-log/event-log.repo.js';
+import { deleteTopicEvents, deleteTopicEventsBefore, insertTopicEvent, latestTopicEvents } from '../event-log/event-log.service.js';
 import type { TopicEventView } from '../event-log/events.js';
 
 /** Largest serialised `data` of one topic event, in bytes (events are notifications, not documents). */
