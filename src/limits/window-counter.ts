@@ -62,7 +62,16 @@ export class MemoryWindowCounter implements WindowCounter {
       this.slots.set(key, slot);
     }
     slot.count++;
-    return { consumed: slot.count, msBeforeNext: slot.resetAt - now };
+    return { consumed: slot.count, msBeforeNext: this.left(slot.resetAt, now) };
+  }
+
+  /**
+   * Milliseconds until `resetAt`, at most one window: `(now + window) - now` in floating point can
+   * come out a hair above the window with the fractional `performance.now()`, which a
+   * `Math.ceil` to whole seconds would turn into 61 s for a 60 s window.
+   */
+  private left(resetAt: number, now: number): number {
+    return Math.min(this.windowMs, resetAt - now);
   }
 
   peek(key: string): WindowCount | null {
@@ -70,7 +79,7 @@ export class MemoryWindowCounter implements WindowCounter {
     if (!slot) return null;
     const now = this.nowMs();
     if (slot.resetAt <= now) return null;
-    return { consumed: slot.count, msBeforeNext: slot.resetAt - now };
+    return { consumed: slot.count, msBeforeNext: this.left(slot.resetAt, now) };
   }
 }
 
