@@ -86,19 +86,31 @@ function localUrl(host: string, address: ReturnType<FastifyInstance['server']['a
   return `http://${reachable.includes(':') ? `[${reachable}]` : reachable}:${port}`;
 }
 
-/** Stops `server` on the first SIGINT/SIGTERM; a second signal exits at once. */
-export function stopOnSignals(server: RunningServer): void {
+/**
+ * Stops the server `starting` resolves to on the first SIGINT/SIGTERM; a second signal exits at
+ * once. Install it before the server starts listening: a signal that arrives while the server is
+ * still starting (it already answers requests once it listens, while its background tasks and
+ * built-in workers start) must not kill it by the signal's default action, which would drop the
+ * requests it is answering. Such a signal lets the start finish, then stops gracefully. When the
+ * start fails, the caller reports the failure; nothing is stopped here.
+ */
+export function stopOnSignals(starting: Promise<RunningServer>): void {
   let stopping = false;
   const onSignal = (signal: NodeJS.Signals) => {
     if (stopping) process.exit(130);
     stopping = true;
-    server.gatehouse.logger.info({ signal }, 'shutting down');
-    server.stop().then(
-      () => process.exit(0),
-      (error: unknown) => {
-        server.gatehouse.logger.error({ err: error }, 'shutdown failed');
-        process.exit(1);
+    starting.then(
+      (server) => {
+        server.gatehouse.logger.info({ signal }, 'shutting down');
+        server.stop().then(
+          () => process.exit(0),
+          (error: unknown) => {
+            server.gatehouse.logger.error({ err: error }, 'shutdown failed');
+            process.exit(1);
+          },
+        );
       },
+      () => undefined,
     );
   };
   process.on('SIGINT', onSignal);

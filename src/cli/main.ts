@@ -36,8 +36,10 @@ function buildProgram(setExit: (code: number) => void, modules: readonly AnyModu
     .action(async () => {
       // The HTTP stack (Fastify, schemas, plugins) is loaded only here: other commands never need it.
       const { startServer, stopOnSignals } = await import('../server.js');
-      const server = await startServer(loadConfig(), { modules });
-      stopOnSignals(server);
+      const starting = startServer(loadConfig(), { modules });
+      // Before the server listens: a signal during the start must still stop it gracefully.
+      stopOnSignals(starting);
+      await starting;
     });
 
   program
