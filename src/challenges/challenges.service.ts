@@ -115,8 +115,11 @@ export interface ChallengeServiceOptions {
   /** Job events, for relaying evaluation progress. */
   hub: Pick<JobHub, 'subscribe'>;
   logger: Logger;
-  /** Base URL for links in notifications. */
-  publicUrl: string;
+  /**
+   * Where people open the web app (FRONTEND_URL, else the built-in app at PUBLIC_URL): links in
+   * notifications go to its challenge page, `/challenges/{slug}`, not to the API.
+   */
+  appUrl: string;
   settings: ChallengesSettings;
 }
 
@@ -695,7 +698,8 @@ export class ChallengeService {
     if (!challenge) return;
     const evaluations = await listEvaluations(tx.db, [submission.id]);
     const failed = evaluations.filter((e) => e.state === 'failed');
-    const url = `${this.options.publicUrl}/api/v1/submissions/${submission.id}`;
+    // The participant's challenge page, at this submission (the web app's `/challenges/{slug}`).
+    const url = `${this.options.appUrl}/challenges/${encodeURIComponent(challenge.slug)}#submission-${submission.id}`;
     if (failed.length) {
       const errors = failed.map((e) => ({ kind: e.kind, message: e.error ?? 'failed' }));
       const done = await settleSubmission(tx.db, submission.id, { state: 'failed', scores: '{}', errors: JSON.stringify(errors), updated_at: at, settled_at: at });
@@ -753,7 +757,7 @@ export class ChallengeService {
         score_name: challenge.leaderboard_score,
         score: top.score,
         previous_score: leaderBefore.ranked[0]?.score ?? null,
-        url: `${this.options.publicUrl}/api/v1/challenges/${challenge.slug}/leaderboard`,
+        url: `${this.options.appUrl}/challenges/${encodeURIComponent(challenge.slug)}`,
       });
     }
   }

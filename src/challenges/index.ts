@@ -115,7 +115,7 @@ export const challengesModule = defineModule<ChallengeService, ChallengesSetting
       forget,
       hub: gatehouse.hub,
       logger: gatehouse.logger,
-      publicUrl: gatehouse.config.server.publicUrl,
+      appUrl: gatehouse.config.server.appUrl,
       settings,
     });
   },

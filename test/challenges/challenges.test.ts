@@ -11,6 +11,7 @@ import path from 'node:path';
 import { promisify } from 'node:util';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
+import { sql } from 'kysely';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { main } from '../../src/cli/main.js';
 import { challengesModule } from '../../src/challenges/index.js';
@@ -568,6 +569,16 @@ describe.each(dialects)('challenges module on %s', (dialect) => {
       expect(scored.data.submission).toMatchObject({ state: 'scored', scores: { accuracy: 0.8 } });
       const changed = JSON.parse(mine.messages.find((m) => m.event === 'leaderboard.changed')!.data!) as { topic: string; data: Record<string, unknown> };
       expect(changed).toMatchObject({ topic: `challenge:${slug}`, data: { submission_id: s.id, rank: 1, score: 0.8, reason: 'scored' } });
+      // The participant's email links to the web app's challenge page at this submission, not to the API.
+      const mails = await ctx.gatehouse.database.db
+        .selectFrom('outbox')
+        .select(sql<string>`cast(body as text)`.as('body'))
+        .where('template', '=', 'submission_scored')
+        .where(sql<string>`cast(body as text)`, 'like', `%${s.id}%`)
+        .execute();
+      expect(mails).toHaveLength(1);
+      expect(mails[0]?.body).toContain(`${ctx.gatehouse.config.server.appUrl}/challenges/${slug}#submission-${s.id}`);
+      expect(mails[0]?.body).not.toContain('/api/v1/submissions/');
 
       // Deleting the submission forgets its stored events.
       expect((await call(ctx, 'DELETE', `/api/v1/submissions/${s.id}`, admin.apiKey)).statusCode).toBe(204);

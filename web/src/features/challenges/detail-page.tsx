@@ -299,7 +299,7 @@ function SubmissionItem({ submission, challenge }: { submission: Submission; cha
   const label = `Submission of ${new Date(submission.created_at).toLocaleString()}`;
   const primary = challenge.leaderboard.score;
   return (
-    <li className="card submission" aria-label={label} data-state={submission.state}>
+    <li className="card submission" id={`submission-${submission.id}`} aria-label={label} data-state={submission.state}>
       <div className="row">
         <strong>
           <Time iso={submission.created_at} />
