@@ -113,7 +113,7 @@ export const usersRoutes: FastifyPluginAsyncTypebox<UsersRoutesOptions> = async 
       schema: {
         tags: ['users'],
         summary: 'Deactivate your account',
-        description: `Revokes every session, token and API key and sends a notice by email. Send your current \`password\` (wrong: \`400 invalid_current_password\`; wrong passwords count towards the sign-in lockout, \`429 rate_limited\` while it lasts). It may be omitted from a browser session that signed in within the last ${FRESH_SIGN_IN_SECONDS / 60} minutes: that is how an account without a password (\`has_password: false\`, made by a provider or passkey sign-in) deletes itself. Omitted otherwise, or with an access token or API key: \`403 reauthentication_required\` (sign in again, then delete).`,
+        description: `Revokes every session, token and API key and sends a notice by email. Send your current \`password\` (wrong: \`400 invalid_current_password\`; wrong passwords count towards the sign-in lockout, \`429 rate_limited\` while it lasts). It may be omitted from a browser session that signed in within the last ${FRESH_SIGN_IN_SECONDS / 60} minutes: that is how an account without a password (\`has_password: false\`, made by a provider or passkey sign-in) deletes itself (the body may then be \`{}\` or left out). Omitted otherwise, or with an access token or API key: \`403 reauthentication_required\` (sign in again, then delete).`,
         security: AUTHENTICATED,
         body: Type.Object({ password: Type.Optional(PasswordSchema) }),
         response: { 204: Type.Null(), ...problemResponses(400, 401, 403, 429) },
