@@ -301,6 +301,11 @@ export async function buildGatehouse(config: Config, overrides: GatehouseOverrid
       audit,
       mails,
       apiKeys,
+      // `auth` is built just below; these are only called once someone is signed in.
+      reauth: {
+        verifyCurrentPassword: (user, password, client) => auth.verifyCurrentPassword(user, password, client),
+        confirmIdentity: (principal, password, client) => auth.confirmIdentity(principal, password, client),
+      },
       requireEmailVerification: config.auth.requireEmailVerification,
       passwordMinScore: config.auth.passwordMinScore,
       verifyTokenTtlSeconds: config.auth.verifyTokenTtlSeconds,

@@ -474,8 +474,10 @@ export class UserAdminService {
   }
 
   private view(user: UserRow, groups: string[]): AdminUserView {
+    // `has_password` is the user's own hint for re-authentication; the AdminUser shape stays as documented.
+    const { has_password: _hasPassword, ...own } = toUserView(user);
     return {
-      ...toUserView(user),
+      ...own,
       status: user.status,
       groups,
       banned_until: user.banned_until,

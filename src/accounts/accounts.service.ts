@@ -13,12 +13,13 @@ import type { Kysely } from 'kysely';
 import { isUniqueViolation } from '../db/executor.js';
 import type { Database, NewUserRow, UserRow } from '../db/schema.js';
 import { inTransaction, type Tx } from '../db/transaction.js';
-import { assertPasswordStrength, type PasswordHasher } from '../crypto/passwords.js';
+import { assertPasswordStrength, isSupportedPasswordHash, type PasswordHasher } from '../crypto/passwords.js';
 import { generateToken, hashToken, looksLikeToken } from '../crypto/tokens.js';
 import type { KeyedLimiter } from '../limits/rate-limits.js';
 import type { AuthChanges } from '../sessions/auth-changes.js';
 import { type ActorContext, type AuditLog, SYSTEM_ACTOR } from '../audit/audit.service.js';
-import type { SessionService } from '../sessions/sessions.service.js';
+import type { ClientInfo, SessionService } from '../sessions/sessions.service.js';
+import type { Principal } from '../auth/auth.service.js';
 import { addSeconds, type Clock } from '../shared/clock.js';
 import { AppError, isAppError } from '../shared/errors.js';
 import { newId } from '../shared/ids.js';
@@ -55,7 +56,22 @@ export function toUserView(user: UserRow): UserView {
     role: user.role,
     profile: JSON.parse(user.profile) as Record<string, unknown>,
     created_at: user.created_at,
+    has_password: hasUsablePassword(user),
   };
+}
+
+/**
+ * Whether the account has a password anyone could know: false for accounts made through a
+ * sign-in provider (`password_hash` null) and for imported accounts without one (an unusable
+ * hash such as `!`). Such accounts re-authenticate by signing in again instead.
+ */
+export function hasUsablePassword(user: Pick<UserRow, 'password_hash'>): boolean {
+  return user.password_hash !== null && isSupportedPasswordHash(user.password_hash);
+}
+
+/** The login guard's client (IP, user agent) of an audit actor. */
+function clientOf(actor: ActorContext): ClientInfo {
+  return { ip: actor.ip, userAgent: actor.userAgent };
 }
 
 /**
@@ -74,6 +90,25 @@ function serialiseProfile(profile: Record<string, unknown>): string | null {
 /** What {@link AccountService.register} did, without revealing whether the email existed. */
 export type RegisterOutcome = { kind: 'accepted' } | { kind: 'created'; user: UserView };
 
+/**
+ * Re-authentication, implemented by the auth module (`AuthService`) and injected by the
+ * container: every check of a current password here goes through the same login guard as
+ * sign-in (OWASP ASVS V2.2.1).
+ */
+export interface Reauthentication {
+  /**
+   * Checks the signed-in user's current password behind the login guard.
+   * @returns false for a wrong password (counted as a failed sign-in).
+   * @throws AppError `rate_limited` (429) while this email/IP is locked out.
+   */
+  verifyCurrentPassword(user: Pick<UserRow, 'id' | 'email'>, password: string, client: ClientInfo): Promise<boolean>;
+  /**
+   * The password, or (password undefined) a browser sign-in within FRESH_SIGN_IN_SECONDS.
+   * @throws AppError `reauthentication_required` (403), `rate_limited` (429).
+   */
+  confirmIdentity(principal: Principal, password: string | undefined, client: ClientInfo): Promise<void>;
+}
+
 /** Options for {@link AccountService}. */
 export interface AccountServiceOptions {
   db: Kysely<Database>;
@@ -85,6 +120,8 @@ export interface AccountServiceOptions {
   mails: AccountMails;
   /** Revokes a user's API keys when their password is reset or changed. */
   apiKeys: ApiKeyService;
+  /** Current-password checks and re-authentication, behind the login guard. */
+  reauth: Reauthentication;
   requireEmailVerification: boolean;
   passwordMinScore: number;
   verifyTokenTtlSeconds: number;
@@ -318,8 +355,11 @@ export class AccountService {
   /**
    * Changes the password of a signed-in user; their other sessions and tokens are revoked, the
    * current one stays. Their API keys are revoked too unless `options.revokeApiKeys` is false
-   * (default true); revoked keys are listed in a notice by email.
-   * @throws AppError `invalid_current_password` (400), `weak_password` (422).
+   * (default true); revoked keys are listed in a notice by email. The current password is checked
+   * behind the login guard (wrong ones count towards the sign-in lockout of the account's email
+   * from `actor.ip`).
+   * @throws AppError `invalid_current_password` (400), `rate_limited` (429) while locked out
+   *   (nothing is verified then), `weak_password` (422).
    */
   async changePassword(
     user: UserRow,
@@ -330,7 +370,7 @@ export class AccountService {
     options: { revokeApiKeys?: boolean | undefined } = {},
   ): Promise<void> {
     const fresh = await this.requireUser(user.id);
-    if (!(await this.options.hasher.verify(fresh.password_hash, current))) {
+    if (!(await this.options.reauth.verifyCurrentPassword(fresh, current, clientOf(actor)))) {
       throw new AppError('invalid_current_password');
     }
     assertPasswordStrength(next, this.options.passwordMinScore, [fresh.email, fresh.name]);
@@ -357,12 +397,13 @@ export class AccountService {
    * token; nothing changes until the link is used. When the new address belongs to another
    * account (or is already this account's, exactly), resolves the same way and sends nothing, so
    * the answer never reveals whether an address has an account. Silently at most 3 links per
-   * user per hour; each new link invalidates the previous one.
-   * @throws AppError `invalid_current_password` (400).
+   * user per hour; each new link invalidates the previous one. The password is checked behind
+   * the login guard, as at sign-in (keyed by the account's email and `actor.ip`).
+   * @throws AppError `invalid_current_password` (400), `rate_limited` (429) while locked out.
    */
-  async requestEmailChange(userId: string, newEmail: string, password: string): Promise<void> {
+  async requestEmailChange(userId: string, newEmail: string, password: string, actor: ActorContext = SYSTEM_ACTOR): Promise<void> {
     const user = await this.requireUser(userId);
-    if (!(await this.options.hasher.verify(user.password_hash, password))) {
+    if (!(await this.options.reauth.verifyCurrentPassword(user, password, clientOf(actor)))) {
       throw new AppError('invalid_current_password');
     }
     const email = newEmail.trim();
@@ -467,13 +508,24 @@ export class AccountService {
   }
 
   /**
-   * Deactivates the caller's own account after re-checking the password; revokes every
-   * session and token and sends a notice.
-   * @throws AppError `invalid_current_password` (400).
+   * Deactivates the caller's own account once they proved who they are again (OWASP ASVS V6.2 /
+   * Authentication Cheat Sheet, "require re-authentication for sensitive features"): with
+   * `password`, checked behind the login guard; without it, only from a browser session signed
+   * in within FRESH_SIGN_IN_SECONDS (the rule of `AuthService.confirmIdentity`), which is how an
+   * account without a password (provider or passkey sign-in) deletes itself: sign in again, then
+   * delete. Revokes every session, token and API key and sends a notice.
+   * @param principal the caller (its user, and the session whose age may stand in for the password).
+   * @param password the current password, or undefined to rely on a fresh browser sign-in.
+   * @throws AppError `invalid_current_password` (400) for a wrong password (the code clients
+   *   already handle); `reauthentication_required` (403) without a password when the sign-in is
+   *   not fresh or the credential is an access token or API key; `rate_limited` (429) while the
+   *   login guard locks this email/IP out.
    */
-  async deactivateSelf(userId: string, password: string, actor: ActorContext = SYSTEM_ACTOR): Promise<void> {
-    const user = await this.requireUser(userId);
-    if (!(await this.options.hasher.verify(user.password_hash, password))) {
+  async deactivateSelf(principal: Principal, password: string | undefined, actor: ActorContext = SYSTEM_ACTOR): Promise<void> {
+    const user = await this.requireUser(principal.user.id);
+    if (password === undefined) {
+      await this.options.reauth.confirmIdentity(principal, undefined, clientOf(actor));
+    } else if (!(await this.options.reauth.verifyCurrentPassword(user, password, clientOf(actor)))) {
       throw new AppError('invalid_current_password');
     }
     await this.deactivate(user, actor);

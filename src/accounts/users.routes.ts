@@ -4,6 +4,7 @@ import { Type } from '@sinclair/typebox';
 import { actorOf } from '../http/actor.js';
 import { requirePrincipal } from '../http/authenticate.js';
 import { AUTHENTICATED, EmailSchema, MessageSchema, PasswordSchema, problemResponses, UserRef } from '../http/schemas.js';
+import { FRESH_SIGN_IN_SECONDS } from '../auth/auth.service.js';
 import type { AccountExportService } from './account-export.service.js';
 import type { AccountService } from './accounts.service.js';
 import { toUserView } from './accounts.service.js';
@@ -59,14 +60,14 @@ export const usersRoutes: FastifyPluginAsyncTypebox<UsersRoutesOptions> = async 
         tags: ['users'],
         summary: 'Change your email address',
         description:
-          'Requires your password. Emails a single-use confirmation link `PUBLIC_URL/confirm-email?token=…` to the new address (lifetime AUTH_VERIFY_TOKEN_TTL_SECONDS); the address changes only when the link is confirmed. Always 202 — also when the new address already has an account, in which case nothing is sent.',
+          'Requires your password (`400 invalid_current_password` when wrong; wrong passwords count towards the sign-in lockout, `429 rate_limited` while it lasts). Emails a single-use confirmation link `PUBLIC_URL/confirm-email?token=…` to the new address (lifetime AUTH_VERIFY_TOKEN_TTL_SECONDS); the address changes only when the link is confirmed. Always 202 — also when the new address already has an account, in which case nothing is sent.',
         security: AUTHENTICATED,
         body: Type.Object({ new_email: EmailSchema, password: PasswordSchema }),
-        response: { 202: MessageSchema, ...problemResponses(400, 401, 403) },
+        response: { 202: MessageSchema, ...problemResponses(400, 401, 403, 429) },
       },
     },
     async (request, reply) => {
-      await accounts.requestEmailChange(requirePrincipal(request).user.id, request.body.new_email, request.body.password);
+      await accounts.requestEmailChange(requirePrincipal(request).user.id, request.body.new_email, request.body.password, actorOf(request));
       return reply.code(202).send({ message: 'Check the inbox of the new address: we sent a link to confirm it.' });
     },
   );
@@ -112,14 +113,18 @@ export const usersRoutes: FastifyPluginAsyncTypebox<UsersRoutesOptions> = async 
       schema: {
         tags: ['users'],
         summary: 'Deactivate your account',
-        description: 'Requires your password; revokes every session and token and sends a notice by email.',
+        description: `Revokes every session, token and API key and sends a notice by email. Send your current \`password\` (wrong: \`400 invalid_current_password\`; wrong passwords count towards the sign-in lockout, \`429 rate_limited\` while it lasts). It may be omitted from a browser session that signed in within the last ${FRESH_SIGN_IN_SECONDS / 60} minutes: that is how an account without a password (\`has_password: false\`, made by a provider or passkey sign-in) deletes itself (the body may then be \`{}\` or left out). Omitted otherwise, or with an access token or API key: \`403 reauthentication_required\` (sign in again, then delete).`,
         security: AUTHENTICATED,
-        body: Type.Object({ password: PasswordSchema }),
-        response: { 204: Type.Null(), ...problemResponses(400, 401, 403) },
+        body: Type.Object({ password: Type.Optional(PasswordSchema) }),
+        response: { 204: Type.Null(), ...problemResponses(400, 401, 403, 429) },
+      },
+      // With `password` optional, a DELETE without a body (the usual form) means `{}`.
+      preValidation: async (request) => {
+        request.body ??= {};
       },
     },
     async (request, reply) => {
-      await accounts.deactivateSelf(requirePrincipal(request).user.id, request.body.password, actorOf(request));
+      await accounts.deactivateSelf(requirePrincipal(request), request.body.password, actorOf(request));
       return reply.code(204).clearCookie(cookieName, { path: '/' }).send(null);
     },
   );

@@ -334,14 +334,14 @@ export const authRoutes: FastifyPluginAsyncTypebox<AuthRoutesOptions> = async (a
         tags: ['auth'],
         summary: 'Change your password',
         description:
-          'Revokes your other sessions and tokens (this one stays) and, unless `revoke_api_keys` is false, every API key of yours; sends a notice by email (and one naming the revoked keys).',
+          'Revokes your other sessions and tokens (this one stays) and, unless `revoke_api_keys` is false, every API key of yours; sends a notice by email (and one naming the revoked keys). A wrong `current_password` answers `400 invalid_current_password` and counts towards the sign-in lockout (`429 rate_limited` while it lasts, even for the right password).',
         security: AUTHENTICATED,
         body: Type.Object({
           current_password: PasswordSchema,
           new_password: NewPasswordSchema,
           revoke_api_keys: Type.Optional(Type.Boolean({ default: true, description: 'Also revoke every API key of yours (default true)' })),
         }),
-        response: { 204: Type.Null(), ...problemResponses(400, 401, 403, 422) },
+        response: { 204: Type.Null(), ...problemResponses(400, 401, 403, 422, 429) },
       },
     },
     async (request, reply) => {

@@ -460,31 +460,59 @@ export class AuthService {
    * key must not mint lasting credentials). Passes when `password` is the user's password, or
    * when it is absent and the principal is a browser session that signed in within
    * {@link FRESH_SIGN_IN_SECONDS} (its row's `created_at`). Access tokens and API keys always
-   * need the password. Password checks go through the login guard, so this cannot be used to
-   * guess passwords faster than sign-in can.
+   * need the password. Password checks go through {@link verifyCurrentPassword} (the login
+   * guard), so this cannot be used to guess passwords faster than sign-in can.
    * @throws AppError `reauthentication_required` (403) when the password is missing or wrong;
    *   `rate_limited` (429) while the guard locks this email/IP out.
    */
   async confirmIdentity(principal: Principal, password: string | undefined, client: ClientInfo): Promise<void> {
-    const now = this.options.clock.now().getTime();
     if (password === undefined) {
-      const session = principal.session;
-      if (principal.method === 'cookie' && session && now - Date.parse(session.created_at) <= FRESH_SIGN_IN_SECONDS * 1000) return;
+      if (this.signedInFreshly(principal)) return;
       throw new AppError('reauthentication_required', `Send your password as \`password\` (only a browser sign-in of the last ${FRESH_SIGN_IN_SECONDS / 60} minutes may omit it).`, {
         errors: [{ field: '/password', message: 'is required' }],
       });
     }
-    const guard = this.options.loginGuard;
-    const email = principal.user.email;
-    await guard.assertAllowed(email, client.ip);
-    const user = await this.options.users.findById(principal.user.id);
-    if (!user || !(await this.options.hasher.verify(user.password_hash, password))) {
-      await guard.recordFailure(email, client.ip);
+    if (!(await this.verifyCurrentPassword(principal.user, password, client))) {
       throw new AppError('reauthentication_required', 'The password is not correct.', {
         errors: [{ field: '/password', message: 'is not correct' }],
       });
     }
-    await guard.recordSuccess(email, client.ip);
+  }
+
+  /**
+   * True when `principal` is a browser (cookie) session whose row was created at most
+   * {@link FRESH_SIGN_IN_SECONDS} ago by the injected clock: a sign-in just now, by any method
+   * (password, passkey, provider), proves its holder as well as a password would.
+   */
+  private signedInFreshly(principal: Principal): boolean {
+    const session = principal.session;
+    if (principal.method !== 'cookie' || !session) return false;
+    return this.options.clock.now().getTime() - Date.parse(session.created_at) <= FRESH_SIGN_IN_SECONDS * 1000;
+  }
+
+  /**
+   * Checks a signed-in user's current password (before a password change, an email change, a
+   * self-deactivation, a sensitive action) behind the same login guard as sign-in: while the
+   * (account email, IP) pair or the IP is locked out nothing is verified; a wrong password counts
+   * as a failed sign-in (and can start a lockout), a right one resets the pair's count. OWASP
+   * ASVS V2.2.1 and the Authentication Cheat Sheet: every password check is throttled, or a
+   * stolen session could guess the password at full speed here. The stored hash is re-read, so
+   * a password changed a moment ago counts. An account without a usable password (`null`, or an
+   * imported account's unusable hash) never matches; that costs the same argon2 time.
+   * @param user the signed-in user (`id` to re-read the row, `email` keys the guard).
+   * @returns true when `password` is the account's password; false when it is not (failure counted).
+   * @throws AppError `rate_limited` (429, with `Retry-After`) while the guard locks this email/IP out.
+   */
+  async verifyCurrentPassword(user: Pick<UserRow, 'id' | 'email'>, password: string, client: ClientInfo): Promise<boolean> {
+    const guard = this.options.loginGuard;
+    await guard.assertAllowed(user.email, client.ip);
+    const fresh = await this.options.users.findById(user.id);
+    if (!fresh || !(await this.options.hasher.verify(fresh.password_hash, password))) {
+      await guard.recordFailure(user.email, client.ip);
+      return false;
+    }
+    await guard.recordSuccess(user.email, client.ip);
+    return true;
   }
 
   /** Resolves a session cookie to a principal, or `null` when it is not (or no longer) valid. */

@@ -57,6 +57,10 @@ export const UserSchema = Type.Object(
     role: Type.Union([Type.Literal('user'), Type.Literal('admin'), Type.Literal('worker')]),
     profile: Type.Object({}, { additionalProperties: true }),
     created_at: Type.String({ format: 'date-time' }),
+    has_password: Type.Boolean({
+      description:
+        'Whether the account has a password. False for accounts made by a provider or passkey sign-in: they re-authenticate (e.g. before `DELETE /users/me`) by signing in again, and can set a password with "forgot password".',
+    }),
   },
   { $id: 'User' },
 );

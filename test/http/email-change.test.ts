@@ -1,5 +1,6 @@
 /**
- * Email change on both dialects: POST /api/v1/users/me/email (password re-checked, link to the
+ * Email change on both dialects: POST /api/v1/users/me/email (password re-checked behind the
+ * sign-in lockout, link to the
  * NEW address through the real SMTP sink), the /confirm-email page (never acts on GET), and
  * POST /api/v1/auth/confirm-email (single use, expiry, address taken meanwhile), then the notice
  * to the OLD address, sign-in with the new address only, the confirming session kept (every
@@ -17,7 +18,7 @@ import {
   tokenFromLatestMail,
   uniqueEmail,
 } from '../helpers/harness.js';
-import { expectProblem, mailsTo, waitForMail } from '../helpers/http-assertions.js';
+import { expectProblem, mailsTo, nextIp, waitForMail } from '../helpers/http-assertions.js';
 import { tokenFromMail } from '../helpers/smtp-sink.js';
 
 const ME = '/api/v1/users/me';
@@ -139,6 +140,20 @@ describe.each(dialects)('email change (%s)', (dialect) => {
     );
     expect(await mailsTo(ctx, newEmail)).toHaveLength(0);
     expect(await emailOf(cookie)).toBe(user.email);
+  });
+
+  it('counts wrong passwords towards the sign-in lockout: 429 while locked, even for the right password', async () => {
+    const user = await makeUser(ctx);
+    const cookie = await loginCookie(ctx, user);
+    const ip = nextIp();
+    const newEmail = uniqueEmail('locked');
+    const attempt = (password: string) => ctx.request({ method: 'POST', url: CHANGE, headers: { cookie }, remoteAddress: ip, payload: { new_email: newEmail, password } });
+    for (let i = 0; i < 6; i++) expectProblem(await attempt('not-the-right-password-9'), 400, 'invalid_current_password');
+    expectProblem(await attempt(STRONG_PASSWORD), 429, 'rate_limited');
+    expect(await mailsTo(ctx, newEmail)).toHaveLength(0);
+    // The pair is (email, IP): from elsewhere the owner goes on.
+    const elsewhere = await ctx.request({ method: 'POST', url: CHANGE, headers: { cookie }, remoteAddress: nextIp(), payload: { new_email: newEmail, password: STRONG_PASSWORD } });
+    expect(elsewhere.statusCode).toBe(202);
   });
 
   it('requires authentication', async () => {

@@ -67,7 +67,8 @@ describe.each(dialects)('password reset and change (%s)', (dialect) => {
 
     it('sends nothing for a deactivated account', async () => {
       const user = await makeUser(ctx);
-      await ctx.gatehouse.accounts.deactivateSelf(user.id, user.password);
+      const cookie = await loginCookie(ctx, user);
+      expect((await ctx.request({ method: 'DELETE', url: ME, headers: { cookie }, payload: { password: user.password } })).statusCode).toBe(204);
       expect((await forgot(user.email)).statusCode).toBe(202);
       expect(await mailsTo(ctx, user.email, /reset your password/i)).toHaveLength(0);
     });
@@ -216,6 +217,24 @@ describe.each(dialects)('password reset and change (%s)', (dialect) => {
       expect((await ctx.request({ url: ME, headers: { cookie: other } })).statusCode).toBe(200);
       expect((await login(user.email, user.password)).statusCode).toBe(200);
       expect(await mailsTo(ctx, user.email, /password was changed/i)).toHaveLength(0);
+    });
+
+    it('counts wrong current passwords towards the sign-in lockout: 429 while locked (also for the right one and for sign-in), other IPs unaffected', async () => {
+      const user = await makeUser(ctx);
+      const cookie = await loginCookie(ctx, user);
+      const ip = nextIp();
+      const attempt = (current: string, remoteAddress = ip) =>
+        ctx.request({ method: 'POST', url: CHANGE, headers: { cookie }, remoteAddress, payload: { current_password: current, new_password: NEW_PASSWORD } });
+      // LOGIN_MAX_CONSECUTIVE_FAILURES (5) are free; the 6th failure locks the (email, IP) pair for 60 s.
+      for (let i = 0; i < 6; i++) expectProblem(await attempt('not-the-right-password-9'), 400, 'invalid_current_password');
+      const locked = await attempt(user.password);
+      expectProblem(locked, 429, 'rate_limited');
+      expect(locked.headers['retry-after']).toBe('60');
+      expectProblem(await ctx.request({ method: 'POST', url: '/api/v1/auth/login', remoteAddress: ip, payload: { email: user.email, password: user.password } }), 429, 'rate_limited');
+      expect(await mailsTo(ctx, user.email, /password was changed/i)).toHaveLength(0);
+      expect((await login(user.email, user.password)).statusCode).toBe(200);
+      // The account itself is not locked: from another network the owner changes the password.
+      expect((await attempt(user.password, nextIp())).statusCode).toBe(204);
     });
 
     it('refuses a weak new password with 422 and changes nothing', async () => {

@@ -256,8 +256,8 @@ describe.each(dialects)('registration without email verification (%s)', (dialect
     const res = await ctx.request({ method: 'POST', url: REGISTER, payload: { email, password: STRONG_PASSWORD, name: '  Grace  ' } });
     expect(res.statusCode).toBe(201);
     const { user } = res.json();
-    expect(Object.keys(user).sort()).toEqual(['created_at', 'email', 'email_verified', 'id', 'name', 'profile', 'role'].sort());
-    expect(user).toMatchObject({ email, name: 'Grace', email_verified: false, role: 'user', profile: {} });
+    expect(Object.keys(user).sort()).toEqual(['created_at', 'email', 'email_verified', 'has_password', 'id', 'name', 'profile', 'role'].sort());
+    expect(user).toMatchObject({ email, name: 'Grace', email_verified: false, role: 'user', profile: {}, has_password: true });
     expect(user.id).toMatch(/^[0-9a-f]{8}-[0-9a-f]{4}-7[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/);
     expect(res.body).not.toContain('argon2');
 

@@ -1,15 +1,17 @@
 /**
  * GET, PATCH and DELETE /api/v1/users/me: the exact user view, profile rules, and
- * self-deactivation revoking every credential at once; GET /users/me/export ("download my data").
+ * self-deactivation revoking every credential at once (with the password, behind the login
+ * lockout, or without it from a fresh browser sign-in); GET /users/me/export ("download my data").
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { PROFILE_MAX_BYTES } from '../../src/accounts/accounts.service.js';
+import { FRESH_SIGN_IN_SECONDS } from '../../src/auth/auth.service.js';
 import { dialects } from '../helpers/dialects.js';
 import { createTestContext, loginCookie, makeApiKey, makeUser, passwordGrant, type TestContext } from '../helpers/harness.js';
 import { expectProblem, mailsTo, nextIp, type Scenario, runScenario, setCookie, waitForMail } from '../helpers/http-assertions.js';
 
 const ME = '/api/v1/users/me';
-const USER_FIELDS = ['created_at', 'email', 'email_verified', 'id', 'name', 'profile', 'role'];
+const USER_FIELDS = ['created_at', 'email', 'email_verified', 'has_password', 'id', 'name', 'profile', 'role'];
 
 describe.each(dialects)('/users/me (%s)', (dialect) => {
   let ctx: TestContext;
@@ -21,7 +23,7 @@ describe.each(dialects)('/users/me (%s)', (dialect) => {
   });
 
   describe('GET', () => {
-    it('returns exactly {id, email, name, email_verified, role, profile, created_at}, with cookie or bearer', async () => {
+    it('returns exactly {id, email, name, email_verified, role, profile, created_at, has_password}, with cookie or bearer', async () => {
       const user = await makeUser(ctx, { name: 'Ines', role: 'admin' });
       const cookie = await loginCookie(ctx, user);
       const { access_token } = await passwordGrant(ctx, user);
@@ -40,8 +42,9 @@ describe.each(dialects)('/users/me (%s)', (dialect) => {
           role: 'admin',
           profile: {},
           created_at: expect.stringMatching(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/),
+          has_password: true,
         });
-        expect(res.body).not.toMatch(/argon2|password|hash|status|updated_at/);
+        expect(res.body.replace('"has_password"', '')).not.toMatch(/argon2|password|hash|status|updated_at/);
       }
     });
 
@@ -194,9 +197,53 @@ describe.each(dialects)('/users/me (%s)', (dialect) => {
         400,
         'invalid_current_password',
       );
-      expectProblem(await ctx.request({ method: 'DELETE', url: ME, headers: { cookie }, payload: {} }), 400, 'validation_failed');
       expect((await ctx.request({ url: ME, headers: { cookie } })).statusCode).toBe(200);
       expect(await mailsTo(ctx, user.email, /deactivated/i)).toHaveLength(0);
+    });
+
+    it('counts wrong passwords towards the sign-in lockout: 429 while locked, even for the right password', async () => {
+      const user = await makeUser(ctx);
+      const cookie = await loginCookie(ctx, user);
+      const ip = nextIp();
+      const remove = (password: string) => ctx.request({ method: 'DELETE', url: ME, headers: { cookie }, remoteAddress: ip, payload: { password } });
+      // LOGIN_MAX_CONSECUTIVE_FAILURES (5) are free; the 6th failure locks the (email, IP) pair.
+      for (let i = 0; i < 6; i++) expectProblem(await remove('not-the-right-password-9'), 400, 'invalid_current_password');
+      const locked = await remove(user.password);
+      expectProblem(locked, 429, 'rate_limited');
+      expect(locked.headers['retry-after']).toBe('60');
+      // The same lock as sign-in's.
+      expectProblem(await ctx.request({ method: 'POST', url: '/api/v1/auth/login', remoteAddress: ip, payload: { email: user.email, password: user.password } }), 429, 'rate_limited');
+      expect((await ctx.request({ url: ME, headers: { cookie } })).statusCode).toBe(200);
+      expect(await mailsTo(ctx, user.email, /deactivated/i)).toHaveLength(0);
+    });
+
+    it('without a password: 403 reauthentication_required for an older browser sign-in, an access token or an API key; 204 within 5 minutes of signing in', async () => {
+      const user = await makeUser(ctx);
+      const stale = await loginCookie(ctx, user);
+      const { access_token } = await passwordGrant(ctx, user);
+      const key = await makeApiKey(ctx, { cookie: stale }, { scopes: ['account:self'] });
+      ctx.clock.advance(FRESH_SIGN_IN_SECONDS + 1);
+      for (const headers of [{ cookie: stale }, { authorization: `Bearer ${access_token}` }, key.headers]) {
+        const problem = expectProblem(await ctx.request({ method: 'DELETE', url: ME, headers, payload: {} }), 403, 'reauthentication_required');
+        expect(problem.errors?.map((e) => e.field)).toEqual(['/password']);
+      }
+      // A fresh access token is no fresh sign-in either: only a browser session's age stands in for the password.
+      const fresh = await passwordGrant(ctx, user);
+      expectProblem(await ctx.request({ method: 'DELETE', url: ME, headers: { authorization: `Bearer ${fresh.access_token}` }, payload: {} }), 403, 'reauthentication_required');
+      expect((await ctx.request({ url: ME, headers: { cookie: stale } })).statusCode).toBe(200);
+      expect(await mailsTo(ctx, user.email, /deactivated/i)).toHaveLength(0);
+
+      const cookie = await loginCookie(ctx, user);
+      ctx.clock.advance(FRESH_SIGN_IN_SECONDS);
+      // No body at all is the same as `{}`.
+      const res = await ctx.request({ method: 'DELETE', url: ME, headers: { cookie } });
+      expect(res.statusCode).toBe(204);
+      expect(setCookie(res, ctx.config.auth.cookieName)).toMatch(/Expires=Thu, 01 Jan 1970/i);
+      for (const headers of [{ cookie }, { cookie: stale }, { authorization: `Bearer ${fresh.access_token}` }]) {
+        expectProblem(await ctx.request({ url: ME, headers }), 401, 'session_expired');
+      }
+      expect((await ctx.request({ url: ME, headers: key.headers })).statusCode).toBe(401);
+      await waitForMail(ctx, user.email, /deactivated/i);
     });
 
     it('deactivates with the right password (204): every credential gets 401, login 401, a notice is emailed', async () => {

@@ -8,7 +8,8 @@
  * (new account unverified and refused while verification is required; an existing account never
  * linked); a replayed callback; a wrong `state`; denied consent; an unreachable provider; a
  * foreign redirect; a banned user; the API client's one-time code with PKCE at `/auth/token`;
- * listing and unlinking identities (the last way in is kept); and the GitHub preset against a
+ * listing and unlinking identities (the last way in is kept); self-deletion of an account without
+ * a password (a fresh sign-in stands in for it, on the manual clock); and the GitHub preset against a
  * small local fake of GitHub's OAuth and REST endpoints.
  */
 import { createHash, randomBytes } from 'node:crypto';
@@ -19,7 +20,9 @@ import type { DatabaseDialect } from '../../src/config.js';
 import { cliFor } from '../cli/cli-helpers.js';
 import { totpCode } from '../../src/mfa/totp.js';
 import { dialects } from '../helpers/dialects.js';
+import { FRESH_SIGN_IN_SECONDS } from '../../src/auth/auth.service.js';
 import { createTestContext, makeUser, STRONG_PASSWORD, type TestContext, tokenFromLatestMail, uniqueEmail } from '../helpers/harness.js';
+import { waitForMail } from '../helpers/http-assertions.js';
 import { FlowClient, startTestOp, type TestOp } from './op.js';
 import { freePort } from '../helpers/server-process.js';
 
@@ -204,6 +207,50 @@ describe.each(dialects)('social sign-in (%s)', (dialect) => {
       const shown = await cliFor(ctx.database)(['users', 'show', email, '--json']);
       expect(JSON.parse(shown.stdout).identities).toMatchObject([{ provider: 'testop', email, email_verified: true }]);
     }
+  }, 60_000);
+
+  it('an account without a password deletes itself within 5 minutes of signing in; later it is asked to sign in again (403), then can', async () => {
+    const email = uniqueEmail('social-delete');
+    const login = opAccount(email, true);
+    const remove = (client: FlowClient, body?: object) =>
+      fetch(`${base}/api/v1/users/me`, {
+        method: 'DELETE',
+        headers: { cookie: client.cookieHeader(base), origin: base, ...(body ? { 'content-type': 'application/json' } : {}) },
+        ...(body ? { body: JSON.stringify(body) } : {}),
+      });
+    const first = new FlowClient();
+    await first.follow(`${base}/api/v1/auth/oauth/testop/start`, { login, stopAt: [`${base}/`] });
+    expect((await me(first)).body).toMatchObject({ email, has_password: false });
+
+    ctx.clock.advance(FRESH_SIGN_IN_SECONDS + 1);
+    const stale = await remove(first);
+    expect(stale.status).toBe(403);
+    expect(((await stale.json()) as { code: string }).code).toBe('reauthentication_required');
+    // There is no password to send: any guess is wrong (and counts towards the lockout).
+    const guessed = await remove(first, { password: STRONG_PASSWORD });
+    expect(guessed.status).toBe(400);
+    expect(((await guessed.json()) as { code: string }).code).toBe('invalid_current_password');
+    expect((await me(first)).status).toBe(200);
+    expect((await userRow(email))?.status).toBe('active');
+
+    // Signing in again (a new browser: the provider asks again) makes the next few minutes fresh.
+    const again = new FlowClient();
+    await again.follow(`${base}/api/v1/auth/oauth/testop/start`, { login, stopAt: [`${base}/`] });
+    ctx.clock.advance(FRESH_SIGN_IN_SECONDS);
+    const removed = await remove(again);
+    expect(removed.status).toBe(204);
+    expect(removed.headers.get('set-cookie')).toMatch(/Expires=Thu, 01 Jan 1970/i);
+    expect((await me(again)).status).toBe(401);
+    expect((await me(first)).status).toBe(401);
+    const row = await userRow(email);
+    expect(row?.status).toBe('deactivated');
+    const audit = await ctx.gatehouse.database.db.selectFrom('audit_log').select('action').where('target_id', '=', row?.id as string).where('action', '=', 'user.deactivate').execute();
+    expect(audit).toHaveLength(1);
+    await waitForMail(ctx, email, /deactivated/i);
+    // Deactivated: the provider no longer signs it in.
+    const after = await new FlowClient().follow(`${base}/api/v1/auth/oauth/testop/start`, { login, accept: 'application/json' });
+    expect(after.last.status).toBe(401);
+    expect(JSON.parse(after.last.body)).toMatchObject({ code: 'account_deactivated' });
   }, 60_000);
 
   it('links an existing account only after its password, then signs in with the provider directly', async () => {

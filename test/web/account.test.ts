@@ -6,13 +6,15 @@
  * clock), new recovery codes and turning it off; a passkey added with the DevTools virtual
  * authenticator, renamed and removed; a provider account linked through a real OpenID Provider
  * (oidc-provider), its unlinking refused inline when it is the only way in, then unlinked; download my data; delete the account
- * after three confirmations. axe on every section, screenshots of each (one at 360 px dark).
+ * after three confirmations; an account made through the OP (no password) deletes itself without one,
+ * after signing in again when its sign-in is older than 5 minutes (the manual clock). axe on every section, screenshots of each (one at 360 px dark).
  *
  * PUBLIC_URL is `http://localhost:<port>` because WebAuthn needs a domain RP id.
  */
 import { readFileSync } from 'node:fs';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { FRESH_SIGN_IN_SECONDS } from '../../src/auth/auth.service.js';
 import { totpCode } from '../../src/mfa/totp.js';
 import { expectNoSeriousA11yViolations, screenshot } from '../helpers/axe.js';
 import { chromiumAvailable, launchChromium } from '../helpers/browser.js';
@@ -372,4 +374,78 @@ describe.runIf(chromiumAvailable())('web app: account pages', () => {
     expect(again.statusCode).toBe(401);
     expect(again.json().code).toBe('account_deactivated');
   });
+  it('an account made by signing in with a provider (no password) deletes itself without a password, after signing in again when the sign-in is old', async () => {
+    const email = `social-${user.email}`;
+    op.accounts.set('bea-at-op', { email, email_verified: true, name: 'Bea at OP' });
+    const social = await browser.newContext({ viewport: { width: 1280, height: 900 } });
+    await social.route((url) => url.hostname !== '127.0.0.1' && url.hostname !== 'localhost', (route) => route.abort());
+    const tab = await social.newPage();
+    tab.setDefaultTimeout(15_000);
+    const status = () => tab.evaluate(async () => (await fetch('/api/v1/users/me', { credentials: 'same-origin' })).status);
+    /** From the sign-in page (asked to come back to /account/data) through the OP: its login form and consent when asked. */
+    async function signInWithOp(): Promise<void> {
+      await tab.getByRole('link', { name: 'Sign in with Test OP' }).click();
+      const atOp = () => tab.url().startsWith(op.issuer);
+      await expect.poll(() => atOp() || tab.url() === `${base}/account/data`, { timeout: 20_000 }).toBe(true);
+      const loginForm = tab.locator('input[name="login"]');
+      const consent = tab.locator('input[name="prompt"][value="consent"]');
+      const step = async () => {
+        try {
+          if (!atOp()) return 'back';
+          if ((await loginForm.count()) > 0) return 'login';
+          if ((await consent.count()) > 0) return 'consent';
+        } catch {
+          // navigating
+        }
+        return 'wait';
+      };
+      for (let i = 0; i < 3; i++) {
+        await expect.poll(step, { timeout: 20_000 }).not.toBe('wait');
+        const now = await step();
+        if (now === 'back') break;
+        if (now === 'login') {
+          await loginForm.fill('bea-at-op');
+          await tab.locator('input[name="password"]').fill('any password');
+        }
+        await tab.locator('button[type="submit"]').click();
+        await expect.poll(async () => (await step()) !== now, { timeout: 20_000 }).toBe(true);
+      }
+      await tab.waitForURL(`${base}/account/data`);
+    }
+
+    await tab.goto(`${base}/sign-in?next=${encodeURIComponent('/account/data')}`);
+    await signInWithOp();
+    await expect.poll(() => tab.getByRole('heading', { level: 1 }).textContent()).toBe('Your data');
+    const row = await ctx.gatehouse.database.db.selectFrom('user').select(['id', 'password_hash']).where('email_normalized', '=', email.toLowerCase()).executeTakeFirstOrThrow();
+    expect(row.password_hash).toBeNull();
+    // No password to ask for.
+    await expect.poll(() => tab.getByText('Your account has no password').count()).toBe(1);
+    expect(await tab.getByLabel('Your password').count()).toBe(0);
+
+    // Signed in more than 5 minutes ago: the server asks for a fresh sign-in, the page offers one.
+    ctx.clock.advance(FRESH_SIGN_IN_SECONDS + 1);
+    await tab.getByLabel('Type your email address to confirm').fill(email);
+    await tab.getByRole('button', { name: 'Delete my account…' }).click();
+    const dialog = tab.getByRole('dialog', { name: 'Delete your account for good?' });
+    await dialog.getByRole('button', { name: 'Yes, delete my account' }).click();
+    const again = tab.getByRole('alert').filter({ hasText: 'sign in again first' });
+    await expect.poll(() => again.count()).toBe(1);
+    await expectNoSeriousA11yViolations(tab);
+    await screenshot(tab, 'account-delete-sign-in-again');
+    expect(await status()).toBe(200);
+    await again.getByRole('button', { name: 'Sign out and sign in again' }).click();
+    await tab.waitForURL(/\/sign-in\?next=/);
+    expect(new URL(tab.url()).searchParams.get('next')).toBe('/account/data');
+    expect(await status()).toBe(401);
+
+    await signInWithOp();
+    await tab.getByLabel('Type your email address to confirm').fill(email);
+    await tab.getByRole('button', { name: 'Delete my account…' }).click();
+    await dialog.getByRole('button', { name: 'Yes, delete my account' }).click();
+    await tab.waitForURL(`${base}/`);
+    expect(await status()).toBe(401);
+    const after = await ctx.gatehouse.database.db.selectFrom('user').select('status').where('id', '=', row.id).executeTakeFirstOrThrow();
+    expect(after.status).toBe('deactivated');
+    await social.close();
+  }, 90_000);
 });

@@ -15,6 +15,8 @@ export interface Me {
   role: 'user' | 'admin' | 'worker';
   profile: Record<string, unknown>;
   created_at: string;
+  /** False for an account made by a provider or passkey sign-in: it re-authenticates by signing in again. */
+  has_password: boolean;
 }
 
 /** `GET /api/v1/meta`: what a frontend needs to know about this deployment. */
