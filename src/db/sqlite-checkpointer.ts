@@ -94,9 +94,13 @@ export class SqliteCheckpointer {
 
   private askForCheckpoint(): Promise<number> {
     if (this.exited) return Promise.reject(new Error('the checkpoint thread has stopped'));
+    // While an answer is awaited the thread must keep the process alive, or an otherwise idle
+    // process would exit in the middle of the await.
+    this.worker.ref();
     return new Promise((resolve, reject) => {
       const onMessage = (message: { frames: number }) => {
         this.worker.off('exit', onExit);
+        this.worker.unref();
         resolve(message.frames);
       };
       const onExit = () => {
@@ -113,6 +117,10 @@ export class SqliteCheckpointer {
   stop(): Promise<void> {
     this.stopped ??= new Promise<void>((resolve) => {
       if (this.exited) return resolve();
+      // Referenced until it has exited: otherwise a process with nothing else left to do would
+      // exit while `close()` awaits this, before whatever follows the close (an error message,
+      // an exit code) has run.
+      this.worker.ref();
       this.worker.once('exit', () => resolve());
       this.worker.postMessage('stop');
     });

@@ -2,12 +2,16 @@
  * SQLite WAL checkpoints on a thread of their own (`openDatabase(…, { checkpointInBackground })`,
  * what the server's container uses): the event loop's connection no longer checkpoints at 1000
  * pages (only as a far backstop), committed rows still reach the database file by themselves, the
- * caches' change signal (`data_version`) does not move for a checkpoint, and closing leaves no WAL
- * behind. SQLite only: PostgreSQL has no such thing, and its handle has no `checkpointNow`.
+ * caches' change signal (`data_version`) does not move for a checkpoint, closing leaves no WAL
+ * behind, and a process with nothing else to do does not exit while it closes (what follows the
+ * close, e.g. a start-up error's message and exit code, still runs). SQLite only: PostgreSQL has no such thing, and its handle has no `checkpointNow`.
  */
-import { copyFileSync, existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { execFile } from 'node:child_process';
+import { copyFileSync, existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
 import Database from 'better-sqlite3';
 import { sql } from 'kysely';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -81,6 +85,27 @@ describe('SQLite checkpoints in the background', () => {
     handle = undefined;
     expect(existsSync(path.join(dir, 'c.db-wal'))).toBe(false);
     await h.close();
+  });
+
+  it('an otherwise idle process runs what follows close() (the thread keeps it alive until it has stopped)', async () => {
+    dir = mkdtempSync(path.join(os.tmpdir(), 'gatehouse-checkpoint-'));
+    const script = path.join(dir, 'close.mts');
+    const root = fileURLToPath(new URL('../..', import.meta.url));
+    const database = path.join(root, 'src', 'db', 'database.ts');
+    writeFileSync(
+      script,
+      `import { openDatabase } from ${JSON.stringify(database)};
+const h = openDatabase({ dialect: 'sqlite', url: ${JSON.stringify(path.join(dir, 'p.db'))}, poolSize: 1, preparedStatements: false }, { checkpointInBackground: true });
+await h.close();
+console.log('after close');
+process.exitCode = 3;
+`,
+    );
+    const outcome = await promisify(execFile)(process.execPath, ['--import', 'tsx', script], { cwd: root, timeout: 60_000 }).then(
+      (r) => ({ code: 0, stdout: r.stdout }),
+      (e: { code: number; stdout: string; stderr: string }) => ({ code: e.code, stdout: e.stdout + e.stderr }),
+    );
+    expect(outcome).toEqual({ code: 3, stdout: 'after close\n' });
   });
 
   it.each(dialects)("the server's database handle (%s) checkpoints in the background on SQLite", async (dialect) => {
