@@ -15,7 +15,8 @@
  * login, argon2 itself runs on other threads and is not in the profile. With
  * `PROFILE_CHEAP_HASH=1` the server hashes with m=8 KiB, t=1 (ARGON2_MEMORY_KIB,
  * ARGON2_ITERATIONS), so that the main thread's work per login is measured without argon2
- * competing for the cores (it prints the main thread's CPU µs per login).
+ * competing for the cores (it prints the main thread's CPU µs per login). The logins profile
+ * counts only the samples taken while the load ran (no start-up frames).
  */
 import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
@@ -35,6 +36,10 @@ interface ProfileNode {
 interface CpuProfile {
   nodes: ProfileNode[];
   samples: number[];
+  /** Microseconds on the monotonic clock (the same as `process.hrtime` on Linux). */
+  startTime?: number;
+  /** Microseconds between consecutive samples (the first: since `startTime`). */
+  timeDeltas?: number[];
 }
 
 const seconds = Number(process.env.PROFILE_SECONDS ?? 5);
@@ -52,14 +57,25 @@ function frameLabel(node: ProfileNode): string {
   return `${functionName || '(anonymous)'}${file ? ` ${file}:${lineNumber + 1}` : ''}`;
 }
 
-/** Collapsed stacks and top-frame tables from a V8 .cpuprofile. */
-export function summarise(profile: CpuProfile): { folded: string; top: string } {
+/**
+ * Collapsed stacks and top-frame tables from a V8 .cpuprofile.
+ * @param window when given, only the samples taken between `fromUs` and `toUs` (microseconds on
+ *   the monotonic clock, `process.hrtime.bigint() / 1000n` of any process on the same Linux
+ *   machine) count: the load, without the server's start-up and shutdown.
+ */
+export function summarise(profile: CpuProfile, window?: { fromUs: number; toUs: number }): { folded: string; top: string } {
   const byId = new Map(profile.nodes.map((n) => [n.id, n]));
   const parent = new Map<number, number>();
   for (const n of profile.nodes) for (const c of n.children ?? []) parent.set(c, n.id);
   const counts = new Map<number, number>();
-  for (const s of profile.samples) counts.set(s, (counts.get(s) ?? 0) + 1);
-  const total = profile.samples.length;
+  let at = profile.startTime ?? 0;
+  let total = 0;
+  profile.samples.forEach((s, i) => {
+    at += profile.timeDeltas?.[i] ?? 0;
+    if (window && (at < window.fromUs || at > window.toUs)) return;
+    counts.set(s, (counts.get(s) ?? 0) + 1);
+    total += 1;
+  });
   const folded = new Map<string, number>();
   const self = new Map<string, number>();
   const inclusive = new Map<string, number>();
@@ -100,8 +116,11 @@ async function main(): Promise<void> {
     nodeFlags: ['--cpu-prof', `--cpu-prof-dir=${profDir}`],
     ...(process.env.PROFILE_CHEAP_HASH ? { env: { ARGON2_MEMORY_KIB: '8', ARGON2_ITERATIONS: '1' } } : {}),
   });
+  let window: { fromUs: number; toUs: number } | undefined;
+  const nowUs = () => Number(process.hrtime.bigint() / 1000n);
   try {
     if (scenario === 'logins') {
+      window = { fromUs: nowUs(), toUs: 0 };
       const main0 = gh.server.mainThreadCpuMs();
       const r = await runLoad({
         url: `${gh.base}/api/v1/auth/login`,
@@ -111,6 +130,7 @@ async function main(): Promise<void> {
         connections: os.availableParallelism() * 4,
         durationSeconds: seconds,
       });
+      window.toUs = nowUs();
       const perLogin = r.total > 0 ? ((gh.server.mainThreadCpuMs() - main0) * 1000) / r.total : 0;
       process.stderr.write(`logins: ${r.rps.toFixed(0)}/s, ${r.failures} failures, ${perLogin.toFixed(0)} µs main-thread CPU per login\n`);
     }
@@ -126,7 +146,7 @@ async function main(): Promise<void> {
   }
   const file = readdirSync(profDir).find((f) => f.endsWith('.cpuprofile'));
   if (!file) throw new Error('no profile written');
-  const { folded, top } = summarise(JSON.parse(readFileSync(path.join(profDir, file), 'utf8')) as CpuProfile);
+  const { folded, top } = summarise(JSON.parse(readFileSync(path.join(profDir, file), 'utf8')) as CpuProfile, window);
   rmSync(profDir, { recursive: true, force: true });
   mkdirSync(OUT, { recursive: true });
   writeFileSync(path.join(OUT, `${name}.folded`), `${folded}\n`);

@@ -190,7 +190,7 @@ export async function buildGatehouse(config: Config, overrides: GatehouseOverrid
   );
   const logger = overrides.logger ?? createLogger({ level: config.server.logLevel });
   const clock = overrides.clock ?? systemClock;
-  const database = overrides.database ?? openDatabase(config.database);
+  const database = overrides.database ?? openDatabase(config.database, { checkpointInBackground: true });
   let listener: AuthChangeListener | undefined;
   let limiterStore: LimiterStore | undefined;
   const hub = new JobHub();

@@ -12,6 +12,7 @@ import { preparePrivateFile } from '../shared/private-files.js';
 import type { Database } from './schema.js';
 import { loadBetterSqlite3, loadPg } from './drivers.js';
 import { withPreparedStatements } from './pg-prepared.js';
+import { BACKSTOP_AUTOCHECKPOINT_PAGES, SqliteCheckpointer } from './sqlite-checkpointer.js';
 import { type WriteDatabase, WriteTransactions } from './transaction.js';
 
 /**
@@ -37,8 +38,24 @@ export interface DatabaseHandle extends WriteDatabase {
    * consistent snapshot while other connections keep reading and writing).
    */
   backup?: (destination: string) => Promise<void>;
+  /**
+   * SQLite only, when opened with `checkpointInBackground`: runs a WAL checkpoint now on the
+   * checkpointing thread and resolves to the WAL frames that thread has copied back so far.
+   */
+  checkpointNow?: () => Promise<number>;
   /** Closes every connection. Safe to call twice. */
   close(): Promise<void>;
+}
+
+/** Options for {@link openDatabase}. */
+export interface OpenDatabaseOptions {
+  /**
+   * SQLite files only: WAL checkpoints (copying committed pages back into the database file, with
+   * its fsyncs) run on a thread of their own instead of inside whichever commit crosses 1000 WAL
+   * pages (`sqlite-checkpointer.ts`), so that commits on the event loop never stall for them. For
+   * the long-running server; a short CLI command keeps SQLite's own checkpoints. Default false.
+   */
+  checkpointInBackground?: boolean;
 }
 
 const PG_TIMESTAMPTZ = 1184;
@@ -122,7 +139,7 @@ function withStatementCache(sqlite: SqliteDatabase.Database): { prepare(sql: str
  *   files the database file's mode); an existing file keeps its mode.
  * @throws when PostgreSQL's URL is malformed (connection errors surface on first query).
  */
-export function openDatabase(config: Config['database']): DatabaseHandle {
+export function openDatabase(config: Config['database'], options: OpenDatabaseOptions = {}): DatabaseHandle {
   if (config.dialect === 'postgres') {
     const pg = loadPg();
     const pool = new pg.Pool({
@@ -142,6 +159,9 @@ export function openDatabase(config: Config['database']): DatabaseHandle {
   sqlite.pragma('busy_timeout = 5000');
   // NORMAL is durable in WAL mode against process crashes (only an OS crash may lose the last commit).
   sqlite.pragma('synchronous = NORMAL');
+  const checkpointer = options.checkpointInBackground && config.url !== ':memory:' ? new SqliteCheckpointer(config.url) : undefined;
+  // The thread checkpoints; this connection only if the thread falls far behind or dies.
+  if (checkpointer) sqlite.pragma(`wal_autocheckpoint = ${BACKSTOP_AUTOCHECKPOINT_PAGES}`);
   const db = new Kysely<Database>({ dialect: new SqliteDialect({ database: withStatementCache(sqlite) }) });
   const dataVersionStatement = sqlite.prepare('PRAGMA data_version').pluck();
   return handleOf(db, 'sqlite', {
@@ -149,7 +169,13 @@ export function openDatabase(config: Config['database']): DatabaseHandle {
     backup: async (destination) => {
       await sqlite.backup(destination);
     },
-    close: onceAsync(() => db.destroy()),
+    ...(checkpointer ? { checkpointNow: () => checkpointer.checkpointNow() } : {}),
+    // The thread's connection closes first, so that this one, the last, checkpoints the rest of
+    // the WAL and removes it on close as SQLite does.
+    close: onceAsync(async () => {
+      await checkpointer?.stop();
+      await db.destroy();
+    }),
   });
 }
 
@@ -157,7 +183,7 @@ export function openDatabase(config: Config['database']): DatabaseHandle {
 function handleOf(
   db: Kysely<Database>,
   dialect: DatabaseDialect,
-  extras: Pick<DatabaseHandle, 'close' | 'dataVersion' | 'backup'>,
+  extras: Pick<DatabaseHandle, 'close' | 'dataVersion' | 'backup' | 'checkpointNow'>,
 ): DatabaseHandle {
   const { write, writeLocking } = new WriteTransactions(db, dialect);
   return { db, dialect, write, writeLocking, withPlugin: (plugin) => handleOf(db.withPlugin(plugin), dialect, extras), ...extras };

@@ -37,6 +37,9 @@ export async function listActiveAdmins(db: Executor): Promise<Array<Pick<UserRow
  * What the user's history says about a sign-in from (`ip`, `userAgent`): whether the user ever
  * signed in before (any session, or a successful login in the audit log), and whether this very
  * pair was seen in a session or a successful login. Null values match null (the CLI has none).
+ *
+ * It runs on every sign-in, so the usual case (a device that has a session) is answered by one
+ * statement probing the session index twice; the audit log is read only when no session matches.
  */
 export async function loginHistory(
   db: Executor,
@@ -47,17 +50,25 @@ export async function loginHistory(
   // Sessions and the audit log store the address and user agent truncated (64 and 512 characters).
   const shortIp = ip?.slice(0, 64) ?? null;
   const shortAgent = userAgent?.slice(0, 512) ?? null;
-  const session = db.selectFrom('session').select('id').where('user_id', '=', userId);
+  const sessions = await db
+    .selectNoFrom((eb) => [
+      eb
+        .exists(
+          eb
+            .selectFrom('session')
+            .select('id')
+            .where('user_id', '=', userId)
+            .where((w) => (shortIp === null ? w('ip', 'is', null) : w('ip', '=', shortIp)))
+            .where((w) => (shortAgent === null ? w('user_agent', 'is', null) : w('user_agent', '=', shortAgent))),
+        )
+        .as('pair'),
+      eb.exists(eb.selectFrom('session').select('id').where('user_id', '=', userId)).as('any'),
+    ])
+    .executeTakeFirstOrThrow();
+  // SQLite answers 0/1, PostgreSQL a boolean.
+  if (Number(sessions.pair) === 1) return { hasHistory: true, pairSeen: true };
   const login = db.selectFrom('audit_log').select('id').where('actor_id', '=', userId).where('action', '=', 'auth.login');
-  const anySession = await session.limit(1).executeTakeFirst();
-  const anyLogin = anySession ?? (await login.limit(1).executeTakeFirst());
-  if (!anyLogin) return { hasHistory: false, pairSeen: false };
-  const sameSession = await session
-    .where((eb) => (shortIp === null ? eb('ip', 'is', null) : eb('ip', '=', shortIp)))
-    .where((eb) => (shortAgent === null ? eb('user_agent', 'is', null) : eb('user_agent', '=', shortAgent)))
-    .limit(1)
-    .executeTakeFirst();
-  if (sameSession) return { hasHistory: true, pairSeen: true };
+  if (Number(sessions.any) !== 1 && !(await login.limit(1).executeTakeFirst())) return { hasHistory: false, pairSeen: false };
   const sameLogin = await login
     .where((eb) => (shortIp === null ? eb('ip', 'is', null) : eb('ip', '=', shortIp)))
     .where((eb) => (shortAgent === null ? eb('user_agent', 'is', null) : eb('user_agent', '=', shortAgent)))
