@@ -40,6 +40,9 @@ function leaseFromNow(dialect: DatabaseDialect, nowIso: string): RawBuilder<stri
  */
 export const HELD = sql<boolean>`state in ('running', 'paused')`;
 
+/** `state = 'queued'` with a literal, so the claim index (partial on queued jobs) serves it (see {@link HELD}). */
+export const QUEUED = sql<boolean>`state = 'queued'`;
+
 /** The lease length of the job's own queue, as a correlated subquery on `job`. */
 const leaseOfQueue = sql<number>`(select q.lease_seconds from queue q where q.name = job.queue)`;
 
@@ -167,7 +170,7 @@ export async function claimJobs(tx: WriteTx, request: ClaimRequest): Promise<Job
   const { workerId, queues, kinds, limit, nowIso } = request;
   const kindFilter = kinds?.length ? sql`and j.kind in (${sql.join(kinds)})` : sql``;
   const held = sql`(select count(*) from job h where h.worker_id = ${workerId} and h.state in ('running', 'paused'))`;
-  // SQLite's planner prefers job_queue_state_idx and then sorts every queued job of the queue
+  // SQLite's planner may prefer another index of `job` and then sort every queued job of the queue
   // (1.4 ms per claim at 10k queued); the claim index already holds them in claim order.
   const claimIndex = dialect === 'sqlite' ? sql`indexed by job_claim_idx` : sql``;
   const candidates = sql`
@@ -687,7 +690,8 @@ export async function findQueuesWithJobsBecomingDue(db: Executor, queues: string
     .selectFrom('job')
     .select('queue')
     .distinct()
-    .where('state', '=', 'queued')
+    // The literal lets both engines read the claim index (a partial index on queued jobs).
+    .where(QUEUED)
     .where('queue', 'in', queues)
     .where('run_after', '>', afterIso)
     .where('run_after', '<=', untilIso)
