@@ -16,6 +16,7 @@ import { migration0009 } from './migrations/0009-topic-events.js';
 import { migration0010 } from './migrations/0010-identities.js';
 import { migration0011 } from './migrations/0011-mfa.js';
 import { migration0012 } from './migrations/0012-job-claim-lock.js';
+import { migration0013 } from './migrations/0013-job-cycle-indexes.js';
 import type { MigrationTypes } from './migrations/types.js';
 import type { AnyModule } from '../modules/contract.js';
 
@@ -39,6 +40,7 @@ function allMigrations(dialect: DatabaseDialect): Record<string, Migration> {
     '0010-identities': migration0010(types),
     '0011-mfa': migration0011(types),
     '0012-job-claim-lock': migration0012(types),
+    '0013-job-cycle-indexes': migration0013(types),
   };
 }
 

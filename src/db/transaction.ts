@@ -3,7 +3,7 @@
  * side effects such as cache invalidation or waking the mail dispatcher are registered inside the
  * transaction and run only once it has committed; a rollback discards them.
  */
-import { type Kysely, sql, type Transaction } from 'kysely';
+import { CompiledQuery, type Kysely, sql, type Transaction } from 'kysely';
 import type { DatabaseDialect } from '../config.js';
 import type { Executor } from './executor.js';
 import type { Database } from './schema.js';
@@ -137,6 +137,11 @@ interface PendingWork {
   reject(error: unknown): void;
 }
 
+/** The group commit's statements, compiled once (they run several times per unit of work). */
+const SAVEPOINT = CompiledQuery.raw('savepoint unit');
+const RELEASE = CompiledQuery.raw('release unit');
+const ROLLBACK_TO = CompiledQuery.raw('rollback to unit');
+
 /** Most units of work one SQLite commit carries. */
 const MAX_GROUP = 256;
 
@@ -190,14 +195,14 @@ class SqliteGroupCommit {
         try {
           for (const item of group) {
             const callbacks: Array<() => void> = [];
-            await sql`savepoint unit`.execute(connection);
+            await connection.executeQuery(SAVEPOINT);
             try {
               const value = await item.work({ db: connection, dialect: 'sqlite', afterCommit: (fn) => callbacks.push(fn) });
-              await sql`release unit`.execute(connection);
+              await connection.executeQuery(RELEASE);
               outcomes.push({ item, ok: true, value, callbacks });
             } catch (error) {
-              await sql`rollback to unit`.execute(connection);
-              await sql`release unit`.execute(connection);
+              await connection.executeQuery(ROLLBACK_TO);
+              await connection.executeQuery(RELEASE);
               outcomes.push({ item, ok: false, value: error, callbacks });
             }
           }

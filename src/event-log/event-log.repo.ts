@@ -10,7 +10,8 @@
  * statements and transactions that change a job, topics append inside the caller's transaction,
  * and realtime replays both.
  */
-import { sql } from 'kysely';
+import { CompiledQuery, sql } from 'kysely';
+import type { DatabaseDialect } from '../config.js';
 import type { Executor } from '../db/executor.js';
 import type { JobEventRow, JobEventTable } from '../db/schema.js';
 import type { WriteTx } from '../db/transaction.js';
@@ -18,9 +19,21 @@ import { type JobEventMessage, type JobEventView, type LiveMessage, mergePages, 
 
 // ---- job_event -----------------------------------------------------------------------------
 
-/** Appends job events (each with its job's new `event_seq` as `seq`). @returns them with their global ids. */
-export async function insertJobEvents(db: Executor, events: Array<Omit<JobEventTable, 'id'>>): Promise<JobEventRow[]> {
+/** One event's insert on SQLite, written once (the job protocol appends one per claim and completion). */
+const SQLITE_INSERT_ONE_JOB_EVENT = 'insert into "job_event" ("job_id", "queue", "seq", "type", "data", "created_at") values (?, ?, ?, ?, ?, ?) returning *';
+
+/**
+ * Appends job events (each with its job's new `event_seq` as `seq`). With `dialect` `sqlite`, a
+ * single event skips Kysely's query building (a precompiled text).
+ * @returns them with their global ids.
+ */
+export async function insertJobEvents(db: Executor, events: Array<Omit<JobEventTable, 'id'>>, dialect?: DatabaseDialect): Promise<JobEventRow[]> {
   if (!events.length) return [];
+  const [one] = events;
+  if (dialect === 'sqlite' && events.length === 1 && one) {
+    const parameters = [one.job_id, one.queue, one.seq, one.type, one.data, one.created_at];
+    return (await db.executeQuery<JobEventRow>(CompiledQuery.raw(SQLITE_INSERT_ONE_JOB_EVENT, parameters))).rows;
+  }
   return db.insertInto('job_event').values(events).returningAll().execute();
 }
 

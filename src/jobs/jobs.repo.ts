@@ -5,7 +5,7 @@
  * worker was given, the worker, a held state and an unexpired lease, so a worker whose lease
  * lapsed changes nothing (the "fencing token" of Kleppmann, "How to do distributed locking", 2016).
  */
-import { type Expression, type RawBuilder, sql } from 'kysely';
+import { CompiledQuery, type Expression, type RawBuilder, sql } from 'kysely';
 import type { DatabaseDialect } from '../config.js';
 import type { Executor } from '../db/executor.js';
 import type { JobEventRow, JobRow, JobState, JobTable, WorkerTable } from '../db/schema.js';
@@ -39,6 +39,9 @@ function leaseFromNow(dialect: DatabaseDialect, nowIso: string): RawBuilder<stri
  * repeats its condition literally (bound parameters would make it scan the whole table).
  */
 export const HELD = sql<boolean>`state in ('running', 'paused')`;
+
+/** `state = 'queued'` with a literal, so the claim index (partial on queued jobs) serves it (see {@link HELD}). */
+export const QUEUED = sql<boolean>`state = 'queued'`;
 
 /** The lease length of the job's own queue, as a correlated subquery on `job`. */
 const leaseOfQueue = sql<number>`(select q.lease_seconds from queue q where q.name = job.queue)`;
@@ -165,13 +168,15 @@ export interface ClaimRequest {
 export async function claimJobs(tx: WriteTx, request: ClaimRequest): Promise<JobWithEvent[]> {
   const { db, dialect } = tx;
   const { workerId, queues, kinds, limit, nowIso } = request;
+  if (dialect === 'sqlite') {
+    const parameters = [workerId, nowIso, nowIso, nowIso, nowIso, ...queues, nowIso, workerId, ...(kinds ?? []), limit];
+    const rows = (await db.executeQuery<JobRow>(CompiledQuery.raw(sqliteClaimText(queues.length, kinds?.length ?? 0), parameters))).rows;
+    return withEvents(db, rows, (row) => stateEventData(row, 'queued'), nowIso, 'state', 'sqlite');
+  }
   const kindFilter = kinds?.length ? sql`and j.kind in (${sql.join(kinds)})` : sql``;
   const held = sql`(select count(*) from job h where h.worker_id = ${workerId} and h.state in ('running', 'paused'))`;
-  // SQLite's planner prefers job_queue_state_idx and then sorts every queued job of the queue
-  // (1.4 ms per claim at 10k queued); the claim index already holds them in claim order.
-  const claimIndex = dialect === 'sqlite' ? sql`indexed by job_claim_idx` : sql``;
   const candidates = sql`
-    select j.id from job j ${claimIndex} join queue q on q.name = j.queue
+    select j.id from job j join queue q on q.name = j.queue
     where j.state = 'queued' and j.queue in (${sql.join(queues)}) and j.run_after <= ${nowIso}
       and q.paused = 0 and ${held} < q.worker_concurrency ${kindFilter}
     order by j.priority desc, j.run_after, j.id
@@ -181,10 +186,6 @@ export async function claimJobs(tx: WriteTx, request: ClaimRequest): Promise<Job
     lease_expires_at = ${plusSeconds(dialect, nowIso, leaseOfQueue)},
     started_at = coalesce(job.started_at, ${nowIso}), heartbeat_at = ${nowIso}, updated_at = ${nowIso},
     event_seq = job.event_seq + 1`;
-  if (dialect === 'sqlite') {
-    const rows = (await sql<JobRow>`update job set ${set} where job.id in (${candidates}) returning *`.execute(db)).rows;
-    return withEvents(db, rows, (row) => stateEventData(row, 'queued'), nowIso);
-  }
   // PostgreSQL: the claim and its `state` events in one statement (one round trip).
   const result = await sql<JobRow & { ev_id: number; ev_data: string }>`
     with claimed as (
@@ -201,6 +202,36 @@ export async function claimJobs(tx: WriteTx, request: ClaimRequest): Promise<Job
     const row = rest as JobRow;
     return { row, event: { id: ev_id, job_id: row.id, queue: row.queue, seq: row.event_seq, type: 'state', data: ev_data, created_at: nowIso } };
   });
+}
+
+/** SQLite claim texts by shape (`<queues>,<kinds>`), written once: Kysely would rebuild and recompile the claim on every call. */
+const sqliteClaimTexts = new Map<string, string>();
+
+/**
+ * The SQLite text of {@link claimJobs} for `queues` queues and `kinds` kinds (0: any kind). Its
+ * parameters: worker id, now ×4, the queues, now, worker id, the kinds, limit.
+ */
+function sqliteClaimText(queues: number, kinds: number): string {
+  const key = `${queues},${kinds}`;
+  let text = sqliteClaimTexts.get(key);
+  if (text) return text;
+  const list = (n: number) => Array.from({ length: n }, () => '?').join(', ');
+  // Same statement as the PostgreSQL branch's, in SQLite's words. The index hint: SQLite's planner
+  // may prefer another index of `job` and then sort every queued job of the queue (1.4 ms per
+  // claim at 10k queued); the claim index already holds them in claim order.
+  text = `update job set state = 'running', attempt = job.attempt + 1, worker_id = ?,
+    lease_expires_at = strftime('%Y-%m-%dT%H:%M:%fZ', ?, '+' || (select q.lease_seconds from queue q where q.name = job.queue) || ' seconds'),
+    started_at = coalesce(job.started_at, ?), heartbeat_at = ?, updated_at = ?, event_seq = job.event_seq + 1
+    where job.id in (
+      select j.id from job j indexed by job_claim_idx join queue q on q.name = j.queue
+      where j.state = 'queued' and j.queue in (${list(queues)}) and j.run_after <= ?
+        and q.paused = 0 and (select count(*) from job h where h.worker_id = ? and h.state in ('running', 'paused')) < q.worker_concurrency
+        ${kinds ? `and j.kind in (${list(kinds)})` : ''}
+      order by j.priority desc, j.run_after, j.id
+      limit ?)
+    returning *`;
+  sqliteClaimTexts.set(key, text);
+  return text;
 }
 
 /** What {@link claimJobsLockingWorkerPg} takes: a claim request and the worker's concurrency. */
@@ -259,6 +290,96 @@ export async function claimJobsLockingWorkerPg(db: Executor, request: LockingCla
   });
 }
 
+/** One worker's part of {@link claimJobsForWorkersPg}: at most `limit` jobs for `workerId`. */
+export interface WorkerClaim {
+  workerId: string;
+  limit: number;
+}
+
+/**
+ * PostgreSQL: the claims of several workers from ONE queue in ONE statement (one round trip, one
+ * commit), for claims that arrive together. Like {@link claimJobsLockingWorkerPg} for each worker:
+ * it locks each worker's row and counts the jobs it holds with a snapshot taken after the lock
+ * (migration 0012), so the per-worker limit (`worker_concurrency` of the queue, read by the
+ * statement) stays exact across instances; worker rows are locked in the order given, so callers
+ * sort `claims` by worker id (two such statements then never wait on each other in a cycle). Each
+ * worker gets up to `min(limit, worker_concurrency − held)` of the best claimable jobs (the first
+ * worker the best ones), locked with `FOR UPDATE SKIP LOCKED`; their `state` events are appended
+ * in the same statement. Every worker id must appear once; a worker whose row no longer exists
+ * (its key was deleted meanwhile) gets nothing, so it cannot fail the others' claims.
+ * @returns per claim, in the order of `claims`: its jobs with their events, or `busy` when it got
+ *   none and its worker holds `worker_concurrency` jobs or more.
+ */
+export async function claimJobsForWorkersPg(
+  db: Executor,
+  request: { queue: string; kinds: readonly string[] | undefined; nowIso: string; claims: readonly WorkerClaim[] },
+): Promise<Array<JobWithEvent[] | 'busy'>> {
+  const { queue, kinds, nowIso, claims } = request;
+  if (!claims.length) return [];
+  const kindFilter = kinds?.length ? sql`and j.kind in (${sql.join(kinds)})` : sql``;
+  const values = sql.join(claims.map((c, n) => sql`(cast(${n} as integer), cast(${c.workerId} as text), cast(${c.limit} as integer))`));
+  // `room` locks and counts once per worker, in VALUES order, before the candidates are read (the
+  // LIMIT's subquery is evaluated first). Window functions may not share a query level with FOR
+  // UPDATE, so the locked candidates are numbered one level up and dealt out by cumulative share.
+  const result = await sql<JobRow & { req_n: number; req_held: number; req_conc: number; ev_id: number | null; ev_data: string | null }>`
+    with req (n, worker_id, want) as (values ${values}),
+    conc as materialized (select worker_concurrency as conc, paused from queue where name = ${queue}),
+    room as materialized (
+      select n, worker_id, want, gatehouse_worker_held_jobs(worker_id) as held,
+        exists (select 1 from worker w where w.id = req.worker_id) as known
+      from req
+    ),
+    share as materialized (
+      select n, worker_id, held, k, sum(k) over (order by n) as upto from (
+        select n, worker_id, held, case when known then greatest(0, least(want, (select conc from conc) - held)) else 0 end as k from room
+      ) r
+    ),
+    locked as materialized (
+      select j.id, j.priority, j.run_after from job j
+      where j.state = 'queued' and j.queue = ${queue} and j.run_after <= ${nowIso} ${kindFilter}
+        and (select paused from conc) = 0
+      order by j.priority desc, j.run_after, j.id
+      limit (select coalesce(sum(k), 0) from share)
+      for update of j skip locked
+    ),
+    pairs as (
+      select c.id, s.worker_id from (select id, row_number() over (order by priority desc, run_after, id) as r from locked) c
+      join share s on c.r > s.upto - s.k and c.r <= s.upto
+    ),
+    claimed as (
+      update job set
+        state = 'running', attempt = job.attempt + 1, worker_id = pairs.worker_id,
+        lease_expires_at = ${plusSeconds('postgres', nowIso, leaseOfQueue)},
+        started_at = coalesce(job.started_at, ${nowIso}), heartbeat_at = ${nowIso}, updated_at = ${nowIso},
+        event_seq = job.event_seq + 1
+      from pairs
+      where job.id = pairs.id
+      returning job.*
+    ), ev as (
+      insert into job_event (job_id, queue, seq, type, data, created_at)
+      select id, queue, event_seq, 'state',
+        jsonb_build_object('state', 'running', 'from', 'queued', 'attempt', attempt, 'worker_id', worker_id), ${nowIso}
+      from claimed
+      returning id, job_id, data
+    )
+    select share.n as req_n, share.held as req_held, (select conc from conc) as req_conc, claimed.*, ev.id as ev_id, ev.data as ev_data
+    from share left join (claimed join ev on ev.job_id = claimed.id) on claimed.worker_id = share.worker_id`.execute(db);
+  const out: Array<JobWithEvent[] | 'busy'> = claims.map(() => []);
+  const held = new Map<number, boolean>();
+  for (const r of result.rows) {
+    const n = Number(r.req_n);
+    held.set(n, Number(r.req_held) >= Number(r.req_conc ?? 0));
+    if (r.ev_id === null) continue;
+    const { req_n: _n, req_held: _held, req_conc: _conc, ev_id, ev_data, ...rest } = r;
+    const row = rest as JobRow;
+    (out[n] as JobWithEvent[]).push({
+      row,
+      event: { id: ev_id, job_id: row.id, queue: row.queue, seq: row.event_seq, type: 'state', data: ev_data as string, created_at: nowIso },
+    });
+  }
+  return out.map((jobs, n) => (jobs !== 'busy' && !jobs.length && held.get(n) ? 'busy' : jobs));
+}
+
 /** The data of a `state` event of a job that moved from `from` to its current state (JSON text). */
 function stateEventData(row: JobRow, from: string | null): string {
   return JSON.stringify({ state: row.state, from, attempt: row.attempt, worker_id: row.worker_id });
@@ -268,10 +389,19 @@ function stateEventData(row: JobRow, from: string | null): string {
  * Appends one event per updated row (`seq` = the row's new `event_seq`) in one insert.
  * @returns the rows with their events, in the order of `rows`.
  */
-async function withEvents(db: Executor, rows: JobRow[], data: (row: JobRow) => string, nowIso: string, type = 'state'): Promise<JobWithEvent[]> {
+async function withEvents(
+  db: Executor,
+  rows: JobRow[],
+  data: (row: JobRow) => string,
+  nowIso: string,
+  type = 'state',
+  /** The engine, when the caller knows it (lets a single event take the precompiled insert). */
+  dialect?: DatabaseDialect,
+): Promise<JobWithEvent[]> {
   const events = await insertJobEvents(
     db,
     rows.map((row) => ({ job_id: row.id, queue: row.queue, seq: row.event_seq, type, data: data(row), created_at: nowIso })),
+    dialect,
   );
   const byJob = new Map(events.map((e) => [e.job_id, e]));
   return rows.map((row) => ({ row, event: byJob.get(row.id) as JobEventRow }));
@@ -553,6 +683,62 @@ async function completeJobsPg(
 }
 
 
+/** One completion of {@link completeJobsForWorkersPg}: a fenced job of any worker and what it records. */
+export interface WorkerCompletion extends Completion {
+  jobId: string;
+  attempt: number;
+  workerId: string;
+}
+
+/**
+ * PostgreSQL: the completions of several workers' jobs in ONE statement (one round trip, one
+ * commit), for completions that arrive together. Each is fenced on its own, exactly as
+ * {@link completeJob} fences one (job id, attempt, worker, `running`, unexpired lease at
+ * `nowIso`), and appends the job's `state` event. Jobs `within` selects (by kind or parent type)
+ * are left alone: their completion must run the hooks in a transaction ({@link completeJob}). Every
+ * job id must appear once.
+ * @returns per completion, in the order given: the completed row and its event, or undefined when
+ *   its fence does not hold or `within` selects the job (then call {@link completeJob} for it).
+ */
+export async function completeJobsForWorkersPg(
+  db: Executor,
+  items: readonly WorkerCompletion[],
+  nowIso: string,
+  within?: OutcomeWork<unknown>,
+): Promise<Array<JobWithEvent | undefined>> {
+  if (!items.length) return [];
+  const values = sql.join(
+    items.map(
+      (i) =>
+        sql`(cast(${i.jobId} as text), cast(${i.attempt} as integer), cast(${i.workerId} as text), cast(${i.result} as jsonb), cast(${i.outputFiles ? JSON.stringify(i.outputFiles) : null} as jsonb))`,
+    ),
+  );
+  const watched = within && watchedByHooks('job', within);
+  const result = await sql<JobRow & { ev_id: number; ev_data: string }>`
+    with v (id, attempt, worker_id, result, files) as (values ${values}),
+    upd as (
+      update job set state = 'succeeded', result = v.result, progress = 1, finished_at = ${nowIso}, lease_expires_at = null,
+        output_files = coalesce(v.files, ${outputFilesOfUpdatedJob('postgres')}), event_seq = job.event_seq + 1, updated_at = ${nowIso}
+      from v
+      where job.id = v.id and job.attempt = v.attempt and job.worker_id = v.worker_id
+        and job.state = 'running' and job.lease_expires_at > ${nowIso} ${watched ? sql`and not ${watched}` : sql``}
+      returning job.*
+    ), ev as (
+      insert into job_event (job_id, queue, seq, type, data, created_at)
+      select id, queue, event_seq, 'state',
+        jsonb_build_object('state', 'succeeded', 'from', null, 'attempt', attempt, 'worker_id', worker_id), ${nowIso}
+      from upd
+      returning id, job_id, data
+    )
+    select upd.*, ev.id as ev_id, ev.data as ev_data from upd join ev on ev.job_id = upd.id`.execute(db);
+  const byId = new Map<string, JobWithEvent>();
+  for (const { ev_id, ev_data, ...rest } of result.rows) {
+    const row = rest as JobRow;
+    byId.set(row.id, { row, event: { id: ev_id, job_id: row.id, queue: row.queue, seq: row.event_seq, type: 'state', data: ev_data, created_at: nowIso } });
+  }
+  return items.map((i) => byId.get(i.jobId));
+}
+
 /** What a completion records: the result (JSON text) and, when the worker names them, its output files. */
 export interface Completion {
   result: string;
@@ -621,12 +807,30 @@ export async function completeJob(
     if (done || !within) return done;
   }
   return database.write(async (tx) => {
-    const row = await updateFencedJob(tx.db, fence, changes(tx.dialect));
+    const row =
+      tx.dialect === 'sqlite'
+        ? (await tx.db.executeQuery<JobRow>(CompiledQuery.raw(SQLITE_COMPLETE, sqliteCompleteParameters(fence, completion)))).rows[0]
+        : await updateFencedJob(tx.db, fence, changes(tx.dialect));
     if (!row) return undefined;
-    const [done] = await withEvents(tx.db, [row], (r) => stateEventData(r, null), fence.nowIso);
+    const [done] = await withEvents(tx.db, [row], (r) => stateEventData(r, null), fence.nowIso, 'state', tx.dialect);
     await within?.run(tx, done!);
     return done;
   });
+}
+
+/**
+ * The fenced completion on SQLite, written once (what {@link updateFencedJob} builds with these
+ * changes): the outputs are the listed files, else what the worker uploaded for the job.
+ */
+const SQLITE_COMPLETE = `update job set state = 'succeeded', result = ?,
+    output_files = coalesce(?, (select json_group_array(id) from (select f.id from file f where f.job_id = job.id and f.purpose = 'output' order by f.id))),
+    progress = 1, finished_at = ?, lease_expires_at = null, event_seq = event_seq + 1, updated_at = ?
+  where id = ? and attempt = ? and worker_id = ? and state = 'running' and lease_expires_at > ?
+  returning *`;
+
+function sqliteCompleteParameters(fence: Fence, completion: Completion): unknown[] {
+  const files = completion.outputFiles ? JSON.stringify(completion.outputFiles) : null;
+  return [completion.result, files, fence.nowIso, fence.nowIso, fence.jobId, fence.attempt, fence.workerId, fence.nowIso];
 }
 
 /** A job completed by {@link completeJobs}, with its event. */
@@ -687,7 +891,8 @@ export async function findQueuesWithJobsBecomingDue(db: Executor, queues: string
     .selectFrom('job')
     .select('queue')
     .distinct()
-    .where('state', '=', 'queued')
+    // The literal lets both engines read the claim index (a partial index on queued jobs).
+    .where(QUEUED)
     .where('queue', 'in', queues)
     .where('run_after', '>', afterIso)
     .where('run_after', '<=', untilIso)

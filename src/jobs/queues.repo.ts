@@ -2,7 +2,7 @@
 import { sql } from 'kysely';
 import type { Executor } from '../db/executor.js';
 import type { JobState, QueueRow, QueueTable } from '../db/schema.js';
-import { HELD } from './jobs.repo.js';
+import { HELD, QUEUED } from './jobs.repo.js';
 
 /** Inserts a queue. @throws a unique violation when the name exists. */
 export async function insertQueue(db: Executor, row: QueueTable): Promise<void> {
@@ -78,7 +78,7 @@ export async function queueFigures(db: Executor, queue: string, since: string, n
       .selectFrom('job')
       .select(sql<string | null>`min(run_after)`.as('oldest'))
       .where('queue', '=', queue)
-      .where('state', '=', 'queued')
+      .where(QUEUED)
       .where('run_after', '<=', now)
       .executeTakeFirst(),
     db

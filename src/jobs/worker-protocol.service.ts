@@ -17,9 +17,11 @@ import type { JobHub } from './job-hub.js';
 import type { JobFileLookup } from './jobs.service.js';
 import {
   claimJobs,
+  claimJobsForWorkersPg,
   claimJobsLockingWorkerPg,
   completeJob,
   completeJobs,
+  completeJobsForWorkersPg,
   countHeldJobs,
   type Fence,
   findJob,
@@ -32,9 +34,11 @@ import {
   touchWorker,
   updateFencedJob,
   upsertWorker,
+  type WorkerCompletion,
 } from './jobs.repo.js';
 import { type JobError, type JobView, toJobEventView, toJobView } from './model.js';
 import { findQueue, findQueues } from './queues.repo.js';
+import { TurnBatcher } from './turn-batch.js';
 
 /** What a claim asks for. */
 export interface ClaimInput {
@@ -68,6 +72,16 @@ export interface BatchCompletion {
   id: string;
   attempt: number;
   result?: unknown;
+}
+
+/** A claim from one queue by a registered worker, batched with others on PostgreSQL. */
+export interface BatchedClaim {
+  workerId: string;
+  queue: string;
+  /** Sorted (claims with the same kinds share a statement). */
+  kinds: string[] | undefined;
+  /** At most this many jobs. */
+  limit: number;
 }
 
 /** Dependencies of {@link WorkerProtocol}. */
@@ -157,9 +171,41 @@ export class WorkerProtocol {
   private readonly queueCache = new Map<string, { row: QueueRow; readAt: number }>();
 
   private readonly hooks: JobHooks;
+  /**
+   * PostgreSQL: claims of one job from one queue by registered workers, and completions, that
+   * arrive in the same event-loop turn share one statement (one round trip and one commit for
+   * many workers; see {@link TurnBatcher}). Undefined on SQLite, whose group commit already
+   * shares one transaction between them.
+   */
+  private readonly claimBatcher: TurnBatcher<BatchedClaim, JobWithEvent[] | 'busy'> | undefined;
+  private readonly completionBatcher: TurnBatcher<WorkerCompletion, JobWithEvent | undefined> | undefined;
 
   constructor(private readonly options: WorkerProtocolOptions) {
     this.hooks = options.hooks ?? new JobHooks();
+    if (options.database.dialect === 'postgres') {
+      const { database, clock } = options;
+      this.claimBatcher = new TurnBatcher({
+        groupOf: (c) => `${c.queue}\u0000${c.kinds?.join('\u0000') ?? ''}`,
+        // One worker's concurrent claims run in separate statements: each must count the other's jobs.
+        exclusiveOf: (c) => c.workerId,
+        run: async (claims) => {
+          // Worker rows are locked in id order by every batch, so two batches never deadlock.
+          const order = claims.map((c, i) => i).sort((a, b) => (claims[a]!.workerId < claims[b]!.workerId ? -1 : 1));
+          const { queue, kinds } = claims[0]!;
+          const sorted = order.map((i) => claims[i]!);
+          const outcomes = await claimJobsForWorkersPg(database.db, { queue, kinds, nowIso: clock.now().toISOString(), claims: sorted });
+          const byInput: Array<JobWithEvent[] | 'busy'> = [];
+          order.forEach((input, position) => (byInput[input] = outcomes[position]!));
+          return byInput;
+        },
+      });
+      this.completionBatcher = new TurnBatcher({
+        groupOf: () => '',
+        // Two completions of one job in one statement would both be matched against the same row.
+        exclusiveOf: (c) => c.jobId,
+        run: (items) => completeJobsForWorkersPg(database.db, items, clock.now().toISOString(), this.hooks.empty ? undefined : { ...this.hooks.watched, run: undefined }),
+      });
+    }
   }
 
   /**
@@ -199,6 +245,15 @@ export class WorkerProtocol {
       }
     }
     return this.claimLoop(principal, workerId, queues, input, maxConcurrency, 0, signal);
+  }
+
+  /**
+   * PostgreSQL: statements run by the claim and completion batchers, and the largest number of
+   * claims or completions one carried (undefined on SQLite).
+   */
+  get batching(): { claims: TurnBatcher<BatchedClaim, unknown>['stats']; completions: TurnBatcher<WorkerCompletion, unknown>['stats'] } | undefined {
+    if (!this.claimBatcher || !this.completionBatcher) return undefined;
+    return { claims: this.claimBatcher.stats, completions: this.completionBatcher.stats };
   }
 
   /** Long-poll claims now waiting (asleep until a hint or their deadline) in this process. */
@@ -315,6 +370,13 @@ export class WorkerProtocol {
       await this.hooks.run(tx, done.row, nowIso);
     };
     const hooks = this.hooks.empty ? undefined : { ...this.hooks.watched, run };
+    // PostgreSQL: first with the completions of other workers arriving now (one statement for all);
+    // a job a hook selects, or whose fence fails, then takes the single path (which says why).
+    const batched = await this.completionBatcher?.submit({ jobId, attempt: input.attempt, workerId, result, outputFiles: input.outputFiles });
+    if (batched) {
+      publish(batched);
+      return toJobView(batched.row);
+    }
     const done = await completeJob(database, fence, { result, outputFiles: input.outputFiles }, hooks);
     if (!done) throw await this.whyNotCompleted(fence);
     if (!published) publish(done);
@@ -502,8 +564,12 @@ export class WorkerProtocol {
     // on SQLite the group commit runs one unit at a time.
     const registered = performance.now() - (this.lastRegistered.get(worker.id) ?? -Infinity) < TOUCH_INTERVAL_MS;
     if (registered && database.dialect === 'postgres') {
-      // One statement: the worker row's lock, the held count, the claim and its events.
-      const claimed = await claimJobsLockingWorkerPg(database.db, { workerId: worker.id, queues, kinds, limit: maxJobs, nowIso, maxConcurrency });
+      // One statement: the worker row's lock, the held count, the claim and its events; claims
+      // from one queue share it with the other workers' claims of this event-loop turn.
+      const claimed =
+        queues.length === 1 && this.claimBatcher
+          ? await this.claimBatcher.submit({ workerId: worker.id, queue: queues[0]!, kinds: kinds && [...kinds].sort(), limit: maxJobs })
+          : await claimJobsLockingWorkerPg(database.db, { workerId: worker.id, queues, kinds, limit: maxJobs, nowIso, maxConcurrency });
       if (claimed === 'busy') return claimed;
       if (claimed.length) hub.publish(claimed.map(({ row, event }) => ({ event: toJobEventView(event), owner_id: row.owner_id })).sort((a, b) => a.event.id - b.event.id));
       this.lastTouched.set(worker.id, performance.now());

@@ -19,8 +19,13 @@ const API_KEY_ONLY = [{ bearerAuth: [] }];
 const JobId = Type.Object({ id: Type.String({ format: 'uuid' }) });
 const Attempt = Type.Integer({ minimum: 1, description: 'The attempt the claim returned (fencing token)' });
 
-/** An AbortSignal that fires when the client goes away before the answer (ends a long poll early). */
-function clientGone(reply: FastifyReply): AbortSignal {
+/**
+ * An AbortSignal that fires when the client goes away before the answer (ends a long poll early);
+ * undefined when the claim does not wait (`wait_s` absent or 0): it answers at once, and the
+ * controller and close listener would be a cost on every claim of a busy worker fleet.
+ */
+function clientGone(reply: FastifyReply, waitSeconds: number | undefined): AbortSignal | undefined {
+  if (!waitSeconds) return undefined;
   const controller = new AbortController();
   reply.raw.once('close', () => {
     if (!reply.raw.writableFinished) controller.abort();
@@ -63,7 +68,7 @@ export const workerRoutes: FastifyPluginAsyncTypebox<WorkerRoutesOptions> = asyn
       const [claimed] = await workerProtocol.claim(
         requirePrincipal(request),
         { queues, kinds, waitSeconds: wait_s, workerName: worker_name },
-        clientGone(reply),
+        clientGone(reply, wait_s),
       );
       if (!claimed) return reply.code(204).send(null);
       return claimed;
@@ -87,7 +92,7 @@ export const workerRoutes: FastifyPluginAsyncTypebox<WorkerRoutesOptions> = asyn
       const jobs = await workerProtocol.claim(
         requirePrincipal(request),
         { queues, kinds, waitSeconds: wait_s, workerName: worker_name, maxJobs: max_jobs },
-        clientGone(reply),
+        clientGone(reply, wait_s),
       );
       if (!jobs.length) return reply.code(204).send(null);
       return { jobs };

@@ -27,6 +27,7 @@ const PLATFORM = [
   '0010-identities',
   '0011-mfa',
   '0012-job-claim-lock',
+  '0013-job-cycle-indexes',
 ];
 
 describe.each(dialects)('migrationStatus (%s)', (dialect) => {
@@ -59,7 +60,7 @@ describe.each(dialects)('migrationStatus (%s)', (dialect) => {
   it('part way: the platform up to 0006 applied; the rest and the module pending, as the migrator says', async () => {
     await migrateTo(handle.db, dialect, '0006-jobs');
     const status = await migrationStatus(handle.db, dialect, modules);
-    expect(status).toEqual({ applied: 6, pending: ['0007-storage-quota', '0008-job-owner-scopes', '0009-topic-events', '0010-identities', '0011-mfa', '0012-job-claim-lock', 'tally/0001-tally'] });
+    expect(status).toEqual({ applied: 6, pending: ['0007-storage-quota', '0008-job-owner-scopes', '0009-topic-events', '0010-identities', '0011-mfa', '0012-job-claim-lock', '0013-job-cycle-indexes', 'tally/0001-tally'] });
     expect(status.pending).toEqual(await pendingMigrations(handle.db, dialect, modules));
   });
 

@@ -11,15 +11,19 @@ import { createTestContext, type TestContext } from '../helpers/harness.js';
 import { until } from '../realtime/fixtures.js';
 import { type Cast, claim, createQueue, enqueue, JOBS_ENV, makeCast } from './job-fixtures.js';
 
-/** A test context whose database handle counts every query the server runs. */
+/**
+ * A test context whose database handle counts every query the server runs: counted as results
+ * come back, so statements compiled once and executed as they are (the job protocol's hot ones)
+ * count too.
+ */
 async function countingContext(dialect: 'sqlite' | 'postgres', env: Record<string, string>): Promise<{ ctx: TestContext; queries: () => number }> {
   let count = 0;
   const counter: KyselyPlugin = {
     transformQuery(args) {
-      count += 1;
       return args.node;
     },
     transformResult(args) {
+      count += 1;
       return Promise.resolve(args.result);
     },
   };
