@@ -181,22 +181,9 @@ export async function claimJobs(tx: WriteTx, request: ClaimRequest): Promise<Job
       and q.paused = 0 and ${held} < q.worker_concurrency ${kindFilter}
     order by j.priority desc, j.run_after, j.id
     limit ${limit}`;
-  const set = sql`
-    state = 'running', attempt = job.attempt + 1, worker_id = ${workerId},
-    lease_expires_at = ${plusSeconds(dialect, nowIso, leaseOfQueue)},
-    started_at = coalesce(job.started_at, ${nowIso}), heartbeat_at = ${nowIso}, updated_at = ${nowIso},
-    event_seq = job.event_seq + 1`;
   // PostgreSQL: the claim and its `state` events in one statement (one round trip).
   const result = await sql<JobRow & { ev_id: number; ev_data: string }>`
-    with claimed as (
-      update job set ${set} from (${candidates} for update of j skip locked) c where job.id = c.id returning job.*
-    ), ev as (
-      insert into job_event (job_id, queue, seq, type, data, created_at)
-      select id, queue, event_seq, 'state',
-        jsonb_build_object('state', 'running', 'from', 'queued', 'attempt', attempt, 'worker_id', worker_id), ${nowIso}
-      from claimed
-      returning id, job_id, data
-    )
+    with ${claimedWithEventsPg(sql`(${candidates} for update of j skip locked)`, sql`${workerId}`, nowIso)}
     select claimed.*, ev.id as ev_id, ev.data as ev_data from claimed join ev on ev.job_id = claimed.id`.execute(db);
   return result.rows.map(({ ev_id, ev_data, ...rest }) => {
     const row = rest as JobRow;
@@ -234,6 +221,32 @@ function sqliteClaimText(queues: number, kinds: number): string {
   return text;
 }
 
+/**
+ * The `claimed` and `ev` CTEs every PostgreSQL claim statement ends with: the jobs of `source` (a
+ * FROM item with an `id` column, aliased `c` here) become `running` for the worker `workerId`
+ * names (a value, or a column of `c`), with the next attempt, a lease of their queue's length and
+ * the next event sequence number, and each gets its `state` event in `job_event`. One place, so
+ * that a single worker's claim and a batch of workers' claims cannot drift apart.
+ */
+function claimedWithEventsPg(source: RawBuilder<unknown>, workerId: RawBuilder<unknown>, nowIso: string): RawBuilder<unknown> {
+  return sql`claimed as (
+      update job set
+        state = 'running', attempt = job.attempt + 1, worker_id = ${workerId},
+        lease_expires_at = ${plusSeconds('postgres', nowIso, leaseOfQueue)},
+        started_at = coalesce(job.started_at, ${nowIso}), heartbeat_at = ${nowIso}, updated_at = ${nowIso},
+        event_seq = job.event_seq + 1
+      from ${source} c
+      where job.id = c.id
+      returning job.*
+    ), ev as (
+      insert into job_event (job_id, queue, seq, type, data, created_at)
+      select id, queue, event_seq, 'state',
+        jsonb_build_object('state', 'running', 'from', 'queued', 'attempt', attempt, 'worker_id', worker_id), ${nowIso}
+      from claimed
+      returning id, job_id, data
+    )`;
+}
+
 /** What {@link claimJobsLockingWorkerPg} takes: a claim request and the worker's concurrency. */
 export interface LockingClaimRequest extends ClaimRequest {
   /** The largest `worker_concurrency` of the requested queues: a batch claim takes at most this minus what the worker holds. */
@@ -257,29 +270,18 @@ export async function claimJobsLockingWorkerPg(db: Executor, request: LockingCla
   // `room` runs once, before the candidates are read (LIMIT's subquery is evaluated first).
   const result = await sql<JobRow & { room_held: number; ev_id: number | null; ev_data: string | null }>`
     with room as materialized (select gatehouse_worker_held_jobs(${workerId}) as held),
-    claimed as (
-      update job set
-        state = 'running', attempt = job.attempt + 1, worker_id = ${workerId},
-        lease_expires_at = ${plusSeconds('postgres', nowIso, leaseOfQueue)},
-        started_at = coalesce(job.started_at, ${nowIso}), heartbeat_at = ${nowIso}, updated_at = ${nowIso},
-        event_seq = job.event_seq + 1
-      from (
+    ${claimedWithEventsPg(
+      sql`(
         select j.id from job j join queue q on q.name = j.queue
         where j.state = 'queued' and j.queue in (${sql.join(queues)}) and j.run_after <= ${nowIso}
           and q.paused = 0 and (select held from room) < q.worker_concurrency ${kindFilter}
         order by j.priority desc, j.run_after, j.id
         limit greatest(0, least(cast(${limit} as integer), cast(${maxConcurrency} as integer) - (select held from room)))
         for update of j skip locked
-      ) c
-      where job.id = c.id
-      returning job.*
-    ), ev as (
-      insert into job_event (job_id, queue, seq, type, data, created_at)
-      select id, queue, event_seq, 'state',
-        jsonb_build_object('state', 'running', 'from', 'queued', 'attempt', attempt, 'worker_id', worker_id), ${nowIso}
-      from claimed
-      returning id, job_id, data
-    )
+      )`,
+      sql`${workerId}`,
+      nowIso,
+    )}
     select room.held as room_held, claimed.*, ev.id as ev_id, ev.data as ev_data
     from room left join (claimed join ev on ev.job_id = claimed.id) on true`.execute(db);
   const claimed = result.rows.filter((r) => r.ev_id !== null);
@@ -346,22 +348,7 @@ export async function claimJobsForWorkersPg(
       select c.id, s.worker_id from (select id, row_number() over (order by priority desc, run_after, id) as r from locked) c
       join share s on c.r > s.upto - s.k and c.r <= s.upto
     ),
-    claimed as (
-      update job set
-        state = 'running', attempt = job.attempt + 1, worker_id = pairs.worker_id,
-        lease_expires_at = ${plusSeconds('postgres', nowIso, leaseOfQueue)},
-        started_at = coalesce(job.started_at, ${nowIso}), heartbeat_at = ${nowIso}, updated_at = ${nowIso},
-        event_seq = job.event_seq + 1
-      from pairs
-      where job.id = pairs.id
-      returning job.*
-    ), ev as (
-      insert into job_event (job_id, queue, seq, type, data, created_at)
-      select id, queue, event_seq, 'state',
-        jsonb_build_object('state', 'running', 'from', 'queued', 'attempt', attempt, 'worker_id', worker_id), ${nowIso}
-      from claimed
-      returning id, job_id, data
-    )
+    ${claimedWithEventsPg(sql`pairs`, sql`c.worker_id`, nowIso)}
     select share.n as req_n, share.held as req_held, (select conc from conc) as req_conc, claimed.*, ev.id as ev_id, ev.data as ev_data
     from share left join (claimed join ev on ev.job_id = claimed.id) on claimed.worker_id = share.worker_id`.execute(db);
   const out: Array<JobWithEvent[] | 'busy'> = claims.map(() => []);

@@ -5,15 +5,13 @@
  * deleting a user still cascades to its sessions and identities.
  */
 import { sql } from 'kysely';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type DatabaseHandle, openDatabase } from '../../src/db/database.js';
+import { describe, expect, it } from 'vitest';
 import { migrateTo, migrateToLatest } from '../../src/db/migrate.js';
 import { dialects } from '../helpers/dialects.js';
-import { createTestDatabase, type TestDatabase } from '../helpers/test-database.js';
+import { useUnmigratedDatabase } from '../helpers/unmigrated-database.js';
 
 describe.each(dialects)('migration 0010-identities (%s)', (dialect) => {
-  let database: TestDatabase;
-  let handle: DatabaseHandle;
+  const scratch = useUnmigratedDatabase(dialect);
   const now = new Date('2026-01-02T03:04:05.000Z').toISOString();
   const user = (id: string, email: string, hash: string | null) => ({
     id,
@@ -29,19 +27,10 @@ describe.each(dialects)('migration 0010-identities (%s)', (dialect) => {
     updated_at: now,
   });
 
-  beforeAll(async () => {
-    database = await createTestDatabase(dialect);
-    handle = openDatabase({ dialect, url: database.url.replace(/^sqlite:/, ''), poolSize: 2, preparedStatements: false });
-  });
-  afterAll(async () => {
-    await handle?.close();
-    await database?.drop();
-  });
-
   it('keeps every user and what hangs off it, and makes password_hash nullable', async () => {
     // eslint-disable-next-line @typescript-eslint/no-explicit-any -- tables as migration 0009 left them, not today's types
-    const db = handle.db as unknown as import('kysely').Kysely<any>;
-    await migrateTo(handle.db, dialect, '0009-topic-events');
+    const db = scratch.handle.db as unknown as import('kysely').Kysely<any>;
+    await migrateTo(scratch.handle.db, dialect, '0009-topic-events');
     await db.insertInto('user').values(user('00000000-0000-7000-8000-000000000001', 'a@example.com', '$argon2id$v=19$m=19456,t=2,p=1$x$y')).execute();
     await db
       .insertInto('session')
@@ -50,7 +39,7 @@ describe.each(dialects)('migration 0010-identities (%s)', (dialect) => {
     await db.insertInto('group').values({ id: 'g1', name: 'team', description: '', permissions: '[]', created_at: now, updated_at: now }).execute();
     await db.insertInto('user_group').values({ user_id: '00000000-0000-7000-8000-000000000001', group_id: 'g1', created_at: now }).execute();
 
-    await migrateToLatest(handle.db, dialect);
+    await migrateToLatest(scratch.handle.db, dialect);
 
     expect(await db.selectFrom('user').select(['id', 'password_hash', 'banned_until']).execute()).toEqual([
       { id: '00000000-0000-7000-8000-000000000001', password_hash: '$argon2id$v=19$m=19456,t=2,p=1$x$y', banned_until: null },
