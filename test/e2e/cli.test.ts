@@ -165,16 +165,16 @@ describe.concurrent('gatehouse CLI without a database', () => {
     }
   });
 
-  it.sequential('stops on invalid configuration with a message naming the variable', async () => {
+  it.sequential('stops on invalid configuration with a message naming the variable', { timeout: 90_000 }, async () => {
     const port = await freePort();
-    const serve = await runCli(['serve'], { env: cleanEnv({ DATA_DIR: database.dataDir, PORT: 'abc' }), timeoutMs: 10_000 });
+    const serve = await runCli(['serve'], { env: cleanEnv({ DATA_DIR: database.dataDir, PORT: 'abc' }), timeoutMs: 25_000 });
     expect(serve.code).not.toBe(0);
     expect(serve.stderr).toMatch(/PORT/);
     expectNoStackTrace(serve);
     // Several bad variables are all named at once; the server never started listening.
     const many = await runCli(['serve'], {
       env: cleanEnv({ DATA_DIR: database.dataDir, PORT: String(port), PUBLIC_URL: 'not a url', MAIL_POLL_SECONDS: '-1' }),
-      timeoutMs: 10_000,
+      timeoutMs: 25_000,
     });
     expect(many.code).not.toBe(0);
     expect(many.stderr).toMatch(/PUBLIC_URL/);
@@ -183,12 +183,14 @@ describe.concurrent('gatehouse CLI without a database', () => {
     await expect(fetch(`http://127.0.0.1:${port}/healthz`)).rejects.toThrow();
   });
 
-  it.sequential('serve on a port that is taken exits non-zero with a message naming the address', async () => {
+  // Generous limits: the server migrates and starts its threads before it finds the port taken
+  // (about 2 s on a quiet machine; more than 10 s once, with other suites running).
+  it.sequential('serve on a port that is taken exits non-zero with a message naming the address', { timeout: 90_000 }, async () => {
     const blocker = createServer();
     await new Promise<void>((resolve) => blocker.listen(0, '127.0.0.1', resolve));
     const port = (blocker.address() as AddressInfo).port;
     try {
-      const result = await runCli(['serve'], { env: cleanEnv({ DATA_DIR: database.dataDir, PORT: String(port) }), timeoutMs: 10_000 });
+      const result = await runCli(['serve'], { env: cleanEnv({ DATA_DIR: database.dataDir, PORT: String(port) }), timeoutMs: 60_000 });
       expect(result.code).not.toBe(0);
       expect(result.stderr).toContain(`EADDRINUSE`);
       expect(result.stderr).toContain(`127.0.0.1:${port}`);
