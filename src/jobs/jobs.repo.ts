@@ -222,6 +222,22 @@ function sqliteClaimText(queues: number, kinds: number): string {
 }
 
 /**
+ * PostgreSQL: the `ev` CTE that appends one `state` event per row of the CTE `rows` (jobs just
+ * moved to `to`, from `from` or, for a completion, null), each with the job's new `event_seq` as
+ * its `seq`, its attempt and worker, at `nowIso`; it returns `id, job_id, data` for the caller to
+ * join back. Shared by the claim and completion statements, so their events cannot drift apart.
+ */
+function stateEventsPg(rows: 'claimed' | 'upd', to: 'running' | 'succeeded', from: 'queued' | null, nowIso: string): RawBuilder<unknown> {
+  return sql`ev as (
+      insert into job_event (job_id, queue, seq, type, data, created_at)
+      select id, queue, event_seq, 'state',
+        jsonb_build_object('state', ${sql.lit(to)}, 'from', ${from === null ? sql`null` : sql.lit(from)}, 'attempt', attempt, 'worker_id', worker_id), ${nowIso}
+      from ${sql.table(rows)}
+      returning id, job_id, data
+    )`;
+}
+
+/**
  * The `claimed` and `ev` CTEs every PostgreSQL claim statement ends with: the jobs of `source` (a
  * FROM item with an `id` column, aliased `c` here) become `running` for the worker `workerId`
  * names (a value, or a column of `c`), with the next attempt, a lease of their queue's length and
@@ -238,13 +254,7 @@ function claimedWithEventsPg(source: RawBuilder<unknown>, workerId: RawBuilder<u
       from ${source} c
       where job.id = c.id
       returning job.*
-    ), ev as (
-      insert into job_event (job_id, queue, seq, type, data, created_at)
-      select id, queue, event_seq, 'state',
-        jsonb_build_object('state', 'running', 'from', 'queued', 'attempt', attempt, 'worker_id', worker_id), ${nowIso}
-      from claimed
-      returning id, job_id, data
-    )`;
+    ), ${stateEventsPg('claimed', 'running', 'queued', nowIso)}`;
 }
 
 /** What {@link claimJobsLockingWorkerPg} takes: a claim request and the worker's concurrency. */
@@ -655,13 +665,7 @@ async function completeJobsPg(
       where job.id = v.id and job.attempt = v.attempt and job.worker_id = ${workerId}
         and job.state = 'running' and job.lease_expires_at > ${nowIso} ${also}
       returning job.id, job.queue, job.owner_id, job.event_seq, job.attempt, job.worker_id
-    ), ev as (
-      insert into job_event (job_id, queue, seq, type, data, created_at)
-      select id, queue, event_seq, 'state',
-        jsonb_build_object('state', 'succeeded', 'from', null, 'attempt', attempt, 'worker_id', worker_id), ${nowIso}
-      from upd
-      returning id, job_id, data
-    )
+    ), ${stateEventsPg('upd', 'succeeded', null, nowIso)}
     select upd.id, upd.queue, upd.owner_id, upd.event_seq, ev.id as ev_id, ev.data as ev_data from upd join ev on ev.job_id = upd.id`.execute(db);
   return result.rows.map((r) => ({
     row: { id: r.id, queue: r.queue, owner_id: r.owner_id, event_seq: r.event_seq },
@@ -710,13 +714,7 @@ export async function completeJobsForWorkersPg(
       where job.id = v.id and job.attempt = v.attempt and job.worker_id = v.worker_id
         and job.state = 'running' and job.lease_expires_at > ${nowIso} ${watched ? sql`and not ${watched}` : sql``}
       returning job.*
-    ), ev as (
-      insert into job_event (job_id, queue, seq, type, data, created_at)
-      select id, queue, event_seq, 'state',
-        jsonb_build_object('state', 'succeeded', 'from', null, 'attempt', attempt, 'worker_id', worker_id), ${nowIso}
-      from upd
-      returning id, job_id, data
-    )
+    ), ${stateEventsPg('upd', 'succeeded', null, nowIso)}
     select upd.*, ev.id as ev_id, ev.data as ev_data from upd join ev on ev.job_id = upd.id`.execute(db);
   const byId = new Map<string, JobWithEvent>();
   for (const { ev_id, ev_data, ...rest } of result.rows) {
