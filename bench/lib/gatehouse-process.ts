@@ -42,6 +42,10 @@ export interface GatehouseProcessOptions {
   nodeFlags?: string[];
   /** Extra environment. */
   env?: Record<string, string>;
+  /** A command that runs node (the `wrapper` of `startProcess`), e.g. valgrind. */
+  wrapper?: string[];
+  /** How long to wait for `/healthz`, ms (default 60 000). */
+  readyTimeoutMs?: number;
   /** Another checkout (built) whose `bin/gatehouse.js` to run instead of this one's: a before/after comparison. */
   checkout?: string;
 }
@@ -78,6 +82,8 @@ export async function startGatehouseProcess(options: GatehouseProcessOptions): P
     port,
     logFile: options.logFile,
     readyPath: '/healthz',
+    ...(options.wrapper ? { wrapper: options.wrapper } : {}),
+    ...(options.readyTimeoutMs ? { readyTimeoutMs: options.readyTimeoutMs } : {}),
   });
   try {
     const base = server.base;

@@ -58,17 +58,22 @@ export interface StartProcessOptions {
   readyPath: string;
   /** How long to wait for readiness, ms. Default 60 000 (generous: the machine is shared). */
   readyTimeoutMs?: number;
+  /**
+   * A command that runs node, with its own arguments before node's, e.g.
+   * `['valgrind', '--tool=callgrind']`: the process is `wrapper… node args…`. Its pid is node's
+   * when the wrapper execs it (valgrind does).
+   */
+  wrapper?: string[];
 }
 
-/** Starts `node ...args` with stdout/stderr to `logFile` and waits until `readyPath` answers 200. */
+/** Starts `node ...args` (or `wrapper… node args…`) with stdout/stderr to `logFile` and waits until `readyPath` answers 200. */
 export async function startProcess(options: StartProcessOptions): Promise<ServerProcess> {
   const fd = openSync(options.logFile, 'a');
   let child: ChildProcess;
   try {
-    child = spawn(process.execPath, options.args, {
-      env: { ...process.env, ...options.env },
-      stdio: ['ignore', fd, fd],
-    });
+    const [command, ...wrapperArgs] = options.wrapper ?? [process.execPath];
+    const args = options.wrapper ? [...wrapperArgs, process.execPath, ...options.args] : options.args;
+    child = spawn(command as string, args, { env: { ...process.env, ...options.env }, stdio: ['ignore', fd, fd] });
   } finally {
     closeSync(fd);
   }
