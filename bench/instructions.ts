@@ -2,20 +2,24 @@
  * `npm run bench:instructions`: machine instructions per request of the HTTP figures, counted by
  * valgrind's callgrind, so that a change to the request path can be judged on a machine whose
  * speed swings from minute to minute (CPU µs per request of one build moved 2× between rounds of
- * `npm run bench` on the shared 2-core machines). Instruction counts do not depend on what else
- * the machine runs: the same build and load give the same count within about 2 %.
+ * `npm run bench` on the shared 2-core machines). Instruction counts hardly depend on what else
+ * the machine runs (run nothing else heavy beside it all the same: a slower server batches
+ * requests differently and amortises background work over fewer of them).
  *
  * Each server — the bare Fastify route (`bench/lib/bare-server.mjs`) and `gatehouse serve` on a
  * scratch SQLite database, both at LOG_LEVEL info and silent, and a `BENCH_BASELINE` checkout
  * when set — runs under `valgrind --tool=callgrind --instr-atstart=no` (instrumentation off).
  * The same `wrk` load as `npm run bench` warms it (JIT tiers settle after some 30,000 requests),
- * then for each route callgrind counts while `wrk` runs `INSTR_SECONDS` (through `vgdb`: `zero`,
- * `instrumentation on`, load, `instrumentation off`, `dump`), until the last `INSTR_WINDOWS` windows agree within 3 % (at most 8 windows); the figure is the
+ * then instrumentation goes on (through `vgdb`) for one uncounted window of load, and for each
+ * route callgrind counts while `wrk` runs `INSTR_SECONDS` (`zero`, load, `dump`), until the last `INSTR_WINDOWS` windows agree within 3 % (at most 8 windows); the figure is the
  * median of those windows' instructions divided by the requests wrk completed in them.
  *
- * What is counted: user-space instructions of every thread of the server (the event loop, V8's
- * compiler and GC threads, libuv's pool), not the kernel's (the loopback TCP send and receive,
- * about the same per response for every route). So the ratio bare ÷ route compares the servers'
+ * What is counted: user-space instructions (callgrind's `Ir`, `--separate-threads=yes`) of the
+ * server's main thread — the event loop, where a request's JavaScript runs; the figure and its
+ * ratio — and, beside it, of all its threads (V8's compiler and GC helpers, libuv's pool, the
+ * SQLite checkpointer, built-in workers: background work that a slow window amortises over fewer
+ * requests, so noisier). Not the kernel's (the loopback TCP send and receive, about the same per
+ * response for every route). So the ratio bare ÷ route compares the servers'
  * own work only; the req/s ratio of `npm run bench` also carries the kernel's share, the same for
  * both, which pulls it toward 1. Under callgrind the program runs some 50× slower, which changes
  * how many requests share an event-loop turn and when V8 optimises: compare counts with counts
@@ -90,7 +94,7 @@ function ensureValgrind(): void {
  */
 function callgrindWrapper(outDir: string, label: string): string[] {
   const binary = existsSync('/usr/bin/valgrind.bin') ? '/usr/bin/valgrind.bin' : 'valgrind';
-  return [binary, '--tool=callgrind', '--instr-atstart=no', `--callgrind-out-file=${path.join(outDir, `${label}.%p`)}`];
+  return [binary, '--tool=callgrind', '--instr-atstart=no', '--separate-threads=yes', `--callgrind-out-file=${path.join(outDir, `${label}.%p`)}`];
 }
 
 /**
@@ -98,12 +102,12 @@ function callgrindWrapper(outDir: string, label: string): string[] {
  * start (`label.PID`). @throws when there is none or more than one.
  */
 function callgrindPid(outDir: string, label: string): number {
-  const pids = readdirSync(outDir).flatMap((file) => {
-    const match = new RegExp(`^${label.replace(/[.@]/g, '\\$&')}\\.(\\d+)$`).exec(file);
+  const pids = new Set(readdirSync(outDir).flatMap((file) => {
+    const match = new RegExp(`^${label.replace(/[.@]/g, '\\$&')}\\.(\\d+)(-\\d+)?$`).exec(file);
     return match ? [Number(match[1])] : [];
-  });
-  if (pids.length !== 1) throw new Error(`expected one callgrind process for ${label}, found ${pids.length}`);
-  return pids[0] as number;
+  }));
+  if (pids.size !== 1) throw new Error(`expected one callgrind process for ${label}, found ${pids.size}`);
+  return [...pids][0] as number;
 }
 
 /**
@@ -137,21 +141,35 @@ function callgrindCommand(pid: number, command: string): void {
   if (result.status !== 0) throw new Error(`vgdb --pid=${pid} ${command} failed (${result.status}): ${result.stderr.trim()}`);
 }
 
-/** Sum of the `totals:` lines of the dumps `pid` wrote to `outDir` after `seen` (dump files). */
-function newDumpTotals(outDir: string, pid: number, seen: Set<string>): number {
-  let total = 0;
+/** Instructions of one dump interval: every thread's, and the main thread's (the event loop). */
+interface Dumped {
+  all: number;
+  main: number;
+}
+
+/**
+ * Sums the `totals:` lines of the dumps `pid` wrote to `outDir` that are not in `seen` (one file
+ * per thread, `label.PID.N-TT`; thread 01 is the main thread).
+ */
+function newDumpTotals(outDir: string, pid: number, seen: Set<string>): Dumped {
+  const dumped = { all: 0, main: 0 };
   for (const file of readdirSync(outDir)) {
-    if (seen.has(file) || !new RegExp(`\\.${pid}\\.\\d+$`).test(file)) continue;
+    const thread = new RegExp(`\\.${pid}\\.\\d+-(\\d+)$`).exec(file)?.[1];
+    if (seen.has(file) || thread === undefined) continue;
     seen.add(file);
     const match = /^totals:\s+(\d+)/m.exec(readFileSync(path.join(outDir, file), 'utf8'));
-    if (match) total += Number(match[1]);
+    if (!match) continue;
+    dumped.all += Number(match[1]);
+    if (Number(thread) === 1) dumped.main += Number(match[1]);
   }
-  return total;
+  return dumped;
 }
 
 /** Largest relative spread of the last windows for a figure to count as settled. */
 const SETTLED = 0.03;
-const MAX_WINDOWS = smoke ? 1 : 8;
+const MAX_WINDOWS = smoke ? 3 : 8;
+/** A window with fewer requests is not counted (see `count`). */
+const MIN_REQUESTS = smoke ? 5 : 50;
 
 /** Whether the last `windows` counts are within {@link SETTLED} of each other. */
 function settled(perWindow: number[]): boolean {
@@ -171,9 +189,12 @@ interface Route {
 interface Counted {
   level: string;
   name: string;
-  /** Instructions per request, each window's (median first in the report). */
+  /** Main-thread instructions per request, each window's. */
   perWindow: number[];
+  /** The figure: median of the last settled windows, main thread. */
   perRequest: number;
+  /** The same windows, every thread of the process. */
+  allPerRequest: number;
   requests: number;
 }
 
@@ -185,26 +206,43 @@ async function count(level: string, pid: number, routes: Route[], outDir: string
   for (const route of routes) {
     await runWrk({ url: route.url, headers: route.headers ?? {}, threads: 2, connections, durationSeconds: warmEach });
   }
+  // Instrumentation goes on once: switching it discards callgrind's translations, and a program
+  // this size then runs for seconds at a crawl while they are rebuilt (windows of a handful of
+  // requests, dominated by timers). The first window after it is load only, not counted.
+  callgrindCommand(pid, 'instrumentation on');
+  await runWrk({ url: (routes[0] as Route).url, headers: (routes[0] as Route).headers ?? {}, threads: 2, connections, durationSeconds: windowSeconds });
   const results: Counted[] = [];
   for (const route of routes) {
     const perWindow: number[] = [];
+    const allPerWindow: number[] = [];
     let requests = 0;
     // Until the last `windows` windows agree within SETTLED (JIT tiering can still be under way
     // after the warm-up), at most MAX_WINDOWS.
     for (let i = 0; i < MAX_WINDOWS && !settled(perWindow); i++) {
       callgrindCommand(pid, 'zero');
-      callgrindCommand(pid, 'instrumentation on');
       const result = await runWrk({ url: route.url, headers: route.headers ?? {}, threads: 2, connections, durationSeconds: windowSeconds });
-      callgrindCommand(pid, 'instrumentation off');
       callgrindCommand(pid, 'dump');
-      const instructions = newDumpTotals(outDir, pid, seen);
-      if (result.total === 0 || instructions === 0) throw new Error(`${level}/${route.name}: nothing counted (${result.total} requests)`);
-      perWindow.push(instructions / result.total);
+      const dumped = newDumpTotals(outDir, pid, seen);
+      // A window that completed a handful of requests is too few to divide by.
+      if (result.total < MIN_REQUESTS || dumped.main === 0) {
+        log(`  ${level}/${route.name} window ${i + 1}: only ${result.total} requests; not counted`);
+        continue;
+      }
+      perWindow.push(dumped.main / result.total);
+      allPerWindow.push(dumped.all / result.total);
       requests += result.total;
-      log(`  ${level}/${route.name} window ${i + 1}: ${Math.round(instructions / result.total).toLocaleString('en-US')} instructions/request over ${result.total} requests`);
+      log(`  ${level}/${route.name} window ${i + 1}: ${thousands(dumped.main / result.total)} main-thread instructions/request (${thousands(dumped.all / result.total)} all threads) over ${result.total} requests`);
     }
+    if (perWindow.length === 0) throw new Error(`${level}/${route.name}: no window completed ${MIN_REQUESTS} requests`);
     if (!settled(perWindow) && !smoke) log(`  ${level}/${route.name}: the windows did not settle within ${SETTLED * 100} %; reporting the last ${windows}`);
-    results.push({ level, name: route.name, perWindow, perRequest: median(perWindow.slice(-windows)), requests });
+    results.push({
+      level,
+      name: route.name,
+      perWindow,
+      perRequest: median(perWindow.slice(-windows)),
+      allPerRequest: median(allPerWindow.slice(-windows)),
+      requests,
+    });
   }
   return results;
 }
@@ -228,10 +266,12 @@ function formatMarkdown(results: Counted[], meta: { commit: string; seconds: num
     '# Gatehouse: instructions per request',
     '',
     'Run `npm run build && npm run bench:instructions` (see the comment at the top of',
-    '`bench/instructions.ts`). User-space instructions of the whole server process per request,',
-    'counted by valgrind\'s callgrind under `wrk` load; repeatable within about 2 % on a machine whose',
-    'timings swing 2×, so this is the figure to compare before and after a change to the request',
-    'path. The ratio is the bare route\'s count over the route\'s, at the same log level.',
+    '`bench/instructions.ts`). User-space instructions of the server\'s main thread (the event loop)',
+    'per request, and of all its threads beside them, counted by valgrind\'s callgrind under `wrk`',
+    'load: a figure to compare before and after a change to the request path on a machine whose',
+    'timings swing 2×. The ratio is the bare route\'s main-thread count over the route\'s, at the same',
+    'log level. Under callgrind the server runs about 50× slower (other batching per event-loop turn,',
+    'other JIT timing): compare counts with counts, not with microseconds.',
     '',
     `- Date: ${new Date().toISOString()}`,
     `- Commit: ${meta.commit}`,
@@ -239,15 +279,15 @@ function formatMarkdown(results: Counted[], meta: { commit: string; seconds: num
     ...(baselineCheckout ? [`- Baseline checkout counted too (\`BENCH_BASELINE\`): \`${baselineCheckout}\` (rows \`@base\`)`] : []),
     `- Whole run: ${Math.round(meta.seconds)} s`,
     '',
-    '| LOG_LEVEL | route | instructions/request | each window (the figure: median of the last ones) | ratio to bare | above bare |',
-    '|---|---|---:|---|---:|---:|',
+    '| LOG_LEVEL | route | main-thread instructions/request | each window (the figure: median of the last ones) | ratio to bare | above bare | all threads |',
+    '|---|---|---:|---|---:|---:|---:|',
   ];
   for (const level of LEVELS) {
     const bare = results.find((r) => r.level === level && r.name === 'bare');
     for (const r of results.filter((x) => x.level === level)) {
       const ratio = bare ? (bare.perRequest / r.perRequest).toFixed(2) : '';
       const above = bare && r !== bare ? thousands(r.perRequest - bare.perRequest) : '';
-      lines.push(`| ${level} | ${r.name} | ${thousands(r.perRequest)} | ${r.perWindow.map(thousands).join(', ')} | ${ratio}× | ${above} |`);
+      lines.push(`| ${level} | ${r.name} | ${thousands(r.perRequest)} | ${r.perWindow.map(thousands).join(', ')} | ${ratio}× | ${above} | ${thousands(r.allPerRequest)} |`);
     }
   }
   return `${lines.join('\n')}\n`;

@@ -9,6 +9,8 @@
  *   (flamegraph.pl, speedscope, or https://www.speedscope.app);
  * - `users-me.top.txt`: the frames with the most self time and the most inclusive time.
  *
+ * `PROFILE_SCENARIO=bare` profiles the bench's bare Fastify route instead (`bench/lib/bare-server.mjs`,
+ * file stem `bare`), the contrast for the "self time by component" table every summary starts with.
  * `PROFILE_NAME` changes the file stem (e.g. `before`); `PROFILE_LEVEL` the log level;
  * `PROFILE_CREDENTIALS` (e.g. `cookie`) which of cookie, jwt and api-key to load. Each is warmed up
  * for 2 s first; only the samples taken during the measured load are summarised.
@@ -27,6 +29,7 @@ import { fileURLToPath } from 'node:url';
 import { startGatehouseProcess } from './lib/gatehouse-process.js';
 import { scratchSqlite } from './lib/scratch.js';
 import { runLoad } from './lib/load.js';
+import { freePort, startProcess } from './lib/processes.js';
 import { BENCH_PASSWORD, BENCH_PUBLIC_URL } from './lib/servers.js';
 import { ensureWrk, runWrk } from './lib/wrk.js';
 
@@ -46,7 +49,7 @@ interface CpuProfile {
 
 const seconds = Number(process.env.PROFILE_SECONDS ?? 5);
 const scenario = process.env.PROFILE_SCENARIO ?? 'users-me';
-if (scenario !== 'users-me' && scenario !== 'logins') throw new Error('PROFILE_SCENARIO must be users-me or logins');
+if (scenario !== 'users-me' && scenario !== 'logins' && scenario !== 'bare') throw new Error('PROFILE_SCENARIO must be users-me, logins or bare');
 const name = process.env.PROFILE_NAME ?? scenario;
 const level = process.env.PROFILE_LEVEL ?? 'info';
 /** `PROFILE_CREDENTIALS=cookie,jwt`: only these of cookie, jwt, api-key (default all three). */
@@ -59,6 +62,24 @@ function frameLabel(node: ProfileNode): string {
   // Short labels keep the collapsed stacks small: package or file name, no directories.
   const file = url ? url.replace(`file://${ROOT}`, '').replace(/^.*node_modules\//, '').replace(/^(@[^/]+\/[^/]+|[^/]+)\/.*\/([^/]+)$/, '$1/$2') : '';
   return `${functionName || '(anonymous)'}${file ? ` ${file}:${lineNumber + 1}` : ''}`;
+}
+
+/**
+ * Where a frame's code lives, for the "self time by component" table: our compiled code, Fastify
+ * and its router/serialiser, @fastify/cookie, logging (pino, sonic-boom), Node's own JavaScript
+ * (http, net, streams, events), native code called from JavaScript (the socket's `writev`, hashes,
+ * SQLite: frames without a script), and V8's own buckets (GC, idle, program).
+ */
+function componentOf(node: ProfileNode): string {
+  const { functionName, url } = node.callFrame;
+  if (!url) return /^\(.*\)$/.test(functionName) ? functionName : 'native code (syscalls such as writev, hashing, SQLite, V8 builtins)';
+  if (url.startsWith('node:')) return 'Node core JavaScript (http, net, streams, events, timers)';
+  if (url.includes('/node_modules/@fastify/cookie/')) return '@fastify/cookie';
+  if (/\/node_modules\/(pino|sonic-boom|pino-std-serializers|@pinojs)\b/.test(url)) return 'logging (pino, sonic-boom)';
+  if (/\/node_modules\/(fastify|find-my-way|fast-json-stringify|avvio|@fastify\/[^/]+|light-my-request|fast-querystring|fast-uri|json-schema-resolver|secure-json-parse|toad-cache|process-warning)\//.test(url)) return 'Fastify (core, router, serialiser, plugins)';
+  if (url.includes('/node_modules/')) return `package ${/\/node_modules\/((?:@[^/]+\/)?[^/]+)/.exec(url)?.[1] ?? '?'}`;
+  if (url.includes('/dist/') || url.includes('/bench/')) return 'Gatehouse (dist/) and the bench\'s own server code';
+  return 'other scripts';
 }
 
 /**
@@ -82,6 +103,7 @@ export function summarise(profile: CpuProfile, window?: { fromUs: number; toUs: 
   });
   const folded = new Map<string, number>();
   const self = new Map<string, number>();
+  const byComponent = new Map<string, number>();
   const inclusive = new Map<string, number>();
   for (const [id, count] of counts) {
     const stack: string[] = [];
@@ -91,6 +113,8 @@ export function summarise(profile: CpuProfile, window?: { fromUs: number; toUs: 
     }
     const label = stack[0] ?? '(root)';
     self.set(label, (self.get(label) ?? 0) + count);
+    const component = componentOf(byId.get(id) as ProfileNode);
+    byComponent.set(component, (byComponent.get(component) ?? 0) + count);
     for (const frame of new Set(stack)) inclusive.set(frame, (inclusive.get(frame) ?? 0) + count);
     const key = stack.reverse().join(';');
     folded.set(key, (folded.get(key) ?? 0) + count);
@@ -104,12 +128,53 @@ export function summarise(profile: CpuProfile, window?: { fromUs: number; toUs: 
   return {
     // Stacks seen fewer than 3 times are left out of the flame graph's input (size; noise).
     folded: [...folded.entries()].filter(([, v]) => v >= 3).map(([k, v]) => `${k} ${v}`).join('\n'),
-    top: `${total} samples\n\nSelf time:\n${table(self, 40)}\n\nInclusive time:\n${table(inclusive, 60)}\n`,
+    top: `${total} samples\n\nSelf time by component:\n${table(byComponent, 20)}\n\nSelf time:\n${table(self, 40)}\n\nInclusive time:\n${table(inclusive, 60)}\n`,
   };
+}
+
+/** Writes `name.folded` and `name.top.txt` from the one profile in `profDir`, then removes it. */
+function saveProfile(profDir: string, window: { fromUs: number; toUs: number } | undefined): void {
+  const file = readdirSync(profDir).find((f) => f.endsWith('.cpuprofile'));
+  if (!file) throw new Error('no profile written');
+  const { folded, top } = summarise(JSON.parse(readFileSync(path.join(profDir, file), 'utf8')) as CpuProfile, window);
+  rmSync(profDir, { recursive: true, force: true });
+  mkdirSync(OUT, { recursive: true });
+  writeFileSync(path.join(OUT, `${name}.folded`), `${folded}\n`);
+  writeFileSync(path.join(OUT, `${name}.top.txt`), top);
+  process.stdout.write(top);
+}
+
+/** `PROFILE_SCENARIO=bare`: the bench's bare route (`bench/lib/bare-server.mjs`), for contrast. */
+async function profileBare(): Promise<void> {
+  const profDir = mkdtempSync(path.join(os.tmpdir(), 'gatehouse-prof-'));
+  const port = await freePort();
+  const bare = await startProcess({
+    args: ['--cpu-prof', `--cpu-prof-dir=${profDir}`, path.join(ROOT, 'bench', 'lib', 'bare-server.mjs')],
+    // The size of Gatehouse's `/users/me` answer, as in `npm run bench`.
+    env: { PORT: String(port), LOG_LEVEL: level, BARE_BODY_BYTES: '208' },
+    port,
+    logFile: path.join(profDir, 'bare.log'),
+    readyPath: '/',
+  });
+  let window: { fromUs: number; toUs: number } | undefined;
+  try {
+    await runWrk({ url: `${bare.base}/`, threads: 2, connections: 32, durationSeconds: 2 });
+    window = { fromUs: Number(process.hrtime.bigint() / 1000n), toUs: 0 };
+    const r = await runWrk({ url: `${bare.base}/`, threads: 2, connections: 32, durationSeconds: seconds });
+    window.toUs = Number(process.hrtime.bigint() / 1000n);
+    process.stderr.write(`bare: ${Math.round(r.rps)} req/s\n`);
+  } finally {
+    await bare.stop();
+  }
+  saveProfile(profDir, window);
 }
 
 async function main(): Promise<void> {
   ensureWrk((m) => process.stderr.write(`${m}\n`));
+  if (scenario === 'bare') {
+    await profileBare();
+    return;
+  }
   const db = scratchSqlite();
   const profDir = mkdtempSync(path.join(os.tmpdir(), 'gatehouse-prof-'));
   const gh = await startGatehouseProcess({
@@ -159,14 +224,7 @@ async function main(): Promise<void> {
     await gh.stop();
     await db.drop();
   }
-  const file = readdirSync(profDir).find((f) => f.endsWith('.cpuprofile'));
-  if (!file) throw new Error('no profile written');
-  const { folded, top } = summarise(JSON.parse(readFileSync(path.join(profDir, file), 'utf8')) as CpuProfile, window);
-  rmSync(profDir, { recursive: true, force: true });
-  mkdirSync(OUT, { recursive: true });
-  writeFileSync(path.join(OUT, `${name}.folded`), `${folded}\n`);
-  writeFileSync(path.join(OUT, `${name}.top.txt`), top);
-  process.stdout.write(top);
+  saveProfile(profDir, window);
 }
 
 // Only when run as a script: bench/jobs-profile.ts imports `summarise`.

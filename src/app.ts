@@ -29,12 +29,16 @@ const REQUEST_ID_PATTERN = /^[A-Za-z0-9._:-]{1,128}$/;
 /** How long a graceful shutdown lets requests in flight finish before it ends every connection. */
 const SHUTDOWN_GRACE_MS = 30_000;
 
-/** Headers on every response: the request id and the baseline security headers. */
+/**
+ * Headers on every response: the request id and the baseline security headers. The names are
+ * written in lower case, as Fastify stores and sends them: it lower-cases every name it is given,
+ * which for a mixed-case literal is a new string per call on every response.
+ */
 function setStandardHeaders(request: FastifyRequest, reply: FastifyReply): void {
-  reply.header('X-Request-Id', request.id);
-  reply.header('X-Content-Type-Options', 'nosniff');
-  if (!reply.hasHeader('Referrer-Policy')) reply.header('Referrer-Policy', 'strict-origin-when-cross-origin');
-  reply.header('X-Frame-Options', 'DENY');
+  reply.header('x-request-id', request.id);
+  reply.header('x-content-type-options', 'nosniff');
+  if (!reply.hasHeader('referrer-policy')) reply.header('referrer-policy', 'strict-origin-when-cross-origin');
+  reply.header('x-frame-options', 'DENY');
 }
 
 /** Options for {@link buildApp}. */

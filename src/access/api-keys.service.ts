@@ -224,7 +224,7 @@ export class ApiKeyService {
     if (user.banned_until && Date.parse(user.banned_until) > now.getTime()) return null;
     if (!key.last_used_at || now.getTime() - Date.parse(key.last_used_at) > LAST_USED_RESOLUTION_SECONDS * 1000) {
       await touchApiKey(this.options.db, key.id, now.toISOString());
-      key = { ...key, last_used_at: now.toISOString() };
+      key = Object.assign({}, key, { last_used_at: now.toISOString() });
       this.options.cache.rememberApiKey(key);
     }
     return { key, user };

@@ -49,7 +49,7 @@ export function rankSubmissions(submissions: readonly RankableSubmission[], rule
   for (const s of submissions) {
     const score = s.scores[rule.score];
     if (typeof score !== 'number' || !Number.isFinite(score)) continue;
-    const candidate = { ...s, score };
+    const candidate = Object.assign({}, s, { score });
     const current = best.get(s.user_id);
     if (!current || before(rule, candidate, current)) best.set(s.user_id, candidate);
   }
@@ -58,7 +58,7 @@ export function rankSubmissions(submissions: readonly RankableSubmission[], rule
   ordered.forEach((entry, i) => {
     const previous = ranked[i - 1];
     const rank = previous && previous.score === entry.score ? previous.rank : i + 1;
-    ranked.push({ ...entry, rank });
+    ranked.push(Object.assign({}, entry, { rank }));
   });
   return ranked;
 }

@@ -156,10 +156,11 @@ export async function insertTopicEvent(tx: WriteTx, event: NewTopicEvent): Promi
     await sql`select pg_advisory_xact_lock(hashtext(${`topic_event:${event.topic}`}))`.execute(db);
     const row = await db
       .insertInto('topic_event')
-      .values({
-        ...event,
-        seq: sql<number>`(select coalesce(max(seq), 0) + 1 from topic_event where topic = ${event.topic})`,
-      })
+      .values(
+        Object.assign({}, event, {
+          seq: sql<number>`(select coalesce(max(seq), 0) + 1 from topic_event where topic = ${event.topic})`,
+        }),
+      )
       .returningAll()
       .executeTakeFirstOrThrow();
     return { event: toTopicEventView(row) };
@@ -178,7 +179,7 @@ export async function insertTopicEvent(tx: WriteTx, event: NewTopicEvent): Promi
   if (!moved.numAffectedRows) await sql`insert into sqlite_sequence (name, seq) values ('job_event', ${id})`.execute(db);
   const row = await db
     .insertInto('topic_event')
-    .values({ ...event, id, seq })
+    .values(Object.assign({}, event, { id, seq }))
     .returningAll()
     .executeTakeFirstOrThrow();
   return { event: toTopicEventView(row) };

@@ -504,7 +504,7 @@ async function heartbeatUpdate(
 export async function updateFencedJob(db: Executor, fence: Fence, changes: JobChanges): Promise<JobRow | undefined> {
   return db
     .updateTable('job')
-    .set({ ...changes, event_seq: sql<number>`event_seq + 1`, updated_at: fence.nowIso })
+    .set(Object.assign({}, changes, { event_seq: sql<number>`event_seq + 1`, updated_at: fence.nowIso }))
     .where('id', '=', fence.jobId)
     .where('attempt', '=', fence.attempt)
     .where('worker_id', '=', fence.workerId)
@@ -529,7 +529,7 @@ export async function transitionJob(
 ): Promise<JobRow | undefined> {
   let q = db
     .updateTable('job')
-    .set({ ...changes, event_seq: sql<number>`event_seq + 1`, updated_at: nowIso })
+    .set(Object.assign({}, changes, { event_seq: sql<number>`event_seq + 1`, updated_at: nowIso }))
     .where('id', '=', id)
     .where('state', 'in', [...fromStates]);
   if (heldBy === true) q = q.where('worker_id', 'is not', null);
@@ -561,7 +561,7 @@ export async function reclaimLapsedJob(
 ): Promise<JobRow | undefined> {
   return db
     .updateTable('job')
-    .set({ ...changes, event_seq: sql<number>`event_seq + 1`, updated_at: nowIso })
+    .set(Object.assign({}, changes, { event_seq: sql<number>`event_seq + 1`, updated_at: nowIso }))
     .where('id', '=', row.id)
     .where('attempt', '=', row.attempt)
     .where('state', 'in', ['running', 'paused'])

@@ -152,7 +152,7 @@ export const queuesRoutes: FastifyPluginAsyncTypebox<QueuesRoutesOptions> = asyn
         return reply.code(201).send(await jobs.enqueueBatch(request.params.name, body.jobs, actor));
       }
       const { job, replayed } = await jobs.enqueue(request.params.name, body, actor);
-      return reply.code(replayed ? 200 : 201).send({ ...job, idempotent_replay: replayed });
+      return reply.code(replayed ? 200 : 201).send(Object.assign({}, job, { idempotent_replay: replayed }));
     },
   );
 };

@@ -203,7 +203,7 @@ export class WorkerProtocol {
         groupOf: () => '',
         // Two completions of one job in one statement would both be matched against the same row.
         exclusiveOf: (c) => c.jobId,
-        run: (items) => completeJobsForWorkersPg(database.db, items, clock.now().toISOString(), this.hooks.empty ? undefined : { ...this.hooks.watched, run: undefined }),
+        run: (items) => completeJobsForWorkersPg(database.db, items, clock.now().toISOString(), this.hooks.empty ? undefined : Object.assign({}, this.hooks.watched, { run: undefined })),
       });
     }
   }
@@ -369,7 +369,7 @@ export class WorkerProtocol {
       published = true;
       await this.hooks.run(tx, done.row, nowIso);
     };
-    const hooks = this.hooks.empty ? undefined : { ...this.hooks.watched, run };
+    const hooks = this.hooks.empty ? undefined : Object.assign({}, this.hooks.watched, { run });
     // PostgreSQL: first with the completions of other workers arriving now (one statement for all);
     // a job a hook selects, or whose fence fails, then takes the single path (which says why).
     const batched = await this.completionBatcher?.submit({ jobId, attempt: input.attempt, workerId, result, outputFiles: input.outputFiles });
@@ -415,7 +415,7 @@ export class WorkerProtocol {
     const results = items.map((item) => ({ item, result: this.serialiseLimited(item.result ?? null, 'result') }));
     const nowIso = clock.now().toISOString();
     // PostgreSQL completes a batch no hook selects a job of in one statement (one round trip).
-    const hooks = this.hooks.empty ? undefined : { ...this.hooks.watched, run: (tx: WriteTx, row: JobRow) => this.hooks.run(tx, row, nowIso) };
+    const hooks = this.hooks.empty ? undefined : Object.assign({}, this.hooks.watched, { run: (tx: WriteTx, row: JobRow) => this.hooks.run(tx, row, nowIso) });
     const done = await completeJobs(database, workerId, results.map(({ item, result }) => ({ id: item.id, attempt: item.attempt, result })), nowIso, hooks);
     hub.publish(done.map((d) => ({ event: toJobEventView(d.event), owner_id: d.row.owner_id })).sort((a, b) => a.event.id - b.event.id));
     const completed = new Set(done.map((d) => d.row.id));
@@ -578,7 +578,7 @@ export class WorkerProtocol {
     const transaction = <T>(work: (tx: WriteTx) => Promise<T>): Promise<T> =>
       registered ? database.writeLocking({ table: 'worker', id: worker.id }, work) : database.write(work);
     const rows = await transaction(async (tx) => {
-      if (!registered) await upsertWorker(tx.db, { ...worker, created_at: nowIso, last_seen_at: nowIso });
+      if (!registered) await upsertWorker(tx.db, Object.assign({}, worker, { created_at: nowIso, last_seen_at: nowIso }));
       let limit = maxJobs;
       // Under the worker row's lock the count cannot move, so an empty claim reuses it.
       let held: number | undefined;

@@ -69,9 +69,10 @@ interface Limit {
 
 /** The `RateLimit-*` headers of an allowed request (see `rate-limit-headers.ts`). */
 function setLimitHeaders(reply: FastifyReply, points: number, count: WindowCount): void {
-  reply.header('RateLimit-Limit', points);
-  reply.header('RateLimit-Remaining', Math.max(0, points - count.consumed));
-  reply.header('RateLimit-Reset', secondsFrom(count.msBeforeNext));
+  // Lower case, as Fastify stores and sends names (see setStandardHeaders in app.ts).
+  reply.header('ratelimit-limit', points);
+  reply.header('ratelimit-remaining', Math.max(0, points - count.consumed));
+  reply.header('ratelimit-reset', secondsFrom(count.msBeforeNext));
 }
 
 /**

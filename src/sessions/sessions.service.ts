@@ -225,7 +225,7 @@ export class SessionService {
       const lastSeenAt = now.toISOString();
       const expiresAt = slide ? addSeconds(now, lifetime).toISOString() : session.expires_at;
       await touchSession(this.options.db, session.id, lastSeenAt, expiresAt);
-      session = { ...session, last_seen_at: lastSeenAt, expires_at: expiresAt };
+      session = Object.assign({}, session, { last_seen_at: lastSeenAt, expires_at: expiresAt });
       this.options.cache.rememberSession(session);
     }
     return { session, user, renewed: slide };

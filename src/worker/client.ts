@@ -202,7 +202,7 @@ export class WorkerClient {
    */
   async claim(request: ClaimRequest, signal?: AbortSignal): Promise<(ClaimedJob & { serverDateMs: number | undefined }) | null> {
     const answer = await this.send<ClaimedJob>('POST', '/api/v1/worker/claim', request, { signal, extraMs: (request.wait_s ?? 0) * 1000 });
-    return answer.status === 204 ? null : { ...answer.body, serverDateMs: answer.serverDateMs };
+    return answer.status === 204 ? null : Object.assign({}, answer.body, { serverDateMs: answer.serverDateMs });
   }
 
   /** `POST /api/v1/worker/claim-batch`: up to `max_jobs` (1..100) jobs; `[]` when none came within `wait_s`. */
@@ -220,7 +220,7 @@ export class WorkerClient {
   /** `POST /api/v1/worker/jobs/{id}/heartbeat`: extends the lease, reports progress. @throws `lease_lost` (409). */
   async heartbeat(jobId: string, request: HeartbeatRequest, signal?: AbortSignal): Promise<HeartbeatAnswer & { serverDateMs: number | undefined }> {
     const answer = await this.send<HeartbeatAnswer>('POST', `/api/v1/worker/jobs/${encodeURIComponent(jobId)}/heartbeat`, request, { signal });
-    return { ...answer.body, serverDateMs: answer.serverDateMs };
+    return Object.assign({}, answer.body, { serverDateMs: answer.serverDateMs });
   }
 
   /** `POST /api/v1/worker/jobs/{id}/log`: appends log lines to the job's history. @throws `lease_lost` (409). */

@@ -389,7 +389,7 @@ export class Worker extends EventEmitter<WorkerEvents> {
       let serverDateMs: number | undefined;
       try {
         if (this.concurrency > 1) {
-          const batch = await this.client.claimBatch({ ...request, max_jobs: free }, signal);
+          const batch = await this.client.claimBatch(Object.assign({}, request, { max_jobs: free }), signal);
           claimed = batch.jobs;
           serverDateMs = batch.serverDateMs;
         } else {

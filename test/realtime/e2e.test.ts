@@ -72,5 +72,5 @@ describe.each(dialects)('live progress of real jobs (%s)', (dialect) => {
     const wsSeqs = ws.events.map((e) => e.seq);
     for (let i = 1; i < wsSeqs.length; i++) expect(wsSeqs[i]).toBe(wsSeqs[i - 1]! + 1);
     ws.close();
-  });
+  }, 120_000); // 200 heartbeats over HTTP: 36 s once on a loaded 2-core machine (the default is 30 s)
 });

@@ -298,7 +298,7 @@ export async function minimizeOutputEntropy(channel: KrausChannel, options: Mini
       for (const p of kept) {
         const sy = dot(p.s, p.y);
         // Only pairs of positive curvature keep the L-BFGS matrix positive definite.
-        if (sy > 1e-12 * norm(p.s) * norm(p.y)) pairs.push({ ...p, rho: 1 / sy });
+        if (sy > 1e-12 * norm(p.s) * norm(p.y)) pairs.push({ s: p.s, y: p.y, rho: 1 / sy });
       }
       if (pairs.length > memory) pairs.splice(0, pairs.length - memory);
       const change = Math.abs(next.value - x.value);
@@ -311,9 +311,9 @@ export async function minimizeOutputEntropy(channel: KrausChannel, options: Mini
     }
     const improved = !best || sign * x.value < sign * best.value;
     if (improved) best = { value: x.value, vector: x.psi, iterations, gradientNorm: gNorm };
-    await options.onRestart?.({ restart: restart + 1, restarts, best: { ...(best as MoeResult), iterations }, improved });
+    await options.onRestart?.({ restart: restart + 1, restarts, best: Object.assign({}, best as MoeResult, { iterations }), improved });
   }
-  return { ...(best as MoeResult), iterations };
+  return Object.assign({}, best as MoeResult, { iterations });
 }
 
 /** The point at unit `psi`: ρ = Φ(|ψ⟩⟨ψ|), its eigen-decomposition, S(ρ) in bits and the images K_i ψ. */
