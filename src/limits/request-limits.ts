@@ -181,12 +181,20 @@ export function installFailedAuthenticationGuard(app: FastifyInstance, deps: Pic
     else check(seen, done);
   });
 
-  app.addHook('onResponse', async (request: FastifyRequest, reply: FastifyReply) => {
-    if (reply.statusCode !== 401) return;
-    try {
-      await counter.consume(`ip:${request.ip}`);
-    } catch (error) {
+  // Callback style: it runs for every response and, but for a 401, has nothing to wait for.
+  app.addHook('onResponse', (request: FastifyRequest, reply: FastifyReply, done: (error?: Error) => void) => {
+    if (reply.statusCode !== 401) {
+      done();
+      return;
+    }
+    const unavailable = (error: unknown) => {
       request.log.warn({ err: error }, 'failed-authentication limiter unavailable');
+      done();
+    };
+    try {
+      Promise.resolve(counter.consume(`ip:${request.ip}`)).then(() => done(), unavailable);
+    } catch (error) {
+      unavailable(error);
     }
   });
 }
