@@ -40,6 +40,7 @@ import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSy
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { ensureDebianTool } from './lib/debian.js';
 import { type GatehouseProcess, startGatehouseProcess } from './lib/gatehouse-process.js';
 import { freePort, startProcess } from './lib/processes.js';
 import { scratchSqlite } from './lib/scratch.js';
@@ -75,16 +76,7 @@ function log(message: string): void {
 
 /** Makes sure valgrind (with vgdb) is installed, from Debian's package when it is not. */
 function ensureValgrind(): void {
-  try {
-    execFileSync('valgrind', ['--version'], { stdio: 'ignore' });
-    return;
-  } catch (error) {
-    if ((error as NodeJS.ErrnoException).code !== 'ENOENT') return;
-  }
-  log('valgrind is missing: installing Debian\'s package (apt-get update && apt-get install -y valgrind)');
-  const aptEnv = { ...process.env, DEBIAN_FRONTEND: 'noninteractive' };
-  execFileSync('apt-get', ['update', '-qq'], { stdio: 'inherit', env: aptEnv });
-  execFileSync('apt-get', ['install', '-y', '-qq', 'valgrind'], { stdio: 'inherit', env: aptEnv });
+  ensureDebianTool('valgrind', ['--version'], 'valgrind', log);
 }
 
 /**

@@ -2,7 +2,8 @@
  * HTTP load with Debian's `wrk` (a C load generator: on two cores it keeps up with a bare Fastify
  * route, which a Node generator such as autocannon does not). Installed with apt-get when missing.
  */
-import { execFileSync, spawn } from 'node:child_process';
+import { spawn } from 'node:child_process';
+import { ensureDebianTool } from './debian.js';
 
 /** What one wrk run measured. */
 export interface WrkResult {
@@ -26,17 +27,7 @@ export interface WrkOptions {
 
 /** Makes sure `wrk` is on PATH, installing Debian's package (apt-get; needs root) when it is not. */
 export function ensureWrk(log: (message: string) => void): void {
-  try {
-    execFileSync('wrk', ['--version'], { stdio: 'ignore' });
-    return;
-  } catch (error) {
-    // `wrk --version` exits 1 after printing its version: only a missing binary is ENOENT.
-    if ((error as NodeJS.ErrnoException).code !== 'ENOENT') return;
-  }
-  log('wrk is missing: installing Debian\'s package (apt-get update && apt-get install -y wrk)');
-  const env = { ...process.env, DEBIAN_FRONTEND: 'noninteractive' };
-  execFileSync('apt-get', ['update', '-qq'], { stdio: 'inherit', env });
-  execFileSync('apt-get', ['install', '-y', '-qq', 'wrk'], { stdio: 'inherit', env });
+  ensureDebianTool('wrk', ['--version'], 'wrk', log);
 }
 
 const UNIT_MS: Record<string, number> = { us: 0.001, ms: 1, s: 1000, m: 60_000 };

@@ -101,7 +101,8 @@ export class NotifyService {
 
   /**
    * Queues a `notify.test` message on one channel (email: to `to`, or else to the admin
-   * recipients) and delivers it at once from this process.
+   * recipients) and delivers it at once from this process; when a running dispatcher leased it
+   * first, waits for that attempt instead.
    * @returns each message after the attempt (status `sent`, or `pending`/`dead` with `last_error`).
    */
   async sendTest(channel: Channel, options: { to?: string | undefined; requestedBy: string }): Promise<OutboxRow[]> {
@@ -118,7 +119,10 @@ export class NotifyService {
     });
     const results: OutboxRow[] = [];
     for (const id of ids) {
-      const { message } = await this.options.outbox.deliverNow(id);
+      const attempt = await this.options.outbox.deliverNow(id);
+      // A server's dispatcher (this is often the CLI, beside a running server) may have leased the
+      // new message first: report the outcome of its attempt, not the row as it was before it.
+      const message = attempt.leased ? attempt.message : await this.options.outbox.awaitLeaseHolder(id);
       if (message) results.push(message);
     }
     return results;

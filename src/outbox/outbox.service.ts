@@ -260,6 +260,23 @@ export class Outbox {
     return { leased: true, message: await findOutboxMessage(this.options.db, id) };
   }
 
+  /**
+   * Waits while another deliverer (a server's dispatcher beside this CLI, another instance) holds
+   * the lease of message `id`, then returns the message as that attempt left it: sent, or
+   * pending/dead with its `last_error`. Polls every 100 ms, at most `timeoutMs` (default: the
+   * lease, {@link LEASE_SECONDS}); a crashed holder's lease simply runs out.
+   * @returns the message (undefined if it no longer exists).
+   */
+  async awaitLeaseHolder(id: string, timeoutMs = LEASE_SECONDS * 1000): Promise<OutboxRow | undefined> {
+    const deadline = performance.now() + timeoutMs;
+    for (;;) {
+      const message = await findOutboxMessage(this.options.db, id);
+      const held = message?.status === 'pending' && message.locked_until !== null && Date.parse(message.locked_until) > this.options.clock.now().getTime();
+      if (!held || performance.now() >= deadline) return message;
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    }
+  }
+
   private async deliver(message: OutboxRow): Promise<boolean> {
     const attempts = message.attempts + 1;
     const label = message.channel === 'email' ? 'email' : `${message.channel} message`;

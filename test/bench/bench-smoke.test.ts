@@ -5,24 +5,12 @@
  * ran and reported its rows — never a timing (timings belong to the bench, not to tests).
  * Needs dist/ (`npm run build`) and Debian's wrk (the bench installs it with apt-get if missing).
  */
-import { spawn } from 'node:child_process';
-import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
-
-const ROOT = fileURLToPath(new URL('../..', import.meta.url));
+import { runBenchScript } from '../helpers/bench-script.js';
 
 describe('bench smoke run', () => {
   it('measures every HTTP figure, logins and session lookups, and leaves RESULTS.md alone', async () => {
-    const child = spawn(process.execPath, ['--import', 'tsx', 'bench/run.ts', '--smoke'], {
-      cwd: ROOT,
-      env: { ...process.env, BENCH_DATABASE_URL: '', TEST_DATABASE_URL: '' },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
-    child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
-    const code = await new Promise<number | null>((resolve) => child.once('exit', resolve));
+    const { code, stdout, stderr } = await runBenchScript('bench/run.ts', ['--smoke'], { BENCH_DATABASE_URL: '', TEST_DATABASE_URL: '' });
     expect({ code, stderr: code === 0 ? '' : stderr }).toEqual({ code: 0, stderr: '' });
     for (const row of [
       'bare Fastify JSON route, SQLite run, LOG_LEVEL=info',

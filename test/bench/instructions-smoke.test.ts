@@ -5,23 +5,12 @@
  * never a figure. Needs dist/ (`npm run build`), Debian's wrk and valgrind (the bench installs
  * them with apt-get if missing).
  */
-import { spawn } from 'node:child_process';
-import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
-
-const ROOT = fileURLToPath(new URL('../..', import.meta.url));
+import { runBenchScript } from '../helpers/bench-script.js';
 
 describe('instruction-count bench smoke run', () => {
   it('counts instructions per request of the bare route and the cookie route, and leaves the results file alone', async () => {
-    const child = spawn(process.execPath, ['--import', 'tsx', 'bench/instructions.ts', '--smoke'], {
-      cwd: ROOT,
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
-    child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
-    const code = await new Promise<number | null>((resolve) => child.once('exit', resolve));
+    const { code, stdout, stderr } = await runBenchScript('bench/instructions.ts', ['--smoke']);
     expect({ code, stderr: code === 0 ? '' : stderr }).toEqual({ code: 0, stderr: '' });
     for (const route of ['bare', 'cookie']) {
       const row = new RegExp(`^\\| info \\| ${route} \\| ([\\d,]+) \\|`, 'm').exec(stdout);

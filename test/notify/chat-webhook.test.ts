@@ -149,6 +149,31 @@ describe.each(dialects)('Mattermost and webhook channels (%s)', (dialect) => {
     expect(await ctx.gatehouse.outbox.get(hookId ?? '')).toMatchObject({ status: 'sent', attempts: 1 });
   });
 
+  it('a delivery another dispatcher holds the lease of is reported as that attempt left it (notify test beside a running server)', async () => {
+    await ctx.gatehouse.notify.setChannelEnabled('webhook', false);
+    try {
+      const ids = await ctx.gatehouse.notify.notify('job.failed', { ...JOB, job_id: 'job-leased' });
+      const rows = await Promise.all(ids.map((id) => ctx.gatehouse.outbox.get(id)));
+      const hookId = rows.find((r) => r?.channel === 'webhook')?.id ?? '';
+      const db = ctx.gatehouse.database.db;
+      // Another process leases it, as a server's dispatcher does before sending.
+      const lockedUntil = new Date(ctx.gatehouse.clock.now().getTime() + 3_600_000).toISOString();
+      await db.updateTable('outbox').set({ locked_until: lockedUntil }).where('id', '=', hookId).execute();
+      expect(await ctx.gatehouse.outbox.deliverNow(hookId)).toMatchObject({ leased: false, message: { status: 'pending', last_error: null } });
+
+      // While the lease is held, the wait lasts until its limit and returns the row still held.
+      const startedAt = performance.now();
+      expect(await ctx.gatehouse.outbox.awaitLeaseHolder(hookId, 300)).toMatchObject({ status: 'pending', locked_until: lockedUntil });
+      expect(performance.now() - startedAt).toBeGreaterThanOrEqual(300);
+
+      // The holder's attempt fails and releases the lease: the wait returns what it recorded.
+      await db.updateTable('outbox').set({ attempts: 1, last_error: 'webhook unreachable: ECONNREFUSED', locked_until: null }).where('id', '=', hookId).execute();
+      expect(await ctx.gatehouse.outbox.awaitLeaseHolder(hookId)).toMatchObject({ status: 'pending', attempts: 1, last_error: 'webhook unreachable: ECONNREFUSED' });
+    } finally {
+      await ctx.gatehouse.notify.setChannelEnabled('webhook', true);
+    }
+  });
+
   it('notify test delivers a test message on each channel', async () => {
     for (const channel of ['mattermost', 'webhook'] as const) {
       const [message] = await ctx.gatehouse.notify.sendTest(channel, { requestedBy: 'the test suite' });
