@@ -11,16 +11,17 @@
  * when set — runs under `valgrind --tool=callgrind --instr-atstart=no` (instrumentation off).
  * The same `wrk` load as `npm run bench` warms it (JIT tiers settle after some 30,000 requests),
  * then instrumentation goes on (through `vgdb`) for one uncounted window of load, and for each
- * route callgrind counts while `wrk` runs `INSTR_SECONDS` (`zero`, load, `dump`), until the last `INSTR_WINDOWS` windows agree within 3 % (at most 8 windows); the figure is the
- * median of those windows' instructions divided by the requests wrk completed in them.
+ * route callgrind counts while `wrk` runs `INSTR_SECONDS` (`zero`, load, `dump`), until the last
+ * `INSTR_WINDOWS` windows agree within 3 % (at most 8 windows); the figure is the median of those
+ * windows' instructions divided by the requests wrk completed in them.
  *
  * What is counted: user-space instructions (callgrind's `Ir`, `--separate-threads=yes`) of the
  * server's main thread — the event loop, where a request's JavaScript runs; the figure and its
  * ratio — and, beside it, of all its threads (V8's compiler and GC helpers, libuv's pool, the
  * SQLite checkpointer, built-in workers: background work that a slow window amortises over fewer
  * requests, so noisier). Not the kernel's (the loopback TCP send and receive, about the same per
- * response for every route). So the ratio bare ÷ route compares the servers'
- * own work only; the req/s ratio of `npm run bench` also carries the kernel's share, the same for
+ * response for every route). So the ratio bare ÷ route compares the servers' own work only; the
+ * req/s ratio of `npm run bench` also carries the kernel's share, the same for
  * both, which pulls it toward 1. Under callgrind the program runs some 50× slower, which changes
  * how many requests share an event-loop turn and when V8 optimises: compare counts with counts
  * (before/after a change, bare against route), not with microseconds.
@@ -28,12 +29,14 @@
  * Environment: `INSTR_WARMUP_SECONDS` (default 60 per server), `INSTR_SECONDS` (8),
  * `INSTR_WINDOWS` (2), `INSTR_LEVELS` (`info,silent`), `INSTR_ROUTES` (`cookie,jwt,api-key`),
  * `INSTR_KEEP=1` (keep the callgrind files: `callgrind_annotate` shows the native functions),
- * `INSTR_DEBUG=1` (print every vgdb exchange), `BENCH_CONNECTIONS` (8), `BENCH_BASELINE` (another built checkout).
+ * `INSTR_DEBUG=1` (print every vgdb exchange), `BENCH_CONNECTIONS` (8), `BENCH_BASELINE` (another
+ * built checkout).
  * Writes bench/INSTRUCTIONS-RESULTS.md (its "Notes" section is kept). `--smoke` (`npm run
  * bench:instructions -- --smoke`, CI) counts the bare and cookie routes at `info` for a couple of
  * seconds and writes nothing (needs dist/, like the bench). Installs Debian's
- * `valgrind` and `wrk` with apt-get when they are missing. Takes about 15 minutes (30 with a
- * baseline); the servers run about 50× slower under callgrind, so nothing else is measured.
+ * `valgrind` and `wrk` with apt-get when they are missing. Takes about 10 minutes (15 with a
+ * baseline: 885 s at 16d4457 against 7fae7ec); the servers run about 50× slower under callgrind,
+ * so nothing but these routes is measured.
  */
 import { execFileSync, spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
