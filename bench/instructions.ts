@@ -44,7 +44,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { ensureDebianTool } from './lib/debian.js';
-import { type GatehouseProcess, startGatehouseProcess } from './lib/gatehouse-process.js';
+import { credentialHeaders, type GatehouseProcess, startGatehouseProcess } from './lib/gatehouse-process.js';
 import { freePort, startProcess } from './lib/processes.js';
 import { scratchSqlite } from './lib/scratch.js';
 import { median } from './lib/stats.js';
@@ -190,7 +190,6 @@ interface Counted {
   perRequest: number;
   /** The same windows, every thread of the process. */
   allPerRequest: number;
-  requests: number;
 }
 
 /** Warms `server` with every route, then counts each route's instructions per request. */
@@ -210,7 +209,6 @@ async function count(level: string, pid: number, routes: Route[], outDir: string
   for (const route of routes) {
     const perWindow: number[] = [];
     const allPerWindow: number[] = [];
-    let requests = 0;
     // Until the last `windows` windows agree within SETTLED (JIT tiering can still be under way
     // after the warm-up), at most MAX_WINDOWS.
     for (let i = 0; i < MAX_WINDOWS && !settled(perWindow); i++) {
@@ -225,7 +223,6 @@ async function count(level: string, pid: number, routes: Route[], outDir: string
       }
       perWindow.push(dumped.main / result.total);
       allPerWindow.push(dumped.all / result.total);
-      requests += result.total;
       log(`  ${level}/${route.name} window ${i + 1}: ${thousands(dumped.main / result.total)} main-thread instructions/request (${thousands(dumped.all / result.total)} all threads) over ${result.total} requests`);
     }
     if (perWindow.length === 0) throw new Error(`${level}/${route.name}: no window completed ${MIN_REQUESTS} requests`);
@@ -236,7 +233,6 @@ async function count(level: string, pid: number, routes: Route[], outDir: string
       perWindow,
       perRequest: median(perWindow.slice(-windows)),
       allPerRequest: median(allPerWindow.slice(-windows)),
-      requests,
     });
   }
   return results;
@@ -244,12 +240,9 @@ async function count(level: string, pid: number, routes: Route[], outDir: string
 
 function meRoutes(gh: GatehouseProcess, suffix: string): Route[] {
   const url = `${gh.base}/api/v1/users/me`;
-  const all: Array<[string, Record<string, string>]> = [
-    ['cookie', { cookie: gh.cookie }],
-    ['jwt', { authorization: `Bearer ${gh.accessToken}` }],
-    ['api-key', { authorization: `Bearer ${gh.apiKey}` }],
-  ];
-  return all.filter(([name]) => ROUTES.includes(name)).map(([name, headers]) => ({ name: `${name}${suffix}`, url, headers }));
+  return credentialHeaders(gh)
+    .filter(([name]) => ROUTES.includes(name))
+    .map(([name, headers]) => ({ name: `${name}${suffix}`, url, headers }));
 }
 
 function thousands(n: number): string {

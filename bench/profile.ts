@@ -26,7 +26,7 @@ import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSyn
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { startGatehouseProcess } from './lib/gatehouse-process.js';
+import { credentialHeaders, startGatehouseProcess } from './lib/gatehouse-process.js';
 import { scratchSqlite } from './lib/scratch.js';
 import { runLoad } from './lib/load.js';
 import { freePort, startProcess } from './lib/processes.js';
@@ -204,12 +204,7 @@ async function main(): Promise<void> {
       process.stderr.write(`logins: ${r.rps.toFixed(0)}/s, ${r.failures} failures, ${perLogin.toFixed(0)} µs main-thread CPU per login\n`);
     }
     const url = `${gh.base}/api/v1/users/me`;
-    const credentials: Record<string, Record<string, string>> = {
-      cookie: { cookie: gh.cookie },
-      jwt: { authorization: `Bearer ${gh.accessToken}` },
-      'api-key': { authorization: `Bearer ${gh.apiKey}` },
-    };
-    const chosen = scenario === 'logins' ? [] : Object.entries(credentials).filter(([name]) => only.length === 0 || only.includes(name));
+    const chosen = scenario === 'logins' ? [] : credentialHeaders(gh).filter(([name]) => only.length === 0 || only.includes(name));
     if (chosen.length > 0) {
       // Warm-up outside the window: start-up and JIT tiering are not per-request work.
       for (const [, headers] of chosen) await runWrk({ url, headers, threads: 2, connections: 32, durationSeconds: 2 });

@@ -10,7 +10,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
-import { type GatehouseProcess, startGatehouseProcess } from './lib/gatehouse-process.js';
+import { credentialHeaders, type GatehouseProcess, startGatehouseProcess } from './lib/gatehouse-process.js';
 import { freePort, type ServerProcess, startProcess } from './lib/processes.js';
 import { type BenchReport, formatConsole, formatMarkdown, type HttpRun } from './lib/report.js';
 import { scratchPostgres, scratchSqlite, type ScratchDatabase } from './lib/scratch.js';
@@ -69,11 +69,7 @@ function commit(): string {
 
 function meTargets(gh: GatehouseProcess): Target[] {
   const url = `${gh.base}/api/v1/users/me`;
-  return [
-    { name: 'cookie', url, headers: { cookie: gh.cookie }, server: gh.server },
-    { name: 'jwt', url, headers: { authorization: `Bearer ${gh.accessToken}` }, server: gh.server },
-    { name: 'api-key', url, headers: { authorization: `Bearer ${gh.apiKey}` }, server: gh.server },
-  ];
+  return credentialHeaders(gh).map(([name, headers]) => ({ name, url, headers, server: gh.server }));
 }
 
 async function main(): Promise<void> {

@@ -50,6 +50,21 @@ export interface GatehouseProcessOptions {
   checkout?: string;
 }
 
+/** The three credentials the bench loads `GET /api/v1/users/me` with, in report order. */
+export type BenchCredential = 'cookie' | 'jwt' | 'api-key';
+
+/**
+ * The request headers of each credential of `gh`: the session cookie, the access JWT and the API
+ * key (both as `Authorization: Bearer`), in report order.
+ */
+export function credentialHeaders(gh: Pick<GatehouseProcess, 'cookie' | 'accessToken' | 'apiKey'>): Array<[BenchCredential, Record<string, string>]> {
+  return [
+    ['cookie', { cookie: gh.cookie }],
+    ['jwt', { authorization: `Bearer ${gh.accessToken}` }],
+    ['api-key', { authorization: `Bearer ${gh.apiKey}` }],
+  ];
+}
+
 async function ok(response: Response, expected: number, what: string): Promise<Response> {
   if (response.status !== expected) throw new Error(`${what} failed: ${response.status} ${await response.text()}`);
   return response;
@@ -120,8 +135,7 @@ export async function startGatehouseProcess(options: GatehouseProcessOptions): P
     );
     const { secret: apiKey } = (await keyResponse.json()) as { secret: string };
     let meBytes = 0;
-    const credentials: Array<Record<string, string>> = [{ cookie }, { authorization: `Bearer ${accessToken}` }, { authorization: `Bearer ${apiKey}` }];
-    for (const headers of credentials) {
+    for (const [, headers] of credentialHeaders({ cookie, accessToken, apiKey })) {
       const me = await ok(await fetch(`${base}/api/v1/users/me`, { headers }), 200, '/users/me');
       meBytes = Buffer.byteLength(await me.text());
     }

@@ -101,8 +101,8 @@ export class NotifyService {
 
   /**
    * Queues a `notify.test` message on one channel (email: to `to`, or else to the admin
-   * recipients) and delivers it at once from this process; when a running dispatcher leased it
-   * first, waits for that attempt instead.
+   * recipients) and delivers it at once from this process (or reports the attempt of a running
+   * dispatcher that leased it first).
    * @returns each message after the attempt (status `sent`, or `pending`/`dead` with `last_error`).
    */
   async sendTest(channel: Channel, options: { to?: string | undefined; requestedBy: string }): Promise<OutboxRow[]> {
@@ -119,10 +119,9 @@ export class NotifyService {
     });
     const results: OutboxRow[] = [];
     for (const id of ids) {
-      const attempt = await this.options.outbox.deliverNow(id);
-      // A server's dispatcher (this is often the CLI, beside a running server) may have leased the
-      // new message first: report the outcome of its attempt, not the row as it was before it.
-      const message = attempt.leased ? attempt.message : await this.options.outbox.awaitLeaseHolder(id);
+      // This is often the CLI beside a running server, whose dispatcher may lease the new message
+      // first: deliverNow then reports the outcome of that attempt.
+      const { message } = await this.options.outbox.deliverNow(id);
       if (message) results.push(message);
     }
     return results;

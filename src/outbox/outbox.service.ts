@@ -246,15 +246,20 @@ export class Outbox {
 
   /**
    * Delivers one message now, in this process (leased like any delivery, so a running dispatcher
-   * cannot send it at the same time). @returns the message afterwards; `leased` is false when it
-   * was not pending or another dispatcher held it.
+   * cannot send it at the same time). When another deliverer holds its lease (a server's
+   * dispatcher beside this CLI, another instance), waits for that attempt — see
+   * {@link awaitLeaseHolder}, at most `holderWaitMs` — instead of reporting the row as it was
+   * before it.
+   * @returns the message afterwards; `leased` is false when this process made no attempt (it was
+   *   not pending, or another deliverer's attempt is the one reported).
    */
-  async deliverNow(id: string): Promise<{ leased: boolean; message: OutboxRow | undefined }> {
+  async deliverNow(id: string, holderWaitMs = LEASE_SECONDS * 1000): Promise<{ leased: boolean; message: OutboxRow | undefined }> {
     const now = this.options.clock.now();
     const lockedUntil = addSeconds(now, LEASE_SECONDS).toISOString();
     const message = await findOutboxMessage(this.options.db, id);
-    if (!message || !(await leaseMessage(this.options.db, id, now.toISOString(), lockedUntil))) {
-      return { leased: false, message };
+    if (!message) return { leased: false, message };
+    if (!(await leaseMessage(this.options.db, id, now.toISOString(), lockedUntil))) {
+      return { leased: false, message: await this.awaitLeaseHolder(id, holderWaitMs) };
     }
     await this.deliver(message);
     return { leased: true, message: await findOutboxMessage(this.options.db, id) };
