@@ -101,6 +101,8 @@ export interface DispatchReport {
 export class Outbox {
   private readonly transports: Map<OutboxChannel, DeliveryTransport>;
   private readonly loop: TimerLoop;
+  /** The pass running in this process, if any ({@link dispatchDue} runs one at a time). */
+  private passInFlight: Promise<DispatchReport> | undefined;
 
   constructor(private readonly options: OutboxOptions) {
     this.transports = new Map(options.transports.map((t) => [t.channel, t]));
@@ -175,10 +177,24 @@ export class Outbox {
   }
 
   /**
-   * Runs one pass: sends every message due now. Safe to call concurrently with the background
-   * loop and from several instances (each message is leased before it is sent).
+   * Runs one pass: sends every message due now. Safe to call from several instances (each message
+   * is leased before it is sent). In one process, passes run one after another: the background
+   * loop and the scheduler's `retry-outbox` task would otherwise send side by side, and the
+   * process would hold several leases at once (a crash would then strand each of them for
+   * {@link LEASE_SECONDS}).
    */
   async dispatchDue(): Promise<DispatchReport> {
+    while (this.passInFlight) await this.passInFlight.catch(() => undefined);
+    const pass = this.runPass();
+    this.passInFlight = pass;
+    try {
+      return await pass;
+    } finally {
+      if (this.passInFlight === pass) this.passInFlight = undefined;
+    }
+  }
+
+  private async runPass(): Promise<DispatchReport> {
     const report: DispatchReport = { sent: 0, failed: 0 };
     const active = this.options.activeChannels ? await this.options.activeChannels() : this.channels;
     const channels = active.filter((c) => this.transports.has(c));

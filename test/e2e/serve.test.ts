@@ -205,7 +205,8 @@ describe.each(dialects)('crash during a burst of registrations (%s)', (dialect) 
       expect(new Set(outbox.map((m) => m.recipient))).toEqual(stored);
 
       // A message being sent at the moment of the crash stays leased until its lease (60 s) expires;
-      // the dispatcher sends one message at a time, so there is at most one. Expire that lease here
+      // the process sends one message at a time (the dispatcher's passes and the scheduler's retry-outbox
+      // passes run one after another: Outbox.dispatchDue), so there is at most one. Expire that lease here
       // instead of waiting two minutes: this is exactly what the passing of time would do.
       const nowIso = new Date().toISOString();
       const leased = outbox.filter((m) => m.status === 'pending' && m.locked_until !== null && m.locked_until > nowIso);

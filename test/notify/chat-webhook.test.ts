@@ -231,6 +231,28 @@ describe.each(dialects)('deliveries while the receiver is down (%s)', (dialect) 
     expect(await second.outbox.dispatchDue()).toEqual({ sent: 0, failed: 0 }); // delivered once
   });
 
+  it('one process sends one message at a time: a second pass waits for the one in flight', async ({ onTestFinished }) => {
+    const receiver = await startHttpReceiver();
+    onTestFinished(() => receiver.stop());
+    const ctx = await createTestContext(dialect, {
+      env: { MATTERMOST_WEBHOOK_URL: `${receiver.url}/hooks/one`, WEBHOOK_URL: `${receiver.url}/events`, WEBHOOK_SECRET: SECRET, NOTIFY_EMAIL_ENABLED: 'false' },
+    });
+    onTestFinished(() => ctx.close());
+    expect(await ctx.gatehouse.notify.notify('job.failed', JOB)).toHaveLength(2);
+    const release = receiver.hold();
+    // The background loop's pass and the scheduler's retry-outbox pass, started together. A crash
+    // now must strand at most one lease (test/e2e/serve.test.ts relies on it).
+    const passes = Promise.all([ctx.gatehouse.outbox.dispatchDue(), ctx.gatehouse.outbox.dispatchDue()]);
+    const first = await receiver.waitFor(() => true);
+    // While the first delivery hangs, no second one starts (a window: absence cannot be waited for).
+    await expect(receiver.waitFor((r) => r !== first, 300)).rejects.toThrow();
+    const leased = await ctx.gatehouse.database.db.selectFrom('outbox').select('id').where('locked_until', 'is not', null).execute();
+    expect(leased).toHaveLength(1);
+    release();
+    expect(await passes).toEqual([{ sent: 2, failed: 0 }, { sent: 0, failed: 0 }]);
+    expect(receiver.requests).toHaveLength(2);
+  });
+
   it('are marked dead after MAIL_MAX_ATTEMPTS and delivered after a retry', async ({ onTestFinished }) => {
     const port = await freePort();
     const ctx = await createTestContext(dialect, {
