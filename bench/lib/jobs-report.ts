@@ -1,5 +1,6 @@
 /** Turns the figures of one `npm run bench:jobs` run into a console table and `bench/JOBS-RESULTS.md`. */
 import type { PeerFigures } from '../scenarios/jobs-peers.js';
+import { cycleName } from '../scenarios/jobs-clients.js';
 import type { CycleRow, JobsHttpFigures } from '../scenarios/jobs-http.js';
 import type { WsMemoryFigures } from '../scenarios/jobs-ws-memory.js';
 
@@ -71,7 +72,7 @@ function rows(report: JobsBenchReport): Row[] {
     for (const c of f.cycles) {
       const judged = c === best;
       out.push({
-        figure: `${c.heartbeat ? 'claim → heartbeat → complete' : 'claim → complete'}, one job per request, ${c.workers} worker${c.workers === 1 ? '' : 's'}, ${name}`,
+        figure: `${cycleName(c)}, one job per request, ${c.workers} worker${c.workers === 1 ? '' : 's'}, ${name}`,
         gatehouse: `${int(c.rate)} jobs/s`,
         peers: judged ? peer(peers, (p) => p.mode === 'single', (p) => `${int(p.jobsPerSecond)} jobs/s`) : '',
         target: judged ? `≥ ${int(target)} jobs/s` : '',
@@ -129,7 +130,7 @@ export function formatJobsConsole(report: JobsBenchReport): string {
 function cycleDetails(name: string, rowsIn: Array<CycleRow & { label?: string }>): string[] {
   return rowsIn.map(
     (c) =>
-      `| ${name} | ${c.label ?? `${c.heartbeat ? 'claim → heartbeat → complete' : 'claim → complete'}, ${c.workers} worker${c.workers === 1 ? '' : 's'}`} | ${int(c.rate)} | ${int(c.requests / c.seconds)} | ${int(c.cpuUsPerJob)} | ${c.p50Ms.toFixed(1)} / ${c.p99Ms.toFixed(1)} | ${int(c.jobs)} in ${c.seconds.toFixed(1)} s${c.ranDry ? `, ${c.ranDry} workers found the queue empty` : ''} |`,
+      `| ${name} | ${c.label ?? `${cycleName(c)}, ${c.workers} worker${c.workers === 1 ? '' : 's'}`} | ${int(c.rate)} | ${int(c.requests / c.seconds)} | ${int(c.cpuUsPerJob)} | ${c.p50Ms.toFixed(1)} / ${c.p99Ms.toFixed(1)} | ${int(c.jobs)} in ${c.seconds.toFixed(1)} s${c.ranDry ? `, ${c.ranDry} workers found the queue empty` : ''} |`,
   );
 }
 

@@ -92,6 +92,17 @@ export interface CyclesArgs {
   durationSeconds: number;
   /** Send one heartbeat (with progress) between claim and complete. */
   heartbeat: boolean;
+  /**
+   * Complete with `claim_next` (what the worker SDK does): the completion's answer carries the
+   * next job, so a worker makes one request per job and claims on its own only when that is null.
+   */
+  claimNext?: boolean;
+}
+
+/** The name of a worker-cycle loop in reports: its protocol steps. */
+export function cycleName(loop: { heartbeat: boolean; claimNext?: boolean | undefined }): string {
+  if (loop.claimNext) return loop.heartbeat ? 'heartbeat → complete + claim_next' : 'complete + claim_next';
+  return loop.heartbeat ? 'claim → heartbeat → complete' : 'claim → complete';
 }
 
 /** What a worker run did. */
@@ -119,7 +130,9 @@ interface Claimed {
 
 /**
  * Each key loops `claim → (heartbeat →) complete`, one job per request, until the time is up or
- * a claim answers 204 (queue empty). Any other answer fails the run.
+ * a claim answers 204 (queue empty); with `claimNext`, each completion claims the next job and
+ * the loop claims on its own only when it brought none. Any other answer fails the run. Per-job
+ * latency runs from the claim (or the completion that brought the job) to its completion's answer.
  */
 export async function runCycles(args: CyclesArgs): Promise<CycleFigures> {
   let jobs = 0;
@@ -131,24 +144,36 @@ export async function runCycles(args: CyclesArgs): Promise<CycleFigures> {
   const loop = async (key: string, index: number) => {
     const client = new JsonClient(args.base, { authorization: `Bearer ${key}` });
     try {
+      const target = { queues: [args.queue], worker_name: `bench-${index}` };
+      let held: Claimed | null = null;
+      let t0 = performance.now();
       while (performance.now() < deadline) {
-        const t0 = performance.now();
-        const claim = await client.expect([200, 204], 'POST', '/api/v1/worker/claim', { queues: [args.queue], worker_name: `bench-${index}` });
-        requests++;
-        if (claim.status === 204) {
-          ranDry++;
-          return;
+        if (!held) {
+          t0 = performance.now();
+          const claim = await client.expect([200, 204], 'POST', '/api/v1/worker/claim', target);
+          requests++;
+          if (claim.status === 204) {
+            ranDry++;
+            return;
+          }
+          held = claim.body as Claimed;
         }
-        const { job, attempt } = claim.body as Claimed;
+        const { job, attempt } = held;
         if (args.heartbeat) {
           await client.expect([200], 'POST', `/api/v1/worker/jobs/${job.id}/heartbeat`, { attempt, progress: 0.5 });
           requests++;
         }
-        await client.expect([200], 'POST', `/api/v1/worker/jobs/${job.id}/complete`, { attempt, result: { ok: true } });
+        const body = args.claimNext ? { attempt, result: { ok: true }, claim_next: target } : { attempt, result: { ok: true } };
+        const done = await client.expect([200], 'POST', `/api/v1/worker/jobs/${job.id}/complete`, body);
         requests++;
         jobs++;
-        latencies.push(performance.now() - t0);
+        const now = performance.now();
+        latencies.push(now - t0);
+        t0 = now;
+        held = args.claimNext ? ((done.body as { next: Claimed | null }).next ?? null) : null;
       }
+      // Time is up while holding a job the last completion claimed: hand it back (later figures use these keys).
+      if (held) await client.expect([200], 'POST', `/api/v1/worker/jobs/${held.job.id}/release`, { attempt: held.attempt });
     } finally {
       client.close();
     }

@@ -9,7 +9,7 @@
 import { mainThreadCpuMs } from '../lib/load.js';
 import { createQueue, type JobsFixture, prepareJobsFixture } from '../lib/jobs-setup.js';
 import type { RunningServer } from '../../src/server.js';
-import { type EnqueueFigures, inThread } from './jobs-clients.js';
+import { cycleName, type EnqueueFigures, inThread } from './jobs-clients.js';
 
 /** Options for {@link measureJobsHttp}. */
 export interface JobsHttpOptions {
@@ -47,6 +47,8 @@ export interface RateFigures {
 export interface CycleRow extends RateFigures {
   workers: number;
   heartbeat: boolean;
+  /** Completions claim the next job (`claim_next`, as the worker SDK does). */
+  claimNext?: boolean;
   ranDry: number;
   p50Ms: number;
   p99Ms: number;
@@ -167,12 +169,13 @@ export async function measureJobsHttp(server: RunningServer, label: string, opti
   if (enqueueSingle) log(`enqueue, 1 job per request (${options.enqueueConnections} connections): ${Math.round(enqueueSingle.rate)} jobs/s`);
 
   const rows: CycleRow[] = [];
-  const runs: Array<{ workers: number; heartbeat: boolean }> = [
-    ...options.workerCounts.map((workers) => ({ workers, heartbeat: true })),
-    { workers: Math.max(...options.workerCounts), heartbeat: false },
+  const runs: Array<{ workers: number; heartbeat: boolean; claimNext: boolean }> = [
+    ...options.workerCounts.map((workers) => ({ workers, heartbeat: true, claimNext: false })),
+    { workers: Math.max(...options.workerCounts), heartbeat: false, claimNext: false },
+    { workers: Math.max(...options.workerCounts), heartbeat: false, claimNext: true },
   ];
   for (const run of runs) {
-    const name = `${run.heartbeat ? 'claim → heartbeat → complete' : 'claim → complete'}, ${run.workers} workers`;
+    const name = `${cycleName(run)}, ${run.workers} workers`;
     const figures = await attempt(name, async () => {
       await cycles.fill(options.prefillJobs);
       const result = await withCpu(() =>
@@ -182,6 +185,7 @@ export async function measureJobsHttp(server: RunningServer, label: string, opti
           queue: cycles.queue,
           durationSeconds: options.durationSeconds,
           heartbeat: run.heartbeat,
+          claimNext: run.claimNext,
         }),
       );
       cycles.took(result.jobs);

@@ -160,8 +160,8 @@ export interface ClaimRequest {
  * requested kind, best priority first, and only while the worker holds fewer jobs than the
  * queue's `worker_concurrency` (the limit is part of the statement, not trusted to the caller).
  * PostgreSQL: one statement (claim and events in a data-modifying CTE), skipping rows other claims
- * have locked (`FOR UPDATE SKIP LOCKED`). SQLite: the claim, then one insert of the events, in
- * the `BEGIN IMMEDIATE` transaction of `WriteTransactions.write`.
+ * have locked (`FOR UPDATE SKIP LOCKED`). SQLite: a pick of the jobs, an update of each by id,
+ * then one insert of the events, in the `BEGIN IMMEDIATE` transaction of `WriteTransactions.write`.
  * @returns the claimed rows (now `running` with `attempt + 1`, a fresh lease and one more event
  *   seq), each with its event.
  */
@@ -169,8 +169,19 @@ export async function claimJobs(tx: WriteTx, request: ClaimRequest): Promise<Job
   const { db, dialect } = tx;
   const { workerId, queues, kinds, limit, nowIso } = request;
   if (dialect === 'sqlite') {
-    const parameters = [workerId, nowIso, nowIso, nowIso, nowIso, ...queues, nowIso, workerId, ...(kinds ?? []), limit];
-    const rows = (await db.executeQuery<JobRow>(CompiledQuery.raw(sqliteClaimText(queues.length, kinds?.length ?? 0), parameters))).rows;
+    // Pick the jobs, then claim them by id. The single `UPDATE … WHERE id IN (<the same SELECT>)`
+    // this replaces cost 3–7× as much for one job (measured on a bench database of 45k jobs, 50
+    // workers, group commits of 50: 70–230 µs per claim against about 30 µs), and BEGIN IMMEDIATE
+    // already makes the pair atomic: no other writer runs between the pick and the update.
+    const picked = (await db.executeQuery<{ id: string }>(
+      CompiledQuery.raw(sqliteCandidatesText(queues.length, kinds?.length ?? 0), [...queues, nowIso, workerId, ...(kinds ?? []), limit]),
+    )).rows;
+    if (!picked.length) return [];
+    const ids = picked.map((p) => p.id);
+    const claimed = (await db.executeQuery<JobRow>(CompiledQuery.raw(sqliteClaimText(ids.length), [workerId, nowIso, nowIso, nowIso, nowIso, ...ids]))).rows;
+    // RETURNING has no defined order: back to the pick's (best job first).
+    const rank = new Map(ids.map((id, i) => [id, i]));
+    const rows = claimed.sort((a, b) => (rank.get(a.id) ?? 0) - (rank.get(b.id) ?? 0));
     return withEvents(db, rows, (row) => stateEventData(row, 'queued'), nowIso, 'state', 'sqlite');
   }
   const kindFilter = kinds?.length ? sql`and j.kind in (${sql.join(kinds)})` : sql``;
@@ -191,33 +202,47 @@ export async function claimJobs(tx: WriteTx, request: ClaimRequest): Promise<Job
   });
 }
 
-/** SQLite claim texts by shape (`<queues>,<kinds>`), written once: Kysely would rebuild and recompile the claim on every call. */
-const sqliteClaimTexts = new Map<string, string>();
+/** SQLite claim texts by the number of picked jobs, written once. */
+const sqliteClaimTexts = new Map<number, string>();
 
 /**
- * The SQLite text of {@link claimJobs} for `queues` queues and `kinds` kinds (0: any kind). Its
- * parameters: worker id, now ×4, the queues, now, worker id, the kinds, limit.
+ * The SQLite text that claims `count` picked jobs by id (they are queued: the pick ran in the same
+ * transaction), each with a lease of its queue's length. Its parameters: worker id, now ×4, the ids.
  */
-function sqliteClaimText(queues: number, kinds: number): string {
+function sqliteClaimText(count: number): string {
+  let text = sqliteClaimTexts.get(count);
+  if (text) return text;
+  text = `update job set state = 'running', attempt = attempt + 1, worker_id = ?,
+      lease_expires_at = strftime('%Y-%m-%dT%H:%M:%fZ', ?, '+' || (select q.lease_seconds from queue q where q.name = job.queue) || ' seconds'),
+      started_at = coalesce(started_at, ?), heartbeat_at = ?, updated_at = ?, event_seq = event_seq + 1
+    where id in (${Array.from({ length: count }, () => '?').join(', ')}) and state = 'queued'
+    returning *`;
+  sqliteClaimTexts.set(count, text);
+  return text;
+}
+
+/** SQLite pick texts by shape (`<queues>,<kinds>`), written once: Kysely would rebuild and recompile the pick on every call. */
+const sqliteCandidatesTexts = new Map<string, string>();
+
+/**
+ * The SQLite text that picks the jobs {@link claimJobs} claims, for `queues` queues and `kinds` kinds (0: any kind). Its parameters: the queues, now,
+ * worker id, the kinds, limit.
+ */
+function sqliteCandidatesText(queues: number, kinds: number): string {
   const key = `${queues},${kinds}`;
-  let text = sqliteClaimTexts.get(key);
+  let text = sqliteCandidatesTexts.get(key);
   if (text) return text;
   const list = (n: number) => Array.from({ length: n }, () => '?').join(', ');
-  // Same statement as the PostgreSQL branch's, in SQLite's words. The index hint: SQLite's planner
-  // may prefer another index of `job` and then sort every queued job of the queue (1.4 ms per
-  // claim at 10k queued); the claim index already holds them in claim order.
-  text = `update job set state = 'running', attempt = job.attempt + 1, worker_id = ?,
-    lease_expires_at = strftime('%Y-%m-%dT%H:%M:%fZ', ?, '+' || (select q.lease_seconds from queue q where q.name = job.queue) || ' seconds'),
-    started_at = coalesce(job.started_at, ?), heartbeat_at = ?, updated_at = ?, event_seq = job.event_seq + 1
-    where job.id in (
-      select j.id from job j indexed by job_claim_idx join queue q on q.name = j.queue
-      where j.state = 'queued' and j.queue in (${list(queues)}) and j.run_after <= ?
-        and q.paused = 0 and (select count(*) from job h where h.worker_id = ? and h.state in ('running', 'paused')) < q.worker_concurrency
-        ${kinds ? `and j.kind in (${list(kinds)})` : ''}
-      order by j.priority desc, j.run_after, j.id
-      limit ?)
-    returning *`;
-  sqliteClaimTexts.set(key, text);
+  // The same choice as the PostgreSQL statement's, in SQLite's words. The index hint: SQLite's
+  // planner may prefer another index of `job` and then sort every queued job of the queue (1.4 ms
+  // per claim at 10k queued); the claim index already holds them in claim order.
+  text = `select j.id from job j indexed by job_claim_idx join queue q on q.name = j.queue
+    where j.state = 'queued' and j.queue in (${list(queues)}) and j.run_after <= ?
+      and q.paused = 0 and (select count(*) from job h where h.worker_id = ? and h.state in ('running', 'paused')) < q.worker_concurrency
+      ${kinds ? `and j.kind in (${list(kinds)})` : ''}
+    order by j.priority desc, j.run_after, j.id
+    limit ?`;
+  sqliteCandidatesTexts.set(key, text);
   return text;
 }
 

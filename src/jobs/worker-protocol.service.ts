@@ -384,6 +384,32 @@ export class WorkerProtocol {
   }
 
   /**
+   * {@link complete}, then the worker's next claim in the same exchange: a claim of one job from
+   * `next` that answers at once (no long poll), saving the worker a round trip per job (as BullMQ's
+   * `moveToCompleted` with `fetchNext` does). The completion stands whatever the claim does: a
+   * claim refused (unknown queue, missing permission, `worker_busy`) or failing gives `next: null`
+   * with `nextError`, and the worker then claims the usual way, where such an error surfaces.
+   * @returns the completed job; the claimed one or null (none available now, or `nextError`).
+   * @throws as {@link complete} (nothing was claimed then).
+   */
+  async completeAndClaim(
+    principal: Principal,
+    jobId: string,
+    input: { attempt: number; result?: unknown; outputFiles?: string[] | undefined },
+    next: Pick<ClaimInput, 'queues' | 'kinds' | 'workerName'>,
+  ): Promise<{ job: JobView; next: ClaimedJob | null; nextError?: { code: string; detail: string } }> {
+    const job = await this.complete(principal, jobId, input);
+    try {
+      const [claimed] = await this.claim(principal, { queues: next.queues, kinds: next.kinds, workerName: next.workerName });
+      return { job, next: claimed ?? null };
+    } catch (error) {
+      if (error instanceof AppError) return { job, next: null, nextError: { code: error.code, detail: error.detail ?? error.message } };
+      this.options.logger.error({ err: error, jobId }, 'the claim after a completion failed; the completion stands');
+      return { job, next: null, nextError: { code: 'internal_error', detail: 'The claim failed; claim again.' } };
+    }
+  }
+
+  /**
    * Why a fenced completion changed nothing: `job_paused` when this worker still holds the job
    * under this attempt with a live lease but it is paused, else `lease_lost`.
    */

@@ -154,9 +154,10 @@ export const workerRoutes: FastifyPluginAsyncTypebox<WorkerRoutesOptions> = asyn
       config,
       schema: {
         tags,
-        summary: 'Finish the job successfully',
+        summary: 'Finish the job successfully (and optionally claim the next one in the same request)',
         description:
-          '409 `job_paused` while the job is paused: nothing changes; keep heartbeating (the lease stays yours) and send it again once the heartbeat answers `continue`. 409 `lease_lost` when this worker no longer holds the job under this attempt.',
+          '409 `job_paused` while the job is paused: nothing changes; keep heartbeating (the lease stays yours) and send it again once the heartbeat answers `continue`. 409 `lease_lost` when this worker no longer holds the job under this attempt. ' +
+          'With `claim_next` (a claim body without `wait_s`), the answer also carries `next`: a job claimed right after the completion, as `/worker/claim` would answer, or null when none is available now; the worker then claims the usual way (with a long poll). The completion stands whatever the claim does: a claim refused (`worker_busy`, unknown queue, missing permission) gives `next: null` and `next_error` `{code, detail}`.',
         security: API_KEY_ONLY,
         params: JobId,
         body: Type.Object(
@@ -164,19 +165,37 @@ export const workerRoutes: FastifyPluginAsyncTypebox<WorkerRoutesOptions> = asyn
             attempt: Attempt,
             result: Type.Optional(Type.Unknown()),
             output_files: Type.Optional(Type.Array(Type.String({ format: 'uuid' }), { maxItems: 100 })),
+            claim_next: Type.Optional(
+              Type.Object(
+                { queues: claimBody.queues, kinds: claimBody.kinds, worker_name: claimBody.worker_name },
+                { additionalProperties: false, description: 'Claim one job right after the completion (no long poll)' },
+              ),
+            ),
           },
           { additionalProperties: false },
         ),
-        response: { 200: Type.Object({ job: JobRef }), ...problemResponses(400, 401, 403, 409, 413) },
+        response: {
+          200: Type.Object({
+            job: JobRef,
+            next: Type.Optional(Type.Union([Claimed, Type.Null()], { description: 'Present with `claim_next`: the claimed job, or null' })),
+            next_error: Type.Optional(Type.Object({ code: Type.String(), detail: Type.String() }, { description: 'Why `claim_next` claimed nothing, when it was refused' })),
+          }),
+          ...problemResponses(400, 401, 403, 409, 413),
+        },
       },
     },
-    async (request) => ({
-      job: await workerProtocol.complete(requirePrincipal(request), request.params.id, {
-        attempt: request.body.attempt,
-        result: request.body.result,
-        outputFiles: request.body.output_files,
-      }),
-    }),
+    async (request) => {
+      const principal = requirePrincipal(request);
+      const { attempt, result, output_files, claim_next } = request.body;
+      const input = { attempt, result, outputFiles: output_files };
+      if (!claim_next) return { job: await workerProtocol.complete(principal, request.params.id, input) };
+      const done = await workerProtocol.completeAndClaim(principal, request.params.id, input, {
+        queues: claim_next.queues,
+        kinds: claim_next.kinds,
+        workerName: claim_next.worker_name,
+      });
+      return done.nextError ? { job: done.job, next: done.next, next_error: done.nextError } : { job: done.job, next: done.next };
+    },
   );
 
   app.post(

@@ -238,6 +238,29 @@ export class WorkerClient {
     return answer.body.job;
   }
 
+  /**
+   * `POST /api/v1/worker/jobs/{id}/complete` with `claim_next`: the job succeeded, and the server
+   * claims this worker's next job in the same exchange (no long poll). `next` is that job (with
+   * `serverDateMs`, as {@link claim} gives it) or null: none was available now, or the claim was
+   * refused (`next_error` says why; the completion stands either way).
+   * @throws as {@link complete} (then nothing was claimed).
+   */
+  async completeAndClaim(
+    jobId: string,
+    request: { attempt: number; result?: unknown; output_files?: string[]; claim_next: Omit<ClaimRequest, 'wait_s'> },
+    signal?: AbortSignal,
+  ): Promise<{ job: JobView; next: (ClaimedJob & { serverDateMs: number | undefined }) | null; next_error?: { code: string; detail: string } }> {
+    const answer = await this.send<{ job: JobView; next?: ClaimedJob | null; next_error?: { code: string; detail: string } }>(
+      'POST',
+      `/api/v1/worker/jobs/${encodeURIComponent(jobId)}/complete`,
+      request,
+      { signal },
+    );
+    const { job, next, next_error } = answer.body;
+    const claimed = next ? Object.assign({}, next, { serverDateMs: answer.serverDateMs }) : null;
+    return next_error ? { job, next: claimed, next_error } : { job, next: claimed };
+  }
+
   /** `POST /api/v1/worker/jobs/{id}/fail`: the job is now `queued` (retry later), `failed` or `dead`. @throws `lease_lost` (409). */
   async fail(
     jobId: string,

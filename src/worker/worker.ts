@@ -169,6 +169,9 @@ export interface WorkerEvents {
   error: [error: unknown];
 }
 
+/** A job claimed along with a completion (`claim_next`), with the server's clock at the answer. */
+type Handover = ClaimedJob & { serverDateMs: number | undefined };
+
 type JobState = 'running' | 'settling' | 'lost' | 'cancelled' | 'released' | 'done';
 
 interface PendingProgress {
@@ -283,6 +286,8 @@ export class Worker extends EventEmitter<WorkerEvents> {
   private stopController = new AbortController();
   private stopping = false;
   private runPromise: Promise<void> | undefined;
+  /** True while the claim loop runs: only then may a completion claim the next job (see {@link start}). */
+  private claiming = false;
   private releasing: Promise<void> | undefined;
   private onRelease: ((done: Promise<void>) => void) | undefined;
 
@@ -339,10 +344,13 @@ export class Worker extends EventEmitter<WorkerEvents> {
     });
     this.runPromise = (async () => {
       let fatal: unknown;
+      this.claiming = true;
       try {
         await this.claimLoop();
       } catch (error) {
         fatal = error;
+      } finally {
+        this.claiming = false;
       }
       await Promise.race([Promise.all([...this.active.values()].map((a) => a.done)), released]);
       if (this.releasing) await this.releasing;
@@ -374,16 +382,22 @@ export class Worker extends EventEmitter<WorkerEvents> {
     await this.runPromise?.catch(() => undefined);
   }
 
+  /** What this worker claims: its queues, the kinds it handles (all with a `'*'` handler) and its name. */
+  private claimTarget(): { queues: string[]; worker_name: string; kinds?: string[] } {
+    const kinds = this.options.kinds ?? (this.handlers.has('*') ? undefined : [...this.handlers.keys()]);
+    return kinds ? { queues: this.options.queues, worker_name: this.name, kinds } : { queues: this.options.queues, worker_name: this.name };
+  }
+
   private async claimLoop(): Promise<void> {
     let retry = 0;
-    const kinds = this.options.kinds ?? (this.handlers.has('*') ? undefined : [...this.handlers.keys()]);
+    const target = this.claimTarget();
     while (!this.stopping) {
       if (this.active.size >= this.concurrency) {
         await new Promise<void>((resolve) => this.slotWaiters.push(resolve));
         continue;
       }
       const free = this.concurrency - this.active.size;
-      const request = { queues: this.options.queues, wait_s: this.waitSeconds, worker_name: this.name, ...(kinds ? { kinds } : {}) };
+      const request = Object.assign({}, target, { wait_s: this.waitSeconds });
       const signal = this.stopController.signal;
       let claimed: ClaimedJob[];
       let serverDateMs: number | undefined;
@@ -417,18 +431,49 @@ export class Worker extends EventEmitter<WorkerEvents> {
     }
   }
 
+  /**
+   * Runs a claimed job in a slot. A successful completion may bring the next job (`claim_next`):
+   * it takes over the slot at once, so the claim loop, waiting for a free slot, makes no claim of
+   * its own; one that arrives once the worker is stopping is handed back.
+   */
   private start(claimed: ClaimedJob, serverDateMs: number | undefined): void {
     const leaseMs = estimateLeaseMs(claimed.lease_expires_at, serverDateMs);
     const active = new ActiveJob(claimed.job, claimed.attempt, leaseMs);
     this.active.set(claimed.job.id, active);
-    active.done = this.process(active).finally(() => {
+    let next: Handover | undefined;
+    active.done = this.process(active, (handover) => {
+      next = handover;
+    }).finally(async () => {
       active.stopTimers();
       this.active.delete(claimed.job.id);
+      if (next && this.wantsNext()) {
+        this.start(next, next.serverDateMs);
+        return;
+      }
+      if (next) await this.handBack(next);
       this.wakeSlotWaiters();
     });
   }
 
-  private async process(active: ActiveJob): Promise<void> {
+  /** Whether a completion should claim the next job: the claim loop runs and the worker is not stopping. */
+  private wantsNext(): boolean {
+    return this.claiming && !this.stopping;
+  }
+
+  /** Returns a job claimed by a completion that arrived as the worker stopped (its lease would otherwise hold it). */
+  private async handBack(next: Handover): Promise<void> {
+    try {
+      await this.client.release(next.job.id, { attempt: next.attempt });
+      this.logger.info?.('released a job claimed while stopping', { job_id: next.job.id, attempt: next.attempt });
+    } catch (error) {
+      this.logger.warn?.(`could not hand back a job claimed while stopping; it returns to its queue when its lease ends: ${(error as Error).message}`, {
+        job_id: next.job.id,
+      });
+      this.emitError(error);
+    }
+  }
+
+  private async process(active: ActiveJob, onNext: (next: Handover) => void): Promise<void> {
     const { job, attempt } = active;
     this.logger.info?.('claimed', { job_id: job.id, kind: job.kind, attempt });
     this.emit('claimed', job, attempt);
@@ -457,7 +502,13 @@ export class Worker extends EventEmitter<WorkerEvents> {
         if (!(await this.untilResumed(active))) return;
         if (!(await this.beginSettling(active))) return;
         try {
-          const finished = await this.settle(active, 'complete', () => this.client.complete(job.id, body));
+          const finished = await this.settle(active, 'complete', async () => {
+            if (!this.wantsNext()) return this.client.complete(job.id, body);
+            const answer = await this.client.completeAndClaim(job.id, Object.assign({}, body, { claim_next: this.claimTarget() }));
+            if (answer.next) onNext(answer.next);
+            else if (answer.next_error) this.logger.debug?.(`the claim with the completion was refused: ${answer.next_error.detail}`, { code: answer.next_error.code });
+            return answer.job;
+          });
           if (finished) {
             this.logger.info?.('succeeded', { job_id: job.id, kind: job.kind, attempt });
             this.emit('completed', finished);

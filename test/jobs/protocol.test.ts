@@ -222,6 +222,54 @@ describe.each(dialects)('worker protocol (%s)', (dialect) => {
     expect(events.at(-1)?.data).toMatchObject({ state: 'dead', reason: 'lease_expired' });
   });
 
+  it('complete with claim_next claims the next job in the same exchange; the completion stands whatever the claim does', async () => {
+    const q = queueName();
+    await createQueue(ctx, cast.admin, { name: q });
+    const first = await enqueue(ctx, cast.owner, q, { kind: 'k', payload: { n: 1 } });
+    const second = await enqueue(ctx, cast.owner, q, { kind: 'k', payload: { n: 2 } });
+    const worker = await cast.newWorker();
+    expect((await claim(ctx, worker.headers, { queues: [q] })).json().job.id).toBe(first.id);
+
+    // Done with the first; the answer carries the second, claimed as /worker/claim would answer.
+    const done = await workerCall(ctx, worker.headers, first.id, 'complete', { attempt: 1, result: 1, claim_next: { queues: [q], worker_name: 'w-next' } });
+    expect(done.statusCode, done.body).toBe(200);
+    const body = done.json<{ job: { id: string; state: string }; next: { job: { id: string; state: string; worker_id: string }; attempt: number; lease_expires_at: string } }>();
+    expect(body.job).toMatchObject({ id: first.id, state: 'succeeded' });
+    expect(body.next).toMatchObject({ job: { id: second.id, state: 'running' }, attempt: 1 });
+    expect(Date.parse(body.next.lease_expires_at) - ctx.clock.now().getTime()).toBe(60_000);
+    expect(body).not.toHaveProperty('next_error');
+    const { job: held, events } = await getJob(ctx, cast.owner, second.id);
+    expect(held).toMatchObject({ state: 'running', attempt: 1, worker_id: worker.id });
+    expect(events.map((e) => [e.type, e.data.state])).toEqual([
+      ['state', 'queued'],
+      ['state', 'running'],
+    ]);
+
+    // Nothing left: `next` is null and the worker long-polls the usual way.
+    const last = await workerCall(ctx, worker.headers, second.id, 'complete', { attempt: 1, claim_next: { queues: [q] } });
+    expect(last.json()).toEqual({ job: expect.objectContaining({ id: second.id, state: 'succeeded' }), next: null });
+
+    // A claim refused after the completion: the completion stands, the answer says why nothing was claimed.
+    const third = await enqueue(ctx, cast.owner, q, { kind: 'k' });
+    await claim(ctx, worker.headers, { queues: [q] });
+    const refused = await workerCall(ctx, worker.headers, third.id, 'complete', { attempt: 1, claim_next: { queues: ['no-such-queue'] } });
+    expect(refused.statusCode, refused.body).toBe(200);
+    expect(refused.json()).toMatchObject({ job: { id: third.id, state: 'succeeded' }, next: null, next_error: { code: 'not_found' } });
+
+    // A completion refused (lease lost) claims nothing: the waiting job stays queued.
+    const fourth = await enqueue(ctx, cast.owner, q, { kind: 'k' });
+    const stale = await workerCall(ctx, worker.headers, third.id, 'complete', { attempt: 1, claim_next: { queues: [q] } });
+    expect(stale.statusCode).toBe(409);
+    expect(stale.json()).toMatchObject({ code: 'lease_lost' });
+    expect((await getJob(ctx, cast.owner, fourth.id)).job).toMatchObject({ state: 'queued', attempt: 0 });
+
+    // A bad claim_next is refused before anything changes.
+    await claim(ctx, worker.headers, { queues: [q] });
+    const bad = await workerCall(ctx, worker.headers, fourth.id, 'complete', { attempt: 1, claim_next: { queues: [q], wait_s: 5 } });
+    expect(bad.statusCode).toBe(400);
+    expect((await getJob(ctx, cast.owner, fourth.id)).job).toMatchObject({ state: 'running' });
+  });
+
   it('release hands a job back without counting a failure', async () => {
     const q = queueName();
     await createQueue(ctx, cast.admin, { name: q });

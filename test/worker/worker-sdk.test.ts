@@ -409,6 +409,58 @@ describe.each(dialects)('worker SDK against a listening app (%s)', (dialect) => 
     expect(done).toMatchObject({ state: 'succeeded', output_files: [uploaded], result: { size: bytes.length } });
   });
 
+  it('each completion claims the next job in the same request: one claim call drains the queue', async () => {
+    const queue = await newQueue();
+    const ids: string[] = [];
+    for (let i = 0; i < 12; i++) ids.push(await enqueueOne(queue, 'n', { i }));
+    const worker = new Worker({ server: base, apiKey, waitSeconds: 1, queues: [queue] });
+    worker.handle('n', (j) => (j.payload as { i: number }).i * 2);
+    // Count the SDK's own calls to the server (nothing is replaced: each call goes through).
+    const calls = { claim: 0, complete: 0, completeAndClaim: 0 };
+    const { client } = worker;
+    for (const name of Object.keys(calls) as Array<keyof typeof calls>) {
+      const original = client[name].bind(client) as (...args: unknown[]) => Promise<unknown>;
+      (client as unknown as Record<string, unknown>)[name] = (...args: unknown[]) => {
+        calls[name]++;
+        return original(...args);
+      };
+    }
+    running.push(worker);
+    const completed = Promise.all(ids.map((id) => whenEvent(worker, 'completed', id)));
+    const done = worker.run();
+    const views = await completed;
+    await worker.stop();
+    await done;
+    expect(views.map((v) => [v.state, v.result])).toEqual(ids.map((_, i) => ['succeeded', i * 2]));
+    expect(views.every((v) => v.attempt === 1)).toBe(true);
+    expect(calls.completeAndClaim).toBe(12);
+    expect(calls.complete).toBe(0);
+    // The first claim, and the long poll after the last completion found nothing (if it began before the stop).
+    expect(calls.claim).toBeGreaterThanOrEqual(1);
+    expect(calls.claim).toBeLessThanOrEqual(2);
+  });
+
+  it('a job claimed with a completion as the worker stops is handed back, not run', async () => {
+    const queue = await newQueue();
+    const first = await enqueueOne(queue, 'n');
+    const second = await enqueueOne(queue, 'n');
+    const handled: string[] = [];
+    const { worker, done } = startWorker({ queues: [queue] }, { n: (j) => void handled.push(j.id) });
+    // The stop arrives while the completion (which claims the second job) is on its way.
+    const { client } = worker;
+    const completeAndClaim = client.completeAndClaim.bind(client);
+    client.completeAndClaim = (...args) => {
+      void worker.stop();
+      return completeAndClaim(...args);
+    };
+    await done;
+    expect(handled).toEqual([first]);
+    expect((await job(first)).job).toMatchObject({ state: 'succeeded' });
+    const { job: back, events } = await job(second);
+    expect(back).toMatchObject({ state: 'queued', worker_id: null, failures: 0, attempt: 1 });
+    expect(events.map((e) => e.data.state)).toEqual(['queued', 'running', 'queued']);
+  });
+
   it('stop({ release: true }) aborts the handler and hands the job back without a failure', async () => {
     const queue = await newQueue();
     const id = await enqueueOne(queue, 'stuck');
