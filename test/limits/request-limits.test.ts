@@ -317,6 +317,10 @@ describe.each(dialects)('request limits over HTTP (%s)', (dialect) => {
     it('auto-bans a user who keeps exceeding: 403, and their session stops working', async () => {
       const ctx = await createTestContext(dialect, { env: { QUOTA_PER_HOUR: '1', QUOTA_AUTOBAN_AFTER: '2', QUOTA_AUTOBAN_SECONDS: '3600' } });
       contexts.push(ctx);
+      // Exceedances count per UTC day: start at 01:00 UTC, so that the hour the test moves on stays
+      // in one day whatever the time it runs (it failed between 23:00 and midnight).
+      const start = ctx.clock.now();
+      ctx.clock.advance((Date.UTC(start.getUTCFullYear(), start.getUTCMonth(), start.getUTCDate() + 1, 1) - start.getTime()) / 1000);
       const user = await makeUser(ctx);
       const cookie = await loginCookie(ctx, user);
       expect((await ctx.request({ url: '/api/v1/users/me', headers: { cookie } })).statusCode).toBe(200);
