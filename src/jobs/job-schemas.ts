@@ -1,11 +1,11 @@
 /** TypeBox schemas of the job system's API shapes (they also document /openapi.json). */
 import { Type } from '@sinclair/typebox';
+import { Nullable } from '../http/schemas.js';
 import { JobEventSchema } from '../event-log/events.js';
 import { JOB_STATES } from './model.js';
 import { JOB_KIND_PATTERN } from './jobs.service.js';
 import { QUEUE_NAME_PATTERN } from './queues.service.js';
 
-const Nullable = <T extends Parameters<typeof Type.Union>[0][number]>(schema: T) => Type.Union([schema, Type.Null()]);
 const DateTime = Type.String({ format: 'date-time' });
 const Permission = Type.String({ maxLength: 130, description: 'A permission such as jobs:enqueue' });
 

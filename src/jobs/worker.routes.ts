@@ -3,7 +3,7 @@ import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from '@sinclair/typebox';
 import type { FastifyReply } from 'fastify';
 import { requirePrincipal } from '../http/authenticate.js';
-import { problemResponses } from '../http/schemas.js';
+import { Nullable, problemResponses } from '../http/schemas.js';
 import { JOB_KIND_PATTERN } from './jobs.service.js';
 import { QUEUE_NAME_PATTERN } from './queues.service.js';
 import type { WorkerProtocol } from './worker-protocol.service.js';
@@ -119,7 +119,7 @@ export const workerRoutes: FastifyPluginAsyncTypebox<WorkerRoutesOptions> = asyn
         ),
         response: {
           200: Type.Object({
-            lease_expires_at: Type.Union([Type.String({ format: 'date-time' }), Type.Null()]),
+            lease_expires_at: Nullable(Type.String({ format: 'date-time' })),
             command: Type.Union([Type.Literal('continue'), Type.Literal('pause'), Type.Literal('cancel')]),
           }),
           ...problemResponses(400, 401, 403, 409, 413),
@@ -177,7 +177,7 @@ export const workerRoutes: FastifyPluginAsyncTypebox<WorkerRoutesOptions> = asyn
         response: {
           200: Type.Object({
             job: JobRef,
-            next: Type.Optional(Type.Union([Claimed, Type.Null()], { description: 'Present with `claim_next`: the claimed job, or null' })),
+            next: Type.Optional(Object.assign(Nullable(Claimed), { description: 'Present with `claim_next`: the claimed job, or null' })),
             next_error: Type.Optional(Type.Object({ code: Type.String(), detail: Type.String() }, { description: 'Why `claim_next` claimed nothing, when it was refused' })),
           }),
           ...problemResponses(400, 401, 403, 409, 413),
