@@ -288,6 +288,8 @@ export class Worker extends EventEmitter<WorkerEvents> {
   private runPromise: Promise<void> | undefined;
   /** True while the claim loop runs: only then may a completion claim the next job (see {@link start}). */
   private claiming = false;
+  /** The server refused `claim_next` (a version before it): complete without it from then on. */
+  private claimNextRefused = false;
   private releasing: Promise<void> | undefined;
   private onRelease: ((done: Promise<void>) => void) | undefined;
 
@@ -455,9 +457,31 @@ export class Worker extends EventEmitter<WorkerEvents> {
     });
   }
 
-  /** Whether a completion should claim the next job: the claim loop runs and the worker is not stopping. */
+  /** Whether a completion should claim the next job: the claim loop runs, the worker is not stopping, and the server takes `claim_next`. */
   private wantsNext(): boolean {
-    return this.claiming && !this.stopping;
+    return this.claiming && !this.stopping && !this.claimNextRefused;
+  }
+
+  /**
+   * Completes the job, asking for the next one when {@link wantsNext}. A server from before
+   * `claim_next` answers 400 to it: the completion is sent again without it (should the body
+   * itself be at fault, that refusal is the one thrown), and later ones leave it out.
+   */
+  private async completeJob(jobId: string, body: { attempt: number; result?: unknown; output_files?: string[] }, onNext: (next: Handover) => void): Promise<JobView> {
+    if (!this.wantsNext()) return this.client.complete(jobId, body);
+    let answer;
+    try {
+      answer = await this.client.completeAndClaim(jobId, Object.assign({}, body, { claim_next: this.claimTarget() }));
+    } catch (error) {
+      if (!(error instanceof GatehouseApiError) || error.status !== 400) throw error;
+      const job = await this.client.complete(jobId, body);
+      this.claimNextRefused = true;
+      this.logger.info?.('the server does not take claim_next; completing without it', { job_id: jobId });
+      return job;
+    }
+    if (answer.next) onNext(answer.next);
+    else if (answer.next_error) this.logger.debug?.(`the claim with the completion was refused: ${answer.next_error.detail}`, { code: answer.next_error.code });
+    return answer.job;
   }
 
   /** Returns a job claimed by a completion that arrived as the worker stopped (its lease would otherwise hold it). */
@@ -502,13 +526,7 @@ export class Worker extends EventEmitter<WorkerEvents> {
         if (!(await this.untilResumed(active))) return;
         if (!(await this.beginSettling(active))) return;
         try {
-          const finished = await this.settle(active, 'complete', async () => {
-            if (!this.wantsNext()) return this.client.complete(job.id, body);
-            const answer = await this.client.completeAndClaim(job.id, Object.assign({}, body, { claim_next: this.claimTarget() }));
-            if (answer.next) onNext(answer.next);
-            else if (answer.next_error) this.logger.debug?.(`the claim with the completion was refused: ${answer.next_error.detail}`, { code: answer.next_error.code });
-            return answer.job;
-          });
+          const finished = await this.settle(active, 'complete', () => this.completeJob(job.id, body, onNext));
           if (finished) {
             this.logger.info?.('succeeded', { job_id: job.id, kind: job.kind, attempt });
             this.emit('completed', finished);

@@ -5,6 +5,8 @@
  * The app runs on a manual clock, so leases lapse only when a test moves time on.
  */
 import { spawnSync } from 'node:child_process';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -438,6 +440,49 @@ describe.each(dialects)('worker SDK against a listening app (%s)', (dialect) => 
     // The first claim, and the long poll after the last completion found nothing (if it began before the stop).
     expect(calls.claim).toBeGreaterThanOrEqual(1);
     expect(calls.claim).toBeLessThanOrEqual(2);
+  });
+
+  it('against a server from before claim_next (400 to it), completes without it and goes on', async ({ onTestFinished }) => {
+    // An older server in front of this one: it refuses a completion that names claim_next, as
+    // its body schema (additionalProperties: false) would, and passes everything else on.
+    const refusedBodies: string[] = [];
+    const older = createServer((req, res) => {
+      const chunks: Buffer[] = [];
+      req.on('data', (c: Buffer) => chunks.push(c));
+      req.on('end', async () => {
+        const body = Buffer.concat(chunks);
+        if (req.url?.endsWith('/complete') && body.toString().includes('"claim_next"')) {
+          refusedBodies.push(body.toString());
+          res.writeHead(400, { 'content-type': 'application/problem+json' });
+          res.end(JSON.stringify({ type: 'about:blank', title: 'Bad Request', status: 400, code: 'validation_failed', detail: 'body must NOT have additional properties' }));
+          return;
+        }
+        const headers = Object.fromEntries(Object.entries(req.headers).filter(([k]) => !['host', 'connection', 'content-length'].includes(k))) as Record<string, string>;
+        const answer = await fetch(`${base}${req.url}`, { method: req.method, headers, ...(body.length ? { body } : {}) });
+        res.writeHead(answer.status, Object.fromEntries([...answer.headers].filter(([k]) => !['content-length', 'transfer-encoding', 'connection', 'keep-alive'].includes(k))));
+        res.end(Buffer.from(await answer.arrayBuffer()));
+      });
+    });
+    await new Promise<void>((resolve) => older.listen(0, HOST, resolve));
+    onTestFinished(() => new Promise<void>((resolve) => older.close(() => resolve())));
+    const olderUrl = `http://${HOST}:${(older.address() as AddressInfo).port}`;
+
+    const queue = await newQueue();
+    const ids = [await enqueueOne(queue, 'n', { i: 1 }), await enqueueOne(queue, 'n', { i: 2 }), await enqueueOne(queue, 'n', { i: 3 })];
+    const worker = new Worker({ server: olderUrl, apiKey, waitSeconds: 1, queues: [queue] });
+    worker.handle('n', (j) => (j.payload as { i: number }).i);
+    running.push(worker);
+    const completed = Promise.all(ids.map((id) => whenEvent(worker, 'completed', id)));
+    const done = worker.run();
+    const views = await completed;
+    await worker.stop();
+    await done;
+    expect(views.map((v) => [v.state, v.result, v.attempt])).toEqual([
+      ['succeeded', 1, 1],
+      ['succeeded', 2, 1],
+      ['succeeded', 3, 1],
+    ]);
+    expect(refusedBodies).toHaveLength(1); // asked once, then never again
   });
 
   it('a job claimed with a completion as the worker stops is handed back, not run', async () => {
