@@ -428,11 +428,18 @@ describe.each(dialects)('worker SDK against a listening app (%s)', (dialect) => 
       };
     }
     running.push(worker);
-    const completed = Promise.all(ids.map((id) => whenEvent(worker, 'completed', id)));
+    const finished = new Map<string, JobView>();
+    const completed = new Promise<void>((resolve) =>
+      worker.on('completed', (view) => {
+        finished.set(view.id, view);
+        if (finished.size === ids.length) resolve();
+      }),
+    );
     const done = worker.run();
-    const views = await completed;
+    await completed;
     await worker.stop();
     await done;
+    const views = ids.map((id) => finished.get(id) as JobView);
     expect(views.map((v) => [v.state, v.result])).toEqual(ids.map((_, i) => ['succeeded', i * 2]));
     expect(views.every((v) => v.attempt === 1)).toBe(true);
     expect(calls.completeAndClaim).toBe(12);
