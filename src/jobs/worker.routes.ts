@@ -194,7 +194,7 @@ export const workerRoutes: FastifyPluginAsyncTypebox<WorkerRoutesOptions> = asyn
         kinds: claim_next.kinds,
         workerName: claim_next.worker_name,
       });
-      return done.nextError ? { job: done.job, next: done.next, next_error: done.nextError } : { job: done.job, next: done.next };
+      return { job: done.job, next: done.next, next_error: done.nextError };
     },
   );
 

@@ -101,8 +101,8 @@ export interface DispatchReport {
 export class Outbox {
   private readonly transports: Map<OutboxChannel, DeliveryTransport>;
   private readonly loop: TimerLoop;
-  /** The pass running in this process, if any ({@link dispatchDue} runs one at a time). */
-  private passInFlight: Promise<DispatchReport> | undefined;
+  /** Settles when the last pass queued in this process has ended ({@link dispatchDue} runs one at a time). */
+  private passes: Promise<unknown> = Promise.resolve();
 
   constructor(private readonly options: OutboxOptions) {
     this.transports = new Map(options.transports.map((t) => [t.channel, t]));
@@ -183,15 +183,10 @@ export class Outbox {
    * process would hold several leases at once (a crash would then strand each of them for
    * {@link LEASE_SECONDS}).
    */
-  async dispatchDue(): Promise<DispatchReport> {
-    while (this.passInFlight) await this.passInFlight.catch(() => undefined);
-    const pass = this.runPass();
-    this.passInFlight = pass;
-    try {
-      return await pass;
-    } finally {
-      if (this.passInFlight === pass) this.passInFlight = undefined;
-    }
+  dispatchDue(): Promise<DispatchReport> {
+    const pass = this.passes.then(() => this.runPass());
+    this.passes = pass.catch(() => undefined);
+    return pass;
   }
 
   private async runPass(): Promise<DispatchReport> {

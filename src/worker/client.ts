@@ -257,8 +257,7 @@ export class WorkerClient {
       { signal },
     );
     const { job, next, next_error } = answer.body;
-    const claimed = next ? Object.assign({}, next, { serverDateMs: answer.serverDateMs }) : null;
-    return next_error ? { job, next: claimed, next_error } : { job, next: claimed };
+    return { job, next: next ? Object.assign({}, next, { serverDateMs: answer.serverDateMs }) : null, next_error };
   }
 
   /** `POST /api/v1/worker/jobs/{id}/fail`: the job is now `queued` (retry later), `failed` or `dead`. @throws `lease_lost` (409). */

@@ -172,6 +172,9 @@ export interface WorkerEvents {
 /** A job claimed along with a completion (`claim_next`), with the server's clock at the answer. */
 type Handover = ClaimedJob & { serverDateMs: number | undefined };
 
+/** What a worker claims (a claim body without `wait_s`). */
+type ClaimTarget = { queues: string[]; worker_name: string; kinds?: string[] };
+
 type JobState = 'running' | 'settling' | 'lost' | 'cancelled' | 'released' | 'done';
 
 interface PendingProgress {
@@ -204,6 +207,8 @@ class ActiveJob {
   /** The handler handles pause itself: `ctx.progress()` never waits. */
   handlesPause = false;
   readonly outputFiles: string[] = [];
+  /** The job its completion claimed next (`claim_next`): it takes over this slot. */
+  next: Handover | undefined;
   done!: Promise<void>;
 
   constructor(
@@ -290,6 +295,8 @@ export class Worker extends EventEmitter<WorkerEvents> {
   private claiming = false;
   /** The server refused `claim_next` (a version before it): complete without it from then on. */
   private claimNextRefused = false;
+  /** What this run claims, by its claim loop and with each completion (set by {@link run}). */
+  private target: ClaimTarget = { queues: [], worker_name: '' };
   private releasing: Promise<void> | undefined;
   private onRelease: ((done: Promise<void>) => void) | undefined;
 
@@ -346,6 +353,7 @@ export class Worker extends EventEmitter<WorkerEvents> {
     });
     this.runPromise = (async () => {
       let fatal: unknown;
+      this.target = this.claimTarget();
       this.claiming = true;
       try {
         await this.claimLoop();
@@ -385,21 +393,20 @@ export class Worker extends EventEmitter<WorkerEvents> {
   }
 
   /** What this worker claims: its queues, the kinds it handles (all with a `'*'` handler) and its name. */
-  private claimTarget(): { queues: string[]; worker_name: string; kinds?: string[] } {
+  private claimTarget(): ClaimTarget {
     const kinds = this.options.kinds ?? (this.handlers.has('*') ? undefined : [...this.handlers.keys()]);
     return kinds ? { queues: this.options.queues, worker_name: this.name, kinds } : { queues: this.options.queues, worker_name: this.name };
   }
 
   private async claimLoop(): Promise<void> {
     let retry = 0;
-    const target = this.claimTarget();
     while (!this.stopping) {
       if (this.active.size >= this.concurrency) {
         await new Promise<void>((resolve) => this.slotWaiters.push(resolve));
         continue;
       }
       const free = this.concurrency - this.active.size;
-      const request = Object.assign({}, target, { wait_s: this.waitSeconds });
+      const request = Object.assign({}, this.target, { wait_s: this.waitSeconds });
       const signal = this.stopController.signal;
       let claimed: ClaimedJob[];
       let serverDateMs: number | undefined;
@@ -442,12 +449,10 @@ export class Worker extends EventEmitter<WorkerEvents> {
     const leaseMs = estimateLeaseMs(claimed.lease_expires_at, serverDateMs);
     const active = new ActiveJob(claimed.job, claimed.attempt, leaseMs);
     this.active.set(claimed.job.id, active);
-    let next: Handover | undefined;
-    active.done = this.process(active, (handover) => {
-      next = handover;
-    }).finally(async () => {
+    active.done = this.process(active).finally(async () => {
       active.stopTimers();
       this.active.delete(claimed.job.id);
+      const { next } = active;
       if (next && this.wantsNext()) {
         this.start(next, next.serverDateMs);
         return;
@@ -465,13 +470,15 @@ export class Worker extends EventEmitter<WorkerEvents> {
   /**
    * Completes the job, asking for the next one when {@link wantsNext}. A server from before
    * `claim_next` answers 400 to it: the completion is sent again without it (should the body
-   * itself be at fault, that refusal is the one thrown), and later ones leave it out.
+   * itself be at fault, that refusal is the one thrown), and later ones leave it out. The job
+   * claimed next is left in `active.next`.
    */
-  private async completeJob(jobId: string, body: { attempt: number; result?: unknown; output_files?: string[] }, onNext: (next: Handover) => void): Promise<JobView> {
+  private async completeJob(active: ActiveJob, body: { attempt: number; result?: unknown; output_files?: string[] }): Promise<JobView> {
+    const jobId = active.job.id;
     if (!this.wantsNext()) return this.client.complete(jobId, body);
     let answer;
     try {
-      answer = await this.client.completeAndClaim(jobId, Object.assign({}, body, { claim_next: this.claimTarget() }));
+      answer = await this.client.completeAndClaim(jobId, Object.assign({}, body, { claim_next: this.target }));
     } catch (error) {
       if (!(error instanceof GatehouseApiError) || error.status !== 400) throw error;
       const job = await this.client.complete(jobId, body);
@@ -479,7 +486,7 @@ export class Worker extends EventEmitter<WorkerEvents> {
       this.logger.info?.('the server does not take claim_next; completing without it', { job_id: jobId });
       return job;
     }
-    if (answer.next) onNext(answer.next);
+    if (answer.next) active.next = answer.next;
     else if (answer.next_error) this.logger.debug?.(`the claim with the completion was refused: ${answer.next_error.detail}`, { code: answer.next_error.code });
     return answer.job;
   }
@@ -497,7 +504,7 @@ export class Worker extends EventEmitter<WorkerEvents> {
     }
   }
 
-  private async process(active: ActiveJob, onNext: (next: Handover) => void): Promise<void> {
+  private async process(active: ActiveJob): Promise<void> {
     const { job, attempt } = active;
     this.logger.info?.('claimed', { job_id: job.id, kind: job.kind, attempt });
     this.emit('claimed', job, attempt);
@@ -526,7 +533,7 @@ export class Worker extends EventEmitter<WorkerEvents> {
         if (!(await this.untilResumed(active))) return;
         if (!(await this.beginSettling(active))) return;
         try {
-          const finished = await this.settle(active, 'complete', () => this.completeJob(job.id, body, onNext));
+          const finished = await this.settle(active, 'complete', () => this.completeJob(active, body));
           if (finished) {
             this.logger.info?.('succeeded', { job_id: job.id, kind: job.kind, attempt });
             this.emit('completed', finished);
